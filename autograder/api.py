@@ -1,0 +1,131 @@
+"""How a lab's checks are written.
+
+A check pairs a *probe* (runs in the worker, next to the code under test, and returns plain
+data) with a *verdict* (runs in the grading process on that data and on the reference's):
+
+    @check(points=2, hint="KL(N(mu, s^2) || N(0, 1)) = 0.5 * sum(mu^2 + s^2 - 1 - log s^2)")
+    def kl_divergence(lab, rng):
+        mean = rng.normal(size=(16, 4)).astype("float32")
+        log_var = rng.normal(size=(16, 4)).astype("float32")
+        return {"kl": lab.vae.kl_divergence(mean, log_var)}
+
+    @kl_divergence.verdict
+    def _(student, reference):
+        expect_close(student["kl"], reference["kl"], "kl_divergence(mean, log_var)")
+
+`lab.<module>` imports a graded module from the folder being graded; `rng` is a seeded
+numpy Generator (the same seed for the student and the reference, so both see the same
+inputs). A verdict raises `CheckFailed` with a message that says what is wrong.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+DEFAULT_TIMEOUT = 30.0
+
+
+class CheckFailed(AssertionError):
+    """Raised by a verdict: the message is shown to the student."""
+
+
+@dataclass
+class Check:
+    name: str
+    points: float
+    probe: Callable
+    hint: str = ""
+    timeout: float = DEFAULT_TIMEOUT
+    requires_gpu: bool = False
+    uses: tuple[str, ...] | None = None   # graded modules the probe imports; None: all of the lab's
+    needs_reference: bool = True          # False: the verdict checks invariants only
+    module: str = ""
+    hidden: bool = False
+    judge: Callable | None = field(default=None, repr=False)
+
+    def verdict(self, judge: Callable) -> Callable:
+        """Decorator: `judge(student, reference)` raises CheckFailed or returns None."""
+        self.judge = judge
+        return judge
+
+    @property
+    def key(self) -> str:
+        return f"{self.module}:{self.name}"
+
+
+def check(points: float, *, hint: str = "", timeout: float = DEFAULT_TIMEOUT,
+          requires_gpu: bool = False, uses: str | tuple[str, ...] | None = None,
+          reference: bool = True, name: str | None = None) -> Callable[[Callable], Check]:
+    """Declare a check whose probe is the decorated function."""
+    def wrap(probe: Callable) -> Check:
+        used = (uses,) if isinstance(uses, str) else uses
+        return Check(name=name or probe.__name__, points=points, probe=probe, hint=hint,
+                     timeout=timeout, requires_gpu=requires_gpu, uses=used,
+                     needs_reference=reference, module=probe.__module__,
+                     hidden=probe.__module__.endswith(".hidden"))
+    return wrap
+
+
+@dataclass
+class LabSpec:
+    """What the grader knows of a lab: its graded modules and its checks, in order."""
+    name: str
+    modules: tuple[str, ...]
+    checks: list[Check]
+
+    def modules_of(self, chk: Check) -> tuple[str, ...]:
+        return chk.uses if chk.uses is not None else self.modules
+
+
+def checks_package(lab: str) -> str:
+    return f"autograder.checks.{lab}"
+
+
+def collect_checks(module_name: str) -> list[Check]:
+    """The checks a check module defines, in the order they are written."""
+    module = importlib.import_module(module_name)
+    found = [value for value in vars(module).values()
+             if isinstance(value, Check) and value.module == module_name]
+    for chk in found:
+        if chk.judge is None:
+            raise TypeError(f"{chk.key} has no verdict")
+    return found
+
+
+def load_lab(lab: str, *, hidden: bool = False, package: str | None = None) -> LabSpec:
+    """Load a lab's public checks, and its hidden ones too when `hidden`.
+
+    `package` overrides where the checks live (the kit's own tests use a fixture lab).
+    """
+    package = package or checks_package(lab)
+    try:
+        config = importlib.import_module(package)
+    except ModuleNotFoundError as error:
+        raise LookupError(f"no checks for lab {lab!r} (looked for {package})") from error
+    checks = collect_checks(f"{package}.public")
+    if hidden:
+        checks += collect_checks(f"{package}.hidden")
+    return LabSpec(name=lab, modules=tuple(config.MODULES), checks=checks)
+
+
+CHECK_ROOTS = ("autograder.checks.", "tests.")
+
+
+def find_check(key: str) -> Check:
+    """Used by the worker to find the probe a request names."""
+    module_name, _, name = key.partition(":")
+    if not module_name.startswith(CHECK_ROOTS):
+        raise LookupError(f"{key} is not a check module")
+    for chk in collect_checks(module_name):
+        if chk.name == name:
+            return chk
+    raise LookupError(f"no check {key}")
+
+
+def all_labs() -> list[str]:
+    """Every lab that has checks, in course order."""
+    from autograder import KIT_ROOT
+    root = KIT_ROOT / "autograder" / "checks"
+    return sorted(p.name for p in root.iterdir()
+                  if p.is_dir() and p.name.startswith("lab") and (p / "public.py").exists())

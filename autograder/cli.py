@@ -1,0 +1,109 @@
+"""`python -m autograder check|assign|references`: see README.md for the commands."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from autograder import LABS, KIT_ROOT
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m autograder",
+                                     description="Grade dlkit labs and maintain the kit.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("check", help="grade one lab folder")
+    check.add_argument("lab", help="lab name, e.g. lab11_vae")
+    check.add_argument("--impl", type=Path, help="folder to grade (default: labs/LAB)")
+    check.add_argument("--json", type=Path, help="write Gradescope results.json here")
+    check.add_argument("--verbose", action="store_true", help="show tracebacks of failures")
+    check.add_argument("--hidden", action="store_true",
+                       help="also run the hidden checks (instructors: needs solutions/)")
+    check.add_argument("--seed", type=int, help="seed of the hidden checks' inputs")
+    check.add_argument("-k", dest="only", action="append",
+                       help="run only this check (repeatable)")
+
+    assign = commands.add_parser("assign", help="regenerate labs/ from solutions/")
+    assign.add_argument("--check", action="store_true",
+                        help="change nothing; exit 1 if labs/ is out of date")
+
+    refs = commands.add_parser("references", help="regenerate stored reference outputs")
+    refs.add_argument("lab", nargs="*", help="labs to regenerate (default: all)")
+    return parser
+
+
+def _check(args, console: Console) -> int:
+    from autograder.grading import DEFAULT_HIDDEN_SEED, GradingError, grade
+    from autograder.report import print_report, write_json
+    folder = args.impl or LABS / args.lab
+    if not folder.is_dir():
+        console.print(f"[red]cannot grade: {folder} is not a folder[/]")
+        return 2
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task(f"starting the worker for {args.lab}", total=None)
+
+        def on_progress(done: int, total: int, name: str) -> None:
+            progress.update(task, total=total, completed=done,
+                            description=f"{args.lab}: {name}" if name else "done")
+        try:
+            report = grade(args.lab, folder, hidden=args.hidden,
+                           seed=DEFAULT_HIDDEN_SEED if args.seed is None else args.seed,
+                           only=args.only, progress=on_progress)
+        except GradingError as error:
+            progress.stop()
+            console.print(f"[red]cannot grade: {error}[/]")
+            return 2
+    print_report(report, console, verbose=args.verbose)
+    if args.json:
+        write_json(report, args.json)
+        console.print(f"wrote {args.json}")
+    return 0
+
+
+def _assign(args, console: Console) -> int:
+    from autograder.assign import assign, differences
+    if args.check:
+        diffs = differences()
+        for line in diffs:
+            console.print(line)
+        if diffs:
+            console.print("[red]labs/ is out of date: run `python -m autograder assign`[/]")
+            return 1
+        console.print("labs/ is in sync with solutions/")
+        return 0
+    changed = assign()
+    console.print("\n".join(changed) if changed else "labs/ was already in sync")
+    return 0
+
+
+def _references(args, console: Console) -> int:
+    from autograder import references
+    from autograder.api import all_labs
+    from autograder.grading import GradingError
+    for lab in args.lab or all_labs():
+        with console.status(f"running the public probes on solutions/{lab}"):
+            try:
+                document = references.generate(lab)
+            except GradingError as error:
+                console.print(f"[red]{lab}: {error}[/]")
+                return 1
+        console.print(f"{lab}: {len(document['checks'])} reference outputs -> "
+                      f"{references.path(lab).relative_to(KIT_ROOT)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(highlight=False)
+    handler = {"check": _check, "assign": _assign, "references": _references}[args.command]
+    return handler(args, console)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Turn an exception raised by code under test into one line that says what and where."""
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+MAX_MESSAGE = 300
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+
+
+def _innermost_frame_in(tb, folder: Path):
+    """The deepest traceback frame whose file lies in `folder` (the student's code)."""
+    found = None
+    for frame in traceback.extract_tb(tb):
+        try:
+            path = Path(frame.filename).resolve()
+        except (OSError, ValueError):
+            continue
+        if path.is_relative_to(folder):
+            found = (path.relative_to(folder), frame.lineno, frame.name)
+    return found
+
+
+def describe(error: BaseException, folder: Path) -> str:
+    """`vae.py:42 in kl_divergence: ValueError: ...`, or the closest we can say."""
+    folder = folder.resolve()
+    if isinstance(error, SyntaxError) and error.filename:
+        path = Path(error.filename)
+        name = path.relative_to(folder) if path.resolve().is_relative_to(folder) else path.name
+        return _one_line(f"{name}:{error.lineno}: {type(error).__name__}: {error.msg}")
+    where = _innermost_frame_in(error.__traceback__, folder)
+    location = f"{where[0]}:{where[1]} in {where[2]}" if where else None
+    if isinstance(error, NotImplementedError):
+        todo = f": {error}" if str(error) else ""
+        return _one_line(f"not implemented yet ({location or 'unknown place'}){todo}")
+    if isinstance(error, SystemExit):
+        return _one_line(f"{location or 'the code'} called sys.exit({error.code!r}) "
+                         "instead of returning")
+    if isinstance(error, ModuleNotFoundError) and error.name:
+        return _one_line(f"{location or 'the code'} imports {error.name!r}, "
+                         "which is not installed here")
+    prefix = f"{location}: " if location else ""
+    return _one_line(f"{prefix}{type(error).__name__}: {error}")
+
+
+def trace(error: BaseException) -> str:
+    return "".join(traceback.format_exception(type(error), error, error.__traceback__))

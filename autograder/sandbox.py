@@ -1,0 +1,188 @@
+"""The grading side of a worker: start it, ask it things, and enforce the limits.
+
+Limits: wall time per request, resident memory of the worker and its children, and the
+amount it may print. A worker that breaks a limit or dies is killed with its whole process
+group, and the request fails with a message saying which limit; the next request starts a
+fresh worker.
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from autograder import KIT_ROOT, wire
+
+GiB = 1 << 30
+
+
+@dataclass(frozen=True)
+class Limits:
+    startup_seconds: float = 90.0      # python + TensorFlow import, on a loaded machine
+    import_seconds: float = 20.0       # importing one graded module
+    memory_bytes: int = 6 * GiB        # resident memory of the worker and its children
+    output_bytes: int = 1 << 20        # what the code under test may print
+    max_answer_bytes: int = 64 << 20   # one answer on the protocol pipe
+
+
+class WorkerDied(Exception):
+    """The request got no answer: the message says why (limit, crash, exit)."""
+
+
+def _scrubbed_env(scratch: Path) -> dict:
+    keep = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "TFDS_DATA_DIR",
+            "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "XLA_FLAGS", "DLKIT_FAKE_GPU")
+    env = {key: os.environ[key] for key in keep if key in os.environ}
+    env.update(HOME=str(scratch), TMPDIR=str(scratch), PYTHONPATH=str(KIT_ROOT),
+               PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg",
+               KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore")
+    return env
+
+
+class _OutputCollector(threading.Thread):
+    """Drains the worker's stdout/stderr, keeping the first bytes and counting the rest."""
+
+    def __init__(self, stream, limit: int, on_overflow):
+        super().__init__(daemon=True)
+        self.stream, self.limit, self.on_overflow = stream, limit, on_overflow
+        self.kept = bytearray()
+        self.total = 0
+
+    def run(self) -> None:
+        for chunk in iter(lambda: self.stream.read1(65536), b""):
+            self.total += len(chunk)
+            if len(self.kept) < 4096:
+                self.kept += chunk[: 4096 - len(self.kept)]
+            if self.total > self.limit:
+                self.on_overflow()
+                break
+
+
+class Worker:
+    """One worker subprocess grading one folder of one lab."""
+
+    def __init__(self, folder: Path, modules: tuple[str, ...], limits: Limits):
+        self.limits = limits
+        self.killed_for: str | None = None
+        self.scratch = Path(tempfile.mkdtemp(prefix="dlkit-worker-"))
+        requests_read, self._requests = os.pipe()
+        self._answers, answers_write = os.pipe()
+        command = [sys.executable, "-m", "autograder.worker",
+                   "--impl", str(Path(folder).resolve()), "--modules", ",".join(modules),
+                   "--requests-fd", str(requests_read), "--answers-fd", str(answers_write)]
+        self.process = subprocess.Popen(
+            command, cwd=self.scratch, env=_scrubbed_env(self.scratch),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            pass_fds=(requests_read, answers_write), start_new_session=True)
+        os.close(requests_read)
+        os.close(answers_write)
+        self._buffer = b""
+        self.output = _OutputCollector(self.process.stdout, limits.output_bytes,
+                                       lambda: self.kill("printed more than "
+                                                         f"{limits.output_bytes >> 10} KiB"))
+        self.output.start()
+        self._watch = threading.Thread(target=self._watch_memory, daemon=True)
+        self._watch.start()
+        self.hello = self._receive(limits.startup_seconds, "starting the worker")
+
+    # -- limits ---------------------------------------------------------------------------
+    def _resident_bytes(self) -> int:
+        try:
+            root = psutil.Process(self.process.pid)
+            return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+        except psutil.Error:
+            return 0
+
+    def _watch_memory(self) -> None:
+        while self.process.poll() is None:
+            if self._resident_bytes() > self.limits.memory_bytes:
+                self.kill(f"used more than {self.limits.memory_bytes / GiB:.1f} GiB of memory")
+                return
+            time.sleep(0.1)
+
+    def kill(self, reason: str) -> None:
+        if self.killed_for is None:
+            self.killed_for = reason
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    # -- protocol -------------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None and self.killed_for is None
+
+    def send(self, message: dict) -> None:
+        try:
+            os.write(self._requests, wire.dumps(message))
+        except (BrokenPipeError, OSError):
+            pass  # the worker is gone; _receive says why
+
+    def _receive(self, timeout: float, doing: str) -> dict:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill(f"did not finish {doing} within {timeout:.0f} s (an endless loop?)")
+                raise WorkerDied(self.killed_for)
+            ready, _, _ = select.select([self._answers], [], [], min(left, 0.5))
+            if not ready:
+                if self.killed_for:
+                    raise WorkerDied(self.killed_for)
+                continue
+            chunk = os.read(self._answers, 1 << 20)
+            if not chunk:
+                raise WorkerDied(self._death_reason(doing))
+            self._buffer += chunk
+            if len(self._buffer) > self.limits.max_answer_bytes:
+                self.kill(f"returned more than {self.limits.max_answer_bytes >> 20} MiB of data")
+                raise WorkerDied(self.killed_for)
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return wire.loads(line)
+
+    def _death_reason(self, doing: str) -> str:
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill("closed its answer pipe")
+            code = None
+        if self.killed_for:
+            return self.killed_for
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else code
+            return f"the process was killed by signal {name} while {doing} (a crash?)"
+        tail = bytes(self.output.kept).decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        detail = f"; last output: {tail[0][:200]}" if tail[0] else ""
+        return f"the process exited with status {code} while {doing} (os._exit or exit()?){detail}"
+
+    def request(self, message: dict, timeout: float, doing: str) -> dict:
+        self.send(message)
+        return self._receive(timeout, doing)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.send({"op": "exit"})
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill("closed")
+        self.process.wait()
+        for fd in (self._requests, self._answers):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        import shutil
+        shutil.rmtree(self.scratch, ignore_errors=True)

@@ -1,0 +1,111 @@
+"""The worker: imports and runs code under test, answers with plain data only.
+
+Started by `sandbox.Worker` as `python -m autograder.worker`. Requests arrive as JSON lines
+on one pipe and answers leave on another, so whatever the code under test prints on
+stdout/stderr cannot be mistaken for an answer.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from autograder import errors, wire
+from autograder.api import find_check
+
+
+class LabModules:
+    """`lab.vae` imports vae.py from the folder under test; `lab.tmpdir` is a scratch folder."""
+
+    def __init__(self, folder: Path, modules: tuple[str, ...], tmpdir: Path):
+        self._folder, self._modules, self.tmpdir = folder, modules, tmpdir
+
+    def __getattr__(self, name: str):
+        if name.startswith("_") or name not in self._modules:
+            raise AttributeError(f"{name!r} is not a graded module of this lab")
+        return importlib.import_module(name)
+
+
+class Worker:
+    def __init__(self, folder: Path, modules: tuple[str, ...], answers_fd: int):
+        self.folder, self.modules = folder, modules
+        self.answers = os.fdopen(answers_fd, "wb", buffering=0)
+        self.scratch = Path(tempfile.mkdtemp(prefix="dlkit-probe-"))
+
+    def answer(self, message: dict) -> None:
+        self.answers.write(wire.dumps(message))
+
+    def failure(self, error: BaseException) -> dict:
+        return {"ok": False, "error": errors.describe(error, self.folder),
+                "trace": errors.trace(error)}
+
+    def do_import(self, module: str) -> dict:
+        if not (self.folder / f"{module}.py").exists():
+            return {"ok": False, "error": f"{module}.py is missing from {self.folder.name}/",
+                    "trace": ""}
+        try:
+            importlib.import_module(module)
+        except BaseException as error:  # SystemExit and KeyboardInterrupt included
+            return self.failure(error)
+        return {"ok": True}
+
+    def do_probe(self, key: str, seed: int) -> dict:
+        from dlkit.backend import reset_keras
+        started = time.perf_counter()
+        workdir = Path(tempfile.mkdtemp(dir=self.scratch))
+        os.chdir(workdir)
+        try:
+            chk = find_check(key)
+            reset_keras(seed)
+            result = chk.probe(LabModules(self.folder, self.modules, workdir),
+                               np.random.default_rng(seed))
+            plain = wire.to_plain(result)
+        except BaseException as error:
+            return self.failure(error)
+        finally:
+            os.chdir(self.scratch)
+        return {"ok": True, "result": plain, "seconds": time.perf_counter() - started}
+
+    def serve(self, requests) -> None:
+        from dlkit.backend import device_summary
+        self.answer({"ok": True, "hello": device_summary()})
+        for line in requests:
+            request = wire.loads(line)
+            if request["op"] == "import":
+                self.answer(self.do_import(request["module"]))
+            elif request["op"] == "probe":
+                self.answer(self.do_probe(request["check"], int(request["seed"])))
+            elif request["op"] == "exit":
+                return
+            sys.stdout.flush()
+            sys.stderr.flush()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--impl", required=True, type=Path)
+    parser.add_argument("--modules", required=True)
+    parser.add_argument("--requests-fd", required=True, type=int)
+    parser.add_argument("--answers-fd", required=True, type=int)
+    args = parser.parse_args()
+    folder = args.impl.resolve()
+    # TensorFlow and dlkit load before the folder under test joins sys.path, so a file
+    # there cannot shadow them.
+    from dlkit.backend import tensorflow
+    tensorflow()
+    import dlkit.backend  # noqa: F401  (reset_keras, device_summary)
+    sys.path.insert(0, str(folder))
+    worker = Worker(folder, tuple(args.modules.split(",")), args.answers_fd)
+    os.chdir(worker.scratch)
+    with os.fdopen(args.requests_fd, "rb") as requests:
+        worker.serve(requests)
+
+
+if __name__ == "__main__":
+    main()

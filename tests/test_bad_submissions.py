@@ -1,0 +1,51 @@
+"""Broken submissions still get graded: 0 where it applies, a clear message, bounded time."""
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from autograder import SOLUTIONS
+from autograder.api import load_lab
+from tests.conftest import graded
+
+LAB = "lab11_vae"
+MODULE = load_lab(LAB).modules[0]
+
+
+def submission(tmp_path, prefix: str):
+    folder = tmp_path / LAB
+    shutil.copytree(SOLUTIONS / LAB, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    graded_file = folder / f"{MODULE}.py"
+    graded_file.write_text(prefix + graded_file.read_text())
+    return folder
+
+
+def assert_all_failed_with(report, *needles):
+    assert report.score == 0
+    for result in report.results:
+        assert result.status == "failed"
+        for needle in needles:
+            assert needle in result.message, (result.name, result.message)
+
+
+@pytest.mark.slow
+def test_syntax_error_names_the_file_and_line(tmp_path):
+    report = graded(LAB, submission(tmp_path, "def broken(:\n    pass\n"))
+    assert_all_failed_with(report, f"{MODULE}.py:1", "SyntaxError")
+
+
+@pytest.mark.slow
+def test_missing_module_is_named(tmp_path):
+    report = graded(LAB, submission(tmp_path, "import torchvision_not_installed\n"))
+    assert_all_failed_with(report, "torchvision_not_installed", "not installed")
+
+
+@pytest.mark.slow
+def test_hang_at_import_costs_one_timeout_not_one_per_check(tmp_path):
+    started = time.monotonic()
+    report = graded(LAB, submission(tmp_path, "while True:\n    pass\n"))
+    elapsed = time.monotonic() - started
+    assert_all_failed_with(report, f"importing {MODULE}.py", "within")
+    assert elapsed < 60, f"took {elapsed:.0f} s"

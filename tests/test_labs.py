@@ -1,0 +1,47 @@
+"""Every lab: the solution scores full marks, the skeleton scores 0 with a message on every
+check, labs/ is generated from solutions/, and the stored references are fresh."""
+from __future__ import annotations
+
+import pytest
+
+from autograder import LABS as LABS_DIR, SOLUTIONS, references
+from autograder.api import load_lab
+from tests.conftest import LABS, failures, graded
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lab", LABS)
+def test_solution_scores_full_marks_on_public_and_hidden_checks(lab):
+    report = graded(lab, SOLUTIONS / lab, hidden=True)
+    assert failures(report) == {}
+    assert report.score == report.max_score > 0
+    assert any(r.hidden for r in report.results), f"{lab} has no hidden checks"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lab", LABS)
+def test_skeleton_scores_zero_with_a_message_on_every_check(lab):
+    report = graded(lab, LABS_DIR / lab, hidden=True)
+    assert report.score == 0
+    for result in report.results:
+        assert result.status == "failed", result.name
+        assert result.message.strip(), f"{result.name} failed without a message"
+        assert "Traceback" not in result.message, result.name
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_stored_references_are_fresh(lab):
+    assert references.stored_stamp(lab) == references.stamp(lab), (
+        f"autograder/references/{lab}.json is stale: run `python -m autograder references {lab}`")
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_every_lab_has_a_handout_a_notebook_and_enough_checks(lab):
+    spec = load_lab(lab, hidden=True)
+    folder = SOLUTIONS / lab
+    assert (folder / "README.md").exists(), "handout missing"
+    assert list(folder.glob("notebook*.py")), "notebook companion missing"
+    for module in spec.modules:
+        assert (folder / f"{module}.py").exists()
+    for chk in spec.checks:
+        assert chk.points > 0 and chk.hint, f"{chk.name} needs points and a hint"

@@ -1,0 +1,32 @@
+"""Each named mutant loses the points of the checks it breaks, and keeps all the others."""
+from __future__ import annotations
+
+import pytest
+
+from autograder import SOLUTIONS
+from autograder.api import load_lab
+from tests.conftest import LABS, failures, graded
+from tests.mutants import mutants_of
+
+CASES = [(lab, m) for lab in LABS for m in mutants_of(lab)]
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_every_lab_has_at_least_four_mutants_each_aimed_at_a_real_check(lab):
+    mutants = mutants_of(lab)
+    assert len(mutants) >= 4, f"{lab} has {len(mutants)} mutants"
+    names = {c.name for c in load_lab(lab, hidden=True).checks}
+    for mutant in mutants:
+        assert mutant.breaks and set(mutant.breaks) <= names, mutant.name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lab,mutant", CASES, ids=[f"{lab}-{m.name}" for lab, m in CASES])
+def test_mutant_loses_exactly_the_points_of_its_checks(lab, mutant, tmp_path):
+    folder = mutant.apply(SOLUTIONS / lab, tmp_path / lab)
+    report = graded(lab, folder, hidden=mutant.hidden)
+    failed = failures(report)
+    assert set(failed) == set(mutant.breaks), (
+        f"{mutant.name}: expected to fail {sorted(mutant.breaks)}, failed {failed}")
+    for name in mutant.breaks:
+        assert report.result(name).points == 0

@@ -1,0 +1,60 @@
+"""Verdict helpers recognise common slips and say so."""
+import numpy as np
+import pytest
+
+from autograder.api import CheckFailed
+from autograder.verdicts import expect_at_least, expect_close, expect_equal, expect_shape
+
+REF = np.linspace(0.5, 3.0, 12, dtype=np.float32).reshape(3, 4)
+
+
+def message_of(actual, expected=REF, **kwargs):
+    with pytest.raises(CheckFailed) as caught:
+        expect_close(actual, expected, "f(x)", **kwargs)
+    return str(caught.value)
+
+
+def test_close_values_pass_within_float32_tolerance():
+    expect_close(REF * (1 + 1e-6), REF, "f(x)")
+
+
+@pytest.mark.parametrize("actual,needle", [
+    (-REF, "opposite sign"),
+    (2 * REF, "constant factor of 2"),
+    (0.5 * REF, "constant factor of 0.5"),
+    (REF + 1, "constant +1"),
+    (REF.reshape(4, 3), "reshape or a transpose"),
+    (REF[:2], "has shape (2, 4), expected (3, 4)"),
+    (None, "returned None"),
+])
+def test_common_slips_are_named(actual, needle):
+    assert needle in message_of(actual)
+
+
+def test_transpose_is_named_for_square_arrays():
+    square = np.arange(9, dtype=np.float32).reshape(3, 3) + 1
+    assert "transpose" in message_of(square.T, square)
+
+
+def test_nan_is_reported_with_its_position():
+    bad = REF.copy()
+    bad[1, 2] = np.nan
+    assert "NaN or inf in 1 of 12 entries (first: NaN at index (1, 2))" in message_of(bad)
+
+
+def test_a_generic_difference_points_at_the_worst_entry():
+    bad = REF.copy()
+    bad[2, 1] += 0.5
+    assert "1 of 12 values; worst at index (2, 1)" in message_of(bad)
+
+
+def test_other_helpers():
+    expect_equal([1, 2], np.array([1, 2]), "labels")
+    with pytest.raises(CheckFailed, match="first at index"):
+        expect_equal([1, 3], np.array([1, 2]), "labels")
+    with pytest.raises(CheckFailed, match="needs at least 0.9"):
+        expect_at_least(0.5, 0.9, "accuracy")
+    with pytest.raises(CheckFailed, match="shape"):
+        expect_shape(np.zeros(3), (4,), "z")
+    with pytest.raises(CheckFailed, match="not an array|numbers"):
+        expect_close("text", REF, "f(x)")
