@@ -146,13 +146,84 @@ def _judge(chk: Check, student, reference) -> tuple[str, str]:
     return "passed", ""
 
 
+class References:
+    """Where each check's reference output comes from: the stored file for public checks, the
+    solution run live on the same inputs for hidden ones. Live outputs are cached by (check,
+    seed), so a whole class can share one run of the solution."""
+
+    def __init__(self, spec: LabSpec, limits: Limits, cache: dict | None = None):
+        self.spec, self.limits = spec, limits
+        self.cache = {} if cache is None else cache
+        self._stored: dict | None = None
+        self._solution: Session | None = None
+
+    def stored(self, chk: Check):
+        if self._stored is None:
+            self._stored = references.load(self.spec.name)
+        if chk.name not in self._stored:
+            raise GradingError(f"no stored reference for {chk.name}; run "
+                               f"`python -m autograder references {self.spec.name}`")
+        return self._stored[chk.name]
+
+    def _session(self) -> Session:
+        if self._solution is None:
+            self._solution = Session(self.spec, SOLUTIONS / self.spec.name, self.limits)
+        return self._solution
+
+    def warm_up(self, checks: list[Check], seeds: dict[str, int]) -> None:
+        """Start the solution's worker early when some hidden reference is not cached yet."""
+        if any(c.hidden and c.needs_reference and f"{c.name}:{seeds[c.name]}" not in self.cache
+               for c in checks):
+            self._session().start()
+
+    def live(self, chk: Check, seed: int):
+        key = f"{chk.name}:{seed}"
+        if key not in self.cache:
+            try:
+                self.cache[key] = self._session().probe(chk, seed)
+            except ProbeFailed as failure:
+                raise GradingError(f"the reference solution fails {chk.name}: "
+                                   f"{failure.message}") from None
+        return self.cache[key]
+
+    def get(self, chk: Check, seed: int):
+        if not chk.needs_reference:
+            return None
+        return self.live(chk, seed) if chk.hidden else self.stored(chk)
+
+    def close(self) -> None:
+        if self._solution is not None:
+            self._solution.close()
+
+
+def seeds_of(checks: list[Check], lab: str, seed: int) -> dict[str, int]:
+    """Public checks always use the seed their stored references were made with."""
+    return {c.name: check_seed(seed if c.hidden else PUBLIC_SEED, lab, c.name) for c in checks}
+
+
+def hidden_references(lab: str, seed: int = DEFAULT_HIDDEN_SEED, limits: Limits = Limits(),
+                      package: str | None = None) -> dict:
+    """Run the solution once on every hidden check, for sharing across many gradings."""
+    spec = load_lab(lab, hidden=True, package=package)
+    refs = References(spec, limits)
+    try:
+        seeds = seeds_of(spec.checks, lab, seed)
+        for chk in spec.checks:
+            if chk.hidden and chk.needs_reference:
+                refs.live(chk, seeds[chk.name])
+    finally:
+        refs.close()
+    return refs.cache
+
+
 def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_HIDDEN_SEED,
           limits: Limits = Limits(), only: list[str] | None = None,
           progress: Callable[[int, int, str], None] | None = None,
-          package: str | None = None) -> Report:
+          package: str | None = None, reference_cache: dict | None = None) -> Report:
     """Grade `folder` on the public checks of `lab` (and the hidden ones with `hidden`).
 
-    `package` overrides where the lab's checks live (used by the kit's own tests).
+    `package` overrides where the lab's checks live (used by the kit's own tests);
+    `reference_cache` shares the solution's hidden outputs between gradings.
     """
     started = time.perf_counter()
     try:
@@ -160,40 +231,33 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
     except LookupError as error:
         raise GradingError(str(error)) from None
     checks = [c for c in spec.checks if only is None or c.name in only]
-    stored = references.load(lab) if any(c.needs_reference and not c.hidden for c in checks) else {}
-    report = Report(lab=lab, folder=str(folder))
+    seeds = seeds_of(checks, lab, seed)
+    report = Report(lab=lab, folder=str(folder), seeds=seeds)
     student = Session(spec, folder, limits)
-    solution = Session(spec, SOLUTIONS / lab, limits) if hidden else None
+    refs = References(spec, limits, reference_cache)
     pool = ThreadPoolExecutor(max_workers=2)
     try:
-        starts = [pool.submit(student.start)]
-        if solution is not None and any(c.hidden and c.needs_reference for c in checks):
-            starts.append(pool.submit(solution.start))
-        environment = starts[0].result()
-        for other in starts[1:]:
-            other.result()
+        warming = pool.submit(refs.warm_up, checks, seeds)
+        environment = student.start()
+        warming.result()
         has_gpu = bool(environment.get("gpus"))
         for index, chk in enumerate(checks):
             if progress:
                 progress(index, len(checks), chk.name)
-            seed_base = seed if chk.hidden else PUBLIC_SEED
-            chk_seed = check_seed(seed_base, lab, chk.name)
-            report.seeds[chk.name] = chk_seed
-            report.results.append(_run_one(chk, chk_seed, student, solution, stored, has_gpu, pool))
+            report.results.append(_run_one(chk, seeds[chk.name], student, refs, has_gpu, pool))
         if progress:
             progress(len(checks), len(checks), "")
     finally:
         student.close()
-        if solution is not None:
-            solution.close()
+        refs.close()
         pool.shutdown()
     report.environment = student.environment
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _run_one(chk: Check, seed: int, student: Session, solution: Session | None,
-             stored: dict, has_gpu: bool, pool: ThreadPoolExecutor) -> CheckResult:
+def _run_one(chk: Check, seed: int, student: Session, refs: References, has_gpu: bool,
+             pool: ThreadPoolExecutor) -> CheckResult:
     result = CheckResult(name=chk.name, points=0.0, max_points=chk.points, status="failed",
                          hint=chk.hint, hidden=chk.hidden)
     if chk.requires_gpu and not has_gpu:
@@ -201,28 +265,15 @@ def _run_one(chk: Check, seed: int, student: Session, solution: Session | None,
         result.message = "needs a GPU; this machine has none (graded on GPU runners)"
         return result
     started = time.perf_counter()
-    reference = None
-    if chk.needs_reference and chk.hidden:
-        future = pool.submit(solution.probe, chk, seed)
+    reference = pool.submit(refs.get, chk, seed)  # the solution runs while the student does
     try:
         output = student.probe(chk, seed)
     except ProbeFailed as failure:
         result.message, result.trace = failure.message, failure.trace
-        output = failure
-    if chk.needs_reference:
-        if chk.hidden:
-            try:
-                reference = future.result()
-            except ProbeFailed as failure:
-                raise GradingError(f"the reference solution fails {chk.name}: {failure.message}")
-        else:
-            if chk.name not in stored:
-                raise GradingError(f"no stored reference for {chk.name}; run "
-                                   f"`python -m autograder references {student.spec.name}`")
-            reference = stored[chk.name]
-    if not isinstance(output, ProbeFailed):
-        result.status, result.message = _judge(chk, output, reference)
+    else:
+        result.status, result.message = _judge(chk, output, reference.result())
         if result.status == "passed":
             result.points = chk.points
+    reference.result()  # a missing or failing reference is the grader's error, not the student's
     result.seconds = time.perf_counter() - started
     return result

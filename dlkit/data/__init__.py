@@ -1,0 +1,42 @@
+"""Datasets for the labs, all available offline.
+
+- digits:    scikit-learn's 8x8 handwritten digits (ships inside sklearn)
+- toy2d:     2-D toy densities and labelled 2-D sets, drawn with numpy
+- shapes:    procedural shape images with labels, masks and boxes
+- tfds_real: real datasets read from the local TFDS folder only (fails fast if absent)
+- pipelines: numpy arrays -> seeded, batched tf.data pipeline
+
+The numpy loaders never import TensorFlow; the *_dataset functions import it on first call.
+"""
+from dlkit.data.digits import digits_dataset, load_digits
+from dlkit.data.pipelines import arrays_dataset
+from dlkit.data.shapes import SHAPE_CLASSES, make_shapes, shapes_dataset
+from dlkit.data.tfds_real import DatasetNotAvailable, find_prepared, load_tfds
+from dlkit.data.toy2d import (
+    CLASSIFICATION_NAMES,
+    TOY2D_NAMES,
+    sample_toy2d,
+    toy2d_classification,
+    toy2d_dataset,
+    toy2d_mode_counts,
+    toy2d_modes,
+)
+
+__all__ = [
+    "CLASSIFICATION_NAMES",
+    "DatasetNotAvailable",
+    "SHAPE_CLASSES",
+    "TOY2D_NAMES",
+    "arrays_dataset",
+    "digits_dataset",
+    "find_prepared",
+    "load_digits",
+    "load_tfds",
+    "make_shapes",
+    "sample_toy2d",
+    "shapes_dataset",
+    "toy2d_classification",
+    "toy2d_dataset",
+    "toy2d_mode_counts",
+    "toy2d_modes",
+]
