@@ -73,6 +73,7 @@ class LabSpec:
     name: str
     modules: tuple[str, ...]
     checks: list[Check]
+    package: str
 
     def modules_of(self, chk: Check) -> tuple[str, ...]:
         return chk.uses if chk.uses is not None else self.modules
@@ -106,7 +107,7 @@ def load_lab(lab: str, *, hidden: bool = False, package: str | None = None) -> L
     checks = collect_checks(f"{package}.public")
     if hidden:
         checks += collect_checks(f"{package}.hidden")
-    return LabSpec(name=lab, modules=tuple(config.MODULES), checks=checks)
+    return LabSpec(name=lab, modules=tuple(config.MODULES), checks=checks, package=package)
 
 
 CHECK_ROOTS = ("autograder.checks.", "tests.")

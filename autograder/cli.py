@@ -1,4 +1,4 @@
-"""`python -m autograder check|assign|references`: see README.md for the commands."""
+"""`python -m autograder check|grade|assign|references`: see README.md for the commands."""
 from __future__ import annotations
 
 import argparse
@@ -26,6 +26,14 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, help="seed of the hidden checks' inputs")
     check.add_argument("-k", dest="only", action="append",
                        help="run only this check (repeatable)")
+
+    batch = commands.add_parser("grade", help="grade a folder of submissions (one per student)")
+    batch.add_argument("submissions", type=Path, help="folder with one sub-folder per student")
+    batch.add_argument("--lab", required=True)
+    batch.add_argument("--out", required=True, type=Path, help="where results are written")
+    batch.add_argument("--hidden", action="store_true", help="also run the hidden checks")
+    batch.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
+    batch.add_argument("--seed", type=int, help="seed of the hidden checks' inputs")
 
     assign = commands.add_parser("assign", help="regenerate labs/ from solutions/")
     assign.add_argument("--check", action="store_true",
@@ -66,6 +74,28 @@ def _check(args, console: Console) -> int:
     return 0
 
 
+def _grade_class(args, console: Console) -> int:
+    from autograder.batch import grade_class
+    from autograder.grading import DEFAULT_HIDDEN_SEED, GradingError
+    if not args.submissions.is_dir():
+        console.print(f"[red]cannot grade: {args.submissions} is not a folder[/]")
+        return 2
+
+    def on_done(student, report, _reused):
+        console.print(f"{student}: {report.score:g}/{report.max_score:g}  ({report.seconds:.0f} s)")
+    try:
+        result = grade_class(args.submissions, args.lab, args.out, hidden=args.hidden,
+                             jobs=args.jobs, on_done=on_done,
+                             seed=DEFAULT_HIDDEN_SEED if args.seed is None else args.seed)
+    except (GradingError, LookupError) as error:
+        console.print(f"[red]cannot grade: {error}[/]")
+        return 2
+    rate = len(result.regraded) / result.seconds * 60 if result.regraded else 0.0
+    console.print(f"graded {len(result.regraded)}, unchanged {len(result.reused)}, "
+                  f"in {result.seconds:.0f} s ({rate:.1f} submissions/minute) -> {args.out}")
+    return 0
+
+
 def _assign(args, console: Console) -> int:
     from autograder.assign import assign, differences
     if args.check:
@@ -101,7 +131,8 @@ def _references(args, console: Console) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(highlight=False)
-    handler = {"check": _check, "assign": _assign, "references": _references}[args.command]
+    handler = {"check": _check, "grade": _grade_class, "assign": _assign,
+               "references": _references}[args.command]
     return handler(args, console)
 
 

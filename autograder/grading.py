@@ -10,7 +10,10 @@ from typing import Callable
 
 from autograder import SOLUTIONS, references, wire
 from autograder.api import Check, CheckFailed, LabSpec, load_lab
+from autograder.jail import Jail, available as jail_available
 from autograder.sandbox import Limits, Worker, WorkerDied
+
+ISOLATION = "jail: own folder, mount/network/PID namespaces, user nobody"
 
 PUBLIC_SEED = 0          # public checks: the stored references were made with it
 DEFAULT_HIDDEN_SEED = 2026
@@ -68,8 +71,10 @@ class Report:
 class Session:
     """A folder under test: a live worker (restarted after a death) and its import record."""
 
-    def __init__(self, spec: LabSpec, folder: Path, limits: Limits):
+    def __init__(self, spec: LabSpec, folder: Path, limits: Limits, *,
+                 isolate: bool = False, hide: tuple[Path, ...] = ()):
         self.spec, self.folder, self.limits = spec, Path(folder), limits
+        self.isolate, self.hide = isolate, hide
         self.worker: Worker | None = None
         self.import_errors: dict[str, tuple[str, str]] = {}
         self.imported: set[str] = set()
@@ -79,12 +84,16 @@ class Session:
         if self.worker is None or not self.worker.alive:
             if self.worker is not None:
                 self.worker.close()
+            jail = (Jail.create(self.folder, self.spec.package, hide=self.hide,
+                                with_hidden=any(c.hidden for c in self.spec.checks))
+                    if self.isolate else None)
             try:
-                self.worker = Worker(self.folder, self.spec.modules, self.limits)
+                self.worker = Worker(self.folder, self.spec.modules, self.limits, jail)
             except WorkerDied as death:
                 self.worker = None
                 raise ProbeFailed(f"the grading worker could not start: {death}") from None
-            self.environment = self.worker.hello.get("hello", {})
+            self.environment = dict(self.worker.hello.get("hello", {}),
+                                    sandbox=ISOLATION if jail else "none")
             for module in sorted(self.imported):   # cheap: they imported before
                 self._import(module)
         return self.worker
@@ -219,11 +228,14 @@ def hidden_references(lab: str, seed: int = DEFAULT_HIDDEN_SEED, limits: Limits 
 def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_HIDDEN_SEED,
           limits: Limits = Limits(), only: list[str] | None = None,
           progress: Callable[[int, int, str], None] | None = None,
-          package: str | None = None, reference_cache: dict | None = None) -> Report:
+          package: str | None = None, reference_cache: dict | None = None,
+          isolate: bool | None = None, hide: tuple[Path, ...] = ()) -> Report:
     """Grade `folder` on the public checks of `lab` (and the hidden ones with `hidden`).
 
     `package` overrides where the lab's checks live (used by the kit's own tests);
-    `reference_cache` shares the solution's hidden outputs between gradings.
+    `reference_cache` shares the solution's hidden outputs between gradings. `isolate`
+    jails the code under test (default: whenever this machine allows it, see jail.py),
+    hiding the folders in `hide` from it as well as the kit and the grader's home.
     """
     started = time.perf_counter()
     try:
@@ -233,7 +245,8 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
     checks = [c for c in spec.checks if only is None or c.name in only]
     seeds = seeds_of(checks, lab, seed)
     report = Report(lab=lab, folder=str(folder), seeds=seeds)
-    student = Session(spec, folder, limits)
+    isolate = jail_available() if isolate is None else isolate
+    student = Session(spec, folder, limits, isolate=isolate, hide=hide)
     refs = References(spec, limits, reference_cache)
     pool = ThreadPoolExecutor(max_workers=2)
     try:

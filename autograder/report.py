@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from autograder.files import write_atomic
 from autograder.grading import Report
 
 STATUS_STYLE = {"passed": "[green]pass[/]", "failed": "[red]FAIL[/]", "skipped": "[yellow]skip[/]"}
@@ -68,8 +69,4 @@ def gradescope(report: Report) -> dict:
 
 
 def write_json(report: Report, path: Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(gradescope(report), indent=1) + "\n")
-    temporary.replace(path)  # atomic: a reader never sees half a file
+    write_atomic(path, json.dumps(gradescope(report), indent=1) + "\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 import psutil
 
 from autograder import KIT_ROOT, wire
+from autograder.jail import Jail
 
 GiB = 1 << 30
 
@@ -71,15 +73,18 @@ class _OutputCollector(threading.Thread):
 class Worker:
     """One worker subprocess grading one folder of one lab."""
 
-    def __init__(self, folder: Path, modules: tuple[str, ...], limits: Limits):
-        self.limits = limits
+    def __init__(self, folder: Path, modules: tuple[str, ...], limits: Limits,
+                 jail: Jail | None = None):
+        self.limits, self.jail = limits, jail
         self.killed_for: str | None = None
         self.scratch = Path(tempfile.mkdtemp(prefix="dlkit-worker-"))
         requests_read, self._requests = os.pipe()
         self._answers, answers_write = os.pipe()
-        command = [sys.executable, "-m", "autograder.worker",
-                   "--impl", str(Path(folder).resolve()), "--modules", ",".join(modules),
-                   "--requests-fd", str(requests_read), "--answers-fd", str(answers_write)]
+        folder = jail.submission if jail else Path(folder).resolve()
+        worker_args = ["--impl", str(folder), "--modules", ",".join(modules),
+                       "--requests-fd", str(requests_read), "--answers-fd", str(answers_write)]
+        command = (jail.command(worker_args, (requests_read, answers_write)) if jail
+                   else [sys.executable, "-m", "autograder.worker", *worker_args])
         self.process = subprocess.Popen(
             command, cwd=self.scratch, env=_scrubbed_env(self.scratch),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -159,6 +164,8 @@ class Worker:
             code = None
         if self.killed_for:
             return self.killed_for
+        if code is not None and self.jail is not None and code > 128:
+            code = 128 - code  # the jail's init reports a death by signal N as 128 + N
         if code is not None and code < 0:
             name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else code
             return f"the process was killed by signal {name} while {doing} (a crash?)"
@@ -184,5 +191,6 @@ class Worker:
                 os.close(fd)
             except OSError:
                 pass
-        import shutil
         shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.jail is not None:
+            self.jail.remove()

@@ -1,7 +1,7 @@
 """Each misbehaving probe is followed by a healthy one."""
 import numpy as np
 
-from autograder.api import check
+from autograder.api import CheckFailed, check
 from autograder.verdicts import expect_close
 
 
@@ -15,7 +15,8 @@ def _healthy_verdict(student, reference):
 
 
 def _expect_nothing(student, reference):
-    """These checks never get an answer to judge: the probe itself must fail."""
+    """These probes must fail before returning; an answer means the misbehaviour went unseen."""
+    raise CheckFailed(f"the probe returned {student!r} instead of failing")
 
 
 def misbehaving(name, call, timeout=30.0):

@@ -1,0 +1,156 @@
+"""Grade a whole class: one folder per student, unattended, resumable, in parallel.
+
+    python -m autograder grade SUBMISSIONS --lab LAB --out DIR [--hidden] [--jobs N]
+
+Per student, DIR/students/NAME/ gets results.json (Gradescope), junit.xml and grade.json
+(what resuming reads). The class gets gradebook.csv, summary.md and histogram.png. A student
+whose files and grading setup hash to what grade.json recorded is not graded again, so a
+run that was killed halfway picks up where it stopped; every file is written atomically.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from autograder import KIT_ROOT
+from autograder.api import checks_package, load_lab
+from autograder.grading import (DEFAULT_HIDDEN_SEED, CheckResult, Report, grade,
+                                hidden_references)
+from autograder.files import write_atomic
+from autograder.report import gradescope
+from autograder.sandbox import Limits
+from autograder.junit import junit_xml
+from autograder.summary import write_class_files
+
+SKIP_PARTS = {"__pycache__", ".git", ".ipynb_checkpoints"}
+
+
+@dataclass
+class Submission:
+    student: str
+    folder: Path | None      # the lab folder to grade; None when none was found
+    problem: str = ""
+
+
+def find_submissions(root: Path, lab: str, modules: tuple[str, ...]) -> list[Submission]:
+    """One per sub-folder of `root`: a copy of the lab folder, or of the whole kit."""
+    found = []
+    for entry in sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(".")):
+        layouts = [entry, entry / "labs" / lab, entry / lab]
+        folder = next((f for f in layouts if any((f / f"{m}.py").exists() for m in modules)), None)
+        problem = "" if folder else (f"found no {modules[0]}.py in {entry.name}/ (expected a copy "
+                                     f"of the lab folder, or of the kit with labs/{lab}/)")
+        found.append(Submission(entry.name, folder, problem))
+    return found
+
+
+def _hash_tree(digest, folder: Path, base: Path) -> None:
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not SKIP_PARTS.intersection(path.parts):
+            digest.update(path.relative_to(base).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+
+
+def grading_fingerprint(lab: str, hidden: bool, seed: int) -> str:
+    """What else a grade depends on: the checks, the references, the engine, the options."""
+    digest = hashlib.sha256(f"{lab}|hidden={hidden}|seed={seed}".encode())
+    _hash_tree(digest, KIT_ROOT / checks_package(lab).replace(".", "/"), KIT_ROOT)
+    for engine_file in sorted((KIT_ROOT / "autograder").glob("*.py")):
+        digest.update(engine_file.read_bytes())
+    references = KIT_ROOT / "autograder" / "references" / f"{lab}.json"
+    if references.exists():
+        digest.update(references.read_bytes())
+    return digest.hexdigest()
+
+
+def submission_hash(submission: Submission, fingerprint: str) -> str:
+    digest = hashlib.sha256(fingerprint.encode())
+    if submission.folder is not None:
+        _hash_tree(digest, submission.folder, submission.folder)
+    return digest.hexdigest()
+
+
+def report_to_dict(report: Report) -> dict:
+    return dataclasses.asdict(report)
+
+
+def report_from_dict(data: dict) -> Report:
+    results = [CheckResult(**r) for r in data.pop("results")]
+    return Report(**data, results=results)
+
+
+def _not_found(submission: Submission, lab: str, hidden: bool) -> Report:
+    """A student with no lab folder still gets a row: every check failed, with the reason."""
+    report = Report(lab=lab, folder="")
+    for chk in load_lab(lab, hidden=hidden).checks:
+        report.results.append(CheckResult(chk.name, 0.0, chk.points, "failed",
+                                          submission.problem, chk.hint, hidden=chk.hidden))
+    return report
+
+
+@dataclass
+class ClassResult:
+    graded: dict[str, Report]
+    regraded: list[str]
+    reused: list[str]
+    seconds: float
+
+
+def grade_class(submissions_root: Path, lab: str, out: Path, *, hidden: bool = False,
+                jobs: int = 1, seed: int = DEFAULT_HIDDEN_SEED, limits: Limits = Limits(),
+                on_done: Callable[[str, Report, bool], None] | None = None) -> ClassResult:
+    started = time.perf_counter()
+    spec = load_lab(lab, hidden=hidden)
+    out = Path(out)
+    fingerprint = grading_fingerprint(lab, hidden, seed)
+    submissions = find_submissions(submissions_root, lab, spec.modules)
+    graded: dict[str, Report] = {}
+    todo: list[tuple[Submission, str]] = []
+    for submission in submissions:
+        digest = submission_hash(submission, fingerprint)
+        stored = out / "students" / submission.student / "grade.json"
+        if stored.exists():
+            try:
+                previous = json.loads(stored.read_text())
+                if previous.get("hash") == digest:
+                    graded[submission.student] = report_from_dict(previous["report"])
+                    continue
+            except (ValueError, KeyError, TypeError):
+                pass  # unreadable: grade again
+        todo.append((submission, digest))
+    reused = sorted(graded)
+    cache = hidden_references(lab, seed, limits) if hidden and todo else None
+    lock = threading.Lock()
+
+    def run(submission: Submission, digest: str) -> tuple[str, Report]:
+        if submission.folder is None:
+            report = _not_found(submission, lab, hidden)
+        else:
+            report = grade(lab, submission.folder, hidden=hidden, seed=seed, limits=limits,
+                           reference_cache=dict(cache) if cache else None)
+        folder = out / "students" / submission.student
+        write_atomic(folder / "results.json", json.dumps(gradescope(report), indent=1) + "\n")
+        write_atomic(folder / "junit.xml", junit_xml(report, submission.student))
+        # grade.json last: a student without it is graded again after a crash.
+        write_atomic(folder / "grade.json", json.dumps({"hash": digest, "student": submission.student,
+                                                        "report": report_to_dict(report)}) + "\n")
+        return submission.student, report
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(run, s, d) for s, d in todo]
+        for future in as_completed(futures):
+            student, report = future.result()
+            with lock:
+                graded[student] = report
+            if on_done:
+                on_done(student, report, False)
+    write_class_files(out, lab, {s: graded[s] for s in sorted(graded)})
+    return ClassResult(graded=graded, regraded=sorted(s.student for s, _ in todo),
+                       reused=reused, seconds=time.perf_counter() - started)

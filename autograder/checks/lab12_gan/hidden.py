@@ -1,0 +1,90 @@
+"""Hidden checks of lab12_gan: fresh inputs and shapes, references computed from the solution."""
+import numpy as np
+
+from autograder.api import check
+from autograder.checks.lab12_gan.public import (
+    LOSSES, MODEL, NETWORKS, compiled_gan, dcgan_discriminator_probe, dcgan_generator_probe,
+    judge_dcgan_discriminator, judge_dcgan_generator, judge_training, largest_change, run_step, scalar, snapshot,
+    tensor, train_toy_gan)
+from autograder.verdicts import expect_close, expect_true
+
+
+@check(points=1, uses=LOSSES, hint="the losses must work for logits of shape (N,) as well as "
+                                  "(N, 1), and for real and fake batches of different sizes")
+def losses_on_other_shapes(lab, rng):
+    n, m = (int(v) for v in rng.integers(3, 40, size=2))
+    real, fake = 6 * rng.normal(size=n), 6 * rng.normal(size=m)
+    losses = lab.gan_losses
+    return {"discriminator_loss": scalar(losses.discriminator_loss(tensor(real), tensor(fake)),
+                                         "discriminator_loss"),
+            "minimax_generator_loss": scalar(losses.minimax_generator_loss(tensor(fake)),
+                                             "minimax_generator_loss"),
+            "non_saturating_generator_loss": scalar(
+                losses.non_saturating_generator_loss(tensor(fake)), "non_saturating_generator_loss")}
+
+
+@losses_on_other_shapes.verdict
+def _(student, reference):
+    for name in reference:
+        expect_close(student[name], reference[name], f"{name} on logits of shape (N,)")
+
+
+@check(points=1, uses=NETWORKS, hint="the DCGAN networks must follow image_shape and "
+                                     "base_channels: H/4 -> H/2 -> H, any number of channels")
+def dcgan_on_16x16_colour_images(lab, rng):
+    shape = (16, 16, 3)
+    return {"generator": dcgan_generator_probe(lab, rng, latent_dim=5, image_shape=shape,
+                                               base_channels=4),
+            "discriminator": dcgan_discriminator_probe(lab, rng, image_shape=shape,
+                                                       base_channels=4)}
+
+
+@dcgan_on_16x16_colour_images.verdict
+def _(student, reference):
+    judge_dcgan_generator(student["generator"], reference["generator"], (16, 16, 3))
+    judge_dcgan_discriminator(student["discriminator"], reference["discriminator"], (16, 16, 3))
+
+
+@check(points=2, uses=MODEL, timeout=60,
+       hint="if the samples do not move toward the data, check the labels in both losses "
+            "and that each step updates its own network with its own optimizer")
+def gan_learns_circles(lab, rng):
+    return train_toy_gan(lab, rng, "circles", steps=300)
+
+
+@gan_learns_circles.verdict
+def _(student, reference):
+    judge_training(student, reference, "circles")
+
+
+@check(points=1, reference=False,
+       hint="the GAN must train convolutional networks on images just as it trains MLPs on points")
+def dcgan_train_step_on_digits(lab, rng):
+    from dlkit.data import load_digits
+    nets = lab.gan_networks
+    generator = nets.make_dcgan_generator(latent_dim=8, image_shape=(8, 8, 1), base_channels=8)
+    discriminator = nets.make_dcgan_discriminator(image_shape=(8, 8, 1), base_channels=8)
+    gan = compiled_gan(lab, generator, discriminator, latent_dim=8)
+    images, _ = load_digits("train")
+    batch = images[rng.choice(len(images), 32, replace=False)]
+    g_before, d_before = snapshot(generator), snapshot(discriminator)
+    logs = run_step("train_step", gan.train_step, tensor(batch))
+    changes = {"discriminator_change": largest_change(d_before, discriminator),
+               "generator_change": largest_change(g_before, generator)}
+    d_before = snapshot(discriminator)
+    run_step("generator_step", gan.generator_step, 16)
+    return {"logs": {str(k): float(v) for k, v in logs.items()}, **changes,
+            "discriminator_change_in_generator_step": largest_change(d_before, discriminator)}
+
+
+@dcgan_train_step_on_digits.verdict
+def _(student, reference):
+    logs = student["logs"]
+    expect_true(all(np.isfinite(logs.get(k, np.nan)) for k in ("d_loss", "g_loss")),
+                f"train_step on DCGAN networks reported {logs}; expected finite d_loss and g_loss")
+    for net in ("discriminator", "generator"):
+        expect_true(student[f"{net}_change"] > 0,
+                    f"one train_step of the DCGAN left the {net}'s weights unchanged")
+    expect_true(student["discriminator_change_in_generator_step"] == 0,
+                "generator_step changed the DCGAN discriminator's weights: D must stay fixed "
+                "in G's step")
