@@ -16,6 +16,8 @@ $(VENV)/.installed: requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) (set PYTHON=... to use another 3.11 interpreter)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@# Notebooks and scripts run with .venv/bin/python import dlkit from this checkout.
+	$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'dlkit-checkout.pth').write_text('$(CURDIR)\n')"
 	touch $@
 
 check: setup

@@ -38,7 +38,7 @@ def to_plain(value, where: str = "result"):
         array = np.asarray(value)
         if array.dtype.kind not in _NUMERIC_KINDS:
             raise WireError(f"{where} is an array of dtype {array.dtype}; expected numbers")
-        array = np.ascontiguousarray(array)
+        array = np.ascontiguousarray(array).reshape(array.shape)  # keeps 0-d arrays 0-d
         return {ARRAY_TAG: base64.b64encode(array.tobytes()).decode("ascii"),
                 "dtype": array.dtype.str, "shape": list(array.shape)}
     raise WireError(f"{where} is a {type(value).__module__}.{type(value).__qualname__}, "

@@ -17,6 +17,7 @@ def test_nested_data_with_arrays_survives_the_trip():
     np.testing.assert_array_equal(back["a"], value["a"])
     assert back["n"] == 3 and back["s"] == "x" and back["l"] == [1.5, None, True]
     assert back["scalar"] == 2.5 and np.isnan(back["nan"])
+    assert back["scalar"].shape == () and roundtrip(np.float32(1)).shape == ()
 
 
 def test_tensors_are_converted_through_numpy():

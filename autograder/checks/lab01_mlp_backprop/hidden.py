@@ -4,7 +4,7 @@ import numpy as np
 
 from autograder.api import CheckFailed, check
 from autograder.checks.lab01_mlp_backprop.public import (expect_layer_grads, extreme_logits,
-                                                         random_mlp, random_relu_network, scalar)
+                                                         random_mlp, random_relu_network)
 from autograder.verdicts import expect_close, expect_finite, expect_true
 
 
@@ -33,8 +33,8 @@ def cross_entropy_fresh(lab, rng):
     logits = 3 * rng.normal(size=(n, c))
     labels = rng.integers(0, c, size=n)
     shift = rng.choice([-1.0, 1.0], size=(n, 1)) * rng.uniform(500, 5000, size=(n, 1))
-    return {"plain": scalar(lab.layers.cross_entropy(logits, labels)),
-            "shifted": scalar(lab.layers.cross_entropy(logits + shift, labels))}
+    return {"plain": lab.layers.cross_entropy(logits, labels),
+            "shifted": lab.layers.cross_entropy(logits + shift, labels)}
 
 
 @cross_entropy_fresh.verdict
@@ -90,8 +90,8 @@ def mlp_gradients_match_autodiff(lab, rng):
         tape_loss = tf.reduce_mean(
             tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=out))
     autodiff = tape.gradient(tape_loss, variables)
-    return {"loss": scalar(loss), "grads": [list(pair) for pair in grads],
-            "tape_loss": scalar(tape_loss),
+    return {"loss": loss, "grads": [list(pair) for pair in grads],
+            "tape_loss": tape_loss,
             "tape_grads": [list(pair) for pair in autodiff], "sizes": sizes}
 
 
@@ -139,7 +139,7 @@ def linear_regions_are_exact(lab, rng):
     lo, hi = -float(rng.uniform(2, 5)), float(rng.uniform(2, 5))
     return {"weights": weights, "biases": biases, "interval": [lo, hi],
             "breakpoints": lab.regions.activation_breakpoints(weights, biases, lo, hi),
-            "count": scalar(lab.regions.count_linear_regions(weights, biases, lo, hi))}
+            "count": lab.regions.count_linear_regions(weights, biases, lo, hi)}
 
 
 @linear_regions_are_exact.verdict

@@ -6,17 +6,6 @@ from autograder.verdicts import expect_at_least, expect_close, expect_equal, exp
     expect_true
 
 
-
-def scalar(value):
-    """A 0-d result as a Python number: numpy scalars and 0-d tensors otherwise cross the
-    wire as shape (1,) while Python floats arrive as shape ()."""
-    if hasattr(value, "numpy"):
-        value = value.numpy()
-    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
-        return value.item()
-    return value
-
-
 # ---- layers.py ------------------------------------------------------------------------------
 
 
@@ -51,8 +40,8 @@ def _(student, reference):
 def cross_entropy(lab, rng):
     ordinary = 3 * rng.normal(size=(8, 5))
     extreme = extreme_logits(rng, 3, 5)
-    return {"ordinary": scalar(lab.layers.cross_entropy(ordinary, rng.integers(0, 5, size=8))),
-            "extreme": scalar(lab.layers.cross_entropy(extreme, rng.integers(0, 5, size=9)))}
+    return {"ordinary": lab.layers.cross_entropy(ordinary, rng.integers(0, 5, size=8)),
+            "extreme": lab.layers.cross_entropy(extreme, rng.integers(0, 5, size=9))}
 
 
 @cross_entropy.verdict
@@ -165,8 +154,8 @@ def relative_error(lab, rng):
     a = rng.normal(size=(4, 3))
     b = a + 1e-3 * rng.normal(size=(4, 3))
     a[0, 0] = b[0, 0] = 0.0  # 0 / 0 must count as agreement, not NaN
-    return {"error": scalar(lab.layers.relative_error(a, b)),
-            "equal": scalar(lab.layers.relative_error(b, b.copy()))}
+    return {"error": lab.layers.relative_error(a, b),
+            "equal": lab.layers.relative_error(b, b.copy())}
 
 
 @relative_error.verdict
@@ -212,7 +201,7 @@ def mlp_gradients(lab, rng):
     x = rng.normal(size=(9, 6))
     params = random_mlp(rng, (6, 5, 4, 3), x)
     loss, grads = lab.mlp.mlp_loss_and_grads(params, x, rng.integers(0, 3, size=9))
-    return {"loss": scalar(loss), "grads": [list(pair) for pair in grads]}
+    return {"loss": loss, "grads": [list(pair) for pair in grads]}
 
 
 def expect_layer_grads(student, reference, what):
@@ -277,7 +266,7 @@ def tape_train_step(lab, rng):
     variables = [(tf.Variable(w.astype("float32")), tf.Variable(b.astype("float32")))
                  for w, b in random_mlp(rng, (6, 5, 4, 3), x)]
     loss, grads = lab.mlp.tape_train_step(variables, x, rng.integers(0, 3, size=9), 0.5)
-    return {"loss": scalar(loss), "grads": [list(pair) for pair in grads],
+    return {"loss": loss, "grads": [list(pair) for pair in grads],
             "updated": [[w, b] for w, b in variables]}
 
 
@@ -393,7 +382,7 @@ def _(student, reference):
 @check(points=1, uses="regions", hint="B breakpoints cut [lo, hi] into B + 1 regions")
 def count_linear_regions(lab, rng):
     weights, biases = random_relu_network(rng, (1, 10, 10, 2))
-    return {"count": scalar(lab.regions.count_linear_regions(weights, biases, -4.0, 4.0))}
+    return {"count": lab.regions.count_linear_regions(weights, biases, -4.0, 4.0)}
 
 
 @count_linear_regions.verdict

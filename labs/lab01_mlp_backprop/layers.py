@@ -1,0 +1,99 @@
+"""Lab 01, part 1: the building blocks of a neural network, forward and backward, in numpy.
+
+Every backward function takes `upstream`, the gradient of the scalar loss with respect to
+the function's output, and returns the gradient of that loss with respect to each input
+(the chain rule: upstream times the Jacobian of this step, never forming the Jacobian).
+Arrays keep the dtype they come in with; the gradient checks use float64.
+"""
+import numpy as np
+
+
+def softmax(logits):
+    """Row-wise softmax, finite for any finite logits (even +-1000).
+
+    logits: (N, C). Returns probs: (N, C), each row non-negative and summing to 1.
+    """
+    # TODO: subtract each row's maximum before exp (softmax does not change, exp cannot overflow), then normalise each row
+    raise NotImplementedError("subtract each row's maximum before exp (softmax does not change, exp cannot overflow), then normalise each row")
+
+
+def cross_entropy(logits, labels):
+    """Mean cross-entropy of the softmax of `logits` against integer `labels`.
+
+    logits: (N, C); labels: (N,) ints in [0, C). Returns loss: float, the mean over the
+    N rows of -log softmax(logits)[n, labels[n]]. Finite for logits of any size: use
+    log-softmax = shifted - log(sum(exp(shifted))), never log(softmax(...)).
+    """
+    # TODO: log-softmax with the log-sum-exp trick (shift by the row maximum), then average -log p of the true class over the batch
+    raise NotImplementedError("log-softmax with the log-sum-exp trick (shift by the row maximum), then average -log p of the true class over the batch")
+
+
+def cross_entropy_backward(logits, labels):
+    """Gradient of cross_entropy(logits, labels) with respect to the logits.
+
+    logits: (N, C); labels: (N,). Returns dlogits: (N, C) = (softmax(logits) - onehot) / N.
+    """
+    # TODO: softmax minus the one-hot labels, divided by the batch size (the loss is a mean)
+    raise NotImplementedError("softmax minus the one-hot labels, divided by the batch size (the loss is a mean)")
+
+
+def dense_forward(x, w, b):
+    """Affine layer: out = x @ w + b.
+
+    x: (N, D); w: (D, M); b: (M,). Returns out: (N, M).
+    """
+    # TODO: one matrix product and a broadcast bias
+    raise NotImplementedError("one matrix product and a broadcast bias")
+
+
+def dense_backward(upstream, x, w):
+    """Backward pass of dense_forward.
+
+    upstream: (N, M) gradient of the loss w.r.t. out; x: (N, D) and w: (D, M) as in the
+    forward pass. Returns (dx, dw, db) with shapes (N, D), (D, M), (M,).
+    """
+    # TODO: dx = upstream @ w^T, dw = x^T @ upstream, db = upstream summed over the batch
+    raise NotImplementedError("dx = upstream @ w^T, dw = x^T @ upstream, db = upstream summed over the batch")
+    return dx, dw, db
+
+
+def relu_forward(x):
+    """max(x, 0) elementwise. x: any shape. Returns out: same shape."""
+    # TODO: elementwise maximum with zero
+    raise NotImplementedError("elementwise maximum with zero")
+
+
+def relu_backward(upstream, x):
+    """Backward pass of relu_forward at the input x.
+
+    upstream, x: same shape. Returns dx: the upstream gradient where x > 0, and 0 where
+    x <= 0 (at exactly 0 we take the derivative to be 0, as TensorFlow does).
+    """
+    # TODO: let the gradient through where the input was strictly positive
+    raise NotImplementedError("let the gradient through where the input was strictly positive")
+
+
+def numerical_gradient(f, x, h=1e-5):
+    """Central-difference estimate of the gradient of a scalar function.
+
+    f: callable taking an array shaped like x and returning a float; x: float64 array of
+    any shape (left unchanged). Returns grad: x's shape, where
+    grad[i] = (f(x + h e_i) - f(x - h e_i)) / (2 h).
+    """
+    x = np.array(x, dtype=np.float64)  # our own copy: we perturb it in place
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        saved = x[index]
+        # TODO: evaluate f at x[index] + h and at x[index] - h, restore x[index], and store the central difference
+        raise NotImplementedError("evaluate f at x[index] + h and at x[index] - h, restore x[index], and store the central difference")
+    return grad
+
+
+def relative_error(a, b, eps=1e-12):
+    """The largest elementwise relative error between two arrays of the same shape.
+
+    Returns max over entries of |a - b| / max(|a| + |b|, eps): about 1e-7 or less when an
+    analytic gradient agrees with a float64 numerical one, 1e-2 or more when it is wrong.
+    """
+    # TODO: elementwise |a - b| over |a| + |b| (floored at eps so 0/0 is 0), then the maximum
+    raise NotImplementedError("elementwise |a - b| over |a| + |b| (floored at eps so 0/0 is 0), then the maximum")
