@@ -13,7 +13,7 @@ from autograder.api import Check, CheckFailed, LabSpec, load_lab
 from autograder.jail import Jail, available as jail_available
 from autograder.sandbox import Limits, Worker, WorkerDied
 
-ISOLATION = "jail: own folder, mount/network/PID namespaces, user nobody"
+ISOLATION = "jail: own folder, mount/network/PID namespaces, unprivileged user"
 
 PUBLIC_SEED = 0          # public checks: the stored references were made with it
 DEFAULT_HIDDEN_SEED = 2026
@@ -104,7 +104,7 @@ class Session:
             answer = worker.request({"op": "import", "module": module},
                                     self.limits.import_seconds, f"importing {module}.py")
         except WorkerDied as death:
-            answer = {"ok": False, "error": f"importing {module}.py {death}", "trace": ""}
+            answer = {"ok": False, "error": f"the code under test {death}", "trace": ""}
         if answer["ok"]:
             self.imported.add(module)
         else:

@@ -6,10 +6,11 @@ student's worker is jailed:
 - it gets a fresh folder holding only a copy of the submission and of what the worker
   needs (dlkit, the engine, this lab's checks); hidden checks only when they are graded;
 - it runs in new mount, network and PID namespaces: the kit checkout (solutions, tests,
-  references), the grader's home, the submissions and the results folder are covered by
+  references), the grader's home, /tmp, the submissions and the results folder are covered by
   empty file systems; the only network interface is a loopback that is down; every
   process it starts dies with it;
-- it runs as the unprivileged user `nobody`, with a limit on its number of processes.
+- it runs as an unprivileged user id of its own (so the limit on its number of processes
+  cannot be used up by, or use up, another submission graded at the same time).
 
 Anywhere else (a student's laptop) the worker runs as the user, with the limits of
 sandbox.py only; README.md says what instructors should do then.
@@ -23,7 +24,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import pwd
 import resource
 import secrets
 import shutil
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from autograder import KIT_ROOT
 
-USER = "nobody"
+FIRST_UID, UID_COUNT = 200_000, 1_000_000   # ids no account uses: one per jail
 MAX_PROCESSES = 1024            # threads count too: TensorFlow starts a few dozen
 JAILS = Path("/tmp/dlkit-jails")  # root-owned, 0711: jails can be entered, not listed
 UNSHARE = ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child"]
@@ -43,15 +43,14 @@ RUNTIME_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "references", "c
 
 @functools.cache
 def available() -> bool:
-    """Root, a `nobody` user, and namespaces that really work here."""
+    """Root, and namespaces that really work here."""
     if os.environ.get("DLKIT_SANDBOX", "auto") == "off" or sys.platform != "linux":
         return False
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         return False
     try:
-        pwd.getpwnam(USER)
         probe = subprocess.run([*UNSHARE, "true"], capture_output=True, timeout=10)
-    except (KeyError, OSError, subprocess.TimeoutExpired):
+    except (OSError, subprocess.TimeoutExpired):
         return False
     return probe.returncode == 0
 
@@ -83,15 +82,15 @@ class Jail:
         _copy_checks(checks_package, kit, with_hidden)
         for scratch in ("home", "tmp"):
             (root / scratch).mkdir()
-        user = pwd.getpwnam(USER)
+        uid = FIRST_UID + secrets.randbelow(UID_COUNT)
         for path in [root, *root.rglob("*")]:
-            os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
-        hidden = [KIT_ROOT, Path.home(), *hide]
+            os.chown(path, uid, uid, follow_symlinks=False)
+        hidden = [KIT_ROOT, Path.home(), Path("/tmp"), *hide]
         hidden = sorted({Path(os.path.realpath(p)) for p in hidden if Path(p).exists()})
-        needed = {Path(os.path.realpath(p)) for p in (sys.prefix, sys.base_prefix)}
+        needed = {Path(os.path.realpath(p)) for p in (sys.prefix, sys.base_prefix, root)}
         plan = {"hide": [str(p) for p in hidden],
                 "keep": sorted(str(p) for p in needed if _under(p, hidden)),
-                "root": str(root), "kit": str(kit), "uid": user.pw_uid, "gid": user.pw_gid}
+                "root": str(root), "kit": str(kit), "uid": uid, "gid": uid}
         return cls(root=root, submission=submission, plan=plan)
 
     def command(self, worker_args: list[str], pass_fds: tuple[int, ...]) -> list[str]:
@@ -123,8 +122,8 @@ def _mount(*args: str) -> None:
 def enter(plan: dict) -> None:
     """Inside the new namespaces, as root: hide, keep, drop privileges, become the worker."""
     _mount("--make-rprivate", "/")
-    stage = Path("/tmp") / f".dlkit-stage-{secrets.token_hex(8)}"
-    stage.mkdir(mode=0o700)
+    stage = Path("/mnt")  # mounts here are private to this namespace
+    _mount("-t", "tmpfs", "-o", "mode=0700,size=1m", "tmpfs", str(stage))
     keep = [Path(p) for p in plan["keep"]]
     for index, path in enumerate(keep):  # set aside what the worker needs from hidden places
         (stage / str(index)).mkdir()

@@ -1,0 +1,177 @@
+"""A class with hostile submissions: each can only lose its own points.
+
+Every hostile student is a real lab11_vae submission with a few lines of attack added at
+import time. The class is graded with `grade_class`, two at a time, inside the jail; then
+every score is checked, and so is every attack's effect (no connection made, no process
+left, no file changed).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+
+import psutil
+import pytest
+
+from autograder import KIT_ROOT, LABS as LABS_DIR, SOLUTIONS
+from autograder.batch import grade_class
+from autograder.jail import FIRST_UID, UID_COUNT, available
+from autograder.sandbox import GiB, Limits
+
+LAB = "lab11_vae"
+MODULE = "vae"
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile_class"),
+              pytest.mark.skipif(not available(), reason="needs root and namespaces (jail)")]
+
+ATTACKS = {
+    # name: (base folder, code added at the top of vae.py)
+    "sys_exit": ("solution", "import sys\nsys.exit(0)\n"),
+    "os_exit": ("solution", "import os\nos._exit(0)\n"),
+    "endless_loop": ("solution", "while True:\n    pass\n"),
+    "memory_hog": ("solution", "import numpy\nhog = [numpy.ones(1 << 28) for _ in range(40)]\n"),
+    "print_flood": ("solution", "while True:\n    print('x' * 4096)\n"),
+    "fork_many": ("skeleton", "import os, time\n"
+                  "for _ in range(3000):\n"
+                  "    try:\n"
+                  "        if os.fork() == 0:\n"
+                  "            time.sleep(600)\n"
+                  "            os._exit(0)\n"
+                  "    except OSError:\n"
+                  "        break\n"),
+    "network": ("skeleton", "import socket\n"
+                "try:\n"
+                "    socket.create_connection(('127.0.0.1', PORT), timeout=2).sendall(b'leak')\n"
+                "except OSError:\n"
+                "    pass\n"),
+    "read_solution": ("skeleton", "import importlib.util\n"
+                      "_spec = importlib.util.spec_from_file_location('ref', 'SOLUTION')\n"
+                      "_ref = importlib.util.module_from_spec(_spec)\n"
+                      "_spec.loader.exec_module(_ref)\n"
+                      "globals().update({k: v for k, v in vars(_ref).items()"
+                      " if not k.startswith('__')})\n"),
+    "write_results": ("skeleton", "import glob, json, os\n"
+                      "for path in glob.glob('OUT/students/*/grade.json') + "
+                      "glob.glob('OUT/*.csv') + ['results.json', '/tmp/results.json']:\n"
+                      "    try:\n"
+                      "        open(path, 'w').write('{\"score\": 100}')\n"
+                      "    except OSError:\n"
+                      "        pass\n"),
+    "monkeypatch": ("solution", "import numpy, autograder.verdicts\n"
+                    "numpy.allclose = lambda *a, **k: True\n"
+                    "autograder.verdicts.expect_close = lambda *a, **k: None\n"),
+}
+
+
+def make_class(root, out, port):
+    solution, skeleton = SOLUTIONS / LAB, LABS_DIR / LAB
+    shutil.copytree(solution, root / "alice")
+    shutil.copytree(solution, root / "bob_kit_copy" / "labs" / LAB)
+    for name, (base, attack) in ATTACKS.items():
+        folder = root / f"zz_{name}"  # after alice and bob, so their files exist already
+        shutil.copytree(solution if base == "solution" else skeleton, folder)
+        attack = (attack.replace("PORT", str(port)).replace("OUT", str(out))
+                  .replace("SOLUTION", str(solution / f"{MODULE}.py")))
+        graded = folder / f"{MODULE}.py"
+        graded.write_text(attack + graded.read_text())
+    # monkeypatch also flips the KL sign: patched comparisons must not hide it.
+    patched = root / "zz_monkeypatch" / f"{MODULE}.py"
+    source = patched.read_text()
+    assert source.count("return 0.5 * tf.reduce_sum(") == 1
+    patched.write_text(source.replace("return 0.5 * tf.reduce_sum(", "return -0.5 * tf.reduce_sum("))
+
+
+class Listener(threading.Thread):
+    """A TCP server on loopback that records whether anyone got through."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.2)
+        self.port = self.server.getsockname()[1]
+        self.connections = 0
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.server.accept()
+                self.connections += 1
+                connection.close()
+            except OSError:
+                continue
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    root = tmp_path_factory.mktemp("class")
+    out = tmp_path_factory.mktemp("out")
+    listener = Listener()
+    listener.start()
+    make_class(root, out, listener.port)
+    # 3 GiB is plenty for lab11's probes and lets the memory hog hit the limit in seconds.
+    result = grade_class(root, LAB, out, jobs=2, limits=Limits(memory_bytes=3 * GiB))
+    listener.stopped.set()
+    return result, out, listener
+
+
+def test_honest_students_get_full_marks_whatever_the_others_did(graded_class):
+    result, out, _ = graded_class
+    for student in ("alice", "bob_kit_copy"):
+        report = result.graded[student]
+        assert report.score == report.max_score > 0, [(r.name, r.message) for r in report.results]
+        stored = json.loads((out / "students" / student / "grade.json").read_text())
+        assert stored["report"]["results"] and "score" not in stored, "grade.json was tampered with"
+
+
+@pytest.mark.parametrize("name,needle", [
+    ("sys_exit", "called sys.exit(0)"),
+    ("os_exit", "exited with status 0"),
+    ("endless_loop", "did not finish importing vae.py within"),
+    ("memory_hog", "used more than"),
+    ("print_flood", "printed more than"),
+])
+def test_attacks_at_import_score_zero_with_a_message(graded_class, name, needle):
+    report = graded_class[0].graded[f"zz_{name}"]
+    assert report.score == 0
+    assert all(needle in r.message for r in report.results), report.results[0].message
+
+
+def test_many_processes_end_with_the_submission(graded_class):
+    assert graded_class[0].graded["zz_fork_many"].score == 0
+    jailed = [p for p in psutil.process_iter(["uids"])
+              if FIRST_UID <= p.info["uids"].real < FIRST_UID + UID_COUNT]
+    assert jailed == [], f"{len(jailed)} processes of jailed users are still running"
+
+
+def test_no_connection_leaves_the_jail(graded_class):
+    _, _, listener = graded_class
+    assert graded_class[0].graded["zz_network"].score == 0
+    assert listener.connections == 0
+
+
+def test_the_reference_solution_cannot_be_read(graded_class):
+    report = graded_class[0].graded["zz_read_solution"]
+    assert report.score == 0
+    assert "No such file or directory" in report.results[0].message
+
+
+def test_results_files_cannot_be_forged(graded_class):
+    result, out, _ = graded_class
+    assert result.graded["zz_write_results"].score == 0
+    assert "100" not in (out / "gradebook.csv").read_text().split("\n", 1)[1]
+    assert not (KIT_ROOT / "results.json").exists()
+
+
+def test_monkeypatching_the_grader_changes_nothing_outside_the_worker(graded_class):
+    report = graded_class[0].graded["zz_monkeypatch"]
+    assert report.result("kl_divergence").status == "failed"
+    assert "opposite sign" in report.result("kl_divergence").message
+
+
+def test_whole_class_is_in_the_gradebook(graded_class):
+    _, out, _ = graded_class
+    rows = (out / "gradebook.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 2 + len(ATTACKS)
+
