@@ -1,0 +1,267 @@
+"""Lab 11: variational autoencoders. Fill in the parts marked TODO.
+
+The pieces, in the order the handout builds them:
+
+1. the reparameterisation trick      sample_gaussian
+2. the two ELBO terms                kl_divergence, bernoulli_log_likelihood,
+                                     gaussian_log_likelihood
+3. the loss                          negative_elbo
+4. the networks (Keras layers)       Encoder, Decoder
+5. the model                         VAE: loss_terms, train_step, test_step, call, sample,
+                                     get_config
+
+Shapes: N examples, D data dimensions (64 for 8x8 digits), K latent dimensions.
+All log-likelihoods and KL divergences are in nats.
+"""
+import math
+
+import keras
+import tensorflow as tf
+
+LOG_2PI = math.log(2.0 * math.pi)
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+# ---------------------------------------------------------------------------------------------
+# 1-3. The maths of the ELBO
+# ---------------------------------------------------------------------------------------------
+
+def sample_gaussian(mean, log_var, epsilon):
+    """Reparameterised sample z = mean + sigma * epsilon, with sigma = exp(log_var / 2).
+
+    The randomness comes in through epsilon ~ N(0, I) only, so z is a differentiable
+    function of mean and log_var.
+
+    mean, log_var, epsilon: (N, K). Returns z: (N, K).
+    """
+    # TODO: scale epsilon by the standard deviation exp(log_var / 2) and shift by the mean
+    raise NotImplementedError("scale epsilon by the standard deviation exp(log_var / 2) and shift by the mean")
+
+
+def kl_divergence(mean, log_var):
+    """KL(N(mean, diag(exp(log_var))) || N(0, I)) per example, in closed form.
+
+    mean, log_var: (N, K). Returns kl: (N,), summed over the K latent dimensions.
+    """
+    # TODO: the closed form, summed over the K latent dimensions
+    raise NotImplementedError("the closed form, summed over the K latent dimensions")
+
+
+def bernoulli_log_likelihood(x, logits):
+    """log p(x | logits) of independent Bernoulli pixels with p = sigmoid(logits).
+
+    Must stay finite for any logits (e.g. +-100): never take log(sigmoid(.)) directly.
+
+    x: (N, D) targets in [0, 1]; logits: (N, D). Returns log_px: (N,), summed over D.
+    """
+    # TODO: x * logits - log(1 + exp(logits)), with the softplus written stably, summed over D
+    raise NotImplementedError("x * logits - log(1 + exp(logits)), with the softplus written stably, summed over D")
+
+
+def gaussian_log_likelihood(x, mean, log_var):
+    """log N(x | mean, diag(exp(log_var))) per example.
+
+    Used for real-valued data, and later for log q(z|x) and log p(z) (mean 0, log_var 0).
+
+    x, mean: (N, D); log_var: (N, D) or anything that broadcasts to it (e.g. a scalar).
+    Returns log_px: (N,), summed over D.
+    """
+    # TODO: -0.5 * (log(2 pi) + log_var + (x - mean)^2 / exp(log_var)), summed over D
+    raise NotImplementedError("-0.5 * (log(2 pi) + log_var + (x - mean)^2 / exp(log_var)), summed over D")
+
+
+def negative_elbo(log_px, kl, beta=1.0):
+    """The (beta-weighted) negative ELBO and its two terms, each averaged over the batch.
+
+    negative ELBO = E[-log p(x|z)] + beta * KL(q(z|x) || p(z)); beta = 1 is the plain VAE.
+
+    log_px: (N,) reconstruction log-likelihoods; kl: (N,) KL divergences.
+    Returns (loss, reconstruction, kl_mean): three scalars, where
+    reconstruction = mean(-log_px), kl_mean = mean(kl), loss = reconstruction + beta * kl_mean.
+    """
+    # TODO: batch means of -log_px and of kl; loss = reconstruction + beta * kl
+    raise NotImplementedError("batch means of -log_px and of kl; loss = reconstruction + beta * kl")
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. The networks
+# ---------------------------------------------------------------------------------------------
+
+@keras.saving.register_keras_serializable(package="dlkit_lab11_vae")
+class Encoder(keras.layers.Layer):
+    """q(z | x): an MLP from x to the mean and log-variance of a diagonal Gaussian.
+
+    x: (N, D). Returns (mean, log_var), each (N, latent_dim).
+    """
+
+    def __init__(self, latent_dim, hidden_units=(128,), **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = int(latent_dim)
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.hidden = [keras.layers.Dense(u, activation="relu", name=f"hidden_{i}")
+                       for i, u in enumerate(self.hidden_units)]
+        self.mean_head = keras.layers.Dense(self.latent_dim, name="mean")
+        # No activation: a log-variance must be free to be negative.
+        self.log_var_head = keras.layers.Dense(self.latent_dim, name="log_var")
+
+    def build(self, input_shape):
+        # TODO: build each hidden layer on the previous one's output shape, then both heads
+        raise NotImplementedError("build each hidden layer on the previous one's output shape, then both heads")
+
+    def call(self, x):
+        # TODO: run x through the hidden layers, then return (mean_head(h), log_var_head(h))
+        raise NotImplementedError("run x through the hidden layers, then return (mean_head(h), log_var_head(h))")
+
+    def compute_output_shape(self, input_shape):
+        shape = (*input_shape[:-1], self.latent_dim)
+        return shape, shape
+
+    def get_config(self):
+        return {**super().get_config(), "latent_dim": self.latent_dim,
+                "hidden_units": list(self.hidden_units)}
+
+
+@keras.saving.register_keras_serializable(package="dlkit_lab11_vae")
+class Decoder(keras.layers.Layer):
+    """p(x | z): an MLP from z to one output per data dimension.
+
+    The outputs are Bernoulli logits (or Gaussian means, for a Gaussian likelihood).
+    z: (N, K). Returns outputs: (N, output_dim).
+    """
+
+    def __init__(self, output_dim, hidden_units=(128,), **kwargs):
+        super().__init__(**kwargs)
+        self.output_dim = int(output_dim)
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.hidden = [keras.layers.Dense(u, activation="relu", name=f"hidden_{i}")
+                       for i, u in enumerate(self.hidden_units)]
+        # No activation: logits live on the whole real line.
+        self.output_head = keras.layers.Dense(self.output_dim, name="output")
+
+    def build(self, input_shape):
+        # TODO: build each hidden layer on the previous one's output shape, then the output layer
+        raise NotImplementedError("build each hidden layer on the previous one's output shape, then the output layer")
+
+    def call(self, z):
+        # TODO: run z through the hidden layers and the output layer
+        raise NotImplementedError("run z through the hidden layers and the output layer")
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.output_dim)
+
+    def get_config(self):
+        return {**super().get_config(), "output_dim": self.output_dim,
+                "hidden_units": list(self.hidden_units)}
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. The model
+# ---------------------------------------------------------------------------------------------
+
+@keras.saving.register_keras_serializable(package="dlkit_lab11_vae")
+class VAE(keras.Model):
+    """A VAE with a standard normal prior, trained by minimising the negative ELBO.
+
+    VAE(input_dim, latent_dim, hidden_units, likelihood, beta, observation_log_var):
+      hidden_units: the encoder's hidden widths (the decoder mirrors them);
+      likelihood: "bernoulli" (decoder outputs logits) or "gaussian" (decoder outputs means,
+      with the fixed log-variance observation_log_var per pixel);
+      beta: weight of the KL term (1.0: the plain VAE; beta-VAE otherwise).
+
+    x: (N, input_dim). call(x) returns the decoder outputs for the posterior means, (N, D):
+    deterministic, so a saved and reloaded model gives identical outputs.
+    fit/evaluate log "loss" (the negative ELBO), "reconstruction" and "kl", batch means in nats.
+    """
+
+    def __init__(self, input_dim=64, latent_dim=2, hidden_units=(128,), likelihood="bernoulli",
+                 beta=1.0, observation_log_var=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        self.input_dim = int(input_dim)
+        self.latent_dim = int(latent_dim)
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.likelihood = likelihood
+        self.beta = float(beta)
+        self.observation_log_var = float(observation_log_var)
+        self.encoder = Encoder(self.latent_dim, self.hidden_units, name="encoder")
+        self.decoder = Decoder(self.input_dim, self.hidden_units[::-1], name="decoder")
+        # A seed generator (not a fixed seed) so each training step draws new noise.
+        self.noise = keras.random.SeedGenerator()
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        # fit() runs train_step, which never calls the model itself, so Keras would leave it
+        # unbuilt, and an unbuilt model saves to .keras WITHOUT its weights. The input size
+        # is known: build now.
+        self.build((None, self.input_dim))
+
+    @property
+    def metrics(self):
+        # Keras resets exactly these at the start of each epoch and of each evaluate().
+        return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
+
+    def build(self, input_shape):
+        # Loading a .keras file builds again: leave built layers alone.
+        if not self.encoder.built:
+            self.encoder.build(input_shape)
+        if not self.decoder.built:
+            self.decoder.build((*input_shape[:-1], self.latent_dim))
+
+    def reconstruction_log_likelihood(self, x, outputs):
+        """log p(x | z) per example from the decoder outputs. x, outputs: (N, D). Returns (N,)."""
+        if self.likelihood == "bernoulli":
+            return bernoulli_log_likelihood(x, outputs)
+        return gaussian_log_likelihood(x, outputs, self.observation_log_var)
+
+    def loss_terms(self, x, epsilon=None):
+        """(loss, reconstruction, kl) of a batch: the negative ELBO and its terms, batch means.
+
+        One reparameterised sample z per example. x: (N, D); epsilon: (N, K) noise to use,
+        or None to draw it from N(0, I) with self.noise.
+        """
+        # TODO: encode, sample z with the reparameterisation trick, decode, then negative_elbo
+        raise NotImplementedError("encode, sample z with the reparameterisation trick, decode, then negative_elbo")
+
+    def train_step(self, data):
+        """One gradient step on a batch (fit calls it). Returns the trackers' results."""
+        x = data[0] if isinstance(data, tuple) else data  # fit(x) or fit((x, labels))
+        # TODO: loss, reconstruction, kl = self.loss_terms(x) inside a GradientTape; scale_loss; gradient w.r.t. self.trainable_variables; optimizer.apply
+        raise NotImplementedError("loss, reconstruction, kl = self.loss_terms(x) inside a GradientTape; scale_loss; gradient w.r.t. self.trainable_variables; optimizer.apply")
+        return self.update_trackers(loss, reconstruction, kl)
+
+    def test_step(self, data):
+        """The loss terms of a batch, no gradient step (evaluate and validation call it)."""
+        x = data[0] if isinstance(data, tuple) else data
+        # TODO: loss, reconstruction, kl = the same loss terms; no gradient step
+        raise NotImplementedError("loss, reconstruction, kl = the same loss terms; no gradient step")
+        return self.update_trackers(loss, reconstruction, kl)
+
+    def update_trackers(self, loss, reconstruction, kl):
+        """Add one batch to the trackers; returns {"loss", "reconstruction", "kl"}: means so far."""
+        # TODO: update_state each tracker, return {tracker.name: tracker.result()}
+        raise NotImplementedError("update_state each tracker, return {tracker.name: tracker.result()}")
+
+    def call(self, x):
+        # TODO: decode the posterior mean (no sampling: reconstructions are deterministic)
+        raise NotImplementedError("decode the posterior mean (no sampling: reconstructions are deterministic)")
+
+    def output_mean(self, outputs):
+        """E[x | z] from decoder outputs: sigmoid(logits) for Bernoulli pixels, the means otherwise."""
+        return tf.sigmoid(outputs) if self.likelihood == "bernoulli" else outputs
+
+    def reconstruct(self, x):
+        """x: (N, D). Returns E[x | z = posterior mean]: (N, D), in [0, 1] for Bernoulli pixels."""
+        return self.output_mean(self(x))
+
+    def sample(self, n, seed=None):
+        """Draw n new examples: z ~ N(0, I), then E[x | z]. Returns (n, D).
+
+        The same integer seed gives the same samples.
+        """
+        # TODO: z from keras.random.normal((n, latent_dim), seed=seed), decode, output_mean
+        raise NotImplementedError("z from keras.random.normal((n, latent_dim), seed=seed), decode, output_mean")
+
+    def get_config(self):
+        # TODO: every constructor argument, so that VAE.from_config rebuilds the same model
+        raise NotImplementedError("every constructor argument, so that VAE.from_config rebuilds the same model")
