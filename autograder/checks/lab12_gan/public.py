@@ -7,7 +7,7 @@ the energy distance between generated samples and held-out data here, in numpy.
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.verdicts import (expect_at_most, expect_close, expect_equal, expect_finite,
+from autograder.verdicts import (expect_close, expect_finite,
                                  expect_shape, expect_true)
 
 LOSSES = ("gan_losses",)
@@ -77,7 +77,8 @@ def snapshot(model):
 
 def largest_change(before, model):
     """Largest absolute change of any weight of `model` since `snapshot`."""
-    return max(float(np.abs(b - np.asarray(w.numpy())).max()) for b, w in zip(before, model.weights))
+    return max(float(np.abs(b - np.asarray(w.numpy())).max())
+               for b, w in zip(before, model.weights))
 
 
 def run_step(what, step, *args, **kwargs):
@@ -99,17 +100,27 @@ def real_batch(rng, n=64):
     return sample_toy2d("moons", n, seed=int(rng.integers(1 << 30)))
 
 
-def train_toy_gan(lab, rng, name, steps):
-    """Train a GAN of probe_networks on a 2-D toy set; samples on fixed noise before/after."""
+def train_toy_gan(lab, rng, name, steps, snapshots=3):
+    """Train a GAN of probe_networks on a 2-D toy set for `steps` steps.
+
+    Returns samples on fixed noise before training and at the last `snapshots` tenths of
+    the budget (GANs oscillate: the verdict judges the median of those), and held-out data.
+    """
+    import keras
     from dlkit.data import sample_toy2d, toy2d_dataset
     seed = int(rng.integers(1 << 30))
     generator, discriminator = probe_networks()
-    gan = compiled_gan(lab, generator, discriminator, latent_dim=2, steps_per_execution=20)
+    gan = compiled_gan(lab, generator, discriminator, latent_dim=2, learning_rate=1e-3,
+                       steps_per_execution=20)
     z = tensor(rng.normal(size=(1000, 2)))
     before = generator(z)
+    samples = []
+    keep = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: samples.append(np.asarray(generator(z))))
     dataset = toy2d_dataset(name, 4096, batch_size=128, seed=seed, repeat=True)
-    run_step("training (fit)", gan.fit, dataset, epochs=1, steps_per_epoch=steps, verbose=0)
-    return {"before": before, "after": generator(z),
+    run_step("training (fit)", gan.fit, dataset, epochs=10, steps_per_epoch=steps // 10,
+             callbacks=[keep], verbose=0)
+    return {"before": before, "after": np.stack(samples[-snapshots:]),
             "heldout": sample_toy2d(name, 1000, seed=seed + 1)}
 
 
@@ -144,20 +155,28 @@ def energy_distance(x, y):
     return 2 * mean_distance(x, y) - mean_distance(x, x) - mean_distance(y, y)
 
 
+def trained_distance(output):
+    """Median energy distance of the last snapshots of generated samples to held-out data."""
+    return float(np.median([energy_distance(samples, output["heldout"])
+                            for samples in output["after"]]))
+
+
 def judge_training(student, reference, data_name):
     for key in ("before", "after"):
         expect_finite(student[key], f"generator samples {key} training")
     start = energy_distance(student["before"], student["heldout"])
-    reached = energy_distance(student["after"], student["heldout"])
-    target = energy_distance(reference["after"], reference["heldout"])
-    # GAN training is noisy: a correct step with another noise draw lands within ~2x.
-    ceiling = max(2.0 * target, target + 0.05)
-    expect_at_most(reached, 0.5 * start,
-                   f"energy distance to held-out {data_name} data after training (it was "
-                   f"{start:.3g} at initialisation; the samples barely moved toward the data)")
-    expect_at_most(reached, ceiling,
-                   f"energy distance to held-out {data_name} data after training (the "
-                   f"reference reaches {target:.3g} with the same budget)")
+    reached = trained_distance(student)
+    target = trained_distance(reference)
+    # GAN training is noisy: a correct step with another noise draw lands within ~3x.
+    ceiling = max(3.0 * target, target + 0.1)
+    what = f"after training, the energy distance between generated samples and held-out " \
+           f"{data_name} data is {reached:.3g}"
+    expect_true(np.isfinite(reached) and reached <= 0.5 * start,
+                f"{what}, needs at most {0.5 * start:.3g} (half of its {start:.3g} at "
+                "initialisation): the samples barely moved toward the data")
+    expect_true(reached <= ceiling,
+                f"{what}, needs at most {ceiling:.3g}: the reference reaches {target:.3g} with "
+                "the same networks and budget (the bar allows for GAN noise)")
 
 
 # --------------------------------------------------------------------------------- losses
@@ -175,7 +194,8 @@ def discriminator_loss(lab, rng):
 @discriminator_loss.verdict
 def _(student, reference):
     real, fake = reference["real"], reference["fake"]
-    expect_loss(student["loss"], reference["loss"], "discriminator_loss(real_logits, fake_logits)", [
+    what = "discriminator_loss(real_logits, fake_logits)"
+    expect_loss(student["loss"], reference["loss"], what, [
         (softplus(real).mean() + softplus(-fake).mean(),
          "swaps the labels: real data must be labelled 1 (-log D(x)) and fakes 0 "
          "(-log(1 - D(G(z))))"),
@@ -253,7 +273,7 @@ def losses_stable_on_extreme_logits(lab, rng):
 def _(student, reference):
     where = "on logits -300, -120, -60, 0, 60, 120, 300"
     for name, value in student["values"].items():
-        expect_finite(value, f"{name} {where}")
+        expect_finite(value, f"the value of {name} {where}")
     for name, grad in student["gradients"].items():
         grad = expect_finite(grad, f"the gradient of {name} {where}").reshape(-1)
         extreme = np.abs(grad[[0, 1, 2, 4, 5, 6]])
@@ -322,8 +342,8 @@ def mlp_networks(lab, rng):
 
 @mlp_networks.verdict
 def _(student, reference):
-    expect_shape(student["samples"], (16, 2), "make_mlp_generator(latent_dim=3)(z of shape (16, 3))")
-    logits = expect_shape(student["logits"], (64, 1), "make_mlp_discriminator()(x of shape (64, 2))")
+    expect_shape(student["samples"], (16, 2), "make_mlp_generator(latent_dim=3)(z (16, 3))")
+    logits = expect_shape(student["logits"], (64, 1), "make_mlp_discriminator()(x (64, 2))")
     expect_finite(logits, "make_mlp_discriminator's output")
     expect_true(np.any((logits < 0) | (logits > 1)),
                 "make_mlp_discriminator's outputs all lie in [0, 1]: it looks like it ends "
@@ -373,8 +393,8 @@ def judge_dcgan_generator(student, reference, image_shape):
 
 
 @check(points=2, uses=NETWORKS,
-       hint="Dense + Reshape to (H/4, W/4, 2*base), then Conv2DTranspose(kernel 4, strides=2, "
-            "padding='same') twice: (H/2, W/2, base) with relu, then (H, W, C) with sigmoid")
+       hint="Dense, Reshape to (H/4, W/4, 2*base), then Conv2DTranspose(kernel 4, strides=2, "
+            "padding='same') twice: (H/2, W/2, base), then (H, W, C) with a sigmoid")
 def dcgan_generator(lab, rng):
     return dcgan_generator_probe(lab, rng, latent_dim=8, image_shape=(8, 8, 1), base_channels=8)
 
@@ -502,7 +522,7 @@ def _(student, reference):
        hint="if the samples do not move toward the data, check the labels in both losses "
             "and that each step updates its own network with its own optimizer")
 def gan_learns_moons(lab, rng):
-    return train_toy_gan(lab, rng, "moons", steps=400)
+    return train_toy_gan(lab, rng, "moons", steps=800)
 
 
 @gan_learns_moons.verdict

@@ -1,0 +1,131 @@
+"""Lab 12, part 3: a GAN as a keras.Model with two optimizers.
+
+One `train_step` is two updates, each with its own tape and its own optimizer:
+
+1. discriminator_step: D learns to tell real data from fresh fakes. Only D's variables
+   are updated; G's samples are just inputs here.
+2. generator_step: G learns to fool D. The gradient flows *through* D into G, but only
+   G's variables are updated: D stays fixed during G's half of the step.
+
+Do not use the Keras 2 recipe (compile D, set `D.trainable = False`, compile G+D): in
+Keras 3 `trainable` is read when a step is traced, so D ends up frozen for good.
+"""
+import keras
+import tensorflow as tf
+
+from dlkit.training import LossTrackers
+from gan_losses import GENERATOR_LOSSES, discriminator_loss
+
+
+@keras.saving.register_keras_serializable(package="dlkit_lab12_gan")
+class GAN(keras.Model):
+    """generator: z (N, latent_dim) -> x; discriminator: x -> logits (N, 1).
+
+    generator_loss: "non_saturating" (-log D(G(z)), the default) or "minimax"
+    (log(1 - D(G(z)))). Calling the GAN on z runs the generator.
+    Use: gan.compile(d_optimizer=..., g_optimizer=...); gan.fit(dataset of real batches).
+    """
+
+    def __init__(self, generator, discriminator, latent_dim, generator_loss="non_saturating",
+                 seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if generator_loss not in GENERATOR_LOSSES:
+            raise ValueError(f"generator_loss must be one of {sorted(GENERATOR_LOSSES)}, "
+                             f"got {generator_loss!r}")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = int(latent_dim)
+        self.generator_loss = generator_loss
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.trackers = LossTrackers("d_loss", "g_loss")
+        # The two networks arrive built, so the GAN holds all its weights from the start.
+        self.built = True
+
+    def compile(self, d_optimizer, g_optimizer, **kwargs):
+        """Two optimizers, one per network. kwargs (e.g. steps_per_execution) go to Keras."""
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        # Each optimizer gets its slots for its own network now. Built inside the first
+        # traced step instead, they would make Keras trace that step twice (seconds on CPU).
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def get_compile_config(self):
+        # Saved with the model so that load_model gives back a GAN ready to train on.
+        if getattr(self, "d_optimizer", None) is None:
+            return None
+        return {"d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+                "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer)}
+
+    def compile_from_config(self, config):
+        self.compile(d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
+                     g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]))
+
+    @property
+    def metrics(self):
+        return self.trackers.metrics
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    def sample_latent(self, batch_size):
+        """z ~ N(0, I): (batch_size, latent_dim)."""
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def generate(self, n):
+        """n generated samples (for plots and metrics)."""
+        return self.generator(self.sample_latent(n), training=False)
+
+    def discriminator_step(self, real):
+        """One update of D on a real batch (N, ...) and N fresh fakes. Returns D's loss.
+
+        1. N fakes G(z) with z = self.sample_latent(N) (G is not trained here: no tape);
+        2. under a tf.GradientTape: D's logits on the real and on the fake batch,
+           discriminator_loss, and self.d_optimizer.scale_loss(loss) (for mixed precision);
+        3. the gradients of the scaled loss w.r.t. self.discriminator.trainable_variables,
+           applied with self.d_optimizer.apply(grads, variables). Nothing else changes.
+        """
+        batch_size = tf.shape(real)[0]
+        # TODO: fakes, then a tape over D's loss; D's variables only, with d_optimizer
+        raise NotImplementedError("fakes, then a tape over D's loss; D's variables only, with d_optimizer")
+
+    def generator_step(self, batch_size):
+        """One update of G on batch_size fresh fakes. Returns G's loss.
+
+        1. under a tf.GradientTape: fakes G(z) with z = self.sample_latent(batch_size), D's
+           logits on them, the loss GENERATOR_LOSSES[self.generator_loss](logits), and
+           self.g_optimizer.scale_loss(loss);
+        2. the gradients w.r.t. self.generator.trainable_variables only (they flow through
+           D to get there), applied with self.g_optimizer.apply. D's weights must not change.
+        """
+        # TODO: a tape over G's loss (through D); G's variables only, with g_optimizer
+        raise NotImplementedError("a tape over G's loss (through D); G's variables only, with g_optimizer")
+
+    def train_step(self, data):
+        """D step, then G step with as many fakes as real samples; logs d_loss and g_loss.
+
+        data: a batch of real samples (N, ...) (labels, if the dataset has any, are ignored).
+        Report the two losses with self.trackers.update(d_loss=..., g_loss=...) and return
+        self.trackers.results().
+        """
+        real, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        # TODO: D step, G step, self.trackers.update(...), return self.trackers.results()
+        raise NotImplementedError("D step, G step, self.trackers.update(...), return self.trackers.results()")
+
+    def get_config(self):
+        """Everything __init__ needs to rebuild this GAN: the two networks serialised
+        with keras.saving.serialize_keras_object, and the plain arguments as they are."""
+        config = super().get_config()
+        # TODO: add the networks (serialised), latent_dim, generator_loss and seed
+        raise NotImplementedError("add the networks (serialised), latent_dim, generator_loss and seed")
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """The inverse of get_config: turn the serialised networks back into models."""
+        config = dict(config)
+        # TODO: deserialize_keras_object the two networks in config
+        raise NotImplementedError("deserialize_keras_object the two networks in config")
+        return cls(**config)
