@@ -85,8 +85,10 @@ class Jail:
         uid = FIRST_UID + secrets.randbelow(UID_COUNT)
         for path in [root, *root.rglob("*")]:
             os.chown(path, uid, uid, follow_symlinks=False)
-        hidden = [KIT_ROOT, Path.home(), Path("/tmp"), *hide]
-        hidden = sorted({Path(os.path.realpath(p)) for p in hidden if Path(p).exists()})
+        hidden = {Path(os.path.realpath(p)) for p in (KIT_ROOT, Path.home(), "/tmp", *hide)
+                  if Path(p).exists()}
+        # A folder inside another hidden one is covered already (and gone once it is).
+        hidden = sorted(p for p in hidden if not any(p != q and p.is_relative_to(q) for q in hidden))
         needed = {Path(os.path.realpath(p)) for p in (sys.prefix, sys.base_prefix, root)}
         plan = {"hide": [str(p) for p in hidden],
                 "keep": sorted(str(p) for p in needed if _under(p, hidden)),
