@@ -130,7 +130,8 @@ def _references(args, console: Console) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    console = Console(highlight=False)
+    # Logs (CI, files) get a wide table instead of rich's 80-column default.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     handler = {"check": _check, "grade": _grade_class, "assign": _assign,
                "references": _references}[args.command]
     return handler(args, console)
