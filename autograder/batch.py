@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from autograder.api import checks_package, load_lab
 from autograder.grading import (DEFAULT_HIDDEN_SEED, CheckResult, Report, grade,
                                 hidden_references)
 from autograder.files import write_atomic
-from autograder.report import gradescope
+from autograder.report import write_json
 from autograder.sandbox import Limits
 from autograder.junit import junit_xml
 from autograder.summary import write_class_files
@@ -105,10 +104,13 @@ class ClassResult:
 
 def grade_class(submissions_root: Path, lab: str, out: Path, *, hidden: bool = False,
                 jobs: int = 1, seed: int = DEFAULT_HIDDEN_SEED, limits: Limits = Limits(),
-                on_done: Callable[[str, Report, bool], None] | None = None) -> ClassResult:
+                on_done: Callable[[str, Report], None] | None = None) -> ClassResult:
     started = time.perf_counter()
     spec = load_lab(lab, hidden=hidden)
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    # Jailed code under test sees neither the class's submissions nor the results.
+    hide = (Path(submissions_root), out)
     fingerprint = grading_fingerprint(lab, hidden, seed)
     submissions = find_submissions(submissions_root, lab, spec.modules)
     graded: dict[str, Report] = {}
@@ -127,16 +129,15 @@ def grade_class(submissions_root: Path, lab: str, out: Path, *, hidden: bool = F
         todo.append((submission, digest))
     reused = sorted(graded)
     cache = hidden_references(lab, seed, limits) if hidden and todo else None
-    lock = threading.Lock()
 
     def run(submission: Submission, digest: str) -> tuple[str, Report]:
         if submission.folder is None:
             report = _not_found(submission, lab, hidden)
         else:
             report = grade(lab, submission.folder, hidden=hidden, seed=seed, limits=limits,
-                           reference_cache=dict(cache) if cache else None)
+                           reference_cache=dict(cache) if cache else None, hide=hide)
         folder = out / "students" / submission.student
-        write_atomic(folder / "results.json", json.dumps(gradescope(report), indent=1) + "\n")
+        write_json(report, folder / "results.json")
         write_atomic(folder / "junit.xml", junit_xml(report, submission.student))
         # grade.json last: a student without it is graded again after a crash.
         write_atomic(folder / "grade.json", json.dumps({"hash": digest, "student": submission.student,
@@ -147,10 +148,9 @@ def grade_class(submissions_root: Path, lab: str, out: Path, *, hidden: bool = F
         futures = [pool.submit(run, s, d) for s, d in todo]
         for future in as_completed(futures):
             student, report = future.result()
-            with lock:
-                graded[student] = report
+            graded[student] = report
             if on_done:
-                on_done(student, report, False)
+                on_done(student, report)
     write_class_files(out, lab, {s: graded[s] for s in sorted(graded)})
     return ClassResult(graded=graded, regraded=sorted(s.student for s, _ in todo),
                        reused=reused, seconds=time.perf_counter() - started)

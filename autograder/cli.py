@@ -81,7 +81,7 @@ def _grade_class(args, console: Console) -> int:
         console.print(f"[red]cannot grade: {args.submissions} is not a folder[/]")
         return 2
 
-    def on_done(student, report, _reused):
+    def on_done(student, report):
         console.print(f"{student}: {report.score:g}/{report.max_score:g}  ({report.seconds:.0f} s)")
     try:
         result = grade_class(args.submissions, args.lab, args.out, hidden=args.hidden,

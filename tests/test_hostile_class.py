@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import tempfile
 import threading
+from pathlib import Path
 
 import psutil
 import pytest
@@ -51,6 +53,12 @@ ATTACKS = {
                       "_spec.loader.exec_module(_ref)\n"
                       "globals().update({k: v for k, v in vars(_ref).items()"
                       " if not k.startswith('__')})\n"),
+    "copy_classmate": ("skeleton", "import importlib.util\n"
+                       "_spec = importlib.util.spec_from_file_location('mate', 'CLASSMATE')\n"
+                       "_mate = importlib.util.module_from_spec(_spec)\n"
+                       "_spec.loader.exec_module(_mate)\n"
+                       "globals().update({k: v for k, v in vars(_mate).items()"
+                       " if not k.startswith('__')})\n"),
     "write_results": ("skeleton", "import glob, json, os\n"
                       "for path in glob.glob('OUT/students/*/grade.json') + "
                       "glob.glob('OUT/*.csv') + ['results.json', '/tmp/results.json']:\n"
@@ -73,7 +81,8 @@ def make_class(root, out, port):
         shutil.copytree(solution if base == "solution" else skeleton, folder)
         attack = (attack.replace("PORT", str(port)).replace("OUT", str(out))
                   .replace("SLEEP", FORKED_SLEEP)
-                  .replace("SOLUTION", str(solution / f"{MODULE}.py")))
+                  .replace("SOLUTION", str(solution / f"{MODULE}.py"))
+                  .replace("CLASSMATE", str(root / "alice" / f"{MODULE}.py")))
         graded = folder / f"{MODULE}.py"
         graded.write_text(attack + graded.read_text())
     # monkeypatch also flips the KL sign: patched comparisons must not hide it.
@@ -105,16 +114,19 @@ class Listener(threading.Thread):
 
 
 @pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
-    root = tmp_path_factory.mktemp("class")
-    out = tmp_path_factory.mktemp("out")
+def graded_class():
+    # Outside /tmp, which the jail covers anyway: only hiding the class's folders protects them.
+    root = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="dlkit-class-"))
+    out = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="dlkit-grades-"))
     listener = Listener()
     listener.start()
     make_class(root, out, listener.port)
     # 3 GiB is plenty for lab11's probes and lets the memory hog hit the limit in seconds.
     result = grade_class(root, LAB, out, jobs=2, limits=Limits(memory_bytes=3 * GiB))
     listener.stopped.set()
-    return result, out, listener
+    yield result, out, listener
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
 
 
 def test_honest_students_get_full_marks_whatever_the_others_did(graded_class):
@@ -154,6 +166,12 @@ def test_no_connection_leaves_the_jail(graded_class):
 
 def test_the_reference_solution_cannot_be_read(graded_class):
     report = graded_class[0].graded["zz_read_solution"]
+    assert report.score == 0
+    assert "No such file or directory" in report.results[0].message
+
+
+def test_a_classmates_submission_cannot_be_read(graded_class):
+    report = graded_class[0].graded["zz_copy_classmate"]
     assert report.score == 0
     assert "No such file or directory" in report.results[0].message
 
