@@ -2,15 +2,27 @@
 they test dlkit itself: gradings run in worker subprocesses."""
 from __future__ import annotations
 
+from collections import defaultdict
+
 import pytest
 
 from autograder.api import all_labs
 from autograder.grading import grade
 
 LABS = all_labs()
+# The solution's outputs on hidden checks, per lab, shared by every grading in this test
+# process (the solution, the skeleton and the mutants all see the same fresh inputs).
+_HIDDEN_REFERENCES: dict[tuple, dict] = defaultdict(dict)
+
+
+def by_lab(cases, lab_of=lambda case: case):
+    """Parameters that keep each lab's gradings on one test worker, so they share its cache."""
+    return [pytest.param(*(case if isinstance(case, tuple) else (case,)),
+                         marks=pytest.mark.xdist_group(f"lab-{lab_of(case)}")) for case in cases]
 
 
 def graded(lab, folder, **kwargs):
+    kwargs.setdefault("reference_cache", _HIDDEN_REFERENCES[lab, kwargs.get("package")])
     return grade(lab, folder, **kwargs)
 
 

@@ -6,11 +6,11 @@ import pytest
 
 from autograder import LABS as LABS_DIR, SOLUTIONS, references
 from autograder.api import load_lab
-from tests.conftest import LABS, failures, graded
+from tests.conftest import LABS, by_lab, failures, graded
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("lab", LABS)
+@pytest.mark.parametrize("lab", by_lab(LABS))
 def test_solution_scores_full_marks_on_public_and_hidden_checks(lab):
     report = graded(lab, SOLUTIONS / lab, hidden=True)
     assert failures(report) == {}
@@ -19,7 +19,7 @@ def test_solution_scores_full_marks_on_public_and_hidden_checks(lab):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("lab", LABS)
+@pytest.mark.parametrize("lab", by_lab(LABS))
 def test_skeleton_scores_zero_with_a_message_on_every_check(lab):
     report = graded(lab, LABS_DIR / lab, hidden=True)
     assert report.score == 0

@@ -5,7 +5,7 @@ import pytest
 
 from autograder import SOLUTIONS
 from autograder.api import load_lab
-from tests.conftest import LABS, failures, graded
+from tests.conftest import LABS, by_lab, failures, graded
 from tests.mutants import mutants_of
 
 CASES = [(lab, m) for lab in LABS for m in mutants_of(lab)]
@@ -21,7 +21,8 @@ def test_every_lab_has_at_least_four_mutants_each_aimed_at_a_real_check(lab):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("lab,mutant", CASES, ids=[f"{lab}-{m.name}" for lab, m in CASES])
+@pytest.mark.parametrize("lab,mutant", by_lab(CASES, lab_of=lambda case: case[0]),
+                         ids=[f"{lab}-{m.name}" for lab, m in CASES])
 def test_mutant_loses_exactly_the_points_of_its_checks(lab, mutant, tmp_path):
     folder = mutant.apply(SOLUTIONS / lab, tmp_path / lab)
     report = graded(lab, folder, hidden=mutant.hidden)
