@@ -24,6 +24,7 @@ check: setup
 	$(PY) -m autograder check $(LAB) --impl $(IMPL)/$(LAB) $(ARGS)
 
 test: setup
+	@test -d tests || { echo "The kit's own tests are not part of the student release: grade a lab with make check LAB=..."; exit 2; }
 	$(PY) -m pytest $(ARGS)
 
 assign: setup

@@ -20,6 +20,7 @@ inputs). A verdict raises `CheckFailed` with a message that says what is wrong.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -94,6 +95,9 @@ def collect_checks(module_name: str) -> list[Check]:
     return found
 
 
+OPTIONAL_MODULES = ("readiness", "gpu")
+
+
 def load_lab(lab: str, *, hidden: bool = False, package: str | None = None) -> LabSpec:
     """Load a lab's public checks, and its hidden ones too when `hidden`.
 
@@ -105,7 +109,13 @@ def load_lab(lab: str, *, hidden: bool = False, package: str | None = None) -> L
     except ModuleNotFoundError as error:
         raise LookupError(f"no checks for lab {lab!r} (looked for {package})") from error
     checks = collect_checks(f"{package}.public")
+    for optional in OPTIONAL_MODULES:   # GPU-readiness and GPU checks, public too
+        if importlib.util.find_spec(f"{package}.{optional}") is not None:
+            checks += collect_checks(f"{package}.{optional}")
     if hidden:
+        if importlib.util.find_spec(f"{package}.hidden") is None:
+            raise LookupError(f"{lab} has no hidden checks in this copy of the kit: they ship "
+                              "with the instructors' copy, not with the student release")
         checks += collect_checks(f"{package}.hidden")
     return LabSpec(name=lab, modules=tuple(config.MODULES), checks=checks, package=package)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from autograder import KIT_ROOT
+from autograder import KIT_ROOT, SOLUTIONS
 from autograder.api import checks_package, load_lab
 from autograder.grading import (DEFAULT_HIDDEN_SEED, CheckResult, Report, grade,
                                 hidden_references)
@@ -57,9 +57,9 @@ def _hash_tree(digest, folder: Path, base: Path) -> None:
             digest.update(path.read_bytes() + b"\0")
 
 
-def grading_fingerprint(lab: str, hidden: bool, seed: int) -> str:
+def grading_fingerprint(lab: str, hidden: bool, seed: int, profile: str = "auto") -> str:
     """What else a grade depends on: the checks, the references, the engine, the options."""
-    digest = hashlib.sha256(f"{lab}|hidden={hidden}|seed={seed}".encode())
+    digest = hashlib.sha256(f"{lab}|hidden={hidden}|seed={seed}|profile={profile}".encode())
     _hash_tree(digest, KIT_ROOT / checks_package(lab).replace(".", "/"), KIT_ROOT)
     for engine_file in sorted((KIT_ROOT / "autograder").glob("*.py")):
         digest.update(engine_file.read_bytes())
@@ -104,14 +104,15 @@ class ClassResult:
 
 def grade_class(submissions_root: Path, lab: str, out: Path, *, hidden: bool = False,
                 jobs: int = 1, seed: int = DEFAULT_HIDDEN_SEED, limits: Limits = Limits(),
-                on_done: Callable[[str, Report], None] | None = None) -> ClassResult:
+                on_done: Callable[[str, Report], None] | None = None,
+                profile: str = "auto") -> ClassResult:
     started = time.perf_counter()
     spec = load_lab(lab, hidden=hidden)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     # Jailed code under test sees neither the class's submissions nor the results.
     hide = (Path(submissions_root), out)
-    fingerprint = grading_fingerprint(lab, hidden, seed)
+    fingerprint = grading_fingerprint(lab, hidden, seed, profile)
     submissions = find_submissions(submissions_root, lab, spec.modules)
     graded: dict[str, Report] = {}
     todo: list[tuple[Submission, str]] = []
@@ -128,14 +129,17 @@ def grade_class(submissions_root: Path, lab: str, out: Path, *, hidden: bool = F
                 pass  # unreadable: grade again
         todo.append((submission, digest))
     reused = sorted(graded)
-    cache = hidden_references(lab, seed, limits) if hidden and todo else None
+    live = (hidden or any(c.requires_gpu for c in spec.checks)) and (SOLUTIONS / lab).is_dir()
+    cache = (hidden_references(lab, seed, limits, profile=profile, hidden=hidden)
+             if live and todo else None)
 
     def run(submission: Submission, digest: str) -> tuple[str, Report]:
         if submission.folder is None:
             report = _not_found(submission, lab, hidden)
         else:
             report = grade(lab, submission.folder, hidden=hidden, seed=seed, limits=limits,
-                           reference_cache=dict(cache) if cache else None, hide=hide)
+                           reference_cache=dict(cache) if cache else None, hide=hide,
+                           profile=profile)
         folder = out / "students" / submission.student
         write_json(report, folder / "results.json")
         write_atomic(folder / "junit.xml", junit_xml(report, submission.student))

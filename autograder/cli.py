@@ -8,7 +8,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from autograder import LABS, KIT_ROOT
+from autograder import KIT_ROOT, LABS, SOLUTIONS
+from autograder.profiles import CHOICES
+
+
+PROFILE_HELP = ("cpu: GPU checks are skipped; gpu: they run, with larger training budgets; "
+                "auto (default): gpu when the worker sees a GPU")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, help="seed of the hidden checks' inputs")
     check.add_argument("-k", dest="only", action="append",
                        help="run only this check (repeatable)")
+    check.add_argument("--profile", choices=CHOICES, default="auto", help=PROFILE_HELP)
 
     batch = commands.add_parser("grade", help="grade a folder of submissions (one per student)")
     batch.add_argument("submissions", type=Path, help="folder with one sub-folder per student")
@@ -34,10 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--hidden", action="store_true", help="also run the hidden checks")
     batch.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
     batch.add_argument("--seed", type=int, help="seed of the hidden checks' inputs")
+    batch.add_argument("--profile", choices=CHOICES, default="auto", help=PROFILE_HELP)
 
     assign = commands.add_parser("assign", help="regenerate labs/ from solutions/")
     assign.add_argument("--check", action="store_true",
                         help="change nothing; exit 1 if labs/ is out of date")
+
+    release = commands.add_parser("release", help="write the student release to a new folder")
+    release.add_argument("out", type=Path, help="a new (or empty) folder outside the kit")
 
     refs = commands.add_parser("references", help="regenerate stored reference outputs")
     refs.add_argument("lab", nargs="*", help="labs to regenerate (default: all)")
@@ -62,7 +72,7 @@ def _check(args, console: Console) -> int:
         try:
             report = grade(args.lab, folder, hidden=args.hidden,
                            seed=DEFAULT_HIDDEN_SEED if args.seed is None else args.seed,
-                           only=args.only, progress=on_progress)
+                           only=args.only, progress=on_progress, profile=args.profile)
         except GradingError as error:
             progress.stop()
             console.print(f"[red]cannot grade: {error}[/]")
@@ -85,7 +95,7 @@ def _grade_class(args, console: Console) -> int:
         console.print(f"{student}: {report.score:g}/{report.max_score:g}  ({report.seconds:.0f} s)")
     try:
         result = grade_class(args.submissions, args.lab, args.out, hidden=args.hidden,
-                             jobs=args.jobs, on_done=on_done,
+                             jobs=args.jobs, on_done=on_done, profile=args.profile,
                              seed=DEFAULT_HIDDEN_SEED if args.seed is None else args.seed)
     except (GradingError, LookupError) as error:
         console.print(f"[red]cannot grade: {error}[/]")
@@ -112,6 +122,25 @@ def _assign(args, console: Console) -> int:
     return 0
 
 
+def _release(args, console: Console) -> int:
+    from autograder.release import ReleaseError, release
+    try:
+        entries = release(args.out)
+    except ReleaseError as error:
+        console.print(f"[red]cannot release: {error}[/]")
+        return 2
+    console.print(f"wrote the student release to {args.out}: {', '.join(entries)}")
+    return 0
+
+
+def _needs_solutions(console: Console) -> bool:
+    if SOLUTIONS.is_dir():
+        return False
+    console.print("[red]this command needs solutions/: it is for the instructors' copy of the "
+                  "kit, not the student release[/]")
+    return True
+
+
 def _references(args, console: Console) -> int:
     from autograder import references
     from autograder.api import all_labs
@@ -132,8 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Logs (CI, files) get a wide table instead of rich's 80-column default.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    if args.command in ("assign", "references", "release") and _needs_solutions(console):
+        return 2
     handler = {"check": _check, "grade": _grade_class, "assign": _assign,
-               "references": _references}[args.command]
+               "references": _references, "release": _release}[args.command]
     return handler(args, console)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from autograder import SOLUTIONS, references, wire
+from autograder import SOLUTIONS, profiles, references, wire
 from autograder.api import Check, CheckFailed, LabSpec, load_lab
 from autograder.jail import Jail, available as jail_available
 from autograder.sandbox import Limits, Worker, WorkerDied
@@ -76,6 +76,7 @@ class Session:
         self.spec, self.folder, self.limits = spec, Path(folder), limits
         self.isolate, self.hide = isolate, hide
         self.worker: Worker | None = None
+        self.budget = 1.0   # the profile's budget, for GPU checks only
         self.import_errors: dict[str, tuple[str, str]] = {}
         self.imported: set[str] = set()
         self.environment: dict = {}
@@ -129,8 +130,10 @@ class Session:
                 raise ProbeFailed(f"cannot import {module}.py: {message}", trace)
         worker = self._worker()
         try:
-            answer = worker.request({"op": "probe", "check": chk.key, "seed": seed},
-                                    chk.timeout, f"running {chk.name}")
+            answer = worker.request({"op": "probe", "check": chk.key, "seed": seed,
+                                     "budget": self.budget if chk.requires_gpu else 1.0},
+                                    chk.timeout * (self.budget if chk.requires_gpu else 1.0),
+                                    f"running {chk.name}")
         except WorkerDied as death:
             raise ProbeFailed(f"the code under test {death}") from None
         if not answer["ok"]:
@@ -157,11 +160,12 @@ def _judge(chk: Check, student, reference) -> tuple[str, str]:
 
 class References:
     """Where each check's reference output comes from: the stored file for public checks, the
-    solution run live on the same inputs for hidden ones. Live outputs are cached by (check,
-    seed), so a whole class can share one run of the solution."""
+    solution run live on the same inputs for hidden and GPU ones. Live outputs are cached by
+    (check, seed), so a whole class can share one run of the solution."""
 
-    def __init__(self, spec: LabSpec, limits: Limits, cache: dict | None = None):
-        self.spec, self.limits = spec, limits
+    def __init__(self, spec: LabSpec, limits: Limits, cache: dict | None = None,
+                 budget: float = 1.0):
+        self.spec, self.limits, self.budget = spec, limits, budget
         self.cache = {} if cache is None else cache
         self._stored: dict | None = None
         self._solution: Session | None = None
@@ -177,16 +181,25 @@ class References:
     def _session(self) -> Session:
         if self._solution is None:
             self._solution = Session(self.spec, SOLUTIONS / self.spec.name, self.limits)
+            self._solution.budget = self.budget
         return self._solution
+
+    @staticmethod
+    def is_live(chk: Check) -> bool:
+        return chk.needs_reference and (chk.hidden or chk.requires_gpu)
 
     def warm_up(self, checks: list[Check], seeds: dict[str, int]) -> None:
         """Start the solution's worker early when some hidden reference is not cached yet."""
-        if any(c.hidden and c.needs_reference and f"{c.name}:{seeds[c.name]}" not in self.cache
-               for c in checks):
+        # GPU checks are left out: whether they run is known once the student's worker is up.
+        if any(self.is_live(c) and not c.requires_gpu and self._key(c, seeds[c.name])
+               not in self.cache for c in checks):
             self._session().start()
 
+    def _key(self, chk: Check, seed: int) -> str:
+        return f"{chk.name}:{seed}" + (f":x{self.budget:g}" if chk.requires_gpu else "")
+
     def live(self, chk: Check, seed: int):
-        key = f"{chk.name}:{seed}"
+        key = self._key(chk, seed)
         if key not in self.cache:
             try:
                 self.cache[key] = self._session().probe(chk, seed)
@@ -198,7 +211,7 @@ class References:
     def get(self, chk: Check, seed: int):
         if not chk.needs_reference:
             return None
-        return self.live(chk, seed) if chk.hidden else self.stored(chk)
+        return self.live(chk, seed) if self.is_live(chk) else self.stored(chk)
 
     def close(self) -> None:
         if self._solution is not None:
@@ -211,14 +224,22 @@ def seeds_of(checks: list[Check], lab: str, seed: int) -> dict[str, int]:
 
 
 def hidden_references(lab: str, seed: int = DEFAULT_HIDDEN_SEED, limits: Limits = Limits(),
-                      package: str | None = None) -> dict:
-    """Run the solution once on every hidden check, for sharing across many gradings."""
-    spec = load_lab(lab, hidden=True, package=package)
+                      package: str | None = None, profile: str = "auto",
+                      hidden: bool = True) -> dict:
+    """Run the solution once on every hidden check (and GPU check, when the profile runs
+    them), for sharing across many gradings."""
+    spec = load_lab(lab, hidden=hidden, package=package)
     refs = References(spec, limits)
     try:
         seeds = seeds_of(spec.checks, lab, seed)
+        environment = refs._session().start()
+        try:
+            chosen = profiles.select(profile, environment.get("gpus", []))
+        except profiles.ProfileError as error:
+            raise GradingError(str(error)) from None
+        refs.budget = refs._session().budget = chosen.budget
         for chk in spec.checks:
-            if chk.hidden and chk.needs_reference:
+            if refs.is_live(chk) and (chosen.runs_gpu_checks or not chk.requires_gpu):
                 refs.live(chk, seeds[chk.name])
     finally:
         refs.close()
@@ -229,13 +250,15 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
           limits: Limits = Limits(), only: list[str] | None = None,
           progress: Callable[[int, int, str], None] | None = None,
           package: str | None = None, reference_cache: dict | None = None,
-          isolate: bool | None = None, hide: tuple[Path, ...] = ()) -> Report:
+          isolate: bool | None = None, hide: tuple[Path, ...] = (),
+          profile: str = "auto") -> Report:
     """Grade `folder` on the public checks of `lab` (and the hidden ones with `hidden`).
 
     `package` overrides where the lab's checks live (used by the kit's own tests);
     `reference_cache` shares the solution's hidden outputs between gradings. `isolate`
     jails the code under test (default: whenever this machine allows it, see jail.py),
     hiding the folders in `hide` from it as well as the kit and the grader's home.
+    `profile` is auto, cpu or gpu (see profiles.py).
     """
     started = time.perf_counter()
     try:
@@ -253,11 +276,16 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
         warming = pool.submit(refs.warm_up, checks, seeds)
         environment = student.start()
         warming.result()
-        has_gpu = bool(environment.get("gpus"))
+        try:
+            chosen = profiles.select(profile, environment.get("gpus", []))
+        except profiles.ProfileError as error:
+            raise GradingError(str(error)) from None
+        student.budget = refs.budget = chosen.budget
+        student.environment.update(profile=chosen.name, gpu_budget=chosen.budget)
         for index, chk in enumerate(checks):
             if progress:
                 progress(index, len(checks), chk.name)
-            report.results.append(_run_one(chk, seeds[chk.name], student, refs, has_gpu, pool))
+            report.results.append(_run_one(chk, seeds[chk.name], student, refs, chosen, pool))
         if progress:
             progress(len(checks), len(checks), "")
     finally:
@@ -269,13 +297,20 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
     return report
 
 
-def _run_one(chk: Check, seed: int, student: Session, refs: References, has_gpu: bool,
-             pool: ThreadPoolExecutor) -> CheckResult:
+def _run_one(chk: Check, seed: int, student: Session, refs: References,
+             profile: profiles.Profile, pool: ThreadPoolExecutor) -> CheckResult:
     result = CheckResult(name=chk.name, points=0.0, max_points=chk.points, status="failed",
                          hint=chk.hint, hidden=chk.hidden)
-    if chk.requires_gpu and not has_gpu:
+    if chk.requires_gpu and not profile.runs_gpu_checks:
         result.status = "skipped"
-        result.message = "needs a GPU; this machine has none (graded on GPU runners)"
+        result.message = ("needs a GPU; this machine has none (graded on GPU runners)"
+                          if not student.environment.get("gpus") else
+                          "a GPU check, and this grading uses the cpu profile")
+        return result
+    if refs.is_live(chk) and not (SOLUTIONS / refs.spec.name).is_dir():
+        result.status = "skipped"
+        result.message = ("its reference is computed from the solution, which this copy of "
+                          "the kit does not have (graded on the instructors' runners)")
         return result
     started = time.perf_counter()
     reference = pool.submit(refs.get, chk, seed)  # the solution runs while the student does

@@ -38,6 +38,7 @@ def print_report(report: Report, console: Console, *, verbose: bool = False) -> 
     console.print(f"[bold]score {_points(report.score)} / {_points(report.max_score)}[/]"
                   + (f"  ({len(skipped)} skipped, not counted: {', '.join(skipped)})" if skipped else "")
                   + f"  ·  {env.get('device', 'unknown device')}"
+                  + (f" (profile {env['profile']})" if env.get("profile") else "")
                   + f"  ·  TensorFlow {env.get('tensorflow', '?')}, Keras {env.get('keras', '?')}"
                   + f"  ·  {report.seconds:.1f} s")
     if verbose:

@@ -42,7 +42,7 @@ class WorkerDied(Exception):
 
 def _scrubbed_env(scratch: Path) -> dict:
     keep = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "TFDS_DATA_DIR",
-            "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "XLA_FLAGS")
+            "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "XLA_FLAGS", "DLKIT_FAKE_GPU")
     env = {key: os.environ[key] for key in keep if key in os.environ}
     env.update(HOME=str(scratch), TMPDIR=str(scratch), PYTHONPATH=str(KIT_ROOT),
                PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg",

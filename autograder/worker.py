@@ -21,10 +21,13 @@ from autograder.api import find_check
 
 
 class LabModules:
-    """`lab.vae` imports vae.py from the folder under test; `lab.tmpdir` is a scratch folder."""
+    """`lab.vae` imports vae.py from the folder under test; `lab.tmpdir` is a scratch folder;
+    `lab.budget` scales the training of GPU checks (see profiles.py)."""
 
-    def __init__(self, folder: Path, modules: tuple[str, ...], tmpdir: Path):
+    def __init__(self, folder: Path, modules: tuple[str, ...], tmpdir: Path,
+                 budget: float = 1.0):
         self._folder, self._modules, self.tmpdir = folder, modules, tmpdir
+        self.budget = budget
 
     def __getattr__(self, name: str):
         if name.startswith("_") or name not in self._modules:
@@ -55,7 +58,7 @@ class Worker:
             return self.failure(error)
         return {"ok": True}
 
-    def do_probe(self, key: str, seed: int) -> dict:
+    def do_probe(self, key: str, seed: int, budget: float) -> dict:
         from dlkit.backend import reset_keras
         started = time.perf_counter()
         workdir = Path(tempfile.mkdtemp(dir=self.scratch))
@@ -63,7 +66,7 @@ class Worker:
         try:
             chk = find_check(key)
             reset_keras(seed)
-            result = chk.probe(LabModules(self.folder, self.modules, workdir),
+            result = chk.probe(LabModules(self.folder, self.modules, workdir, budget),
                                np.random.default_rng(seed))
             plain = wire.to_plain(result)
         except BaseException as error:
@@ -80,7 +83,8 @@ class Worker:
             if request["op"] == "import":
                 self.answer(self.do_import(request["module"]))
             elif request["op"] == "probe":
-                self.answer(self.do_probe(request["check"], int(request["seed"])))
+                self.answer(self.do_probe(request["check"], int(request["seed"]),
+                                          float(request.get("budget", 1.0))))
             elif request["op"] == "exit":
                 return
             sys.stdout.flush()

@@ -117,6 +117,9 @@ def device_summary() -> dict:
 
     Returns {"device": "GPU: <name>" or "CPU", "gpus": [names], "tensorflow": str,
     "keras": str, "tensorflow_probability": str or None, "python": str, "numpy": str}.
+
+    `DLKIT_FAKE_GPU=<name>` reports a GPU of that name that is not there (computations stay
+    on the CPU): the kit's tests use it to exercise the GPU path on machines without one.
     """
     tf = tensorflow()
     import numpy as np
@@ -127,6 +130,8 @@ def device_summary() -> dict:
         with contextlib.suppress(Exception):  # details are best-effort on some drivers
             details = tf.config.experimental.get_device_details(gpu)
         gpu_names.append(details.get("device_name", gpu.name))
+    if os.environ.get("DLKIT_FAKE_GPU"):
+        gpu_names = [f"{os.environ['DLKIT_FAKE_GPU']} (faked by DLKIT_FAKE_GPU)"]
     return {
         "device": f"GPU: {gpu_names[0]}" if gpu_names else "CPU",
         "gpus": gpu_names,

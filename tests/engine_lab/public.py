@@ -2,7 +2,7 @@
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.verdicts import expect_close
+from autograder.verdicts import expect_close, expect_true
 
 
 def _healthy(lab, rng):
@@ -59,9 +59,12 @@ healthy_8 = healthy("healthy_8")
 
 @check(points=1, hint="needs a GPU", requires_gpu=True, reference=False)
 def needs_gpu(lab, rng):
-    return {"value": 1}
+    from dlkit.backend import device_summary
+    return {"budget": lab.budget, "device": device_summary()["device"]}
 
 
 @needs_gpu.verdict
 def _(student, reference):
-    pass
+    # A GPU check runs only under the gpu profile, which scales its training budget.
+    expect_true(student["budget"] > 1, f"ran with budget {student['budget']}")
+    expect_true(student["device"].startswith("GPU"), f"ran on {student['device']}")

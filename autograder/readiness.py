@@ -1,0 +1,166 @@
+"""GPU-readiness checks that run on a CPU: the parts every lab's `readiness.py` shares.
+
+A model is ready for a GPU runner when it
+- compiles with XLA (`jit_compile=True`) and still trains,
+- trains under the `mixed_float16` policy with loss scaling: its `train_step` calls
+  `optimizer.scale_loss(loss)` on every optimizer it applies (float16 gradients of an
+  unscaled loss underflow to zero, and a LossScaleOptimizer would divide them by its scale),
+- traces `train_step` at most twice over batches of varying size (Keras relaxes the shape
+  after the second trace; Python that needs a fixed batch size fails or retraces).
+
+Probes (run in the worker) call `jit_trains`, `mixed_precision_trains` and
+`traces_over_batch_sizes` with a lab's model builder; verdicts (run in the grader) call the
+matching `judge_*`. The verdicts need no reference: these are properties of the student's
+model alone.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.verdicts import CheckFailed, expect_at_most, expect_true
+
+MAX_TRACES = 2
+
+
+def _optimizers(model) -> list:
+    """The model's optimizers: `model.optimizer` and any attribute holding one (GANs)."""
+    import keras
+    found = [model.optimizer] if getattr(model, "optimizer", None) is not None else []
+    for value in vars(model).values():
+        if isinstance(value, keras.optimizers.Optimizer) and all(value is not f for f in found):
+            found.append(value)
+    return found
+
+
+def _weights(model) -> list[np.ndarray]:
+    return [np.array(v.numpy(), dtype=np.float64) for v in model.trainable_variables]
+
+
+def _fit_losses(model, data, batch_size: int, steps: int) -> dict:
+    """Train `steps` batches; the losses Keras logged, and whether the weights moved."""
+    before = _weights(model)
+    history = model.fit(data, batch_size=batch_size, epochs=1, steps_per_epoch=steps,
+                        verbose=0, shuffle=False)
+    after = _weights(model)
+    logs = {name: np.asarray(values, dtype=np.float64) for name, values in history.history.items()}
+    moved = max(float(np.max(np.abs(a - b))) for a, b in zip(after, before)) if before else 0.0
+    finite = all(np.all(np.isfinite(a)) for a in after)
+    return {"logs": sorted(logs), "last": [float(v[-1]) for v in logs.values()],
+            "weights_moved": moved, "weights_finite": finite}
+
+
+def jit_trains(build, compile_model, data, *, batch_size: int = 32, steps: int = 3) -> dict:
+    """Compile `build()` with jit_compile=True, train a few steps; what happened."""
+    from tensorflow.python.framework import config
+    # Keras turns XLA off while op determinism is on (the grader's default); XLA is what
+    # this check is about, and it only asks whether the model trains.
+    deterministic = config.is_op_determinism_enabled()
+    config.disable_op_determinism()
+    try:
+        model = build()
+        compile_model(model, jit_compile=True)
+        result = _fit_losses(model, data, batch_size, steps)
+        result["jit_compile"] = bool(model.jit_compile)
+        return result
+    finally:
+        if deterministic:
+            config.enable_op_determinism()
+
+
+def judge_jit(student) -> None:
+    expect_true(student["jit_compile"], "the model was compiled with jit_compile=True, but "
+                "Keras turned XLA off for it (an op XLA cannot compile?)")
+    _judge_trained(student, "with jit_compile=True")
+
+
+def _judge_trained(student, how: str) -> None:
+    if not student["weights_finite"]:
+        raise CheckFailed(f"trained {how}, the weights became NaN or infinite")
+    last = np.asarray(student["last"], dtype=np.float64)
+    if not np.all(np.isfinite(last)):
+        raise CheckFailed(f"trained {how}, fit logged non-finite values: "
+                          f"{dict(zip(student['logs'], last.tolist()))}")
+    expect_true(student["weights_moved"] > 0, f"trained {how}, no weight changed: were the "
+                "gradients all zero (loss computed outside the tape, or not scaled)?")
+
+
+def mixed_precision_trains(build, compile_model, data, *, batch_size: int = 32,
+                           steps: int = 3) -> dict:
+    """Build and train under mixed_float16, counting scale_loss calls per optimizer."""
+    import keras
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    try:
+        model = build()
+        compile_model(model)
+        optimizers = _optimizers(model)
+        calls = [0] * len(optimizers)
+        for index, optimizer in enumerate(optimizers):
+            original = optimizer.scale_loss
+
+            def counted(loss, _index=index, _original=original):
+                calls[_index] += 1
+                return _original(loss)
+            optimizer.scale_loss = counted
+        result = _fit_losses(model, data, batch_size, steps)
+        result.update(
+            scale_loss_calls=calls,
+            loss_scaled=[isinstance(o, keras.optimizers.LossScaleOptimizer) for o in optimizers],
+            applied=[int(o.iterations.numpy()) > 0 for o in optimizers],
+            compute_dtype=str(model.compute_dtype),
+            variable_dtypes=sorted({str(v.dtype) for v in model.trainable_variables}))
+        return result
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+
+
+def judge_mixed_precision(student) -> None:
+    expect_true(student["compute_dtype"] == "float16", "under the mixed_float16 policy the model "
+                f"computes in {student['compute_dtype']}; build its layers without a fixed dtype")
+    expect_true(student["variable_dtypes"] == ["float32"], "under mixed_float16 the weights must "
+                f"stay float32; found {student['variable_dtypes']}")
+    calls = list(student["scale_loss_calls"])
+    applied = list(student["applied"])
+    expect_true(any(applied), "training under mixed_float16 applied no optimizer")
+    used = [i for i, a in enumerate(applied) if a]
+    for index in used:
+        count, scaled = calls[index], student["loss_scaled"][index]
+        which = "the optimizer" if len(used) == 1 else f"optimizer {used.index(index) + 1} of {len(used)}"
+        if scaled and count == 0:
+            raise CheckFailed(f"train_step never calls {which}'s scale_loss(loss) before "
+                              "tape.gradient: under mixed precision its float16 gradients "
+                              "underflow and are then divided by the loss scale")
+    _judge_trained(student, "under the mixed_float16 policy")
+
+
+def traces_over_batch_sizes(build, compile_model, data, sizes=(32, 24, 16, 8, 5)) -> dict:
+    """train_on_batch over batches of the given sizes, counting how often train_step traces."""
+    model = build()
+    compile_model(model)
+    for optimizer in _optimizers(model):
+        # An optimizer creating its slots inside the first step makes TensorFlow trace that
+        # step twice; build it first, so only the model's own retracing is counted.
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
+    traces = [0]
+    original = model.train_step
+
+    def counted(batch):
+        traces[0] += 1   # Python runs only while TensorFlow traces the step
+        return original(batch)
+    model.train_step = counted
+    for size in sizes:
+        batch = (tuple(part[:size] for part in data) if isinstance(data, tuple)
+                 else data[:size])
+        if isinstance(batch, tuple):
+            model.train_on_batch(*batch)
+        else:
+            model.train_on_batch(batch)
+    return {"traces": traces[0], "sizes": list(sizes)}
+
+
+def judge_traces(student) -> None:
+    expect_at_most(student["traces"], MAX_TRACES,
+                   f"times train_step was traced over {len(student['sizes'])} batches of sizes "
+                   f"{student['sizes']} (Keras retraces once to relax the batch size; more means "
+                   "Python in train_step depends on the batch: use tf.shape(x), not x.shape, "
+                   "and no Python numbers that change per step)")
