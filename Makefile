@@ -8,7 +8,7 @@ IMPL   ?= labs
 ARGS   ?=
 LABS_TO_REFRESH ?=
 
-.PHONY: setup check test assign references lock clean
+.PHONY: setup check test kit-tests assign references release lock clean
 
 setup: $(VENV)/.installed
 
@@ -23,15 +23,20 @@ $(VENV)/.installed: requirements.txt
 check: setup
 	$(PY) -m autograder check $(LAB) --impl $(IMPL)/$(LAB) $(ARGS)
 
-test: setup
-	@test -d tests || { echo "The kit's own tests are not part of the student release: grade a lab with make check LAB=..."; exit 2; }
+test: kit-tests setup
 	$(PY) -m pytest $(ARGS)
+
+kit-tests:
+	@test -d tests || { echo "The kit's own tests are not part of the student release: grade a lab with make check LAB=..."; exit 2; }
 
 assign: setup
 	$(PY) -m autograder assign
 
 references: setup
 	$(PY) -m autograder references $(LABS_TO_REFRESH)
+
+release: setup
+	$(PY) -m autograder release $(OUT)
 
 lock:
 	$(PYTHON) -m venv /tmp/dlkit-lock && /tmp/dlkit-lock/bin/pip install --quiet -r requirements.in

@@ -19,7 +19,7 @@ A model with a custom train_step reports its losses through LossTrackers (Keras 
         def train_step(self, data):
             ...  # the lab's own step: losses under a tape, scaled, applied
             self.trackers.update(loss=loss, reconstruction=reconstruction, kl=kl)
-            return self.trackers.results()
+            return self.trackers.results()  # {name: mean so far}
 
 Do not report losses through `self.compiled_metrics.update_state`: in Keras 3 it logs a wrong
 loss without any error.
