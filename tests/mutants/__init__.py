@@ -1,9 +1,9 @@
 """Named mutants: common student mistakes written as small edits of a solution.
 
 Each lab has a module here with `MUTANTS`, a list of `Mutant`. The kit's tests apply each
-edit to a copy of the solution, grade it, and require that exactly the checks in `breaks`
-fail (the first is the check written for that mistake; any others are checks that
-necessarily use the broken function) and that every other check still passes.
+edit to a copy of the solution, grade it on the checks in `breaks` (the first is the check
+written for that mistake; any others are checks that necessarily use the broken function)
+and require that every one of them fails, with a message.
 """
 from __future__ import annotations
 
