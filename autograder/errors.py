@@ -1,10 +1,22 @@
 """Turn an exception raised by code under test into one line that says what and where."""
 from __future__ import annotations
 
+import re
 import traceback
 from pathlib import Path
 
 MAX_MESSAGE = 300
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Keras re-raises an error from a layer's call() with this frame around the original text.
+KERAS_FRAME = re.compile(r"^Exception encountered when calling (?P<call>[\w.]+\(\))\.\s*"
+                         r"(?P<message>.*?)\s*(?:Arguments received by .*)?$", re.S)
+
+
+def _text(error: BaseException) -> str:
+    """The error's own message, without Keras's frame and terminal colour codes."""
+    text = ANSI.sub("", str(error))
+    framed = KERAS_FRAME.match(text)
+    return framed["message"] if framed else text
 
 
 def _one_line(text: str) -> str:
@@ -35,7 +47,7 @@ def describe(error: BaseException, folder: Path) -> str:
     where = _innermost_frame_in(error.__traceback__, folder)
     location = f"{where[0]}:{where[1]} in {where[2]}" if where else None
     if isinstance(error, NotImplementedError):
-        todo = f": {error}" if str(error) else ""
+        todo = f": {_text(error)}" if _text(error) else ""
         return _one_line(f"not implemented yet ({location or 'unknown place'}){todo}")
     if isinstance(error, SystemExit):
         return _one_line(f"{location or 'the code'} called sys.exit({error.code!r}) "
@@ -44,7 +56,7 @@ def describe(error: BaseException, folder: Path) -> str:
         return _one_line(f"{location or 'the code'} imports {error.name!r}, "
                          "which is not installed here")
     prefix = f"{location}: " if location else ""
-    return _one_line(f"{prefix}{type(error).__name__}: {error}")
+    return _one_line(f"{prefix}{type(error).__name__}: {_text(error)}")
 
 
 def trace(error: BaseException) -> str:

@@ -1,0 +1,30 @@
+"""Failure messages say what and where, in one clean line."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from autograder.errors import describe
+
+KERAS_FRAMED = ("Exception encountered when calling Embedding.call().\n\n"
+                "\x1b[1mangles t * w; sines then cosines\x1b[0m\n\n"
+                "Arguments received by Embedding.call():\n  • t=tf.Tensor(shape=(3,), dtype=int32)")
+
+
+def _raised(error):
+    try:
+        raise error
+    except BaseException as caught:  # noqa: BLE001
+        return caught
+
+
+def test_keras_frame_and_colour_codes_are_removed():
+    message = describe(_raised(NotImplementedError(KERAS_FRAMED)), Path(__file__).parent)
+    assert message == ("not implemented yet (test_errors.py:17 in _raised): "
+                       "angles t * w; sines then cosines")
+    message = describe(_raised(ValueError(KERAS_FRAMED)), Path(__file__).parent)
+    assert message.endswith("ValueError: angles t * w; sines then cosines")
+
+
+def test_plain_messages_are_kept():
+    message = describe(_raised(ValueError("shapes (3, 4) and (5,) differ")), Path(__file__).parent)
+    assert message == "test_errors.py:17 in _raised: ValueError: shapes (3, 4) and (5,) differ"
