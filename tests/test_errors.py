@@ -19,7 +19,7 @@ def _raised(error):
 
 def test_keras_frame_and_colour_codes_are_removed():
     message = describe(_raised(NotImplementedError(KERAS_FRAMED)), Path(__file__).parent)
-    assert message == ("not implemented yet (test_errors.py:17 in _raised): "
+    assert message == ("not implemented yet (test_errors.py:15 in _raised): "
                        "angles t * w; sines then cosines")
     message = describe(_raised(ValueError(KERAS_FRAMED)), Path(__file__).parent)
     assert message.endswith("ValueError: angles t * w; sines then cosines")
@@ -27,4 +27,4 @@ def test_keras_frame_and_colour_codes_are_removed():
 
 def test_plain_messages_are_kept():
     message = describe(_raised(ValueError("shapes (3, 4) and (5,) differ")), Path(__file__).parent)
-    assert message == "test_errors.py:17 in _raised: ValueError: shapes (3, 4) and (5,) differ"
+    assert message == "test_errors.py:15 in _raised: ValueError: shapes (3, 4) and (5,) differ"
