@@ -164,3 +164,47 @@ def judge_traces(student) -> None:
                    f"{student['sizes']} (Keras retraces once to relax the batch size; more means "
                    "Python in train_step depends on the batch: use tf.shape(x), not x.shape, "
                    "and no Python numbers that change per step)")
+
+
+def checks_for(module: str, model: str, *, build, compile_model, data, uses,
+               points: float = 1, scale_hint: str = "", trace_hint: str = "") -> tuple:
+    """The three readiness checks of one model, for a lab's `readiness.py`:
+
+        gan_trains_with_xla, gan_trains_in_mixed_precision, gan_train_step_traces_at_most_twice = \\
+            readiness.checks_for(__name__, "gan", build=..., compile_model=..., data=..., uses=...)
+
+    build(lab) returns a function making a fresh model; compile_model(model, jit_compile=...)
+    compiles it; data(rng) returns a training array. Names must be bound at module level so
+    the grader finds the checks.
+    """
+    from autograder.api import check
+
+    def named(name, **options):
+        def wrap(probe):
+            chk = check(points, reference=False, uses=uses, name=f"{model}_{name}", **options)(probe)
+            chk.module = module
+            return chk
+        return wrap
+
+    @named("trains_with_xla", timeout=60,
+           hint="only TensorFlow/Keras ops in train_step and what it calls (no numpy, no .numpy())")
+    def xla(lab, rng):
+        return jit_trains(build(lab), compile_model, data(rng), batch_size=32, steps=2)
+
+    @named("trains_in_mixed_precision", hint=scale_hint or (
+        "inside the tape: scaled = self.optimizer.scale_loss(loss), then "
+        "tape.gradient(scaled, ...); compute losses in float32"))
+    def mixed(lab, rng):
+        # Four steps: dynamic loss scaling may skip the first ones while it finds its scale.
+        return mixed_precision_trains(build(lab), compile_model, data(rng), batch_size=16,
+                                      steps=4)
+
+    @named("train_step_traces_at_most_twice", hint=trace_hint or (
+        "use tf.shape(x)[0] for the batch size, not x.shape[0]: the last batch is smaller"))
+    def traces(lab, rng):
+        return traces_over_batch_sizes(build(lab), compile_model, data(rng))
+
+    xla.verdict(lambda student, reference: judge_jit(student))
+    mixed.verdict(lambda student, reference: judge_mixed_precision(student))
+    traces.verdict(lambda student, reference: judge_traces(student))
+    return xla, mixed, traces

@@ -1,0 +1,205 @@
+"""Hidden checks of lab16_diffusion: fresh shapes, sizes and schedules; references from the
+solution. The last one trains a class-conditional model with the student's own MLPDenoiser
+and samples it with classifier-free guidance: the whole lab at once."""
+import numpy as np
+
+from autograder.api import check
+from autograder.checks.lab16_diffusion.public import (
+    DENOISER, FORWARD, GUIDANCE, MODEL, REVERSE, SCORE, ProbeSchedule, class_accuracy,
+    expect_close_naming, gaussian_noise_predictor, judge_training, linear_schedule_betas,
+    numpy_schedule, per_example, random_betas, scalar, tensor, timesteps, train_diffusion)
+from autograder.verdicts import expect_close, expect_equal, expect_finite, expect_true
+
+# The budget of guidance_learns_classes: the student's MLPDenoiser, labelled moons.
+CONDITIONAL = {"data": "moons", "num_steps": 50, "hidden_units": 64, "learning_rate": 3e-3,
+               "batch_size": 128, "steps": 800, "ema_decay": 0.99, "label_dropout": 0.2}
+# Guided samples may land on their own class's moon this much less often than the reference's.
+ACCURACY_MARGIN = 0.05
+
+
+@check(points=1, uses=FORWARD, hint="the schedules must work for any number of steps T, and "
+                                    "NoiseSchedule for any betas")
+def schedules_other_sizes(lab, rng):
+    fp = lab.forward_process
+    steps = [int(v) for v in rng.integers(2, 300, size=2)]
+    betas = random_betas(rng, int(rng.integers(2, 40)), high=0.5)
+    schedule = fp.NoiseSchedule(betas)
+    return {"steps": steps, "linear": fp.linear_betas(steps[0]),
+            "cosine": fp.cosine_betas(steps[1]), "alpha_bars": schedule.alpha_bars,
+            "alpha_bars_prev": schedule.alpha_bars_prev}
+
+
+@schedules_other_sizes.verdict
+def _(student, reference):
+    T1, T2 = reference["steps"]
+    expect_close(student["linear"], reference["linear"], f"linear_betas({T1})")
+    expect_close(student["cosine"], reference["cosine"], f"cosine_betas({T2})")
+    expect_close(student["alpha_bars"], reference["alpha_bars"], "NoiseSchedule(betas).alpha_bars")
+    expect_close(student["alpha_bars_prev"], reference["alpha_bars_prev"],
+                 "NoiseSchedule(betas).alpha_bars_prev")
+
+
+@check(points=1, uses=FORWARD, hint="q_sample and the loss must broadcast alpha_bar_t over every "
+                                    "data axis: x0 may be (N, H, W, C) images")
+def q_sample_and_loss_on_images(lab, rng):
+    schedule = numpy_schedule(random_betas(rng, 30))
+    n = int(rng.integers(2, 9))
+    x0, noise = rng.normal(size=(n, 4, 4, 1)), rng.normal(size=(n, 4, 4, 1))
+    t = timesteps(rng, n, 30)
+    alpha_bars = tensor(schedule["alpha_bars"])
+    fp = lab.forward_process
+    return {"x_t": fp.q_sample(tensor(x0), t, tensor(noise), alpha_bars),
+            "loss": scalar(fp.noise_prediction_loss(lambda x_t, t: 0.3 * x_t, tensor(x0), t,
+                                                    tensor(noise), alpha_bars),
+                           "noise_prediction_loss")}
+
+
+@q_sample_and_loss_on_images.verdict
+def _(student, reference):
+    expect_close(student["x_t"], reference["x_t"], "q_sample on (N, 4, 4, 1) images")
+    expect_close(student["loss"], reference["loss"], "noise_prediction_loss on (N, 4, 4, 1) images")
+
+
+@check(points=1, uses=REVERSE, hint="the reverse steps must work for any data size D and any "
+                                    "schedule, with t per example")
+def reverse_steps_other_shapes(lab, rng):
+    T = int(rng.integers(5, 60))
+    schedule = ProbeSchedule(random_betas(rng, T, high=0.2))
+    n, d = int(rng.integers(4, 20)), int(rng.integers(1, 6))
+    x0, x_t, eps, noise = (rng.normal(size=(n, d)) for _ in range(4))
+    t = timesteps(rng, n, T, include=(0, T - 1))
+    t_from = rng.integers(1, T, size=n).astype(np.int32)
+    t_to = np.array([rng.integers(-1, s) for s in t_from], dtype=np.int32)
+    rp = lab.reverse_process
+    mean, variance = rp.posterior_mean_variance(tensor(x0), tensor(x_t), t, schedule)
+    return {"n": n, "mean": mean, "variance": variance,
+            "ddpm": rp.ddpm_step(tensor(x_t), t, tensor(eps), tensor(noise), schedule, "beta"),
+            "ddim": rp.ddim_step(tensor(x_t), t_from, t_to, tensor(eps), schedule)}
+
+
+@reverse_steps_other_shapes.verdict
+def _(student, reference):
+    n = reference["n"]
+    expect_close(student["mean"], reference["mean"], "posterior_mean_variance's mean on (N, D)")
+    expect_close(per_example(student["variance"], n, "posterior_mean_variance's variance"),
+                 reference["variance"], "posterior_mean_variance's variance on (N, D)")
+    expect_close(student["ddpm"], reference["ddpm"], "ddpm_step(variance='beta') on (N, D)")
+    expect_close(student["ddim"], reference["ddim"], "ddim_step on (N, D)")
+
+
+@check(points=1, uses=REVERSE, hint="ddim_timesteps for any T and number of steps; ddim_sample "
+                                    "with every timestep visited")
+def ddim_other_subsequences(lab, rng):
+    rp = lab.reverse_process
+    pairs = [(int(T), int(rng.integers(1, T + 1))) for T in rng.integers(2, 500, size=4)]
+    schedule = ProbeSchedule(linear_schedule_betas(20))
+    predict = gaussian_noise_predictor(schedule, [0.0, 2.0], 1.5)
+    return {"pairs": pairs, "timesteps": [np.asarray(rp.ddim_timesteps(T, S)).astype(np.int64)
+                                          for T, S in pairs],
+            "samples": rp.ddim_sample(predict, tensor(rng.normal(size=(200, 2))), schedule, 20)}
+
+
+@ddim_other_subsequences.verdict
+def _(student, reference):
+    for (T, S), got, want in zip(reference["pairs"], student["timesteps"], reference["timesteps"]):
+        expect_equal(got, want, f"ddim_timesteps({T}, {S})")
+    expect_close(student["samples"], reference["samples"],
+                 "ddim_sample visiting all 20 timesteps of a 20-step schedule",
+                 rtol=1e-3, atol=1e-4)
+
+
+@check(points=1, uses=SCORE, hint="score matching and Langevin steps for any D, with a scalar "
+                                  "sigma too")
+def score_matching_other_shapes(lab, rng):
+    sm = lab.score_matching
+    n, d = int(rng.integers(2, 30)), int(rng.integers(1, 6))
+    score, noise, x = (rng.normal(size=(n, d)) for _ in range(3))
+    sigma = float(rng.uniform(0.05, 3.0))
+    return {"loss": scalar(sm.denoising_score_matching_loss(tensor(score), tensor(noise), sigma),
+                           "denoising_score_matching_loss"),
+            "step": sm.langevin_step(tensor(x), tensor(score), sigma ** 2, tensor(noise)),
+            "sizes": np.asarray(sm.annealed_step_sizes(np.geomspace(5.0, 0.01, 5), sigma),
+                                dtype=np.float64)}
+
+
+@score_matching_other_shapes.verdict
+def _(student, reference):
+    expect_close(student["loss"], reference["loss"], "denoising_score_matching_loss with a "
+                                                     "scalar sigma on (N, D)")
+    expect_close(student["step"], reference["step"], "langevin_step on (N, D)")
+    expect_close(student["sizes"], reference["sizes"], "annealed_step_sizes on other sigmas")
+
+
+@check(points=1, uses=GUIDANCE, hint="drop_labels keeps every label at probability 0 and drops "
+                                     "every one at 1; guided_noise for any w and shape")
+def guidance_other_inputs(lab, rng):
+    g = lab.guidance
+    n = int(rng.integers(5, 40))
+    labels = tensor(rng.integers(0, 7, size=n), "int64")
+    uniform = tensor(rng.random(size=n))
+    conditional, unconditional = rng.normal(size=(n, 3)), rng.normal(size=(n, 3))
+    w = float(rng.uniform(0.1, 5.0))
+    return {"kept": np.asarray(g.drop_labels(labels, uniform, 0.0, 7)).astype(np.int64),
+            "dropped": np.asarray(g.drop_labels(labels, uniform, 1.0, 7)).astype(np.int64),
+            "guided": g.guided_noise(tensor(conditional), tensor(unconditional), w),
+            "conditional": conditional, "unconditional": unconditional, "w": w}
+
+
+@guidance_other_inputs.verdict
+def _(student, reference):
+    expect_equal(student["kept"], reference["kept"], "drop_labels with drop_probability=0")
+    expect_equal(student["dropped"], reference["dropped"], "drop_labels with drop_probability=1")
+    w, c, u = reference["w"], reference["conditional"], reference["unconditional"]
+    expect_close_naming(student["guided"], reference["guided"], f"guided_noise(w={w:.3g})", [
+        ((1 - w) * c + w * u,
+         "moves toward the unconditional prediction: the sign of w is flipped")])
+
+
+@check(points=1, uses=DENOISER, hint="MLPDenoiser for any data_dim, depth and num_classes; "
+                                     "SinusoidalEmbedding for any even dim")
+def denoiser_other_sizes(lab, rng):
+    dn = lab.denoiser
+    dim = 2 * int(rng.integers(1, 12))
+    t = tensor(rng.integers(0, 500, size=6), "int32")
+    data_dim, depth, classes = (int(v) for v in rng.integers(1, 6, size=3))
+    net = dn.MLPDenoiser(data_dim=data_dim, hidden_units=12, depth=depth, embedding_dim=dim,
+                         num_classes=classes)
+    net.build((None, data_dim))
+    out = net(tensor(rng.normal(size=(6, data_dim))), t, tensor(np.arange(6) % classes, "int32"))
+    return {"embedding": dn.SinusoidalEmbedding(dim, max_period=50.0)(t),
+            "params": int(net.count_params()), "shape": list(np.shape(out)), "dim": dim,
+            "expected_shape": [6, data_dim]}
+
+
+@denoiser_other_sizes.verdict
+def _(student, reference):
+    expect_close(student["embedding"], reference["embedding"],
+                 f"SinusoidalEmbedding({reference['dim']}, max_period=50)(t)", rtol=1e-4, atol=1e-4)
+    expect_true(student["params"] == reference["params"],
+                f"MLPDenoiser of another size creates {student['params']} weights, the reference "
+                f"{reference['params']}")
+    expect_true(list(student["shape"]) == list(reference["expected_shape"]),
+                f"MLPDenoiser(data_dim={reference['expected_shape'][1]}) returns shape "
+                f"{student['shape']}, expected {reference['expected_shape']}")
+
+
+@check(points=2, uses=MODEL + DENOISER, timeout=60,
+       hint="with labels: drop_labels in train_step (null label num_classes), the label "
+            "embedding in MLPDenoiser, guided_noise in predict_noise; each class's samples must "
+            "land on its own moon")
+def guidance_learns_classes(lab, rng):
+    network = lab.denoiser.MLPDenoiser(data_dim=2, hidden_units=64, depth=3, embedding_dim=32,
+                                       num_classes=2)
+    return train_diffusion(lab, rng, CONDITIONAL, network=network, num_classes=2,
+                           guidance_weight=2.0)
+
+
+@guidance_learns_classes.verdict
+def _(student, reference):
+    judge_training(student, reference, "moons (per class, no guidance)")
+    expect_finite(student["guided"], "samples with guidance weight 2")
+    accuracy, target = class_accuracy(student, "guided"), class_accuracy(reference, "guided")
+    expect_true(accuracy >= target - ACCURACY_MARGIN,
+                f"with guidance weight 2, {accuracy:.1%} of the samples land on the moon of their "
+                f"class, the reference's {target:.1%}: guidance must push each sample toward "
+                "its own class")

@@ -1,0 +1,218 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # Lab 16 — Diffusion models
+#
+# This notebook uses every module of the lab:
+#
+# 1. the forward process: how the linear and cosine schedules destroy a 2-D data set;
+# 2. a DDPM on the "moons" toy set (`DiffusionModel` with an `MLPDenoiser`), with TensorBoard;
+# 3. sampling it: DDPM's T ancestral steps against DDIM with far fewer steps; EMA against
+#    the online weights;
+# 4. the same network as a score model, sampled with annealed Langevin dynamics;
+# 5. a class-conditional model on the "pinwheel" set with classifier-free guidance;
+# 6. saving and reloading the model as `.keras`.
+#
+# Plots go to `outputs/lab16_diffusion/<run>/`. Set `DLKIT_QUICK=1` for a smoke run.
+
+# %%
+import os
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from dlkit.backend import keras, reset_keras, tensorflow  # noqa: E402
+from dlkit.data import sample_toy2d, toy2d_classification, toy2d_dataset  # noqa: E402
+from dlkit.plots import save_loss_curves, save_scatter_2d  # noqa: E402
+from dlkit.training import run_dir, tensorboard_callbacks  # noqa: E402
+
+tf = tensorflow()
+keras = keras()
+
+from denoiser import MLPDenoiser  # noqa: E402  (after the quiet TensorFlow import)
+from diffusion_model import DiffusionModel  # noqa: E402
+from forward_process import NoiseSchedule, cosine_betas, linear_betas, q_sample  # noqa: E402
+from reverse_process import ddpm_sample  # noqa: E402
+from score_matching import annealed_langevin, score_from_noise  # noqa: E402
+
+QUICK = os.environ.get("DLKIT_QUICK") == "1"
+T = 50
+N = 300 if QUICK else 1000  # samples per plot
+LIMITS = (-4, 4, -4, 4)
+reset_keras(0)
+
+
+def energy_distance(x, y):
+    """2 E|X - Y| - E|X - X'| - E|Y - Y'|: 0 exactly when the two distributions agree."""
+    x, y = (np.asarray(a, dtype=np.float64) for a in (x, y))
+
+    def mean_distance(a, b):
+        return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)).mean()
+    return 2 * mean_distance(x, y) - mean_distance(x, x) - mean_distance(y, y)
+
+
+heldout = sample_toy2d("moons", 1000, seed=1)
+pure_noise = np.random.default_rng(0).normal(size=(1000, 2))
+second_sample = sample_toy2d("moons", 1000, seed=2)
+print(f"energy distance of pure noise to the data: {energy_distance(pure_noise, heldout):.3f}; "
+      f"of a second data sample: {energy_distance(second_sample, heldout):.4f}")
+
+# %% [markdown]
+# ## 1. The forward process
+#
+# alpha_bar_t is the fraction of the data's variance left at step t. The linear schedule
+# destroys the signal quickly in the middle; the cosine schedule keeps more of it for
+# longer and spends more steps at low noise, where the details are decided.
+
+# %%
+forward_dir = run_dir("lab16_diffusion", "forward")
+schedules = {"linear": NoiseSchedule(linear_betas(T)), "cosine": NoiseSchedule(cosine_betas(T))}
+figure, ax = plt.subplots(figsize=(6, 4))
+for name, schedule in schedules.items():
+    ax.plot(np.arange(T), schedule.alpha_bars.numpy(), label=f"alpha_bar ({name})")
+ax.set_xlabel("t")
+ax.legend()
+ax.grid(alpha=0.3)
+figure.savefig(forward_dir / "alpha_bars.png", dpi=100)
+plt.close(figure)
+
+x0 = sample_toy2d("moons", 1000, seed=0)
+noise = np.random.default_rng(0).normal(size=x0.shape).astype("float32")
+for name, schedule in schedules.items():
+    noised = {f"t={t}": q_sample(x0, np.full(len(x0), t), noise, schedule.alpha_bars).numpy()
+              for t in (0, T // 5, T // 2, T - 1)}
+    save_scatter_2d(noised, forward_dir / f"noised_{name}.png", limits=LIMITS,
+                    title=f"q(x_t | x_0), {name} schedule")
+    print(name, "alpha_bar at t = 0, T/5, T/2, T-1:",
+          np.round(schedule.alpha_bars.numpy()[[0, T // 5, T // 2, T - 1]], 4))
+
+# %% [markdown]
+# ## 2. A DDPM on "moons"
+#
+# `fit` runs `train_step`: a random t and fresh noise per example, the noise-prediction
+# loss, one Adam step, then one EMA step.
+
+# %%
+moons_dir = run_dir("lab16_diffusion", "moons")
+steps = 50 if QUICK else 4000
+reset_keras(0)
+model = DiffusionModel(MLPDenoiser(hidden_units=128, depth=3), num_steps=T, schedule="linear",
+                       ema_decay=0.995)
+model.compile(optimizer=keras.optimizers.Adam(2e-3), steps_per_execution=50)
+started = time.perf_counter()
+history = model.fit(toy2d_dataset("moons", 8192, batch_size=256, repeat=True),
+                    epochs=10, steps_per_epoch=steps // 10, verbose=0,
+                    callbacks=tensorboard_callbacks(moons_dir / "logs"))
+print(f"{steps} steps in {time.perf_counter() - started:.1f} s; final loss "
+      f"{history.history['loss'][-1]:.3f}")
+save_loss_curves(history, moons_dir / "loss.png", title="noise-prediction loss")
+
+# %% [markdown]
+# ## 3. DDPM against DDIM, EMA against online weights
+#
+# DDPM needs all T steps. DDIM (eta = 0) is deterministic and jumps over timesteps: its
+# samples stay good with a fraction of the steps. The EMA weights average the last
+# ~1 / (1 - decay) steps of training; the online weights are the last step's alone.
+
+# %%
+samples = {}
+runs = [("ddpm", T), ("ddim", 10)] if QUICK else [("ddpm", T), ("ddim", T), ("ddim", 10),
+                                                  ("ddim", 5)]
+for method, sample_steps in runs:
+    started = time.perf_counter()
+    x = model.sample(N, method=method, num_sample_steps=sample_steps, seed=3).numpy()
+    samples[f"{method} {sample_steps}"] = x
+    print(f"{method} with {sample_steps:3d} steps: energy distance "
+          f"{energy_distance(x, heldout):.4f} ({time.perf_counter() - started:.2f} s)")
+save_scatter_2d({"data": heldout, "DDPM": samples[f"ddpm {T}"]}, moons_dir / "ddpm.png",
+                limits=LIMITS, title=f"DDPM, {T} steps")
+save_scatter_2d({"data": heldout, "DDIM 10 steps": samples["ddim 10"]}, moons_dir / "ddim.png",
+                limits=LIMITS, title="DDIM, 10 steps")
+
+online = tf.function(lambda x_t, t: model.predict_noise(x_t, t, use_ema=False))
+x_online = ddpm_sample(online, keras.random.normal((N, 2), seed=3), model.schedule, seed=4)
+print(f"online weights: energy distance {energy_distance(x_online.numpy(), heldout):.4f} "
+      f"(EMA weights: {energy_distance(samples[f'ddpm {T}'], heldout):.4f})")
+
+# %% [markdown]
+# ## 4. The denoiser is a score model
+#
+# At step t the data are perturbed with noise of scale sigma_t = sqrt(1 - alpha_bar_t), and
+# score = -eps / sigma_t. Annealed Langevin dynamics needs nothing but that score: start
+# from noise and run Langevin steps at decreasing noise levels. (Here each level is a DDPM
+# timestep; the scaling by sqrt(alpha_bar_t) is ignored, which is harmless at the low
+# levels where the sampling ends.)
+
+# %%
+levels = np.unique(np.linspace(0, T - 1, 12).round().astype(int))[::-1]  # noisy to clean
+sigmas = np.sqrt(1.0 - model.schedule.alpha_bars.numpy()[levels])
+level_of = {float(s): int(t) for s, t in zip(sigmas, levels)}
+predict = tf.function(lambda x_t, t: model.predict_noise(x_t, t))
+
+
+def score_fn(x, sigma):
+    t = tf.fill([tf.shape(x)[0]], level_of[sigma])
+    return score_from_noise(predict(x, t), sigma)
+
+
+x_langevin = annealed_langevin(score_fn, keras.random.normal((N, 2), seed=5), sigmas,
+                               epsilon=2e-3, steps_per_level=2 if QUICK else 40, seed=6).numpy()
+print(f"annealed Langevin: energy distance {energy_distance(x_langevin, heldout):.4f}")
+save_scatter_2d({"data": heldout, "Langevin": x_langevin}, moons_dir / "langevin.png",
+                limits=LIMITS, title="annealed Langevin with the learned score")
+
+# %% [markdown]
+# ## 5. Classifier-free guidance on "pinwheel"
+#
+# One network, trained with each label dropped (replaced by the null label) 10 % of the
+# time, predicts both the conditional and the unconditional noise. Guidance weight w
+# pushes the samples away from the unconditional prediction: larger w, samples more
+# typical of their class and less spread out.
+
+# %%
+cfg_dir = run_dir("lab16_diffusion", "guidance")
+x_labelled, y_labelled = toy2d_classification("pinwheel", 8192, seed=0)
+reset_keras(0)
+conditional = DiffusionModel(MLPDenoiser(hidden_units=128, depth=3, num_classes=5),
+                             num_steps=T, schedule="linear", num_classes=5, label_dropout=0.1,
+                             ema_decay=0.995)
+conditional.compile(optimizer=keras.optimizers.Adam(2e-3), steps_per_execution=50)
+dataset = tf.data.Dataset.from_tensor_slices((x_labelled, y_labelled))
+dataset = dataset.shuffle(8192, seed=0).repeat().batch(256)
+conditional.fit(dataset, epochs=1, steps_per_epoch=50 if QUICK else 4000, verbose=0)
+
+x_test, y_test = toy2d_classification("pinwheel", 1000, seed=1)
+labels = np.arange(N) % 5
+for w in (0.0, 3.0) if QUICK else (0.0, 1.0, 3.0):
+    x = conditional.sample(N, labels=labels, guidance_weight=w, method="ddim",
+                           num_sample_steps=10 if QUICK else T, seed=7).numpy()
+    per_class = np.mean([energy_distance(x[labels == k], x_test[y_test == k]) for k in range(5)])
+    spread = np.mean([x[labels == k].std(axis=0).mean() for k in range(5)])
+    print(f"w = {w}: per-class energy distance {per_class:.4f}, mean per-class std {spread:.3f}")
+    save_scatter_2d({f"class {k}": x[labels == k] for k in range(5)},
+                    cfg_dir / f"guidance_{w:g}.png", limits=LIMITS, title=f"guidance weight {w}")
+
+# %% [markdown]
+# ## 6. Save and reload
+#
+# The denoiser is serialised inside the model's config, and both weight sets (online and
+# EMA) travel in the `.keras` file.
+
+# %%
+path = cfg_dir / "conditional.keras"
+conditional.save(path)
+reloaded = keras.saving.load_model(path)
+again = reloaded.sample(8, labels=2, guidance_weight=1.0, method="ddim", seed=9).numpy()
+first = conditional.sample(8, labels=2, guidance_weight=1.0, method="ddim", seed=9).numpy()
+print(f"reloaded from {path.name}: largest difference in the samples "
+      f"{np.abs(again - first).max():.2g}")
