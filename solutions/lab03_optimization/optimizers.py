@@ -1,0 +1,260 @@
+"""Lab 03, part 1: optimizers and a learning-rate schedule, as Keras 3 objects.
+
+Every optimizer here is a `keras.optimizers.Optimizer` subclass that follows the exact
+conventions of its Keras counterpart (same arguments, same defaults, same update rule), so
+the checks can compare them step by step with keras.optimizers.SGD / Adagrad / RMSprop /
+Adam. The Keras 3 optimizer API:
+
+    build(var_list)      once, before the first step: call super().build(var_list), then
+                         create one slot variable per model variable with
+                         self.add_variable_from_reference(variable, name, initializer)
+    update_step(gradient, variable, learning_rate)
+                         one step for ONE variable; find its slots with
+                         self._get_variable_index(variable) (the index of the variable in
+                         var_list); update them and the variable with self.assign,
+                         self.assign_add, self.assign_sub; compute with keras.ops
+    get_config()         the constructor arguments, so the optimizer saves with a model
+
+`self.iterations` counts the steps already applied (0 during the first update_step).
+Shapes: every slot has the shape and dtype of its variable; gradient and variable too.
+"""
+import math
+
+import keras
+from keras import ops
+
+PACKAGE = "dlkit_lab03_optimization"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MomentumSGD(keras.optimizers.Optimizer):
+    """Gradient descent with (optionally Nesterov) momentum, as keras.optimizers.SGD.
+
+    With velocity v (zeros at the start), momentum mu and learning rate lr, each step does
+
+        v <- mu * v - lr * g
+        w <- w + v                      (heavy ball, nesterov=False)
+        w <- w + mu * v - lr * g        (Nesterov, with the v just updated)
+
+    momentum=0 is plain gradient descent.
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="momentum_sgd",
+                 **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"momentum must be in [0, 1], got {momentum}")
+        self.momentum = momentum
+        self.nesterov = nesterov
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        # BEGIN SOLUTION self.velocities: one zero slot per variable, from self.add_variable_from_reference(variable, "velocity")
+        self.velocities = [self.add_variable_from_reference(variable, "velocity")
+                           for variable in var_list]
+        # END SOLUTION
+
+    def update_step(self, gradient, variable, learning_rate):
+        learning_rate = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        momentum = ops.cast(self.momentum, variable.dtype)
+        # BEGIN SOLUTION v <- mu * v - lr * g; then w <- w + v, or w <- w + mu * v - lr * g with nesterov
+        velocity = self.velocities[self._get_variable_index(variable)]
+        self.assign(velocity, momentum * velocity - learning_rate * gradient)
+        if self.nesterov:
+            # Step from where the momentum is about to carry w: look ahead by mu * v.
+            self.assign_add(variable, momentum * velocity - learning_rate * gradient)
+        else:
+            self.assign_add(variable, velocity)
+        # END SOLUTION
+
+    def get_config(self):
+        # BEGIN SOLUTION super().get_config() plus momentum and nesterov
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+        # END SOLUTION
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AdaGrad(keras.optimizers.Optimizer):
+    """AdaGrad, as keras.optimizers.Adagrad: a per-coordinate step that shrinks with the
+    sum of all squared gradients seen so far.
+
+        a <- a + g^2                    (a starts at initial_accumulator_value, not 0)
+        w <- w - lr * g / sqrt(a + eps) (epsilon INSIDE the square root)
+    """
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
+                 name="adagrad", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.initial_accumulator_value = initial_accumulator_value
+        self.epsilon = epsilon
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        # BEGIN SOLUTION self.accumulators: one slot per variable filled with initial_accumulator_value (initializer=keras.initializers.Constant(...))
+        start = keras.initializers.Constant(self.initial_accumulator_value)
+        self.accumulators = [self.add_variable_from_reference(variable, "accumulator", start)
+                             for variable in var_list]
+        # END SOLUTION
+
+    def update_step(self, gradient, variable, learning_rate):
+        learning_rate = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        # BEGIN SOLUTION a <- a + g^2; w <- w - lr * g / sqrt(a + eps)
+        accumulator = self.accumulators[self._get_variable_index(variable)]
+        self.assign_add(accumulator, ops.square(gradient))
+        self.assign_sub(variable, learning_rate * gradient
+                        / ops.sqrt(accumulator + self.epsilon))
+        # END SOLUTION
+
+    def get_config(self):
+        # BEGIN SOLUTION super().get_config() plus initial_accumulator_value and epsilon
+        return {**super().get_config(),
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+        # END SOLUTION
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class RMSProp(keras.optimizers.Optimizer):
+    """RMSProp, as keras.optimizers.RMSprop (no momentum, not centred): AdaGrad with a
+    moving average of squared gradients instead of their sum, so steps do not die out.
+
+        s <- rho * s + (1 - rho) * g^2  (s starts at 0)
+        w <- w - lr * g / sqrt(s + eps) (epsilon INSIDE the square root)
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, name="rmsprop", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.rho = rho
+        self.epsilon = epsilon
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        # BEGIN SOLUTION self.mean_squares: one zero slot per variable
+        self.mean_squares = [self.add_variable_from_reference(variable, "mean_square")
+                             for variable in var_list]
+        # END SOLUTION
+
+    def update_step(self, gradient, variable, learning_rate):
+        learning_rate = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        rho = ops.cast(self.rho, variable.dtype)
+        # BEGIN SOLUTION s <- rho * s + (1 - rho) * g^2; w <- w - lr * g / sqrt(s + eps)
+        mean_square = self.mean_squares[self._get_variable_index(variable)]
+        self.assign(mean_square, rho * mean_square + (1.0 - rho) * ops.square(gradient))
+        self.assign_sub(variable, learning_rate * gradient / ops.sqrt(mean_square + self.epsilon))
+        # END SOLUTION
+
+    def get_config(self):
+        # BEGIN SOLUTION super().get_config() plus rho and epsilon
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+        # END SOLUTION
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Adam(keras.optimizers.Optimizer):
+    """Adam, as keras.optimizers.Adam: momentum on the gradient, RMSProp on its scale, and
+    a correction of both moving averages for starting at 0.
+
+    At step t = iterations + 1 (m and v start at 0):
+
+        m <- beta_1 * m + (1 - beta_1) * g
+        v <- beta_2 * v + (1 - beta_2) * g^2
+        alpha_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)      (the bias correction)
+        w <- w - alpha_t * m / (sqrt(v) + eps)                  (epsilon OUTSIDE the root)
+
+    This is the "efficient" form of Kingma & Ba (end of their section 2), the one Keras
+    uses; it equals lr * m_hat / (sqrt(v_hat) + eps_hat) with m_hat = m / (1 - beta_1^t),
+    v_hat = v / (1 - beta_2^t) and eps_hat = eps / sqrt(1 - beta_2^t).
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 name="adam", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        # BEGIN SOLUTION self.first_moments and self.second_moments: one zero slot each per variable
+        self.first_moments = [self.add_variable_from_reference(variable, "first_moment")
+                              for variable in var_list]
+        self.second_moments = [self.add_variable_from_reference(variable, "second_moment")
+                               for variable in var_list]
+        # END SOLUTION
+
+    def update_step(self, gradient, variable, learning_rate):
+        learning_rate = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        beta_1 = ops.cast(self.beta_1, variable.dtype)
+        beta_2 = ops.cast(self.beta_2, variable.dtype)
+        step = ops.cast(self.iterations + 1, variable.dtype)
+        # BEGIN SOLUTION update m and v; alpha_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t); w <- w - alpha_t * m / (sqrt(v) + eps)
+        index = self._get_variable_index(variable)
+        m, v = self.first_moments[index], self.second_moments[index]
+        self.assign(m, beta_1 * m + (1.0 - beta_1) * gradient)
+        self.assign(v, beta_2 * v + (1.0 - beta_2) * ops.square(gradient))
+        # m and v start at 0, so early on they underestimate E[g] and E[g^2]: scale them up.
+        alpha = learning_rate * ops.sqrt(1.0 - ops.power(beta_2, step)) \
+            / (1.0 - ops.power(beta_1, step))
+        self.assign_sub(variable, alpha * m / (ops.sqrt(v) + self.epsilon))
+        # END SOLUTION
+
+    def get_config(self):
+        # BEGIN SOLUTION super().get_config() plus beta_1, beta_2 and epsilon
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+        # END SOLUTION
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warmup from 0 to peak_learning_rate, then a half cosine down to
+    final_learning_rate, then constant:
+
+        step < W:           lr = peak * step / W
+        W <= step:          p = min(step - W, D) / D
+                            lr = final + (peak - final) * (1 + cos(pi * p)) / 2
+
+    with W = warmup_steps and D = decay_steps. The optimizer calls the schedule with its
+    `iterations` (an integer tensor) inside a compiled step, so use keras.ops only: no
+    Python `if` on the step. step: a scalar (int or tensor). Returns lr: a float32 scalar.
+    (The same numbers as keras.optimizers.schedules.CosineDecay(0.0, D, alpha=final/peak,
+    warmup_target=peak, warmup_steps=W).)
+    """
+
+    def __init__(self, peak_learning_rate, warmup_steps, decay_steps, final_learning_rate=0.0):
+        if decay_steps <= 0 or warmup_steps < 0:
+            raise ValueError("need decay_steps > 0 and warmup_steps >= 0, got "
+                             f"{decay_steps} and {warmup_steps}")
+        self.peak_learning_rate = peak_learning_rate
+        self.warmup_steps = warmup_steps
+        self.decay_steps = decay_steps
+        self.final_learning_rate = final_learning_rate
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        # BEGIN SOLUTION compute both the warmup value and the cosine value with keras.ops, then ops.where(step < W, warmup, cosine)
+        peak = ops.cast(self.peak_learning_rate, "float32")
+        final = ops.cast(self.final_learning_rate, "float32")
+        warmup = peak * step / max(self.warmup_steps, 1)  # max: no 0/0 when W = 0
+        progress = ops.clip((step - self.warmup_steps) / self.decay_steps, 0.0, 1.0)
+        cosine = final + (peak - final) * 0.5 * (1.0 + ops.cos(math.pi * progress))
+        return ops.where(step < self.warmup_steps, warmup, cosine)
+        # END SOLUTION
+
+    def get_config(self):
+        # BEGIN SOLUTION every constructor argument
+        return {"peak_learning_rate": self.peak_learning_rate, "warmup_steps": self.warmup_steps,
+                "decay_steps": self.decay_steps, "final_learning_rate": self.final_learning_rate}
+        # END SOLUTION
