@@ -11,10 +11,11 @@
 # # Lab 11 companion: a variational autoencoder on 8x8 digits
 #
 # This notebook trains the VAE of `vae.py` and looks at what it learned: reconstructions,
-# samples from the prior, the 2-D latent space coloured by digit, a latent traversal, and
-# the held-out negative ELBO in nats. Every figure is written as a PNG under
-# `outputs/lab11_vae/`; the TensorBoard logs go next to them
-# (`tensorboard --logdir outputs/lab11_vae`).
+# samples from the prior, the 2-D latent space coloured by digit, latent traversals, the
+# held-out negative ELBO and the importance-weighted estimate of log p(x) in nats; then the
+# beta-VAE's trade of reconstruction for KL, and a conditional VAE that draws the digit it is
+# asked for. Every figure is written as a PNG under `outputs/lab11_vae/`; the TensorBoard
+# logs go next to them (`tensorboard --logdir outputs/lab11_vae`).
 #
 # Run it as a script (`python notebook.py`) or open it as a notebook with jupytext.
 # `DLKIT_QUICK=1` shrinks every budget so the whole file runs in seconds.
@@ -64,15 +65,20 @@ def images(x):
 # noise draws gives a sharp estimate of the held-out negative ELBO (`evaluate` uses one).
 
 # %%
-def heldout_negative_elbo(model, x, draws=16, seed=0):
-    """Mean over `draws` noise draws of the negative ELBO of x (beta = 1), in nats."""
+def heldout_terms(model, x, draws=16, seed=0):
+    """(reconstruction, KL) of x, each the mean over `draws` noise draws, in nats."""
     rng = np.random.default_rng(seed)
-    total = 0.0
+    reconstruction, kl = 0.0, 0.0
     for _ in range(draws):
         epsilon = rng.normal(size=(len(x), model.latent_dim)).astype("float32")
-        _, reconstruction, kl = model.loss_terms(x, epsilon)
-        total += float(reconstruction + kl)
-    return total / draws
+        _, draw_reconstruction, draw_kl = model.loss_terms(x, epsilon)
+        reconstruction, kl = reconstruction + float(draw_reconstruction), kl + float(draw_kl)
+    return reconstruction / draws, kl / draws
+
+
+def heldout_negative_elbo(model, x, draws=16, seed=0):
+    """The negative ELBO of x with beta = 1 (a bound on -log p(x)), in nats."""
+    return sum(heldout_terms(model, x, draws, seed))
 
 
 # %% [markdown]
@@ -112,10 +118,10 @@ save_scatter_2d({str(d): means[y_test == d] for d in range(10)}, out / "latent_s
                 title="posterior means of test digits")
 
 # A traversal: decode a grid of latent points over the bulk of the prior (its 5%-95% quantiles).
-grid = np.linspace(-1.64, 1.64, 10, dtype="float32")
+grid = np.linspace(-1.64, 1.64, 5 if QUICK else 10, dtype="float32")
 z_grid = np.array([[a, b] for b in grid[::-1] for a in grid], dtype="float32")
 save_image_grid(images(model.output_mean(model.decoder(z_grid))), out / "latent_traversal.png",
-                ncols=10, title="decoder over a grid of z")
+                ncols=len(grid), title="decoder over a grid of z")
 
 # %% [markdown]
 # ## The held-out negative ELBO, in nats
@@ -149,6 +155,115 @@ model8.save(out / "vae_latent8.keras")
 reloaded = keras.saving.load_model(out / "vae_latent8.keras")
 print("max difference after reload:",
       float(np.max(np.abs(np.asarray(reloaded(x_test)) - np.asarray(model8(x_test))))))
+
+# %% [markdown]
+# ## Latent traversals
+#
+# Start from the posterior mean of one test digit and move along one latent axis at a time,
+# from -2.5 to 2.5, keeping the others fixed. Axes the model uses change the digit (its
+# stroke, slant, or identity); axes it does not use (their KL is near 0: q(z_k|x) is the
+# prior whatever x is) change nothing. The per-dimension KL tells them apart.
+
+# %%
+def kl_per_dimension(model, x):
+    """The mean KL of each latent dimension over x: (K,) nats."""
+    mean, log_var = (np.asarray(t, dtype=np.float64) for t in model.encoder(x))
+    return (0.5 * (mean ** 2 + np.exp(log_var) - 1.0 - log_var)).mean(axis=0)
+
+
+def save_traversals(model, x, path, title, steps=5 if QUICK else 9):
+    """One row per latent dimension: decode the posterior mean of x with that coordinate
+    swept over [-2.5, 2.5]."""
+    start = np.asarray(model.encoder(x[None])[0])[0]
+    values = np.linspace(-2.5, 2.5, steps, dtype="float32")
+    z = np.repeat(start[None], model.latent_dim * steps, axis=0)
+    for k in range(model.latent_dim):
+        z[k * steps:(k + 1) * steps, k] = values
+    save_image_grid(images(model.output_mean(model.decoder(z))), path, ncols=steps, title=title)
+
+
+print("KL per latent dimension (nats):", np.round(kl_per_dimension(model8, x_test), 2))
+save_traversals(model8, x_test[0], out / "latent_traversals_latent8.png",
+                title="latent_dim=8: one row per dimension, z_k from -2.5 to 2.5")
+
+# %% [markdown]
+# ## How good is the bound? The importance-weighted estimate of log p(x)
+#
+# The ELBO is a lower bound on log p(x). Drawing S samples from q(z|x) and averaging their
+# importance weights p(x, z_s) / q(z_s|x) *inside* the log gives a tighter one,
+#
+#     log p(x) >= log (1/S) sum_s p(x, z_s) / q(z_s|x) >= ELBO,
+#
+# which rises towards log p(x) as S grows (`iwae_bound`, `VAE.log_likelihood_estimate`).
+# The gap between the ELBO and the large-S estimate is how far q(z|x) is from the true
+# posterior, on average: the price of the approximate posterior.
+
+# %%
+sample_counts = [1, 10] if QUICK else [1, 10, 100, 1000]
+print(f"held-out negative ELBO (16 draws): {heldout_negative_elbo(model8, x_test):.2f} nats")
+for count in sample_counts:
+    estimate = np.mean(model8.log_likelihood_estimate(x_test, num_samples=count, seed=0))
+    print(f"S = {count:4d}: -log p(x) <= {-estimate:.2f} nats")
+
+# %% [markdown]
+# ## The beta-VAE: trading reconstruction for KL
+#
+# With loss = reconstruction + beta * KL, beta > 1 makes every nat of information in z
+# more expensive: the model keeps fewer latent dimensions active and reconstructs worse;
+# beta < 1 does the opposite. Only beta = 1 is a bound on -log p(x). Past some beta the
+# KL wins outright: q(z|x) becomes the prior for every x (posterior collapse), and the
+# decoder draws the average digit whatever z is.
+
+# %%
+betas = [0.5, 4.0] if QUICK else [0.5, 1.0, 4.0]
+shown = originals[:8] if QUICK else originals
+beta_models = {}
+for beta in betas:
+    reset_keras(0)
+    beta_models[beta] = vae.VAE(input_dim=64, latent_dim=8, hidden_units=(64,), beta=beta)
+    beta_models[beta].compile(optimizer=keras.optimizers.Adam(3e-3))
+    beta_models[beta].fit(x_train, batch_size=64, epochs=1 if QUICK else 60, verbose=0)
+    reconstruction, kl = heldout_terms(beta_models[beta], x_test)
+    active = int((kl_per_dimension(beta_models[beta], x_test) > 0.1).sum())
+    print(f"beta = {beta:3}: reconstruction {reconstruction:6.2f} + KL {kl:5.2f} nats, "
+          f"{active} of 8 latent dimensions active (KL > 0.1)")
+rows = ", ".join(f"{b:g}" for b in betas)
+save_image_grid(images(np.concatenate([beta_models[b].reconstruct(shown) for b in betas])),
+                out / "beta_vae_reconstructions.png", ncols=len(shown),
+                title=f"reconstructions, one row per beta: {rows}")
+save_image_grid(images(np.concatenate([beta_models[b].sample(len(shown), seed=1)
+                                       for b in betas])),
+                out / "beta_vae_samples.png", ncols=len(shown),
+                title=f"samples, one row per beta: {rows}")
+save_traversals(beta_models[betas[-1]], x_test[0], out / "latent_traversals_beta4.png",
+                title="beta = 4: most rows do not change (inactive dimensions)")
+
+# %% [markdown]
+# ## A conditional VAE: asking for a digit
+#
+# The ConditionalVAE gives the label to both networks: q(z|x, y) and p(x|z, y). The decoder
+# knows which digit to draw, so z only has to carry the rest: the style. Below, each column
+# decodes ONE z with every label 0-9: the same slant and thickness, ten different digits.
+
+# %%
+reset_keras(0)
+cvae = vae.ConditionalVAE(input_dim=64, latent_dim=2, num_classes=10, hidden_units=(64,))
+cvae.compile(optimizer=keras.optimizers.Adam(3e-3))
+cvae_history = cvae.fit(x_train, y_train, validation_data=(x_test, y_test), batch_size=64,
+                        epochs=2 if QUICK else 60, verbose=0)
+save_loss_curves(cvae_history, out / "loss_conditional.png", title="conditional VAE")
+columns = 5 if QUICK else 10
+styles = keras.random.normal((columns, 2), seed=3)                # one z per column
+z = np.tile(np.asarray(styles), (10, 1))                          # row r: digit r
+digit_rows = np.repeat(np.arange(10), columns)
+save_image_grid(images(cvae.output_mean(cvae.decode(z, digit_rows))),
+                out / "conditional_digits.png", ncols=columns,
+                title="one z per column, the label 0-9 per row")
+cvae.save(out / "conditional_vae.keras")
+reloaded_cvae = keras.saving.load_model(out / "conditional_vae.keras")
+print("conditional VAE reloaded, largest sample difference:",
+      float(np.max(np.abs(np.asarray(reloaded_cvae.sample(digit_rows, seed=4))
+                          - np.asarray(cvae.sample(digit_rows, seed=4))))))
 
 # %% [markdown]
 # ## A Gaussian likelihood on the grey levels

@@ -9,8 +9,15 @@ The pieces, in the order the handout builds them:
 4. the networks (Keras layers)       Encoder, Decoder
 5. the model                         VAE: loss_terms, train_step, test_step, call, sample,
                                      get_config
+6. the importance-weighted bound     iwae_bound, VAE.log_likelihood_estimate
+7. the conditional VAE               concat_one_hot, ConditionalVAE: encode, decode,
+                                     loss_terms, call, sample, get_config
 
-Shapes: N examples, D data dimensions (64 for 8x8 digits), K latent dimensions.
+The beta-VAE is this VAE with beta != 1: nothing new to write, but the beta checks test that
+beta weights the KL term and nothing else.
+
+Shapes: N examples, D data dimensions (64 for 8x8 digits), K latent dimensions, S importance
+samples, C classes.
 All log-likelihoods and KL divergences are in nats.
 """
 import math
@@ -81,6 +88,31 @@ def negative_elbo(log_px, kl, beta=1.0):
     """
     # TODO: batch means of -log_px and of kl; loss = reconstruction + beta * kl
     raise NotImplementedError("batch means of -log_px and of kl; loss = reconstruction + beta * kl")
+
+
+def iwae_bound(log_weights):
+    """The importance-weighted bound: log (1/S) sum_s exp(log_weights[s]), per example.
+
+    log_weights[s, n] = log p(x_n, z_s) - log q(z_s | x_n) for S samples z_s ~ q(z | x_n).
+    S = 1 gives the single-sample ELBO; the bound rises towards log p(x) as S grows.
+    Must stay finite for log-weights like -1000 (exp underflows to 0 there): use
+    tf.reduce_logsumexp, never log(mean(exp(.))).
+
+    log_weights: (S, N). Returns (N,).
+    """
+    # TODO: logsumexp over the S samples (axis 0), minus log S
+    raise NotImplementedError("logsumexp over the S samples (axis 0), minus log S")
+
+
+def concat_one_hot(inputs, labels, num_classes):
+    """Append each example's label, one-hot coded, to its inputs: [inputs, one_hot(labels)].
+
+    This is how the conditional VAE conditions its encoder (on x) and its decoder (on z).
+    inputs: (N, D) floats; labels: (N,) integer class ids in [0, num_classes).
+    Returns (N, D + num_classes), in the dtype of inputs.
+    """
+    # TODO: tf.one_hot(labels, num_classes) in the inputs' dtype, concatenated on the last axis
+    raise NotImplementedError("tf.one_hot(labels, num_classes) in the inputs' dtype, concatenated on the last axis")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,12 +233,34 @@ class VAE(keras.Model):
         # Keras resets exactly these at the start of each epoch and of each evaluate().
         return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
 
+    def compile(self, optimizer="adam", **kwargs):
+        super().compile(optimizer=optimizer, **kwargs)
+        # Build the optimizer's slots now: built inside the first traced train_step instead,
+        # they make TensorFlow trace that step twice (a second of CPU at every first fit).
+        self.optimizer.build(self.trainable_variables)
+
+    def compile_from_config(self, config):
+        # load_model restores the compile arguments (then the optimizer state) through this;
+        # Keras skips it for a model with its own compile unless the model defines it.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
     def build(self, input_shape):
         # Loading a .keras file builds again: leave built layers alone.
         if not self.encoder.built:
             self.encoder.build(input_shape)
         if not self.decoder.built:
             self.decoder.build((*input_shape[:-1], self.latent_dim))
+
+    # The losses are computed in float32 even when the layers compute in float16 (mixed
+    # precision): log-likelihoods summed over 64 pixels lose too many digits in float16.
+    def encode(self, x):
+        """q(z | x): (mean, log_var), each (N, K) in float32. x: (N, D)."""
+        mean, log_var = self.encoder(x)
+        return keras.ops.cast(mean, "float32"), keras.ops.cast(log_var, "float32")
+
+    def decode(self, z):
+        """The decoder outputs for z, in float32. z: (..., K). Returns (..., D)."""
+        return keras.ops.cast(self.decoder(z), "float32")
 
     def reconstruction_log_likelihood(self, x, outputs):
         """log p(x | z) per example from the decoder outputs. x, outputs: (N, D). Returns (N,)."""
@@ -220,19 +274,24 @@ class VAE(keras.Model):
         One reparameterised sample z per example. x: (N, D); epsilon: (N, K) noise to use,
         or None to draw it from N(0, I) with self.noise.
         """
-        # TODO: encode, sample z with the reparameterisation trick, decode, then negative_elbo
-        raise NotImplementedError("encode, sample z with the reparameterisation trick, decode, then negative_elbo")
+        # TODO: self.encode(x), sample z with the reparameterisation trick, self.decode(z), then negative_elbo with self.beta
+        raise NotImplementedError("self.encode(x), sample z with the reparameterisation trick, self.decode(z), then negative_elbo with self.beta")
+
+    def loss_inputs(self, data):
+        """The arguments of loss_terms in a batch from fit/evaluate: (x,); labels are ignored."""
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return (x,)
 
     def train_step(self, data):
         """One gradient step on a batch (fit calls it). Returns the trackers' results."""
-        x = data[0] if isinstance(data, tuple) else data  # fit(x) or fit((x, labels))
-        # TODO: loss, reconstruction, kl = self.loss_terms(x) inside a GradientTape; scale_loss; gradient w.r.t. self.trainable_variables; optimizer.apply
-        raise NotImplementedError("loss, reconstruction, kl = self.loss_terms(x) inside a GradientTape; scale_loss; gradient w.r.t. self.trainable_variables; optimizer.apply")
+        inputs = self.loss_inputs(data)  # (x,), or (x, labels) for the ConditionalVAE
+        # TODO: loss, reconstruction, kl = self.loss_terms(*inputs) inside a GradientTape; scale_loss; gradient w.r.t. self.trainable_variables; optimizer.apply
+        raise NotImplementedError("loss, reconstruction, kl = self.loss_terms(*inputs) inside a GradientTape; scale_loss; gradient w.r.t. self.trainable_variables; optimizer.apply")
         return self.update_trackers(loss, reconstruction, kl)
 
     def test_step(self, data):
         """The loss terms of a batch, no gradient step (evaluate and validation call it)."""
-        x = data[0] if isinstance(data, tuple) else data
+        inputs = self.loss_inputs(data)
         # TODO: loss, reconstruction, kl = the same loss terms; no gradient step
         raise NotImplementedError("loss, reconstruction, kl = the same loss terms; no gradient step")
         return self.update_trackers(loss, reconstruction, kl)
@@ -250,9 +309,10 @@ class VAE(keras.Model):
         """E[x | z] from decoder outputs: sigmoid(logits) for Bernoulli pixels, the means otherwise."""
         return tf.sigmoid(outputs) if self.likelihood == "bernoulli" else outputs
 
-    def reconstruct(self, x):
-        """x: (N, D). Returns E[x | z = posterior mean]: (N, D), in [0, 1] for Bernoulli pixels."""
-        return self.output_mean(self(x))
+    def reconstruct(self, inputs):
+        """inputs: x (N, D) (the ConditionalVAE: (x, labels)). Returns E[x | z = posterior
+        mean]: (N, D), in [0, 1] for Bernoulli pixels."""
+        return self.output_mean(self(inputs))
 
     def sample(self, n, seed=None):
         """Draw n new examples: z ~ N(0, I), then E[x | z]. Returns (n, D).
@@ -262,6 +322,103 @@ class VAE(keras.Model):
         # TODO: z from keras.random.normal((n, latent_dim), seed=seed), decode, output_mean
         raise NotImplementedError("z from keras.random.normal((n, latent_dim), seed=seed), decode, output_mean")
 
+    def log_likelihood_estimate(self, x, num_samples=64, epsilon=None, seed=None):
+        """The importance-weighted estimate of log p(x), per example, from S samples of q(z|x).
+
+        With z_s = sample_gaussian(mean, log_var, epsilon[s]), the log-weights are
+            log w_s = log p(x | z_s) + log p(z_s) - log q(z_s | x),
+        log p(z) = log N(z | 0, I) and log q(z | x) = log N(z | mean, exp(log_var)) both by
+        gaussian_log_likelihood; the estimate is iwae_bound(log w). A lower bound on log p(x)
+        that rises with S; S = 1 is the one-sample ELBO.
+
+        x: (N, D); epsilon: (S, N, K) noise to use, or None to draw S = num_samples samples
+        (the same integer seed gives the same estimate). Returns (N,), in nats.
+        """
+        mean, log_var = self.encode(x)
+        if epsilon is None:
+            epsilon = keras.random.normal((int(num_samples), tf.shape(mean)[0], self.latent_dim),
+                                          seed=seed)
+        # TODO: broadcast mean, log_var and x over the S samples; z, log p(x|z), log p(z), log q(z|x) each (S, N); iwae_bound
+        raise NotImplementedError("broadcast mean, log_var and x over the S samples; z, log p(x|z), log p(z), log q(z|x) each (S, N); iwae_bound")
+
     def get_config(self):
         # TODO: every constructor argument, so that VAE.from_config rebuilds the same model
         raise NotImplementedError("every constructor argument, so that VAE.from_config rebuilds the same model")
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. The conditional VAE
+# ---------------------------------------------------------------------------------------------
+
+@keras.saving.register_keras_serializable(package="dlkit_lab11_vae")
+class ConditionalVAE(VAE):
+    """A VAE whose encoder q(z | x, y) and decoder p(x | z, y) both see the label y, one-hot.
+
+    ConditionalVAE(input_dim, latent_dim, num_classes, hidden_units, likelihood, beta, ...):
+    the VAE's arguments plus the number of classes C. Train it with fit(x, labels): x (N, D),
+    labels (N,) integer class ids. call((x, labels)) returns the decoder outputs for the
+    posterior means; sample(labels) draws one new example of each requested class.
+    The trackers, train_step and test_step are the VAE's: they call this class's loss_terms.
+    """
+
+    def __init__(self, input_dim=64, latent_dim=2, num_classes=10, **kwargs):
+        # Set before VAE.__init__, which builds the networks: their inputs carry the label.
+        self.num_classes = int(num_classes)
+        super().__init__(input_dim=input_dim, latent_dim=latent_dim, **kwargs)
+
+    def build(self, input_shape):
+        # The encoder reads [x, one-hot y], the decoder [z, one-hot y].
+        if not self.encoder.built:
+            self.encoder.build((None, self.input_dim + self.num_classes))
+        if not self.decoder.built:
+            self.decoder.build((None, self.latent_dim + self.num_classes))
+
+    def loss_inputs(self, data):
+        """fit(x, labels) gives batches (x, labels): both go to loss_terms."""
+        x, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return x, labels
+
+    def encode(self, x, labels):
+        """q(z | x, y): (mean, log_var), each (N, K) in float32. x: (N, D); labels: (N,)."""
+        # TODO: the encoder on concat_one_hot(x, labels, self.num_classes); both outputs cast to float32
+        raise NotImplementedError("the encoder on concat_one_hot(x, labels, self.num_classes); both outputs cast to float32")
+
+    def decode(self, z, labels):
+        """The decoder outputs for z given y, in float32. z: (N, K); labels: (N,).
+
+        Returns (N, D).
+        """
+        # TODO: the decoder on concat_one_hot(z, labels, self.num_classes), cast to float32
+        raise NotImplementedError("the decoder on concat_one_hot(z, labels, self.num_classes), cast to float32")
+
+    def loss_terms(self, x, labels, epsilon=None):
+        """(loss, reconstruction, kl): VAE.loss_terms, with the labels given to encode and decode.
+
+        x: (N, D); labels: (N,); epsilon: (N, K) noise to use, or None to draw it.
+        """
+        # TODO: as VAE.loss_terms, with self.encode(x, labels) and self.decode(z, labels)
+        raise NotImplementedError("as VAE.loss_terms, with self.encode(x, labels) and self.decode(z, labels)")
+
+    def call(self, inputs):
+        """inputs: (x, labels). Returns the decoder outputs for the posterior means: (N, D)."""
+        x, labels = inputs
+        # TODO: decode the posterior mean of q(z | x, y), given the same labels
+        raise NotImplementedError("decode the posterior mean of q(z | x, y), given the same labels")
+
+    def sample(self, labels, seed=None):
+        """One new example of each requested class: z ~ N(0, I), then E[x | z, y].
+
+        labels: (n,) integer class ids. Returns (n, D); the same integer seed gives the same
+        samples.
+        """
+        labels = tf.convert_to_tensor(labels)
+        # TODO: z from keras.random.normal((n, latent_dim), seed=seed), decode with the labels, output_mean
+        raise NotImplementedError("z from keras.random.normal((n, latent_dim), seed=seed), decode with the labels, output_mean")
+
+    def log_likelihood_estimate(self, *args, **kwargs):
+        raise NotImplementedError("this lab estimates log p(x) for the VAE only; for the "
+                                  "conditional VAE it would be log p(x | y)")
+
+    def get_config(self):
+        # TODO: the VAE's config (super().get_config()) plus num_classes
+        raise NotImplementedError("the VAE's config (super().get_config()) plus num_classes")

@@ -1,4 +1,4 @@
-"""Lab 12, part 3: a GAN as a keras.Model with two optimizers.
+"""Lab 12, part 3: a GAN as a keras.Model with two optimizers, and its conditional version.
 
 One `train_step` is two updates, each with its own tape and its own optimizer:
 
@@ -15,6 +15,12 @@ import tensorflow as tf
 
 from dlkit.training import LossTrackers
 from gan_losses import GENERATOR_LOSSES, discriminator_loss
+
+
+def as_float32(logits):
+    """Logits in float32, so the losses are computed in float32 under mixed precision too
+    (the networks then compute in float16)."""
+    return keras.ops.cast(logits, "float32")
 
 
 @keras.saving.register_keras_serializable(package="dlkit_lab12_gan")
@@ -82,7 +88,7 @@ class GAN(keras.Model):
         """One update of D on a real batch (N, ...) and N fresh fakes. Returns D's loss.
 
         1. N fakes G(z) with z = self.sample_latent(N) (G is not trained here: no tape);
-        2. under a tf.GradientTape: D's logits on the real and on the fake batch,
+        2. under a tf.GradientTape: D's logits on the real and on the fake batch (as_float32),
            discriminator_loss, and self.d_optimizer.scale_loss(loss) (for mixed precision);
         3. the gradients of the scaled loss w.r.t. self.discriminator.trainable_variables,
            applied with self.d_optimizer.apply(grads, variables). Nothing else changes.
@@ -95,8 +101,8 @@ class GAN(keras.Model):
         """One update of G on batch_size fresh fakes. Returns G's loss.
 
         1. under a tf.GradientTape: fakes G(z) with z = self.sample_latent(batch_size), D's
-           logits on them, the loss GENERATOR_LOSSES[self.generator_loss](logits), and
-           self.g_optimizer.scale_loss(loss);
+           logits on them (as_float32), the loss GENERATOR_LOSSES[self.generator_loss](logits),
+           and self.g_optimizer.scale_loss(loss);
         2. the gradients w.r.t. self.generator.trainable_variables only (they flow through
            D to get there), applied with self.g_optimizer.apply. D's weights must not change.
         """
@@ -129,3 +135,69 @@ class GAN(keras.Model):
         # TODO: deserialize_keras_object the two networks in config
         raise NotImplementedError("deserialize_keras_object the two networks in config")
         return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="dlkit_lab12_gan")
+class ConditionalGAN(GAN):
+    """A GAN whose generator and discriminator both see the class label, one-hot coded.
+
+    generator: [z (N, latent_dim), one-hot labels (N, num_classes)] -> x;
+    discriminator: [x, one-hot labels] -> logits (N, 1) (see make_conditional_mlp_*).
+    Use: compile as the GAN, then fit on (x, labels) batches, labels (N,) integer class ids.
+    generate(labels) draws one sample of each requested class; calling the ConditionalGAN
+    on (z, labels) runs the generator. The trackers, compile and from_config are the GAN's.
+    """
+
+    def __init__(self, generator, discriminator, latent_dim, num_classes,
+                 generator_loss="non_saturating", seed=None, **kwargs):
+        super().__init__(generator, discriminator, latent_dim, generator_loss=generator_loss,
+                         seed=seed, **kwargs)
+        self.num_classes = int(num_classes)
+
+    def one_hot(self, labels):
+        """labels: (N,) integer class ids. Returns (N, num_classes) float32 one-hot codes."""
+        return tf.one_hot(tf.cast(labels, tf.int32), self.num_classes)
+
+    def call(self, inputs, training=False):
+        z, labels = inputs
+        return self.generator([z, self.one_hot(labels)], training=training)
+
+    def generate(self, labels):
+        """One generated sample per requested label. labels: (n,) ints. Returns (n, data_dim)."""
+        labels = tf.convert_to_tensor(labels)
+        # TODO: z = self.sample_latent(number of labels); the generator on [z, self.one_hot(labels)]
+        raise NotImplementedError("z = self.sample_latent(number of labels); the generator on [z, self.one_hot(labels)]")
+
+    def discriminator_step(self, real, labels):
+        """One update of D on a labelled real batch and as many fakes of the SAME labels.
+
+        real: (N, ...); labels: (N,). D judges [real, y] and [G([z, y]), y], y the one-hot
+        labels, with discriminator_loss; as GAN.discriminator_step, only D's variables are
+        updated, with d_optimizer (and d_optimizer.scale_loss). Returns D's loss.
+        """
+        # TODO: GAN.discriminator_step, with y = self.one_hot(labels) given to both networks
+        raise NotImplementedError("GAN.discriminator_step, with y = self.one_hot(labels) given to both networks")
+
+    def generator_step(self, labels):
+        """One update of G on fakes of the given labels: D judges [G([z, y]), y].
+
+        labels: (N,), one fake per label. As GAN.generator_step, only G's variables are
+        updated, with g_optimizer (and g_optimizer.scale_loss). Returns G's loss.
+        """
+        # TODO: GAN.generator_step, with y = self.one_hot(labels) given to both networks
+        raise NotImplementedError("GAN.generator_step, with y = self.one_hot(labels) given to both networks")
+
+    def train_step(self, data):
+        """D step on the real batch and its labels, then G step on the same labels.
+
+        data: (real (N, ...), labels (N,)). Returns self.trackers.results() (d_loss, g_loss).
+        """
+        real, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
+        # TODO: discriminator_step(real, labels), generator_step(labels), update and return the trackers
+        raise NotImplementedError("discriminator_step(real, labels), generator_step(labels), update and return the trackers")
+
+    def get_config(self):
+        config = super().get_config()
+        # TODO: add num_classes to the GAN's config
+        raise NotImplementedError("add num_classes to the GAN's config")
+        return config

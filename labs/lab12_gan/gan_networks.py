@@ -1,4 +1,4 @@
-"""Lab 12, part 2: generators and discriminators.
+"""Lab 12, part 2: generators and discriminators (plain, DCGAN and conditional).
 
 Every builder returns a functional `keras.Model`, so it saves and reloads as `.keras` with
 no custom code. Discriminators output *logits* (no sigmoid): the losses in gan_losses.py
@@ -61,3 +61,28 @@ def make_dcgan_discriminator(image_shape=(8, 8, 1), base_channels=32, name="dcga
     """
     # TODO: the layers listed in the docstring, as a functional keras.Model
     raise NotImplementedError("the layers listed in the docstring, as a functional keras.Model")
+
+
+def make_conditional_mlp_generator(latent_dim=2, num_classes=2, data_dim=2, hidden_units=64,
+                                   depth=2, name="conditional_generator"):
+    """make_mlp_generator, told which class to draw: its input is [z, one-hot label].
+
+    Two inputs, z: (N, latent_dim) and labels: (N, num_classes) one-hot; they are
+    concatenated, then `depth` Dense(hidden_units, relu) and a linear Dense(data_dim).
+    Call it as generator([z, one_hot_labels]). Output x: (N, data_dim).
+    """
+    # TODO: two keras.Input, layers.Concatenate()([z, labels]), then the MLP generator's layers
+    raise NotImplementedError("two keras.Input, layers.Concatenate()([z, labels]), then the MLP generator's layers")
+
+
+def make_conditional_mlp_discriminator(num_classes=2, data_dim=2, hidden_units=64, depth=2,
+                                       name="conditional_discriminator"):
+    """make_mlp_discriminator, told which class the sample claims to be: input [x, one-hot label].
+
+    Two inputs, x: (N, data_dim) and labels: (N, num_classes) one-hot; they are
+    concatenated, then `depth` Dense + LeakyReLU(0.2) and Dense(1) with no activation.
+    D learns "is x a real sample OF THIS CLASS?", so a generator that ignores the label is
+    caught. Call it as discriminator([x, one_hot_labels]). Output logits: (N, 1).
+    """
+    # TODO: two keras.Input, layers.Concatenate()([x, labels]), then the MLP discriminator's layers
+    raise NotImplementedError("two keras.Input, layers.Concatenate()([x, labels]), then the MLP discriminator's layers")

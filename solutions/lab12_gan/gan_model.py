@@ -1,4 +1,4 @@
-"""Lab 12, part 3: a GAN as a keras.Model with two optimizers.
+"""Lab 12, part 3: a GAN as a keras.Model with two optimizers, and its conditional version.
 
 One `train_step` is two updates, each with its own tape and its own optimizer:
 
@@ -15,6 +15,12 @@ import tensorflow as tf
 
 from dlkit.training import LossTrackers
 from gan_losses import GENERATOR_LOSSES, discriminator_loss
+
+
+def as_float32(logits):
+    """Logits in float32, so the losses are computed in float32 under mixed precision too
+    (the networks then compute in float16)."""
+    return keras.ops.cast(logits, "float32")
 
 
 @keras.saving.register_keras_serializable(package="dlkit_lab12_gan")
@@ -82,7 +88,7 @@ class GAN(keras.Model):
         """One update of D on a real batch (N, ...) and N fresh fakes. Returns D's loss.
 
         1. N fakes G(z) with z = self.sample_latent(N) (G is not trained here: no tape);
-        2. under a tf.GradientTape: D's logits on the real and on the fake batch,
+        2. under a tf.GradientTape: D's logits on the real and on the fake batch (as_float32),
            discriminator_loss, and self.d_optimizer.scale_loss(loss) (for mixed precision);
         3. the gradients of the scaled loss w.r.t. self.discriminator.trainable_variables,
            applied with self.d_optimizer.apply(grads, variables). Nothing else changes.
@@ -91,8 +97,8 @@ class GAN(keras.Model):
         # BEGIN SOLUTION fakes, then a tape over D's loss; D's variables only, with d_optimizer
         fake = self.generator(self.sample_latent(batch_size), training=True)
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator(real, training=True)
-            fake_logits = self.discriminator(fake, training=True)
+            real_logits = as_float32(self.discriminator(real, training=True))
+            fake_logits = as_float32(self.discriminator(fake, training=True))
             loss = discriminator_loss(real_logits, fake_logits)
             scaled_loss = self.d_optimizer.scale_loss(loss)
         variables = self.discriminator.trainable_variables
@@ -105,8 +111,8 @@ class GAN(keras.Model):
         """One update of G on batch_size fresh fakes. Returns G's loss.
 
         1. under a tf.GradientTape: fakes G(z) with z = self.sample_latent(batch_size), D's
-           logits on them, the loss GENERATOR_LOSSES[self.generator_loss](logits), and
-           self.g_optimizer.scale_loss(loss);
+           logits on them (as_float32), the loss GENERATOR_LOSSES[self.generator_loss](logits),
+           and self.g_optimizer.scale_loss(loss);
         2. the gradients w.r.t. self.generator.trainable_variables only (they flow through
            D to get there), applied with self.g_optimizer.apply. D's weights must not change.
         """
@@ -114,7 +120,8 @@ class GAN(keras.Model):
         z = self.sample_latent(batch_size)
         loss_fn = GENERATOR_LOSSES[self.generator_loss]
         with tf.GradientTape() as tape:
-            fake_logits = self.discriminator(self.generator(z, training=True), training=True)
+            fake_logits = as_float32(
+                self.discriminator(self.generator(z, training=True), training=True))
             loss = loss_fn(fake_logits)
             scaled_loss = self.g_optimizer.scale_loss(loss)
         variables = self.generator.trainable_variables
@@ -162,3 +169,96 @@ class GAN(keras.Model):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         # END SOLUTION
         return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="dlkit_lab12_gan")
+class ConditionalGAN(GAN):
+    """A GAN whose generator and discriminator both see the class label, one-hot coded.
+
+    generator: [z (N, latent_dim), one-hot labels (N, num_classes)] -> x;
+    discriminator: [x, one-hot labels] -> logits (N, 1) (see make_conditional_mlp_*).
+    Use: compile as the GAN, then fit on (x, labels) batches, labels (N,) integer class ids.
+    generate(labels) draws one sample of each requested class; calling the ConditionalGAN
+    on (z, labels) runs the generator. The trackers, compile and from_config are the GAN's.
+    """
+
+    def __init__(self, generator, discriminator, latent_dim, num_classes,
+                 generator_loss="non_saturating", seed=None, **kwargs):
+        super().__init__(generator, discriminator, latent_dim, generator_loss=generator_loss,
+                         seed=seed, **kwargs)
+        self.num_classes = int(num_classes)
+
+    def one_hot(self, labels):
+        """labels: (N,) integer class ids. Returns (N, num_classes) float32 one-hot codes."""
+        return tf.one_hot(tf.cast(labels, tf.int32), self.num_classes)
+
+    def call(self, inputs, training=False):
+        z, labels = inputs
+        return self.generator([z, self.one_hot(labels)], training=training)
+
+    def generate(self, labels):
+        """One generated sample per requested label. labels: (n,) ints. Returns (n, data_dim)."""
+        labels = tf.convert_to_tensor(labels)
+        # BEGIN SOLUTION z = self.sample_latent(number of labels); the generator on [z, self.one_hot(labels)]
+        z = self.sample_latent(tf.shape(labels)[0])
+        return self.generator([z, self.one_hot(labels)], training=False)
+        # END SOLUTION
+
+    def discriminator_step(self, real, labels):
+        """One update of D on a labelled real batch and as many fakes of the SAME labels.
+
+        real: (N, ...); labels: (N,). D judges [real, y] and [G([z, y]), y], y the one-hot
+        labels, with discriminator_loss; as GAN.discriminator_step, only D's variables are
+        updated, with d_optimizer (and d_optimizer.scale_loss). Returns D's loss.
+        """
+        # BEGIN SOLUTION GAN.discriminator_step, with y = self.one_hot(labels) given to both networks
+        y = self.one_hot(labels)
+        fake = self.generator([self.sample_latent(tf.shape(real)[0]), y], training=True)
+        with tf.GradientTape() as tape:
+            real_logits = as_float32(self.discriminator([real, y], training=True))
+            fake_logits = as_float32(self.discriminator([fake, y], training=True))
+            loss = discriminator_loss(real_logits, fake_logits)
+            scaled_loss = self.d_optimizer.scale_loss(loss)
+        variables = self.discriminator.trainable_variables
+        self.d_optimizer.apply(tape.gradient(scaled_loss, variables), variables)
+        return loss
+        # END SOLUTION
+
+    def generator_step(self, labels):
+        """One update of G on fakes of the given labels: D judges [G([z, y]), y].
+
+        labels: (N,), one fake per label. As GAN.generator_step, only G's variables are
+        updated, with g_optimizer (and g_optimizer.scale_loss). Returns G's loss.
+        """
+        # BEGIN SOLUTION GAN.generator_step, with y = self.one_hot(labels) given to both networks
+        y = self.one_hot(labels)
+        z = self.sample_latent(tf.shape(y)[0])
+        loss_fn = GENERATOR_LOSSES[self.generator_loss]
+        with tf.GradientTape() as tape:
+            fake = self.generator([z, y], training=True)
+            loss = loss_fn(as_float32(self.discriminator([fake, y], training=True)))
+            scaled_loss = self.g_optimizer.scale_loss(loss)
+        variables = self.generator.trainable_variables
+        self.g_optimizer.apply(tape.gradient(scaled_loss, variables), variables)
+        return loss
+        # END SOLUTION
+
+    def train_step(self, data):
+        """D step on the real batch and its labels, then G step on the same labels.
+
+        data: (real (N, ...), labels (N,)). Returns self.trackers.results() (d_loss, g_loss).
+        """
+        real, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
+        # BEGIN SOLUTION discriminator_step(real, labels), generator_step(labels), update and return the trackers
+        d_loss = self.discriminator_step(real, labels)
+        g_loss = self.generator_step(labels)
+        self.trackers.update(d_loss=d_loss, g_loss=g_loss)
+        return self.trackers.results()
+        # END SOLUTION
+
+    def get_config(self):
+        config = super().get_config()
+        # BEGIN SOLUTION add num_classes to the GAN's config
+        config["num_classes"] = self.num_classes
+        # END SOLUTION
+        return config

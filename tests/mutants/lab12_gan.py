@@ -17,13 +17,19 @@ def non_saturating_generator_loss(fake_logits):
     return {non_saturating}
 '''
 
+# An optimizer asked to update the other network's variables fails in every training step,
+# so the GPU-readiness checks (autograder/checks/lab12_gan/readiness.py) fail too.
+READINESS = ("gan_trains_with_xla", "gan_trains_in_mixed_precision",
+             "gan_train_step_traces_at_most_twice")
+
 MUTANTS = [
     Mutant(
         "generator_loss_labels_fakes_as_fake",
         "gan_losses.py",
         find="return tf.reduce_mean(tf.nn.softplus(-fake_logits))",
         replace="return tf.reduce_mean(tf.nn.softplus(fake_logits))",
-        breaks=("non_saturating_generator_loss", "generator_loss_gradients", "gan_learns_moons"),
+        breaks=("non_saturating_generator_loss", "generator_loss_gradients", "gan_learns_moons",
+                "gan_covers_the_ring", "cgan_follows_requested_class"),
     ),
     Mutant(
         "discriminator_labels_swapped",
@@ -32,14 +38,16 @@ MUTANTS = [
              "    fake_term = tf.reduce_mean(tf.nn.softplus(fake_logits))",
         replace="real_term = tf.reduce_mean(tf.nn.softplus(real_logits))\n"
                 "    fake_term = tf.reduce_mean(tf.nn.softplus(-fake_logits))",
-        breaks=("discriminator_loss", "gan_learns_moons"),
+        breaks=("discriminator_loss", "gan_learns_moons", "gan_covers_the_ring",
+                "cgan_follows_requested_class"),
     ),
     Mutant(
         "generator_step_updates_the_discriminator",
         "gan_model.py",
-        find="variables = self.generator.trainable_variables",
-        replace="variables = self.trainable_variables",
-        breaks=("generator_step", "train_step", "gan_learns_moons"),
+        find="variables = self.generator.trainable_variables\n        grads",
+        replace="variables = self.trainable_variables\n        grads",
+        breaks=("generator_step", "train_step", "gan_learns_moons", "gan_covers_the_ring",
+                *READINESS),
     ),
     Mutant(
         "minimax_and_non_saturating_swapped",
@@ -50,14 +58,15 @@ MUTANTS = [
             minimax="tf.reduce_mean(tf.nn.softplus(-fake_logits))",
             non_saturating="-tf.reduce_mean(tf.nn.softplus(fake_logits))"),
         breaks=("minimax_generator_loss", "non_saturating_generator_loss",
-                "generator_loss_gradients", "train_step"),
+                "generator_loss_gradients", "train_step", "cgan_follows_requested_class"),
     ),
     Mutant(
         "discriminator_step_uses_generator_variables",
         "gan_model.py",
-        find="variables = self.discriminator.trainable_variables",
-        replace="variables = self.generator.trainable_variables",
-        breaks=("discriminator_step", "train_step", "gan_learns_moons"),
+        find="variables = self.discriminator.trainable_variables\n        grads",
+        replace="variables = self.generator.trainable_variables\n        grads",
+        breaks=("discriminator_step", "train_step", "gan_learns_moons", "gan_covers_the_ring",
+                *READINESS),
     ),
     Mutant(
         "sigmoid_applied_twice_in_discriminator",
@@ -75,7 +84,8 @@ MUTANTS = [
         find="real_term = tf.reduce_mean(tf.nn.softplus(-real_logits))",
         replace="real_logits, fake_logits = tf.sigmoid(real_logits), tf.sigmoid(fake_logits)\n"
                 "    real_term = tf.reduce_mean(tf.nn.softplus(-real_logits))",
-        breaks=("discriminator_loss", "losses_stable_on_extreme_logits", "gan_learns_moons"),
+        breaks=("discriminator_loss", "losses_stable_on_extreme_logits", "gan_learns_moons",
+                "gan_covers_the_ring", "cgan_follows_requested_class"),
     ),
     Mutant(
         "naive_log_sigmoid",
@@ -97,5 +107,39 @@ MUTANTS = [
         find="            generator_loss=self.generator_loss,\n",
         replace="",
         breaks=("gan_saves_and_loads",),
+    ),
+    # Two samples per G step (the latent size, not the batch size): G's gradient is so noisy
+    # that it no longer spreads over the ring's modes.
+    Mutant(
+        "generator_step_on_latent_dim_fakes",
+        "gan_model.py",
+        find="g_loss = self.generator_step(tf.shape(real)[0])",
+        replace="g_loss = self.generator_step(self.latent_dim)",
+        breaks=("gan_covers_the_ring",),
+    ),
+    # D's step pairs the real batch with fresh random labels (as it does the fakes): D can no
+    # longer tell which class a sample belongs to, so G learns to ignore the label.
+    Mutant(
+        "cgan_discriminator_step_ignores_the_real_labels",
+        "gan_model.py",
+        find="        y = self.one_hot(labels)\n        fake = self.generator(",
+        replace="        y = self.one_hot(keras.random.randint(\n"
+                "            tf.shape(labels), 0, self.num_classes, seed=self.seed_generator))\n"
+                "        fake = self.generator(",
+        breaks=("cgan_follows_requested_class",),
+    ),
+    Mutant(
+        "conditional_generator_ignores_its_label",
+        "gan_networks.py",
+        find="hidden = layers.Concatenate()([z, labels])",
+        replace="hidden = z",
+        breaks=("conditional_mlp_networks",),
+    ),
+    Mutant(
+        "cgan_get_config_forgets_num_classes",
+        "gan_model.py",
+        find='        config["num_classes"] = self.num_classes\n',
+        replace="",
+        breaks=("conditional_gan_generates_and_saves",),
     ),
 ]

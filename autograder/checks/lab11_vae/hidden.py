@@ -1,8 +1,13 @@
 """Hidden checks of lab11_vae: fresh shapes, seeds and model sizes; references from the solution."""
+import json
+
 import numpy as np
 
 from autograder.api import check
-from autograder.checks.lab11_vae.public import judge_elbo_terms, judge_training, scalars, train_probe
+from autograder.checks.lab11_vae.public import (conditioned_network, digits_with_labels,
+                                                judge_elbo_terms, judge_iwae_bound,
+                                                judge_training, negative_elbo_np, scalars,
+                                                train_probe)
 from autograder.verdicts import expect_close
 
 
@@ -66,3 +71,42 @@ def train_step_trains_other_model(lab, rng):
 @train_step_trains_other_model.verdict
 def _(student, reference):
     judge_training(student, reference)
+
+
+@check(points=1, hint="iwae_bound: logsumexp over axis 0 (the S samples) minus log S, for any "
+                      "S and N")
+def iwae_bound_other_shapes(lab, rng):
+    samples, n = (int(v) for v in rng.integers(2, 12, size=2))
+    log_weights = (10.0 * rng.normal(size=(samples, n)) - 300.0).astype("float32")
+    return {"log_weights": log_weights, "bound": lab.vae.iwae_bound(log_weights)}
+
+
+@iwae_bound_other_shapes.verdict
+def _(student, reference):
+    judge_iwae_bound(student["bound"], reference["bound"], reference["log_weights"],
+                     f"iwae_bound on log-weights of shape {reference['log_weights'].shape}")
+
+
+@check(points=1, reference=False,
+       hint="the ConditionalVAE must condition on num_classes classes, whatever that number")
+def cvae_loss_terms_other_sizes(lab, rng):
+    n, latent_dim = int(rng.integers(3, 40)), int(rng.integers(2, 7))
+    x = digits_with_labels("test")[0][:n]
+    labels = rng.integers(0, 3, size=n).astype("int32")
+    beta = float(rng.uniform(0.2, 3.0))
+    model = lab.vae.ConditionalVAE(input_dim=64, latent_dim=latent_dim, num_classes=3,
+                                   hidden_units=(24, 12), beta=beta)
+    epsilon = rng.normal(size=(n, latent_dim)).astype("float32")
+    _, reconstruction, kl = negative_elbo_np(conditioned_network(model.encoder, labels, 3),
+                                             conditioned_network(model.decoder, labels, 3), x,
+                                             epsilon[None])
+    return {"terms": scalars(model.loss_terms(x, labels, epsilon)),
+            "expected": [reconstruction + beta * kl, reconstruction, kl], "beta": beta}
+
+
+@cvae_loss_terms_other_sizes.verdict
+def _(student, _reference):
+    expected = {"shapes": json.dumps([[], [], []]),
+                "values": [np.array([v]) for v in student["expected"]]}
+    judge_elbo_terms(student["terms"], expected, f"ConditionalVAE(num_classes=3, "
+                     f"beta={student['beta']:.3g}).loss_terms (against its own networks)")

@@ -87,3 +87,29 @@ def _(student, reference):
     expect_true(student["discriminator_change_in_generator_step"] == 0,
                 "generator_step changed the DCGAN discriminator's weights: D must stay fixed "
                 "in G's step")
+
+
+@check(points=1, uses=NETWORKS, hint="the conditional builders must follow num_classes, "
+                                     "data_dim, hidden_units and depth")
+def conditional_networks_other_sizes(lab, rng):
+    nets = lab.gan_networks
+    generator = nets.make_conditional_mlp_generator(latent_dim=4, num_classes=5, data_dim=3,
+                                                    hidden_units=16, depth=3)
+    discriminator = nets.make_conditional_mlp_discriminator(num_classes=5, data_dim=3,
+                                                            hidden_units=16, depth=3)
+    y = tensor(np.eye(5, dtype="float32")[rng.integers(0, 5, size=9)])
+    return {"samples": generator([tensor(rng.normal(size=(9, 4))), y]),
+            "logits": discriminator([tensor(rng.normal(size=(9, 3))), y]),
+            "parameters": [generator.count_params(), discriminator.count_params()]}
+
+
+@conditional_networks_other_sizes.verdict
+def _(student, reference):
+    expect_true(np.shape(student["samples"]) == (9, 3) and np.shape(student["logits"]) == (9, 1),
+                f"with num_classes=5 and data_dim=3 the conditional generator gives shape "
+                f"{np.shape(student['samples'])} (expected (9, 3)) and the discriminator "
+                f"{np.shape(student['logits'])} (expected (9, 1))")
+    expect_true(list(student["parameters"]) == list(reference["parameters"]),
+                f"the conditional networks (num_classes=5, data_dim=3, hidden_units=16, "
+                f"depth=3) have {list(student['parameters'])} parameters (generator, "
+                f"discriminator), the reference {list(reference['parameters'])}")

@@ -61,12 +61,36 @@ def probe_networks(data_dim=2, latent_dim=2, hidden_units=64):
     return generator, discriminator
 
 
-def compiled_gan(lab, generator, discriminator, latent_dim, learning_rate=2e-3, **compile_args):
+def probe_conditional_networks(num_classes, data_dim=2, latent_dim=2, hidden_units=64):
+    """probe_networks with a second input, the one-hot label, concatenated to the first."""
+    import keras
+    from keras import layers
+
+    def mlp(first, out, hidden_activation, name):
+        inputs = [keras.Input((first,)), keras.Input((num_classes,))]
+        h = layers.Concatenate()(inputs)
+        for _ in range(2):
+            h = layers.Dense(hidden_units)(h)
+            h = hidden_activation(h)
+        return keras.Model(inputs, layers.Dense(out)(h), name=name)
+    generator = mlp(latent_dim, data_dim, layers.ReLU(), "probe_conditional_generator")
+    discriminator = mlp(data_dim, 1, layers.LeakyReLU(negative_slope=0.2),
+                        "probe_conditional_discriminator")
+    return generator, discriminator
+
+
+def compiled_gan(lab, generator, discriminator, latent_dim, learning_rate=2e-3,
+                 num_classes=None, **compile_args):
+    """The student's GAN (or ConditionalGAN, given num_classes), compiled with two Adams."""
     import keras
 
     def adam():
         return keras.optimizers.Adam(learning_rate, beta_1=0.5)
-    gan = lab.gan_model.GAN(generator, discriminator, latent_dim=latent_dim)
+    if num_classes is None:
+        gan = lab.gan_model.GAN(generator, discriminator, latent_dim=latent_dim)
+    else:
+        gan = lab.gan_model.ConditionalGAN(generator, discriminator, latent_dim=latent_dim,
+                                           num_classes=num_classes)
     gan.compile(d_optimizer=adam(), g_optimizer=adam(), **compile_args)
     return gan
 
@@ -100,26 +124,34 @@ def real_batch(rng, n=64):
     return sample_toy2d("moons", n, seed=int(rng.integers(1 << 30)))
 
 
-def train_toy_gan(lab, rng, name, steps, snapshots=3):
-    """Train a GAN of probe_networks on a 2-D toy set for `steps` steps.
+def fit_toy_gan(lab, rng, name, steps, learning_rate=1e-3, num_samples=1000):
+    """Train a GAN of probe_networks on the 2-D toy set `name` for `steps` steps.
 
-    Returns samples on fixed noise before training and at the last `snapshots` tenths of
-    the budget (GANs oscillate: the verdict judges the median of those), and held-out data.
+    Returns (seed of the data, generated samples on fixed noise before training, the same
+    after each tenth of the budget): GANs oscillate, so verdicts judge the last few.
     """
     import keras
-    from dlkit.data import sample_toy2d, toy2d_dataset
+    from dlkit.data import toy2d_dataset
     seed = int(rng.integers(1 << 30))
     generator, discriminator = probe_networks()
-    gan = compiled_gan(lab, generator, discriminator, latent_dim=2, learning_rate=1e-3,
+    gan = compiled_gan(lab, generator, discriminator, latent_dim=2, learning_rate=learning_rate,
                        steps_per_execution=20)
-    z = tensor(rng.normal(size=(1000, 2)))
-    before = generator(z)
+    z = tensor(rng.normal(size=(num_samples, 2)))
+    before = np.asarray(generator(z))
     samples = []
     keep = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: samples.append(np.asarray(generator(z))))
     dataset = toy2d_dataset(name, 4096, batch_size=128, seed=seed, repeat=True)
     run_step("training (fit)", gan.fit, dataset, epochs=10, steps_per_epoch=steps // 10,
              callbacks=[keep], verbose=0)
+    return seed, before, samples
+
+
+def train_toy_gan(lab, rng, name, steps, snapshots=3):
+    """Samples before training and at the last `snapshots` tenths of the budget, and
+    held-out data, for the energy-distance verdict."""
+    from dlkit.data import sample_toy2d
+    seed, before, samples = fit_toy_gan(lab, rng, name, steps)
     return {"before": before, "after": np.stack(samples[-snapshots:]),
             "heldout": sample_toy2d(name, 1000, seed=seed + 1)}
 
@@ -559,3 +591,235 @@ def _(student, reference):
                  "the reloaded GAN's generator on the same z")
     expect_close(student["loaded_logits"], student["logits"],
                  "the reloaded GAN's discriminator on the same data")
+
+
+# ------------------------------------------------------------------ mode collapse on the ring
+
+# The ring: 8 Gaussians of std 0.05 on a circle of radius 2 (dlkit.data.toy2d_modes). A
+# sample is of high quality when it lies within 3 std of a mode; a mode is covered when at
+# least 1 % of the samples land on it.
+RING_STEPS, RING_LEARNING_RATE, RING_SAMPLES, RING_SNAPSHOTS = 800, 2e-3, 2000, 4
+# Over training seeds the reference covers 7-8 modes with 33-57 % high-quality samples
+# (medians of the last 4 tenths); a collapsed or unconverged GAN covers 0-5 with under 15 %.
+RING_MODE_MARGIN, RING_QUALITY_FRACTION = 2, 0.4
+
+
+@check(points=2, uses=MODEL, timeout=60,
+       hint="a correct train_step covers all 8 modes of the ring within the budget: check the "
+            "labels of both losses, that G's step draws fresh noise for a whole batch, and that "
+            "each network is updated by its own optimizer")
+def gan_covers_the_ring(lab, rng):
+    from dlkit.data import toy2d_mode_counts
+    _, _, samples = fit_toy_gan(lab, rng, "ring", RING_STEPS, learning_rate=RING_LEARNING_RATE,
+                                num_samples=RING_SAMPLES)
+    counts = [toy2d_mode_counts(s, "ring") if np.all(np.isfinite(s)) else np.zeros(8, int)
+              for s in samples[-RING_SNAPSHOTS:]]
+    return {"counts": np.stack(counts), "samples": RING_SAMPLES}
+
+
+def ring_coverage(output):
+    """(modes covered, fraction of high-quality samples): medians over the snapshots."""
+    counts = np.asarray(output["counts"])
+    covered = (counts >= 0.01 * output["samples"]).sum(axis=1)
+    quality = counts.sum(axis=1) / output["samples"]
+    return float(np.median(covered)), float(np.median(quality))
+
+
+@gan_covers_the_ring.verdict
+def _(student, reference):
+    (covered, quality), (target_covered, target_quality) = (ring_coverage(student),
+                                                            ring_coverage(reference))
+    found = (f"after {RING_STEPS} steps on the ring of 8 Gaussians, the GAN covers "
+             f"{covered:g} modes with {quality:.0%} of its samples within 3 std of a mode "
+             f"(medians of the last {RING_SNAPSHOTS} tenths); the reference covers "
+             f"{target_covered:g} with {target_quality:.0%}")
+    expect_true(covered >= target_covered - RING_MODE_MARGIN,
+                f"{found}: mode collapse, the bar is {target_covered - RING_MODE_MARGIN:g} modes")
+    expect_true(quality >= RING_QUALITY_FRACTION * target_quality,
+                f"{found}: too few samples on the modes, the bar is "
+                f"{RING_QUALITY_FRACTION * target_quality:.0%}")
+
+
+# ------------------------------------------------------------------------ the conditional GAN
+
+@check(points=1, uses=NETWORKS,
+       hint="each builder has two keras.Input (the sample or z, and the one-hot label), "
+            "concatenated, then the layers of the plain MLP builder; a list of two inputs")
+def conditional_mlp_networks(lab, rng):
+    nets = lab.gan_networks
+    generator = nets.make_conditional_mlp_generator(latent_dim=3, num_classes=4, data_dim=2,
+                                                    hidden_units=32, depth=2)
+    discriminator = nets.make_conditional_mlp_discriminator(num_classes=4, data_dim=2,
+                                                            hidden_units=32, depth=2)
+    z, x = tensor(rng.normal(size=(16, 3))), tensor(4 * rng.normal(size=(16, 2)))
+    one_hot = np.eye(4, dtype="float32")
+    labels, other = rng.integers(0, 4, size=16), rng.integers(0, 4, size=16)
+    other = np.where(other == labels, (labels + 1) % 4, other)  # every row a new label
+    y, y_other = tensor(one_hot[labels]), tensor(one_hot[other])
+    return {"samples": generator([z, y]), "samples_other_labels": generator([z, y_other]),
+            "logits": discriminator([x, y]), "logits_other_labels": discriminator([x, y_other]),
+            "generator_parameters": generator.count_params(),
+            "discriminator_parameters": discriminator.count_params()}
+
+
+@conditional_mlp_networks.verdict
+def _(student, reference):
+    samples = expect_shape(student["samples"], (16, 2), "make_conditional_mlp_generator("
+                           "latent_dim=3, num_classes=4)([z (16, 3), one_hot (16, 4)])")
+    logits = expect_shape(student["logits"], (16, 1), "make_conditional_mlp_discriminator("
+                          "num_classes=4)([x (16, 2), one_hot (16, 4)])")
+    expect_finite(logits, "the conditional discriminator's output")
+    expect_true(np.any((logits < 0) | (logits > 1)), "the conditional discriminator's outputs "
+                "all lie in [0, 1]: it must return logits (no sigmoid)")
+    for net, outputs, other in (("generator", samples, student["samples_other_labels"]),
+                                ("discriminator", logits, student["logits_other_labels"])):
+        moved = np.abs(np.asarray(other) - outputs).max(axis=1) > 1e-6
+        expect_true(moved.all(), f"the conditional {net} gives the same output for another "
+                    f"label (in {int((~moved).sum())} of 16 rows): it must use its label input")
+    for net in ("generator", "discriminator"):
+        got, want = int(student[f"{net}_parameters"]), int(reference[f"{net}_parameters"])
+        expect_true(got == want, f"make_conditional_mlp_{net}(num_classes=4, hidden_units=32, "
+                    f"depth=2) has {got} parameters, the reference has {want}: concatenate "
+                    "the label to the input, then the layers of the plain MLP")
+
+
+def labelled_batch(rng, n=64):
+    from dlkit.data import toy2d_classification
+    x, y = toy2d_classification("moons", n, seed=int(rng.integers(1 << 30)))
+    return tensor(x), y
+
+
+@check(points=2, uses=MODEL, reference=False,
+       hint="ConditionalGAN: each step gives y = self.one_hot(labels) to BOTH networks; the D "
+            "step updates D only (d_optimizer), the G step G only (g_optimizer); train_step "
+            "unpacks (real, labels)")
+def conditional_gan_steps(lab, rng):
+    generator, discriminator = probe_conditional_networks(num_classes=2)
+    gan = compiled_gan(lab, generator, discriminator, latent_dim=2, learning_rate=1e-2,
+                       num_classes=2)
+    real, labels = labelled_batch(rng)
+    out = {}
+    for name, step, args in (("discriminator_step", gan.discriminator_step, (real, labels)),
+                             ("generator_step", gan.generator_step, (labels,)),
+                             ("train_step", gan.train_step, ((real, labels),))):
+        g_before, d_before = snapshot(generator), snapshot(discriminator)
+        result = run_step(f"ConditionalGAN.{name}", step, *args)
+        out[name] = {"discriminator_change": largest_change(d_before, discriminator),
+                     "generator_change": largest_change(g_before, generator),
+                     "result": ({str(k): float(v) for k, v in result.items()}
+                                if isinstance(result, dict) else scalar(result, name))}
+    return out
+
+
+@conditional_gan_steps.verdict
+def _(student, reference):
+    for name, changes, stays in (("discriminator_step", "discriminator", "generator"),
+                                 ("generator_step", "generator", "discriminator"),
+                                 ("train_step", "discriminator", None),
+                                 ("train_step", "generator", None)):
+        step = student[name]
+        expect_true(step[f"{changes}_change"] > 0, f"ConditionalGAN.{name} left the {changes}'s "
+                    f"weights unchanged: apply the gradients with the {changes[0]}_optimizer")
+        if stays:
+            expect_true(step[f"{stays}_change"] == 0,
+                        f"ConditionalGAN.{name} changed the {stays}'s weights (by up to "
+                        f"{step[f'{stays}_change']:.3g}): each step updates its own network only")
+    for name in ("discriminator_step", "generator_step"):
+        expect_finite(student[name]["result"], f"the loss ConditionalGAN.{name} returns")
+    logs = student["train_step"]["result"]
+    expect_true(isinstance(logs, dict) and {"d_loss", "g_loss"} <= set(logs),
+                f"ConditionalGAN.train_step must return the trackers' results (d_loss and "
+                f"g_loss), got {logs}")
+
+
+@check(points=1, uses=MODEL, reference=False,
+       hint="generate(labels): one z per label (self.sample_latent), the generator on "
+            "[z, self.one_hot(labels)]; get_config adds num_classes")
+def conditional_gan_generates_and_saves(lab, rng):
+    import keras
+    generator, discriminator = probe_conditional_networks(num_classes=3)
+    gan = compiled_gan(lab, generator, discriminator, latent_dim=2, num_classes=3)
+    labels = np.array([0, 1, 2, 2, 1, 0, 0], dtype="int32")
+    generated = gan.generate(labels)
+    z = tensor(rng.normal(size=(7, 2)))
+    gan.save("cgan.keras")
+    try:
+        loaded = keras.models.load_model("cgan.keras")
+    except Exception as error:  # the message goes to the student
+        return {"generated": generated, "error": f"{type(error).__name__}: {error}"[:600]}
+    return {"generated": generated, "error": "", "class": type(loaded).__name__,
+            "num_classes": int(getattr(loaded, "num_classes", -1)),
+            "samples": gan((z, labels)), "loaded_samples": loaded((z, labels))}
+
+
+@conditional_gan_generates_and_saves.verdict
+def _(student, reference):
+    generated = expect_shape(student["generated"], (7, 2), "ConditionalGAN.generate(labels (7,))")
+    expect_finite(generated, "ConditionalGAN.generate(labels)")
+    if student["error"]:
+        raise CheckFailed("keras.models.load_model could not rebuild the saved ConditionalGAN("
+                          "num_classes=3): " + student["error"])
+    expect_true(student["class"] == "ConditionalGAN" and student["num_classes"] == 3,
+                f"load_model gave a {student['class']} with num_classes={student['num_classes']}"
+                "; saved: a ConditionalGAN with 3 (get_config must store num_classes)")
+    expect_close(student["loaded_samples"], student["samples"],
+                 "the reloaded ConditionalGAN's generator on the same (z, labels)")
+
+
+CGAN_STEPS, CGAN_LEARNING_RATE, CGAN_PER_CLASS = 400, 2e-3, 300
+# The reference's samples land in the requested moon 99-100 % of the time (k-nearest
+# neighbours among labelled held-out points); a GAN blind to the label lands near 50 %.
+CGAN_ACCURACY_MARGIN = 0.15
+
+
+def nearest_neighbour_classes(points, reference_points, reference_labels, k=15):
+    """Majority label of each point's k nearest reference points: (N,) ints."""
+    distances = ((points[:, None, :] - reference_points[None, :, :]) ** 2).sum(-1)
+    nearest = reference_labels[np.argsort(distances, axis=1)[:, :k]]
+    return np.array([np.bincount(row, minlength=reference_labels.max() + 1).argmax()
+                     for row in nearest])
+
+
+@check(points=3, uses=MODEL, timeout=60,
+       hint="a ConditionalGAN trained on labelled moons must draw from the moon it is asked "
+            "for: the fakes in D's step must carry the labels of the real batch, and D must "
+            "see the real samples with their own labels")
+def cgan_follows_requested_class(lab, rng):
+    from dlkit.data import arrays_dataset, toy2d_classification
+    seed = int(rng.integers(1 << 30))
+    x, y = toy2d_classification("moons", 4096, seed=seed)
+    heldout_x, heldout_y = toy2d_classification("moons", 1000, seed=seed + 1)
+    generator, discriminator = probe_conditional_networks(num_classes=2)
+    gan = compiled_gan(lab, generator, discriminator, latent_dim=2,
+                       learning_rate=CGAN_LEARNING_RATE, num_classes=2, steps_per_execution=20)
+    dataset = arrays_dataset((x, y), batch_size=128, seed=seed, repeat=True)
+    run_step("training (fit)", gan.fit, dataset, epochs=1, steps_per_epoch=CGAN_STEPS,
+             verbose=0)
+    requested = np.repeat(np.arange(2), CGAN_PER_CLASS).astype("int32")
+    samples = np.asarray(gan((tensor(rng.normal(size=(len(requested), 2))), requested)))
+    finite = bool(np.all(np.isfinite(samples)))
+    classes = (nearest_neighbour_classes(samples, heldout_x, heldout_y) if finite
+               else np.full(len(requested), -1))
+    return {"samples": samples, "requested": requested, "classes": classes, "finite": finite,
+            "heldout": heldout_x}
+
+
+def requested_class_accuracy(output):
+    return float(np.mean(np.asarray(output["classes"]) == np.asarray(output["requested"])))
+
+
+@cgan_follows_requested_class.verdict
+def _(student, reference):
+    expect_true(student["finite"], "after training, the ConditionalGAN's samples contain NaN "
+                "or inf: the training diverged")
+    accuracy, target = requested_class_accuracy(student), requested_class_accuracy(reference)
+    expect_true(accuracy >= target - CGAN_ACCURACY_MARGIN,
+                f"after {CGAN_STEPS} steps, {accuracy:.0%} of the samples land in the moon "
+                f"requested (by their nearest held-out points); the reference reaches "
+                f"{target:.0%}, the bar is {target - CGAN_ACCURACY_MARGIN:.0%}")
+    reached = energy_distance(student["samples"], student["heldout"])
+    wanted = energy_distance(reference["samples"], reference["heldout"])
+    ceiling = max(3.0 * wanted, wanted + 0.1)
+    expect_true(reached <= ceiling, f"the ConditionalGAN's samples (both moons together) are at "
+                f"energy distance {reached:.3g} from held-out data, needs at most {ceiling:.3g} "
+                f"(the reference: {wanted:.3g})")

@@ -1,0 +1,42 @@
+"""GPU-readiness checks of lab12_gan: they run on a CPU too (see autograder/readiness.py).
+
+The networks are the given MLPs of gan_networks.py, so these checks judge the GAN's own
+train_step: two optimizers, each loss scaled by its own optimizer.
+"""
+from autograder import readiness
+
+MODULES = ("gan_losses", "gan_model", "gan_networks")
+
+
+def _build(lab):
+    def build():
+        networks = lab.gan_networks
+        return lab.gan_model.GAN(networks.make_mlp_generator(latent_dim=2, hidden_units=32),
+                                 networks.make_mlp_discriminator(hidden_units=32),
+                                 latent_dim=2, seed=1)
+    return build
+
+
+def _compile(model, jit_compile="auto"):
+    import keras
+
+    def adam():
+        optimizer = keras.optimizers.Adam(1e-3)
+        # What Keras does for model.optimizer under mixed_float16, done for both.
+        if keras.mixed_precision.dtype_policy().name == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
+    model.compile(d_optimizer=adam(), g_optimizer=adam(), jit_compile=jit_compile)
+
+
+def _points(rng, n=64):
+    return rng.normal(size=(n, 2)).astype("float32")
+
+
+gan_trains_with_xla, gan_trains_in_mixed_precision, gan_train_step_traces_at_most_twice = \
+    readiness.checks_for(__name__, "gan", build=_build, compile_model=_compile, data=_points,
+                         uses=MODULES,
+                         scale_hint="in each step: scaled = <that step's optimizer>.scale_loss("
+                                    "loss) inside the tape, then tape.gradient(scaled, ...)",
+                         trace_hint="count fakes with tf.shape(real)[0], not real.shape[0]: "
+                                    "the last batch is smaller")
