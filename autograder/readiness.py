@@ -32,6 +32,15 @@ def _optimizers(model) -> list:
     return found
 
 
+def scaled_like_keras(optimizer):
+    """What Keras does to `model.optimizer` under mixed_float16, for models that compile
+    their own optimizers (GANs): wrap it in a LossScaleOptimizer."""
+    import keras
+    if keras.mixed_precision.dtype_policy().name == "mixed_float16":
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
 def _weights(model) -> list[np.ndarray]:
     return [np.array(v.numpy(), dtype=np.float64) for v in model.trainable_variables]
 

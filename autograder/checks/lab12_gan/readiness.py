@@ -21,11 +21,7 @@ def _compile(model, jit_compile="auto"):
     import keras
 
     def adam():
-        optimizer = keras.optimizers.Adam(1e-3)
-        # What Keras does for model.optimizer under mixed_float16, done for both.
-        if keras.mixed_precision.dtype_policy().name == "mixed_float16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        return optimizer
+        return readiness.scaled_like_keras(keras.optimizers.Adam(1e-3))
     model.compile(d_optimizer=adam(), g_optimizer=adam(), jit_compile=jit_compile)
 
 

@@ -19,11 +19,7 @@ def _compile(model, jit_compile="auto"):
     import keras
 
     def adam():
-        optimizer = keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9)
-        # What Keras does for model.optimizer under mixed_float16, done for both.
-        if keras.mixed_precision.dtype_policy().name == "mixed_float16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        return optimizer
+        return readiness.scaled_like_keras(keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9))
     model.compile(critic_optimizer=adam(), generator_optimizer=adam(), jit_compile=jit_compile)
 
 
