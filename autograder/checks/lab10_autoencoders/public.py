@@ -55,10 +55,12 @@ def correlated_data(rng, n, d, mean_scale=3.0):
 
 
 def principal_angles_np(basis_a, basis_b):
-    """Principal angles (radians, increasing) between the row spaces of two matrices."""
-    qa, _ = np.linalg.qr(np.asarray(basis_a, dtype=np.float64).T)
-    qb, _ = np.linalg.qr(np.asarray(basis_b, dtype=np.float64).T)
-    return np.arccos(np.clip(np.linalg.svd(qa.T @ qb, compute_uv=False), -1.0, 1.0))
+    """Principal angles (radians, increasing) between the row spaces of two matrices.
+
+    SciPy's implementation, not the lab's: public checks ship to students."""
+    from scipy.linalg import subspace_angles
+    return np.sort(subspace_angles(np.asarray(basis_a, dtype=np.float64).T,
+                                   np.asarray(basis_b, dtype=np.float64).T))
 
 
 def top_directions(x, k):

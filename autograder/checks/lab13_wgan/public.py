@@ -390,21 +390,20 @@ def critic_update_probe(lab, rng, gp_weight):
     x_hat = alpha * real + (1.0 - alpha) * fake
 
     def penalty_at(x):
-        with tf.GradientTape() as inner:
-            inner.watch(x)
-            scores = critic(x)
-        norms = tf.norm(tf.reshape(inner.gradient(scores, x), (n, -1)), axis=1)
-        return tf.reduce_mean(tf.square(norms - 1.0))
+        # The student's own penalty, taken where the usual slips take it (the public checks
+        # must not carry a penalty of their own: they ship to students).
+        return lab.wgan_losses.gradient_penalty(critic, x)
 
     def wasserstein():
         return tf.reduce_mean(critic(fake)) - tf.reduce_mean(critic(real))
-    mistakes = {
-        "without_penalty": critic_gradients(critic, wasserstein),
-        "penalty_at_real": critic_gradients(critic, lambda: wasserstein()
-                                            + gp_weight * penalty_at(real)),
-        "sign_flipped": critic_gradients(critic, lambda: -wasserstein()
-                                         + gp_weight * penalty_at(x_hat)),
-    }
+    mistakes = {"without_penalty": critic_gradients(critic, wasserstein)}
+    try:
+        mistakes["penalty_at_real"] = critic_gradients(
+            critic, lambda: wasserstein() + gp_weight * penalty_at(real))
+        mistakes["sign_flipped"] = critic_gradients(
+            critic, lambda: -wasserstein() + gp_weight * penalty_at(x_hat))
+    except Exception:  # noqa: BLE001  gradient_penalty unfinished: fewer diagnoses, same grade
+        pass
     g_before, c_before = snapshot(generator.weights), snapshot(critic.weights)
     loss, penalty = step_outputs(run_step("critic_step", model.critic_step, real), "critic_step")
     update = (flat(c_before) - flat(snapshot(critic.weights))) / SGD_RATE
@@ -435,7 +434,8 @@ def judge_critic_update(student, reference, what):
                                "self.sample_interpolates(real, fake)",
         }
         for name, message in explanations.items():
-            if np.allclose(gradient, student["mistakes"][name], rtol=1e-3, atol=1e-5):
+            if name in student["mistakes"] and np.allclose(gradient, student["mistakes"][name],
+                                                           rtol=1e-3, atol=1e-5):
                 raise CheckFailed(f"{what}: {message}") from None
         raise
 
