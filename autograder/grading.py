@@ -76,7 +76,6 @@ class Session:
         self.spec, self.folder, self.limits = spec, Path(folder), limits
         self.isolate, self.hide = isolate, hide
         self.worker: Worker | None = None
-        self.budget = 1.0   # the profile's budget, for GPU checks only
         self.import_errors: dict[str, tuple[str, str]] = {}
         self.imported: set[str] = set()
         self.environment: dict = {}
@@ -123,7 +122,9 @@ class Session:
                 self._import(module)
         return self.environment
 
-    def probe(self, chk: Check, seed: int):
+    def probe(self, chk: Check, seed: int, budget: float = 1.0):
+        """Run chk's probe; a GPU check gets the profile's `budget` (and that much more time)."""
+        budget = budget if chk.requires_gpu else 1.0
         for module in self.spec.modules_of(chk):
             if module in self.import_errors:
                 message, trace = self.import_errors[module]
@@ -131,8 +132,7 @@ class Session:
         worker = self._worker()
         try:
             answer = worker.request({"op": "probe", "check": chk.key, "seed": seed,
-                                     "budget": self.budget if chk.requires_gpu else 1.0},
-                                    chk.timeout * (self.budget if chk.requires_gpu else 1.0),
+                                     "budget": budget}, chk.timeout * budget,
                                     f"running {chk.name}")
         except WorkerDied as death:
             raise ProbeFailed(f"the code under test {death}") from None
@@ -163,9 +163,9 @@ class References:
     solution run live on the same inputs for hidden and GPU ones. Live outputs are cached by
     (check, seed), so a whole class can share one run of the solution."""
 
-    def __init__(self, spec: LabSpec, limits: Limits, cache: dict | None = None,
-                 budget: float = 1.0):
-        self.spec, self.limits, self.budget = spec, limits, budget
+    def __init__(self, spec: LabSpec, limits: Limits, cache: dict | None = None):
+        self.spec, self.limits = spec, limits
+        self.budget = 1.0   # GPU checks' budget: set from the profile once a worker is up
         self.cache = {} if cache is None else cache
         self._stored: dict | None = None
         self._solution: Session | None = None
@@ -181,7 +181,6 @@ class References:
     def _session(self) -> Session:
         if self._solution is None:
             self._solution = Session(self.spec, SOLUTIONS / self.spec.name, self.limits)
-            self._solution.budget = self.budget
         return self._solution
 
     @staticmethod
@@ -202,7 +201,7 @@ class References:
         key = self._key(chk, seed)
         if key not in self.cache:
             try:
-                self.cache[key] = self._session().probe(chk, seed)
+                self.cache[key] = self._session().probe(chk, seed, self.budget)
             except ProbeFailed as failure:
                 raise GradingError(f"the reference solution fails {chk.name}: "
                                    f"{failure.message}") from None
@@ -232,18 +231,21 @@ def hidden_references(lab: str, seed: int = DEFAULT_HIDDEN_SEED, limits: Limits 
     refs = References(spec, limits)
     try:
         seeds = seeds_of(spec.checks, lab, seed)
-        environment = refs._session().start()
-        try:
-            chosen = profiles.select(profile, environment.get("gpus", []))
-        except profiles.ProfileError as error:
-            raise GradingError(str(error)) from None
-        refs.budget = refs._session().budget = chosen.budget
+        chosen = _profile_for(profile, refs._session().start())
+        refs.budget = chosen.budget
         for chk in spec.checks:
             if refs.is_live(chk) and (chosen.runs_gpu_checks or not chk.requires_gpu):
                 refs.live(chk, seeds[chk.name])
     finally:
         refs.close()
     return refs.cache
+
+
+def _profile_for(requested: str, environment: dict) -> profiles.Profile:
+    try:
+        return profiles.select(requested, environment.get("gpus", []))
+    except profiles.ProfileError as error:
+        raise GradingError(str(error)) from None
 
 
 def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_HIDDEN_SEED,
@@ -276,11 +278,8 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
         warming = pool.submit(refs.warm_up, checks, seeds)
         environment = student.start()
         warming.result()
-        try:
-            chosen = profiles.select(profile, environment.get("gpus", []))
-        except profiles.ProfileError as error:
-            raise GradingError(str(error)) from None
-        student.budget = refs.budget = chosen.budget
+        chosen = _profile_for(profile, environment)
+        refs.budget = chosen.budget
         student.environment.update(profile=chosen.name, gpu_budget=chosen.budget)
         for index, chk in enumerate(checks):
             if progress:
@@ -315,7 +314,7 @@ def _run_one(chk: Check, seed: int, student: Session, refs: References,
     started = time.perf_counter()
     reference = pool.submit(refs.get, chk, seed)  # the solution runs while the student does
     try:
-        output = student.probe(chk, seed)
+        output = student.probe(chk, seed, profile.budget)
     except ProbeFailed as failure:
         result.message, result.trace = failure.message, failure.trace
     else:
