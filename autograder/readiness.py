@@ -157,13 +157,9 @@ def traces_over_batch_sizes(build, compile_model, data, sizes=(32, 24, 16, 8, 5)
         traces[0] += 1   # Python runs only while TensorFlow traces the step
         return original(batch)
     model.train_step = counted
+    parts = data if isinstance(data, tuple) else (data,)
     for size in sizes:
-        batch = (tuple(part[:size] for part in data) if isinstance(data, tuple)
-                 else data[:size])
-        if isinstance(batch, tuple):
-            model.train_on_batch(*batch)
-        else:
-            model.train_on_batch(batch)
+        model.train_on_batch(*(part[:size] for part in parts))
     return {"traces": traces[0], "sizes": list(sizes)}
 
 
@@ -175,7 +171,18 @@ def judge_traces(student) -> None:
                    "and no Python numbers that change per step)")
 
 
-def checks_for(module: str, model: str, *, build, compile_model, data, uses,
+def gaussian_points(rng, n: int = 64):
+    """The usual data(rng) for 2-D models: n standard normal points, float32."""
+    return rng.normal(size=(n, 2)).astype("float32")
+
+
+def compile_with_adam(model, jit_compile="auto") -> None:
+    """The usual compile_model: Adam at 1e-3 (Keras wraps it for loss scaling itself)."""
+    import keras
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
+
+
+def checks_for(module: str, model: str, *, build, data, uses, compile_model=compile_with_adam,
                points: float = 1, scale_hint: str = "", trace_hint: str = "") -> tuple:
     """The three readiness checks of one model, for a lab's `readiness.py`:
 
@@ -183,7 +190,7 @@ def checks_for(module: str, model: str, *, build, compile_model, data, uses,
             readiness.checks_for(__name__, "gan", build=..., compile_model=..., data=..., uses=...)
 
     build(lab) returns a function making a fresh model; compile_model(model, jit_compile=...)
-    compiles it; data(rng) returns a training array. Names must be bound at module level so
+    compiles it (default: compile_with_adam); data(rng) returns a training array. Names must be bound at module level so
     the grader finds the checks.
     """
     from autograder.api import check

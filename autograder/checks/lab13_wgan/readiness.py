@@ -23,12 +23,8 @@ def _compile(model, jit_compile="auto"):
     model.compile(critic_optimizer=adam(), generator_optimizer=adam(), jit_compile=jit_compile)
 
 
-def _points(rng, n=64):
-    return rng.normal(size=(n, 2)).astype("float32")
-
-
 wgan_trains_with_xla, wgan_trains_in_mixed_precision, wgan_train_step_traces_at_most_twice = \
-    readiness.checks_for(__name__, "wgan", build=_build, compile_model=_compile, data=_points,
+    readiness.checks_for(__name__, "wgan", build=_build, compile_model=_compile, data=readiness.gaussian_points,
                          uses=MODULES,
                          scale_hint="in each step: scaled = <that step's optimizer>.scale_loss("
                                     "loss) inside the tape, then tape.gradient(scaled, ...); "

@@ -8,18 +8,9 @@ def _build(lab):
     return lambda: lab.flows.RealNVP(2, num_couplings=2, hidden_units=(16,))
 
 
-def _compile(model, jit_compile="auto"):
-    import keras
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
-
-
-def _points(rng, n=64):
-    return rng.normal(size=(n, 2)).astype("float32")
-
-
 (realnvp_trains_with_xla, realnvp_trains_in_mixed_precision,
  realnvp_train_step_traces_at_most_twice) = readiness.checks_for(
-    __name__, "realnvp", build=_build, compile_model=_compile, data=_points,
+    __name__, "realnvp", build=_build, data=readiness.gaussian_points,
     uses=("made", "flows"),
     scale_hint="scaled = self.optimizer.scale_loss(nll) inside the tape; the log-density and "
                "log-determinants in float32")

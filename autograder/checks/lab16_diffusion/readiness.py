@@ -10,18 +10,9 @@ def _build(lab):
                                                       num_steps=50, ema_decay=0.9)
 
 
-def _compile(model, jit_compile="auto"):
-    import keras
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
-
-
-def _points(rng, n=64):
-    return rng.normal(size=(n, 2)).astype("float32")
-
-
 (diffusion_trains_with_xla, diffusion_trains_in_mixed_precision,
  diffusion_train_step_traces_at_most_twice) = readiness.checks_for(
-    __name__, "diffusion", build=_build, compile_model=_compile, data=_points,
+    __name__, "diffusion", build=_build, data=readiness.gaussian_points,
     uses=("forward_process", "diffusion_model"),
     trace_hint="draw t and the noise with tf.shape(x)[0], not x.shape[0]: the last batch is "
                "smaller")
