@@ -48,7 +48,8 @@ def _weights(model) -> list[np.ndarray]:
 def _fit_losses(model, data, batch_size: int, steps: int) -> dict:
     """Train `steps` batches; the losses Keras logged, and whether the weights moved."""
     before = _weights(model)
-    history = model.fit(data, batch_size=batch_size, epochs=1, steps_per_epoch=steps,
+    parts = data if isinstance(data, tuple) else (data,)   # x, or (x, y) for supervised models
+    history = model.fit(*parts, batch_size=batch_size, epochs=1, steps_per_epoch=steps,
                         verbose=0, shuffle=False)
     after = _weights(model)
     logs = {name: np.asarray(values, dtype=np.float64) for name, values in history.history.items()}
@@ -190,7 +191,8 @@ def checks_for(module: str, model: str, *, build, data, uses, compile_model=comp
             readiness.checks_for(__name__, "gan", build=..., compile_model=..., data=..., uses=...)
 
     build(lab) returns a function making a fresh model; compile_model(model, jit_compile=...)
-    compiles it (default: compile_with_adam); data(rng) returns a training array. Names must be bound at module level so
+    compiles it (default: compile_with_adam); data(rng) returns a training array, or a
+    tuple (x, y) for a model trained on targets. Names must be bound at module level so
     the grader finds the checks.
     """
     from autograder.api import check

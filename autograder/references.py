@@ -19,12 +19,13 @@ def path(lab: str):
 
 
 def stamp(lab: str) -> str:
-    """A hash of what the references depend on: the graded modules and the public checks."""
+    """A hash of what the references depend on: the graded modules and every check file but
+    hidden.py (whose references are never stored), so a public helper module counts too."""
     from autograder.api import checks_package, load_lab
     spec = load_lab(lab)
     checks_dir = KIT_ROOT / checks_package(lab).replace(".", "/")
     sources = [SOLUTIONS / lab / f"{m}.py" for m in spec.modules]
-    sources += [checks_dir / "__init__.py", checks_dir / "public.py"]
+    sources += sorted(f for f in checks_dir.glob("*.py") if f.name != "hidden.py")
     digest = hashlib.sha256()
     for source in sources:
         digest.update(source.relative_to(KIT_ROOT).as_posix().encode())

@@ -46,31 +46,36 @@ def expect_finite(actual, what: str) -> np.ndarray:
     return array
 
 
-def _diagnose(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> str | None:
+def _diagnose(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float,
+              against: str = "the reference") -> str | None:
     """Name a simple relation between a wrong answer and the right one, if there is one."""
     def close(a, b):
         return np.allclose(a, b, rtol=rtol * 10, atol=atol * 10)
 
+    if actual.size > 1 and not actual.any():
+        return f"is all zeros where {against} is not (a stub, or a result never filled in?)"
     if close(actual, -expected):
-        return "has the opposite sign of the reference (a flipped sign?)"
+        return f"has the opposite sign of {against} (a flipped sign?)"
     big = np.abs(expected) > 1e-3
     if big.sum() >= 2:
         ratio = actual[big] / expected[big]
         factor = float(np.median(ratio))
         if np.isfinite(factor) and abs(factor - 1) > 1e-3 and close(actual, factor * expected):
-            return f"is off by a constant factor of {factor:.4g} against the reference"
+            return f"is off by a constant factor of {factor:.4g} against {against}"
     offset = float(np.median(actual - expected))
     if abs(offset) > atol and close(actual, expected + offset):
-        return f"is off by a constant {offset:+.4g} against the reference"
+        return f"is off by a constant {offset:+.4g} against {against}"
     if actual.ndim >= 2 and actual.shape[-2:] == expected.shape[-2:][::-1] \
             and close(np.swapaxes(actual, -1, -2), expected):
-        return "is the transpose of the reference"
+        return f"is the transpose of {against}"
     return None
 
 
 def expect_close(actual, expected, what: str, *, rtol: float | None = None,
-                 atol: float | None = None) -> None:
-    """`actual` matches the reference `expected` elementwise, within float tolerances."""
+                 atol: float | None = None, against: str = "the reference") -> None:
+    """`actual` matches the reference `expected` elementwise, within float tolerances.
+    against: what `expected` is, for the message (e.g. "TFP's log_prob" when a verdict
+    compares two of the student's own values)."""
     expected = np.asarray(expected)
     actual = as_array(actual, what)
     if actual.shape != expected.shape:
@@ -87,14 +92,14 @@ def expect_close(actual, expected, what: str, *, rtol: float | None = None,
     expected = expected.astype(np.float64)
     if np.allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True):
         return
-    diagnosis = _diagnose(actual, expected, rtol, atol)
+    diagnosis = _diagnose(actual, expected, rtol, atol, against)
     if diagnosis:
         raise CheckFailed(f"{what} {diagnosis}")
     error = np.abs(actual - expected) - rtol * np.abs(expected)
     worst = np.unravel_index(int(np.argmax(error)), error.shape) if error.ndim else ()
     wrong = int((~np.isclose(actual, expected, rtol=rtol, atol=atol)).sum())
     where = f" at index {tuple(int(i) for i in worst)}" if worst else ""
-    raise CheckFailed(f"{what} differs from the reference in {wrong} of {expected.size} values; "
+    raise CheckFailed(f"{what} differs from {against} in {wrong} of {expected.size} values; "
                       f"worst{where}: got {actual[worst]:.6g}, expected {expected[worst]:.6g}")
 
 

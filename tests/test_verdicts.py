@@ -23,12 +23,22 @@ def test_close_values_pass_within_float32_tolerance():
     (2 * REF, "constant factor of 2"),
     (0.5 * REF, "constant factor of 0.5"),
     (REF + 1, "constant +1"),
+    (0 * REF, "all zeros where the reference is not"),
     (REF.reshape(4, 3), "reshape or a transpose"),
     (REF[:2], "has shape (2, 4), expected (3, 4)"),
     (None, "returned None"),
 ])
 def test_common_slips_are_named(actual, needle):
     assert needle in message_of(actual)
+
+
+def test_a_comparison_of_two_student_values_names_what_it_compares_against():
+    message = message_of(-REF, against="its log_prob(x)")
+    assert "opposite sign of its log_prob(x)" in message and "reference" not in message
+    bad = REF.copy()
+    bad[0, 0] += 1
+    assert "differs from the outputs before saving in 1 of 12" in message_of(
+        bad, against="the outputs before saving")
 
 
 def test_transpose_is_named_for_square_arrays():

@@ -349,7 +349,8 @@ def _(student, _reference):
     before = np.asarray(student["before"])
     expect_true(before.shape == (4, 3), f"build_keras_mlp(8, (6, 5), 3) maps (4, 8) inputs "
                                         f"to shape {before.shape}, expected (4, 3)")
-    expect_close(student["after"], before, "the outputs of the model reloaded from .keras")
+    expect_close(student["after"], before, "the outputs of the model reloaded from .keras",
+                 against="the outputs before saving")
 
 
 # ---- regions.py -----------------------------------------------------------------------------

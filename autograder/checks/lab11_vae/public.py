@@ -394,9 +394,10 @@ def _(student, _reference):
         differ = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
         raise CheckFailed(f"the reloaded VAE's config differs in {differ}: get_config must "
                           "return every constructor argument")
-    expect_close(student["loaded_outputs"], student["outputs"], "model(x) after save and load")
+    expect_close(student["loaded_outputs"], student["outputs"], "model(x) after save and load",
+                 against="the outputs before saving")
     expect_close(student["loaded_samples"], student["samples"],
-                 "model.sample(4, seed=1) after save and load")
+                 "model.sample(4, seed=1) after save and load", against="the samples before saving")
     expect_true(student["loaded_steps"] == student["steps"],
                 f"the reloaded optimizer has done {student['loaded_steps']} steps, the saved one "
                 f"{student['steps']}: its state was not restored")
@@ -758,8 +759,9 @@ def _(student, _reference):
         raise CheckFailed(f"the reloaded ConditionalVAE's config differs in {differ}: "
                           "get_config must return every constructor argument")
     expect_close(student["loaded_outputs"], student["outputs"],
-                 "ConditionalVAE((x, labels)) after save and load")
-    expect_close(student["loaded_samples"], samples, "ConditionalVAE.sample after save and load")
+                 "ConditionalVAE((x, labels)) after save and load", against="the outputs before saving")
+    expect_close(student["loaded_samples"], samples, "ConditionalVAE.sample after save and load",
+                 against="the samples before saving")
 
 
 def digits_with_labels(split):

@@ -420,8 +420,8 @@ def judge_dcgan_generator(student, reference, image_shape):
     expect_true([list(s) for s in got] == [list(s) for s in want],
                 f"the Conv2DTranspose layers of make_dcgan_generator output shapes {got}, "
                 f"expected {want}: each doubles height and width (strides=2, padding='same')")
-    expect_close(student["reloaded"], images, "the DCGAN generator reloaded from .keras "
-                                              "(same z, so the same images)")
+    expect_close(student["reloaded"], images, "the DCGAN generator reloaded from .keras",
+                 against="the images before saving (same z)")
 
 
 @check(points=2, uses=NETWORKS,

@@ -236,7 +236,8 @@ def judge_round_trip(student, what):
     expect_true(student["loaded_weights"] == student["weights"],
                 f"the reloaded {what} has {student['loaded_weights']} weights, the saved one "
                 f"{student['weights']}: create every weight in build() with add_weight")
-    expect_close(student["loaded_outputs"], student["outputs"], f"{what}(x) after save and load")
+    expect_close(student["loaded_outputs"], student["outputs"], f"{what}(x) after save and load",
+                 against="the outputs before saving")
 
 
 # ---------------------------------------------------------------------------------------------

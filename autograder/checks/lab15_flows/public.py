@@ -483,10 +483,11 @@ def _(student, reference):
     for name, what in (("RealNVP", "RealNVP(2, num_couplings=1)"), ("MAF", "MAF(3, num_layers=2)")):
         got, expected = student[name], reference[name]
         expect_close(got["log_det"].astype(np.float32), got["autodiff"].astype(np.float32),
-                     f"the log_det of {what}.forward(x), against the autodiff Jacobian", **LOG_DET)
+                     f"the log_det of {what}.forward(x)", against="the autodiff Jacobian's",
+                     **LOG_DET)
         expect_close(got["z"], expected["z"], f"the z of {what}.forward(x)")
         expect_close(got["log_prob"], expected["log_prob"], f"{what}.log_prob(x)")
-        expect_close(got["call"], got["log_prob"], f"{what}(x), against its log_prob(x)")
+        expect_close(got["call"], got["log_prob"], f"{what}(x)", against="its log_prob(x)")
 
 
 @check(points=1, uses=("made", "flows"), hint="inverse runs the layers' inverse in REVERSED "
@@ -544,11 +545,11 @@ def tfp_distribution(lab, rng):
 def _(student, _reference):
     for name, what in (("RealNVP", "RealNVP(2, num_couplings=1)"), ("MAF", "MAF(3, num_layers=2)")):
         got = student[name]
-        expect_close(got["tfp_log_prob"], got["log_prob"],
-                     f"{what}.distribution().log_prob(x), against {what}.log_prob(x)")
-        expect_close(got["tfp_samples"], got["pushed"],
-                     f"{what}.distribution().sample(5, seed), against {what}.inverse(z) for the "
-                     "base draw z with that seed (the distribution must map z to x: tfb.Invert)")
+        expect_close(got["tfp_log_prob"], got["log_prob"], f"{what}.distribution().log_prob(x)",
+                     against=f"{what}.log_prob(x)")
+        expect_close(got["tfp_samples"], got["pushed"], f"{what}.distribution().sample(5, seed)",
+                     against=f"{what}.inverse(z) for the base draw z with that seed (the "
+                     "distribution must map z to x: tfb.Invert)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -715,9 +716,10 @@ def _(student, _reference):
             differ = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
             raise CheckFailed(f"the reloaded {what}'s config differs in {differ}: get_config "
                               "must return every constructor argument")
-        expect_close(got["loaded_log_prob"], got["log_prob"], f"{what}.log_prob(x) after save and load")
+        expect_close(got["loaded_log_prob"], got["log_prob"], f"{what}.log_prob(x) after save and load",
+                     against="the value before saving")
         expect_close(got["loaded_samples"], got["samples"],
-                     f"{what}.sample(4, seed=1) after save and load")
+                     f"{what}.sample(4, seed=1) after save and load", against="the samples before saving")
         expect_true(got["loaded_steps"] == got["steps"],
                     f"the reloaded {what}'s optimizer has done {got['loaded_steps']} steps, the "
                     f"saved one {got['steps']}: its state was not restored")
