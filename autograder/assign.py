@@ -29,6 +29,18 @@ def _enclosing_functions(source: str) -> list[tuple[int, int, str]]:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
 
 
+def region_lines(source: str):
+    """The lines inside the solution regions of one file, markers excluded."""
+    inside = False
+    for line in source.splitlines():
+        if BEGIN.match(line):
+            inside = True
+        elif END.match(line):
+            inside = False
+        elif inside:
+            yield line
+
+
 def skeleton(source: str, name: str = "<solution>") -> str:
     """The student version of one solution file."""
     if "# BEGIN SOLUTION" not in source and "# END SOLUTION" not in source:

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from autograder import KIT_ROOT, SOLUTIONS
-from autograder.assign import BEGIN, END, differences
+from autograder.assign import BEGIN, differences, region_lines
 
 SHIPPED = ("README.md", "Makefile", "pyproject.toml", "requirements.in", "requirements.txt",
            ".gitignore", "dlkit", "labs", "autograder")
@@ -40,15 +40,9 @@ def solution_lines(solutions: Path = SOLUTIONS, skeletons: Path = KIT_ROOT / "la
     labs_of: dict[str, set[str]] = {}
     for path in solutions.rglob("*.py"):
         lab = path.relative_to(solutions).parts[0]
-        inside = False
-        for line in path.read_text().splitlines():
-            if BEGIN.match(line):
-                inside = True
-            elif END.match(line):
-                inside = False
-            elif inside and len(line.strip()) >= SECRET_MIN_CHARS \
-                    and not line.strip().startswith("#") and line.strip() not in public:
-                labs_of.setdefault(line.strip(), set()).add(lab)
+        for line in map(str.strip, region_lines(path.read_text())):
+            if len(line) >= SECRET_MIN_CHARS and not line.startswith("#") and line not in public:
+                labs_of.setdefault(line, set()).add(lab)
     return {line for line, labs in labs_of.items() if len(labs) == 1}
 
 
