@@ -47,8 +47,13 @@ def _weights(model) -> list[np.ndarray]:
 
 def _fit_losses(model, data, batch_size: int, steps: int) -> dict:
     """Train `steps` batches; the losses Keras logged, and whether the weights moved."""
-    before = _weights(model)
     parts = data if isinstance(data, tuple) else (data,)   # x, or (x, y) for supervised models
+    if not model.trainable_variables:
+        # A subclassed model creates its weights in its first step: take that step first,
+        # so "the weights moved" compares trained weights with weights that exist.
+        model.fit(*parts, batch_size=batch_size, epochs=1, steps_per_epoch=1, verbose=0,
+                  shuffle=False)
+    before = _weights(model)
     history = model.fit(*parts, batch_size=batch_size, epochs=1, steps_per_epoch=steps,
                         verbose=0, shuffle=False)
     after = _weights(model)
@@ -143,7 +148,7 @@ def judge_mixed_precision(student) -> None:
 
 
 def traces_over_batch_sizes(build, compile_model, data, sizes=(32, 24, 16, 8, 5)) -> dict:
-    """train_on_batch over batches of the given sizes, counting how often train_step traces."""
+    """One batch of each given size, counting how often train_step traces."""
     model = build()
     compile_model(model)
     for optimizer in _optimizers(model):
@@ -160,7 +165,9 @@ def traces_over_batch_sizes(build, compile_model, data, sizes=(32, 24, 16, 8, 5)
     model.train_step = counted
     parts = data if isinstance(data, tuple) else (data,)
     for size in sizes:
-        model.train_on_batch(*(part[:size] for part in parts))
+        # fit, not train_on_batch: train_step gets (x, y) as in training, not (x, y, None).
+        model.fit(*(part[:size] for part in parts), batch_size=size, epochs=1, verbose=0,
+                  shuffle=False)
     return {"traces": traces[0], "sizes": list(sizes)}
 
 
