@@ -45,14 +45,21 @@ def _weights(model) -> list[np.ndarray]:
     return [np.array(v.numpy(), dtype=np.float64) for v in model.trainable_variables]
 
 
-def _fit_losses(model, data, batch_size: int, steps: int) -> dict:
-    """Train `steps` batches; the losses Keras logged, and whether the weights moved."""
-    parts = data if isinstance(data, tuple) else (data,)   # x, or (x, y) for supervised models
+def _parts(data) -> tuple:
+    return data if isinstance(data, tuple) else (data,)   # x, or (x, y) for supervised models
+
+
+def _step_if_unbuilt(model, parts, batch_size: int) -> None:
+    """A subclassed model creates its weights in its first step: take that step now."""
     if not model.trainable_variables:
-        # A subclassed model creates its weights in its first step: take that step first,
-        # so "the weights moved" compares trained weights with weights that exist.
         model.fit(*parts, batch_size=batch_size, epochs=1, steps_per_epoch=1, verbose=0,
                   shuffle=False)
+
+
+def _fit_losses(model, data, batch_size: int, steps: int) -> dict:
+    """Train `steps` batches; the losses Keras logged, and whether the weights moved."""
+    parts = _parts(data)
+    _step_if_unbuilt(model, parts, batch_size)   # so "the weights moved" has weights to compare
     before = _weights(model)
     history = model.fit(*parts, batch_size=batch_size, epochs=1, steps_per_epoch=steps,
                         verbose=0, shuffle=False)
@@ -151,6 +158,8 @@ def traces_over_batch_sizes(build, compile_model, data, sizes=(32, 24, 16, 8, 5)
     """One batch of each given size, counting how often train_step traces."""
     model = build()
     compile_model(model)
+    parts = _parts(data)
+    _step_if_unbuilt(model, parts, sizes[0])   # uncounted: the count is of retraces
     for optimizer in _optimizers(model):
         # An optimizer creating its slots inside the first step makes TensorFlow trace that
         # step twice; build it first, so only the model's own retracing is counted.
@@ -163,7 +172,6 @@ def traces_over_batch_sizes(build, compile_model, data, sizes=(32, 24, 16, 8, 5)
         traces[0] += 1   # Python runs only while TensorFlow traces the step
         return original(batch)
     model.train_step = counted
-    parts = data if isinstance(data, tuple) else (data,)
     for size in sizes:
         # fit, not train_on_batch: train_step gets (x, y) as in training, not (x, y, None).
         model.fit(*(part[:size] for part in parts), batch_size=size, epochs=1, verbose=0,
