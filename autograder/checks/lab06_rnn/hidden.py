@@ -1,0 +1,175 @@
+"""Hidden checks of lab06_rnn: the cells on fresh (random) batch sizes, lengths and widths,
+including a single step and a single unit; an LSTM's gradient norms through time; clipping,
+shifting, decoding, windows, temperatures and generation on fresh sizes and settings."""
+from autograder.api import check
+from autograder.checks.lab06_rnn.public import (
+    BPTT, CELLS, CHAR_LM, SEQ2SEQ, cell_against_keras, clipping_probe, examples_probe,
+    generate_probe, gradient_norms_probe, greedy_probe, judge_cell, judge_clipping,
+    judge_examples, judge_greedy, judge_gradient_norms, judge_shift, judge_softmax,
+    judge_train_step, judge_unroll, sampling_probe, shift_probe, softmax_probe,
+    train_step_probe, unroll_against_keras)
+from autograder.verdicts import expect_equal
+
+
+def random_sizes(rng, longest=7):
+    """batch, length, input_dim, units: fresh, and sometimes 1."""
+    return dict(batch=int(rng.integers(1, 9)), length=int(rng.integers(1, longest + 1)),
+                input_dim=int(rng.integers(1, 7)), units=int(rng.integers(1, 9)))
+
+
+@check(points=1, uses=CELLS, reference=False,
+       hint="no sizes may be hard-coded: the cell must work for any batch, width and units")
+def rnn_cell_other_sizes(lab, rng):
+    return cell_against_keras(lab, rng, "VanillaRNNCell", **random_sizes(rng))
+
+
+@rnn_cell_other_sizes.verdict
+def _(student, _reference):
+    judge_cell(student, "VanillaRNNCell")
+
+
+@check(points=1, uses=CELLS, reference=False,
+       hint="split the pre-activations in 4 equal blocks of `units` on the last axis, i, f, c, o")
+def lstm_cell_other_sizes(lab, rng):
+    return cell_against_keras(lab, rng, "LSTMCell", **random_sizes(rng))
+
+
+@lstm_cell_other_sizes.verdict
+def _(student, _reference):
+    judge_cell(student, "LSTMCell")
+
+
+@check(points=1, uses=CELLS, reference=False,
+       hint="split in 3 blocks z, r, h; bias row 0 with the inputs, row 1 with the state")
+def gru_cell_other_sizes(lab, rng):
+    return cell_against_keras(lab, rng, "GRUCell", **random_sizes(rng))
+
+
+@gru_cell_other_sizes.verdict
+def _(student, _reference):
+    judge_cell(student, "GRUCell")
+
+
+@check(points=1, uses=BPTT, reference=False,
+       hint="T comes from the inputs (inputs.shape[1]); any cell, any number of states")
+def unroll_other_sizes(lab, rng):
+    sizes = random_sizes(rng)
+    sizes["units"] = max(sizes["units"], 2)
+    return unroll_against_keras(lab, rng, **sizes)
+
+
+@unroll_other_sizes.verdict
+def _(student, _reference):
+    judge_unroll(student)
+
+
+@check(points=1, uses=BPTT,
+       hint="the same for an LSTM: states [h0, c0], the gradient of sum(h_T) w.r.t. each h_t")
+def lstm_state_gradient_norms(lab, rng):
+    return gradient_norms_probe(lab, rng, "LSTMCell", batch=3, length=9, input_dim=2,
+                                units=5, recurrent_scale=1.0)
+
+
+@lstm_state_gradient_norms.verdict
+def _(student, reference):
+    judge_gradient_norms(student, reference, vanishing=False)
+
+
+@check(points=1, uses=BPTT, reference=False,
+       hint="one factor for all tensors; unchanged when the global norm is below max_norm")
+def clip_by_global_norm_other_shapes(lab, rng):
+    shapes = [tuple(int(d) for d in rng.integers(1, 5, size=int(rng.integers(0, 4))))
+              for _ in range(int(rng.integers(1, 6)))]
+    return clipping_probe(lab, rng, shapes, max_norms=(float(rng.uniform(0.1, 1.0)), 1e4))
+
+
+@clip_by_global_norm_other_shapes.verdict
+def _(student, _reference):
+    judge_clipping(student)
+
+
+@check(points=1, uses=SEQ2SEQ, hint="any batch size, any length, the start_token given")
+def shift_right_other_sizes(lab, rng):
+    return shift_probe(lab, rng, batch=int(rng.integers(1, 9)), length=int(rng.integers(1, 9)),
+                       start_token=int(rng.integers(10, 20)))
+
+
+@shift_right_other_sizes.verdict
+def _(student, reference):
+    judge_shift(student, reference)
+
+
+@check(points=1, uses=SEQ2SEQ, hint="train_step must not depend on the batch size or length")
+def seq2seq_train_step_other_sizes(lab, rng):
+    return train_step_probe(lab, rng, batch=int(rng.integers(2, 9)),
+                            length=int(rng.integers(2, 7)), units=int(rng.integers(3, 9)))
+
+
+@seq2seq_train_step_other_sizes.verdict
+def _(student, reference):
+    judge_train_step(student, reference)
+
+
+@check(points=1, uses=SEQ2SEQ, hint="the output length is the `length` argument, not the "
+                                    "source length")
+def greedy_decode_other_lengths(lab, rng):
+    return greedy_probe(lab, rng, batch=int(rng.integers(1, 8)),
+                        source_length=int(rng.integers(2, 7)),
+                        lengths=(int(rng.integers(1, 9)), 1), units=int(rng.integers(3, 9)))
+
+
+@greedy_decode_other_lengths.verdict
+def _(student, reference):
+    judge_greedy(student, reference)
+
+
+@check(points=1, uses=CHAR_LM, hint="windows start at 0, stride, 2 * stride, ...; the last "
+                                    "window's targets end at most at the end of the text")
+def next_char_examples_other_strides(lab, rng):
+    seq_len = int(rng.integers(2, 9))
+    return examples_probe(lab, rng, length=int(rng.integers(seq_len + 2, 60)), seq_len=seq_len,
+                          strides=(int(rng.integers(1, 5)), seq_len + 1))
+
+
+@next_char_examples_other_strides.verdict
+def _(student, reference):
+    judge_examples(student, reference)
+
+
+@check(points=1, uses=CHAR_LM, hint="divide by the temperature; very low temperatures must "
+                                    "not overflow (subtract the row max after dividing)")
+def softmax_other_temperatures(lab, rng):
+    return softmax_probe(lab, rng, batch=int(rng.integers(1, 6)), vocab=int(rng.integers(2, 30)),
+                         temperatures=(float(rng.uniform(0.05, 0.3)), float(rng.uniform(1.5, 5))))
+
+
+@softmax_other_temperatures.verdict
+def _(student, reference):
+    judge_softmax(student, reference)
+
+
+@check(points=1, uses=CHAR_LM, hint="inverse-CDF sampling for any number of rows and categories")
+def sample_from_probs_other_sizes(lab, rng):
+    return sampling_probe(lab, rng, batch=int(rng.integers(2, 40)),
+                          vocab=int(rng.integers(2, 50)))
+
+
+@sample_from_probs_other_sizes.verdict
+def _(student, reference):
+    expect_equal(student["sampled"], reference["sampled"],
+                 f"sample_from_probs(probs ({len(reference['uniforms'])}, "
+                 f"{reference['vocab']}), uniforms)")
+
+
+@check(points=1, uses=CHAR_LM, hint="a prompt of one character, another temperature: the "
+                                    "same loop")
+def generate_other_settings(lab, rng):
+    return generate_probe(lab, rng, batch=int(rng.integers(1, 5)), prompt_length=1,
+                          length=int(rng.integers(3, 12)),
+                          temperature=float(rng.uniform(0.3, 2.0)), units=int(rng.integers(3, 9)))
+
+
+@generate_other_settings.verdict
+def _(student, reference):
+    expect_equal(student["sampled"], reference["sampled"],
+                 f"{reference['call']} of a model with fixed random weights")
