@@ -59,6 +59,8 @@ def save_image_grid(images, path: PathLike, *, ncols: int = 8, titles=None, cmap
         raise ValueError(f"images must be (N, H, W) or (N, H, W, C) with N > 0, got {images.shape}")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"got {len(titles)} titles for {len(images)} images")
+    if images.ndim == 4:  # colour: imshow wants values in [0, 1] and ignores vmin/vmax
+        images = np.clip((images - vmin) / (vmax - vmin), 0.0, 1.0)
     ncols = max(1, min(ncols, len(images)))
     nrows = math.ceil(len(images) / ncols)
     figure = _figure(1.2 * ncols, 1.2 * nrows + (0.4 if title else 0))
@@ -66,7 +68,7 @@ def save_image_grid(images, path: PathLike, *, ncols: int = 8, titles=None, cmap
         # One mosaic, one imshow: a subplot per image costs ~13 ms each.
         ax = figure.subplots()
         ax.set_axis_off()
-        ax.imshow(_mosaic(images, ncols, vmin, vmax), cmap=cmap, vmin=vmin, vmax=vmax,
+        ax.imshow(_mosaic(images, ncols), cmap=cmap, vmin=vmin, vmax=vmax,
                   interpolation="nearest")
     else:
         axes = figure.subplots(nrows, ncols, squeeze=False)
@@ -74,25 +76,19 @@ def save_image_grid(images, path: PathLike, *, ncols: int = 8, titles=None, cmap
             ax.set_axis_off()
             if index >= len(images):
                 continue
-            image = images[index]
-            if image.ndim == 3:  # colour: imshow wants values in [0, 1]
-                image = np.clip((image - vmin) / (vmax - vmin), 0.0, 1.0)
-            ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+            ax.imshow(images[index], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
             ax.set_title(str(titles[index]), fontsize=8)
     if title:
         figure.suptitle(title)
     return _save(figure, path)
 
 
-def _mosaic(images: np.ndarray, ncols: int, vmin: float, vmax: float) -> np.ndarray:
+def _mosaic(images: np.ndarray, ncols: int) -> np.ndarray:
     """Tile (N, H, W[, C]) images into one array, rows of ncols, a 1-pixel gap between them.
-    Gaps are NaN in grey images (drawn blank) and white in colour ones."""
-    colour = images.ndim == 4
-    if colour:  # imshow wants colour values in [0, 1]
-        images = np.clip((images - vmin) / (vmax - vmin), 0.0, 1.0)
+    Gaps are NaN in grey images (drawn blank) and white in colour ones (values in [0, 1])."""
     n, h, w = images.shape[:3]
     nrows = math.ceil(n / ncols)
-    gap = 1.0 if colour else np.nan
+    gap = 1.0 if images.ndim == 4 else np.nan
     canvas = np.full((nrows * (h + 1) - 1, ncols * (w + 1) - 1) + images.shape[3:], gap,
                      dtype=np.float32)
     for index, image in enumerate(images):
