@@ -11,6 +11,7 @@ import json
 import numpy as np
 
 from autograder.api import CheckFailed, check
+from autograder.check_helpers import trajectory
 from autograder.verdicts import (expect_at_least, expect_close, expect_equal, expect_finite,
                                  expect_shape, expect_true)
 
@@ -29,19 +30,6 @@ def gradient_problem(rng, shapes, steps):
     gradients = [[(rng.normal(size=s) * 10.0 ** rng.uniform(-2.5, 0.5, size=s)).astype("float32")
                   for s in shapes] for _ in range(steps)]
     return initial, gradients
-
-
-def trajectory(optimizer, initial, gradients):
-    """Apply `optimizer` to fresh variables, one gradient list per step.
-    Returns (steps, P): all variables, flattened and concatenated, after each step."""
-    import keras
-    # Distinct names, so slots keyed by variable name or path are distinct too.
-    variables = [keras.Variable(value, name=f"weight_{i}") for i, value in enumerate(initial)]
-    after = []
-    for step in gradients:
-        optimizer.apply([keras.ops.convert_to_tensor(g) for g in step], variables)
-        after.append(np.concatenate([np.ravel(v.numpy()) for v in variables]))
-    return np.stack(after)
 
 
 def optimizer_probe(make_student, make_keras, rng, shapes=SHAPES, steps=STEPS):

@@ -11,24 +11,13 @@ measures it again with attacks of its own.
 import numpy as np
 
 from autograder.api import CheckFailed, check
+from autograder.check_helpers import trajectory
 from autograder.verdicts import (expect_at_least, expect_at_most, expect_close, expect_finite,
                                  expect_shape, expect_true)
 
 # ---------------------------------------------------------------------------------------------
 # Helpers: run in the worker (probes) or here (verdicts); numpy only at module level
 # ---------------------------------------------------------------------------------------------
-
-
-def optimizer_trajectory(optimizer, initial, gradients):
-    """Apply `optimizer` to fresh variables, one list of gradients per step.
-    Returns (steps, P): all variables, flattened and concatenated, after each step."""
-    import keras
-    variables = [keras.Variable(value, name=f"weight_{i}") for i, value in enumerate(initial)]
-    after = []
-    for step in gradients:
-        optimizer.apply([keras.ops.convert_to_tensor(g) for g in step], variables)
-        after.append(np.concatenate([np.ravel(v.numpy()) for v in variables]))
-    return np.stack(after)
 
 
 def gradient_problem(rng, shapes, steps):
@@ -192,10 +181,10 @@ def adamw_probe(lab, rng, shapes, steps, hyper):
     import keras
     initial, gradients = gradient_problem(rng, shapes, steps)
     return {"initial": initial, "gradients": gradients, "hyper": hyper,
-            "student": optimizer_trajectory(
+            "student": trajectory(
                 lab.weight_decay.AdamW(learning_rate=hyper["lr"], decay=hyper["decay"]),
                 initial, gradients),
-            "keras": optimizer_trajectory(
+            "keras": trajectory(
                 keras.optimizers.AdamW(learning_rate=hyper["lr"], weight_decay=hyper["decay"]),
                 initial, gradients)}
 

@@ -4,11 +4,17 @@ The checks of gan_model.py build their own small networks (`probe_networks`), so
 train_step is graded even when gan_networks.py is unfinished. The training check measures
 the energy distance between generated samples and held-out data here, in numpy.
 """
+from functools import partial
+
 import numpy as np
 
 from autograder.api import CheckFailed, check
+from autograder.check_helpers import energy_distance, scalar as check_scalar, tensor
 from autograder.verdicts import (expect_close, expect_finite,
                                  expect_shape, expect_true)
+
+# A loss as one float32 number (the losses average over the batch).
+scalar = partial(check_scalar, expected="a scalar (the mean over the batch)")
 
 LOSSES = ("gan_losses",)
 NETWORKS = ("gan_networks",)
@@ -16,20 +22,6 @@ MODEL = ("gan_model", "gan_losses")
 
 
 # ----------------------------------------------------------------------------- probe helpers
-
-def tensor(array):
-    import tensorflow as tf
-    return tf.constant(np.asarray(array, dtype=np.float32))
-
-
-def scalar(value, what):
-    """A loss as a float32 number; a clear error when it is not one number."""
-    array = np.asarray(value.numpy() if hasattr(value, "numpy") else value, dtype=np.float32)
-    if array.size != 1:
-        raise ValueError(f"{what} returned shape {array.shape}, expected a scalar (the mean "
-                         "over the batch)")
-    return array.reshape(())
-
 
 def gradient_of(loss_fn, *inputs):
     """(loss, [d loss / d input]) for a loss of TF tensors; fails clearly if none flows."""
@@ -176,15 +168,6 @@ def expect_loss(value, reference, what, known_mistakes):
             if np.isclose(value, mistake_value, rtol=1e-4, atol=1e-5):
                 raise CheckFailed(f"{what} {message}") from None
         raise
-
-
-def energy_distance(x, y):
-    """2 E|X - Y| - E|X - X'| - E|Y - Y'|: 0 exactly when the two distributions agree."""
-    x, y = (np.asarray(a, dtype=np.float64).reshape(-1, 2) for a in (x, y))
-
-    def mean_distance(a, b):
-        return float(np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)).mean())
-    return 2 * mean_distance(x, y) - mean_distance(x, x) - mean_distance(y, y)
 
 
 def trained_distance(output):

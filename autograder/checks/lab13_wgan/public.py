@@ -5,10 +5,16 @@ a critic update with the reference's, it fixes the model's noise (`fix_noise`) a
 plain SGD, so the change of the critic's weights is exactly -learning_rate * gradient.
 Distances of trained samples to held-out data are measured here, in numpy.
 """
+from functools import partial
+
 import numpy as np
 
 from autograder.api import CheckFailed, check
+from autograder.check_helpers import scalar as check_scalar, tensor
 from autograder.verdicts import expect_close, expect_finite, expect_true
+
+# A loss or distance as one float64 number.
+scalar = partial(check_scalar, dtype="float64")
 
 WASSERSTEIN = ("wasserstein",)
 LOSSES = ("wgan_losses",)
@@ -18,19 +24,6 @@ DIVERGENCES = ("kl", "js", "pearson")
 
 
 # ----------------------------------------------------------------------------- probe helpers
-
-def tensor(array):
-    import tensorflow as tf
-    return tf.constant(np.asarray(array, dtype=np.float32))
-
-
-def scalar(value, what):
-    """A loss or distance as one float64 number; a clear error when it is not one number."""
-    array = np.asarray(value.numpy() if hasattr(value, "numpy") else value, dtype=np.float64)
-    if array.size != 1:
-        raise ValueError(f"{what} returned shape {array.shape}, expected a scalar")
-    return array.reshape(())
-
 
 def elementwise(value, shape, what):
     array = np.asarray(value.numpy() if hasattr(value, "numpy") else value, dtype=np.float32)

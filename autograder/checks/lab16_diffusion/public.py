@@ -12,6 +12,7 @@ import json
 import numpy as np
 
 from autograder.api import CheckFailed, check
+from autograder.check_helpers import energy_distance, scalar, tensor
 from autograder.verdicts import (expect_close, expect_equal, expect_finite, expect_shape,
                                  expect_true)
 
@@ -33,11 +34,6 @@ FACTOR, SLACK = 2.5, 0.03
 
 
 # ----------------------------------------------------------------------------- probe helpers
-
-def tensor(array, dtype="float32"):
-    import tensorflow as tf
-    return tf.constant(np.asarray(array, dtype=dtype))
-
 
 def numpy_schedule(betas):
     """alphas, alpha_bars and alpha_bars_prev of `betas`, in float64 numpy."""
@@ -84,13 +80,6 @@ def timesteps(rng, n, num_steps, include=(0,)):
     t = rng.integers(0, num_steps, size=n).astype(np.int32)
     t[:len(include)] = include
     return t
-
-
-def scalar(value, what):
-    array = np.asarray(value.numpy() if hasattr(value, "numpy") else value, dtype=np.float32)
-    if array.size != 1:
-        raise ValueError(f"{what} returned shape {array.shape}, expected a scalar")
-    return array.reshape(())
 
 
 def probe_denoiser(hidden_units=64, num_classes=0, data_dim=2):
@@ -231,15 +220,6 @@ def per_example(variance, n, what):
         return array[:, :1]
     raise CheckFailed(f"{what} has shape {array.shape}: expected one variance per example, "
                       f"shape ({n}, 1)")
-
-
-def energy_distance(x, y):
-    """2 E|X - Y| - E|X - X'| - E|Y - Y'|: 0 exactly when the two distributions agree."""
-    x, y = (np.asarray(a, dtype=np.float64).reshape(-1, 2) for a in (x, y))
-
-    def mean_distance(a, b):
-        return float(np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)).mean())
-    return 2 * mean_distance(x, y) - mean_distance(x, x) - mean_distance(y, y)
 
 
 def trained_distance(output):
