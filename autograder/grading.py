@@ -10,10 +10,9 @@ from typing import Callable
 
 from autograder import SOLUTIONS, profiles, references, wire
 from autograder.api import Check, CheckFailed, LabSpec, load_lab
-from autograder.jail import Jail, available as jail_available
+from autograder import jail as jails
+from autograder.jail import Jail
 from autograder.sandbox import Limits, Worker, WorkerDied
-
-ISOLATION = "jail: own folder, mount/network/PID namespaces, unprivileged user"
 
 PUBLIC_SEED = 0          # public checks: the stored references were made with it
 DEFAULT_HIDDEN_SEED = 2026
@@ -84,16 +83,18 @@ class Session:
         if self.worker is None or not self.worker.alive:
             if self.worker is not None:
                 self.worker.close()
+            jail_mode = jails.mode() if self.isolate else None
             jail = (Jail.create(self.folder, self.spec.package, hide=self.hide,
-                                with_hidden=any(c.hidden for c in self.spec.checks))
-                    if self.isolate else None)
+                                with_hidden=any(c.hidden for c in self.spec.checks),
+                                jail_mode=jail_mode)
+                    if jail_mode else None)
             try:
                 self.worker = Worker(self.folder, self.spec.modules, self.limits, jail)
             except WorkerDied as death:
                 self.worker = None
                 raise ProbeFailed(f"the grading worker could not start: {death}") from None
             self.environment = dict(self.worker.hello.get("hello", {}),
-                                    sandbox=ISOLATION if jail else "none")
+                                    sandbox=jails.DESCRIPTIONS[jail_mode] if jail else "none")
             for module in sorted(self.imported):   # cheap: they imported before
                 self._import(module)
         return self.worker
@@ -270,7 +271,7 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
     checks = [c for c in spec.checks if only is None or c.name in only]
     seeds = seeds_of(checks, lab, seed)
     report = Report(lab=lab, folder=str(folder), seeds=seeds)
-    isolate = jail_available() if isolate is None else isolate
+    isolate = jails.available() if isolate is None else isolate
     student = Session(spec, folder, limits, isolate=isolate, hide=hide)
     refs = References(spec, limits, reference_cache)
     pool = ThreadPoolExecutor(max_workers=2)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-from autograder import KIT_ROOT, wire
+from autograder import KIT_ROOT, wire, zygote
 from autograder.jail import Jail
 
 GiB = 1 << 30
@@ -47,8 +47,66 @@ def _scrubbed_env(scratch: Path) -> dict:
     env.update(HOME=str(scratch), TMPDIR=str(scratch), PYTHONPATH=str(KIT_ROOT),
                PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg",
                KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore")
+               PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore",
+               # One BLAS thread: the zygote must not fork with a thread pool running, and
+               # every worker computes the same sums whichever way it was started.
+               OPENBLAS_NUM_THREADS="1")
     return env
+
+
+class ForkedProcess:
+    """A worker forked by the zygote. It is not this process's child, so its supervisor
+    (the process group leader) reports its exit status on a pipe; Popen's interface."""
+
+    LOST = None  # the supervisor died without reporting: treated as killed
+
+    def __init__(self, pid: int, status_fd: int, stdout):
+        self.pid, self.stdout, self._status_fd = pid, stdout, status_fd
+        self.returncode: int | None = None
+        self.lost = False
+
+    def _read_status(self, timeout: float) -> bool:
+        if self.returncode is not None or self.lost:
+            return True
+        ready, _, _ = select.select([self._status_fd], [], [], timeout)
+        if not ready:
+            return False
+        data = os.read(self._status_fd, 64)
+        if data.strip():
+            self.returncode = int(data)
+        else:
+            self.lost = True
+        os.close(self._status_fd)
+        return True
+
+    def poll(self) -> int | None:
+        self._read_status(0)
+        return -signal.SIGKILL if self.lost else self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._read_status(1e6 if timeout is None else timeout):
+            raise subprocess.TimeoutExpired("worker", timeout)
+        return self.poll()
+
+
+def _fork_from_zygote(folder: Path, modules: tuple[str, ...], env: dict, jail: Jail | None,
+                      requests_read: int, answers_write: int,
+                      startup_seconds: float) -> ForkedProcess:
+    output_read, output_write = os.pipe()
+    status_read, status_write = os.pipe()
+    request = {"folder": str(folder), "modules": list(modules), "env": env,
+               "jail": jail.plan if jail else None}
+    fds = [requests_read, answers_write, output_write, status_write]
+    try:
+        pid = zygote.fork_worker(request, fds, startup_seconds)
+    except zygote.ZygoteError as error:
+        os.close(output_read)
+        os.close(status_read)
+        raise WorkerDied(str(error)) from None
+    finally:
+        os.close(output_write)
+        os.close(status_write)
+    return ForkedProcess(pid, status_read, os.fdopen(output_read, "rb"))
 
 
 class _OutputCollector(threading.Thread):
@@ -81,14 +139,28 @@ class Worker:
         requests_read, self._requests = os.pipe()
         self._answers, answers_write = os.pipe()
         folder = jail.submission if jail else Path(folder).resolve()
-        worker_args = ["--impl", str(folder), "--modules", ",".join(modules),
-                       "--requests-fd", str(requests_read), "--answers-fd", str(answers_write)]
-        command = (jail.command(worker_args, (requests_read, answers_write)) if jail
-                   else [sys.executable, "-m", "autograder.worker", *worker_args])
-        self.process = subprocess.Popen(
-            command, cwd=self.scratch, env=_scrubbed_env(self.scratch),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            pass_fds=(requests_read, answers_write), start_new_session=True)
+        env = _scrubbed_env(self.scratch)
+        if zygote.enabled():
+            try:
+                self.process = _fork_from_zygote(folder, modules, env, jail, requests_read,
+                                                 answers_write, limits.startup_seconds)
+            except WorkerDied:
+                for fd in (requests_read, answers_write, self._requests, self._answers):
+                    os.close(fd)
+                shutil.rmtree(self.scratch, ignore_errors=True)
+                if jail is not None:
+                    jail.remove()
+                raise
+        else:
+            worker_args = ["--impl", str(folder), "--modules", ",".join(modules),
+                           "--requests-fd", str(requests_read),
+                           "--answers-fd", str(answers_write)]
+            command = (jail.command(worker_args, (requests_read, answers_write)) if jail
+                       else [sys.executable, "-m", "autograder.worker", *worker_args])
+            self.process = subprocess.Popen(
+                command, cwd=self.scratch, env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                pass_fds=(requests_read, answers_write), start_new_session=True)
         os.close(requests_read)
         os.close(answers_write)
         self._buffer = b""
@@ -102,9 +174,15 @@ class Worker:
 
     # -- limits ---------------------------------------------------------------------------
     def _resident_bytes(self) -> int:
+        """The worker's and its children's; a forked worker's supervisors (and the jail's
+        init) share the zygote's pages and run no code under test, so they are left out."""
         try:
             root = psutil.Process(self.process.pid)
-            return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+            processes = [root, *root.children(recursive=True)]
+            if isinstance(self.process, ForkedProcess):
+                supervisors = {root.pid} | ({c.pid for c in root.children()} if self.jail else set())
+                processes = [p for p in processes if p.pid not in supervisors]
+            return sum(p.memory_info().rss for p in processes)
         except psutil.Error:
             return 0
 
@@ -166,6 +244,9 @@ class Worker:
             return self.killed_for
         if code is not None and self.jail is not None and code > 128:
             code = 128 - code  # the jail's init reports a death by signal N as 128 + N
+        if isinstance(self.process, ForkedProcess) and self.process.lost:
+            return (f"the process that started it was killed while {doing} (did the code "
+                    "under test kill its parent process?)")
         if code is not None and code < 0:
             name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else code
             return f"the process was killed by signal {name} while {doing} (a crash?)"

@@ -91,16 +91,9 @@ class Worker:
             sys.stderr.flush()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--impl", required=True, type=Path)
-    parser.add_argument("--modules", required=True)
-    parser.add_argument("--requests-fd", required=True, type=int)
-    parser.add_argument("--answers-fd", required=True, type=int)
-    args = parser.parse_args()
-    folder = args.impl.resolve()
-    # TensorFlow and dlkit load before the folder under test joins sys.path, so a file
-    # there cannot shadow them.
+def prepare() -> None:
+    """Import what every worker needs, before any folder under test joins sys.path (so a
+    file there cannot shadow them). The warm zygote calls it once and forks from it."""
     from dlkit.backend import tensorflow
     tensorflow()
     import dlkit.backend  # noqa: F401  (reset_keras, device_summary)
@@ -108,11 +101,28 @@ def main() -> None:
     # collections clear_session() runs before every probe (0.2 s each otherwise).
     import gc
     gc.freeze()
+
+
+def serve(folder: Path, modules: tuple[str, ...], requests_fd: int, answers_fd: int) -> None:
+    """Answer requests about `folder` until told to exit or the grading side goes away."""
+    importlib.invalidate_caches()  # a forked worker may sit in a jail with other files
     sys.path.insert(0, str(folder))
-    worker = Worker(folder, tuple(args.modules.split(",")), args.answers_fd)
+    worker = Worker(folder, modules, answers_fd)
     os.chdir(worker.scratch)
-    with os.fdopen(args.requests_fd, "rb") as requests:
+    with os.fdopen(requests_fd, "rb") as requests:
         worker.serve(requests)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--impl", required=True, type=Path)
+    parser.add_argument("--modules", required=True)
+    parser.add_argument("--requests-fd", required=True, type=int)
+    parser.add_argument("--answers-fd", required=True, type=int)
+    args = parser.parse_args()
+    prepare()
+    serve(args.impl.resolve(), tuple(args.modules.split(",")), args.requests_fd,
+          args.answers_fd)
 
 
 if __name__ == "__main__":
