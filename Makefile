@@ -8,7 +8,7 @@ IMPL   ?= labs
 ARGS   ?=
 LABS_TO_REFRESH ?=
 
-.PHONY: setup check test kit-tests assign references release lock clean
+.PHONY: setup check watch test kit-tests assign references release lock clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,10 @@ $(VENV)/.installed: requirements.txt
 
 check: setup
 	$(PY) -m autograder check $(LAB) --impl $(IMPL)/$(LAB) $(ARGS)
+
+# Grades, then grades again on every save of the lab's .py files; Ctrl-C stops it.
+watch: setup
+	$(PY) -m autograder check $(LAB) --impl $(IMPL)/$(LAB) --watch $(ARGS)
 
 test: kit-tests setup
 	$(PY) -m pytest $(ARGS)

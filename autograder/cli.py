@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, help="seed of the hidden checks' inputs")
     check.add_argument("-k", dest="only", action="append",
                        help="run only this check (repeatable)")
+    check.add_argument("--watch", action="store_true",
+                       help="after grading, grade again whenever a .py file of the folder is "
+                            "saved and show only what changed (Ctrl-C to stop)")
     check.add_argument("--profile", choices=CHOICES, default="auto", help=PROFILE_HELP)
 
     batch = commands.add_parser("grade", help="grade a folder of submissions (one per student)")
@@ -61,25 +64,33 @@ def _check(args, console: Console) -> int:
     if not folder.is_dir():
         console.print(f"[red]cannot grade: {folder} is not a folder[/]")
         return 2
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
-        task = progress.add_task(f"starting the worker for {args.lab}", total=None)
 
-        def on_progress(done: int, total: int, name: str) -> None:
-            progress.update(task, total=total, completed=done,
-                            description=f"{args.lab}: {name}" if name else "done")
-        try:
+    def grade_folder():
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                      console=console, transient=True) as progress:
+            task = progress.add_task(f"starting the worker for {args.lab}", total=None)
+
+            def on_progress(done: int, total: int, name: str) -> None:
+                progress.update(task, total=total, completed=done,
+                                description=f"{args.lab}: {name}" if name else "done")
             report = grade(args.lab, folder, hidden=args.hidden,
                            seed=DEFAULT_HIDDEN_SEED if args.seed is None else args.seed,
                            only=args.only, progress=on_progress, profile=args.profile)
-        except GradingError as error:
-            progress.stop()
-            console.print(f"[red]cannot grade: {error}[/]")
-            return 2
+        if args.json:   # with --watch, rewritten after every grading
+            write_json(report, args.json)
+        return report
+
+    if args.watch:
+        from autograder.watch import watch
+        return watch(grade_folder, folder, console, verbose=args.verbose)
+    try:
+        report = grade_folder()
+    except GradingError as error:
+        console.print(f"[red]cannot grade: {error}[/]")
+        return 2
     print_report(report, console, verbose=args.verbose)
     if args.json:
-        write_json(report, args.json)
         console.print(f"wrote {args.json}")
     return 0
 
