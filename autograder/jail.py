@@ -42,7 +42,7 @@ from autograder import KIT_ROOT, namespaces
 
 FIRST_UID, UID_COUNT = 200_000, 1_000_000   # ids no account uses: one per jail
 MAX_PROCESSES = 1024            # threads count too: TensorFlow starts a few dozen
-JAILS = Path("/tmp/dlkit-jails")  # 0711: jails can be entered, not listed
+JAILS = Path(f"/tmp/dlkit-jails-{os.geteuid()}")  # 0711: jails can be entered, not listed
 RUNTIME_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "references", "checks")
 DESCRIPTIONS = {
     "root": "jail: own folder, mount/network/PID namespaces, unprivileged user",
@@ -50,10 +50,13 @@ DESCRIPTIONS = {
 }
 
 
-@functools.cache
 def mode() -> str | None:
     """'root', 'userns', or None when this machine cannot jail the worker."""
-    setting = os.environ.get("DLKIT_SANDBOX", "auto")
+    return _mode_for(os.environ.get("DLKIT_SANDBOX", "auto"))
+
+
+@functools.cache
+def _mode_for(setting: str) -> str | None:
     if setting == "off" or sys.platform != "linux":
         return None
     wanted = ["userns"] if setting == "userns" or os.geteuid() != 0 else ["root", "userns"]
@@ -89,8 +92,9 @@ class Jail:
     def create(cls, folder: Path, checks_package: str, *, with_hidden: bool,
                hide: tuple[Path, ...] = (), jail_mode: str = "root") -> "Jail":
         JAILS.mkdir(mode=0o711, exist_ok=True)
-        if JAILS.stat().st_uid == os.geteuid():
-            os.chmod(JAILS, 0o711)
+        if JAILS.lstat().st_uid != os.geteuid() or JAILS.is_symlink():
+            raise PermissionError(f"{JAILS} belongs to another user: remove it")
+        os.chmod(JAILS, 0o711)
         root = JAILS / secrets.token_hex(16)
         root.mkdir(mode=0o700)
         submission = root / "submission"

@@ -64,20 +64,25 @@ class ForkedProcess:
         self.pid, self.stdout, self._status_fd = pid, stdout, status_fd
         self.returncode: int | None = None
         self.lost = False
+        self._lock = threading.Lock()  # the memory watch polls while the grader waits
 
     def _read_status(self, timeout: float) -> bool:
-        if self.returncode is not None or self.lost:
-            return True
-        ready, _, _ = select.select([self._status_fd], [], [], timeout)
-        if not ready:
-            return False
-        data = os.read(self._status_fd, 64)
-        if data.strip():
-            self.returncode = int(data)
-        else:
-            self.lost = True
-        os.close(self._status_fd)
-        return True
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if self.returncode is not None or self.lost:
+                    return True
+                wait = min(max(deadline - time.monotonic(), 0.0), 0.1)
+                if select.select([self._status_fd], [], [], wait)[0]:
+                    data = os.read(self._status_fd, 64)
+                    if data.strip():
+                        self.returncode = int(data)
+                    else:
+                        self.lost = True
+                    os.close(self._status_fd)
+                    return True
+            if time.monotonic() >= deadline:
+                return False
 
     def poll(self) -> int | None:
         self._read_status(0)

@@ -1,13 +1,15 @@
 """A class with hostile submissions: each can only lose its own points.
 
 Every hostile student is a real lab11_vae submission with a few lines of attack added at
-import time. The class is graded with `grade_class`, two at a time, inside the jail; then
-every score is checked, and so is every attack's effect (no connection made, no process
-left, no file changed).
+import time. The class is graded with `grade_class`, two at a time, inside the jail, once in
+each kind of jail this machine offers (as root; in a user namespace, as a grader without
+root gets it); then every score is checked, and so is every attack's effect (no connection
+made, no process left, no file changed).
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import tempfile
@@ -19,14 +21,14 @@ import pytest
 
 from autograder import KIT_ROOT, LABS as LABS_DIR, SOLUTIONS
 from autograder.batch import grade_class
-from autograder.jail import available
+from autograder.jail import available, mode
 from autograder.sandbox import GiB, Limits
 
 LAB = "lab11_vae"
 MODULE = "vae"
 FORKED_SLEEP = "613"  # the fork bomb's children run `sleep 613`: easy to find if left over
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile_class"),
-              pytest.mark.skipif(not available(), reason="needs root and namespaces (jail)")]
+              pytest.mark.skipif(not available(), reason="needs namespaces (a jail)")]
 
 ATTACKS = {
     # name: (base folder, code added at the top of vae.py)
@@ -53,6 +55,10 @@ ATTACKS = {
                       "_spec.loader.exec_module(_ref)\n"
                       "globals().update({k: v for k, v in vars(_ref).items()"
                       " if not k.startswith('__')})\n"),
+    "unmount_kit": ("skeleton", "import ctypes\n"
+                    "for _ in range(4):\n"
+                    "    ctypes.CDLL(None).umount2(b'KITROOT', 2)\n"
+                    "_source = open('SOLUTION').read()\n"),
     "copy_classmate": ("skeleton", "import importlib.util\n"
                        "_spec = importlib.util.spec_from_file_location('mate', 'CLASSMATE')\n"
                        "_mate = importlib.util.module_from_spec(_spec)\n"
@@ -82,6 +88,7 @@ def make_class(root, out, port):
         attack = (attack.replace("PORT", str(port)).replace("OUT", str(out))
                   .replace("SLEEP", FORKED_SLEEP)
                   .replace("SOLUTION", str(solution / f"{MODULE}.py"))
+                  .replace("KITROOT", str(KIT_ROOT))
                   .replace("CLASSMATE", str(root / "alice" / f"{MODULE}.py")))
         graded = folder / f"{MODULE}.py"
         graded.write_text(attack + graded.read_text())
@@ -113,8 +120,27 @@ class Listener(threading.Thread):
                 continue
 
 
+# DLKIT_SANDBOX setting -> the jail it must give
+JAILS = {"auto": "root", "userns": "userns"}
+
+
+@pytest.fixture(scope="module", params=sorted(JAILS))
+def jail_kind(request):
+    saved = os.environ.get("DLKIT_SANDBOX")
+    os.environ["DLKIT_SANDBOX"] = request.param
+    try:
+        if mode() != JAILS[request.param]:
+            pytest.skip(f"this machine offers no {JAILS[request.param]} jail")
+        yield JAILS[request.param]
+    finally:
+        if saved is None:
+            os.environ.pop("DLKIT_SANDBOX")
+        else:
+            os.environ["DLKIT_SANDBOX"] = saved
+
+
 @pytest.fixture(scope="module")
-def graded_class():
+def graded_class(jail_kind):
     # Outside /tmp, which the jail covers anyway: only hiding the class's folders protects them.
     root = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="dlkit-class-"))
     out = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="dlkit-grades-"))
@@ -168,6 +194,12 @@ def test_the_reference_solution_cannot_be_read(graded_class):
     report = graded_class[0].graded["zz_read_solution"]
     assert report.score == 0
     assert "No such file or directory" in report.results[0].message
+
+
+def test_what_hides_the_kit_cannot_be_unmounted(graded_class):
+    report = graded_class[0].graded["zz_unmount_kit"]
+    assert report.score == 0
+    assert "No such file or directory" in report.results[0].message, report.results[0].message
 
 
 def test_a_classmates_submission_cannot_be_read(graded_class):

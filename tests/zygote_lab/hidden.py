@@ -1,0 +1,1 @@
+"""The fixture lab has no hidden checks."""
