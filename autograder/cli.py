@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from autograder import KIT_ROOT, LABS, SOLUTIONS
 from autograder.profiles import CHOICES
 
 
+# One folder's checks spread over two workers: both cores of a laptop or a CI runner.
+CHECK_WORKERS = min(2, os.cpu_count() or 1)
 PROFILE_HELP = ("cpu: GPU checks are skipped; gpu: they run, with larger training budgets; "
                 "auto (default): gpu when the worker sees a GPU")
 
@@ -76,7 +79,8 @@ def _check(args, console: Console) -> int:
                                 description=f"{args.lab}: {name}" if name else "done")
             report = grade(args.lab, folder, hidden=args.hidden,
                            seed=DEFAULT_HIDDEN_SEED if args.seed is None else args.seed,
-                           only=args.only, progress=on_progress, profile=args.profile)
+                           only=args.only, progress=on_progress, profile=args.profile,
+                           workers=CHECK_WORKERS)
         if args.json:   # with --watch, rewritten after every grading
             write_json(report, args.json)
         return report

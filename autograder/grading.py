@@ -1,6 +1,9 @@
 """Grade one folder of one lab: run each check's probe in a worker, judge it here."""
 from __future__ import annotations
 
+import contextlib
+import itertools
+import threading
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -170,19 +173,22 @@ class References:
         self.cache = {} if cache is None else cache
         self._stored: dict | None = None
         self._solution: Session | None = None
+        self._lock = threading.RLock()  # one solution worker, asked by several check threads
 
     def stored(self, chk: Check):
-        if self._stored is None:
-            self._stored = references.load(self.spec.name)
+        with self._lock:
+            if self._stored is None:
+                self._stored = references.load(self.spec.name)
         if chk.name not in self._stored:
             raise GradingError(f"no stored reference for {chk.name}; run "
                                f"`python -m autograder references {self.spec.name}`")
         return self._stored[chk.name]
 
     def _session(self) -> Session:
-        if self._solution is None:
-            self._solution = Session(self.spec, SOLUTIONS / self.spec.name, self.limits)
-        return self._solution
+        with self._lock:
+            if self._solution is None:
+                self._solution = Session(self.spec, SOLUTIONS / self.spec.name, self.limits)
+            return self._solution
 
     @staticmethod
     def is_live(chk: Check) -> bool:
@@ -193,20 +199,22 @@ class References:
         # GPU checks are left out: whether they run is known once the student's worker is up.
         if any(self.is_live(c) and not c.requires_gpu and self._key(c, seeds[c.name])
                not in self.cache for c in checks):
-            self._session().start()
+            with self._lock:
+                self._session().start()
 
     def _key(self, chk: Check, seed: int) -> str:
         return f"{chk.name}:{seed}" + (f":x{self.budget:g}" if chk.requires_gpu else "")
 
     def live(self, chk: Check, seed: int):
         key = self._key(chk, seed)
-        if key not in self.cache:
-            try:
-                self.cache[key] = self._session().probe(chk, seed, self.budget)
-            except ProbeFailed as failure:
-                raise GradingError(f"the reference solution fails {chk.name}: "
-                                   f"{failure.message}") from None
-        return self.cache[key]
+        with self._lock:
+            if key not in self.cache:
+                try:
+                    self.cache[key] = self._session().probe(chk, seed, self.budget)
+                except ProbeFailed as failure:
+                    raise GradingError(f"the reference solution fails {chk.name}: "
+                                       f"{failure.message}") from None
+            return self.cache[key]
 
     def get(self, chk: Check, seed: int):
         if not chk.needs_reference:
@@ -214,8 +222,9 @@ class References:
         return self.live(chk, seed) if self.is_live(chk) else self.stored(chk)
 
     def close(self) -> None:
-        if self._solution is not None:
-            self._solution.close()
+        with self._lock:
+            if self._solution is not None:
+                self._solution.close()
 
 
 def seeds_of(checks: list[Check], lab: str, seed: int) -> dict[str, int]:
@@ -254,14 +263,18 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
           progress: Callable[[int, int, str], None] | None = None,
           package: str | None = None, reference_cache: dict | None = None,
           isolate: bool | None = None, hide: tuple[Path, ...] = (),
-          profile: str = "auto") -> Report:
+          profile: str = "auto", workers: int = 1,
+          slots: threading.Semaphore | None = None) -> Report:
     """Grade `folder` on the public checks of `lab` (and the hidden ones with `hidden`).
 
     `package` overrides where the lab's checks live (used by the kit's own tests);
     `reference_cache` shares the solution's hidden outputs between gradings. `isolate`
     jails the code under test (default: whenever this machine allows it, see jail.py),
     hiding the folders in `hide` from it as well as the kit and the grader's home.
-    `profile` is auto, cpu or gpu (see profiles.py).
+    `profile` is auto, cpu or gpu (see profiles.py). `workers` > 1 spreads the checks over
+    that many workers for the same folder (each probe still runs alone in a worker, on its
+    own seed, so the results do not change); `slots`, shared by the gradings of a class,
+    caps how many probes run at once.
     """
     started = time.perf_counter()
     try:
@@ -272,29 +285,67 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
     seeds = seeds_of(checks, lab, seed)
     report = Report(lab=lab, folder=str(folder), seeds=seeds)
     isolate = jails.available() if isolate is None else isolate
-    student = Session(spec, folder, limits, isolate=isolate, hide=hide)
+    new_session = lambda: Session(spec, folder, limits, isolate=isolate, hide=hide)  # noqa: E731
+    sessions = [new_session()]
     refs = References(spec, limits, reference_cache)
-    pool = ThreadPoolExecutor(max_workers=2)
+    references_pool = ThreadPoolExecutor(max_workers=1 + workers)
     try:
-        warming = pool.submit(refs.warm_up, checks, seeds)
-        environment = student.start()
+        warming = references_pool.submit(refs.warm_up, checks, seeds)
+        environment = sessions[0].start()
         warming.result()
         chosen = _profile_for(profile, environment)
         refs.budget = chosen.budget
-        student.environment.update(profile=chosen.name, gpu_budget=chosen.budget)
-        for index, chk in enumerate(checks):
-            if progress:
-                progress(index, len(checks), chk.name)
-            report.results.append(_run_one(chk, seeds[chk.name], student, refs, chosen, pool))
+        sessions[0].environment.update(profile=chosen.name, gpu_budget=chosen.budget)
+        # A folder whose modules do not import gains nothing from more workers.
+        if not sessions[0].import_errors:
+            sessions += [new_session() for _ in range(min(workers, len(checks)) - 1)]
+        results = _run_checks(checks, seeds, sessions, refs, chosen, references_pool,
+                              progress, slots)
+        report.results = results
         if progress:
             progress(len(checks), len(checks), "")
     finally:
-        student.close()
+        for session in sessions:
+            session.close()
         refs.close()
-        pool.shutdown()
-    report.environment = student.environment
+        references_pool.shutdown()
+    report.environment = sessions[0].environment
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _run_checks(checks: list[Check], seeds: dict[str, int], sessions: list[Session],
+                refs: References, profile: profiles.Profile, references_pool: ThreadPoolExecutor,
+                progress: Callable[[int, int, str], None] | None,
+                slots: threading.Semaphore | None) -> list[CheckResult]:
+    """Each session takes the next check not yet taken, so a slow check does not hold up
+    the others; the results keep the checks' order."""
+    results: list[CheckResult | None] = [None] * len(checks)
+    order, lock = itertools.count(), threading.Lock()
+    started = itertools.count()
+
+    def work(session: Session) -> None:
+        if session is not sessions[0]:
+            session.start()
+        while True:
+            with lock:
+                index = next(order)
+                if index < len(checks) and progress:
+                    progress(next(started), len(checks), checks[index].name)
+            if index >= len(checks):
+                return
+            chk = checks[index]
+            with slots if slots is not None else contextlib.nullcontext():
+                results[index] = _run_one(chk, seeds[chk.name], session, refs, profile,
+                                          references_pool)
+
+    if len(sessions) == 1:
+        work(sessions[0])
+    else:
+        with ThreadPoolExecutor(max_workers=len(sessions)) as runners:
+            for future in [runners.submit(work, s) for s in sessions]:
+                future.result()
+    return results
 
 
 def _run_one(chk: Check, seed: int, student: Session, refs: References,
