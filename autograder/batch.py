@@ -7,7 +7,7 @@ Per student, DIR/students/NAME/ gets results.json (Gradescope), junit.xml and gr
 shard.json (what `merge` checks). A student whose files and grading setup hash to what
 grade.json recorded is not graded again, so a run that was killed halfway picks up where it
 stopped; every file is written atomically. With --shard K/N only the K-th of N slices of the
-class is graded (shards.py).
+class is graded (shards.py); a student whose code killed the grader is scored 0 (inflight.py).
 """
 from __future__ import annotations
 
@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from autograder import KIT_ROOT, SOLUTIONS
+from autograder import KIT_ROOT, SOLUTIONS, inflight
 from autograder.api import checks_package, load_lab
 from autograder.grading import (DEFAULT_HIDDEN_SEED, CheckResult, Report, grade,
                                 hidden_references)
 from autograder.files import write_atomic
+from autograder.inflight import STOPPED_MESSAGE
 from autograder.report import write_json
 from autograder.sandbox import Limits
 from autograder.junit import junit_xml
@@ -125,6 +126,8 @@ class ClassResult:
     regraded: list[str]
     reused: list[str]
     seconds: float
+    stopped: list[str] = dataclasses.field(default_factory=list)   # scored 0: killed the grader
+    suspects: list[str] = dataclasses.field(default_factory=list)  # in flight at a grader's death
 
 
 def grade_class(submissions_root: Path, lab: str, out: Path, *, hidden: bool = False,
@@ -144,26 +147,41 @@ def grade_class(submissions_root: Path, lab: str, out: Path, *, hidden: bool = F
                    if shard_of(s.student, count) == index]
     graded: dict[str, Report] = {}
     todo: list[tuple[Submission, str]] = []
+    suspects: list[tuple[Submission, str]] = []
+    stopped: list[tuple[Submission, str]] = []
     for submission in submissions:
         digest = submission_hash(submission, fingerprint)
-        previous = _stored_report(out / "students" / submission.student, digest)
+        folder = out / "students" / submission.student
+        previous, marker = _stored_report(folder, digest), inflight.read(folder)
         if previous is not None:
             graded[submission.student] = previous
-        else:
+            inflight.clear(folder)   # the grader died after writing grade.json
+        elif marker is None:
             todo.append((submission, digest))
+        elif marker.alone and marker.hash == digest:
+            stopped.append((submission, digest))
+        else:
+            suspects.append((submission, digest))
     reused = sorted(graded)
     live = (hidden or any(c.requires_gpu for c in spec.checks)) and (SOLUTIONS / lab).is_dir()
     cache = (hidden_references(lab, seed, limits, profile=profile, hidden=hidden)
-             if live and todo else None)
+             if live and (todo or suspects) else None)
 
-    def run(submission: Submission, digest: str) -> Report:
+    def run(submission: Submission, digest: str, alone: bool) -> Report:
+        folder = out / "students" / submission.student
         if submission.folder is None:
             report = failed_everywhere(lab, hidden, submission.problem)
         else:
-            report = grade(lab, submission.folder, hidden=hidden, seed=seed, limits=limits,
-                           reference_cache=dict(cache) if cache else None, hide=hide,
-                           profile=profile)
-        write_student(out / "students" / submission.student, submission.student, digest, report)
+            inflight.mark(folder, digest, alone=alone)
+            try:
+                report = grade(lab, submission.folder, hidden=hidden, seed=seed, limits=limits,
+                               reference_cache=dict(cache) if cache else None, hide=hide,
+                               profile=profile)
+            except Exception:
+                inflight.clear(folder)   # the grader survived: the student did not stop it
+                raise
+        write_student(folder, submission.student, digest, report)
+        inflight.clear(folder)
         return report
 
     def done(student: str, report: Report) -> None:
@@ -171,12 +189,22 @@ def grade_class(submissions_root: Path, lab: str, out: Path, *, hidden: bool = F
         if on_done:
             on_done(student, report)
 
+    for submission, digest in stopped:
+        report = failed_everywhere(lab, hidden, STOPPED_MESSAGE)
+        write_student(out / "students" / submission.student, submission.student, digest, report)
+        inflight.clear(out / "students" / submission.student)
+        done(submission.student, report)
+    # One at a time: should the grader die now, the marker names the one student in flight.
+    for submission, digest in suspects:
+        done(submission.student, run(submission, digest, alone=True))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(run, s, d): s.student for s, d in todo}
+        futures = {pool.submit(run, s, d, False): s.student for s, d in todo}
         for future in as_completed(futures):
             done(futures[future], future.result())
     write_class_files(out, lab, {s: graded[s] for s in sorted(graded)})
     write_shard_file(out, lab=lab, fingerprint=fingerprint, shard=shard, students=list(graded),
                      options={"hidden": hidden, "seed": seed, "profile": profile})
     return ClassResult(graded=graded, reused=reused, seconds=time.perf_counter() - started,
-                       regraded=sorted(s.student for s, _ in todo))
+                       regraded=sorted(s.student for s, _ in todo + suspects),
+                       stopped=sorted(s.student for s, _ in stopped),
+                       suspects=sorted(s.student for s, _ in suspects))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -94,12 +95,20 @@ def _check(args, console: Console) -> int:
     return 0
 
 
+NO_ISOLATION = ("No isolation{why}: code under test runs as your user with only time/memory/"
+                "output limits; grade as root in a container or CI runner for isolation.")
+
+
 def _grade_class(args, console: Console) -> int:
     from autograder.batch import grade_class
     from autograder.grading import DEFAULT_HIDDEN_SEED, GradingError
+    from autograder.jail import available
     if not args.submissions.is_dir():
         console.print(f"[red]cannot grade: {args.submissions} is not a folder[/]")
         return 2
+    if not available():
+        why = " (DLKIT_SANDBOX=off)" if os.environ.get("DLKIT_SANDBOX") == "off" else ""
+        console.print(NO_ISOLATION.format(why=why), style="yellow", soft_wrap=True)
     index, count = args.shard
     if count > 1:
         console.print(f"shard {index}/{count}: grading the students whose name hashes to it")
@@ -114,6 +123,12 @@ def _grade_class(args, console: Console) -> int:
     except (GradingError, LookupError) as error:
         console.print(f"[red]cannot grade: {error}[/]")
         return 2
+    if result.suspects:
+        console.print(f"graded alone first (in flight when a grader died): "
+                      f"{', '.join(result.suspects)}")
+    if result.stopped:
+        console.print(f"[red]scored 0, their code stopped the grading process: "
+                      f"{', '.join(result.stopped)}[/] (delete students/NAME/ to grade again)")
     rate = len(result.regraded) / result.seconds * 60 if result.regraded else 0.0
     console.print(f"graded {len(result.regraded)}, unchanged {len(result.reused)}, "
                   f"in {result.seconds:.0f} s ({rate:.1f} submissions/minute) -> {args.out}")
