@@ -1,11 +1,13 @@
 """Grade a whole class: one folder per student, unattended, resumable, in parallel.
 
-    python -m autograder grade SUBMISSIONS --lab LAB --out DIR [--hidden] [--jobs N]
+    python -m autograder grade SUBMISSIONS --lab LAB --out DIR [--hidden] [--jobs N] [--shard K/N]
 
 Per student, DIR/students/NAME/ gets results.json (Gradescope), junit.xml and grade.json
-(what resuming reads). The class gets gradebook.csv, summary.md and histogram.png. A student
-whose files and grading setup hash to what grade.json recorded is not graded again, so a
-run that was killed halfway picks up where it stopped; every file is written atomically.
+(what resuming reads). The class gets gradebook.csv, summary.md and histogram.png, and
+shard.json (what `merge` checks). A student whose files and grading setup hash to what
+grade.json recorded is not graded again, so a run that was killed halfway picks up where it
+stopped; every file is written atomically. With --shard K/N only the K-th of N slices of the
+class is graded (shards.py); a student whose code killed the grader is scored 0 (inflight.py).
 """
 from __future__ import annotations
 
@@ -18,14 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from autograder import KIT_ROOT, SOLUTIONS
+from autograder import KIT_ROOT, SOLUTIONS, inflight
 from autograder.api import checks_package, load_lab
 from autograder.grading import (DEFAULT_HIDDEN_SEED, CheckResult, Report, grade,
                                 hidden_references)
 from autograder.files import write_atomic
+from autograder.inflight import STOPPED_MESSAGE
 from autograder.report import write_json
 from autograder.sandbox import Limits
 from autograder.junit import junit_xml
+from autograder.shards import shard_of, write_shard_file
 from autograder.summary import write_class_files
 
 SKIP_PARTS = {"__pycache__", ".git", ".ipynb_checkpoints"}
@@ -85,13 +89,35 @@ def report_from_dict(data: dict) -> Report:
     return Report(**data, results=results)
 
 
-def _not_found(submission: Submission, lab: str, hidden: bool) -> Report:
-    """A student with no lab folder still gets a row: every check failed, with the reason."""
+def failed_everywhere(lab: str, hidden: bool, message: str) -> Report:
+    """Every check failed with the same message, for a student whose code was not run."""
     report = Report(lab=lab, folder="")
     for chk in load_lab(lab, hidden=hidden).checks:
         report.results.append(CheckResult(chk.name, 0.0, chk.points, "failed",
-                                          submission.problem, chk.hint, hidden=chk.hidden))
+                                          message, chk.hint, hidden=chk.hidden))
     return report
+
+
+def write_student(folder: Path, student: str, digest: str, report: Report) -> None:
+    """The student's three files; grade.json last: a student without it is graded again."""
+    write_json(report, folder / "results.json")
+    write_atomic(folder / "junit.xml", junit_xml(report, student))
+    write_atomic(folder / "grade.json", json.dumps({"hash": digest, "student": student,
+                                                    "report": report_to_dict(report)}) + "\n")
+
+
+def _stored_report(folder: Path, digest: str) -> Report | None:
+    """The report in grade.json when it was made from this very submission and setup."""
+    stored = folder / "grade.json"
+    if not stored.exists():
+        return None
+    try:
+        previous = json.loads(stored.read_text())
+        if previous.get("hash") == digest:
+            return report_from_dict(previous["report"])
+    except (ValueError, KeyError, TypeError):
+        pass  # unreadable: grade again
+    return None
 
 
 @dataclass
@@ -100,12 +126,15 @@ class ClassResult:
     regraded: list[str]
     reused: list[str]
     seconds: float
+    stopped: list[str] = dataclasses.field(default_factory=list)   # scored 0: killed the grader
+    suspects: list[str] = dataclasses.field(default_factory=list)  # in flight at a grader's death
 
 
 def grade_class(submissions_root: Path, lab: str, out: Path, *, hidden: bool = False,
                 jobs: int = 1, seed: int = DEFAULT_HIDDEN_SEED, limits: Limits = Limits(),
                 on_done: Callable[[str, Report], None] | None = None,
-                profile: str = "auto") -> ClassResult:
+                profile: str = "auto", shard: tuple[int, int] = (1, 1)) -> ClassResult:
+    """Grade the students of `shard` (K, N): the K-th of N slices of the class, see shards.py."""
     started = time.perf_counter()
     spec = load_lab(lab, hidden=hidden)
     out = Path(out)
@@ -113,48 +142,69 @@ def grade_class(submissions_root: Path, lab: str, out: Path, *, hidden: bool = F
     # Jailed code under test sees neither the class's submissions nor the results.
     hide = (Path(submissions_root), out)
     fingerprint = grading_fingerprint(lab, hidden, seed, profile)
-    submissions = find_submissions(submissions_root, lab, spec.modules)
+    index, count = shard
+    submissions = [s for s in find_submissions(submissions_root, lab, spec.modules)
+                   if shard_of(s.student, count) == index]
     graded: dict[str, Report] = {}
     todo: list[tuple[Submission, str]] = []
+    suspects: list[tuple[Submission, str]] = []
+    stopped: list[tuple[Submission, str]] = []
     for submission in submissions:
         digest = submission_hash(submission, fingerprint)
-        stored = out / "students" / submission.student / "grade.json"
-        if stored.exists():
-            try:
-                previous = json.loads(stored.read_text())
-                if previous.get("hash") == digest:
-                    graded[submission.student] = report_from_dict(previous["report"])
-                    continue
-            except (ValueError, KeyError, TypeError):
-                pass  # unreadable: grade again
-        todo.append((submission, digest))
+        folder = out / "students" / submission.student
+        previous, marker = _stored_report(folder, digest), inflight.read(folder)
+        if previous is not None:
+            graded[submission.student] = previous
+            inflight.clear(folder)   # the grader died after writing grade.json
+        elif marker is None:
+            todo.append((submission, digest))
+        elif marker.alone and marker.hash == digest:
+            stopped.append((submission, digest))
+        else:
+            suspects.append((submission, digest))
     reused = sorted(graded)
     live = (hidden or any(c.requires_gpu for c in spec.checks)) and (SOLUTIONS / lab).is_dir()
     cache = (hidden_references(lab, seed, limits, profile=profile, hidden=hidden)
-             if live and todo else None)
+             if live and (todo or suspects) else None)
 
-    def run(submission: Submission, digest: str) -> tuple[str, Report]:
-        if submission.folder is None:
-            report = _not_found(submission, lab, hidden)
-        else:
-            report = grade(lab, submission.folder, hidden=hidden, seed=seed, limits=limits,
-                           reference_cache=dict(cache) if cache else None, hide=hide,
-                           profile=profile)
+    def run(submission: Submission, digest: str, alone: bool) -> Report:
         folder = out / "students" / submission.student
-        write_json(report, folder / "results.json")
-        write_atomic(folder / "junit.xml", junit_xml(report, submission.student))
-        # grade.json last: a student without it is graded again after a crash.
-        write_atomic(folder / "grade.json", json.dumps({"hash": digest, "student": submission.student,
-                                                        "report": report_to_dict(report)}) + "\n")
-        return submission.student, report
+        if submission.folder is None:
+            report = failed_everywhere(lab, hidden, submission.problem)
+        else:
+            inflight.mark(folder, digest, alone=alone)
+            try:
+                report = grade(lab, submission.folder, hidden=hidden, seed=seed, limits=limits,
+                               reference_cache=dict(cache) if cache else None, hide=hide,
+                               profile=profile)
+            except Exception:
+                inflight.clear(folder)   # the grader survived: the student did not stop it
+                raise
+        write_student(folder, submission.student, digest, report)
+        inflight.clear(folder)
+        return report
 
+    def done(student: str, report: Report) -> None:
+        graded[student] = report
+        if on_done:
+            on_done(student, report)
+
+    for submission, digest in stopped:
+        report = failed_everywhere(lab, hidden, STOPPED_MESSAGE)
+        write_student(out / "students" / submission.student, submission.student, digest, report)
+        inflight.clear(out / "students" / submission.student)
+        done(submission.student, report)
+    # One at a time: should the grader die now, the marker names the one student in flight.
+    for submission, digest in suspects:
+        done(submission.student, run(submission, digest, alone=True))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(run, s, d) for s, d in todo]
+        futures = {pool.submit(run, s, d, False): s.student for s, d in todo}
         for future in as_completed(futures):
-            student, report = future.result()
-            graded[student] = report
-            if on_done:
-                on_done(student, report)
+            done(futures[future], future.result())
     write_class_files(out, lab, {s: graded[s] for s in sorted(graded)})
-    return ClassResult(graded=graded, regraded=sorted(s.student for s, _ in todo),
-                       reused=reused, seconds=time.perf_counter() - started)
+    write_shard_file(out, lab=lab, fingerprint=fingerprint, shard=shard, students=list(graded),
+                     options={"hidden": hidden, "seed": seed, "profile": profile})
+    return ClassResult(graded=graded, reused=reused, seconds=time.perf_counter() - started,
+                       regraded=sorted(s.student for s, _ in todo + suspects),
+                       stopped=sorted(s.student for s, _ in stopped),
+                       suspects=sorted(s.student for s, _ in suspects))

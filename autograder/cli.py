@@ -1,4 +1,4 @@
-"""`python -m autograder check|grade|assign|references`: see README.md for the commands."""
+"""`python -m autograder check|grade|merge|assign|references|release`: see README.md."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from autograder import KIT_ROOT, LABS, SOLUTIONS
 from autograder.profiles import CHOICES
+from autograder.shards import parse_shard
 
 
 # One folder's checks spread over two workers: both cores of a laptop or a CI runner.
@@ -47,6 +48,15 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
     batch.add_argument("--seed", type=int, help="seed of the hidden checks' inputs")
     batch.add_argument("--profile", choices=CHOICES, default="auto", help=PROFILE_HELP)
+    batch.add_argument("--shard", type=parse_shard, default=(1, 1), metavar="K/N",
+                       help="grade only the K-th of N slices of the class (K from 1); "
+                            "`merge` joins the slices' out folders")
+
+    merge = commands.add_parser("merge", help="join the out folders of `grade --shard K/N`")
+    merge.add_argument("shards", nargs="+", type=Path, metavar="SHARD_DIR",
+                       help="the out folder of every shard")
+    merge.add_argument("--out", required=True, type=Path,
+                       help="where the class's files and every student's files are written")
 
     assign = commands.add_parser("assign", help="regenerate labs/ from solutions/")
     assign.add_argument("--check", action="store_true",
@@ -99,25 +109,54 @@ def _check(args, console: Console) -> int:
     return 0
 
 
+NO_ISOLATION = ("No isolation{why}: code under test runs as your user with only time/memory/"
+                "output limits; grade as root in a container or CI runner for isolation.")
+
+
 def _grade_class(args, console: Console) -> int:
     from autograder.batch import grade_class
     from autograder.grading import DEFAULT_HIDDEN_SEED, GradingError
+    from autograder.jail import available
     if not args.submissions.is_dir():
         console.print(f"[red]cannot grade: {args.submissions} is not a folder[/]")
         return 2
+    if not available():
+        why = " (DLKIT_SANDBOX=off)" if os.environ.get("DLKIT_SANDBOX") == "off" else ""
+        console.print(NO_ISOLATION.format(why=why), style="yellow", soft_wrap=True)
+    index, count = args.shard
+    if count > 1:
+        console.print(f"shard {index}/{count}: grading the students whose name hashes to it")
 
     def on_done(student, report):
         console.print(f"{student}: {report.score:g}/{report.max_score:g}  ({report.seconds:.0f} s)")
     try:
         result = grade_class(args.submissions, args.lab, args.out, hidden=args.hidden,
                              jobs=args.jobs, on_done=on_done, profile=args.profile,
-                             seed=DEFAULT_HIDDEN_SEED if args.seed is None else args.seed)
+                             seed=DEFAULT_HIDDEN_SEED if args.seed is None else args.seed,
+                             shard=args.shard)
     except (GradingError, LookupError) as error:
         console.print(f"[red]cannot grade: {error}[/]")
         return 2
+    if result.suspects:
+        console.print(f"graded alone first (in flight when a grader died): "
+                      f"{', '.join(result.suspects)}")
+    if result.stopped:
+        console.print(f"[red]scored 0, their code stopped the grading process: "
+                      f"{', '.join(result.stopped)}[/] (delete students/NAME/ to grade again)")
     rate = len(result.regraded) / result.seconds * 60 if result.regraded else 0.0
     console.print(f"graded {len(result.regraded)}, unchanged {len(result.reused)}, "
                   f"in {result.seconds:.0f} s ({rate:.1f} submissions/minute) -> {args.out}")
+    return 0
+
+
+def _merge(args, console: Console) -> int:
+    from autograder.merge import MergeError, merge
+    try:
+        reports = merge(args.shards, args.out)
+    except MergeError as error:
+        console.print(f"[red]cannot merge: {error}[/]")
+        return 2
+    console.print(f"merged {len(args.shards)} shards: {len(reports)} students -> {args.out}")
     return 0
 
 
@@ -178,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     if args.command in ("assign", "references", "release") and _needs_solutions(console):
         return 2
-    handler = {"check": _check, "grade": _grade_class, "assign": _assign,
+    handler = {"check": _check, "grade": _grade_class, "merge": _merge, "assign": _assign,
                "references": _references, "release": _release}[args.command]
     return handler(args, console)
 
