@@ -14,16 +14,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from autograder import KIT_ROOT, SOLUTIONS, inflight
+from autograder import KIT_ROOT, inflight
 from autograder.api import checks_package, load_lab
-from autograder.grading import (DEFAULT_HIDDEN_SEED, CheckResult, Report, grade,
-                                hidden_references)
+from autograder.grading import DEFAULT_HIDDEN_SEED, CheckResult, References, Report, grade
 from autograder.files import write_atomic
 from autograder.inflight import STOPPED_MESSAGE
 from autograder.report import write_json
@@ -163,9 +163,12 @@ def grade_class(submissions_root: Path, lab: str, out: Path, *, hidden: bool = F
         else:
             suspects.append((submission, digest))
     reused = sorted(graded)
-    live = (hidden or any(c.requires_gpu for c in spec.checks)) and (SOLUTIONS / lab).is_dir()
-    cache = (hidden_references(lab, seed, limits, profile=profile, hidden=hidden)
-             if live and (todo or suspects) else None)
+    # The solution's outputs on hidden (and GPU) checks: one worker for the whole class,
+    # computed the first time a student needs each, while other students are being graded.
+    shared = References(spec, limits)
+    # At most `jobs` probes run at once, but a student may use two workers, so the last
+    # students of a run (or a lone suspect) still keep every core busy.
+    slots = threading.BoundedSemaphore(max(1, jobs))
 
     def run(submission: Submission, digest: str, alone: bool) -> Report:
         folder = out / "students" / submission.student
@@ -175,8 +178,8 @@ def grade_class(submissions_root: Path, lab: str, out: Path, *, hidden: bool = F
             inflight.mark(folder, digest, alone=alone)
             try:
                 report = grade(lab, submission.folder, hidden=hidden, seed=seed, limits=limits,
-                               reference_cache=dict(cache) if cache else None, hide=hide,
-                               profile=profile)
+                               hide=hide, profile=profile, workers=min(jobs, 2), slots=slots,
+                               shared_references=shared)
             except Exception:
                 inflight.clear(folder)   # the grader survived: the student did not stop it
                 raise
@@ -194,13 +197,16 @@ def grade_class(submissions_root: Path, lab: str, out: Path, *, hidden: bool = F
         write_student(out / "students" / submission.student, submission.student, digest, report)
         inflight.clear(out / "students" / submission.student)
         done(submission.student, report)
-    # One at a time: should the grader die now, the marker names the one student in flight.
-    for submission, digest in suspects:
-        done(submission.student, run(submission, digest, alone=True))
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(run, s, d, False): s.student for s, d in todo}
-        for future in as_completed(futures):
-            done(futures[future], future.result())
+    try:
+        # One at a time: should the grader die now, the marker names the one student in flight.
+        for submission, digest in suspects:
+            done(submission.student, run(submission, digest, alone=True))
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = {pool.submit(run, s, d, False): s.student for s, d in todo}
+            for future in as_completed(futures):
+                done(futures[future], future.result())
+    finally:
+        shared.close()
     write_class_files(out, lab, {s: graded[s] for s in sorted(graded)})
     write_shard_file(out, lab=lab, fingerprint=fingerprint, shard=shard, students=list(graded),
                      options={"hidden": hidden, "seed": seed, "profile": profile})

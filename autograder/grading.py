@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from autograder import SOLUTIONS, profiles, references, wire
+from autograder import SOLUTIONS, profiles, references, wire, zygote
 from autograder.api import Check, CheckFailed, LabSpec, load_lab
 from autograder import jail as jails
 from autograder.jail import Jail
@@ -232,25 +232,6 @@ def seeds_of(checks: list[Check], lab: str, seed: int) -> dict[str, int]:
     return {c.name: check_seed(seed if c.hidden else PUBLIC_SEED, lab, c.name) for c in checks}
 
 
-def hidden_references(lab: str, seed: int = DEFAULT_HIDDEN_SEED, limits: Limits = Limits(),
-                      package: str | None = None, profile: str = "auto",
-                      hidden: bool = True) -> dict:
-    """Run the solution once on every hidden check (and GPU check, when the profile runs
-    them), for sharing across many gradings."""
-    spec = load_lab(lab, hidden=hidden, package=package)
-    refs = References(spec, limits)
-    try:
-        seeds = seeds_of(spec.checks, lab, seed)
-        chosen = _profile_for(profile, refs._session().start())
-        refs.budget = chosen.budget
-        for chk in spec.checks:
-            if refs.is_live(chk) and (chosen.runs_gpu_checks or not chk.requires_gpu):
-                refs.live(chk, seeds[chk.name])
-    finally:
-        refs.close()
-    return refs.cache
-
-
 def _profile_for(requested: str, environment: dict) -> profiles.Profile:
     try:
         return profiles.select(requested, environment.get("gpus", []))
@@ -264,11 +245,13 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
           package: str | None = None, reference_cache: dict | None = None,
           isolate: bool | None = None, hide: tuple[Path, ...] = (),
           profile: str = "auto", workers: int = 1,
-          slots: threading.Semaphore | None = None) -> Report:
+          slots: threading.Semaphore | None = None,
+          shared_references: References | None = None) -> Report:
     """Grade `folder` on the public checks of `lab` (and the hidden ones with `hidden`).
 
     `package` overrides where the lab's checks live (used by the kit's own tests);
-    `reference_cache` shares the solution's hidden outputs between gradings. `isolate`
+    `reference_cache` shares the solution's hidden outputs between gradings, and
+    `shared_references` the solution's worker too (the caller closes it). `isolate`
     jails the code under test (default: whenever this machine allows it, see jail.py),
     hiding the folders in `hide` from it as well as the kit and the grader's home.
     `profile` is auto, cpu or gpu (see profiles.py). `workers` > 1 spreads the checks over
@@ -285,9 +268,11 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
     seeds = seeds_of(checks, lab, seed)
     report = Report(lab=lab, folder=str(folder), seeds=seeds)
     isolate = jails.available() if isolate is None else isolate
+    if not zygote.enabled():
+        workers = 1  # spreading pays only when a worker is a fork, not a TensorFlow import
     new_session = lambda: Session(spec, folder, limits, isolate=isolate, hide=hide)  # noqa: E731
     sessions = [new_session()]
-    refs = References(spec, limits, reference_cache)
+    refs = shared_references or References(spec, limits, reference_cache)
     references_pool = ThreadPoolExecutor(max_workers=1 + workers)
     try:
         warming = references_pool.submit(refs.warm_up, checks, seeds)
@@ -307,7 +292,8 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
     finally:
         for session in sessions:
             session.close()
-        refs.close()
+        if shared_references is None:
+            refs.close()
         references_pool.shutdown()
     report.environment = sessions[0].environment
     report.seconds = time.perf_counter() - started

@@ -19,9 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
-from autograder import KIT_ROOT, wire, zygote
+from autograder import KIT_ROOT, memory_watch, wire, zygote
 from autograder.jail import Jail
 
 GiB = 1 << 30
@@ -173,30 +171,27 @@ class Worker:
                                        lambda: self.kill("printed more than "
                                                          f"{limits.output_bytes >> 10} KiB"))
         self.output.start()
-        self._watch = threading.Thread(target=self._watch_memory, daemon=True)
-        self._watch.start()
-        self.hello = self._receive(limits.startup_seconds, "starting the worker")
+        self._memory = memory_watch.Watched(
+            self.process.pid, limits.memory_bytes, self._memory_exceeded, self._supervisors)
+        memory_watch.watch(self._memory)
+        try:
+            self.hello = self._receive(limits.startup_seconds, "starting the worker")
+        except WorkerDied:
+            self.close()  # its pipes, scratch folder and jail
+            raise
 
     # -- limits ---------------------------------------------------------------------------
-    def _resident_bytes(self) -> int:
-        """The worker's and its children's; a forked worker's supervisors (and the jail's
-        init) share the zygote's pages and run no code under test, so they are left out."""
-        try:
-            root = psutil.Process(self.process.pid)
-            processes = [root, *root.children(recursive=True)]
-            if isinstance(self.process, ForkedProcess):
-                supervisors = {root.pid} | ({c.pid for c in root.children()} if self.jail else set())
-                processes = [p for p in processes if p.pid not in supervisors]
-            return sum(p.memory_info().rss for p in processes)
-        except psutil.Error:
-            return 0
+    def _supervisors(self, table: dict[int, tuple[int, int]]) -> set[int]:
+        """A forked worker's supervisor (and the jail's init below it) share the zygote's
+        pages and run no code under test, so their memory is not the worker's."""
+        if not isinstance(self.process, ForkedProcess):
+            return set()
+        root = self.process.pid
+        inits = {pid for pid, (parent, _) in table.items() if parent == root} if self.jail else set()
+        return {root} | inits
 
-    def _watch_memory(self) -> None:
-        while self.process.poll() is None:
-            if self._resident_bytes() > self.limits.memory_bytes:
-                self.kill(f"used more than {self.limits.memory_bytes / GiB:.1f} GiB of memory")
-                return
-            time.sleep(0.1)
+    def _memory_exceeded(self) -> None:
+        self.kill(f"used more than {self.limits.memory_bytes / GiB:.1f} GiB of memory")
 
     def kill(self, reason: str) -> None:
         if self.killed_for is None:
@@ -270,6 +265,7 @@ class Worker:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+        memory_watch.unwatch(self._memory)
         self.kill("closed")
         self.process.wait()
         for fd in (self._requests, self._answers):
