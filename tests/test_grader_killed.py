@@ -1,7 +1,7 @@
 """A submission whose code kills the grader, graded without the jail, as on a laptop.
 
 `python -m autograder grade` runs as a subprocess, two students at a time. The attacker's
-vae.py kills the grader at import. Run 1 dies with the attacker and an honest student in
+reverse.py kills the grader at import. Run 1 dies with the attacker and an honest student in
 flight: both become suspects, nobody is scored. Run 2 grades the suspects one at a time,
 the attacker first, and dies again. Run 3 scores the attacker 0 without running its code and
 grades everyone else; run 4 has nothing to do.
@@ -21,7 +21,7 @@ import pytest
 from autograder import KIT_ROOT, LABS as LABS_DIR, SOLUTIONS
 from autograder.inflight import MARKER, STOPPED_MESSAGE
 
-LAB = "lab11_vae"
+LAB = "lab02_autodiff"  # cheap to grade: the test is about the grader, not the lab
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grader_killed")]
 
 # Any process running `autograder grade` on this class, whatever lies between it and the
@@ -41,7 +41,7 @@ def class_folder(tmp_path):
     shutil.copytree(LABS_DIR / LAB, root / "aa_stopper")   # first in line: graded first
     shutil.copytree(SOLUTIONS / LAB, root / "bob")
     shutil.copytree(SOLUTIONS / LAB, root / "cy")
-    graded = root / "aa_stopper" / "vae.py"
+    graded = root / "aa_stopper" / "reverse.py"
     graded.write_text(ATTACK.replace("CLASS", repr(str(root))) + graded.read_text())
     yield root
     for process in psutil.process_iter(["cmdline"]):   # workers orphaned by a killed grader
