@@ -110,7 +110,8 @@ def _check(args, console: Console) -> int:
 
 
 NO_ISOLATION = ("No isolation{why}: code under test runs as your user with only time/memory/"
-                "output limits; grade as root in a container or CI runner for isolation.")
+                "output limits; grade where a jail is possible (root, or Linux with user "
+                "namespaces: a CI runner or a VM) for isolation.")
 
 
 def _grade_class(args, console: Console) -> int:
