@@ -102,10 +102,10 @@ def _fork_from_zygote(folder: Path, modules: tuple[str, ...], env: dict, jail: J
     fds = [requests_read, answers_write, output_write, status_write]
     try:
         pid = zygote.fork_worker(request, fds, startup_seconds)
-    except zygote.ZygoteError as error:
+    except zygote.ZygoteError:
         os.close(output_read)
         os.close(status_read)
-        raise WorkerDied(str(error)) from None
+        raise
     finally:
         os.close(output_write)
         os.close(status_write)
@@ -143,18 +143,14 @@ class Worker:
         self._answers, answers_write = os.pipe()
         folder = jail.submission if jail else Path(folder).resolve()
         env = _scrubbed_env(self.scratch)
+        self.process = None
         if zygote.enabled():
             try:
                 self.process = _fork_from_zygote(folder, modules, env, jail, requests_read,
                                                  answers_write, limits.startup_seconds)
-            except WorkerDied:
-                for fd in (requests_read, answers_write, self._requests, self._answers):
-                    os.close(fd)
-                shutil.rmtree(self.scratch, ignore_errors=True)
-                if jail is not None:
-                    jail.remove()
-                raise
-        else:
+            except zygote.ZygoteError as error:  # the machine's fault, not the submission's
+                zygote.give_up(str(error))
+        if self.process is None:
             worker_args = ["--impl", str(folder), "--modules", ",".join(modules),
                            "--requests-fd", str(requests_read),
                            "--answers-fd", str(answers_write)]

@@ -37,8 +37,19 @@ from autograder import KIT_ROOT
 PER_WORKER_ENV = ("HOME", "TMPDIR", "DLKIT_FAKE_GPU")  # read after the import, per worker
 
 
+_unusable: str | None = None  # why this process stopped using the zygote, if it did
+
+
 def enabled() -> bool:
-    return os.environ.get("DLKIT_ZYGOTE", "on") != "off"
+    return os.environ.get("DLKIT_ZYGOTE", "on") != "off" and _unusable is None
+
+
+def give_up(reason: str) -> None:
+    """Start workers as new processes from now on: this machine's zygote cannot work."""
+    global _unusable
+    if _unusable is None:
+        _unusable = reason
+        print(f"dlkit: workers start as new processes ({reason})", file=sys.stderr)
 
 
 def thread_count() -> int:
