@@ -2,10 +2,13 @@
 they test dlkit itself: gradings run in worker subprocesses."""
 from __future__ import annotations
 
+import shutil
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
+from autograder import LABS as LABS_DIR, SOLUTIONS
 from autograder.api import all_labs
 from autograder.grading import grade
 
@@ -24,6 +27,17 @@ def by_lab(cases, lab_of=lambda case: case):
 def graded(lab, folder, **kwargs):
     kwargs.setdefault("reference_cache", _HIDDEN_REFERENCES[lab, kwargs.get("package")])
     return grade(lab, folder, **kwargs)
+
+
+def make_class(root: Path, lab: str) -> Path:
+    """A small class: ada hands in the solution, ben the untouched skeleton, cy a copy of the
+    whole kit holding the solution, and dee no lab at all."""
+    shutil.copytree(SOLUTIONS / lab, root / "ada")
+    shutil.copytree(LABS_DIR / lab, root / "ben")
+    shutil.copytree(SOLUTIONS / lab, root / "cy" / "labs" / lab)
+    (root / "dee").mkdir()
+    (root / "dee" / "notes.txt").write_text("forgot to hand in")
+    return root
 
 
 def failures(report) -> dict[str, str]:

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from autograder import LABS as LABS_DIR, SOLUTIONS
 from autograder.batch import find_submissions, grade_class
+from tests.conftest import make_class
 
 LAB = "lab11_vae"
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("batch")]
@@ -17,13 +16,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("batch")]
 
 @pytest.fixture(scope="module")
 def class_folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("submissions")
-    shutil.copytree(SOLUTIONS / LAB, root / "ada")
-    shutil.copytree(LABS_DIR / LAB, root / "ben")
-    shutil.copytree(SOLUTIONS / LAB, root / "cy" / "labs" / LAB)
-    (root / "dee").mkdir()
-    (root / "dee" / "notes.txt").write_text("forgot to hand in")
-    return root
+    return make_class(tmp_path_factory.mktemp("submissions"), LAB)
 
 
 def test_both_layouts_are_recognised_and_a_missing_lab_is_reported(class_folder):

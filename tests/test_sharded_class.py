@@ -6,10 +6,11 @@ import shutil
 
 import pytest
 
-from autograder import LABS as LABS_DIR, SOLUTIONS
+from autograder import LABS as LABS_DIR
 from autograder.batch import grade_class
 from autograder.cli import main
 from autograder.shards import SHARD_FILE, shard_of
+from tests.conftest import make_class
 
 LAB = "lab02_autodiff"  # cheap to grade: the test is about the grader, not the lab
 SHARDS = 3
@@ -19,12 +20,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sharded_class")]
 @pytest.fixture(scope="module")
 def class_folder(tmp_path_factory):
     # Names chosen so that each of the 3 shards gets someone: ada | lou | ben, cy, dee.
-    root = tmp_path_factory.mktemp("submissions")
-    shutil.copytree(SOLUTIONS / LAB, root / "ada")
-    shutil.copytree(LABS_DIR / LAB, root / "ben")
-    shutil.copytree(SOLUTIONS / LAB, root / "cy" / "labs" / LAB)
-    (root / "dee").mkdir()
-    (root / "dee" / "notes.txt").write_text("forgot to hand in")
+    root = make_class(tmp_path_factory.mktemp("submissions"), LAB)
     shutil.copytree(LABS_DIR / LAB, root / "lou")
     return root
 
