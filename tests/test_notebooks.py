@@ -2,14 +2,13 @@
 trains and writes its pictures and TensorBoard logs."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import multiprocessing
 
 import jupytext
 import pytest
 
-from autograder import KIT_ROOT, SOLUTIONS
+from autograder import SOLUTIONS
+from tests import notebook_runner
 from tests.conftest import LABS
 
 
@@ -20,14 +19,27 @@ def test_notebook_is_a_jupytext_notebook_with_markdown_and_code(lab):
     assert kinds == {"markdown", "code"} and len(notebook.cells) >= 6
 
 
+@pytest.fixture(scope="module")
+def fork_server():
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([notebook_runner.__name__])
+    return context
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
-def test_notebook_runs_on_the_solution_and_saves_pictures_and_logs(lab, tmp_path):
-    env = dict(os.environ, DLKIT_QUICK="1", DLKIT_OUTPUT_DIR=str(tmp_path), MPLBACKEND="Agg",
-               PYTHONPATH=str(KIT_ROOT))
-    result = subprocess.run([sys.executable, "notebook.py"], cwd=SOLUTIONS / lab, env=env,
-                            capture_output=True, text=True, timeout=240)
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_notebook_runs_on_the_solution_and_saves_pictures_and_logs(lab, tmp_path, fork_server):
+    env = {"DLKIT_QUICK": "1", "DLKIT_OUTPUT_DIR": str(tmp_path), "MPLBACKEND": "Agg"}
+    log = tmp_path / "notebook.log"
+    run = fork_server.Process(target=notebook_runner.run,
+                              args=(str(SOLUTIONS / lab), env, str(log)))
+    run.start()
+    run.join(timeout=240)
+    if run.is_alive():
+        run.kill()
+        run.join()
+    output = log.read_text() if log.exists() else ""
+    assert run.exitcode == 0, f"exit status {run.exitcode}:\n{output[-3000:]}"
     pictures = list(tmp_path.rglob("*.png"))
     assert pictures and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pictures)
     assert list(tmp_path.rglob("events.out.tfevents.*")), "no TensorBoard logs written"
