@@ -112,6 +112,8 @@ def _supervise(request: dict, fds: list[int]) -> None:
             for fd in worker_fds:
                 os.close(fd)
             status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            # The grading side removes it too, unless it was killed: then only this can.
+            shutil.rmtree(request["env"]["HOME"], ignore_errors=True)
         os.write(status_fd, f"{status}\n".encode())
         code = 0
     except BaseException:
@@ -132,8 +134,9 @@ def serve(control: socket.socket) -> None:
             message, fds, _, _ = socket.recv_fds(control, 1 << 20, 8)
         except OSError:
             return
-        if not message:
-            return  # the grading process is gone
+        if not message:  # the grading process is gone (and may not clean up after us)
+            shutil.rmtree(os.getcwd(), ignore_errors=True)
+            return
         while True:  # reap supervisors that have ended
             try:
                 if os.waitpid(-1, os.WNOHANG)[0] == 0:
