@@ -284,9 +284,8 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
         # A folder whose modules do not import gains nothing from more workers.
         if not sessions[0].import_errors:
             sessions += [new_session() for _ in range(min(workers, len(checks)) - 1)]
-        results = _run_checks(checks, seeds, sessions, refs, chosen, references_pool,
-                              progress, slots)
-        report.results = results
+        report.results = _run_checks(checks, seeds, sessions, refs, chosen, references_pool,
+                                     progress, slots)
         if progress:
             progress(len(checks), len(checks), "")
     finally:
@@ -308,7 +307,6 @@ def _run_checks(checks: list[Check], seeds: dict[str, int], sessions: list[Sessi
     the others; the results keep the checks' order."""
     results: list[CheckResult | None] = [None] * len(checks)
     order, lock = itertools.count(), threading.Lock()
-    started = itertools.count()
 
     def work(session: Session) -> None:
         if session is not sessions[0]:
@@ -317,7 +315,7 @@ def _run_checks(checks: list[Check], seeds: dict[str, int], sessions: list[Sessi
             with lock:
                 index = next(order)
                 if index < len(checks) and progress:
-                    progress(next(started), len(checks), checks[index].name)
+                    progress(index, len(checks), checks[index].name)
             if index >= len(checks):
                 return
             chk = checks[index]
@@ -325,12 +323,9 @@ def _run_checks(checks: list[Check], seeds: dict[str, int], sessions: list[Sessi
                 results[index] = _run_one(chk, seeds[chk.name], session, refs, profile,
                                           references_pool)
 
-    if len(sessions) == 1:
-        work(sessions[0])
-    else:
-        with ThreadPoolExecutor(max_workers=len(sessions)) as runners:
-            for future in [runners.submit(work, s) for s in sessions]:
-                future.result()
+    with ThreadPoolExecutor(max_workers=len(sessions)) as runners:
+        for future in [runners.submit(work, s) for s in sessions]:
+            future.result()
     return results
 
 

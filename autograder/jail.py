@@ -153,23 +153,26 @@ def _enter_user_namespace(flags: int) -> None:
     namespaces.map_own_user(uid, gid)
 
 
+def _switch_user(plan: dict) -> None:
+    os.setgroups([])
+    os.setgid(plan["gid"])
+    os.setuid(plan["uid"])
+
+
 def _enter_namespaces(plan: dict) -> None:
     """Leave for new namespaces, and build the worker's view of the file systems there."""
     others = namespaces.CLONE_NEWNET | namespaces.CLONE_NEWPID
-    if plan["mode"] == "userns" and os.geteuid() != 0:
+    as_root = os.geteuid() == 0
+    if plan["mode"] == "userns" and not as_root:
         _enter_user_namespace(namespaces.CLONE_NEWNS | others)
-        namespaces.make_private("/")
-        _build_view(plan)
-        return
-    namespaces.unshare(namespaces.CLONE_NEWNS | (others if plan["mode"] == "root" else 0))
+    else:
+        namespaces.unshare(namespaces.CLONE_NEWNS | (others if plan["mode"] == "root" else 0))
     namespaces.make_private("/")
     _build_view(plan)
-    if plan["mode"] == "userns":
+    if plan["mode"] == "userns" and as_root:
         # A root grader asking for this mode (the kit's tests do): the view is built as
         # root, then the jail's own user enters a user namespace, as a non-root grader would.
-        os.setgroups([])
-        os.setgid(plan["gid"])
-        os.setuid(plan["uid"])
+        _switch_user(plan)
         _enter_user_namespace(others)
 
 
@@ -195,9 +198,7 @@ def _build_view(plan: dict) -> None:
 def _drop_privileges(plan: dict) -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
     if plan["mode"] == "root":
-        os.setgroups([])
-        os.setgid(plan["gid"])
-        os.setuid(plan["uid"])
+        _switch_user(plan)
     else:  # already the jail's user: give up the namespace's capabilities
         namespaces.drop_capabilities()
     root = Path(plan["root"])

@@ -37,27 +37,34 @@ def process_table() -> dict[int, tuple[int, int]]:
     return table
 
 
-def tree_bytes(table: dict[int, tuple[int, int]], root: int, skip: set[int]) -> int:
-    """Resident bytes of `root` and its descendants, leaving out the pids in `skip`."""
+def children_of(table: dict[int, tuple[int, int]]) -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for pid, (parent, _) in table.items():
         children.setdefault(parent, []).append(pid)
-    total, todo = 0, [root]
+    return children
+
+
+def tree_bytes(table: dict[int, tuple[int, int]], children: dict[int, list[int]], root: int,
+               skip_levels: int = 0) -> int:
+    """Resident bytes of `root` and its descendants, leaving out the top `skip_levels`
+    generations (1: root itself; 2: root and its children)."""
+    total, todo = 0, [(root, 0)]
     while todo:
-        pid = todo.pop()
-        if pid in table and pid not in skip:
+        pid, depth = todo.pop()
+        if pid in table and depth >= skip_levels:
             total += table[pid][1]
-        todo.extend(children.get(pid, ()))
+        todo.extend((child, depth + 1) for child in children.get(pid, ()))
     return total
 
 
 class Watched:
-    """What the watcher needs of a worker: its root pid, the pids not to count, its
-    limit, and what to call when the limit is passed."""
+    """What the watcher needs of a worker: its root pid, how many generations at the top
+    of its tree run no code under test, its limit, and what to call past the limit."""
 
     def __init__(self, root: int, limit: int, on_exceeded: Callable[[], None],
-                 skip: Callable[[dict], set[int]] = lambda table: set()):
-        self.root, self.limit, self.on_exceeded, self.skip = root, limit, on_exceeded, skip
+                 skip_levels: int = 0):
+        self.root, self.limit, self.on_exceeded = root, limit, on_exceeded
+        self.skip_levels = skip_levels
 
 
 _lock = threading.Lock()
@@ -85,8 +92,9 @@ def _run() -> None:
             items = list(_watched)
         if items:
             table = process_table()
+            children = children_of(table)
             for item in items:
-                if tree_bytes(table, item.root, item.skip(table)) > item.limit:
+                if tree_bytes(table, children, item.root, item.skip_levels) > item.limit:
                     unwatch(item)
                     item.on_exceeded()
         time.sleep(PERIOD)

@@ -56,8 +56,6 @@ class ForkedProcess:
     """A worker forked by the zygote. It is not this process's child, so its supervisor
     (the process group leader) reports its exit status on a pipe; Popen's interface."""
 
-    LOST = None  # the supervisor died without reporting: treated as killed
-
     def __init__(self, pid: int, status_fd: int, stdout):
         self.pid, self.stdout, self._status_fd = pid, stdout, status_fd
         self.returncode: int | None = None
@@ -167,8 +165,11 @@ class Worker:
                                        lambda: self.kill("printed more than "
                                                          f"{limits.output_bytes >> 10} KiB"))
         self.output.start()
-        self._memory = memory_watch.Watched(
-            self.process.pid, limits.memory_bytes, self._memory_exceeded, self._supervisors)
+        # A forked worker's supervisor (and the jail's init below it) share the zygote's
+        # pages and run no code under test: their memory is not the worker's.
+        supervisors = (1 + bool(jail)) if isinstance(self.process, ForkedProcess) else 0
+        self._memory = memory_watch.Watched(self.process.pid, limits.memory_bytes,
+                                            self._memory_exceeded, supervisors)
         memory_watch.watch(self._memory)
         try:
             self.hello = self._receive(limits.startup_seconds, "starting the worker")
@@ -177,15 +178,6 @@ class Worker:
             raise
 
     # -- limits ---------------------------------------------------------------------------
-    def _supervisors(self, table: dict[int, tuple[int, int]]) -> set[int]:
-        """A forked worker's supervisor (and the jail's init below it) share the zygote's
-        pages and run no code under test, so their memory is not the worker's."""
-        if not isinstance(self.process, ForkedProcess):
-            return set()
-        root = self.process.pid
-        inits = {pid for pid, (parent, _) in table.items() if parent == root} if self.jail else set()
-        return {root} | inits
-
     def _memory_exceeded(self) -> None:
         self.kill(f"used more than {self.limits.memory_bytes / GiB:.1f} GiB of memory")
 

@@ -1,8 +1,8 @@
 """The worker: imports and runs code under test, answers with plain data only.
 
-Started by `sandbox.Worker` as `python -m autograder.worker`. Requests arrive as JSON lines
-on one pipe and answers leave on another, so whatever the code under test prints on
-stdout/stderr cannot be mistaken for an answer.
+Forked by the warm zygote (zygote.py), or started as `python -m autograder.worker`.
+Requests arrive as JSON lines on one pipe and answers leave on another, so whatever the code
+under test prints on stdout/stderr cannot be mistaken for an answer.
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ HOLD_200_MB = ("import sys; block = bytearray(200 << 20); block[::4096] = b'x' *
                "print('ready', flush=True); sys.stdin.read()")
 
 
-def test_a_tree_counts_its_descendants_and_leaves_out_what_it_is_told_to():
+def test_a_tree_counts_its_descendants_and_leaves_out_its_top_generations():
     holder = subprocess.Popen([sys.executable, "-c", HOLD_200_MB], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     try:
@@ -20,8 +20,10 @@ def test_a_tree_counts_its_descendants_and_leaves_out_what_it_is_told_to():
         table = memory_watch.process_table()
         me = os.getpid()
         assert table[holder.pid][0] == me
-        whole = memory_watch.tree_bytes(table, me, skip=set())
-        assert whole - memory_watch.tree_bytes(table, me, skip={holder.pid}) >= 200 << 20
+        children = memory_watch.children_of(table)
+        assert memory_watch.tree_bytes(table, children, me) >= table[me][1] + (200 << 20)
+        assert memory_watch.tree_bytes(table, children, holder.pid) >= 200 << 20
+        assert memory_watch.tree_bytes(table, children, holder.pid, skip_levels=1) == 0
     finally:
         holder.stdin.close()
         holder.wait()
