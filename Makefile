@@ -8,7 +8,7 @@ IMPL   ?= labs
 ARGS   ?=
 LABS_TO_REFRESH ?=
 
-.PHONY: setup check watch test kit-tests assign references release lock clean
+.PHONY: setup check watch test lint kit-tests assign references release lock clean
 
 setup: $(VENV)/.installed
 
@@ -27,8 +27,13 @@ check: setup
 watch: setup
 	$(PY) -m autograder check $(LAB) --impl $(IMPL)/$(LAB) --watch $(ARGS)
 
-test: kit-tests setup
+test: kit-tests setup lint
 	$(PY) -m pytest $(ARGS)
+
+# Unused and undefined names and import order (rules in pyproject.toml); `ruff check --fix`
+# repairs most of what it finds.
+lint: setup
+	$(VENV)/bin/ruff check .
 
 kit-tests:
 	@test -d tests || { echo "The kit's own tests are not part of the student release: grade a lab with make check LAB=..."; exit 2; }

@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 DEFAULT_TIMEOUT = 30.0
@@ -64,7 +65,7 @@ def check(points: float, *, hint: str = "", timeout: float = DEFAULT_TIMEOUT,
         return Check(name=name or probe.__name__, points=points, probe=probe, hint=hint,
                      timeout=timeout, requires_gpu=requires_gpu, uses=used,
                      needs_reference=reference, module=probe.__module__,
-                     hidden=probe.__module__.endswith(".hidden"))
+                     hidden=is_hidden_module(probe.__module__))
     return wrap
 
 
@@ -95,7 +96,23 @@ def collect_checks(module_name: str) -> list[Check]:
     return found
 
 
-OPTIONAL_MODULES = ("readiness", "gpu")
+def is_hidden_module(module_name: str) -> bool:
+    """hidden.py, hidden_training.py...: left out of the student release."""
+    return module_name.rpartition(".")[2].startswith("hidden")
+
+
+def check_modules(package: str) -> tuple[list[str], list[str]]:
+    """(public, hidden) check modules of a lab's package, public.py first.
+
+    A lab splits its checks over files named public*.py and hidden*.py, plus readiness.py and
+    gpu.py (GPU-readiness and GPU checks, public too); other modules (probes.py...) hold the
+    helpers those files share."""
+    folder = importlib.util.find_spec(package).submodule_search_locations[0]
+    names = sorted(p.stem for p in Path(folder).glob("*.py"))
+    public = ([n for n in names if n.startswith("public")]
+              + [n for n in ("readiness", "gpu") if n in names])
+    hidden = [n for n in names if n.startswith("hidden")]
+    return [f"{package}.{n}" for n in public], [f"{package}.{n}" for n in hidden]
 
 
 def load_lab(lab: str, *, hidden: bool = False, package: str | None = None) -> LabSpec:
@@ -108,15 +125,17 @@ def load_lab(lab: str, *, hidden: bool = False, package: str | None = None) -> L
         config = importlib.import_module(package)
     except ModuleNotFoundError as error:
         raise LookupError(f"no checks for lab {lab!r} (looked for {package})") from error
-    checks = collect_checks(f"{package}.public")
-    for optional in OPTIONAL_MODULES:   # GPU-readiness and GPU checks, public too
-        if importlib.util.find_spec(f"{package}.{optional}") is not None:
-            checks += collect_checks(f"{package}.{optional}")
+    public, hidden_modules = check_modules(package)
+    checks = [c for module in public for c in collect_checks(module)]
     if hidden:
-        if importlib.util.find_spec(f"{package}.hidden") is None:
+        if not hidden_modules:
             raise LookupError(f"{lab} has no hidden checks in this copy of the kit: they ship "
                               "with the instructors' copy, not with the student release")
-        checks += collect_checks(f"{package}.hidden")
+        checks += [c for module in hidden_modules for c in collect_checks(module)]
+    names = [c.name for c in checks]
+    if len(names) != len(set(names)):
+        raise TypeError(f"{package} declares a check name twice: "
+                        f"{sorted({n for n in names if names.count(n) > 1})}")
     return LabSpec(name=lab, modules=tuple(config.MODULES), checks=checks, package=package)
 
 

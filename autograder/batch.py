@@ -23,12 +23,14 @@ from typing import Callable
 
 from autograder import KIT_ROOT, inflight
 from autograder.api import checks_package, load_lab
-from autograder.grading import DEFAULT_HIDDEN_SEED, CheckResult, References, Report, grade
 from autograder.files import write_atomic
+from autograder.grading import References, grade
 from autograder.inflight import STOPPED_MESSAGE
-from autograder.report import write_json
-from autograder.sandbox import Limits
 from autograder.junit import junit_xml
+from autograder.report import write_json
+from autograder.results import CheckResult, Report
+from autograder.sandbox import Limits
+from autograder.session import DEFAULT_HIDDEN_SEED
 from autograder.shards import shard_of, write_shard_file
 from autograder.summary import write_class_files
 
@@ -62,11 +64,13 @@ def _hash_tree(digest, folder: Path, base: Path) -> None:
 
 
 def grading_fingerprint(lab: str, hidden: bool, seed: int, profile: str = "auto") -> str:
-    """What else a grade depends on: the checks, the references, the engine, the options."""
+    """What else a grade depends on: the checks, the references, the engine, dlkit and the
+    options."""
     digest = hashlib.sha256(f"{lab}|hidden={hidden}|seed={seed}|profile={profile}".encode())
     _hash_tree(digest, KIT_ROOT / checks_package(lab).replace(".", "/"), KIT_ROOT)
     for engine_file in sorted((KIT_ROOT / "autograder").glob("*.py")):
         digest.update(engine_file.read_bytes())
+    _hash_tree(digest, KIT_ROOT / "dlkit", KIT_ROOT)   # the probes run it too
     references = KIT_ROOT / "autograder" / "references" / f"{lab}.json"
     if references.exists():
         digest.update(references.read_bytes())

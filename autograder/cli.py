@@ -13,7 +13,6 @@ from autograder import KIT_ROOT, LABS, SOLUTIONS
 from autograder.profiles import CHOICES
 from autograder.shards import parse_shard
 
-
 # One folder's checks spread over two workers: both cores of a laptop or a CI runner.
 CHECK_WORKERS = min(2, os.cpu_count() or 1)
 PROFILE_HELP = ("cpu: GPU checks are skipped; gpu: they run, with larger training budgets; "
@@ -71,8 +70,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check(args, console: Console) -> int:
-    from autograder.grading import DEFAULT_HIDDEN_SEED, GradingError, grade
+    from autograder.grading import grade
     from autograder.report import print_report, write_json
+    from autograder.session import DEFAULT_HIDDEN_SEED, GradingError
     folder = args.impl or LABS / args.lab
     if not folder.is_dir():
         console.print(f"[red]cannot grade: {folder} is not a folder[/]")
@@ -116,8 +116,8 @@ NO_ISOLATION = ("No isolation{why}: code under test runs as your user with only 
 
 def _grade_class(args, console: Console) -> int:
     from autograder.batch import grade_class
-    from autograder.grading import DEFAULT_HIDDEN_SEED, GradingError
     from autograder.jail import available
+    from autograder.session import DEFAULT_HIDDEN_SEED, GradingError
     if not args.submissions.is_dir():
         console.print(f"[red]cannot grade: {args.submissions} is not a folder[/]")
         return 2
@@ -199,7 +199,7 @@ def _needs_solutions(console: Console) -> bool:
 def _references(args, console: Console) -> int:
     from autograder import references
     from autograder.api import all_labs
-    from autograder.grading import GradingError
+    from autograder.session import GradingError
     for lab in args.lab or all_labs():
         with console.status(f"running the public probes on solutions/{lab}"):
             try:

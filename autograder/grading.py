@@ -5,149 +5,23 @@ import contextlib
 import itertools
 import threading
 import time
-import zlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from autograder import SOLUTIONS, profiles, references, wire, zygote
-from autograder.api import Check, CheckFailed, LabSpec, load_lab
+from autograder import SOLUTIONS, profiles, references, zygote
 from autograder import jail as jails
-from autograder.jail import Jail
-from autograder.sandbox import Limits, Worker, WorkerDied
-
-PUBLIC_SEED = 0          # public checks: the stored references were made with it
-DEFAULT_HIDDEN_SEED = 2026
-
-
-class GradingError(RuntimeError):
-    """The grader itself cannot grade (unknown lab, missing references...)."""
-
-
-class ProbeFailed(Exception):
-    def __init__(self, message: str, trace: str = ""):
-        super().__init__(message)
-        self.message, self.trace = message, trace
-
-
-def check_seed(base: int, lab: str, name: str) -> int:
-    """One seed per check, stable across runs and machines."""
-    return zlib.crc32(f"{base}:{lab}:{name}".encode()) & 0x7FFFFFFF
-
-
-@dataclass
-class CheckResult:
-    name: str
-    points: float
-    max_points: float
-    status: str                 # "passed", "failed" or "skipped"
-    message: str = ""
-    hint: str = ""
-    trace: str = ""
-    seconds: float = 0.0
-    hidden: bool = False
-
-
-@dataclass
-class Report:
-    lab: str
-    folder: str
-    results: list[CheckResult] = field(default_factory=list)
-    environment: dict = field(default_factory=dict)
-    seeds: dict = field(default_factory=dict)
-    seconds: float = 0.0
-
-    @property
-    def score(self) -> float:
-        return sum(r.points for r in self.results)
-
-    @property
-    def max_score(self) -> float:
-        return sum(r.max_points for r in self.results if r.status != "skipped")
-
-    def result(self, name: str) -> CheckResult:
-        return next(r for r in self.results if r.name == name)
-
-
-class Session:
-    """A folder under test: a live worker (restarted after a death) and its import record."""
-
-    def __init__(self, spec: LabSpec, folder: Path, limits: Limits, *,
-                 isolate: bool = False, hide: tuple[Path, ...] = ()):
-        self.spec, self.folder, self.limits = spec, Path(folder), limits
-        self.isolate, self.hide = isolate, hide
-        self.worker: Worker | None = None
-        self.import_errors: dict[str, tuple[str, str]] = {}
-        self.imported: set[str] = set()
-        self.environment: dict = {}
-
-    def _worker(self) -> Worker:
-        if self.worker is None or not self.worker.alive:
-            if self.worker is not None:
-                self.worker.close()
-            jail_mode = jails.mode() if self.isolate else None
-            jail = (Jail.create(self.folder, self.spec.package, hide=self.hide,
-                                with_hidden=any(c.hidden for c in self.spec.checks),
-                                jail_mode=jail_mode)
-                    if jail_mode else None)
-            try:
-                self.worker = Worker(self.folder, self.spec.modules, self.limits, jail)
-            except WorkerDied as death:
-                self.worker = None
-                raise ProbeFailed(f"the grading worker could not start: {death}") from None
-            self.environment = dict(self.worker.hello.get("hello", {}),
-                                    sandbox=jails.DESCRIPTIONS[jail_mode] if jail else "none")
-            for module in sorted(self.imported):   # cheap: they imported before
-                self._import(module)
-        return self.worker
-
-    def _import(self, module: str) -> None:
-        worker = self.worker
-        try:
-            answer = worker.request({"op": "import", "module": module},
-                                    self.limits.import_seconds, f"importing {module}.py")
-        except WorkerDied as death:
-            answer = {"ok": False, "error": f"the code under test {death}", "trace": ""}
-        if answer["ok"]:
-            self.imported.add(module)
-        else:
-            self.import_errors[module] = (answer["error"], answer.get("trace", ""))
-
-    def start(self) -> dict:
-        """Start the worker and import every graded module once; returns the device summary."""
-        try:
-            self._worker()
-        except ProbeFailed:
-            return {}
-        for module in self.spec.modules:
-            if module not in self.imported and module not in self.import_errors:
-                self._worker()
-                self._import(module)
-        return self.environment
-
-    def probe(self, chk: Check, seed: int, budget: float = 1.0):
-        """Run chk's probe; a GPU check gets the profile's `budget` (and that much more time)."""
-        budget = budget if chk.requires_gpu else 1.0
-        for module in self.spec.modules_of(chk):
-            if module in self.import_errors:
-                message, trace = self.import_errors[module]
-                raise ProbeFailed(f"cannot import {module}.py: {message}", trace)
-        worker = self._worker()
-        try:
-            answer = worker.request({"op": "probe", "check": chk.key, "seed": seed,
-                                     "budget": budget}, chk.timeout * budget,
-                                    f"running {chk.name}")
-        except WorkerDied as death:
-            raise ProbeFailed(f"the code under test {death}") from None
-        if not answer["ok"]:
-            raise ProbeFailed(answer["error"], answer.get("trace", ""))
-        return wire.from_plain(answer["result"])
-
-    def close(self) -> None:
-        if self.worker is not None:
-            self.worker.close()
-            self.worker = None
+from autograder.api import Check, CheckFailed, LabSpec, load_lab
+from autograder.results import CheckResult, Report
+from autograder.sandbox import Limits
+from autograder.session import (
+    DEFAULT_HIDDEN_SEED,
+    PUBLIC_SEED,
+    GradingError,
+    ProbeFailed,
+    Session,
+    check_seed,
+)
 
 
 def _judge(chk: Check, student, reference) -> tuple[str, str]:

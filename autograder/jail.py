@@ -143,7 +143,7 @@ def _copy_checks(package: str, kit: Path, with_hidden: bool) -> None:
         if init.exists():
             shutil.copy2(init, target)
     source, target = KIT_ROOT.joinpath(*parts), kit.joinpath(*parts)
-    skip = ["__pycache__", "*.pyc"] + ([] if with_hidden else ["hidden.py"])
+    skip = ["__pycache__", "*.pyc"] + ([] if with_hidden else ["hidden*.py"])
     shutil.copytree(source, target, ignore=shutil.ignore_patterns(*skip), dirs_exist_ok=True)
 
 

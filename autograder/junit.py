@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from autograder.grading import Report
+from autograder.results import Report
 
 
 def junit_xml(report: Report, student: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from autograder.batch import report_from_dict
 from autograder.files import write_atomic
-from autograder.grading import Report
+from autograder.results import Report
 from autograder.shards import SHARD_FILE, write_shard_file
 from autograder.summary import write_class_files
 

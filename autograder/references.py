@@ -10,6 +10,7 @@ import hashlib
 import json
 
 from autograder import KIT_ROOT, SOLUTIONS, wire
+from autograder.session import PUBLIC_SEED, GradingError, ProbeFailed, Session, check_seed
 
 STORE = KIT_ROOT / "autograder" / "references"
 
@@ -19,13 +20,16 @@ def path(lab: str):
 
 
 def stamp(lab: str) -> str:
-    """A hash of what the references depend on: the graded modules and every check file but
-    hidden.py (whose references are never stored), so a public helper module counts too."""
-    from autograder.api import checks_package, load_lab
+    """A hash of everything the public probes run: the graded modules, every check file but
+    the hidden ones (whose references are never stored), the cross-lab check helpers and
+    dlkit."""
+    from autograder.api import checks_package, is_hidden_module, load_lab
     spec = load_lab(lab)
     checks_dir = KIT_ROOT / checks_package(lab).replace(".", "/")
     sources = [SOLUTIONS / lab / f"{m}.py" for m in spec.modules]
-    sources += sorted(f for f in checks_dir.glob("*.py") if f.name != "hidden.py")
+    sources += sorted(f for f in checks_dir.glob("*.py") if not is_hidden_module(f.stem))
+    sources += [KIT_ROOT / "autograder" / "check_helpers.py"]
+    sources += sorted((KIT_ROOT / "dlkit").rglob("*.py"))
     digest = hashlib.sha256()
     for source in sources:
         digest.update(source.relative_to(KIT_ROOT).as_posix().encode())
@@ -35,7 +39,6 @@ def stamp(lab: str) -> str:
 
 def load(lab: str) -> dict:
     """{check name: reference output}; raises GradingError when the file is missing."""
-    from autograder.grading import GradingError
     file = path(lab)
     if not file.exists():
         raise GradingError(f"no stored references for {lab} ({file.relative_to(KIT_ROOT)}); "
@@ -52,7 +55,6 @@ def stored_stamp(lab: str) -> str | None:
 def generate(lab: str) -> dict:
     """Run the public probes on the solution and store their outputs."""
     from autograder.api import load_lab
-    from autograder.grading import PUBLIC_SEED, GradingError, ProbeFailed, Session, check_seed
     from autograder.sandbox import Limits
     spec = load_lab(lab)
     session = Session(spec, SOLUTIONS / lab, Limits())

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from autograder.files import write_atomic
-from autograder.grading import Report
+from autograder.results import Report
 
 MESSAGE_WIDTH = 120
 

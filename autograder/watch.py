@@ -15,8 +15,9 @@ from typing import Callable
 from rich.console import Console
 from rich.markup import escape
 
-from autograder.grading import CheckResult, GradingError, Report
 from autograder.report import print_report
+from autograder.results import CheckResult, Report
+from autograder.session import GradingError
 
 # The notebook companion imports the graded modules but is never graded: saving it while
 # exploring would only cost a grading that changes nothing.

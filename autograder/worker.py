@@ -96,10 +96,11 @@ def prepare() -> None:
     file there cannot shadow them). The warm zygote calls it once and forks from it."""
     from dlkit.backend import tensorflow
     tensorflow()
-    import dlkit.backend  # noqa: F401  (reset_keras, device_summary)
     # TensorFlow's import leaves a huge heap of long-lived objects; keep them out of the
     # collections clear_session() runs before every probe (0.2 s each otherwise).
     import gc
+
+    import dlkit.backend  # noqa: F401  (reset_keras, device_summary)
     gc.freeze()
 
 

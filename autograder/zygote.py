@@ -32,7 +32,6 @@ import time
 import traceback
 from pathlib import Path
 
-
 PER_WORKER_ENV = ("HOME", "TMPDIR", "DLKIT_FAKE_GPU")  # read after the import, per worker
 
 

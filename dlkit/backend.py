@@ -55,8 +55,8 @@ def tensorflow():
             # The kit is TensorFlow-only; a stray KERAS_BACKEND=jax would break every lab.
             os.environ["KERAS_BACKEND"] = "tensorflow"
             with _stderr_fd_silenced():
-                import tensorflow as tf
                 import keras  # noqa: F401  (its first import also prints through absl)
+                import tensorflow as tf
             # Python-side absl/TF loggers: keep warnings that matter, drop INFO noise.
             with contextlib.suppress(ImportError):
                 import absl.logging

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import LABS as LABS_DIR, SOLUTIONS
+from autograder import LABS as LABS_DIR
+from autograder import SOLUTIONS
 from autograder.api import all_labs
 from autograder.grading import grade
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from autograder import profiles
-from autograder.grading import GradingError, grade
+from autograder.grading import grade
+from autograder.session import GradingError
 
 ENGINE_LAB = Path(__file__).parent / "engine_lab"
 

@@ -18,7 +18,8 @@ import sys
 import psutil
 import pytest
 
-from autograder import KIT_ROOT, LABS as LABS_DIR, SOLUTIONS
+from autograder import KIT_ROOT, SOLUTIONS
+from autograder import LABS as LABS_DIR
 from autograder.inflight import MARKER, STOPPED_MESSAGE
 
 LAB = "lab02_autodiff"  # cheap to grade: the test is about the grader, not the lab

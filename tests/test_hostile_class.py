@@ -19,7 +19,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from autograder import KIT_ROOT, LABS as LABS_DIR, SOLUTIONS
+from autograder import KIT_ROOT, SOLUTIONS
+from autograder import LABS as LABS_DIR
 from autograder.batch import grade_class
 from autograder.jail import available, mode
 from autograder.sandbox import GiB, Limits

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from autograder import LABS as LABS_DIR, SOLUTIONS, references
+from autograder import LABS as LABS_DIR
+from autograder import SOLUTIONS, references
 from autograder.api import load_lab
 from tests.conftest import LABS, by_lab, failures, graded
 

@@ -5,7 +5,7 @@ import pytest
 
 from autograder import SOLUTIONS
 from autograder.api import load_lab
-from tests.conftest import LABS, by_lab, failures, graded
+from tests.conftest import LABS, by_lab, graded
 from tests.mutants import mutants_of
 
 CASES = [(lab, m) for lab in LABS for m in mutants_of(lab)]

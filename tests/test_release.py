@@ -31,7 +31,7 @@ def test_release_holds_the_student_parts_only(released):
     names = {p.name for p in released.iterdir()}
     assert {"dlkit", "labs", "autograder", "README.md", "Makefile", "requirements.txt"} <= names
     assert not {"solutions", "tests", ".ci", ".git"} & names
-    assert not list(released.rglob("hidden.py"))
+    assert not list(released.rglob("hidden*.py"))
     assert (released / "autograder" / "references" / f"{LAB}.json").exists()
     assert (released / "labs" / LAB / "README.md").exists()
 

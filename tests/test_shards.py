@@ -10,8 +10,8 @@ import pytest
 
 from autograder.batch import write_student
 from autograder.cli import _parser, main
-from autograder.grading import CheckResult, Report
 from autograder.merge import MergeError, merge
+from autograder.results import CheckResult, Report
 from autograder.shards import SHARD_FILE, shard_of, write_shard_file
 
 LAB = "lab11_vae"

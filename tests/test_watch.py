@@ -15,7 +15,8 @@ import pytest
 from rich.console import Console
 
 from autograder import KIT_ROOT, LABS, SOLUTIONS
-from autograder.grading import CheckResult, GradingError, Report
+from autograder.results import CheckResult, Report
+from autograder.session import GradingError
 from autograder.watch import compare, print_changes, snapshot, wait_for_change, watch
 
 

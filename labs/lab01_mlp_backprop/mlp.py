@@ -12,9 +12,14 @@ layer, with w: (D_in, D_out) and b: (D_out,).
 import keras
 import numpy as np
 import tensorflow as tf
-
-from layers import (cross_entropy, cross_entropy_backward, dense_backward, dense_forward,
-                    relu_backward, relu_forward)
+from layers import (
+    cross_entropy,
+    cross_entropy_backward,
+    dense_backward,
+    dense_forward,
+    relu_backward,
+    relu_forward,
+)
 
 
 def init_mlp(layer_sizes, seed=0):

@@ -8,7 +8,6 @@ loss (m = 1) with millions of parameters (n large) are why deep learning uses re
 import math
 
 import numpy as np
-
 from forward import jvp
 from reverse import Node, backward
 

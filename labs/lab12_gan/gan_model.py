@@ -12,9 +12,9 @@ Keras 3 `trainable` is read when a step is traced, so D ends up frozen for good.
 """
 import keras
 import tensorflow as tf
+from gan_losses import GENERATOR_LOSSES, discriminator_loss
 
 from dlkit.training import LossTrackers
-from gan_losses import GENERATOR_LOSSES, discriminator_loss
 
 
 def as_float32(logits):

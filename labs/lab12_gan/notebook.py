@@ -26,8 +26,14 @@ import os
 import numpy as np
 
 from dlkit.backend import keras, reset_keras, tensorflow
-from dlkit.data import (arrays_dataset, digits_dataset, sample_toy2d, toy2d_classification,
-                        toy2d_dataset, toy2d_mode_counts)
+from dlkit.data import (
+    arrays_dataset,
+    digits_dataset,
+    sample_toy2d,
+    toy2d_classification,
+    toy2d_dataset,
+    toy2d_mode_counts,
+)
 from dlkit.plots import save_density_2d, save_image_grid, save_loss_curves, save_scatter_2d
 from dlkit.training import run_dir, tensorboard_callbacks
 
@@ -36,9 +42,14 @@ keras = keras()
 
 import gan_losses  # noqa: E402  (after the quiet TensorFlow import)
 from gan_model import GAN, ConditionalGAN  # noqa: E402
-from gan_networks import (make_conditional_mlp_discriminator,  # noqa: E402
-                          make_conditional_mlp_generator, make_dcgan_discriminator,
-                          make_dcgan_generator, make_mlp_discriminator, make_mlp_generator)
+from gan_networks import (  # noqa: E402
+    make_conditional_mlp_discriminator,
+    make_conditional_mlp_generator,
+    make_dcgan_discriminator,
+    make_dcgan_generator,
+    make_mlp_discriminator,
+    make_mlp_generator,
+)
 
 QUICK = os.environ.get("DLKIT_QUICK") == "1"
 reset_keras(0)

@@ -17,7 +17,6 @@ Shapes: images (N, H, W, C), channels last. The digits are (N, 8, 8, 1).
 import keras
 import numpy as np
 import tensorflow as tf
-
 from likelihood import AutoregressiveModel
 
 MASK_TYPES = ("A", "B")

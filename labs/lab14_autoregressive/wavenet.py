@@ -16,7 +16,6 @@ make_sequences (given) draws the lab's synthetic data.
 import keras
 import numpy as np
 import tensorflow as tf
-
 from likelihood import AutoregressiveModel
 from pixelcnn import gated_activation
 

@@ -33,7 +33,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-
 from made import MADE, ORDERS
 
 tfd = tfp.distributions

@@ -11,7 +11,6 @@ saved with the model, never touched by the optimizer.
 """
 import keras
 import tensorflow as tf
-
 from forward_process import NoiseSchedule, make_betas, noise_prediction_loss
 from guidance import drop_labels, guided_noise
 from reverse_process import ddim_sample, ddpm_sample

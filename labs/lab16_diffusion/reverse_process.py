@@ -15,7 +15,6 @@ its betas, alphas, alpha_bars and alpha_bars_prev, each (T,).
 import keras
 import numpy as np
 import tensorflow as tf
-
 from forward_process import gather_per_example
 
 VARIANCES = ("posterior", "beta")

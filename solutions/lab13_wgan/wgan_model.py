@@ -14,11 +14,11 @@ divergence="kl" | "js" | "pearson" trains an f-GAN with the same machinery inste
 """
 import keras
 import tensorflow as tf
+from fgan_losses import DIVERGENCES, fgan_critic_loss, fgan_generator_loss
 from keras import layers
+from wgan_losses import critic_loss, generator_loss, gradient_penalty, random_interpolates
 
 from dlkit.training import LossTrackers
-from fgan_losses import DIVERGENCES, fgan_critic_loss, fgan_generator_loss
-from wgan_losses import critic_loss, generator_loss, gradient_penalty, random_interpolates
 
 
 def make_mlp_generator(latent_dim=2, data_dim=2, hidden_units=64, depth=3, name="generator"):

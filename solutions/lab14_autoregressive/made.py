@@ -19,9 +19,7 @@ non-zero.
 import keras
 import numpy as np
 import tensorflow as tf  # noqa: F401  (yours to use, e.g. in MaskedDense.call)
-
 from likelihood import AutoregressiveModel
-
 
 # ---------------------------------------------------------------------------------------------
 # 1. Degrees and masks (numpy)

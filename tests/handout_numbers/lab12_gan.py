@@ -1,5 +1,8 @@
-from autograder.checks.lab12_gan.public import (requested_class_accuracy, ring_coverage,
-                                                trained_distance)
+from autograder.checks.lab12_gan.public import (
+                                                requested_class_accuracy,
+                                                ring_coverage,
+                                                trained_distance,
+)
 from tests.handout_numbers import Claim
 
 CLAIMS = [

@@ -1,5 +1,9 @@
-from autograder.checks.lab13_wgan.public import (critic_gap, exact_w1, initial_distance,
-                                                 trained_distance)
+from autograder.checks.lab13_wgan.public import (
+    critic_gap,
+    exact_w1,
+    initial_distance,
+    trained_distance,
+)
 from tests.handout_numbers import Claim
 
 

@@ -3,8 +3,12 @@ and the linear regions checked as a partition of the interval rather than agains
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.checks.lab01_mlp_backprop.public import (expect_layer_grads, extreme_logits,
-                                                         random_mlp, random_relu_network)
+from autograder.checks.lab01_mlp_backprop.public import (
+    expect_layer_grads,
+    extreme_logits,
+    random_mlp,
+    random_relu_network,
+)
 from autograder.verdicts import expect_close, expect_finite, expect_true
 
 

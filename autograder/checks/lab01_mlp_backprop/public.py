@@ -2,9 +2,13 @@
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.verdicts import expect_at_least, expect_close, expect_equal, expect_finite, \
-    expect_true
-
+from autograder.verdicts import (
+    expect_at_least,
+    expect_close,
+    expect_equal,
+    expect_finite,
+    expect_true,
+)
 
 # ---- layers.py ------------------------------------------------------------------------------
 

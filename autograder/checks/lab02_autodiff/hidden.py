@@ -4,10 +4,23 @@ import numpy as np
 
 from autograder.api import check
 from autograder.checks.lab02_autodiff.public import (
-    BINARY, backward_probe, engine_gradients, engine_tangents, forward_programs_probe,
-    input_tangents, jacobian_probe, judge_backward, judge_cheaper_mode, judge_forward_programs,
-    judge_jacobian, judge_reverse_programs, program_sizes, random_program,
-    reverse_programs_probe, tensorflow_ops)
+    BINARY,
+    backward_probe,
+    engine_gradients,
+    engine_tangents,
+    forward_programs_probe,
+    input_tangents,
+    jacobian_probe,
+    judge_backward,
+    judge_cheaper_mode,
+    judge_forward_programs,
+    judge_jacobian,
+    judge_reverse_programs,
+    program_sizes,
+    random_program,
+    reverse_programs_probe,
+    tensorflow_ops,
+)
 from autograder.verdicts import expect_close
 
 

@@ -6,9 +6,18 @@ import numpy as np
 
 from autograder.api import check
 from autograder.checks.lab03_optimization.public import (
-    convergence_probe, depth_variances, features, judge_convergence, judge_depth,
-    judge_trajectory, moving_statistics, optimizer_probe, scale_problem, schedule_values,
-    twin_batchnorms)
+    convergence_probe,
+    depth_variances,
+    features,
+    judge_convergence,
+    judge_depth,
+    judge_trajectory,
+    moving_statistics,
+    optimizer_probe,
+    scale_problem,
+    schedule_values,
+    twin_batchnorms,
+)
 from autograder.verdicts import expect_close
 
 

@@ -12,8 +12,14 @@ import numpy as np
 
 from autograder.api import CheckFailed, check
 from autograder.check_helpers import trajectory
-from autograder.verdicts import (expect_at_least, expect_close, expect_equal, expect_finite,
-                                 expect_shape, expect_true)
+from autograder.verdicts import (
+    expect_at_least,
+    expect_close,
+    expect_equal,
+    expect_finite,
+    expect_shape,
+    expect_true,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Optimizers: trajectories on a fixed gradient sequence

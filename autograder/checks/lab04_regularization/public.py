@@ -12,8 +12,14 @@ import numpy as np
 
 from autograder.api import CheckFailed, check
 from autograder.check_helpers import trajectory
-from autograder.verdicts import (expect_at_least, expect_at_most, expect_close, expect_finite,
-                                 expect_shape, expect_true)
+from autograder.verdicts import (
+    expect_at_least,
+    expect_at_most,
+    expect_close,
+    expect_finite,
+    expect_shape,
+    expect_true,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Helpers: run in the worker (probes) or here (verdicts); numpy only at module level
@@ -796,6 +802,7 @@ def accuracy(classifier, x, y):
 def train_classifier(lab, kind, budget):
     """The lab's MLP after `budget` of standard or adversarial training on the digits."""
     import keras
+
     from dlkit.data import load_digits
     x_train, y_train = load_digits("train", flatten=True)
     classifier = lab.adversarial.make_mlp(hidden_units=budget["hidden_units"])

@@ -3,12 +3,20 @@ other block and model sizes; references from the solution."""
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.checks.lab05_cnn.public import (CONV, NETS, conv_against_keras,
-                                                conv_transpose_against_keras, draw_conv_case,
-                                                judge_against_keras, judge_layers,
-                                                judge_residual_block, pool_against_keras,
-                                                random_boxes, residual_block_probe,
-                                                weight_layers)
+from autograder.checks.lab05_cnn.public import (
+    CONV,
+    NETS,
+    conv_against_keras,
+    conv_transpose_against_keras,
+    draw_conv_case,
+    judge_against_keras,
+    judge_layers,
+    judge_residual_block,
+    pool_against_keras,
+    random_boxes,
+    residual_block_probe,
+    weight_layers,
+)
 from autograder.verdicts import expect_close, expect_equal
 
 

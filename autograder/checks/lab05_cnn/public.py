@@ -13,8 +13,13 @@ import json
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.verdicts import (expect_at_least, expect_close, expect_equal, expect_shape,
-                                 expect_true)
+from autograder.verdicts import (
+    expect_at_least,
+    expect_close,
+    expect_equal,
+    expect_shape,
+    expect_true,
+)
 
 CONV = "convolution"
 NETS = "networks"

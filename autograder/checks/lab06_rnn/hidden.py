@@ -3,11 +3,31 @@ including a single step and a single unit; an LSTM's gradient norms through time
 shifting, decoding, windows, temperatures and generation on fresh sizes and settings."""
 from autograder.api import check
 from autograder.checks.lab06_rnn.public import (
-    BPTT, CELLS, CHAR_LM, SEQ2SEQ, cell_against_keras, clipping_probe, examples_probe,
-    generate_probe, gradient_norms_probe, greedy_probe, judge_cell, judge_clipping,
-    judge_examples, judge_greedy, judge_gradient_norms, judge_shift, judge_softmax,
-    judge_train_step, judge_unroll, sampling_probe, shift_probe, softmax_probe,
-    train_step_probe, unroll_against_keras)
+    BPTT,
+    CELLS,
+    CHAR_LM,
+    SEQ2SEQ,
+    cell_against_keras,
+    clipping_probe,
+    examples_probe,
+    generate_probe,
+    gradient_norms_probe,
+    greedy_probe,
+    judge_cell,
+    judge_clipping,
+    judge_examples,
+    judge_gradient_norms,
+    judge_greedy,
+    judge_shift,
+    judge_softmax,
+    judge_train_step,
+    judge_unroll,
+    sampling_probe,
+    shift_probe,
+    softmax_probe,
+    train_step_probe,
+    unroll_against_keras,
+)
 from autograder.verdicts import expect_equal
 
 

@@ -9,8 +9,13 @@ shift, its own greedy loop, its own windows), so that only the part under test d
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.verdicts import (expect_at_least, expect_at_most, expect_close, expect_equal,
-                                 expect_true)
+from autograder.verdicts import (
+    expect_at_least,
+    expect_at_most,
+    expect_close,
+    expect_equal,
+    expect_true,
+)
 
 CELLS, BPTT, SEQ2SEQ, CHAR_LM = "cells", "bptt", "seq2seq", "char_lm"
 

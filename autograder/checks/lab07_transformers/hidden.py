@@ -4,9 +4,18 @@ import numpy as np
 
 from autograder.api import check
 from autograder.checks.lab07_transformers.public import (
-    assign_random_weights, block_against_its_sublayers, causality_probe, judge_block,
-    judge_causality, judge_masked_attention, judge_mha_against_keras, judge_patches,
-    mha_against_keras, patch_probe, random_mask)
+    assign_random_weights,
+    block_against_its_sublayers,
+    causality_probe,
+    judge_block,
+    judge_causality,
+    judge_masked_attention,
+    judge_mha_against_keras,
+    judge_patches,
+    mha_against_keras,
+    patch_probe,
+    random_mask,
+)
 from autograder.verdicts import expect_close
 
 

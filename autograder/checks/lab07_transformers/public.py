@@ -11,8 +11,14 @@ import json
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.verdicts import (expect_at_least, expect_at_most, expect_close, expect_equal,
-                                 expect_shape, expect_true)
+from autograder.verdicts import (
+    expect_at_least,
+    expect_at_most,
+    expect_close,
+    expect_equal,
+    expect_shape,
+    expect_true,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Helpers: run in the worker (probes) or here (verdicts); numpy only at module level

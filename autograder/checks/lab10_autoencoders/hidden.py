@@ -4,9 +4,21 @@ import numpy as np
 
 from autograder.api import check
 from autograder.checks.lab10_autoencoders.public import (
-    ANGLE_MARGIN_DEGREES, LINEAR, MODELS, PCA, correlated_data, digits, judge_components,
-    judge_layers, judge_path, largest_angle, pca_test_mse, principal_angles_np, top_directions,
-    weight_layers)
+    ANGLE_MARGIN_DEGREES,
+    LINEAR,
+    MODELS,
+    PCA,
+    correlated_data,
+    digits,
+    judge_components,
+    judge_layers,
+    judge_path,
+    largest_angle,
+    pca_test_mse,
+    principal_angles_np,
+    top_directions,
+    weight_layers,
+)
 from autograder.verdicts import expect_at_most, expect_close, expect_shape, expect_true
 
 

@@ -4,10 +4,16 @@ import json
 import numpy as np
 
 from autograder.api import check
-from autograder.checks.lab11_vae.public import (conditioned_network, digits_with_labels,
-                                                judge_elbo_terms, judge_iwae_bound,
-                                                judge_training, negative_elbo_np, scalars,
-                                                train_probe)
+from autograder.checks.lab11_vae.public import (
+    conditioned_network,
+    digits_with_labels,
+    judge_elbo_terms,
+    judge_iwae_bound,
+    judge_training,
+    negative_elbo_np,
+    scalars,
+    train_probe,
+)
 from autograder.verdicts import expect_close
 
 

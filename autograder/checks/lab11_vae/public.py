@@ -9,8 +9,14 @@ import json
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.verdicts import (expect_at_most, expect_close, expect_equal, expect_finite,
-                                 expect_shape, expect_true)
+from autograder.verdicts import (
+    expect_at_most,
+    expect_close,
+    expect_equal,
+    expect_finite,
+    expect_shape,
+    expect_true,
+)
 
 TRACKERS = ["kl", "loss", "reconstruction"]
 

@@ -3,9 +3,22 @@ import numpy as np
 
 from autograder.api import check
 from autograder.checks.lab12_gan.public import (
-    LOSSES, MODEL, NETWORKS, compiled_gan, dcgan_discriminator_probe, dcgan_generator_probe,
-    judge_dcgan_discriminator, judge_dcgan_generator, judge_training, largest_change, run_step,
-    scalar, snapshot, tensor, train_toy_gan)
+    LOSSES,
+    MODEL,
+    NETWORKS,
+    compiled_gan,
+    dcgan_discriminator_probe,
+    dcgan_generator_probe,
+    judge_dcgan_discriminator,
+    judge_dcgan_generator,
+    judge_training,
+    largest_change,
+    run_step,
+    scalar,
+    snapshot,
+    tensor,
+    train_toy_gan,
+)
 from autograder.verdicts import expect_close, expect_true
 
 

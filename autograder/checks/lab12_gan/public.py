@@ -9,9 +9,9 @@ from functools import partial
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.check_helpers import energy_distance, scalar as check_scalar, tensor
-from autograder.verdicts import (expect_close, expect_finite,
-                                 expect_shape, expect_true)
+from autograder.check_helpers import energy_distance, tensor
+from autograder.check_helpers import scalar as check_scalar
+from autograder.verdicts import expect_close, expect_finite, expect_shape, expect_true
 
 # A loss as one float32 number (the losses average over the batch).
 scalar = partial(check_scalar, expected="a scalar (the mean over the batch)")
@@ -123,6 +123,7 @@ def fit_toy_gan(lab, rng, name, steps, learning_rate=1e-3, num_samples=1000):
     after each tenth of the budget): GANs oscillate, so verdicts judge the last few.
     """
     import keras
+
     from dlkit.data import toy2d_dataset
     seed = int(rng.integers(1 << 30))
     generator, discriminator = probe_networks()

@@ -3,9 +3,23 @@ import numpy as np
 
 from autograder.api import check
 from autograder.checks.lab13_wgan.public import (
-    FGAN, LOSSES, MODEL, WASSERSTEIN, compiled_wgan, elementwise, interpolates_probe,
-    judge_interpolates, judge_penalty, judge_training, penalty_probe, probe_networks,
-    run_step, scalar, tensor, train_toy_wgan)
+    FGAN,
+    LOSSES,
+    MODEL,
+    WASSERSTEIN,
+    compiled_wgan,
+    elementwise,
+    interpolates_probe,
+    judge_interpolates,
+    judge_penalty,
+    judge_training,
+    penalty_probe,
+    probe_networks,
+    run_step,
+    scalar,
+    tensor,
+    train_toy_wgan,
+)
 from autograder.verdicts import expect_close, expect_finite, expect_true
 
 

@@ -10,7 +10,8 @@ from functools import partial
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.check_helpers import scalar as check_scalar, tensor
+from autograder.check_helpers import scalar as check_scalar
+from autograder.check_helpers import tensor
 from autograder.verdicts import expect_close, expect_finite, expect_true
 
 # A loss or distance as one float64 number.
@@ -715,6 +716,7 @@ def train_toy_wgan(lab, rng, name, steps, snapshots=3, **wgan_args):
     critic learns 5x faster than the generator); samples on fixed noise at the last
     `snapshots` tenths of the budget (the verdict takes their median distance)."""
     import keras
+
     from dlkit.data import sample_toy2d, toy2d_dataset
     seed = int(rng.integers(1 << 30))
     generator, critic = probe_networks(hidden_units=64, depth=3)

@@ -4,9 +4,21 @@ import numpy as np
 
 from autograder.api import CheckFailed, check
 from autograder.checks.lab14_autoregressive.public import (
-    MADE, PIXELCNN, SAMPLING, WAVENET, _digits, assign_by_shape, dependence, judge_autoregressive,
-    judge_causal_conv, judge_raster_dependence, judge_training, judge_wavenet_dependence,
-    open_every_unit, train_probe)
+    MADE,
+    PIXELCNN,
+    SAMPLING,
+    WAVENET,
+    _digits,
+    assign_by_shape,
+    dependence,
+    judge_autoregressive,
+    judge_causal_conv,
+    judge_raster_dependence,
+    judge_training,
+    judge_wavenet_dependence,
+    open_every_unit,
+    train_probe,
+)
 from autograder.verdicts import expect_close, expect_equal, expect_shape, expect_true
 
 

@@ -3,10 +3,18 @@ integrates to one; a MAF trains as well as the reference. References from the so
 import numpy as np
 
 from autograder.api import check
-from autograder.checks.lab15_flows.public import (coupling_probe, judge_autoregressive,
-                                                  judge_list, judge_log_dets, judge_round_trips,
-                                                  judge_training, made_dependencies, maf_probe,
-                                                  randomize, train_probe)
+from autograder.checks.lab15_flows.public import (
+    coupling_probe,
+    judge_autoregressive,
+    judge_list,
+    judge_log_dets,
+    judge_round_trips,
+    judge_training,
+    made_dependencies,
+    maf_probe,
+    randomize,
+    train_probe,
+)
 from autograder.verdicts import expect_close, expect_true
 
 # The MAF budget of maf_trains (the public check trains a RealNVP).

@@ -11,8 +11,14 @@ import json
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.verdicts import (expect_at_most, expect_close, expect_equal, expect_finite,
-                                 expect_shape, expect_true)
+from autograder.verdicts import (
+    expect_at_most,
+    expect_close,
+    expect_equal,
+    expect_finite,
+    expect_shape,
+    expect_true,
+)
 
 # Log-determinants from float32 Jacobians agree with the layer's own to about 1e-5.
 LOG_DET = {"rtol": 1e-4, "atol": 1e-4}

@@ -5,9 +5,26 @@ import numpy as np
 
 from autograder.api import check
 from autograder.checks.lab16_diffusion.public import (
-    DENOISER, FORWARD, GUIDANCE, MODEL, REVERSE, SCORE, ProbeSchedule, class_accuracy,
-    expect_close_naming, gaussian_noise_predictor, judge_training, linear_schedule_betas,
-    numpy_schedule, per_example, random_betas, scalar, tensor, timesteps, train_diffusion)
+    DENOISER,
+    FORWARD,
+    GUIDANCE,
+    MODEL,
+    REVERSE,
+    SCORE,
+    ProbeSchedule,
+    class_accuracy,
+    expect_close_naming,
+    gaussian_noise_predictor,
+    judge_training,
+    linear_schedule_betas,
+    numpy_schedule,
+    per_example,
+    random_betas,
+    scalar,
+    tensor,
+    timesteps,
+    train_diffusion,
+)
 from autograder.verdicts import expect_close, expect_equal, expect_finite, expect_true
 
 # The budget of guidance_learns_classes: the student's MLPDenoiser, labelled moons.

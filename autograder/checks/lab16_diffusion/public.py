@@ -13,8 +13,7 @@ import numpy as np
 
 from autograder.api import CheckFailed, check
 from autograder.check_helpers import energy_distance, scalar, tensor
-from autograder.verdicts import (expect_close, expect_equal, expect_finite, expect_shape,
-                                 expect_true)
+from autograder.verdicts import expect_close, expect_equal, expect_finite, expect_shape, expect_true
 
 FORWARD = ("forward_process",)
 REVERSE = ("forward_process", "reverse_process")
@@ -156,6 +155,7 @@ def train_diffusion(lab, rng, budget, network=None, num_classes=0, guidance_weig
     """
     import keras
     import tensorflow as tf
+
     from dlkit.data import sample_toy2d, toy2d_classification
     seed = int(rng.integers(1 << 30))
     model = lab.diffusion_model.DiffusionModel(
@@ -807,6 +807,7 @@ def _(student, reference):
             "argument; from_config deserialises the denoiser back")
 def diffusion_model_saves_and_loads(lab, rng):
     import keras
+
     from dlkit.data import toy2d_classification
     denoiser = lab.denoiser.MLPDenoiser(data_dim=2, hidden_units=16, depth=1, embedding_dim=8,
                                         num_classes=2)
