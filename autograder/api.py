@@ -44,6 +44,7 @@ class Check:
     needs_reference: bool = True          # False: the verdict checks invariants only
     module: str = ""
     hidden: bool = False
+    task: str = ""                        # what the student writes, for the handout's table
     judge: Callable | None = field(default=None, repr=False)
 
     def verdict(self, judge: Callable) -> Callable:
@@ -52,20 +53,28 @@ class Check:
         return judge
 
     @property
+    def description(self) -> str:
+        """What the check checks: the first paragraph of its probe's docstring."""
+        return " ".join((self.probe.__doc__ or "").strip().split("\n\n")[0].split())
+
+    @property
     def key(self) -> str:
         return f"{self.module}:{self.name}"
 
 
 def check(points: float, *, hint: str = "", timeout: float = DEFAULT_TIMEOUT,
           requires_gpu: bool = False, uses: str | tuple[str, ...] | None = None,
-          reference: bool = True, name: str | None = None) -> Callable[[Callable], Check]:
-    """Declare a check whose probe is the decorated function."""
+          reference: bool = True, name: str | None = None,
+          task: str = "") -> Callable[[Callable], Check]:
+    """Declare a check whose probe is the decorated function. `task` names what the student
+    writes (`"`VAE.train_step`"`) and the probe's docstring says what is checked: both go
+    into the handout's table."""
     def wrap(probe: Callable) -> Check:
         used = (uses,) if isinstance(uses, str) else uses
         return Check(name=name or probe.__name__, points=points, probe=probe, hint=hint,
                      timeout=timeout, requires_gpu=requires_gpu, uses=used,
                      needs_reference=reference, module=probe.__module__,
-                     hidden=is_hidden_module(probe.__module__))
+                     hidden=is_hidden_module(probe.__module__), task=task)
     return wrap
 
 

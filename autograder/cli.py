@@ -172,7 +172,12 @@ def _assign(args, console: Console) -> int:
             return 1
         console.print("labs/ is in sync with solutions/")
         return 0
-    changed = assign()
+    from autograder.handout import HandoutError
+    try:
+        changed = assign()
+    except HandoutError as error:
+        console.print(f"[red]{error}[/]")
+        return 1
     console.print("\n".join(changed) if changed else "labs/ was already in sync")
     return 0
 

@@ -1,6 +1,7 @@
 """Turn an exception raised by code under test into one line that says what and where."""
 from __future__ import annotations
 
+import linecache
 import re
 import traceback
 from pathlib import Path
@@ -37,6 +38,20 @@ def _innermost_frame_in(tb, folder: Path):
     return found
 
 
+def _todo_above(path: Path, line: int) -> str:
+    """The `# TODO: ...` comment (wrapped over several lines or not) right above a line of a
+    skeleton, as one line of text; empty when there is none."""
+    block = []
+    for number in range(line - 1, 0, -1):
+        text = linecache.getline(str(path), number).strip()
+        if not text.startswith("#"):
+            break
+        block.insert(0, text.lstrip("#").strip())
+        if text.startswith("# TODO:"):
+            return " ".join(block)[len("TODO:"):].strip()
+    return ""
+
+
 def describe(error: BaseException, folder: Path) -> str:
     """`vae.py:42 in kl_divergence: ValueError: ...`, or the closest we can say."""
     folder = folder.resolve()
@@ -47,7 +62,8 @@ def describe(error: BaseException, folder: Path) -> str:
     where = _innermost_frame_in(error.__traceback__, folder)
     location = f"{where[0]}:{where[1]} in {where[2]}" if where else None
     if isinstance(error, NotImplementedError):
-        todo = f": {_text(error)}" if _text(error) else ""
+        todo = (_todo_above(folder / where[0], where[1]) if where else "") or _text(error)
+        todo = f": {todo}" if todo else ""
         return _one_line(f"not implemented yet ({location or 'unknown place'}){todo}")
     if isinstance(error, SystemExit):
         return _one_line(f"{location or 'the code'} called sys.exit({error.code!r}) "

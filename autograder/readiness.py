@@ -199,7 +199,8 @@ def compile_with_adam(model, jit_compile="auto") -> None:
 
 
 def checks_for(module: str, model: str, *, build, data, uses, compile_model=compile_with_adam,
-               points: float = 1, scale_hint: str = "", trace_hint: str = "") -> tuple:
+               points: float = 1, scale_hint: str = "", trace_hint: str = "",
+               task: str = "`train_step`") -> tuple:
     """The three readiness checks of one model, for a lab's `readiness.py`:
 
         gan_trains_with_xla, gan_trains_in_mixed_precision, gan_train_step_traces_at_most_twice = \\
@@ -207,14 +208,16 @@ def checks_for(module: str, model: str, *, build, data, uses, compile_model=comp
 
     build(lab) returns a function making a fresh model; compile_model(model, jit_compile=...)
     compiles it (default: compile_with_adam); data(rng) returns a training array, or a
-    tuple (x, y) for a model trained on targets. Names must be bound at module level so
-    the grader finds the checks.
+    tuple (x, y) for a model trained on targets; `task` names the code the checks exercise,
+    for the handout's table. Names must be bound at module level so the grader finds the
+    checks.
     """
     from autograder.api import check
 
     def named(name, **options):
         def wrap(probe):
-            chk = check(points, reference=False, uses=uses, name=f"{model}_{name}", **options)(probe)
+            chk = check(points, reference=False, uses=uses, name=f"{model}_{name}", task=task,
+                        **options)(probe)
             chk.module = module
             return chk
         return wrap
@@ -222,12 +225,15 @@ def checks_for(module: str, model: str, *, build, data, uses, compile_model=comp
     @named("trains_with_xla", timeout=60,
            hint="only TensorFlow/Keras ops in train_step and what it calls (no numpy, no .numpy())")
     def xla(lab, rng):
+        """GPU readiness: two training steps compiled with XLA (`jit_compile=True`)."""
         return jit_trains(build(lab), compile_model, data(rng), batch_size=32, steps=2)
 
     @named("trains_in_mixed_precision", hint=scale_hint or (
         "inside the tape: scaled = self.optimizer.scale_loss(loss), then "
         "tape.gradient(scaled, ...); compute losses in float32"))
     def mixed(lab, rng):
+        """GPU readiness: training under the `mixed_float16` policy scales the loss and
+        moves the weights."""
         # Four steps: dynamic loss scaling may skip the first ones while it finds its scale.
         return mixed_precision_trains(build(lab), compile_model, data(rng), batch_size=16,
                                       steps=4)
@@ -235,6 +241,7 @@ def checks_for(module: str, model: str, *, build, data, uses, compile_model=comp
     @named("train_step_traces_at_most_twice", hint=trace_hint or (
         "use tf.shape(x)[0] for the batch size, not x.shape[0]: the last batch is smaller"))
     def traces(lab, rng):
+        """GPU readiness: `fit` over five batch sizes traces `train_step` at most twice."""
         return traces_over_batch_sizes(build(lab), compile_model, data(rng))
 
     xla.verdict(lambda student, reference: judge_jit(student))

@@ -7,6 +7,7 @@ import pytest
 
 from autograder import KIT_ROOT
 from autograder.assign import MarkerError, assign, differences, skeleton
+from autograder.errors import describe
 
 SOLUTION = '''
 def area(r):
@@ -55,10 +56,29 @@ def test_regions_become_todo_and_raise_at_the_marker_indent():
     assert '    # TODO: pi times the radius squared\n    raise NotImplementedError(' in text
     assert "        # TODO: implement volume\n" in text
     ast.parse(text)
+
+
+def test_the_grader_quotes_the_todo_a_check_reaches(tmp_path):
+    (tmp_path / "shapes.py").write_text(skeleton(SOLUTION))
     namespace = {}
-    exec(compile(text, "skeleton", "exec"), namespace)
-    with pytest.raises(NotImplementedError, match="pi times"):
+    exec(compile((tmp_path / "shapes.py").read_text(), str(tmp_path / "shapes.py"), "exec"),
+         namespace)
+    with pytest.raises(NotImplementedError) as raised:
         namespace["area"](1.0)
+    assert describe(raised.value, tmp_path) == (
+        "not implemented yet (shapes.py:5 in area): pi times the radius squared")
+
+
+def test_long_and_multi_line_hints_wrap_under_100_columns_and_appear_once():
+    hint = " ".join(["word"] * 40)
+    source = (f"def f():\n    # BEGIN SOLUTION {hint}\n    #   and a second line\n"
+              "    # a comment of the solution\n    return 1\n    # END SOLUTION\n")
+    text = skeleton(source)
+    assert max(len(line) for line in text.splitlines()) <= 100
+    comment = " ".join(line.strip().lstrip("#").strip() for line in text.splitlines()
+                       if line.strip().startswith("#"))
+    assert comment == f"TODO: {hint} and a second line"
+    assert "a comment of the solution" not in text and text.count("second line") == 1
 
 
 @pytest.mark.parametrize("source,needle", [

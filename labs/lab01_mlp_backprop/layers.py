@@ -13,8 +13,9 @@ def softmax(logits):
 
     logits: (N, C). Returns probs: (N, C), each row non-negative and summing to 1.
     """
-    # TODO: subtract each row's maximum before exp (softmax does not change, exp cannot overflow), then normalise each row
-    raise NotImplementedError("subtract each row's maximum before exp (softmax does not change, exp cannot overflow), then normalise each row")
+    # TODO: subtract each row's maximum before exp (softmax does not change, exp cannot overflow),
+    #       then normalise each row
+    raise NotImplementedError("fill in the TODO above")
 
 
 def cross_entropy(logits, labels):
@@ -24,8 +25,9 @@ def cross_entropy(logits, labels):
     N rows of -log softmax(logits)[n, labels[n]]. Finite for logits of any size: use
     log-softmax = shifted - log(sum(exp(shifted))), never log(softmax(...)).
     """
-    # TODO: log-softmax with the log-sum-exp trick (shift by the row maximum), then average -log p of the true class over the batch
-    raise NotImplementedError("log-softmax with the log-sum-exp trick (shift by the row maximum), then average -log p of the true class over the batch")
+    # TODO: log-softmax with the log-sum-exp trick (shift by the row maximum), then average -log p
+    #       of the true class over the batch
+    raise NotImplementedError("fill in the TODO above")
 
 
 def cross_entropy_backward(logits, labels):
@@ -34,7 +36,7 @@ def cross_entropy_backward(logits, labels):
     logits: (N, C); labels: (N,). Returns dlogits: (N, C) = (softmax(logits) - onehot) / N.
     """
     # TODO: softmax minus the one-hot labels, divided by the batch size (the loss is a mean)
-    raise NotImplementedError("softmax minus the one-hot labels, divided by the batch size (the loss is a mean)")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def dense_forward(x, w, b):
@@ -43,7 +45,7 @@ def dense_forward(x, w, b):
     x: (N, D); w: (D, M); b: (M,). Returns out: (N, M).
     """
     # TODO: one matrix product and a broadcast bias
-    raise NotImplementedError("one matrix product and a broadcast bias")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def dense_backward(upstream, x, w):
@@ -53,14 +55,14 @@ def dense_backward(upstream, x, w):
     forward pass. Returns (dx, dw, db) with shapes (N, D), (D, M), (M,).
     """
     # TODO: dx = upstream @ w^T, dw = x^T @ upstream, db = upstream summed over the batch
-    raise NotImplementedError("dx = upstream @ w^T, dw = x^T @ upstream, db = upstream summed over the batch")
+    raise NotImplementedError("fill in the TODO above")
     return dx, dw, db
 
 
 def relu_forward(x):
     """max(x, 0) elementwise. x: any shape. Returns out: same shape."""
     # TODO: elementwise maximum with zero
-    raise NotImplementedError("elementwise maximum with zero")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def relu_backward(upstream, x):
@@ -70,7 +72,7 @@ def relu_backward(upstream, x):
     x <= 0 (at exactly 0 we take the derivative to be 0, as TensorFlow does).
     """
     # TODO: let the gradient through where the input was strictly positive
-    raise NotImplementedError("let the gradient through where the input was strictly positive")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def numerical_gradient(f, x, h=1e-5):
@@ -84,8 +86,9 @@ def numerical_gradient(f, x, h=1e-5):
     grad = np.zeros_like(x)
     for index in np.ndindex(x.shape):
         saved = x[index]
-        # TODO: evaluate f at x[index] + h and at x[index] - h, restore x[index], and store the central difference
-        raise NotImplementedError("evaluate f at x[index] + h and at x[index] - h, restore x[index], and store the central difference")
+        # TODO: evaluate f at x[index] + h and at x[index] - h, restore x[index], and store the
+        #       central difference
+        raise NotImplementedError("fill in the TODO above")
     return grad
 
 
@@ -96,4 +99,4 @@ def relative_error(a, b, eps=1e-12):
     analytic gradient agrees with a float64 numerical one, 1e-2 or more when it is wrong.
     """
     # TODO: elementwise |a - b| over |a| + |b| (floored at eps so 0/0 is 0), then the maximum
-    raise NotImplementedError("elementwise |a - b| over |a| + |b| (floored at eps so 0/0 is 0), then the maximum")
+    raise NotImplementedError("fill in the TODO above")

@@ -43,8 +43,9 @@ def mlp_forward(params, x):
     whatever mlp_loss_and_grads needs for the backward pass (e.g. each layer's input and
     pre-activation).
     """
-    # TODO: dense_forward for every layer, relu_forward after all but the last; remember each layer's input and pre-activation
-    raise NotImplementedError("dense_forward for every layer, relu_forward after all but the last; remember each layer's input and pre-activation")
+    # TODO: dense_forward for every layer, relu_forward after all but the last; remember each
+    #       layer's input and pre-activation
+    raise NotImplementedError("fill in the TODO above")
 
 
 def mlp_loss_and_grads(params, x, labels):
@@ -53,8 +54,9 @@ def mlp_loss_and_grads(params, x, labels):
     params: list of (w, b); x: (N, D); labels: (N,) ints. Returns (loss, grads): loss a
     float, grads a list of (dw, db) pairs shaped like params.
     """
-    # TODO: mlp_forward, cross_entropy and its backward; then walk the layers last to first: relu_backward (not for the last layer), then dense_backward
-    raise NotImplementedError("mlp_forward, cross_entropy and its backward; then walk the layers last to first: relu_backward (not for the last layer), then dense_backward")
+    # TODO: mlp_forward, cross_entropy and its backward; then walk the layers last to first:
+    #       relu_backward (not for the last layer), then dense_backward
+    raise NotImplementedError("fill in the TODO above")
 
 
 def train_mlp_manual(params, x, labels, *, epochs, batch_size=32, learning_rate=0.1, seed=0):
@@ -70,8 +72,9 @@ def train_mlp_manual(params, x, labels, *, epochs, batch_size=32, learning_rate=
         total = 0.0
         for start in range(0, len(x), batch_size):
             batch = order[start:start + batch_size]
-            # TODO: loss and gradients on the batch, then params <- params - learning_rate * grads (a new list of (w, b) pairs)
-            raise NotImplementedError("loss and gradients on the batch, then params <- params - learning_rate * grads (a new list of (w, b) pairs)")
+            # TODO: loss and gradients on the batch, then params <- params - learning_rate * grads
+            #       (a new list of (w, b) pairs)
+            raise NotImplementedError("fill in the TODO above")
             total += loss * len(batch)
         losses.append(total / len(x))
     return params, losses
@@ -93,8 +96,10 @@ def tape_train_step(variables, x, labels, learning_rate):
     the mean cross-entropy before the step, and a list of (dw, db) pairs shaped like
     variables.
     """
-    # TODO: under a GradientTape: the forward pass in TF ops (tf.matmul, tf.nn.relu) and the mean sparse softmax cross-entropy of the logits; tape.gradient; then assign_sub on every variable
-    raise NotImplementedError("under a GradientTape: the forward pass in TF ops (tf.matmul, tf.nn.relu) and the mean sparse softmax cross-entropy of the logits; tape.gradient; then assign_sub on every variable")
+    # TODO: under a GradientTape: the forward pass in TF ops (tf.matmul, tf.nn.relu) and the mean
+    #       sparse softmax cross-entropy of the logits; tape.gradient; then assign_sub on every
+    #       variable
+    raise NotImplementedError("fill in the TODO above")
 
 
 def train_mlp_tape(params, x, labels, *, epochs, batch_size=32, learning_rate=0.1, seed=0):
@@ -135,12 +140,13 @@ class Linear(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
 
     def build(self, input_shape):
-        # TODO: add_weight a Glorot-uniform "kernel" of shape (D, units), then a zero "bias" of shape (units,)
-        raise NotImplementedError("add_weight a Glorot-uniform \"kernel\" of shape (D, units), then a zero \"bias\" of shape (units,)")
+        # TODO: add_weight a Glorot-uniform "kernel" of shape (D, units), then a zero "bias" of
+        #       shape (units,)
+        raise NotImplementedError("fill in the TODO above")
 
     def call(self, x):
         # TODO: the affine map with keras.ops.matmul, then self.activation
-        raise NotImplementedError("the affine map with keras.ops.matmul, then self.activation")
+        raise NotImplementedError("fill in the TODO above")
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
@@ -159,5 +165,7 @@ def build_keras_mlp(input_dim, hidden_units, num_classes, learning_rate=1e-3):
     The model maps (N, D) inputs to (N, C) logits. Compiled with Adam(learning_rate), a
     sparse categorical cross-entropy on logits, and the "accuracy" metric.
     """
-    # TODO: keras.Input((input_dim,)), a Linear(units, "relu") per hidden width, a Linear(num_classes) for the logits; compile with keras.optimizers.Adam and keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    raise NotImplementedError("keras.Input((input_dim,)), a Linear(units, \"relu\") per hidden width, a Linear(num_classes) for the logits; compile with keras.optimizers.Adam and keras.losses.SparseCategoricalCrossentropy(from_logits=True)")
+    # TODO: keras.Input((input_dim,)), a Linear(units, "relu") per hidden width, a
+    #       Linear(num_classes) for the logits; compile with keras.optimizers.Adam and
+    #       keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    raise NotImplementedError("fill in the TODO above")

@@ -45,8 +45,10 @@ def activation_breakpoints(weights, biases, lo, hi):
     apply the ReLU by zeroing slope and offset of the units that are off there (decide at
     the piece's midpoint).
     """
-    # TODO: start from one interval [lo, hi] with slope [1.], offset [0.]; per hidden layer split at the pre-activations' zeros and apply the ReLU pattern of each piece; the breakpoints are the starts of all pieces but the first
-    raise NotImplementedError("start from one interval [lo, hi] with slope [1.], offset [0.]; per hidden layer split at the pre-activations' zeros and apply the ReLU pattern of each piece; the breakpoints are the starts of all pieces but the first")
+    # TODO: start from one interval [lo, hi] with slope [1.], offset [0.]; per hidden layer split at
+    #       the pre-activations' zeros and apply the ReLU pattern of each piece; the breakpoints are
+    #       the starts of all pieces but the first
+    raise NotImplementedError("fill in the TODO above")
 
 
 def count_linear_regions(weights, biases, lo, hi):
@@ -57,4 +59,4 @@ def count_linear_regions(weights, biases, lo, hi):
     slope unless the units downstream of it are off there (or its effects cancel exactly).
     """
     # TODO: B breakpoints cut an interval into B + 1 pieces
-    raise NotImplementedError("B breakpoints cut an interval into B + 1 pieces")
+    raise NotImplementedError("fill in the TODO above")

@@ -84,7 +84,7 @@ def add(a, b):
     """a + b. a, b: Duals (or arrays) of broadcastable shapes. Returns a Dual."""
     a, b = as_dual(a), as_dual(b)
     # TODO: tangent = ...: tangents add
-    raise NotImplementedError("tangent = ...: tangents add")
+    raise NotImplementedError("fill in the TODO above")
     return Dual(a.value + b.value, tangent)
 
 
@@ -92,7 +92,7 @@ def sub(a, b):
     """a - b. a, b: Duals (or arrays) of broadcastable shapes. Returns a Dual."""
     a, b = as_dual(a), as_dual(b)
     # TODO: tangent = ...: tangents subtract
-    raise NotImplementedError("tangent = ...: tangents subtract")
+    raise NotImplementedError("fill in the TODO above")
     return Dual(a.value - b.value, tangent)
 
 
@@ -100,7 +100,7 @@ def mul(a, b):
     """a * b elementwise. a, b: Duals (or arrays) of broadcastable shapes. Returns a Dual."""
     a, b = as_dual(a), as_dual(b)
     # TODO: tangent = ...: the product rule: d(ab) = da b + a db
-    raise NotImplementedError("tangent = ...: the product rule: d(ab) = da b + a db")
+    raise NotImplementedError("fill in the TODO above")
     return Dual(a.value * b.value, tangent)
 
 
@@ -108,7 +108,7 @@ def div(a, b):
     """a / b elementwise. a, b: Duals (or arrays) of broadcastable shapes. Returns a Dual."""
     a, b = as_dual(a), as_dual(b)
     # TODO: tangent = ...: the quotient rule: d(a / b) = da / b - a db / b^2
-    raise NotImplementedError("tangent = ...: the quotient rule: d(a / b) = da / b - a db / b^2")
+    raise NotImplementedError("fill in the TODO above")
     return Dual(a.value / b.value, tangent)
 
 
@@ -116,7 +116,7 @@ def neg(a):
     """-a. a: Dual of any shape. Returns a Dual of the same shape."""
     a = as_dual(a)
     # TODO: tangent = ...: the tangent flips sign
-    raise NotImplementedError("tangent = ...: the tangent flips sign")
+    raise NotImplementedError("fill in the TODO above")
     return Dual(-a.value, tangent)
 
 
@@ -127,7 +127,7 @@ def exp(a):
     a = as_dual(a)
     out = np.exp(a.value)
     # TODO: tangent = ...: d exp(a) = exp(a) da
-    raise NotImplementedError("tangent = ...: d exp(a) = exp(a) da")
+    raise NotImplementedError("fill in the TODO above")
     return Dual(out, tangent)
 
 
@@ -135,7 +135,7 @@ def log(a):
     """Natural log elementwise. a: Dual of positive values. Returns a Dual, same shape."""
     a = as_dual(a)
     # TODO: tangent = ...: d log(a) = da / a
-    raise NotImplementedError("tangent = ...: d log(a) = da / a")
+    raise NotImplementedError("fill in the TODO above")
     return Dual(np.log(a.value), tangent)
 
 
@@ -144,7 +144,7 @@ def tanh(a):
     a = as_dual(a)
     out = np.tanh(a.value)
     # TODO: tangent = ...: d tanh(a) = (1 - tanh(a)^2) da
-    raise NotImplementedError("tangent = ...: d tanh(a) = (1 - tanh(a)^2) da")
+    raise NotImplementedError("fill in the TODO above")
     return Dual(out, tangent)
 
 
@@ -155,7 +155,7 @@ def sigmoid(a):
     small = np.exp(-np.abs(a.value))
     out = np.where(a.value >= 0, 1 / (1 + small), small / (1 + small))
     # TODO: tangent = ...: d sigmoid(a) = sigmoid(a) (1 - sigmoid(a)) da
-    raise NotImplementedError("tangent = ...: d sigmoid(a) = sigmoid(a) (1 - sigmoid(a)) da")
+    raise NotImplementedError("fill in the TODO above")
     return Dual(out, tangent)
 
 
@@ -163,7 +163,7 @@ def relu(a):
     """max(a, 0) elementwise. a: Dual of any shape. Returns a Dual of the same shape."""
     a = as_dual(a)
     # TODO: tangent = ...: the tangent passes where a > 0 and is 0 elsewhere (also at a == 0)
-    raise NotImplementedError("tangent = ...: the tangent passes where a > 0 and is 0 elsewhere (also at a == 0)")
+    raise NotImplementedError("fill in the TODO above")
     return Dual(np.maximum(a.value, 0), tangent)
 
 
@@ -173,7 +173,7 @@ def matmul(a, b):
     """Matrix product. a: Dual (N, K); b: Dual (K, M). Returns a Dual (N, M)."""
     a, b = as_dual(a), as_dual(b)
     # TODO: tangent = ...: the product rule for matrices: d(a @ b) = da @ b + a @ db
-    raise NotImplementedError("tangent = ...: the product rule for matrices: d(a @ b) = da @ b + a @ db")
+    raise NotImplementedError("fill in the TODO above")
     return Dual(a.value @ b.value, tangent)
 
 
@@ -181,7 +181,7 @@ def reduce_sum(a, axis=None, keepdims=False):
     """Sum over `axis` (None: all axes; or one int), like np.sum. Returns a Dual."""
     a = as_dual(a)
     # TODO: tangent = ...: summing is linear: the tangent of the sum is the sum of the tangents
-    raise NotImplementedError("tangent = ...: summing is linear: the tangent of the sum is the sum of the tangents")
+    raise NotImplementedError("fill in the TODO above")
     return Dual(np.sum(a.value, axis=axis, keepdims=keepdims), tangent)
 
 
@@ -189,7 +189,7 @@ def reduce_mean(a, axis=None, keepdims=False):
     """Mean over `axis` (None: all axes; or one int), like np.mean. Returns a Dual."""
     a = as_dual(a)
     # TODO: tangent = ...: averaging is linear too
-    raise NotImplementedError("tangent = ...: averaging is linear too")
+    raise NotImplementedError("fill in the TODO above")
     return Dual(np.mean(a.value, axis=axis, keepdims=keepdims), tangent)
 
 

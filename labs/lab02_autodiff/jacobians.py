@@ -21,7 +21,7 @@ def jacobian_forward(f, x):
     """
     x = np.asarray(x, dtype=np.float64)
     # TODO: jvp(f, x, e_j) returns (value, column j); stack the n columns side by side
-    raise NotImplementedError("jvp(f, x, e_j) returns (value, column j); stack the n columns side by side")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def jacobian_reverse(f, x):
@@ -32,8 +32,9 @@ def jacobian_reverse(f, x):
     times on that same tape, the i-th with the seed e_i: x's `.grad` is then row i.
     """
     x = Node(np.asarray(x, dtype=np.float64))
-    # TODO: record once (out = f(x)); for each basis seed e_i of out's size, backward(out, seed=e_i) and keep a copy of x.grad as row i
-    raise NotImplementedError("record once (out = f(x)); for each basis seed e_i of out's size, backward(out, seed=e_i) and keep a copy of x.grad as row i")
+    # TODO: record once (out = f(x)); for each basis seed e_i of out's size, backward(out, seed=e_i)
+    #       and keep a copy of x.grad as row i
+    raise NotImplementedError("fill in the TODO above")
 
 
 def cheaper_mode(input_shape, output_shape):
@@ -43,5 +44,6 @@ def cheaper_mode(input_shape, output_shape):
     input entry, reverse mode one backward pass per output entry. Returns "forward" or
     "reverse"; a tie goes to "forward" (it needs no tape kept in memory).
     """
-    # TODO: compare the number of input entries (math.prod of the shape) with the number of output entries
-    raise NotImplementedError("compare the number of input entries (math.prod of the shape) with the number of output entries")
+    # TODO: compare the number of input entries (math.prod of the shape) with the number of output
+    #       entries
+    raise NotImplementedError("fill in the TODO above")

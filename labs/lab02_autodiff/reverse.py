@@ -89,8 +89,9 @@ def as_node(x):
 def add(a, b):
     """a + b. a, b: Nodes (or arrays) of broadcastable shapes. Returns a Node."""
     a, b = as_node(a), as_node(b)
-    # TODO: vjps = (one function g -> gradient per operand, in the order of the parents): for a sum, both operands get g unchanged
-    raise NotImplementedError("vjps = (one function g -> gradient per operand, in the order of the parents): for a sum, both operands get g unchanged")
+    # TODO: vjps = (one function g -> gradient per operand, in the order of the parents): for a sum,
+    #       both operands get g unchanged
+    raise NotImplementedError("fill in the TODO above")
     return Node(a.value + b.value, (a, b), vjps, "add")
 
 
@@ -98,15 +99,16 @@ def sub(a, b):
     """a - b. a, b: Nodes (or arrays) of broadcastable shapes. Returns a Node."""
     a, b = as_node(a), as_node(b)
     # TODO: vjps = (for a, for b): d(a - b) = da - db
-    raise NotImplementedError("vjps = (for a, for b): d(a - b) = da - db")
+    raise NotImplementedError("fill in the TODO above")
     return Node(a.value - b.value, (a, b), vjps, "sub")
 
 
 def mul(a, b):
     """a * b elementwise. a, b: Nodes (or arrays) of broadcastable shapes. Returns a Node."""
     a, b = as_node(a), as_node(b)
-    # TODO: vjps = (for a, for b): d(a * b) = b da + a db, so each operand gets g times the OTHER operand's value
-    raise NotImplementedError("vjps = (for a, for b): d(a * b) = b da + a db, so each operand gets g times the OTHER operand's value")
+    # TODO: vjps = (for a, for b): d(a * b) = b da + a db, so each operand gets g times the OTHER
+    #       operand's value
+    raise NotImplementedError("fill in the TODO above")
     return Node(a.value * b.value, (a, b), vjps, "mul")
 
 
@@ -114,7 +116,7 @@ def div(a, b):
     """a / b elementwise. a, b: Nodes (or arrays) of broadcastable shapes. Returns a Node."""
     a, b = as_node(a), as_node(b)
     # TODO: vjps = (for a, for b): d(a / b) = da / b - a db / b^2
-    raise NotImplementedError("vjps = (for a, for b): d(a / b) = da / b - a db / b^2")
+    raise NotImplementedError("fill in the TODO above")
     return Node(a.value / b.value, (a, b), vjps, "div")
 
 
@@ -122,7 +124,7 @@ def neg(a):
     """-a. a: Node of any shape. Returns a Node of the same shape."""
     a = as_node(a)
     # TODO: vjps = (for a,): the gradient flips sign
-    raise NotImplementedError("vjps = (for a,): the gradient flips sign")
+    raise NotImplementedError("fill in the TODO above")
     return Node(-a.value, (a,), vjps, "neg")
 
 
@@ -133,7 +135,7 @@ def exp(a):
     a = as_node(a)
     out = np.exp(a.value)
     # TODO: vjps = (for a,): exp is its own derivative, so reuse `out`
-    raise NotImplementedError("vjps = (for a,): exp is its own derivative, so reuse `out`")
+    raise NotImplementedError("fill in the TODO above")
     return Node(out, (a,), vjps, "exp")
 
 
@@ -141,7 +143,7 @@ def log(a):
     """Natural log elementwise. a: Node of positive values. Returns a Node, same shape."""
     a = as_node(a)
     # TODO: vjps = (for a,): d log(a) = da / a
-    raise NotImplementedError("vjps = (for a,): d log(a) = da / a")
+    raise NotImplementedError("fill in the TODO above")
     return Node(np.log(a.value), (a,), vjps, "log")
 
 
@@ -150,7 +152,7 @@ def tanh(a):
     a = as_node(a)
     out = np.tanh(a.value)
     # TODO: vjps = (for a,): tanh'(x) = 1 - tanh(x)^2, so reuse `out`
-    raise NotImplementedError("vjps = (for a,): tanh'(x) = 1 - tanh(x)^2, so reuse `out`")
+    raise NotImplementedError("fill in the TODO above")
     return Node(out, (a,), vjps, "tanh")
 
 
@@ -161,7 +163,7 @@ def sigmoid(a):
     small = np.exp(-np.abs(a.value))
     out = np.where(a.value >= 0, 1 / (1 + small), small / (1 + small))
     # TODO: vjps = (for a,): sigmoid'(x) = sigmoid(x) (1 - sigmoid(x)), so reuse `out`
-    raise NotImplementedError("vjps = (for a,): sigmoid'(x) = sigmoid(x) (1 - sigmoid(x)), so reuse `out`")
+    raise NotImplementedError("fill in the TODO above")
     return Node(out, (a,), vjps, "sigmoid")
 
 
@@ -169,7 +171,7 @@ def relu(a):
     """max(a, 0) elementwise. a: Node of any shape. Returns a Node of the same shape."""
     a = as_node(a)
     # TODO: vjps = (for a,): g passes where a > 0 and is 0 elsewhere (also at a == 0)
-    raise NotImplementedError("vjps = (for a,): g passes where a > 0 and is 0 elsewhere (also at a == 0)")
+    raise NotImplementedError("fill in the TODO above")
     return Node(np.maximum(a.value, 0), (a,), vjps, "relu")
 
 
@@ -179,7 +181,7 @@ def matmul(a, b):
     """Matrix product. a: Node (N, K); b: Node (K, M). Returns a Node (N, M)."""
     a, b = as_node(a), as_node(b)
     # TODO: vjps = (for a, for b): with g (N, M), da = g @ b^T (N, K) and db = a^T @ g (K, M)
-    raise NotImplementedError("vjps = (for a, for b): with g (N, M), da = g @ b^T (N, K) and db = a^T @ g (K, M)")
+    raise NotImplementedError("fill in the TODO above")
     return Node(a.value @ b.value, (a, b), vjps, "matmul")
 
 
@@ -187,8 +189,9 @@ def reduce_sum(a, axis=None, keepdims=False):
     """Sum over `axis` (None: all axes; or one int), like np.sum. Returns a Node."""
     a = as_node(a)
 
-    # TODO: def sum_vjp(g): every summed entry gets the gradient of its sum, so put back the removed axis (np.expand_dims, unless keepdims or axis is None), then np.broadcast_to a's shape
-    raise NotImplementedError("def sum_vjp(g): every summed entry gets the gradient of its sum, so put back the removed axis (np.expand_dims, unless keepdims or axis is None), then np.broadcast_to a's shape")
+    # TODO: def sum_vjp(g): every summed entry gets the gradient of its sum, so put back the removed
+    #       axis (np.expand_dims, unless keepdims or axis is None), then np.broadcast_to a's shape
+    raise NotImplementedError("fill in the TODO above")
     return Node(np.sum(a.value, axis=axis, keepdims=keepdims), (a,), (sum_vjp,), "reduce_sum")
 
 
@@ -199,7 +202,7 @@ def reduce_mean(a, axis=None, keepdims=False):
     count = a.value.size // max(value.size, 1)
 
     # TODO: def mean_vjp(g): as reduce_sum's VJP, divided by `count`, the number of entries averaged
-    raise NotImplementedError("def mean_vjp(g): as reduce_sum's VJP, divided by `count`, the number of entries averaged")
+    raise NotImplementedError("fill in the TODO above")
     return Node(value, (a,), (mean_vjp,), "reduce_mean")
 
 
@@ -217,8 +220,9 @@ def unbroadcast(grad, shape):
     shape = tuple(shape)
     if grad.shape == shape:
         return grad  # nothing was broadcast
-    # TODO: sum over the leading axes that broadcasting prepended, then with keepdims=True over each axis where shape has a 1
-    raise NotImplementedError("sum over the leading axes that broadcasting prepended, then with keepdims=True over each axis where shape has a 1")
+    # TODO: sum over the leading axes that broadcasting prepended, then with keepdims=True over each
+    #       axis where shape has a 1
+    raise NotImplementedError("fill in the TODO above")
 
 
 def topological_order(output):
@@ -228,8 +232,9 @@ def topological_order(output):
     output: a Node. Returns a list of Nodes. (A recursive depth-first search is fine for
     graphs up to a few hundred nodes deep.)
     """
-    # TODO: depth-first search from output; add a node after all its parents (post-order) and skip nodes already visited (a node can be reached along several paths)
-    raise NotImplementedError("depth-first search from output; add a node after all its parents (post-order) and skip nodes already visited (a node can be reached along several paths)")
+    # TODO: depth-first search from output; add a node after all its parents (post-order) and skip
+    #       nodes already visited (a node can be reached along several paths)
+    raise NotImplementedError("fill in the TODO above")
 
 
 def backward(output, seed=None):
@@ -241,8 +246,10 @@ def backward(output, seed=None):
     """
     order = topological_order(output)
     seed = np.ones(output.shape) if seed is None else np.broadcast_to(seed, output.shape)
-    # TODO: zero every node's grad, set output's grad to (a float64 copy of) the seed, then walk the order children-first: each node sends each parent unbroadcast(vjp(node.grad), parent's shape), added to what the parent already has
-    raise NotImplementedError("zero every node's grad, set output's grad to (a float64 copy of) the seed, then walk the order children-first: each node sends each parent unbroadcast(vjp(node.grad), parent's shape), added to what the parent already has")
+    # TODO: zero every node's grad, set output's grad to (a float64 copy of) the seed, then walk the
+    #       order children-first: each node sends each parent unbroadcast(vjp(node.grad), parent's
+    #       shape), added to what the parent already has
+    raise NotImplementedError("fill in the TODO above")
 
 
 # ---- Conveniences built on backward ---------------------------------------------------------

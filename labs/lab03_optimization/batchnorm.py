@@ -36,15 +36,18 @@ class BatchNorm(keras.layers.Layer):
 
     def build(self, input_shape):
         channels = (int(input_shape[-1]),)
-        # TODO: gamma, beta, moving_mean, moving_variance with self.add_weight(shape=channels, name=..., initializer=..., trainable=..., autocast=False)
-        raise NotImplementedError("gamma, beta, moving_mean, moving_variance with self.add_weight(shape=channels, name=..., initializer=..., trainable=..., autocast=False)")
+        # TODO: gamma, beta, moving_mean, moving_variance with self.add_weight(shape=channels,
+        #       name=..., initializer=..., trainable=..., autocast=False)
+        raise NotImplementedError("fill in the TODO above")
 
     def call(self, x, training=False):
         # float16 batch statistics overflow easily: compute in float32, return the input dtype.
         x = ops.cast(x, "float32")
         batch_axes = tuple(range(len(x.shape) - 1))  # every axis but the channels
-        # TODO: if training: batch mean and variance (ops.moments over batch_axes), update both moving averages with self.moving_mean.assign(...); else: the moving statistics. Then normalise, scale by gamma, shift by beta
-        raise NotImplementedError("if training: batch mean and variance (ops.moments over batch_axes), update both moving averages with self.moving_mean.assign(...); else: the moving statistics. Then normalise, scale by gamma, shift by beta")
+        # TODO: if training: batch mean and variance (ops.moments over batch_axes), update both
+        #       moving averages with self.moving_mean.assign(...); else: the moving statistics. Then
+        #       normalise, scale by gamma, shift by beta
+        raise NotImplementedError("fill in the TODO above")
         return ops.cast(y, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
@@ -52,4 +55,4 @@ class BatchNorm(keras.layers.Layer):
 
     def get_config(self):
         # TODO: super().get_config() plus momentum and epsilon
-        raise NotImplementedError("super().get_config() plus momentum and epsilon")
+        raise NotImplementedError("fill in the TODO above")

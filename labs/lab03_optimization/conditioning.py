@@ -28,7 +28,7 @@ def least_squares_hessian(x):
     x: (N, D) inputs. Returns A: (D, D), symmetric.
     """
     # TODO: x^T x / N
-    raise NotImplementedError("x^T x / N")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def condition_number(hessian):
@@ -37,7 +37,7 @@ def condition_number(hessian):
     hessian: (D, D) symmetric. Returns a float (np.inf if the smallest eigenvalue is <= 0).
     """
     # TODO: the eigenvalues of a symmetric matrix (np.linalg.eigvalsh), largest over smallest
-    raise NotImplementedError("the eigenvalues of a symmetric matrix (np.linalg.eigvalsh), largest over smallest")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def gradient_descent_parameters(hessian):
@@ -48,7 +48,7 @@ def gradient_descent_parameters(hessian):
     rate = (kappa - 1) / (kappa + 1), two floats.
     """
     # TODO: L and mu from np.linalg.eigvalsh; lr = 2 / (L + mu); rate = (kappa - 1) / (kappa + 1)
-    raise NotImplementedError("L and mu from np.linalg.eigvalsh; lr = 2 / (L + mu); rate = (kappa - 1) / (kappa + 1)")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def heavy_ball_parameters(hessian):
@@ -60,7 +60,7 @@ def heavy_ball_parameters(hessian):
     rate = (sqrt(kappa) - 1) / (sqrt(kappa) + 1).
     """
     # TODO: L and mu from np.linalg.eigvalsh, then the three formulas
-    raise NotImplementedError("L and mu from np.linalg.eigvalsh, then the three formulas")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def standardize(x_train, x_test, epsilon=1e-8):
@@ -74,4 +74,4 @@ def standardize(x_train, x_test, epsilon=1e-8):
     float arrays.
     """
     # TODO: mean and std over axis 0 of x_train; std <= epsilon -> 1; apply to both sets
-    raise NotImplementedError("mean and std over axis 0 of x_train; std <= epsilon -> 1; apply to both sets")
+    raise NotImplementedError("fill in the TODO above")

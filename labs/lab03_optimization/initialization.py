@@ -32,7 +32,7 @@ def compute_fans(shape):
     if len(shape) == 1:
         return shape[0], shape[0]
     # TODO: the receptive field is the product of all but the last two sizes (1 for a Dense kernel)
-    raise NotImplementedError("the receptive field is the product of all but the last two sizes (1 for a Dense kernel)")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def glorot_std(fan_in, fan_out):
@@ -41,7 +41,7 @@ def glorot_std(fan_in, fan_out):
     fan_in, fan_out: positive numbers. Returns a float.
     """
     # TODO: sqrt(2 / (fan_in + fan_out))
-    raise NotImplementedError("sqrt(2 / (fan_in + fan_out))")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def he_std(fan_in):
@@ -50,7 +50,7 @@ def he_std(fan_in):
     fan_in: a positive number. Returns a float.
     """
     # TODO: sqrt(2 / fan_in)
-    raise NotImplementedError("sqrt(2 / fan_in)")
+    raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package="dlkit_lab03_optimization")
@@ -71,9 +71,10 @@ class ScaledNormal(keras.initializers.Initializer):
         self.seed = seed
 
     def __call__(self, shape, dtype=None):
-        # TODO: fans from compute_fans(shape); std from he_std or glorot_std; keras.random.normal(shape, stddev=std, dtype=dtype, seed=self.seed)
-        raise NotImplementedError("fans from compute_fans(shape); std from he_std or glorot_std; keras.random.normal(shape, stddev=std, dtype=dtype, seed=self.seed)")
+        # TODO: fans from compute_fans(shape); std from he_std or glorot_std;
+        #       keras.random.normal(shape, stddev=std, dtype=dtype, seed=self.seed)
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         # TODO: mode and seed
-        raise NotImplementedError("mode and seed")
+        raise NotImplementedError("fill in the TODO above")

@@ -51,19 +51,20 @@ class MomentumSGD(keras.optimizers.Optimizer):
         if self.built:
             return
         super().build(var_list)
-        # TODO: self.velocities: one zero slot per variable, from self.add_variable_from_reference(variable, "velocity")
-        raise NotImplementedError("self.velocities: one zero slot per variable, from self.add_variable_from_reference(variable, \"velocity\")")
+        # TODO: self.velocities: one zero slot per variable, from
+        #       self.add_variable_from_reference(variable, "velocity")
+        raise NotImplementedError("fill in the TODO above")
 
     def update_step(self, gradient, variable, learning_rate):
         learning_rate = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
         momentum = ops.cast(self.momentum, variable.dtype)
         # TODO: v <- mu * v - lr * g; then w <- w + v, or w <- w + mu * v - lr * g with nesterov
-        raise NotImplementedError("v <- mu * v - lr * g; then w <- w + v, or w <- w + mu * v - lr * g with nesterov")
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         # TODO: super().get_config() plus momentum and nesterov
-        raise NotImplementedError("super().get_config() plus momentum and nesterov")
+        raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -85,18 +86,19 @@ class AdaGrad(keras.optimizers.Optimizer):
         if self.built:
             return
         super().build(var_list)
-        # TODO: self.accumulators: one slot per variable filled with initial_accumulator_value (initializer=keras.initializers.Constant(...))
-        raise NotImplementedError("self.accumulators: one slot per variable filled with initial_accumulator_value (initializer=keras.initializers.Constant(...))")
+        # TODO: self.accumulators: one slot per variable filled with initial_accumulator_value
+        #       (initializer=keras.initializers.Constant(...))
+        raise NotImplementedError("fill in the TODO above")
 
     def update_step(self, gradient, variable, learning_rate):
         learning_rate = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
         # TODO: a <- a + g^2; w <- w - lr * g / sqrt(a + eps)
-        raise NotImplementedError("a <- a + g^2; w <- w - lr * g / sqrt(a + eps)")
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         # TODO: super().get_config() plus initial_accumulator_value and epsilon
-        raise NotImplementedError("super().get_config() plus initial_accumulator_value and epsilon")
+        raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -118,18 +120,18 @@ class RMSProp(keras.optimizers.Optimizer):
             return
         super().build(var_list)
         # TODO: self.mean_squares: one zero slot per variable
-        raise NotImplementedError("self.mean_squares: one zero slot per variable")
+        raise NotImplementedError("fill in the TODO above")
 
     def update_step(self, gradient, variable, learning_rate):
         learning_rate = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
         rho = ops.cast(self.rho, variable.dtype)
         # TODO: s <- rho * s + (1 - rho) * g^2; w <- w - lr * g / sqrt(s + eps)
-        raise NotImplementedError("s <- rho * s + (1 - rho) * g^2; w <- w - lr * g / sqrt(s + eps)")
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         # TODO: super().get_config() plus rho and epsilon
-        raise NotImplementedError("super().get_config() plus rho and epsilon")
+        raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -161,7 +163,7 @@ class Adam(keras.optimizers.Optimizer):
             return
         super().build(var_list)
         # TODO: self.first_moments and self.second_moments: one zero slot each per variable
-        raise NotImplementedError("self.first_moments and self.second_moments: one zero slot each per variable")
+        raise NotImplementedError("fill in the TODO above")
 
     def update_step(self, gradient, variable, learning_rate):
         learning_rate = ops.cast(learning_rate, variable.dtype)
@@ -169,12 +171,13 @@ class Adam(keras.optimizers.Optimizer):
         beta_1 = ops.cast(self.beta_1, variable.dtype)
         beta_2 = ops.cast(self.beta_2, variable.dtype)
         step = ops.cast(self.iterations + 1, variable.dtype)
-        # TODO: update m and v; alpha_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t); w <- w - alpha_t * m / (sqrt(v) + eps)
-        raise NotImplementedError("update m and v; alpha_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t); w <- w - alpha_t * m / (sqrt(v) + eps)")
+        # TODO: update m and v; alpha_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t); w <- w - alpha_t
+        #       * m / (sqrt(v) + eps)
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         # TODO: super().get_config() plus beta_1, beta_2 and epsilon
-        raise NotImplementedError("super().get_config() plus beta_1, beta_2 and epsilon")
+        raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -204,9 +207,10 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     def __call__(self, step):
         step = ops.cast(step, "float32")
-        # TODO: compute both the warmup value and the cosine value with keras.ops, then ops.where(step < W, warmup, cosine)
-        raise NotImplementedError("compute both the warmup value and the cosine value with keras.ops, then ops.where(step < W, warmup, cosine)")
+        # TODO: compute both the warmup value and the cosine value with keras.ops, then
+        #       ops.where(step < W, warmup, cosine)
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         # TODO: every constructor argument
-        raise NotImplementedError("every constructor argument")
+        raise NotImplementedError("fill in the TODO above")

@@ -38,8 +38,9 @@ def input_gradient(classifier, x, y):
     x: (N, D); y: (N,). Returns grad: (N, D), row n is d loss_n / d x_n.
     """
     x = tf.convert_to_tensor(x, dtype="float32")
-    # TODO: watch x on a tf.GradientTape (it is not a variable), sum per_example_loss, return tape.gradient with respect to x
-    raise NotImplementedError("watch x on a tf.GradientTape (it is not a variable), sum per_example_loss, return tape.gradient with respect to x")
+    # TODO: watch x on a tf.GradientTape (it is not a variable), sum per_example_loss, return
+    #       tape.gradient with respect to x
+    raise NotImplementedError("fill in the TODO above")
 
 
 def fgsm(classifier, x, y, epsilon, clip_min=0.0, clip_max=1.0):
@@ -50,7 +51,7 @@ def fgsm(classifier, x, y, epsilon, clip_min=0.0, clip_max=1.0):
     """
     x = tf.convert_to_tensor(x, dtype="float32")
     # TODO: x + epsilon * sign(input_gradient), clipped to [clip_min, clip_max]
-    raise NotImplementedError("x + epsilon * sign(input_gradient), clipped to [clip_min, clip_max]")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def project_linf(x_adv, x, epsilon):
@@ -60,7 +61,7 @@ def project_linf(x_adv, x, epsilon):
     x_adv, x: (N, D). Returns (N, D).
     """
     # TODO: clip x_adv coordinate-wise to [x - epsilon, x + epsilon]
-    raise NotImplementedError("clip x_adv coordinate-wise to [x - epsilon, x + epsilon]")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def pgd(classifier, x, y, epsilon, step_size, steps, clip_min=0.0, clip_max=1.0,
@@ -80,8 +81,9 @@ def pgd(classifier, x, y, epsilon, step_size, steps, clip_min=0.0, clip_max=1.0,
     if random_start:
         noise = keras.random.uniform(tf.shape(x), -epsilon, epsilon, seed=seed)
         x_adv = tf.clip_by_value(x + noise, clip_min, clip_max)
-    # TODO: repeat steps times: a signed gradient step of step_size, project_linf onto the ball around x, clip to the data range
-    raise NotImplementedError("repeat steps times: a signed gradient step of step_size, project_linf onto the ball around x, clip to the data range")
+    # TODO: repeat steps times: a signed gradient step of step_size, project_linf onto the ball
+    #       around x, clip to the data range
+    raise NotImplementedError("fill in the TODO above")
     # The attack is a fixed input to whatever comes next, not part of its graph.
     return tf.stop_gradient(x_adv)
 
@@ -124,8 +126,10 @@ class AdversarialTraining(keras.Model):
 
     def train_step(self, data):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-        # TODO: x_adv = self.attack(x, y); under a tape: float32 logits of the classifier on x_adv (training=True), mean cross-entropy; scale_loss; gradients; optimizer.apply; update both trackers
-        raise NotImplementedError("x_adv = self.attack(x, y); under a tape: float32 logits of the classifier on x_adv (training=True), mean cross-entropy; scale_loss; gradients; optimizer.apply; update both trackers")
+        # TODO: x_adv = self.attack(x, y); under a tape: float32 logits of the classifier on x_adv
+        #       (training=True), mean cross-entropy; scale_loss; gradients; optimizer.apply; update
+        #       both trackers
+        raise NotImplementedError("fill in the TODO above")
         return {m.name: m.result() for m in self.metrics}
 
     def test_step(self, data):

@@ -40,8 +40,10 @@ def shift_images(images, shifts):
     images = ops.convert_to_tensor(images)
     shifts = ops.convert_to_tensor(shifts)
     height, width = images.shape[1], images.shape[2]
-    # TODO: rows = shift_matrices(shifts[:, 0], H), cols = shift_matrices(shifts[:, 1], W); out[n,i,j,c] = sum_r,s rows[n,i,r] * images[n,r,s,c] * cols[n,j,s] (ops.einsum), cast to images' dtype
-    raise NotImplementedError("rows = shift_matrices(shifts[:, 0], H), cols = shift_matrices(shifts[:, 1], W); out[n,i,j,c] = sum_r,s rows[n,i,r] * images[n,r,s,c] * cols[n,j,s] (ops.einsum), cast to images' dtype")
+    # TODO: rows = shift_matrices(shifts[:, 0], H), cols = shift_matrices(shifts[:, 1], W);
+    #       out[n,i,j,c] = sum_r,s rows[n,i,r] * images[n,r,s,c] * cols[n,j,s] (ops.einsum), cast to
+    #       images' dtype
+    raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -59,8 +61,9 @@ class RandomShift(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, images, training=None):
-        # TODO: at inference return images; else draw (N, 2) ints in [-max_shift, max_shift] with keras.random.randint(..., seed=self.seed_generator) and shift_images
-        raise NotImplementedError("at inference return images; else draw (N, 2) ints in [-max_shift, max_shift] with keras.random.randint(..., seed=self.seed_generator) and shift_images")
+        # TODO: at inference return images; else draw (N, 2) ints in [-max_shift, max_shift] with
+        #       keras.random.randint(..., seed=self.seed_generator) and shift_images
+        raise NotImplementedError("fill in the TODO above")
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -45,9 +45,11 @@ class EarlyStopping(keras.callbacks.Callback):
         current = (logs or {}).get(self.monitor)
         if current is None:
             return
-        # TODO: count the epoch in self.wait; on an improvement (self.best is None or current < best - min_delta) record best, best_epoch, the weights (if restoring) and reset wait; otherwise stop once wait >= patience (and epoch > 0)
-        raise NotImplementedError("count the epoch in self.wait; on an improvement (self.best is None or current < best - min_delta) record best, best_epoch, the weights (if restoring) and reset wait; otherwise stop once wait >= patience (and epoch > 0)")
+        # TODO: count the epoch in self.wait; on an improvement (self.best is None or current < best
+        #       - min_delta) record best, best_epoch, the weights (if restoring) and reset wait;
+        #       otherwise stop once wait >= patience (and epoch > 0)
+        raise NotImplementedError("fill in the TODO above")
 
     def on_train_end(self, logs=None):
         # TODO: with restore_best_weights and a stored copy, self.model.set_weights(it)
-        raise NotImplementedError("with restore_best_weights and a stored copy, self.model.set_weights(it)")
+        raise NotImplementedError("fill in the TODO above")

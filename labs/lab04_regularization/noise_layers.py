@@ -31,8 +31,10 @@ class InvertedDropout(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, x, training=None):
-        # TODO: at inference (training falsy) or rate 0 return x; else keep = keras.random.uniform(ops.shape(x), seed=self.seed_generator) >= rate, and x * keep / (1 - rate) in x's dtype
-        raise NotImplementedError("at inference (training falsy) or rate 0 return x; else keep = keras.random.uniform(ops.shape(x), seed=self.seed_generator) >= rate, and x * keep / (1 - rate) in x's dtype")
+        # TODO: at inference (training falsy) or rate 0 return x; else keep =
+        #       keras.random.uniform(ops.shape(x), seed=self.seed_generator) >= rate, and x * keep /
+        #       (1 - rate) in x's dtype
+        raise NotImplementedError("fill in the TODO above")
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -53,8 +55,9 @@ class GaussianNoise(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, x, training=None):
-        # TODO: at inference return x; in training x + stddev * keras.random.normal(ops.shape(x), dtype=x.dtype, seed=self.seed_generator)
-        raise NotImplementedError("at inference return x; in training x + stddev * keras.random.normal(ops.shape(x), dtype=x.dtype, seed=self.seed_generator)")
+        # TODO: at inference return x; in training x + stddev * keras.random.normal(ops.shape(x),
+        #       dtype=x.dtype, seed=self.seed_generator)
+        raise NotImplementedError("fill in the TODO above")
 
     def compute_output_shape(self, input_shape):
         return input_shape

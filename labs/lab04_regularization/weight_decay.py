@@ -28,7 +28,7 @@ def l2_penalty(weights, coefficient):
     weights: a list of tensors (any shapes); coefficient: a float. Returns a float32 scalar.
     """
     # TODO: sum ops.square(w) over every weight, times coefficient / 2
-    raise NotImplementedError("sum ops.square(w) over every weight, times coefficient / 2")
+    raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -68,8 +68,9 @@ class AdamW(keras.optimizers.Optimizer):
         learning_rate = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
         decay = ops.cast(self.decay, variable.dtype)
-        # TODO: shrink the variable itself by learning_rate * decay * variable (self.assign_sub); leave the gradient alone
-        raise NotImplementedError("shrink the variable itself by learning_rate * decay * variable (self.assign_sub); leave the gradient alone")
+        # TODO: shrink the variable itself by learning_rate * decay * variable (self.assign_sub);
+        #       leave the gradient alone
+        raise NotImplementedError("fill in the TODO above")
         self.adam_step(gradient, variable, learning_rate)
 
     def adam_step(self, gradient, variable, learning_rate):

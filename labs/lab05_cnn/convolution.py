@@ -43,7 +43,7 @@ def same_padding(size, kernel_size, stride):
     size, kernel_size, stride: ints. Returns (before, after): two ints.
     """
     # TODO: out = ceil(size / stride); total zeros so the last window fits; the odd one goes after
-    raise NotImplementedError("out = ceil(size / stride); total zeros so the last window fits; the odd one goes after")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def pad_images(x, kernel_size, strides, padding, value=0.0):
@@ -73,8 +73,9 @@ def im2col(x, kernel_size, strides=1):
     (kh, kw), (sh, sw) = _pair(kernel_size), _pair(strides)
     n, height, width, channels = x.shape
     out_h, out_w = (height - kh) // sh + 1, (width - kw) // sw + 1
-    # TODO: for each kernel offset (a, b), the pixels x[:, i*SH + a, j*SW + b, :] of every window (i, j): strided slices, stacked in (a, b) order
-    raise NotImplementedError("for each kernel offset (a, b), the pixels x[:, i*SH + a, j*SW + b, :] of every window (i, j): strided slices, stacked in (a, b) order")
+    # TODO: for each kernel offset (a, b), the pixels x[:, i*SH + a, j*SW + b, :] of every window
+    #       (i, j): strided slices, stacked in (a, b) order
+    raise NotImplementedError("fill in the TODO above")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,8 +92,9 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid"):
     x = np.asarray(x)
     kernel = np.asarray(kernel)
     kh, kw, c_in, c_out = kernel.shape
-    # TODO: pad, im2col, then one matmul of the columns with the kernel as a (KH*KW*C_in, C_out) matrix; add the bias
-    raise NotImplementedError("pad, im2col, then one matmul of the columns with the kernel as a (KH*KW*C_in, C_out) matrix; add the bias")
+    # TODO: pad, im2col, then one matmul of the columns with the kernel as a (KH*KW*C_in, C_out)
+    #       matrix; add the bias
+    raise NotImplementedError("fill in the TODO above")
 
 
 def conv_transpose_output_size(size, kernel_size, stride, padding):
@@ -127,8 +129,10 @@ def conv_transpose2d(y, kernel, bias=None, strides=1, padding="valid"):
     kh, kw, c_out, _ = kernel.shape
     out_h = conv_transpose_output_size(height, kh, sh, padding)
     out_w = conv_transpose_output_size(width, kw, sw, padding)
-    # TODO: scatter-add y @ kernel[a, b].T into a (N, (H-1)*SH + KH, (W-1)*SW + KW, C_out) array for every offset (a, b); crop the "same" padding (before = same_padding(OH, KH, SH)[0]), zero-fill to (OH, OW); add the bias
-    raise NotImplementedError("scatter-add y @ kernel[a, b].T into a (N, (H-1)*SH + KH, (W-1)*SW + KW, C_out) array for every offset (a, b); crop the \"same\" padding (before = same_padding(OH, KH, SH)[0]), zero-fill to (OH, OW); add the bias")
+    # TODO: scatter-add y @ kernel[a, b].T into a (N, (H-1)*SH + KH, (W-1)*SW + KW, C_out) array for
+    #       every offset (a, b); crop the "same" padding (before = same_padding(OH, KH, SH)[0]),
+    #       zero-fill to (OH, OW); add the bias
+    raise NotImplementedError("fill in the TODO above")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,7 +155,7 @@ def max_pool2d(x, pool_size=2, strides=None, padding="valid"):
     x = np.asarray(x)
     strides = pool_size if strides is None else strides
     # TODO: the windows of x padded with -inf, max over the window axis
-    raise NotImplementedError("the windows of x padded with -inf, max over the window axis")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def avg_pool2d(x, pool_size=2, strides=None, padding="valid"):
@@ -164,5 +168,6 @@ def avg_pool2d(x, pool_size=2, strides=None, padding="valid"):
     """
     x = np.asarray(x)
     strides = pool_size if strides is None else strides
-    # TODO: the sums of the zero-padded windows, divided by the number of real (unpadded) pixels in each window
-    raise NotImplementedError("the sums of the zero-padded windows, divided by the number of real (unpadded) pixels in each window")
+    # TODO: the sums of the zero-padded windows, divided by the number of real (unpadded) pixels in
+    #       each window
+    raise NotImplementedError("fill in the TODO above")

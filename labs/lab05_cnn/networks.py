@@ -29,8 +29,9 @@ def box_iou(boxes_a, boxes_b):
     0 for boxes that do not overlap (and for a pair of empty boxes).
     """
     a, b = np.asarray(boxes_a, dtype=np.float64), np.asarray(boxes_b, dtype=np.float64)
-    # TODO: the intersection is the box between the larger mins and the smaller maxes (clip its sides at 0); union = area_a + area_b - intersection
-    raise NotImplementedError("the intersection is the box between the larger mins and the smaller maxes (clip its sides at 0); union = area_a + area_b - intersection")
+    # TODO: the intersection is the box between the larger mins and the smaller maxes (clip its
+    #       sides at 0); union = area_a + area_b - intersection
+    raise NotImplementedError("fill in the TODO above")
 
 
 def mask_iou(masks_a, masks_b):
@@ -41,7 +42,7 @@ def mask_iou(masks_a, masks_b):
     """
     a, b = np.asarray(masks_a) > 0.5, np.asarray(masks_b) > 0.5
     # TODO: count the pixels in both and in either, per image
-    raise NotImplementedError("count the pixels in both and in either, per image")
+    raise NotImplementedError("fill in the TODO above")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -73,8 +74,9 @@ class ResidualBlock(layers.Layer):
 
     def build(self, input_shape):
         channels = input_shape[-1]
-        # TODO: when the strides or the channel count change the shape, set self.projection (Conv2D 1x1, the block's strides, no bias) and self.projection_norm (BatchNormalization)
-        raise NotImplementedError("when the strides or the channel count change the shape, set self.projection (Conv2D 1x1, the block's strides, no bias) and self.projection_norm (BatchNormalization)")
+        # TODO: when the strides or the channel count change the shape, set self.projection (Conv2D
+        #       1x1, the block's strides, no bias) and self.projection_norm (BatchNormalization)
+        raise NotImplementedError("fill in the TODO above")
         # Build every sublayer now, so a reloaded block has all its weights before loading.
         self.conv1.build(input_shape)
         inner_shape = self.conv1.compute_output_shape(input_shape)
@@ -86,8 +88,9 @@ class ResidualBlock(layers.Layer):
             self.projection_norm.build(inner_shape)
 
     def call(self, x, training=None):
-        # TODO: residual: conv1 -> norm1 -> relu -> conv2 -> norm2; shortcut: x, or projection_norm(projection(x)); add, then relu
-        raise NotImplementedError("residual: conv1 -> norm1 -> relu -> conv2 -> norm2; shortcut: x, or projection_norm(projection(x)); add, then relu")
+        # TODO: residual: conv1 -> norm1 -> relu -> conv2 -> norm2; shortcut: x, or
+        #       projection_norm(projection(x)); add, then relu
+        raise NotImplementedError("fill in the TODO above")
 
     def compute_output_shape(self, input_shape):
         return self.conv1.compute_output_shape(input_shape)
@@ -109,8 +112,9 @@ def small_resnet(input_shape=(16, 16, 1), num_classes=3, widths=(8, 16), blocks_
     inputs = keras.Input(input_shape)
     x = layers.Conv2D(widths[0], 3, padding="same", use_bias=False)(inputs)
     x = layers.ReLU()(layers.BatchNormalization()(x))
-    # TODO: the stages of ResidualBlocks (strides 2 on the first block of every stage after the first), then GlobalAveragePooling2D and Dense(num_classes) logits
-    raise NotImplementedError("the stages of ResidualBlocks (strides 2 on the first block of every stage after the first), then GlobalAveragePooling2D and Dense(num_classes) logits")
+    # TODO: the stages of ResidualBlocks (strides 2 on the first block of every stage after the
+    #       first), then GlobalAveragePooling2D and Dense(num_classes) logits
+    raise NotImplementedError("fill in the TODO above")
     return keras.Model(inputs, outputs, name="small_resnet")
 
 
@@ -138,10 +142,12 @@ def build_unet(size=16, channels=1, base_filters=8, depth=2):
     """
     inputs = keras.Input((size, size, channels))
     x, skips = inputs, []
-    # TODO: the encoder: conv_block, remember the skip, MaxPooling2D(2), at every level; then the bottleneck conv_block
-    raise NotImplementedError("the encoder: conv_block, remember the skip, MaxPooling2D(2), at every level; then the bottleneck conv_block")
-    # TODO: the decoder, from the deepest level up: Conv2DTranspose(filters, 2, strides=2), Concatenate with the skip, conv_block
-    raise NotImplementedError("the decoder, from the deepest level up: Conv2DTranspose(filters, 2, strides=2), Concatenate with the skip, conv_block")
+    # TODO: the encoder: conv_block, remember the skip, MaxPooling2D(2), at every level; then the
+    #       bottleneck conv_block
+    raise NotImplementedError("fill in the TODO above")
+    # TODO: the decoder, from the deepest level up: Conv2DTranspose(filters, 2, strides=2),
+    #       Concatenate with the skip, conv_block
+    raise NotImplementedError("fill in the TODO above")
     outputs = layers.Conv2D(1, 1)(x)
     return keras.Model(inputs, outputs, name="unet")
 
@@ -170,8 +176,9 @@ def build_detector(size=16, channels=1, num_classes=3, filters=(16, 32), hidden=
         x = layers.Conv2D(width, 3, padding="same", activation="relu")(x)
         x = layers.MaxPooling2D(2)(x)
     features = layers.Dense(hidden, activation="relu")(layers.Flatten()(x))
-    # TODO: two heads on the features: "boxes", a Dense(4) with a sigmoid (coordinates in [0, 1]), and "labels", a Dense(num_classes) of logits; name each layer like its output
-    raise NotImplementedError("two heads on the features: \"boxes\", a Dense(4) with a sigmoid (coordinates in [0, 1]), and \"labels\", a Dense(num_classes) of logits; name each layer like its output")
+    # TODO: two heads on the features: "boxes", a Dense(4) with a sigmoid (coordinates in [0, 1]),
+    #       and "labels", a Dense(num_classes) of logits; name each layer like its output
+    raise NotImplementedError("fill in the TODO above")
     return keras.Model(inputs, {"boxes": boxes, "labels": labels}, name="detector")
 
 
@@ -181,7 +188,8 @@ def compile_detector(model, learning_rate=3e-3, box_weight=10.0):
     The box coordinates are fractions of the image, so their squared errors are small: the
     weight keeps the box loss from being drowned by the cross-entropy.
     """
-    # TODO: a loss per output name: mean squared error on "boxes", sparse categorical cross-entropy from logits on "labels"; loss_weights {"boxes": box_weight, "labels": 1}
-    raise NotImplementedError("a loss per output name: mean squared error on \"boxes\", sparse categorical cross-entropy from logits on \"labels\"; loss_weights {\"boxes\": box_weight, \"labels\": 1}")
+    # TODO: a loss per output name: mean squared error on "boxes", sparse categorical cross-entropy
+    #       from logits on "labels"; loss_weights {"boxes": box_weight, "labels": 1}
+    raise NotImplementedError("fill in the TODO above")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=losses,
                   loss_weights=weights)

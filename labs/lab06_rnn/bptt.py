@@ -21,7 +21,7 @@ def unroll(cell, inputs, states):
     states the list of final states.
     """
     # TODO: for t in range(T): output, states = cell(inputs[:, t], states); collect the outputs
-    raise NotImplementedError("for t in range(T): output, states = cell(inputs[:, t], states); collect the outputs")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def state_gradient_norms(cell, inputs, states):
@@ -33,14 +33,15 @@ def state_gradient_norms(cell, inputs, states):
     weights the earlier entries shrink geometrically (vanishing gradients).
     inputs: (N, T, D); states: the initial states, as for `unroll`.
     """
-    # TODO: unroll inside a tf.GradientTape, L = reduce_sum(outputs[-1]), tape.gradient(L, outputs), one tf.norm per step
-    raise NotImplementedError("unroll inside a tf.GradientTape, L = reduce_sum(outputs[-1]), tape.gradient(L, outputs), one tf.norm per step")
+    # TODO: unroll inside a tf.GradientTape, L = reduce_sum(outputs[-1]), tape.gradient(L, outputs),
+    #       one tf.norm per step
+    raise NotImplementedError("fill in the TODO above")
 
 
 def global_norm(tensors):
     """sqrt of the sum of squares of every entry of every tensor: a scalar."""
     # TODO: sum each tensor's squared entries, add them all up, then sqrt
-    raise NotImplementedError("sum each tensor's squared entries, add them all up, then sqrt")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def clip_by_global_norm(gradients, max_norm):
@@ -52,5 +53,6 @@ def clip_by_global_norm(gradients, max_norm):
     max_norm come back unchanged. (Like tf.clip_by_global_norm; Keras optimizers do it with
     `global_clipnorm=`.)
     """
-    # TODO: norm = global_norm(gradients); scale = max_norm / max(norm, max_norm); multiply every gradient by it
-    raise NotImplementedError("norm = global_norm(gradients); scale = max_norm / max(norm, max_norm); multiply every gradient by it")
+    # TODO: norm = global_norm(gradients); scale = max_norm / max(norm, max_norm); multiply every
+    #       gradient by it
+    raise NotImplementedError("fill in the TODO above")

@@ -43,7 +43,7 @@ class VanillaRNNCell(keras.layers.Layer):
         Returns (h, [h]): h (N, U)."""
         h_prev = states[0] if isinstance(states, (list, tuple)) else states
         # TODO: h = tanh(inputs @ kernel + h_prev @ recurrent_kernel + bias); return h, [h]
-        raise NotImplementedError("h = tanh(inputs @ kernel + h_prev @ recurrent_kernel + bias); return h, [h]")
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
@@ -83,8 +83,9 @@ class LSTMCell(keras.layers.Layer):
 
         Returns (h, [h, c]): each (N, U)."""
         h_prev, c_prev = states[0], states[1]
-        # TODO: z = x @ kernel + h_prev @ recurrent_kernel + bias, split in 4 blocks i, f, c, o (ops.split); then the memory update
-        raise NotImplementedError("z = x @ kernel + h_prev @ recurrent_kernel + bias, split in 4 blocks i, f, c, o (ops.split); then the memory update")
+        # TODO: z = x @ kernel + h_prev @ recurrent_kernel + bias, split in 4 blocks i, f, c, o
+        #       (ops.split); then the memory update
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
@@ -122,8 +123,9 @@ class GRUCell(keras.layers.Layer):
 
         Returns (h, [h]): h (N, U)."""
         h_prev = states[0] if isinstance(states, (list, tuple)) else states
-        # TODO: x_z, x_r, x_h from inputs @ kernel + bias[0]; h_z, h_r, h_h from h_prev @ recurrent_kernel + bias[1]; reset gate multiplies h_h
-        raise NotImplementedError("x_z, x_r, x_h from inputs @ kernel + bias[0]; h_z, h_r, h_h from h_prev @ recurrent_kernel + bias[1]; reset gate multiplies h_h")
+        # TODO: x_z, x_r, x_h from inputs @ kernel + bias[0]; h_z, h_r, h_h from h_prev @
+        #       recurrent_kernel + bias[1]; reset gate multiplies h_h
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}

@@ -52,8 +52,9 @@ def next_char_examples(ids, seq_len, stride=None):
     (the same characters moved one ahead), for every m whose targets fit inside the text.
     """
     stride = stride or seq_len
-    # TODO: the starts 0, stride, 2*stride, ... while start + seq_len + 1 <= L; slice the inputs and the targets one character later
-    raise NotImplementedError("the starts 0, stride, 2*stride, ... while start + seq_len + 1 <= L; slice the inputs and the targets one character later")
+    # TODO: the starts 0, stride, 2*stride, ... while start + seq_len + 1 <= L; slice the inputs and
+    #       the targets one character later
+    raise NotImplementedError("fill in the TODO above")
 
 
 def softmax_with_temperature(logits, temperature):
@@ -63,7 +64,7 @@ def softmax_with_temperature(logits, temperature):
     the argmax; > 1 flatter, towards uniform). Returns probs: (N, V), rows summing to 1.
     """
     # TODO: divide the logits by the temperature, subtract each row's max before exp, normalise
-    raise NotImplementedError("divide the logits by the temperature, subtract each row's max before exp, normalise")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def sample_from_probs(probs, uniforms):
@@ -74,7 +75,7 @@ def sample_from_probs(probs, uniforms):
     probs[n, 0] + ... + probs[n, k] > uniforms[n] (V - 1 if rounding leaves none).
     """
     # TODO: count the entries of each row's cumulative sum that are <= its uniform; clip to V - 1
-    raise NotImplementedError("count the entries of each row's cumulative sum that are <= its uniform; clip to V - 1")
+    raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package="dlkit_lab06_rnn")
@@ -110,8 +111,10 @@ def generate(model, prompt_ids, length, temperature, uniforms):
     uniforms: (N, length), the uniform for step i of row n at [n, i].
     Returns (N, length) int32: the sampled characters, prompt not included.
     """
-    # TODO: logits, state = model.step(prompt_ids); then per step i: probs = softmax_with_temperature(logits, temperature), ids = sample_from_probs(probs, uniforms[:, i]), logits, state = model.step(ids[:, None], state)
-    raise NotImplementedError("logits, state = model.step(prompt_ids); then per step i: probs = softmax_with_temperature(logits, temperature), ids = sample_from_probs(probs, uniforms[:, i]), logits, state = model.step(ids[:, None], state)")
+    # TODO: logits, state = model.step(prompt_ids); then per step i: probs =
+    #       softmax_with_temperature(logits, temperature), ids = sample_from_probs(probs,
+    #       uniforms[:, i]), logits, state = model.step(ids[:, None], state)
+    raise NotImplementedError("fill in the TODO above")
 
 
 def bits_per_character(nats):

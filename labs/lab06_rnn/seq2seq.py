@@ -34,7 +34,7 @@ def shift_right(targets, start_token):
     Example: targets [[3, 1, 4]] -> [[START, 3, 1]].
     """
     # TODO: a column of start_token followed by every target but the last (tf.concat on axis 1)
-    raise NotImplementedError("a column of start_token followed by every target but the last (tf.concat on axis 1)")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def sequence_loss(targets, logits):
@@ -95,8 +95,11 @@ class Seq2Seq(keras.Model):
     def train_step(self, data):
         """data: (sources (N, S), targets (N, T)). One teacher-forced gradient step."""
         source, targets, _ = keras.utils.unpack_x_y_sample_weight(data)
-        # TODO: decoder inputs = shift_right(targets, self.start_token); under a GradientTape: logits = self((source, decoder_inputs), training=True), loss = sequence_loss(targets, logits), scaled = self.optimizer.scale_loss(loss); gradients of scaled w.r.t. self.trainable_variables; self.optimizer.apply
-        raise NotImplementedError("decoder inputs = shift_right(targets, self.start_token); under a GradientTape: logits = self((source, decoder_inputs), training=True), loss = sequence_loss(targets, logits), scaled = self.optimizer.scale_loss(loss); gradients of scaled w.r.t. self.trainable_variables; self.optimizer.apply")
+        # TODO: decoder inputs = shift_right(targets, self.start_token); under a GradientTape:
+        #       logits = self((source, decoder_inputs), training=True), loss =
+        #       sequence_loss(targets, logits), scaled = self.optimizer.scale_loss(loss); gradients
+        #       of scaled w.r.t. self.trainable_variables; self.optimizer.apply
+        raise NotImplementedError("fill in the TODO above")
         return self.update_trackers(targets, logits, loss)
 
     def test_step(self, data):
@@ -114,8 +117,10 @@ class Seq2Seq(keras.Model):
         source: (N, S) int; length: the number of tokens to emit (a Python int).
         Returns (N, length) int32.
         """
-        # TODO: state = self.encode(source); tokens = a column of START; for each step: logits, state = self.decode(tokens, state), tokens = argmax of the logits (int32, shape (N, 1)); stack them
-        raise NotImplementedError("state = self.encode(source); tokens = a column of START; for each step: logits, state = self.decode(tokens, state), tokens = argmax of the logits (int32, shape (N, 1)); stack them")
+        # TODO: state = self.encode(source); tokens = a column of START; for each step: logits,
+        #       state = self.decode(tokens, state), tokens = argmax of the logits (int32, shape (N,
+        #       1)); stack them
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size,

@@ -40,8 +40,9 @@ def scaled_dot_product_attention(query, key, value, mask=None):
     Returns (output, weights): output (..., T, d_v) in value's dtype, weights (..., T, S) in
     float32, each row summing to 1 over the S keys.
     """
-    # TODO: scores = q k^T / sqrt(d_k) in float32; masked scores -> MASKED_SCORE; softmax over the keys (last axis); weights @ value
-    raise NotImplementedError("scores = q k^T / sqrt(d_k) in float32; masked scores -> MASKED_SCORE; softmax over the keys (last axis); weights @ value")
+    # TODO: scores = q k^T / sqrt(d_k) in float32; masked scores -> MASKED_SCORE; softmax over the
+    #       keys (last axis); weights @ value
+    raise NotImplementedError("fill in the TODO above")
 
 
 def causal_mask(length):
@@ -51,7 +52,7 @@ def causal_mask(length):
     diagonal: mask[t, s] = (s <= t).
     """
     # TODO: lower triangle, diagonal included (tf.linalg.band_part or a comparison of index grids)
-    raise NotImplementedError("lower triangle, diagonal included (tf.linalg.band_part or a comparison of index grids)")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def padding_mask(tokens, pad_id=0):
@@ -61,7 +62,7 @@ def padding_mask(tokens, pad_id=0):
     middle axis of 1 broadcasts over the T queries.
     """
     # TODO: tokens != pad_id, with a new axis for the queries
-    raise NotImplementedError("tokens != pad_id, with a new axis for the queries")
+    raise NotImplementedError("fill in the TODO above")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,13 +75,13 @@ def split_heads(x, num_heads):
     Feature h * Dh + j of position t goes to head h, position t, feature j.
     """
     # TODO: reshape to (N, T, H, Dh), then move the head axis before the positions
-    raise NotImplementedError("reshape to (N, T, H, Dh), then move the head axis before the positions")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def merge_heads(x):
     """The inverse of split_heads: (N, H, T, Dh) -> (N, T, H * Dh)."""
     # TODO: move the positions back before the heads, then reshape
-    raise NotImplementedError("move the positions back before the heads, then reshape")
+    raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -116,8 +117,10 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def call(self, query, value, key=None, attention_mask=None, return_attention_scores=False):
         key = value if key is None else key
-        # TODO: project query/key/value, split_heads each, attention per head (give the mask a head axis: (N, 1, T, S)), merge_heads, output_dense; set output (N, T, D) and weights (N, H, T, S)
-        raise NotImplementedError("project query/key/value, split_heads each, attention per head (give the mask a head axis: (N, 1, T, S)), merge_heads, output_dense; set output (N, T, D) and weights (N, H, T, S)")
+        # TODO: project query/key/value, split_heads each, attention per head (give the mask a head
+        #       axis: (N, 1, T, S)), merge_heads, output_dense; set output (N, T, D) and weights (N,
+        #       H, T, S)
+        raise NotImplementedError("fill in the TODO above")
         if return_attention_scores:
             return output, weights
         return output
@@ -138,8 +141,9 @@ def sinusoidal_positional_encoding(length, depth):
 
     length: T positions; depth: D, even. Returns (T, D) float32.
     """
-    # TODO: angles t * 10000^(-2i/D) of shape (T, D/2); sin into the even columns, cos into the odd ones
-    raise NotImplementedError("angles t * 10000^(-2i/D) of shape (T, D/2); sin into the even columns, cos into the odd ones")
+    # TODO: angles t * 10000^(-2i/D) of shape (T, D/2); sin into the even columns, cos into the odd
+    #       ones
+    raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -155,12 +159,13 @@ class LearnedPositionalEmbedding(keras.layers.Layer):
         self.max_length = max_length
 
     def build(self, input_shape):
-        # TODO: self.position_embeddings = self.add_weight(...) of shape (max_length, input_shape[-1])
-        raise NotImplementedError("self.position_embeddings = self.add_weight(...) of shape (max_length, input_shape[-1])")
+        # TODO: self.position_embeddings = self.add_weight(...) of shape (max_length,
+        #       input_shape[-1])
+        raise NotImplementedError("fill in the TODO above")
 
     def call(self, x):
         # TODO: add the first T rows (T = tf.shape(x)[1]: the length may vary) to every example
-        raise NotImplementedError("add the first T rows (T = tf.shape(x)[1]: the length may vary) to every example")
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         return {**super().get_config(), "max_length": self.max_length}
@@ -199,8 +204,9 @@ class TransformerBlock(keras.layers.Layer):
         self.mlp_output.build((*input_shape[:-1], self.mlp_dim))
 
     def call(self, x, attention_mask=None):
-        # TODO: normalise BEFORE each sublayer; add each sublayer's output to its input (the residual stream)
-        raise NotImplementedError("normalise BEFORE each sublayer; add each sublayer's output to its input (the residual stream)")
+        # TODO: normalise BEFORE each sublayer; add each sublayer's output to its input (the
+        #       residual stream)
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "head_dim": self.head_dim,
@@ -233,8 +239,9 @@ def sample_next_token(logits, temperature=0.0, seed=None):
     (keras.random.categorical takes LOGITS). seed: an int or a keras.random.SeedGenerator.
     logits: (N, V). Returns (N,) int32.
     """
-    # TODO: argmax when temperature == 0, else keras.random.categorical(logits / temperature, 1, seed=seed)
-    raise NotImplementedError("argmax when temperature == 0, else keras.random.categorical(logits / temperature, 1, seed=seed)")
+    # TODO: argmax when temperature == 0, else keras.random.categorical(logits / temperature, 1,
+    #       seed=seed)
+    raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -274,12 +281,13 @@ class MiniGPT(OptimizerBuiltOnCompile, keras.Model):
     def embed(self, tokens):
         """tokens (N, T) ints -> (N, T, D): token embeddings plus position embeddings."""
         # TODO: token_embedding, then position_embedding
-        raise NotImplementedError("token_embedding, then position_embedding")
+        raise NotImplementedError("fill in the TODO above")
 
     def decode(self, hidden):
         """hidden (N, T, D) -> logits (N, T, V), position t seeing only positions <= t."""
-        # TODO: one causal_mask(T) for every block (T = tf.shape(hidden)[1]); then final_norm and head
-        raise NotImplementedError("one causal_mask(T) for every block (T = tf.shape(hidden)[1]); then final_norm and head")
+        # TODO: one causal_mask(T) for every block (T = tf.shape(hidden)[1]); then final_norm and
+        #       head
+        raise NotImplementedError("fill in the TODO above")
 
     def call(self, tokens):
         return self.decode(self.embed(tokens))
@@ -288,13 +296,15 @@ class MiniGPT(OptimizerBuiltOnCompile, keras.Model):
         """sequences (N, T + 1) ints -> (loss, accuracy): the mean cross-entropy (nats) of
         predicting sequences[:, 1:] from sequences[:, :-1], and the argmax accuracy. Both
         float32 scalars, computed in float32 whatever the model's compute dtype."""
-        # TODO: inputs = sequences[:, :-1], targets = sequences[:, 1:]; logits cast to float32; sparse cross-entropy from logits, averaged over every position
-        raise NotImplementedError("inputs = sequences[:, :-1], targets = sequences[:, 1:]; logits cast to float32; sparse cross-entropy from logits, averaged over every position")
+        # TODO: inputs = sequences[:, :-1], targets = sequences[:, 1:]; logits cast to float32;
+        #       sparse cross-entropy from logits, averaged over every position
+        raise NotImplementedError("fill in the TODO above")
 
     def train_step(self, data):
         sequences = data[0] if isinstance(data, tuple) else data
-        # TODO: next_token_loss under a GradientTape; scale_loss before tape.gradient; optimizer.apply; update both trackers
-        raise NotImplementedError("next_token_loss under a GradientTape; scale_loss before tape.gradient; optimizer.apply; update both trackers")
+        # TODO: next_token_loss under a GradientTape; scale_loss before tape.gradient;
+        #       optimizer.apply; update both trackers
+        raise NotImplementedError("fill in the TODO above")
         return {m.name: m.result() for m in self.metrics}
 
     def test_step(self, data):
@@ -314,8 +324,9 @@ class MiniGPT(OptimizerBuiltOnCompile, keras.Model):
         tokens = tf.cast(tf.convert_to_tensor(prompt), tf.int32)
         seed = keras.random.SeedGenerator(seed) if isinstance(seed, int) else seed
         for _ in range(num_tokens):
-            # TODO: context = the last max_length tokens; logits of its LAST position; sample_next_token; append the choice to tokens
-            raise NotImplementedError("context = the last max_length tokens; logits of its LAST position; sample_next_token; append the choice to tokens")
+            # TODO: context = the last max_length tokens; logits of its LAST position;
+            #       sample_next_token; append the choice to tokens
+            raise NotImplementedError("fill in the TODO above")
         return tokens
 
     def get_config(self):
@@ -350,7 +361,7 @@ class PatchEmbedding(keras.layers.Layer):
 
     def call(self, images):
         # TODO: the strided convolution gives (N, H/p, W/p, d_model); reshape to (N, P, d_model)
-        raise NotImplementedError("the strided convolution gives (N, H/p, W/p, d_model); reshape to (N, P, d_model)")
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         return {**super().get_config(), "patch_size": self.patch_size, "d_model": self.d_model}
@@ -369,8 +380,9 @@ class ClassToken(keras.layers.Layer):
                                      name="class_token")
 
     def call(self, x):
-        # TODO: tile the token over the batch (tf.shape(x)[0]) and concatenate it before x on the sequence axis
-        raise NotImplementedError("tile the token over the batch (tf.shape(x)[0]) and concatenate it before x on the sequence axis")
+        # TODO: tile the token over the batch (tf.shape(x)[0]) and concatenate it before x on the
+        #       sequence axis
+        raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -401,8 +413,9 @@ class VisionTransformer(OptimizerBuiltOnCompile, keras.Model):
         self(tf.zeros((1, image_size, image_size, channels)))  # build: the weights exist now
 
     def call(self, images):
-        # TODO: patch_embedding, class_token, position_embedding, the blocks; classify from the class token (position 0)
-        raise NotImplementedError("patch_embedding, class_token, position_embedding, the blocks; classify from the class token (position 0)")
+        # TODO: patch_embedding, class_token, position_embedding, the blocks; classify from the
+        #       class token (position 0)
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         return {**super().get_config(), "image_size": self.image_size,

@@ -72,11 +72,11 @@ class LinearAutoencoder(Autoencoder):
 
     def make_encoder(self):
         # TODO: keras.Sequential([one Dense(code_dim), no activation], name="encoder")
-        raise NotImplementedError("keras.Sequential([one Dense(code_dim), no activation], name=\"encoder\")")
+        raise NotImplementedError("fill in the TODO above")
 
     def make_decoder(self):
         # TODO: keras.Sequential([one Dense(input_dim), no activation], name="decoder")
-        raise NotImplementedError("keras.Sequential([one Dense(input_dim), no activation], name=\"decoder\")")
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "code_dim": self.code_dim}
@@ -103,12 +103,14 @@ class DenseAutoencoder(Autoencoder):
         self.assemble((self.input_dim,))
 
     def make_encoder(self):
-        # TODO: a Sequential of Dense(h, activation="relu") for h in hidden_units, then Dense(code_dim)
-        raise NotImplementedError("a Sequential of Dense(h, activation=\"relu\") for h in hidden_units, then Dense(code_dim)")
+        # TODO: a Sequential of Dense(h, activation="relu") for h in hidden_units, then
+        #       Dense(code_dim)
+        raise NotImplementedError("fill in the TODO above")
 
     def make_decoder(self):
-        # TODO: the mirror image: Dense(h, relu) for h in reversed hidden_units, then Dense(input_dim, activation="sigmoid")
-        raise NotImplementedError("the mirror image: Dense(h, relu) for h in reversed hidden_units, then Dense(input_dim, activation=\"sigmoid\")")
+        # TODO: the mirror image: Dense(h, relu) for h in reversed hidden_units, then
+        #       Dense(input_dim, activation="sigmoid")
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "code_dim": self.code_dim,
@@ -147,13 +149,14 @@ class ConvAutoencoder(Autoencoder):
     def make_encoder(self):
         f1, f2 = self.filters
         # TODO: two strided Conv2D (3x3, strides=2, padding="same", relu), Flatten, Dense(code_dim)
-        raise NotImplementedError("two strided Conv2D (3x3, strides=2, padding=\"same\", relu), Flatten, Dense(code_dim)")
+        raise NotImplementedError("fill in the TODO above")
 
     def make_decoder(self):
         f1, f2 = self.filters
         height, width, channels = self.image_shape
-        # TODO: Dense + Reshape to (H/4, W/4, f2), then two Conv2DTranspose (3x3, strides=2, padding="same"), the last with C filters and a sigmoid
-        raise NotImplementedError("Dense + Reshape to (H/4, W/4, f2), then two Conv2DTranspose (3x3, strides=2, padding=\"same\"), the last with C filters and a sigmoid")
+        # TODO: Dense + Reshape to (H/4, W/4, f2), then two Conv2DTranspose (3x3, strides=2,
+        #       padding="same"), the last with C filters and a sigmoid
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         return {**super().get_config(), "image_shape": list(self.image_shape),
@@ -173,7 +176,7 @@ def corrupt(x, noise_stddev, epsilon):
     Returns x_noisy: same shape as x, in [0, 1].
     """
     # TODO: add the scaled noise, then clip to [0, 1]
-    raise NotImplementedError("add the scaled noise, then clip to [0, 1]")
+    raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -219,14 +222,16 @@ class DenoisingAutoencoder(keras.Model):
         """
         if epsilon is None:
             epsilon = keras.random.normal(tf.shape(x), seed=self.noise)
-        # TODO: corrupt x with epsilon and noise_stddev, reconstruct it (cast to float32), mean squared error against the CLEAN x
-        raise NotImplementedError("corrupt x with epsilon and noise_stddev, reconstruct it (cast to float32), mean squared error against the CLEAN x")
+        # TODO: corrupt x with epsilon and noise_stddev, reconstruct it (cast to float32), mean
+        #       squared error against the CLEAN x
+        raise NotImplementedError("fill in the TODO above")
 
     def train_step(self, data):
         """One gradient step on a batch of clean inputs (fit calls it)."""
         x = data[0] if isinstance(data, tuple) else data  # fit(x) or fit((x, labels))
-        # TODO: denoising_loss inside a GradientTape; scale_loss; gradients w.r.t. self.trainable_variables; optimizer.apply; update loss_tracker
-        raise NotImplementedError("denoising_loss inside a GradientTape; scale_loss; gradients w.r.t. self.trainable_variables; optimizer.apply; update loss_tracker")
+        # TODO: denoising_loss inside a GradientTape; scale_loss; gradients w.r.t.
+        #       self.trainable_variables; optimizer.apply; update loss_tracker
+        raise NotImplementedError("fill in the TODO above")
         return {"loss": self.loss_tracker.result()}
 
     def test_step(self, data):
@@ -262,7 +267,7 @@ def interpolate(code_start, code_end, steps):
     code_start = np.asarray(code_start, dtype=np.float32)
     code_end = np.asarray(code_end, dtype=np.float32)
     # TODO: t = np.linspace(0, 1, steps) as a column, then the formula above (broadcasting)
-    raise NotImplementedError("t = np.linspace(0, 1, steps) as a column, then the formula above (broadcasting)")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def interpolate_images(autoencoder, x_start, x_end, steps):
@@ -273,4 +278,4 @@ def interpolate_images(autoencoder, x_start, x_end, steps):
     images[0] reconstructs x_start and images[-1] reconstructs x_end.
     """
     # TODO: encode both inputs as a batch of 2, interpolate between the two codes, decode the path
-    raise NotImplementedError("encode both inputs as a batch of 2, interpolate between the two codes, decode the path")
+    raise NotImplementedError("fill in the TODO above")

@@ -35,8 +35,9 @@ class PCA:
         """Learn the attributes above from x: (N, D), N > K. Returns self."""
         x = np.asarray(x, dtype=np.float64)
         k = self.n_components
-        # TODO: centre x on its mean (store mean_); SVD of the centred data; components_ and singular_values_ are the first K right singular vectors and singular values
-        raise NotImplementedError("centre x on its mean (store mean_); SVD of the centred data; components_ and singular_values_ are the first K right singular vectors and singular values")
+        # TODO: centre x on its mean (store mean_); SVD of the centred data; components_ and
+        #       singular_values_ are the first K right singular vectors and singular values
+        raise NotImplementedError("fill in the TODO above")
         self.n_samples_ = len(x)
         # The trace of the covariance: also the sum of ALL the squared singular values / (N - 1).
         self.total_variance_ = float(np.sum(np.var(x, axis=0, ddof=1)))
@@ -45,25 +46,26 @@ class PCA:
     @property
     def explained_variance_(self):
         """(K,): the sample variance (dividing by N - 1) of the data along each component."""
-        # TODO: from singular_values_ and n_samples_: the variance along a component is s^2 / (N - 1)
-        raise NotImplementedError("from singular_values_ and n_samples_: the variance along a component is s^2 / (N - 1)")
+        # TODO: from singular_values_ and n_samples_: the variance along a component is s^2 / (N -
+        #       1)
+        raise NotImplementedError("fill in the TODO above")
 
     @property
     def explained_variance_ratio_(self):
         """(K,): explained_variance_ as a fraction of total_variance_."""
         # TODO: divide by the total variance of the data (not by the sum over the K kept components)
-        raise NotImplementedError("divide by the total variance of the data (not by the sum over the K kept components)")
+        raise NotImplementedError("fill in the TODO above")
 
     def transform(self, x):
         """Coordinates of x in the principal directions. x: (N, D). Returns codes: (N, K)."""
         # TODO: centre with the TRAINING mean_, then project onto the components
-        raise NotImplementedError("centre with the TRAINING mean_, then project onto the components")
+        raise NotImplementedError("fill in the TODO above")
 
     def inverse_transform(self, codes):
         """Back to data space. codes: (N, K). Returns x_hat: (N, D), on the K-dim subspace
         through mean_ spanned by the components."""
         # TODO: combine the components with the codes as weights, then add the mean back
-        raise NotImplementedError("combine the components with the codes as weights, then add the mean back")
+        raise NotImplementedError("fill in the TODO above")
 
     def reconstruct(self, x):
         """The rank-K reconstruction of x: (N, D) -> (N, D)."""
@@ -81,5 +83,6 @@ def principal_angles(basis_a, basis_b):
     basis_a: (Ka, D); basis_b: (Kb, D); rows linearly independent, not necessarily
     orthonormal. Returns angles: (min(Ka, Kb),) in radians, in increasing order.
     """
-    # TODO: orthonormalise each basis (np.linalg.qr of the TRANSPOSE), SVD of Qa^T Qb, arccos of the singular values (clipped to [-1, 1])
-    raise NotImplementedError("orthonormalise each basis (np.linalg.qr of the TRANSPOSE), SVD of Qa^T Qb, arccos of the singular values (clipped to [-1, 1])")
+    # TODO: orthonormalise each basis (np.linalg.qr of the TRANSPOSE), SVD of Qa^T Qb, arccos of the
+    #       singular values (clipped to [-1, 1])
+    raise NotImplementedError("fill in the TODO above")

@@ -42,7 +42,7 @@ def sample_gaussian(mean, log_var, epsilon):
     mean, log_var, epsilon: (N, K). Returns z: (N, K).
     """
     # TODO: scale epsilon by the standard deviation exp(log_var / 2) and shift by the mean
-    raise NotImplementedError("scale epsilon by the standard deviation exp(log_var / 2) and shift by the mean")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def kl_divergence(mean, log_var):
@@ -51,7 +51,7 @@ def kl_divergence(mean, log_var):
     mean, log_var: (N, K). Returns kl: (N,), summed over the K latent dimensions.
     """
     # TODO: the closed form, summed over the K latent dimensions
-    raise NotImplementedError("the closed form, summed over the K latent dimensions")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def bernoulli_log_likelihood(x, logits):
@@ -62,7 +62,7 @@ def bernoulli_log_likelihood(x, logits):
     x: (N, D) targets in [0, 1]; logits: (N, D). Returns log_px: (N,), summed over D.
     """
     # TODO: x * logits - log(1 + exp(logits)), with the softplus written stably, summed over D
-    raise NotImplementedError("x * logits - log(1 + exp(logits)), with the softplus written stably, summed over D")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def gaussian_log_likelihood(x, mean, log_var):
@@ -74,7 +74,7 @@ def gaussian_log_likelihood(x, mean, log_var):
     Returns log_px: (N,), summed over D.
     """
     # TODO: -0.5 * (log(2 pi) + log_var + (x - mean)^2 / exp(log_var)), summed over D
-    raise NotImplementedError("-0.5 * (log(2 pi) + log_var + (x - mean)^2 / exp(log_var)), summed over D")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def negative_elbo(log_px, kl, beta=1.0):
@@ -87,7 +87,7 @@ def negative_elbo(log_px, kl, beta=1.0):
     reconstruction = mean(-log_px), kl_mean = mean(kl), loss = reconstruction + beta * kl_mean.
     """
     # TODO: batch means of -log_px and of kl; loss = reconstruction + beta * kl
-    raise NotImplementedError("batch means of -log_px and of kl; loss = reconstruction + beta * kl")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def iwae_bound(log_weights):
@@ -101,7 +101,7 @@ def iwae_bound(log_weights):
     log_weights: (S, N). Returns (N,).
     """
     # TODO: logsumexp over the S samples (axis 0), minus log S
-    raise NotImplementedError("logsumexp over the S samples (axis 0), minus log S")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def concat_one_hot(inputs, labels, num_classes):
@@ -112,7 +112,7 @@ def concat_one_hot(inputs, labels, num_classes):
     Returns (N, D + num_classes), in the dtype of inputs.
     """
     # TODO: tf.one_hot(labels, num_classes) in the inputs' dtype, concatenated on the last axis
-    raise NotImplementedError("tf.one_hot(labels, num_classes) in the inputs' dtype, concatenated on the last axis")
+    raise NotImplementedError("fill in the TODO above")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,11 +138,11 @@ class Encoder(keras.layers.Layer):
 
     def build(self, input_shape):
         # TODO: build each hidden layer on the previous one's output shape, then both heads
-        raise NotImplementedError("build each hidden layer on the previous one's output shape, then both heads")
+        raise NotImplementedError("fill in the TODO above")
 
     def call(self, x):
         # TODO: run x through the hidden layers, then return (mean_head(h), log_var_head(h))
-        raise NotImplementedError("run x through the hidden layers, then return (mean_head(h), log_var_head(h))")
+        raise NotImplementedError("fill in the TODO above")
 
     def compute_output_shape(self, input_shape):
         shape = (*input_shape[:-1], self.latent_dim)
@@ -172,11 +172,11 @@ class Decoder(keras.layers.Layer):
 
     def build(self, input_shape):
         # TODO: build each hidden layer on the previous one's output shape, then the output layer
-        raise NotImplementedError("build each hidden layer on the previous one's output shape, then the output layer")
+        raise NotImplementedError("fill in the TODO above")
 
     def call(self, z):
         # TODO: run z through the hidden layers and the output layer
-        raise NotImplementedError("run z through the hidden layers and the output layer")
+        raise NotImplementedError("fill in the TODO above")
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.output_dim)
@@ -274,8 +274,9 @@ class VAE(keras.Model):
         One reparameterised sample z per example. x: (N, D); epsilon: (N, K) noise to use,
         or None to draw it from N(0, I) with self.noise.
         """
-        # TODO: self.encode(x), sample z with the reparameterisation trick, self.decode(z), then negative_elbo with self.beta
-        raise NotImplementedError("self.encode(x), sample z with the reparameterisation trick, self.decode(z), then negative_elbo with self.beta")
+        # TODO: self.encode(x), sample z with the reparameterisation trick, self.decode(z), then
+        #       negative_elbo with self.beta
+        raise NotImplementedError("fill in the TODO above")
 
     def loss_inputs(self, data):
         """The arguments of loss_terms in a batch from fit/evaluate: (x,); labels are ignored."""
@@ -285,25 +286,26 @@ class VAE(keras.Model):
     def train_step(self, data):
         """One gradient step on a batch (fit calls it). Returns the trackers' results."""
         inputs = self.loss_inputs(data)  # (x,), or (x, labels) for the ConditionalVAE
-        # TODO: loss, reconstruction, kl = self.loss_terms(*inputs) inside a GradientTape; scale_loss; gradient w.r.t. self.trainable_variables; optimizer.apply
-        raise NotImplementedError("loss, reconstruction, kl = self.loss_terms(*inputs) inside a GradientTape; scale_loss; gradient w.r.t. self.trainable_variables; optimizer.apply")
+        # TODO: loss, reconstruction, kl = self.loss_terms(*inputs) inside a GradientTape;
+        #       scale_loss; gradient w.r.t. self.trainable_variables; optimizer.apply
+        raise NotImplementedError("fill in the TODO above")
         return self.update_trackers(loss, reconstruction, kl)
 
     def test_step(self, data):
         """The loss terms of a batch, no gradient step (evaluate and validation call it)."""
         inputs = self.loss_inputs(data)
         # TODO: loss, reconstruction, kl = the same loss terms; no gradient step
-        raise NotImplementedError("loss, reconstruction, kl = the same loss terms; no gradient step")
+        raise NotImplementedError("fill in the TODO above")
         return self.update_trackers(loss, reconstruction, kl)
 
     def update_trackers(self, loss, reconstruction, kl):
         """Add one batch to the trackers; returns {"loss", "reconstruction", "kl"}: means so far."""
         # TODO: update_state each tracker, return {tracker.name: tracker.result()}
-        raise NotImplementedError("update_state each tracker, return {tracker.name: tracker.result()}")
+        raise NotImplementedError("fill in the TODO above")
 
     def call(self, x):
         # TODO: decode the posterior mean (no sampling: reconstructions are deterministic)
-        raise NotImplementedError("decode the posterior mean (no sampling: reconstructions are deterministic)")
+        raise NotImplementedError("fill in the TODO above")
 
     def output_mean(self, outputs):
         """E[x | z] from decoder outputs: sigmoid(logits) for Bernoulli pixels, the means otherwise."""
@@ -320,7 +322,7 @@ class VAE(keras.Model):
         The same integer seed gives the same samples.
         """
         # TODO: z from keras.random.normal((n, latent_dim), seed=seed), decode, output_mean
-        raise NotImplementedError("z from keras.random.normal((n, latent_dim), seed=seed), decode, output_mean")
+        raise NotImplementedError("fill in the TODO above")
 
     def log_likelihood_estimate(self, x, num_samples=64, epsilon=None, seed=None):
         """The importance-weighted estimate of log p(x), per example, from S samples of q(z|x).
@@ -338,12 +340,13 @@ class VAE(keras.Model):
         if epsilon is None:
             epsilon = keras.random.normal((int(num_samples), tf.shape(mean)[0], self.latent_dim),
                                           seed=seed)
-        # TODO: broadcast mean, log_var and x over the S samples; z, log p(x|z), log p(z), log q(z|x) each (S, N); iwae_bound
-        raise NotImplementedError("broadcast mean, log_var and x over the S samples; z, log p(x|z), log p(z), log q(z|x) each (S, N); iwae_bound")
+        # TODO: broadcast mean, log_var and x over the S samples; z, log p(x|z), log p(z), log
+        #       q(z|x) each (S, N); iwae_bound
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         # TODO: every constructor argument, so that VAE.from_config rebuilds the same model
-        raise NotImplementedError("every constructor argument, so that VAE.from_config rebuilds the same model")
+        raise NotImplementedError("fill in the TODO above")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,8 +383,9 @@ class ConditionalVAE(VAE):
 
     def encode(self, x, labels):
         """q(z | x, y): (mean, log_var), each (N, K) in float32. x: (N, D); labels: (N,)."""
-        # TODO: the encoder on concat_one_hot(x, labels, self.num_classes); both outputs cast to float32
-        raise NotImplementedError("the encoder on concat_one_hot(x, labels, self.num_classes); both outputs cast to float32")
+        # TODO: the encoder on concat_one_hot(x, labels, self.num_classes); both outputs cast to
+        #       float32
+        raise NotImplementedError("fill in the TODO above")
 
     def decode(self, z, labels):
         """The decoder outputs for z given y, in float32. z: (N, K); labels: (N,).
@@ -389,7 +393,7 @@ class ConditionalVAE(VAE):
         Returns (N, D).
         """
         # TODO: the decoder on concat_one_hot(z, labels, self.num_classes), cast to float32
-        raise NotImplementedError("the decoder on concat_one_hot(z, labels, self.num_classes), cast to float32")
+        raise NotImplementedError("fill in the TODO above")
 
     def loss_terms(self, x, labels, epsilon=None):
         """(loss, reconstruction, kl): VAE.loss_terms, with the labels given to encode and decode.
@@ -397,13 +401,13 @@ class ConditionalVAE(VAE):
         x: (N, D); labels: (N,); epsilon: (N, K) noise to use, or None to draw it.
         """
         # TODO: as VAE.loss_terms, with self.encode(x, labels) and self.decode(z, labels)
-        raise NotImplementedError("as VAE.loss_terms, with self.encode(x, labels) and self.decode(z, labels)")
+        raise NotImplementedError("fill in the TODO above")
 
     def call(self, inputs):
         """inputs: (x, labels). Returns the decoder outputs for the posterior means: (N, D)."""
         x, labels = inputs
         # TODO: decode the posterior mean of q(z | x, y), given the same labels
-        raise NotImplementedError("decode the posterior mean of q(z | x, y), given the same labels")
+        raise NotImplementedError("fill in the TODO above")
 
     def sample(self, labels, seed=None):
         """One new example of each requested class: z ~ N(0, I), then E[x | z, y].
@@ -412,8 +416,9 @@ class ConditionalVAE(VAE):
         samples.
         """
         labels = tf.convert_to_tensor(labels)
-        # TODO: z from keras.random.normal((n, latent_dim), seed=seed), decode with the labels, output_mean
-        raise NotImplementedError("z from keras.random.normal((n, latent_dim), seed=seed), decode with the labels, output_mean")
+        # TODO: z from keras.random.normal((n, latent_dim), seed=seed), decode with the labels,
+        #       output_mean
+        raise NotImplementedError("fill in the TODO above")
 
     def log_likelihood_estimate(self, *args, **kwargs):
         raise NotImplementedError("this lab estimates log p(x) for the VAE only; for the "
@@ -421,4 +426,4 @@ class ConditionalVAE(VAE):
 
     def get_config(self):
         # TODO: the VAE's config (super().get_config()) plus num_classes
-        raise NotImplementedError("the VAE's config (super().get_config()) plus num_classes")
+        raise NotImplementedError("fill in the TODO above")

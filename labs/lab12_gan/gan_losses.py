@@ -22,7 +22,7 @@ def discriminator_loss(real_logits, fake_logits):
     (the mean over the real batch plus the mean over the fake batch).
     """
     # TODO: mean softplus(-l) over the real logits + mean softplus(l) over the fake
-    raise NotImplementedError("mean softplus(-l) over the real logits + mean softplus(l) over the fake")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def minimax_generator_loss(fake_logits):
@@ -32,7 +32,7 @@ def minimax_generator_loss(fake_logits):
     It saturates: when D confidently rejects the fakes (l << 0) its gradient vanishes.
     """
     # TODO: log(1 - sigmoid(l)) = -softplus(l); take the mean
-    raise NotImplementedError("log(1 - sigmoid(l)) = -softplus(l); take the mean")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def non_saturating_generator_loss(fake_logits):
@@ -43,7 +43,7 @@ def non_saturating_generator_loss(fake_logits):
     confidently rejects the fakes, which is where the minimax loss goes flat.
     """
     # TODO: -log sigmoid(l) = softplus(-l); take the mean
-    raise NotImplementedError("-log sigmoid(l) = softplus(-l); take the mean")
+    raise NotImplementedError("fill in the TODO above")
 
 
 GENERATOR_LOSSES = {

@@ -95,7 +95,7 @@ class GAN(keras.Model):
         """
         batch_size = tf.shape(real)[0]
         # TODO: fakes, then a tape over D's loss; D's variables only, with d_optimizer
-        raise NotImplementedError("fakes, then a tape over D's loss; D's variables only, with d_optimizer")
+        raise NotImplementedError("fill in the TODO above")
 
     def generator_step(self, batch_size):
         """One update of G on batch_size fresh fakes. Returns G's loss.
@@ -107,7 +107,7 @@ class GAN(keras.Model):
            D to get there), applied with self.g_optimizer.apply. D's weights must not change.
         """
         # TODO: a tape over G's loss (through D); G's variables only, with g_optimizer
-        raise NotImplementedError("a tape over G's loss (through D); G's variables only, with g_optimizer")
+        raise NotImplementedError("fill in the TODO above")
 
     def train_step(self, data):
         """D step, then G step with as many fakes as real samples; logs d_loss and g_loss.
@@ -118,14 +118,14 @@ class GAN(keras.Model):
         """
         real, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         # TODO: D step, G step, self.trackers.update(...), return self.trackers.results()
-        raise NotImplementedError("D step, G step, self.trackers.update(...), return self.trackers.results()")
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         """Everything __init__ needs to rebuild this GAN: the two networks serialised
         with keras.saving.serialize_keras_object, and the plain arguments as they are."""
         config = super().get_config()
         # TODO: add the networks (serialised), latent_dim, generator_loss and seed
-        raise NotImplementedError("add the networks (serialised), latent_dim, generator_loss and seed")
+        raise NotImplementedError("fill in the TODO above")
         return config
 
     @classmethod
@@ -133,7 +133,7 @@ class GAN(keras.Model):
         """The inverse of get_config: turn the serialised networks back into models."""
         config = dict(config)
         # TODO: deserialize_keras_object the two networks in config
-        raise NotImplementedError("deserialize_keras_object the two networks in config")
+        raise NotImplementedError("fill in the TODO above")
         return cls(**config)
 
 
@@ -166,7 +166,7 @@ class ConditionalGAN(GAN):
         """One generated sample per requested label. labels: (n,) ints. Returns (n, data_dim)."""
         labels = tf.convert_to_tensor(labels)
         # TODO: z = self.sample_latent(number of labels); the generator on [z, self.one_hot(labels)]
-        raise NotImplementedError("z = self.sample_latent(number of labels); the generator on [z, self.one_hot(labels)]")
+        raise NotImplementedError("fill in the TODO above")
 
     def discriminator_step(self, real, labels):
         """One update of D on a labelled real batch and as many fakes of the SAME labels.
@@ -176,7 +176,7 @@ class ConditionalGAN(GAN):
         updated, with d_optimizer (and d_optimizer.scale_loss). Returns D's loss.
         """
         # TODO: GAN.discriminator_step, with y = self.one_hot(labels) given to both networks
-        raise NotImplementedError("GAN.discriminator_step, with y = self.one_hot(labels) given to both networks")
+        raise NotImplementedError("fill in the TODO above")
 
     def generator_step(self, labels):
         """One update of G on fakes of the given labels: D judges [G([z, y]), y].
@@ -185,7 +185,7 @@ class ConditionalGAN(GAN):
         updated, with g_optimizer (and g_optimizer.scale_loss). Returns G's loss.
         """
         # TODO: GAN.generator_step, with y = self.one_hot(labels) given to both networks
-        raise NotImplementedError("GAN.generator_step, with y = self.one_hot(labels) given to both networks")
+        raise NotImplementedError("fill in the TODO above")
 
     def train_step(self, data):
         """D step on the real batch and its labels, then G step on the same labels.
@@ -193,11 +193,12 @@ class ConditionalGAN(GAN):
         data: (real (N, ...), labels (N,)). Returns self.trackers.results() (d_loss, g_loss).
         """
         real, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
-        # TODO: discriminator_step(real, labels), generator_step(labels), update and return the trackers
-        raise NotImplementedError("discriminator_step(real, labels), generator_step(labels), update and return the trackers")
+        # TODO: discriminator_step(real, labels), generator_step(labels), update and return the
+        #       trackers
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         config = super().get_config()
         # TODO: add num_classes to the GAN's config
-        raise NotImplementedError("add num_classes to the GAN's config")
+        raise NotImplementedError("fill in the TODO above")
         return config

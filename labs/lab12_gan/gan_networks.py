@@ -16,7 +16,7 @@ def make_mlp_generator(latent_dim=2, data_dim=2, hidden_units=64, depth=2, name=
     Input z: (N, latent_dim). Output x: (N, data_dim).
     """
     # TODO: keras.Input, the Dense layers, keras.Model(inputs, outputs, name=name)
-    raise NotImplementedError("keras.Input, the Dense layers, keras.Model(inputs, outputs, name=name)")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def make_mlp_discriminator(data_dim=2, hidden_units=64, depth=2, name="discriminator"):
@@ -27,7 +27,7 @@ def make_mlp_discriminator(data_dim=2, hidden_units=64, depth=2, name="discrimin
     Input x: (N, data_dim). Output logits: (N, 1), unbounded.
     """
     # TODO: Dense + LeakyReLU(negative_slope=0.2), `depth` times, then Dense(1)
-    raise NotImplementedError("Dense + LeakyReLU(negative_slope=0.2), `depth` times, then Dense(1)")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def make_dcgan_generator(latent_dim=16, image_shape=(8, 8, 1), base_channels=32,
@@ -48,7 +48,7 @@ def make_dcgan_generator(latent_dim=16, image_shape=(8, 8, 1), base_channels=32,
     if height % 4 or width % 4:
         raise ValueError(f"image height and width must be divisible by 4, got {image_shape}")
     # TODO: the layers listed in the docstring, as a functional keras.Model
-    raise NotImplementedError("the layers listed in the docstring, as a functional keras.Model")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def make_dcgan_discriminator(image_shape=(8, 8, 1), base_channels=32, name="dcgan_discriminator"):
@@ -60,7 +60,7 @@ def make_dcgan_discriminator(image_shape=(8, 8, 1), base_channels=32, name="dcga
     Input images: (N, H, W, C). Output logits: (N, 1), unbounded.
     """
     # TODO: the layers listed in the docstring, as a functional keras.Model
-    raise NotImplementedError("the layers listed in the docstring, as a functional keras.Model")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def make_conditional_mlp_generator(latent_dim=2, num_classes=2, data_dim=2, hidden_units=64,
@@ -72,7 +72,7 @@ def make_conditional_mlp_generator(latent_dim=2, num_classes=2, data_dim=2, hidd
     Call it as generator([z, one_hot_labels]). Output x: (N, data_dim).
     """
     # TODO: two keras.Input, layers.Concatenate()([z, labels]), then the MLP generator's layers
-    raise NotImplementedError("two keras.Input, layers.Concatenate()([z, labels]), then the MLP generator's layers")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def make_conditional_mlp_discriminator(num_classes=2, data_dim=2, hidden_units=64, depth=2,
@@ -85,4 +85,4 @@ def make_conditional_mlp_discriminator(num_classes=2, data_dim=2, hidden_units=6
     caught. Call it as discriminator([x, one_hot_labels]). Output logits: (N, 1).
     """
     # TODO: two keras.Input, layers.Concatenate()([x, labels]), then the MLP discriminator's layers
-    raise NotImplementedError("two keras.Input, layers.Concatenate()([x, labels]), then the MLP discriminator's layers")
+    raise NotImplementedError("fill in the TODO above")

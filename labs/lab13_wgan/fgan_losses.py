@@ -36,7 +36,7 @@ def fgan_activation(v, divergence):
     """
     _check(divergence)
     # TODO: the g_f column of the table, one branch per divergence
-    raise NotImplementedError("the g_f column of the table, one branch per divergence")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def fgan_conjugate(v, divergence):
@@ -49,7 +49,7 @@ def fgan_conjugate(v, divergence):
     """
     _check(divergence)
     # TODO: one branch per divergence; for js, simplify -log(2 - 2 sigmoid(v)) by hand
-    raise NotImplementedError("one branch per divergence; for js, simplify -log(2 - 2 sigmoid(v)) by hand")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def fgan_critic_loss(real_scores, fake_scores, divergence):
@@ -60,7 +60,7 @@ def fgan_critic_loss(real_scores, fake_scores, divergence):
     estimate (from below) of D_f(data || model).
     """
     # TODO: minus (mean fgan_activation(real) - mean fgan_conjugate(fake))
-    raise NotImplementedError("minus (mean fgan_activation(real) - mean fgan_conjugate(fake))")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def fgan_generator_loss(fake_scores, divergence):
@@ -71,4 +71,4 @@ def fgan_generator_loss(fake_scores, divergence):
     is mean softplus(-v) - log 2, the non-saturating loss up to a constant).
     """
     # TODO: minus the mean activation on the fake scores
-    raise NotImplementedError("minus the mean activation on the fake scores")
+    raise NotImplementedError("fill in the TODO above")

@@ -25,7 +25,7 @@ def wasserstein_1d(x, y):
     x = np.sort(np.asarray(x, dtype=np.float64).reshape(-1))
     y = np.sort(np.asarray(y, dtype=np.float64).reshape(-1))
     # TODO: merged sorted points; F_x, F_y by np.searchsorted; sum |F_x - F_y| * gap
-    raise NotImplementedError("merged sorted points; F_x, F_y by np.searchsorted; sum |F_x - F_y| * gap")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def random_directions(n_directions, dim, seed=0):
@@ -47,4 +47,4 @@ def sliced_wasserstein(x, y, directions):
     y = np.asarray(y, dtype=np.float64)
     directions = np.asarray(directions, dtype=np.float64)
     # TODO: project on each direction, wasserstein_1d per direction, the mean
-    raise NotImplementedError("project on each direction, wasserstein_1d per direction, the mean")
+    raise NotImplementedError("fill in the TODO above")

@@ -24,7 +24,7 @@ def critic_loss(real_scores, fake_scores):
     current estimate of W1(data, model).
     """
     # TODO: mean over the fake scores minus mean over the real scores
-    raise NotImplementedError("mean over the fake scores minus mean over the real scores")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def generator_loss(fake_scores):
@@ -34,7 +34,7 @@ def generator_loss(fake_scores):
     not depend on G, so this is the critic's gap up to a constant G cannot change.)
     """
     # TODO: minus the mean fake score
-    raise NotImplementedError("minus the mean fake score")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def random_interpolates(real, fake, seed=None):
@@ -48,7 +48,7 @@ def random_interpolates(real, fake, seed=None):
     seed: an int, None, or a keras.random.SeedGenerator. Returns x_hat: (N, ...).
     """
     # TODO: alpha of shape (N, 1, ..., 1) (N = tf.shape(real)[0]), then the mix
-    raise NotImplementedError("alpha of shape (N, 1, ..., 1) (N = tf.shape(real)[0]), then the mix")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def gradient_penalty(critic, interpolates):
@@ -66,4 +66,4 @@ def gradient_penalty(critic, interpolates):
     weights (a gradient of a gradient: double backpropagation).
     """
     # TODO: inner tape watching x_hat; per-example norm; mean (norm - 1)^2
-    raise NotImplementedError("inner tape watching x_hat; per-example norm; mean (norm - 1)^2")
+    raise NotImplementedError("fill in the TODO above")

@@ -143,13 +143,13 @@ class WGAN(keras.Model):
         """
         batch_size = tf.shape(real)[0]
         # TODO: fakes; loss and penalty in the tape; critic's variables only; clip
-        raise NotImplementedError("fakes; loss and penalty in the tape; critic's variables only; clip")
+        raise NotImplementedError("fill in the TODO above")
 
     def clip_critic_weights(self):
         """Clip every trainable variable of the critic (and nothing else) to
         [-self.clip_value, self.clip_value], in place (variable.assign)."""
         # TODO: v.assign(tf.clip_by_value(v, -c, c)) for the critic's variables
-        raise NotImplementedError("v.assign(tf.clip_by_value(v, -c, c)) for the critic's variables")
+        raise NotImplementedError("fill in the TODO above")
 
     def generator_step(self, batch_size):
         """One update of the generator on batch_size fresh fakes. Returns its loss.
@@ -161,7 +161,7 @@ class WGAN(keras.Model):
         self.generator_optimizer: the critic does not change in G's step.
         """
         # TODO: a tape through G and the critic; G's variables only
-        raise NotImplementedError("a tape through G and the critic; G's variables only")
+        raise NotImplementedError("fill in the TODO above")
 
     def train_step(self, data):
         """self.n_critic critic steps on the batch (fresh fakes each time), then ONE
@@ -179,7 +179,7 @@ class WGAN(keras.Model):
         real, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         real = keras.ops.cast(real, "float32")
         # TODO: tf.while_loop of critic steps, one generator step, the trackers
-        raise NotImplementedError("tf.while_loop of critic steps, one generator step, the trackers")
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         """Everything __init__ needs: the networks (serialised), latent_dim and seed here,
@@ -189,7 +189,7 @@ class WGAN(keras.Model):
                       critic=keras.saving.serialize_keras_object(self.critic),
                       latent_dim=self.latent_dim, seed=self.seed)
         # TODO: add n_critic, gp_weight, clip_value and divergence to config
-        raise NotImplementedError("add n_critic, gp_weight, clip_value and divergence to config")
+        raise NotImplementedError("fill in the TODO above")
         return config
 
     @classmethod

@@ -31,7 +31,7 @@ def bernoulli_nll(x, logits):
     every axis but the first (so (N, 64) vectors and (N, 8, 8, 1) images both work).
     """
     # TODO: softplus(logits) - x * logits, summed over all axes except the batch axis
-    raise NotImplementedError("softplus(logits) - x * logits, summed over all axes except the batch axis")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def categorical_nll(x, logits):
@@ -41,7 +41,7 @@ def categorical_nll(x, logits):
     over the T steps. Stable for any logits (log-softmax, not log(softmax)).
     """
     # TODO: the sparse softmax cross-entropy of each step, summed over T
-    raise NotImplementedError("the sparse softmax cross-entropy of each step, summed over T")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def bits_per_dim(nll, num_dims):
@@ -51,7 +51,7 @@ def bits_per_dim(nll, num_dims):
     each example has (64 for an 8x8 image). Returns a scalar.
     """
     # TODO: average over the batch, divide by the number of dimensions, nats -> bits
-    raise NotImplementedError("average over the batch, divide by the number of dimensions, nats -> bits")
+    raise NotImplementedError("fill in the TODO above")
 
 
 class AutoregressiveModel(keras.Model):

@@ -33,7 +33,7 @@ def input_degrees(order):
     E.g. order [2, 0, 1] gives degrees [2, 3, 1].
     """
     # TODO: invert the permutation: dimension order[k] gets degree k + 1
-    raise NotImplementedError("invert the permutation: dimension order[k] gets degree k + 1")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def hidden_degrees(num_units, input_dim):
@@ -45,7 +45,7 @@ def hidden_degrees(num_units, input_dim):
     Returns degrees: (num_units,) int. input_dim: D >= 2.
     """
     # TODO: 1 + (unit index modulo (D - 1))
-    raise NotImplementedError("1 + (unit index modulo (D - 1))")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def hidden_mask(in_degrees, out_degrees):
@@ -54,7 +54,7 @@ def hidden_mask(in_degrees, out_degrees):
     in_degrees: (fan_in,); out_degrees: (fan_out,). Returns mask: (fan_in, fan_out) float32.
     """
     # TODO: compare the degrees of every (in, out) pair at once: broadcast a column against a row
-    raise NotImplementedError("compare the degrees of every (in, out) pair at once: broadcast a column against a row")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def output_mask(in_degrees, out_degrees):
@@ -66,7 +66,7 @@ def output_mask(in_degrees, out_degrees):
     Returns mask: (fan_in, D) float32.
     """
     # TODO: the same broadcast comparison as hidden_mask, but strictly greater
-    raise NotImplementedError("the same broadcast comparison as hidden_mask, but strictly greater")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def made_masks(order, hidden_units):
@@ -75,8 +75,9 @@ def made_masks(order, hidden_units):
     order: (D,) generation order; hidden_units: widths (H_1, ..., H_L), L >= 1.
     Returns a list of L + 1 float32 masks: (D, H_1), (H_1, H_2), ..., (H_L, D).
     """
-    # TODO: degrees of the inputs, then of each hidden layer; hidden_mask between consecutive layers, output_mask into the outputs
-    raise NotImplementedError("degrees of the inputs, then of each hidden layer; hidden_mask between consecutive layers, output_mask into the outputs")
+    # TODO: degrees of the inputs, then of each hidden layer; hidden_mask between consecutive
+    #       layers, output_mask into the outputs
+    raise NotImplementedError("fill in the TODO above")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,12 +106,14 @@ class MaskedDense(keras.layers.Layer):
         if input_shape[-1] != self.kernel_mask.shape[0]:
             raise ValueError(f"the mask expects {self.kernel_mask.shape[0]} inputs, "
                              f"got {input_shape[-1]}")
-        # TODO: add_weight a "kernel" (fan_in, units) with glorot_uniform and a "bias" (units,) of zeros
-        raise NotImplementedError("add_weight a \"kernel\" (fan_in, units) with glorot_uniform and a \"bias\" (units,) of zeros")
+        # TODO: add_weight a "kernel" (fan_in, units) with glorot_uniform and a "bias" (units,) of
+        #       zeros
+        raise NotImplementedError("fill in the TODO above")
 
     def call(self, x):
-        # TODO: x @ (kernel * mask) + bias, then the activation (cast the mask to the kernel's dtype)
-        raise NotImplementedError("x @ (kernel * mask) + bias, then the activation (cast the mask to the kernel's dtype)")
+        # TODO: x @ (kernel * mask) + bias, then the activation (cast the mask to the kernel's
+        #       dtype)
+        raise NotImplementedError("fill in the TODO above")
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
@@ -153,7 +156,7 @@ class MADE(AutoregressiveModel):
 
     def call(self, x):
         # TODO: the hidden MaskedDense layers in turn, then the output layer (logits, no activation)
-        raise NotImplementedError("the hidden MaskedDense layers in turn, then the output layer (logits, no activation)")
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim,

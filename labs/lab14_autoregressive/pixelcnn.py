@@ -34,7 +34,7 @@ def causal_mask_2d(kernel_size, mask_type):
         raise ValueError(f"need an odd kernel_size and a mask_type in {MASK_TYPES}, "
                          f"got {kernel_size}, {mask_type!r}")
     # TODO: ones above the centre row and left of the centre; the centre only for type "B"
-    raise NotImplementedError("ones above the centre row and left of the centre; the centre only for type \"B\"")
+    raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package="dlkit_lab14_autoregressive")
@@ -55,12 +55,14 @@ class MaskedConv2D(keras.layers.Layer):
         self.kernel_mask = causal_mask_2d(self.kernel_size, self.mask_type)
 
     def build(self, input_shape):
-        # TODO: add_weight a "kernel" (k, k, C_in, filters) with glorot_uniform and a "bias" (filters,) of zeros
-        raise NotImplementedError("add_weight a \"kernel\" (k, k, C_in, filters) with glorot_uniform and a \"bias\" (filters,) of zeros")
+        # TODO: add_weight a "kernel" (k, k, C_in, filters) with glorot_uniform and a "bias"
+        #       (filters,) of zeros
+        raise NotImplementedError("fill in the TODO above")
 
     def call(self, x):
-        # TODO: mask the kernel (broadcast the (k, k) mask over both channel axes), then a stride-1 "SAME" tf.nn.conv2d, plus the bias
-        raise NotImplementedError("mask the kernel (broadcast the (k, k) mask over both channel axes), then a stride-1 \"SAME\" tf.nn.conv2d, plus the bias")
+        # TODO: mask the kernel (broadcast the (k, k) mask over both channel axes), then a stride-1
+        #       "SAME" tf.nn.conv2d, plus the bias
+        raise NotImplementedError("fill in the TODO above")
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.filters)
@@ -77,7 +79,7 @@ def gated_activation(h):
     h: (..., 2F); a is the first F channels, b the last F. Returns (..., F).
     """
     # TODO: split the last axis in two halves a, b; return tanh(a) * sigmoid(b)
-    raise NotImplementedError("split the last axis in two halves a, b; return tanh(a) * sigmoid(b)")
+    raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package="dlkit_lab14_autoregressive")
@@ -99,11 +101,11 @@ class GatedBlock(keras.layers.Layer):
 
     def build(self, input_shape):
         # TODO: build masked_conv on the input shape and projection on (..., filters)
-        raise NotImplementedError("build masked_conv on the input shape and projection on (..., filters)")
+        raise NotImplementedError("fill in the TODO above")
 
     def call(self, x):
         # TODO: masked_conv, gated_activation, projection, then add the input back
-        raise NotImplementedError("masked_conv, gated_activation, projection, then add the input back")
+        raise NotImplementedError("fill in the TODO above")
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -149,7 +151,7 @@ class PixelCNN(AutoregressiveModel):
 
     def call(self, x):
         # TODO: first_conv, each gated block, ReLU, hidden_1x1, output_1x1
-        raise NotImplementedError("first_conv, each gated block, ReLU, hidden_1x1, output_1x1")
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         return {**super().get_config(), "image_shape": list(self.image_shape),

@@ -22,7 +22,7 @@ def bernoulli_draw(logits, uniform):
     logits, uniform: (N,) (or any equal shapes). Returns float32 of the same shape.
     """
     # TODO: compare uniform with sigmoid(logits); return float32 zeros and ones
-    raise NotImplementedError("compare uniform with sigmoid(logits); return float32 zeros and ones")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def categorical_draw(logits, uniform):
@@ -32,8 +32,9 @@ def categorical_draw(logits, uniform):
     sample is the smallest k with uniform < c[k] (clipped to K - 1 against rounding).
     Returns float32 (N,) levels in 0..K-1.
     """
-    # TODO: a stable softmax over the last axis, its cumulative sum, then count the cumulative values <= uniform
-    raise NotImplementedError("a stable softmax over the last axis, its cumulative sum, then count the cumulative values <= uniform")
+    # TODO: a stable softmax over the last axis, its cumulative sum, then count the cumulative
+    #       values <= uniform
+    raise NotImplementedError("fill in the TODO above")
 
 
 def sample_autoregressive(logits_fn, order, uniform, draw=bernoulli_draw):
@@ -49,6 +50,7 @@ def sample_autoregressive(logits_fn, order, uniform, draw=bernoulli_draw):
     """
     uniform = np.asarray(uniform)
     x = np.zeros(uniform.shape, dtype=np.float32)
-    # TODO: for each d in order: logits = logits_fn(x) on the current x, then x[:, d] = draw(logits[:, d], uniform[:, d])
-    raise NotImplementedError("for each d in order: logits = logits_fn(x) on the current x, then x[:, d] = draw(logits[:, d], uniform[:, d])")
+    # TODO: for each d in order: logits = logits_fn(x) on the current x, then x[:, d] =
+    #       draw(logits[:, d], uniform[:, d])
+    raise NotImplementedError("fill in the TODO above")
     return x

@@ -37,12 +37,14 @@ class CausalConv1D(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
 
     def build(self, input_shape):
-        # TODO: add_weight a "kernel" (kernel_size, C_in, filters) with glorot_uniform and a "bias" (filters,) of zeros
-        raise NotImplementedError("add_weight a \"kernel\" (kernel_size, C_in, filters) with glorot_uniform and a \"bias\" (filters,) of zeros")
+        # TODO: add_weight a "kernel" (kernel_size, C_in, filters) with glorot_uniform and a "bias"
+        #       (filters,) of zeros
+        raise NotImplementedError("fill in the TODO above")
 
     def call(self, x):
-        # TODO: left-pad the time axis with (k - 1) * d zeros, then a "VALID" tf.nn.convolution with dilations=d, plus the bias
-        raise NotImplementedError("left-pad the time axis with (k - 1) * d zeros, then a \"VALID\" tf.nn.convolution with dilations=d, plus the bias")
+        # TODO: left-pad the time axis with (k - 1) * d zeros, then a "VALID" tf.nn.convolution with
+        #       dilations=d, plus the bias
+        raise NotImplementedError("fill in the TODO above")
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.filters)
@@ -61,7 +63,7 @@ def receptive_field(kernel_size, dilation_rates):
     Returns an int (1 for an empty stack: a step sees itself).
     """
     # TODO: 1 + the sum over layers of (kernel_size - 1) * rate
-    raise NotImplementedError("1 + the sum over layers of (kernel_size - 1) * rate")
+    raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package="dlkit_lab14_autoregressive")
@@ -120,8 +122,9 @@ class WaveNet(AutoregressiveModel):
 
     def logits_from_one_hot(self, one_hot):
         """one_hot: (N, T, K) float. Returns logits: (N, T, K), causal in the strict sense."""
-        # TODO: shift right one step (pad a zero step in front, drop the last), input_conv, the gated residual blocks, ReLU, hidden_1x1, output_1x1
-        raise NotImplementedError("shift right one step (pad a zero step in front, drop the last), input_conv, the gated residual blocks, ReLU, hidden_1x1, output_1x1")
+        # TODO: shift right one step (pad a zero step in front, drop the last), input_conv, the
+        #       gated residual blocks, ReLU, hidden_1x1, output_1x1
+        raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):
         return {**super().get_config(), "levels": self.levels, "filters": self.filters,

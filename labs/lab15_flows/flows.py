@@ -63,7 +63,7 @@ def change_of_variables_log_prob(x, forward, base):
     (N, D) to (N,). Returns log_px: (N,).
     """
     # TODO: z, log_det = forward(x); combine base.log_prob(z) with log_det (the change of variables)
-    raise NotImplementedError("z, log_det = forward(x); combine base.log_prob(z) with log_det (the change of variables)")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def bounded_log_scale(raw, bound):
@@ -75,7 +75,7 @@ def bounded_log_scale(raw, bound):
     raw: a tensor of any shape; bound: a positive float. Returns log_scale: same shape.
     """
     # TODO: bound * tanh(raw / bound)
-    raise NotImplementedError("bound * tanh(raw / bound)")
+    raise NotImplementedError("fill in the TODO above")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,18 +127,21 @@ class AffineCoupling(keras.layers.Layer):
 
         x: (N, D). Returns (shift, log_scale): each (N, D), in x's dtype.
         """
-        # TODO: h = the hidden layers applied to mask * x; both heads on h, cast to x.dtype (the layers compute in float16 under mixed precision); bound the log-scale
-        raise NotImplementedError("h = the hidden layers applied to mask * x; both heads on h, cast to x.dtype (the layers compute in float16 under mixed precision); bound the log-scale")
+        # TODO: h = the hidden layers applied to mask * x; both heads on h, cast to x.dtype (the
+        #       layers compute in float16 under mixed precision); bound the log-scale
+        raise NotImplementedError("fill in the TODO above")
 
     def forward(self, x):
         """x -> z. x: (N, D). Returns (z (N, D), log_det (N,)) with log_det = log |det dz/dx|."""
-        # TODO: shift, log_scale = self.conditioner(x); transform only the dimensions with mask 0; log_det sums their log-scales
-        raise NotImplementedError("shift, log_scale = self.conditioner(x); transform only the dimensions with mask 0; log_det sums their log-scales")
+        # TODO: shift, log_scale = self.conditioner(x); transform only the dimensions with mask 0;
+        #       log_det sums their log-scales
+        raise NotImplementedError("fill in the TODO above")
 
     def inverse(self, z):
         """z -> x. z: (N, D). Returns (x (N, D), log_det (N,)) with log_det = log |det dx/dz|."""
-        # TODO: the kept half of z IS the kept half of x, so self.conditioner(z) gives the same shift and log-scale; undo the affine map; log_det has the opposite sign
-        raise NotImplementedError("the kept half of z IS the kept half of x, so self.conditioner(z) gives the same shift and log-scale; undo the affine map; log_det has the opposite sign")
+        # TODO: the kept half of z IS the kept half of x, so self.conditioner(z) gives the same
+        #       shift and log-scale; undo the affine map; log_det has the opposite sign
+        raise NotImplementedError("fill in the TODO above")
 
     def call(self, x):
         return self.forward(x)
@@ -158,7 +161,7 @@ def alternating_masks(dim, count):
     Returns masks: float32 (count, dim).
     """
     # TODO: mask[i] = i mod 2 for the first coupling, then 1 - (the previous mask) for each next one
-    raise NotImplementedError("mask[i] = i mod 2 for the first coupling, then 1 - (the previous mask) for each next one")
+    raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package="dlkit_lab15_flows")
@@ -183,22 +186,24 @@ class ActNorm(keras.layers.Layer):
         """Set loc to the per-dimension mean of x and log_scale to the log of its per-dimension
         standard deviation (plus ACTNORM_EPSILON). x: (N, D), a batch of this layer's inputs."""
         x = tf.convert_to_tensor(x, dtype="float32")
-        # TODO: mean and standard deviation over the batch axis; assign them to self.loc and self.log_scale (log of std + ACTNORM_EPSILON)
-        raise NotImplementedError("mean and standard deviation over the batch axis; assign them to self.loc and self.log_scale (log of std + ACTNORM_EPSILON)")
+        # TODO: mean and standard deviation over the batch axis; assign them to self.loc and
+        #       self.log_scale (log of std + ACTNORM_EPSILON)
+        raise NotImplementedError("fill in the TODO above")
 
     def forward(self, x):
         """x -> z. x: (N, D). Returns (z (N, D), log_det (N,)), log_det the same for every row."""
         loc = keras.ops.cast(self.loc, x.dtype)
         log_scale = keras.ops.cast(self.log_scale, x.dtype)
-        # TODO: z = (x - loc) * exp(-log_scale); log_det = -sum(log_scale), repeated for every row (tf.ones_like(x[..., 0]))
-        raise NotImplementedError("z = (x - loc) * exp(-log_scale); log_det = -sum(log_scale), repeated for every row (tf.ones_like(x[..., 0]))")
+        # TODO: z = (x - loc) * exp(-log_scale); log_det = -sum(log_scale), repeated for every row
+        #       (tf.ones_like(x[..., 0]))
+        raise NotImplementedError("fill in the TODO above")
 
     def inverse(self, z):
         """z -> x. z: (N, D). Returns (x (N, D), log_det (N,)) with log_det = log |det dx/dz|."""
         loc = keras.ops.cast(self.loc, z.dtype)
         log_scale = keras.ops.cast(self.log_scale, z.dtype)
         # TODO: x = z * exp(log_scale) + loc; log_det = +sum(log_scale) for every row
-        raise NotImplementedError("x = z * exp(log_scale) + loc; log_det = +sum(log_scale) for every row")
+        raise NotImplementedError("fill in the TODO above")
 
     def call(self, x):
         return self.forward(x)
@@ -249,13 +254,15 @@ class MaskedAutoregressiveFlow(keras.layers.Layer):
 
     def forward(self, x):
         """x -> z in one pass. x: (N, D). Returns (z (N, D), log_det (N,))."""
-        # TODO: shift, log_scale = self.conditioner(x); z = (x - shift) * exp(-log_scale); log_det = -sum(log_scale)
-        raise NotImplementedError("shift, log_scale = self.conditioner(x); z = (x - shift) * exp(-log_scale); log_det = -sum(log_scale)")
+        # TODO: shift, log_scale = self.conditioner(x); z = (x - shift) * exp(-log_scale); log_det =
+        #       -sum(log_scale)
+        raise NotImplementedError("fill in the TODO above")
 
     def inverse(self, z):
         """z -> x in D passes. z: (N, D). Returns (x (N, D), log_det (N,)) = log |det dx/dz|."""
-        # TODO: start from x = zeros; D times: shift, log_scale = self.conditioner(x), x = z * exp(log_scale) + shift; log_det = +sum(log_scale) of the last pass
-        raise NotImplementedError("start from x = zeros; D times: shift, log_scale = self.conditioner(x), x = z * exp(log_scale) + shift; log_det = +sum(log_scale) of the last pass")
+        # TODO: start from x = zeros; D times: shift, log_scale = self.conditioner(x), x = z *
+        #       exp(log_scale) + shift; log_det = +sum(log_scale) of the last pass
+        raise NotImplementedError("fill in the TODO above")
 
     def call(self, x):
         return self.forward(x)
@@ -312,26 +319,28 @@ class FlowModel(keras.Model):
         """x -> z through every layer in order. x: (N, D).
         Returns (z (N, D), log_det (N,)): log |det dz/dx|, the sum of the layers' log_dets."""
         x = keras.ops.cast(x, "float32")  # flows compute in float32, also under mixed precision
-        # TODO: start from log_det = zeros (N,) (tf.zeros_like(x[..., 0])); for each layer in order: x, layer_log_det = layer.forward(x); add up the log_dets
-        raise NotImplementedError("start from log_det = zeros (N,) (tf.zeros_like(x[..., 0])); for each layer in order: x, layer_log_det = layer.forward(x); add up the log_dets")
+        # TODO: start from log_det = zeros (N,) (tf.zeros_like(x[..., 0])); for each layer in order:
+        #       x, layer_log_det = layer.forward(x); add up the log_dets
+        raise NotImplementedError("fill in the TODO above")
 
     def inverse(self, z):
         """z -> x through every layer's inverse, last layer first. z: (N, D).
         Returns (x (N, D), log_det (N,)): log |det dx/dz|."""
         z = keras.ops.cast(z, "float32")
         # TODO: as forward, with layer.inverse over reversed(self.flow_layers)
-        raise NotImplementedError("as forward, with layer.inverse over reversed(self.flow_layers)")
+        raise NotImplementedError("fill in the TODO above")
 
     def log_prob(self, x):
         """log p(x) in nats. x: (N, D). Returns (N,)."""
         # TODO: change_of_variables_log_prob with self.forward and standard_normal(self.dim)
-        raise NotImplementedError("change_of_variables_log_prob with self.forward and standard_normal(self.dim)")
+        raise NotImplementedError("fill in the TODO above")
 
     def train_step(self, data):
         """One gradient step on the batch-mean NLL (fit calls it). Returns {"loss": mean so far}."""
         x = data[0] if isinstance(data, tuple) else data  # fit(x) or fit((x, labels))
-        # TODO: loss = -mean(log_prob(x)) inside a GradientTape; scale_loss; gradients w.r.t. self.trainable_variables; optimizer.apply
-        raise NotImplementedError("loss = -mean(log_prob(x)) inside a GradientTape; scale_loss; gradients w.r.t. self.trainable_variables; optimizer.apply")
+        # TODO: loss = -mean(log_prob(x)) inside a GradientTape; scale_loss; gradients w.r.t.
+        #       self.trainable_variables; optimizer.apply
+        raise NotImplementedError("fill in the TODO above")
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
 
@@ -339,7 +348,7 @@ class FlowModel(keras.Model):
         """The batch-mean NLL, no gradient step (evaluate and validation call it)."""
         x = data[0] if isinstance(data, tuple) else data
         # TODO: loss = -mean(log_prob(x))
-        raise NotImplementedError("loss = -mean(log_prob(x))")
+        raise NotImplementedError("fill in the TODO above")
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
 
@@ -349,15 +358,17 @@ class FlowModel(keras.Model):
     def sample(self, n, seed=None):
         """Draw n points: z ~ N(0, I) from keras.random.normal((n, D), seed=seed), then the
         inverse flow. The same integer seed gives the same samples. Returns x: (n, D)."""
-        # TODO: z from keras.random.normal((n, self.dim), seed=seed); return the x of self.inverse(z)
-        raise NotImplementedError("z from keras.random.normal((n, self.dim), seed=seed); return the x of self.inverse(z)")
+        # TODO: z from keras.random.normal((n, self.dim), seed=seed); return the x of
+        #       self.inverse(z)
+        raise NotImplementedError("fill in the TODO above")
 
     def distribution(self):
         """The model as a tfd.TransformedDistribution: the base standard_normal(D) pushed
         through the generative map z -> x. Its log_prob(x) equals self.log_prob(x); its
         sample(n, seed=...) draws (n, D). Build a fresh one after training."""
-        # TODO: chain one FlowBijector per layer (tfb.Chain applies its LAST bijector first), then tfb.Invert the chain to get z -> x
-        raise NotImplementedError("chain one FlowBijector per layer (tfb.Chain applies its LAST bijector first), then tfb.Invert the chain to get z -> x")
+        # TODO: chain one FlowBijector per layer (tfb.Chain applies its LAST bijector first), then
+        #       tfb.Invert the chain to get z -> x
+        raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package="dlkit_lab15_flows")
@@ -389,7 +400,7 @@ class RealNVP(FlowModel):
 
     def get_config(self):
         # TODO: every constructor argument, so that RealNVP.from_config rebuilds the same model
-        raise NotImplementedError("every constructor argument, so that RealNVP.from_config rebuilds the same model")
+        raise NotImplementedError("fill in the TODO above")
 
 
 @keras.saving.register_keras_serializable(package="dlkit_lab15_flows")
@@ -435,16 +446,16 @@ class FlowBijector(tfb.Bijector):
 
     def _forward(self, x):
         # TODO: the z of self.flow.forward(x)
-        raise NotImplementedError("the z of self.flow.forward(x)")
+        raise NotImplementedError("fill in the TODO above")
 
     def _inverse(self, z):
         # TODO: the x of self.flow.inverse(z)
-        raise NotImplementedError("the x of self.flow.inverse(z)")
+        raise NotImplementedError("fill in the TODO above")
 
     def _forward_log_det_jacobian(self, x):
         # TODO: the log_det of self.flow.forward(x)
-        raise NotImplementedError("the log_det of self.flow.forward(x)")
+        raise NotImplementedError("fill in the TODO above")
 
     def _inverse_log_det_jacobian(self, z):
         # TODO: the log_det of self.flow.inverse(z)
-        raise NotImplementedError("the log_det of self.flow.inverse(z)")
+        raise NotImplementedError("fill in the TODO above")

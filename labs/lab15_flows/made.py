@@ -38,8 +38,9 @@ def made_degrees(dim, hidden_units, order="left-to-right"):
     """
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
-    # TODO: input degrees 1..D (reversed for right-to-left), then 1 + (k mod max(D - 1, 1)) per hidden layer
-    raise NotImplementedError("input degrees 1..D (reversed for right-to-left), then 1 + (k mod max(D - 1, 1)) per hidden layer")
+    # TODO: input degrees 1..D (reversed for right-to-left), then 1 + (k mod max(D - 1, 1)) per
+    #       hidden layer
+    raise NotImplementedError("fill in the TODO above")
 
 
 def mask_from_degrees(in_degrees, out_degrees, strict=False):
@@ -53,7 +54,7 @@ def mask_from_degrees(in_degrees, out_degrees, strict=False):
     like a Dense kernel (inputs along the rows).
     """
     # TODO: compare out_degrees[None, :] with in_degrees[:, None] (> when strict, >= otherwise)
-    raise NotImplementedError("compare out_degrees[None, :] with in_degrees[:, None] (> when strict, >= otherwise)")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def made_masks(dim, hidden_units, order="left-to-right", outputs_per_dim=2):
@@ -66,8 +67,9 @@ def made_masks(dim, hidden_units, order="left-to-right", outputs_per_dim=2):
     Returns a list of L + 1 float32 masks: (D, H_1), (H_1, H_2), ..., (H_L, outputs_per_dim * D)
     (just [(D, outputs_per_dim * D)] when there is no hidden layer).
     """
-    # TODO: made_degrees, then mask_from_degrees between consecutive layers; the last one strict, against the tiled input degrees
-    raise NotImplementedError("made_degrees, then mask_from_degrees between consecutive layers; the last one strict, against the tiled input degrees")
+    # TODO: made_degrees, then mask_from_degrees between consecutive layers; the last one strict,
+    #       against the tiled input degrees
+    raise NotImplementedError("fill in the TODO above")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,8 +104,9 @@ class MaskedDense(keras.layers.Layer):
         self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
 
     def call(self, x):
-        # TODO: activation(x @ (kernel * mask) + bias); cast the mask to self.compute_dtype (float16 under mixed precision)
-        raise NotImplementedError("activation(x @ (kernel * mask) + bias); cast the mask to self.compute_dtype (float16 under mixed precision)")
+        # TODO: activation(x @ (kernel * mask) + bias); cast the mask to self.compute_dtype (float16
+        #       under mixed precision)
+        raise NotImplementedError("fill in the TODO above")
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
@@ -144,8 +147,9 @@ class MADE(keras.layers.Layer):
             shape = layer.compute_output_shape(shape)
 
     def call(self, x):
-        # TODO: run x through the hidden layers and the output layer; the first D outputs are the shift, the next D the raw log-scale
-        raise NotImplementedError("run x through the hidden layers and the output layer; the first D outputs are the shift, the next D the raw log-scale")
+        # TODO: run x through the hidden layers and the output layer; the first D outputs are the
+        #       shift, the next D the raw log-scale
+        raise NotImplementedError("fill in the TODO above")
 
     def compute_output_shape(self, input_shape):
         shape = (*input_shape[:-1], self.dim)

@@ -29,7 +29,7 @@ class SinusoidalEmbedding(keras.layers.Layer):
 
     def call(self, t):
         # TODO: frequencies exp(-log(max_period) * k / half); angles t * w; sines then cosines
-        raise NotImplementedError("frequencies exp(-log(max_period) * k / half); angles t * w; sines then cosines")
+        raise NotImplementedError("fill in the TODO above")
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.dim)
@@ -73,12 +73,13 @@ class MLPDenoiser(keras.layers.Layer):
         self.output_layer = keras.layers.Dense(self.data_dim, name="output")
 
     def build(self, input_shape):
-        # TODO: build every sublayer on the shape it will see (the time projection on embedding_dim features)
-        raise NotImplementedError("build every sublayer on the shape it will see (the time projection on embedding_dim features)")
+        # TODO: build every sublayer on the shape it will see (the time projection on embedding_dim
+        #       features)
+        raise NotImplementedError("fill in the TODO above")
 
     def call(self, x_t, t, labels=None):
         # TODO: sum the x_t, time and label codes, silu, the hidden layers, the output layer
-        raise NotImplementedError("sum the x_t, time and label codes, silu, the hidden layers, the output layer")
+        raise NotImplementedError("fill in the TODO above")
 
     def compute_output_shape(self, input_shape, *args, **kwargs):
         return (input_shape[0], self.data_dim)

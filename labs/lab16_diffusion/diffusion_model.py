@@ -24,7 +24,7 @@ def ema_update(ema_variables, variables, decay):
     Returns None.
     """
     # TODO: assign decay * ema + (1 - decay) * value to each EMA variable
-    raise NotImplementedError("assign decay * ema + (1 - decay) * value to each EMA variable")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def copy_frozen(network):
@@ -109,8 +109,9 @@ class DiffusionModel(keras.Model):
         x0, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
         x0 = tf.cast(x0, tf.float32)
         batch = tf.shape(x0)[0]
-        # TODO: random t and noise per example; label dropout; tape, loss, scale_loss, apply; then the EMA step
-        raise NotImplementedError("random t and noise per example; label dropout; tape, loss, scale_loss, apply; then the EMA step")
+        # TODO: random t and noise per example; label dropout; tape, loss, scale_loss, apply; then
+        #       the EMA step
+        raise NotImplementedError("fill in the TODO above")
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
 
@@ -123,8 +124,9 @@ class DiffusionModel(keras.Model):
         x_t: (N, data_dim); t, labels: (N,) integers. Returns (N, data_dim) float32.
         """
         network = self.ema_denoiser if use_ema else self.denoiser
-        # TODO: unconditional, conditional, or guided_noise(conditional, unconditional (null labels), w)
-        raise NotImplementedError("unconditional, conditional, or guided_noise(conditional, unconditional (null labels), w)")
+        # TODO: unconditional, conditional, or guided_noise(conditional, unconditional (null
+        #       labels), w)
+        raise NotImplementedError("fill in the TODO above")
 
     def sample(self, n, labels=None, guidance_weight=0.0, method="ddpm", num_sample_steps=None,
                seed=None):
@@ -156,8 +158,9 @@ class DiffusionModel(keras.Model):
         keras.saving.serialize_keras_object (from_config deserialises it), the other
         constructor arguments as they are."""
         config = super().get_config()
-        # TODO: add the serialised denoiser and data_dim, num_steps, schedule, num_classes, label_dropout, ema_decay
-        raise NotImplementedError("add the serialised denoiser and data_dim, num_steps, schedule, num_classes, label_dropout, ema_decay")
+        # TODO: add the serialised denoiser and data_dim, num_steps, schedule, num_classes,
+        #       label_dropout, ema_decay
+        raise NotImplementedError("fill in the TODO above")
 
     @classmethod
     def from_config(cls, config):

@@ -32,7 +32,7 @@ def linear_betas(num_steps, beta_min=0.1, beta_max=20.0):
     Returns betas: float32 numpy array (T,).
     """
     # TODO: T values evenly spaced from beta_min / T to beta_max / T (both ends included)
-    raise NotImplementedError("T values evenly spaced from beta_min / T to beta_max / T (both ends included)")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def cosine_betas(num_steps, offset=0.008, max_beta=0.999):
@@ -46,7 +46,7 @@ def cosine_betas(num_steps, offset=0.008, max_beta=0.999):
     Returns betas: float32 numpy array (T,).
     """
     # TODO: alpha_bar on the grid u = 0, 1/T, ..., 1 (float64), then the ratios of neighbours
-    raise NotImplementedError("alpha_bar on the grid u = 0, 1/T, ..., 1 (float64), then the ratios of neighbours")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def make_betas(schedule, num_steps):
@@ -72,8 +72,9 @@ class NoiseSchedule:
     def __init__(self, betas):
         self.betas = tf.constant(np.asarray(betas, dtype=np.float32))
         self.num_steps = int(self.betas.shape[0])
-        # TODO: alphas, alpha_bars (a cumulative product) and alpha_bars_prev (shifted by one, starting at 1)
-        raise NotImplementedError("alphas, alpha_bars (a cumulative product) and alpha_bars_prev (shifted by one, starting at 1)")
+        # TODO: alphas, alpha_bars (a cumulative product) and alpha_bars_prev (shifted by one,
+        #       starting at 1)
+        raise NotImplementedError("fill in the TODO above")
 
 
 def gather_per_example(values, t, like):
@@ -96,7 +97,7 @@ def q_sample(x0, t, noise, alpha_bars):
     Returns x_t: (N, ...).
     """
     # TODO: pick alpha_bar_t per example (gather_per_example), then scale signal and noise
-    raise NotImplementedError("pick alpha_bar_t per example (gather_per_example), then scale signal and noise")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def noise_prediction_loss(predict_noise, x0, t, noise, alpha_bars):
@@ -110,4 +111,4 @@ def noise_prediction_loss(predict_noise, x0, t, noise, alpha_bars):
     Returns a float32 scalar, even when the network computes in float16.
     """
     # TODO: noise x0 to x_t with q_sample, predict the noise, mean squared error in float32
-    raise NotImplementedError("noise x0 to x_t with q_sample, predict the noise, mean squared error in float32")
+    raise NotImplementedError("fill in the TODO above")

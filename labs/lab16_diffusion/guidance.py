@@ -20,7 +20,7 @@ def drop_labels(labels, uniform, drop_probability, null_label):
     Returns (N,) integers of the same dtype as labels.
     """
     # TODO: tf.where: null_label where the draw falls below the probability, the label elsewhere
-    raise NotImplementedError("tf.where: null_label where the draw falls below the probability, the label elsewhere")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def guided_noise(conditional_noise, unconditional_noise, guidance_weight):
@@ -30,4 +30,4 @@ def guided_noise(conditional_noise, unconditional_noise, guidance_weight):
     Returns the guided noise prediction: (N, ...).
     """
     # TODO: push the conditional prediction away from the unconditional one by w
-    raise NotImplementedError("push the conditional prediction away from the unconditional one by w")
+    raise NotImplementedError("fill in the TODO above")

@@ -28,7 +28,7 @@ def predict_x0(x_t, t, predicted_noise, alpha_bars):
     x_t, predicted_noise: (N, ...); t: (N,) integers; alpha_bars: (T,). Returns x0: (N, ...).
     """
     # TODO: invert x_t = sqrt(alpha_bar) x0 + sqrt(1 - alpha_bar) eps for x0
-    raise NotImplementedError("invert x_t = sqrt(alpha_bar) x0 + sqrt(1 - alpha_bar) eps for x0")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def posterior_mean_variance(x0, x_t, t, schedule):
@@ -42,7 +42,7 @@ def posterior_mean_variance(x0, x_t, t, schedule):
     one value per example shaped to broadcast against x_t. At t = 0 the variance is 0.
     """
     # TODO: gather beta_t, alpha_t, alpha_bar_t and alpha_bar_{t-1} per example; the two formulas
-    raise NotImplementedError("gather beta_t, alpha_t, alpha_bar_t and alpha_bar_{t-1} per example; the two formulas")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def ddpm_step(x_t, t, predicted_noise, noise, schedule, variance="posterior"):
@@ -57,8 +57,9 @@ def ddpm_step(x_t, t, predicted_noise, noise, schedule, variance="posterior"):
     """
     if variance not in VARIANCES:
         raise ValueError(f"variance must be one of {VARIANCES}, got {variance!r}")
-    # TODO: x0 estimate, posterior mean; sigma^2 = beta tilde or beta; add sigma * noise only where t > 0
-    raise NotImplementedError("x0 estimate, posterior mean; sigma^2 = beta tilde or beta; add sigma * noise only where t > 0")
+    # TODO: x0 estimate, posterior mean; sigma^2 = beta tilde or beta; add sigma * noise only where
+    #       t > 0
+    raise NotImplementedError("fill in the TODO above")
 
 
 def ddpm_sample(predict_noise, x_T, schedule, seed=None, variance="posterior"):
@@ -73,7 +74,7 @@ def ddpm_sample(predict_noise, x_T, schedule, seed=None, variance="posterior"):
         seed = keras.random.SeedGenerator(seed)
     x = tf.convert_to_tensor(x_T, dtype=tf.float32)
     # TODO: for t = T-1 down to 0: the same t for the whole batch, predict the noise, one ddpm_step
-    raise NotImplementedError("for t = T-1 down to 0: the same t for the whole batch, predict the noise, one ddpm_step")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def ddim_timesteps(num_steps, num_sample_steps):
@@ -86,7 +87,7 @@ def ddim_timesteps(num_steps, num_sample_steps):
     if not 1 <= num_sample_steps <= num_steps:
         raise ValueError(f"num_sample_steps must be in [1, {num_steps}], got {num_sample_steps}")
     # TODO: np.linspace from T - 1 to 0, rounded to integers
-    raise NotImplementedError("np.linspace from T - 1 to 0, rounded to integers")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def ddim_step(x_t, t, t_prev, predicted_noise, schedule):
@@ -101,7 +102,7 @@ def ddim_step(x_t, t, t_prev, predicted_noise, schedule):
     Returns x_{t_prev}: (N, ...).
     """
     # TODO: x0 from the predicted noise; alpha_bar at t_prev (1 where t_prev is -1); re-mix
-    raise NotImplementedError("x0 from the predicted noise; alpha_bar at t_prev (1 where t_prev is -1); re-mix")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def ddim_sample(predict_noise, x_T, schedule, num_sample_steps):
@@ -113,4 +114,4 @@ def ddim_sample(predict_noise, x_T, schedule, num_sample_steps):
     """
     x = tf.convert_to_tensor(x_T, dtype=tf.float32)
     # TODO: walk the pairs (t, next t) of ddim_timesteps, with -1 after the last one
-    raise NotImplementedError("walk the pairs (t, next t) of ddim_timesteps, with -1 after the last one")
+    raise NotImplementedError("fill in the TODO above")

@@ -23,7 +23,7 @@ def score_from_noise(predicted_noise, sigma):
     predicted_noise: (N, ...); sigma: a number or (N, 1, ...). Returns the score: (N, ...).
     """
     # TODO: the noise points away from the data: flip it and divide by the noise scale
-    raise NotImplementedError("the noise points away from the data: flip it and divide by the noise scale")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def denoising_score_matching_loss(score, noise, sigma):
@@ -37,7 +37,7 @@ def denoising_score_matching_loss(score, noise, sigma):
     score, noise: (N, D); sigma: a number or (N, 1). Returns a float32 scalar.
     """
     # TODO: 0.5 * squared norm of sigma * score + noise per example, then the batch mean
-    raise NotImplementedError("0.5 * squared norm of sigma * score + noise per example, then the batch mean")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def langevin_step(x, score, step_size, noise):
@@ -48,7 +48,7 @@ def langevin_step(x, score, step_size, noise):
     x, score, noise: (N, D); step_size: a positive number. Returns the new x: (N, D).
     """
     # TODO: half a step along the score, plus noise of variance step_size
-    raise NotImplementedError("half a step along the score, plus noise of variance step_size")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def annealed_step_sizes(sigmas, epsilon):
@@ -60,7 +60,7 @@ def annealed_step_sizes(sigmas, epsilon):
     """
     sigmas = np.asarray(sigmas, dtype=np.float64)
     # TODO: scale epsilon by (sigma_i / sigma_L)^2
-    raise NotImplementedError("scale epsilon by (sigma_i / sigma_L)^2")
+    raise NotImplementedError("fill in the TODO above")
 
 
 def annealed_langevin(score_fn, x, sigmas, epsilon, steps_per_level, seed=None):
@@ -75,4 +75,4 @@ def annealed_langevin(score_fn, x, sigmas, epsilon, steps_per_level, seed=None):
         seed = keras.random.SeedGenerator(seed)
     x = tf.convert_to_tensor(x, dtype=tf.float32)
     # TODO: for each level (sigma, step size): steps_per_level Langevin steps with fresh noise
-    raise NotImplementedError("for each level (sigma, step size): steps_per_level Langevin steps with fresh noise")
+    raise NotImplementedError("fill in the TODO above")
