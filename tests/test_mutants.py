@@ -1,6 +1,8 @@
 """Each named mutant loses the points of the checks it is aimed at, with a message."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from autograder import SOLUTIONS
@@ -33,3 +35,8 @@ def test_mutant_loses_the_points_of_its_checks(lab, mutant, tmp_path):
         assert result.status == "failed" and result.points == 0, (
             f"{mutant.name} should fail {result.name}, which passed")
         assert result.message.strip() and "Traceback" not in result.message, result.name
+    if mutant.says:
+        message = report.result(mutant.breaks[0]).message
+        assert re.search(mutant.says, message, re.I), (
+            f"{mutant.name}: the message of {mutant.breaks[0]} does not point at the mistake "
+            f"(expected /{mutant.says}/): {message}")

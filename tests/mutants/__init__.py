@@ -3,7 +3,9 @@
 Each lab has a module here with `MUTANTS`, a list of `Mutant`. The kit's tests apply each
 edit to a copy of the solution, grade it on the checks in `breaks` (the first is the check
 written for that mistake; any others are checks that necessarily use the broken function)
-and require that every one of them fails, with a message.
+and require that every one of them fails, with a message. `says`, when given, is a
+regular expression the first check's message must match (case-insensitive): the message
+points the student at the mistake, not only at a wrong number.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ class Mutant:
     replace: str
     breaks: tuple[str, ...]
     hidden: bool = False  # grade hidden checks too (when the target check is hidden)
+    says: str = ""
 
     def apply(self, solution: Path, target: Path) -> Path:
         shutil.copytree(solution, target, ignore=shutil.ignore_patterns("__pycache__"))
