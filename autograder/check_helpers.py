@@ -1,6 +1,9 @@
 """Helpers that several labs' checks share. Probes (in the worker) and verdicts (in the
 grader) may both import this module: its top level imports numpy only, and the jail ships it
-with the engine, unlike another lab's check package."""
+with the engine, unlike another lab's check package.
+
+Softmax, log-softmax and logsumexp in a check come from `scipy.special`, an independent
+reference, not from numpy written again in each lab."""
 from __future__ import annotations
 
 import numpy as np
@@ -32,6 +35,47 @@ def trajectory(optimizer, initial, gradients):
         optimizer.apply([keras.ops.convert_to_tensor(g) for g in step], variables)
         after.append(np.concatenate([np.ravel(v.numpy()) for v in variables]))
     return np.stack(after)
+
+
+def assign_random_weights(model, rng, scale: float = 0.3) -> None:
+    """Overwrite every trainable weight with N(0, scale^2) draws, in the model's own order
+    (fixed by the given __init__ and build code, so student and reference get the same
+    weights from the same rng). Probes only."""
+    for weight in model.trainable_weights:
+        weight.assign(rng.normal(scale=scale, size=weight.shape).astype("float32"))
+
+
+def snapshot(variables) -> list[np.ndarray]:
+    """Copies of the variables' values, to compare with `largest_change` later."""
+    return [np.array(v.numpy() if hasattr(v, "numpy") else v) for v in variables]
+
+
+def largest_change(before: list[np.ndarray], variables) -> float:
+    """The largest absolute change of any value since `snapshot(variables)`."""
+    return max(float(np.abs(b - a).max()) for b, a in zip(before, snapshot(variables)))
+
+
+def judge_relative_training(reached: float, start: float, target: float, what: str, *,
+                            improve_to: float = 0.5, factor: float = 3.0,
+                            slack: float = 0.1) -> None:
+    """The verdict of a training run whose result varies with the noise draws (a GAN's
+    distance to the data, a held-out loss measured as a distance): lower is better.
+
+    It fails when the student's `reached` is not below `improve_to * start` (training barely
+    moved) or is above max(factor * target, target + slack), where `target` is the
+    reference's result with the same networks and budget. `what` names the quantity."""
+    from autograder.api import CheckFailed
+    said = f"after training, {what} is {reached:.3g}"
+    if not np.isfinite(reached):
+        raise CheckFailed(f"{said}: training diverged")
+    if reached > improve_to * start:
+        raise CheckFailed(f"{said}, needs at most {improve_to * start:.3g} "
+                          f"({improve_to:.0%} of its {start:.3g} before training): training "
+                          "barely moved it")
+    ceiling = max(factor * target, target + slack)
+    if reached > ceiling:
+        raise CheckFailed(f"{said}, needs at most {ceiling:.3g}: the reference reaches "
+                          f"{target:.3g} with the same networks and budget")
 
 
 def energy_distance(x, y) -> float:

@@ -1,4 +1,5 @@
-"""Training helpers: loss trackers for custom train_steps, TensorBoard callbacks, run folders.
+"""Training helpers: loss trackers and compile for custom train_steps, TensorBoard callbacks,
+run folders.
 
 Importing this module does not import TensorFlow; the trackers and callbacks do on use.
 
@@ -23,6 +24,10 @@ A model with a custom train_step reports its losses through LossTrackers (Keras 
 
 Do not report losses through `self.compiled_metrics.update_state`: in Keras 3 it logs a wrong
 loss without any error.
+
+Its optimizer comes through `compile`, built there (see OneOptimizer and OptimizerPerNetwork),
+and a loop of a known count inside train_step is `for _ in tf.range(n):`, which AutoGraph
+turns into one graph loop.
 """
 from __future__ import annotations
 
@@ -76,6 +81,61 @@ class LossTrackers:
         """Reset all trackers (Keras does this each epoch via the model's `metrics`)."""
         for tracker in self._trackers.values():
             tracker.reset_state()
+
+
+class OneOptimizer:
+    """Mixin for a keras.Model with its own train_step and one optimizer: write
+    `class VAE(OneOptimizer, keras.Model)`.
+
+    `compile(optimizer="adam", ...)` builds the optimizer's slots for the model's weights at
+    once (built inside the first traced train_step instead, they make TensorFlow trace that
+    step twice), and `keras.saving.load_model` compiles the loaded model the same way, so its
+    optimizer state is restored too. The model's weights must exist at compile time.
+    """
+
+    def compile(self, optimizer="adam", **kwargs):
+        super().compile(optimizer=optimizer, **kwargs)
+        self.optimizer.build(self.trainable_variables)
+
+    def compile_from_config(self, config):
+        # Keras skips this for a model with its own compile unless the model defines it.
+        self.compile(**keras().saving.deserialize_keras_object(config))
+
+
+class OptimizerPerNetwork:
+    """Mixin for a keras.Model that trains each of its networks with its own optimizer (GAN,
+    WGAN): `class GAN(OptimizerPerNetwork, keras.Model)` with
+
+        OPTIMIZERS = {"d_optimizer": "discriminator", "g_optimizer": "generator"}
+
+    ({compile argument: the attribute holding the network it trains}). Then
+    `gan.compile(d_optimizer=..., g_optimizer=...)` sets `gan.d_optimizer` and
+    `gan.g_optimizer`, builds each for its own network's weights, and `load_model` restores
+    both optimizers and their state.
+    """
+
+    OPTIMIZERS: dict[str, str] = {}
+
+    def compile(self, **kwargs):
+        missing = sorted(set(self.OPTIMIZERS) - set(kwargs))
+        if missing:
+            raise TypeError(f"compile() needs {', '.join(missing)}")
+        optimizers = {name: kwargs.pop(name) for name in self.OPTIMIZERS}
+        super().compile(**kwargs)   # the rest (steps_per_execution, jit_compile...) is Keras's
+        for name, network in self.OPTIMIZERS.items():
+            setattr(self, name, optimizers[name])
+            optimizers[name].build(getattr(self, network).trainable_variables)
+
+    def get_compile_config(self):
+        # Saved with the model, so that load_model gives back a model ready to train on.
+        if any(getattr(self, name, None) is None for name in self.OPTIMIZERS):
+            return None
+        serialize = keras().saving.serialize_keras_object
+        return {name: serialize(getattr(self, name)) for name in self.OPTIMIZERS}
+
+    def compile_from_config(self, config):
+        deserialize = keras().saving.deserialize_keras_object
+        self.compile(**{name: deserialize(value) for name, value in config.items()})
 
 
 def tensorboard_callbacks(logdir, *, sample_fn: Callable | None = None, every_n_epochs: int = 1,

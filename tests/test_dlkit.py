@@ -36,7 +36,14 @@ from dlkit.data import (
     toy2d_modes,
 )
 from dlkit.data.digits import split_indices
-from dlkit.training import LossTrackers, outputs_root, run_dir, tensorboard_callbacks
+from dlkit.training import (
+    LossTrackers,
+    OneOptimizer,
+    OptimizerPerNetwork,
+    outputs_root,
+    run_dir,
+    tensorboard_callbacks,
+)
 
 pytestmark = pytest.mark.xdist_group("dlkit")
 
@@ -468,6 +475,51 @@ def test_loss_trackers_validate_names(keras):
     assert {k: float(v) for k, v in trackers.results().items()} == {"a": 2.0, "b": 5.0}
     trackers.reset()
     assert float(trackers["a"].result()) == 0.0 and trackers.names == ("a", "b")
+
+
+def test_optimizers_built_on_compile_come_back_from_a_saved_model(tmp_path, tf, keras):
+    from dlkit.backend import reset_keras
+
+    reset_keras(0)
+
+    class Pair(OptimizerPerNetwork, keras.Model):
+        OPTIMIZERS = {"first_optimizer": "first", "second_optimizer": "second"}
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.first, self.second = keras.layers.Dense(2), keras.layers.Dense(1)
+            self.first.build((None, 3))
+            self.second.build((None, 2))
+
+        def call(self, x):
+            return self.second(self.first(x))
+
+    class Single(OneOptimizer, keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = keras.layers.Dense(1)
+            self.dense.build((None, 3))
+
+        def call(self, x):
+            return self.dense(x)
+
+    pair = Pair()
+    pair.compile(first_optimizer=keras.optimizers.Adam(0.1),
+                 second_optimizer=keras.optimizers.SGD(0.2), jit_compile=False)
+    # Built for its own network only: Adam's two slots per weight of `first`.
+    assert len(pair.first_optimizer.variables) == 2 + 2 * len(pair.first.trainable_variables)
+    with pytest.raises(TypeError, match="second_optimizer"):
+        Pair().compile(first_optimizer="adam")
+    single = Single()
+    single.compile(optimizer=keras.optimizers.Adam(0.1))
+    assert single.optimizer.built
+    for model, name in ((pair, "pair"), (single, "single")):
+        model.save(tmp_path / f"{name}.keras")
+    custom = {"Pair": Pair, "Single": Single}
+    loaded = keras.saving.load_model(tmp_path / "pair.keras", custom_objects=custom)
+    assert isinstance(loaded.second_optimizer, keras.optimizers.SGD)
+    assert float(loaded.second_optimizer.learning_rate) == pytest.approx(0.2)
+    assert keras.saving.load_model(tmp_path / "single.keras", custom_objects=custom).optimizer.built
 
 
 def test_tensorboard_callbacks_write_losses_and_image_samples(tmp_path, tf, keras):
