@@ -71,6 +71,11 @@ def describe(error: BaseException, folder: Path) -> str:
     if isinstance(error, ModuleNotFoundError) and error.name:
         return _one_line(f"{location or 'the code'} imports {error.name!r}, "
                          "which is not installed here")
+    if where is None and "NoneType" in _text(error):
+        # Raised in the check's own code, on a value the student's code gave back.
+        return _one_line("a function under test returned None where a value was expected "
+                         "(a `pass` left in it, or a missing `return`?): "
+                         f"{type(error).__name__}: {_text(error)}")
     prefix = f"{location}: " if location else ""
     return _one_line(f"{prefix}{type(error).__name__}: {_text(error)}")
 

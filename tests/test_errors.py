@@ -17,6 +17,14 @@ def _raised(error):
         return caught
 
 
+def _raised_by(function, *args):
+    try:
+        function(*args)
+    except Exception as caught:  # noqa: BLE001
+        return caught
+    raise AssertionError(f"{function.__name__} did not raise")
+
+
 def test_keras_frame_and_colour_codes_are_removed():
     message = describe(_raised(NotImplementedError(KERAS_FRAMED)), Path(__file__).parent)
     assert message == ("not implemented yet (test_errors.py:15 in _raised): "
@@ -28,3 +36,11 @@ def test_keras_frame_and_colour_codes_are_removed():
 def test_plain_messages_are_kept():
     message = describe(_raised(ValueError("shapes (3, 4) and (5,) differ")), Path(__file__).parent)
     assert message == "test_errors.py:15 in _raised: ValueError: shapes (3, 4) and (5,) differ"
+
+
+def test_a_none_returned_to_the_checks_code_is_named_as_such():
+    def check_code(value):
+        return value.shape   # raises in the check, not in the student's folder
+
+    message = describe(_raised_by(check_code, None), Path(__file__).parent / "elsewhere")
+    assert message.startswith("a function under test returned None") and "pass" in message
