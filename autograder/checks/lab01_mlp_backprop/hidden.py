@@ -37,19 +37,27 @@ def _(student, reference):
 
 
 @check(points=1, uses="layers", hint="cross_entropy is unchanged when every logit of a row "
-                                     "moves by the same amount, however large")
+                                     "moves by the same amount, however large, and stays exact "
+                                     "when the logits of a row are hundreds apart")
 def cross_entropy_fresh(lab, rng):
+    """The loss on fresh shapes, with rows shifted by ±500..5000, and with logits spread over
+    [-1000, 1000] (where log(softmax + eps) is far off)."""
     n, c = fresh_shape(rng)
     logits = 3 * rng.normal(size=(n, c))
     labels = rng.integers(0, c, size=n)
     shift = rng.choice([-1.0, 1.0], size=(n, 1)) * rng.uniform(500, 5000, size=(n, 1))
+    spread = extreme_logits(rng, n, c)
     return {"plain": lab.layers.cross_entropy(logits, labels),
-            "shifted": lab.layers.cross_entropy(logits + shift, labels)}
+            "shifted": lab.layers.cross_entropy(logits + shift, labels),
+            "spread": lab.layers.cross_entropy(spread, rng.integers(0, c, size=len(spread)))}
 
 
 @cross_entropy_fresh.verdict
 def _(student, reference):
     expect_close(student["plain"], reference["plain"], "cross_entropy on fresh shapes")
+    expect_finite(student["spread"], "cross_entropy with logits spread over [-1000, 1000]")
+    expect_close(student["spread"], reference["spread"],
+                 "cross_entropy with logits spread over [-1000, 1000]")
     expect_finite(student["shifted"], "cross_entropy with every row shifted by +-500..5000")
     # float64 logits of size 5000 keep ~1e-12 absolute precision: the shift must not matter.
     expect_close(student["shifted"], reference["plain"],
@@ -132,26 +140,39 @@ def _(student, reference):
                  "(2, 3, 2) array", rtol=1e-6, atol=1e-8)
 
 
-@check(points=2, uses="regions", reference=False,
-       hint="every breakpoint must be a real change of the activation pattern, and the "
-            "pattern must stay constant between consecutive breakpoints")
+@check(points=2, uses="regions",
+       hint="every breakpoint must be a zero of a pre-activation where the activation pattern "
+            "changes, the pattern must stay constant between consecutive breakpoints, and "
+            "the breakpoints must be sorted")
 def linear_regions_are_exact(lab, rng):
-    """The breakpoints of a deeper random network are exactly where the pattern changes:
-    zeros of a pre-activation, with a constant pattern between them."""
-    depth = int(rng.integers(2, 5))
-    sizes = (1, *(int(v) for v in rng.integers(4, 9, size=depth)), 2)
-    weights, biases = random_relu_network(rng, sizes)
-    lo, hi = -float(rng.uniform(2, 5)), float(rng.uniform(2, 5))
-    return {"weights": weights, "biases": biases, "interval": [lo, hi],
+    """The breakpoints of three deeper random networks are exactly where the pattern
+    changes: zeros of a pre-activation, with a constant pattern between them; and they are
+    the reference's."""
+    networks = []
+    for _ in range(3):
+        depth = int(rng.integers(2, 5))
+        sizes = (1, *(int(v) for v in rng.integers(4, 9, size=depth)), 2)
+        weights, biases = random_relu_network(rng, sizes)
+        lo, hi = -float(rng.uniform(2, 5)), float(rng.uniform(2, 5))
+        networks.append({
+            "weights": weights, "biases": biases, "interval": [lo, hi],
             "breakpoints": lab.regions.activation_breakpoints(weights, biases, lo, hi),
-            "count": lab.regions.count_linear_regions(weights, biases, lo, hi)}
+            "count": lab.regions.count_linear_regions(weights, biases, lo, hi)})
+    return {"networks": networks}
 
 
 @linear_regions_are_exact.verdict
-def _(student, _reference):
+def _(student, reference):
+    for mine, theirs in zip(student["networks"], reference["networks"]):
+        judge_regions(mine, theirs)
+
+
+def judge_regions(student, reference):
     weights, biases = student["weights"], student["biases"]
     lo, hi = student["interval"]
     where = f"for a {network_name(weights)} network on [{lo:.3g}, {hi:.3g}]"
+    expect_true(student["breakpoints"] is not None,
+                f"activation_breakpoints {where} returned None")
     points = np.asarray(student["breakpoints"], dtype=np.float64).reshape(-1)
     expect_true(np.all(np.diff(points) > 0) and np.all((points > lo) & (points < hi)),
                 f"activation_breakpoints {where} must be sorted, distinct and inside the "
@@ -175,6 +196,11 @@ def _(student, _reference):
         if not np.all(pattern(weights, biases, inner) == expected):
             raise CheckFailed(f"activation_breakpoints {where} misses a breakpoint between "
                               f"{left:.6g} and {right:.6g}")
+    expected = reference["breakpoints"]
+    expect_true(len(points) == len(expected),
+                f"activation_breakpoints {where} finds {len(points)} breakpoints, expected "
+                f"{len(expected)}")
+    expect_close(points, expected, f"activation_breakpoints {where}", rtol=1e-7, atol=1e-9)
     expect_true(int(student["count"]) == len(points) + 1,
                 f"count_linear_regions {where} is {student['count']}, but the "
                 f"{len(points)} breakpoints make {len(points) + 1} regions")

@@ -3,6 +3,7 @@ reverse-mode engine, and the two modes against each other."""
 import numpy as np
 
 from autograder.api import check
+from autograder.checks.lab02_autodiff.primitives import BINARY, tensorflow_ops
 from autograder.checks.lab02_autodiff.probes import (
     backward_probe,
     jacobian_probe,
@@ -11,7 +12,6 @@ from autograder.checks.lab02_autodiff.probes import (
     judge_jacobian,
 )
 from autograder.checks.lab02_autodiff.programs import (
-    BINARY,
     engine_gradients,
     engine_tangents,
     forward_programs_probe,
@@ -21,7 +21,6 @@ from autograder.checks.lab02_autodiff.programs import (
     program_sizes,
     random_program,
     reverse_programs_probe,
-    tensorflow_ops,
 )
 from autograder.verdicts import expect_close
 

@@ -8,14 +8,13 @@ import numpy as np
 
 from autograder.api import CheckFailed
 from autograder.checks.lab02_autodiff import standins
-from autograder.checks.lab02_autodiff.programs import (
+from autograder.checks.lab02_autodiff.primitives import (
     NUMPY_OPS,
     REDUCTIONS,
-    close_or_message,
     shape_relaxed_forwardprop,
-    shared_grads,
     tensorflow_ops,
 )
+from autograder.checks.lab02_autodiff.programs import close_or_message, shared_grads
 from autograder.checks.lab02_autodiff.standins import standing_in
 from autograder.verdicts import expect_close, expect_true
 

@@ -4,69 +4,20 @@ verdicts that name the op where an error enters."""
 from pathlib import Path
 
 import numpy as np
-from scipy.special import expit
 
 from autograder import errors
 from autograder.api import CheckFailed
 from autograder.checks.lab02_autodiff import standins
+from autograder.checks.lab02_autodiff.primitives import (
+    BINARY,
+    NUMPY_OPS,
+    PRIMITIVES,
+    REDUCTIONS,
+    engine_ops,
+    shape_relaxed_forwardprop,
+    tensorflow_ops,
+)
 from autograder.verdicts import expect_close, expect_true
-
-# ---------------------------------------------------------------------------------------------
-# The primitives, and what each means in numpy and in TensorFlow
-# ---------------------------------------------------------------------------------------------
-
-BINARY = ("add", "sub", "mul", "div")
-UNARY = ("neg", "exp", "log", "tanh", "sigmoid", "relu")
-REDUCTIONS = ("reduce_sum", "reduce_mean")
-PRIMITIVES = BINARY + UNARY + ("matmul",) + REDUCTIONS
-
-NUMPY_OPS = {
-    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
-    "neg": np.negative, "exp": np.exp, "log": np.log, "tanh": np.tanh,
-    "sigmoid": expit, "relu": lambda x: np.maximum(x, 0),
-    "matmul": np.matmul,
-    "reduce_sum": lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
-    "reduce_mean": lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
-}
-
-
-def tensorflow_ops():
-    """The same primitives as TensorFlow ops (called in probes only)."""
-    import tensorflow as tf
-    return {
-        "add": tf.add, "sub": tf.subtract, "mul": tf.multiply, "div": tf.divide,
-        "neg": tf.negative, "exp": tf.exp, "log": tf.math.log, "tanh": tf.tanh,
-        "sigmoid": tf.sigmoid, "relu": tf.nn.relu, "matmul": tf.linalg.matmul,
-        "reduce_sum": lambda x, axis=None, keepdims=False: tf.reduce_sum(x, axis, keepdims),
-        "reduce_mean": lambda x, axis=None, keepdims=False: tf.reduce_mean(x, axis, keepdims),
-    }
-
-
-TF_OP_NAMES = ("AddV2", "Sub", "Mul", "RealDiv", "Neg", "Exp", "Log", "Tanh", "Sigmoid", "Relu",
-               "MatMul", "Sum", "Mean")
-
-
-def shape_relaxed_forwardprop():
-    """Let ForwardAccumulator trace each op's JVP once for all shapes.
-
-    By default it traces a new function for every (op, input shapes) for its first 32 calls,
-    which costs seconds over a few random programs; past that count it switches to traces
-    that accept any shape. Starting there gives the same tangents, only sooner. If this
-    private counter ever moves, the probes are merely slower.
-    """
-    try:
-        from tensorflow.python.eager import forwardprop
-        for name in TF_OP_NAMES:
-            forwardprop._TRACE_COUNT[name] = max(forwardprop._TRACE_COUNT.get(name, 0),
-                                                 forwardprop._TRACE_COUNT_LIMIT)
-    except (ImportError, AttributeError):
-        pass
-
-
-def engine_ops(module):
-    """The student's primitives of reverse.py or forward.py, by name."""
-    return {name: getattr(module, name) for name in PRIMITIVES}
-
 
 # ---------------------------------------------------------------------------------------------
 # Random programs: a list of steps, each an input or a primitive applied to earlier values
@@ -119,8 +70,9 @@ def random_program(rng, rows, cols, length):
     (1, cols) and (), which all broadcast against each other; matmul multiplies by a
     (cols, cols) matrix on the right or a (rows, rows) one on the left.
 
-    Every primitive appears at least once, values get reused (so gradients must add up),
-    and the program ends in a scalar that depends on every value.
+    Every primitive appears at least once, values get reused (so gradients must add up), a
+    last row sum or mean without keepdims (shape (rows,)) feeds only the output, and the
+    program ends in a scalar that depends on every value.
     Returns a list of steps: {"op": "input", "value": array} or {"op", "args", "axis",
     "keepdims"}, value k being the result of step k.
     """
@@ -174,6 +126,12 @@ def random_program(rng, rows, cols, length):
             if _tame(step, result, [values[i] for i in step["args"]]):
                 push(step)
                 break
+
+    # A row reduction without keepdims gives shape (rows,), which broadcasts against nothing
+    # else here: it only feeds the output, so it comes last.
+    wide = [i for i in range(len(values)) if values[i].shape == (rows, cols) and i not in matrices]
+    push({"op": str(rng.choice(REDUCTIONS)), "args": [int(rng.choice(wide))],
+          "axis": int(rng.choice([1, -1])), "keepdims": False})
 
     # Weigh every value that nothing uses yet into one scalar output.
     used = {i for step in steps for i in step.get("args", ())}

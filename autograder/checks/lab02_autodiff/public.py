@@ -5,6 +5,7 @@ VJPs the probe writes itself, and backward runs on the check's own unbroadcast a
 topological_order, so each costs only its own points. The VJPs are called one primitive at
 a time and held against tf.GradientTape. The random programs then run the whole engine."""
 from autograder.api import check
+from autograder.checks.lab02_autodiff.primitives import REDUCTIONS
 from autograder.checks.lab02_autodiff.probes import (
     ancestors,
     backward_probe,
@@ -14,7 +15,6 @@ from autograder.checks.lab02_autodiff.probes import (
     vjp_probe,
 )
 from autograder.checks.lab02_autodiff.programs import (
-    REDUCTIONS,
     judge_reverse_programs,
     reverse_programs_probe,
 )

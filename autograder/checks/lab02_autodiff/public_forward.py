@@ -1,9 +1,9 @@
 """Public checks of lab02_autodiff, part 2: forward.py, dual numbers. Each JVP against
 tf.autodiff.ForwardAccumulator, then whole random programs."""
 from autograder.api import check
+from autograder.checks.lab02_autodiff.primitives import REDUCTIONS
 from autograder.checks.lab02_autodiff.probes import judge_jvps, jvp_probe
 from autograder.checks.lab02_autodiff.programs import (
-    REDUCTIONS,
     forward_programs_probe,
     judge_forward_programs,
 )
