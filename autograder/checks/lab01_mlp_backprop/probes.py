@@ -125,16 +125,6 @@ def linear_layer():
     return keras.layers.Dense
 
 
-def pattern(weights, biases, t):
-    """Activation pattern (M, hidden units) of the network at inputs t (M,)."""
-    out, on = np.asarray(t, dtype=np.float64).reshape(-1, 1), []
-    for w, b in zip(weights[:-1], biases[:-1]):
-        pre = out @ w + b
-        on.append(pre > 0)
-        out = np.maximum(pre, 0.0)
-    return np.concatenate(on, axis=1)
-
-
 def pre_activations(weights, biases, t):
     """Every hidden unit's pre-activation (M, hidden units) at inputs t (M,)."""
     out, pre = np.asarray(t, dtype=np.float64).reshape(-1, 1), []
@@ -142,6 +132,11 @@ def pre_activations(weights, biases, t):
         pre.append(out @ w + b)
         out = np.maximum(pre[-1], 0.0)
     return np.concatenate(pre, axis=1)
+
+
+def pattern(weights, biases, t):
+    """Activation pattern (M, hidden units) of the network at inputs t (M,)."""
+    return pre_activations(weights, biases, t) > 0
 
 
 def activation_breakpoints(weights, biases, lo, hi):

@@ -193,16 +193,17 @@ def keras_mlp_compiled(lab, rng):
     """The 6-7-5-4 model build_keras_mlp makes (with a correct Linear) outputs logits, is
     compiled with Adam at the given learning rate and the cross-entropy on logits, and its
     first three training steps match the reference's."""
+    x = rng.normal(size=(16, 6)).astype("float32")
+    y = rng.integers(0, 4, size=16)
     with standing_in(lab.mlp, Linear=probes.linear_layer()):
         model = lab.mlp.build_keras_mlp(6, (7, 5), 4, learning_rate=0.05)
+    model(x[:1])  # builds the weights, with or without a keras.Input
     shapes = [list(v.shape) for v in model.trainable_weights]
     if shapes != KERAS_WEIGHT_SHAPES:
         raise ValueError(f"build_keras_mlp(6, (7, 5), 4) has weights of shapes {shapes}, "
                          f"expected {KERAS_WEIGHT_SHAPES}: a Linear per hidden width, then "
                          "Linear(num_classes)")
     assign_random_weights(model, rng, scale=0.5)
-    x = rng.normal(size=(16, 6)).astype("float32")
-    y = rng.integers(0, 4, size=16)
     outputs = model(x)
     optimizer = model.optimizer
     steps = [model.train_on_batch(x, y, return_dict=True) for _ in range(3)]
@@ -271,6 +272,10 @@ def keras_model_saves(lab, rng):
     the same outputs."""
     import keras
     model = lab.mlp.build_keras_mlp(8, (6, 5), 3)
+    if not model.weights:
+        raise ValueError("build_keras_mlp(8, (6, 5), 3) returns a model without weights until "
+                         "its first call, which saves none: start the Sequential with "
+                         "keras.Input((input_dim,))")
     x = rng.normal(size=(4, 8)).astype("float32")
     path = lab.tmpdir / "mlp.keras"
     model.save(path)
