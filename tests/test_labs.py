@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from autograder import KIT_ROOT, SOLUTIONS, references
 from autograder import LABS as LABS_DIR
-from autograder import SOLUTIONS, references
 from autograder.api import load_lab
 from tests.conftest import LABS, by_lab, failures, graded
 
@@ -46,3 +46,11 @@ def test_every_lab_has_a_handout_a_notebook_and_enough_checks(lab):
         assert (folder / f"{module}.py").exists()
     for chk in spec.checks:
         assert chk.points > 0 and chk.hint, f"{chk.name} needs points and a hint"
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_check_files_stay_readable(lab):
+    folder = KIT_ROOT / "autograder" / "checks" / lab
+    for file in folder.glob("*.py"):
+        lines = len(file.read_text().splitlines())
+        assert lines <= 470, f"{file.relative_to(KIT_ROOT)} has {lines} lines: split it"
