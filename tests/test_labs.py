@@ -54,7 +54,7 @@ def test_handout_has_the_generated_table_of_checks(lab):
         f"solutions/{lab}/README.md needs the two marker lines of autograder/handout.py")
 
 
-@pytest.mark.parametrize("lab", [reviewed(lab) for lab in LABS])
+@pytest.mark.parametrize("lab", [reviewed(lab, strict=False) for lab in LABS])
 def test_check_files_stay_readable(lab):
     folder = KIT_ROOT / "autograder" / "checks" / lab
     for file in folder.glob("*.py"):
