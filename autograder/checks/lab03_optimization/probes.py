@@ -322,9 +322,10 @@ def judge_standardize(student, reference, what):
         size, expected = float(np.max(np.abs(test[:, 1]))), float(np.max(np.abs(centred)))
         blown = size > 1e3 * max(expected, 1e-3)
         raise CheckFailed(
-            f"{what}[1]: column 1 {constant_note} must only be centred, divided by 1, so x_test's "
-            f"column 1 should come out as x_test[:, 1] - {x_train[0, 1]:g} (at most {expected:.3g} "
-            f"in size); it comes out as large as {size:.3g}"
+            f"{what}[1]: x_train's column 1 is constant ({x_train[0, 1]:g}, std 0), so it must "
+            f"only be centred, divided by 1: x_test's column 1 should come out as x_test[:, 1] - "
+            f"{x_train[0, 1]:g} (at most {expected:.3g} in size), and comes out as large as "
+            f"{size:.3g}"
             + (": dividing by std + epsilon blows a constant feature up by 1 / epsilon. Replace "
                "a std <= epsilon by 1 instead" if blown else ""))
     n = len(x_train)

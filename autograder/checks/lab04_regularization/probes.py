@@ -193,12 +193,13 @@ def judge_attack(student, reference, what, epsilon, kind, clip=(0.0, 1.0), exact
                 f"{what} has values from {low:.4g} to {high:.4g}, outside the data range "
                 f"[{clip[0]:g}, {clip[1]:g}]: clip the adversarial examples to [clip_min, "
                 "clip_max]")
-    for bound, beyond in ((0.0, x < -epsilon), (1.0, x > 1.0 + epsilon)):
+    for bound, side, beyond in ((0.0, f"below {-epsilon:g}", x < -epsilon),
+                                (1.0, f"above {1 + epsilon:g}", x > 1 + epsilon)):
         if clip != (0.0, 1.0) and beyond.any() and np.all(
                 np.abs(x_adv[beyond] - bound) <= 1e-6):
-            raise CheckFailed(f"{what} puts every pixel of x beyond [0, 1] (x goes from "
-                              f"{x.min():.3g} to {x.max():.3g}) at {bound:g}: it clips to a "
-                              f"fixed [0, 1] instead of [clip_min, clip_max] = "
+            raise CheckFailed(f"{what} sets every pixel where x is {side} to exactly "
+                              f"{bound:g} (x goes from {x.min():.3g} to {x.max():.3g}): it "
+                              f"clips to a fixed [0, 1] instead of [clip_min, clip_max] = "
                               f"[{clip[0]:g}, {clip[1]:g}]")
     distance = float(np.max(np.abs(x_adv - x)))
     expect_at_most(distance, epsilon + 1e-5,
