@@ -38,6 +38,16 @@ def _innermost_frame_in(tb, folder: Path):
     return found
 
 
+def _raised_in(tb, folder: Path) -> bool:
+    """Whether the error was raised by code in `folder` itself: a library's own
+    NotImplementedError (numpy() on a symbolic tensor...) is not a TODO left open."""
+    frames = traceback.extract_tb(tb)
+    try:
+        return bool(frames) and Path(frames[-1].filename).resolve().is_relative_to(folder)
+    except (OSError, ValueError):
+        return False
+
+
 def _todo_above(path: Path, line: int) -> str:
     """The `# TODO: ...` comment (wrapped over several lines or not) right above a line of a
     skeleton, as one line of text; empty when there is none."""
@@ -61,7 +71,7 @@ def describe(error: BaseException, folder: Path) -> str:
         return _one_line(f"{name}:{error.lineno}: {type(error).__name__}: {error.msg}")
     where = _innermost_frame_in(error.__traceback__, folder)
     location = f"{where[0]}:{where[1]} in {where[2]}" if where else None
-    if isinstance(error, NotImplementedError):
+    if isinstance(error, NotImplementedError) and _raised_in(error.__traceback__, folder):
         todo = (_todo_above(folder / where[0], where[1]) if where else "") or _text(error)
         todo = f": {todo}" if todo else ""
         return _one_line(f"not implemented yet ({location or 'unknown place'}){todo}")
@@ -71,6 +81,10 @@ def describe(error: BaseException, folder: Path) -> str:
     if isinstance(error, ModuleNotFoundError) and error.name:
         return _one_line(f"{location or 'the code'} imports {error.name!r}, "
                          "which is not installed here")
+    if "OptionalFromValue" in _text(error):
+        # Keras's fit wraps the step's logs in an Optional: a step returning None fails there.
+        return _one_line("train_step returned None: it must return its logs, a dict of "
+                         "metric names to values (a `pass` left in it, or a missing `return`?)")
     if where is None and "NoneType" in _text(error):
         # Raised in the check's own code, on a value the student's code gave back.
         return _one_line("a function under test returned None where a value was expected "

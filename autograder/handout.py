@@ -31,13 +31,16 @@ def _points(value: float) -> str:
 
 def _row(number: int, chk: Check) -> str:
     points = _points(chk.points) + (" (GPU)" if chk.requires_gpu else "")
-    return (f"| {number} | {_cell(chk.task) or '—'} | `{chk.name}` | {_cell(chk.description)} "
-            f"| {points} |")
+    return f"| {number} | {_cell(chk.task)} | `{chk.name}` | {_cell(chk.description)} | {points} |"
 
 
 def table(lab: str) -> str:
     """The markdown between the markers: every public check, then the totals."""
     public = load_lab(lab).checks
+    undescribed = [c.name for c in public if not (c.task and c.description)]
+    if undescribed:
+        raise HandoutError(f"{lab}: give these checks a task= and a probe docstring for the "
+                           f"handout's table: {', '.join(undescribed)}")
     hidden = [c for c in load_lab(lab, hidden=True).checks if c.hidden]
     lines = ["| # | What you write | Check | What it checks | Points |",
              "|---|---|---|---|---|"]
@@ -51,6 +54,10 @@ def table(lab: str) -> str:
         total += (f". Hidden checks, run by your instructor on fresh inputs: "
                   f"{_points(sum(c.points for c in hidden))} more points in {len(hidden)} checks")
     return "\n".join(lines + ["", total + "."])
+
+
+def has_table(text: str) -> bool:
+    return bool(BLOCK.search(text))
 
 
 def refresh(text: str, lab: str) -> str:

@@ -106,26 +106,49 @@ def _judge_trained(student, how: str) -> None:
                 "gradients all zero (loss computed outside the tape, or not scaled)?")
 
 
+def _gradient_counted(value, counter):
+    """`value` unchanged, except that every gradient that flows back through it adds one to
+    `counter`: it tells whether tape.gradient differentiated the scaled loss."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def identity(x):
+        def gradient(upstream):
+            with tf.control_dependencies([counter.assign_add(1)]):
+                return tf.identity(upstream)
+        return tf.identity(x), gradient
+    return identity(value)
+
+
 def mixed_precision_trains(build, compile_model, data, *, batch_size: int = 32,
                            steps: int = 3) -> dict:
-    """Build and train under mixed_float16, counting scale_loss calls per optimizer."""
+    """Build and train under mixed_float16, counting per optimizer the scale_loss calls and
+    the gradients taken through the scaled loss."""
     import keras
+    import tensorflow as tf
     keras.mixed_precision.set_dtype_policy("mixed_float16")
     try:
         model = build()
         compile_model(model)
         optimizers = _optimizers(model)
         calls = [0] * len(optimizers)
+        through = [tf.Variable(0, dtype=tf.int64, trainable=False) for _ in optimizers]
+        largest_loss = tf.Variable(0.0, dtype=tf.float32, trainable=False)
         for index, optimizer in enumerate(optimizers):
             original = optimizer.scale_loss
 
             def counted(loss, _index=index, _original=original):
                 calls[_index] += 1
-                return _original(loss)
+                size = tf.reduce_max(tf.abs(tf.cast(loss, tf.float32)))
+                with tf.control_dependencies([largest_loss.assign(
+                        tf.maximum(largest_loss, size))]):
+                    return _gradient_counted(_original(loss), through[_index])
             optimizer.scale_loss = counted
         result = _fit_losses(model, data, batch_size, steps)
         result.update(
             scale_loss_calls=calls,
+            gradients_through_scaled_loss=[int(c.numpy()) for c in through],
+            largest_unscaled_loss=float(largest_loss.numpy()),
             loss_scaled=[isinstance(o, keras.optimizers.LossScaleOptimizer) for o in optimizers],
             applied=[int(o.iterations.numpy()) > 0 for o in optimizers],
             compute_dtype=str(model.compute_dtype),
@@ -151,6 +174,19 @@ def judge_mixed_precision(student) -> None:
             raise CheckFailed(f"train_step never calls {which}'s scale_loss(loss) before "
                               "tape.gradient: under mixed precision its float16 gradients "
                               "underflow and are then divided by the loss scale")
+        if scaled and not student["gradients_through_scaled_loss"][index]:
+            raise CheckFailed(f"train_step calls {which}'s scale_loss(loss) but takes "
+                              "tape.gradient of the unscaled loss: differentiate what "
+                              "scale_loss returned, or the optimizer divides the gradients "
+                              "by the loss scale")
+    # A loss scale is 2^15 or a few halvings of it: a logged value that large against the
+    # losses handed to scale_loss is the scaled loss, logged by mistake.
+    largest = student["largest_unscaled_loss"]
+    for name, value in zip(student["logs"], student["last"]):
+        if largest > 0 and abs(value) > 256 * largest + 1:
+            raise CheckFailed(f"under mixed_float16, fit logged {name} = {value:.4g}, hundreds of "
+                              f"times the losses passed to scale_loss (at most {largest:.4g}): "
+                              "log the loss itself, not what scale_loss returned")
     _judge_trained(student, "under the mixed_float16 policy")
 
 
@@ -165,6 +201,7 @@ def traces_over_batch_sizes(build, compile_model, data, sizes=(32, 24, 16, 8, 5)
         # step twice; build it first, so only the model's own retracing is counted.
         if not optimizer.built:
             optimizer.build(model.trainable_variables)
+    before = _weights(model)
     traces = [0]
     original = model.train_step
 
@@ -176,10 +213,14 @@ def traces_over_batch_sizes(build, compile_model, data, sizes=(32, 24, 16, 8, 5)
         # fit, not train_on_batch: train_step gets (x, y) as in training, not (x, y, None).
         model.fit(*(part[:size] for part in parts), batch_size=size, epochs=1, verbose=0,
                   shuffle=False)
-    return {"traces": traces[0], "sizes": list(sizes)}
+    moved = any(not np.array_equal(b, a) for b, a in zip(before, _weights(model)))
+    return {"traces": traces[0], "sizes": list(sizes), "weights_moved": moved}
 
 
 def judge_traces(student) -> None:
+    # A step that trains nothing traces once and would keep the point for free.
+    expect_true(student["weights_moved"], "train_step did not change any weight "
+                f"over {len(student['sizes'])} batches: it must apply the gradients")
     expect_at_most(student["traces"], MAX_TRACES,
                    f"times train_step was traced over {len(student['sizes'])} batches of sizes "
                    f"{student['sizes']} (Keras retraces once to relax the batch size; more means "
