@@ -60,7 +60,7 @@ def mlp_loss_and_grads(params, x, labels):
 
 
 def train_mlp_manual(params, x, labels, *, epochs, batch_size=32, learning_rate=0.1, seed=0):
-    """Minibatch SGD on the manual gradients.
+    """Minibatch SGD on the manual gradients, those of mlp_loss_and_grads.
 
     params: list of (w, b); x: (N, D); labels: (N,). Returns (params, losses): the trained
     parameters and the mean training loss of each epoch.
@@ -72,8 +72,8 @@ def train_mlp_manual(params, x, labels, *, epochs, batch_size=32, learning_rate=
         total = 0.0
         for start in range(0, len(x), batch_size):
             batch = order[start:start + batch_size]
-            # TODO: loss and gradients on the batch, then params <- params - learning_rate * grads
-            #       (a new list of (w, b) pairs)
+            # TODO: loss and gradients of the batch from mlp_loss_and_grads, then params <- params -
+            #       learning_rate * grads (a new list of (w, b) pairs)
             raise NotImplementedError("fill in the TODO above")
             total += loss * len(batch)
         losses.append(total / len(x))

@@ -77,7 +77,7 @@ def mlp_loss_and_grads(params, x, labels):
 
 
 def train_mlp_manual(params, x, labels, *, epochs, batch_size=32, learning_rate=0.1, seed=0):
-    """Minibatch SGD on the manual gradients.
+    """Minibatch SGD on the manual gradients, those of mlp_loss_and_grads.
 
     params: list of (w, b); x: (N, D); labels: (N,). Returns (params, losses): the trained
     parameters and the mean training loss of each epoch.
@@ -89,7 +89,7 @@ def train_mlp_manual(params, x, labels, *, epochs, batch_size=32, learning_rate=
         total = 0.0
         for start in range(0, len(x), batch_size):
             batch = order[start:start + batch_size]
-            # BEGIN SOLUTION loss and gradients on the batch, then params <- params - learning_rate * grads (a new list of (w, b) pairs)
+            # BEGIN SOLUTION loss and gradients of the batch from mlp_loss_and_grads, then params <- params - learning_rate * grads (a new list of (w, b) pairs)
             loss, grads = mlp_loss_and_grads(params, x[batch], labels[batch])
             params = [(w - learning_rate * dw, b - learning_rate * db)
                       for (w, b), (dw, db) in zip(params, grads)]

@@ -3,19 +3,54 @@ and the linear regions checked as a partition of the interval rather than agains
 import numpy as np
 
 from autograder.api import CheckFailed, check
+from autograder.check_helpers import standing_in
 from autograder.checks.lab01_mlp_backprop import probes
 from autograder.checks.lab01_mlp_backprop.probes import (
     expect_layer_grads,
     extreme_logits,
     layer_pairs,
     network_name,
-    pattern,
-    pre_activations,
     random_mlp,
     random_relu_network,
-    standing_in,
 )
-from autograder.verdicts import expect_close, expect_finite, expect_true
+from autograder.verdicts import expect_at_least, expect_close, expect_finite, expect_true
+
+
+def pre_activations(weights, biases, t):
+    """Every hidden unit's pre-activation (M, hidden units) at inputs t (M,)."""
+    out, pre = np.asarray(t, dtype=np.float64).reshape(-1, 1), []
+    for w, b in zip(weights[:-1], biases[:-1]):
+        pre.append(out @ w + b)
+        out = np.maximum(pre[-1], 0.0)
+    return np.concatenate(pre, axis=1)
+
+
+def pattern(weights, biases, t):
+    """Activation pattern (M, hidden units) of the network at inputs t (M,)."""
+    return pre_activations(weights, biases, t) > 0
+
+
+def backprop(params, x, labels):
+    """A correct mlp_loss_and_grads, for train_mlp_manual on the digits (hidden checks only:
+    the student release does not ship it)."""
+    inputs, pre, out = [], [], x
+    for index, (w, b) in enumerate(params):
+        inputs.append(out)
+        pre.append(out @ w + b)
+        out = pre[-1] if index == len(params) - 1 else np.maximum(pre[-1], 0.0)
+    shifted = out - out.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    rows = np.arange(len(labels))
+    upstream = np.exp(log_probs)
+    upstream[rows, labels] -= 1.0
+    upstream /= len(labels)
+    grads = []
+    for index in reversed(range(len(params))):
+        if index < len(params) - 1:
+            upstream = upstream * (pre[index] > 0)
+        grads.insert(0, (inputs[index].T @ upstream, upstream.sum(axis=0)))
+        upstream = upstream @ params[index][0].T
+    return float(-log_probs[rows, labels].mean()), grads
 
 
 def fresh_shape(rng):
@@ -204,3 +239,34 @@ def judge_regions(student, reference):
     expect_true(int(student["count"]) == len(points) + 1,
                 f"count_linear_regions {where} is {student['count']}, but the "
                 f"{len(points)} breakpoints make {len(points) + 1} regions")
+
+
+MANUAL_BUDGET = dict(hidden=128, epochs=50, batch_size=16, learning_rate=0.1)
+ACCURACY_MARGIN = 0.03
+
+
+@check(points=1, uses="mlp", timeout=60,
+       hint="train_mlp_manual must train: on each batch, mlp_loss_and_grads on that batch, "
+            "then every w and b moves by -learning_rate times its gradient")
+def mlp_manual_training_digits(lab, rng):
+    """SGD on the digits with correct gradients (a 64-128-10 MLP, 50 epochs): the test
+    accuracy is 0.03 or less below the reference's."""
+    x, y, x_test, y_test = probes.digits()
+    seed = int(rng.integers(1 << 30))
+    initial = lab.mlp.init_mlp((64, MANUAL_BUDGET["hidden"], 10), seed=seed)
+    with standing_in(lab.mlp, mlp_loss_and_grads=backprop):
+        params, _ = lab.mlp.train_mlp_manual(
+            initial, x, y, epochs=MANUAL_BUDGET["epochs"],
+            batch_size=MANUAL_BUDGET["batch_size"],
+            learning_rate=MANUAL_BUDGET["learning_rate"], seed=seed)
+    (w1, b1), (w2, b2) = [(np.asarray(w, np.float64), np.asarray(b, np.float64))
+                          for w, b in params]
+    logits = np.maximum(x_test @ w1 + b1, 0.0) @ w2 + b2
+    return {"test_accuracy": float(np.mean(np.argmax(logits, axis=1) == y_test))}
+
+
+@mlp_manual_training_digits.verdict
+def _(student, reference):
+    expect_at_least(student["test_accuracy"], reference["test_accuracy"] - ACCURACY_MARGIN,
+                    "the digits test accuracy after train_mlp_manual with correct gradients "
+                    f"(reference {reference['test_accuracy']:.3f}, margin {ACCURACY_MARGIN})")

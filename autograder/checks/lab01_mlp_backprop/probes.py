@@ -1,16 +1,15 @@
 """What the checks of lab01_mlp_backprop share: inputs that tell right from wrong, the
-check's own correct versions of the graded pieces (stand-ins), and verdict helpers.
+check's own stand-ins for the graded pieces, and verdict helpers.
 
 A model-level check runs the student's model code on stand-ins for the pieces it calls
-(`standing_in`), so a wrong `dense_backward` costs the points of `dense_backward` and not
-those of `mlp_loss_and_grads`, `train_mlp_manual` and the Keras model as well.
+(`check_helpers.standing_in`), so a wrong `dense_backward` costs the points of
+`dense_backward` and not those of `mlp_loss_and_grads`, `train_mlp_manual` and the Keras
+model as well.
 """
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
-from scipy.special import log_softmax, softmax
+from scipy.special import log_softmax
 
 from autograder.verdicts import expect_close, expect_true
 
@@ -55,67 +54,91 @@ def digits():
     return x.astype(np.float64), y, x_test.astype(np.float64), y_test
 
 
-# ---- Stand-ins: the check's own, correct, pieces -------------------------------------------
+# ---- Stand-ins ----------------------------------------------------------------------------
+# A model-level check runs the student's unit on the check's own versions of what it calls
+# (check_helpers.standing_in). Where the unit may as well do the work itself, the stand-in
+# behaves like the correct piece but is computed by a library (TensorFlow's autodiff,
+# scipy); where the handout says the unit calls a piece by name, the stand-in has simple,
+# known behaviour of its own. None is the reference's code.
 
-@contextlib.contextmanager
-def standing_in(module, **replacements):
-    """Replace names in a graded module while the block runs, then put the originals back
-    (the worker keeps the module for the next check)."""
-    missing = object()
-    saved = {name: getattr(module, name, missing) for name in replacements}
-    for name, value in replacements.items():
-        setattr(module, name, value)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is missing:
-                delattr(module, name)
-            else:
-                setattr(module, name, value)
-
-
-def _cross_entropy(logits, labels):
-    return float(-np.mean(log_softmax(logits, axis=1)[np.arange(len(labels)), labels]))
+def tape_vjp(function, inputs, upstream):
+    """The gradient of sum(upstream * function(*inputs)) w.r.t. each input, by
+    tf.GradientTape: a vector-Jacobian product computed by TensorFlow, not by hand."""
+    import tensorflow as tf
+    tensors = [tf.constant(np.asarray(value)) for value in inputs]
+    with tf.GradientTape() as tape:
+        tape.watch(tensors)
+        out = function(*tensors)
+    upstream = tf.constant(np.asarray(upstream), dtype=out.dtype)
+    return [g.numpy() for g in tape.gradient(out, tensors, output_gradients=upstream)]
 
 
-def _cross_entropy_backward(logits, labels):
-    dlogits = softmax(logits, axis=1)
-    dlogits[np.arange(len(labels)), labels] -= 1
-    return dlogits / len(labels)
+def _affine(x, w, b):
+    import tensorflow as tf
+    return tf.nn.bias_add(tf.linalg.matmul(x, w), b)
 
 
-def _dense_backward(upstream, x, w):
-    return upstream @ w.T, x.T @ upstream, upstream.sum(axis=0)
+def _relu(x):
+    import tensorflow as tf
+    return tf.nn.relu(x)
 
 
-# The pieces of layers.py that mlp.py imports, as mlp.py names them.
+def _library_dense_forward(x, w, b):
+    return _affine(np.asarray(x), np.asarray(w), np.asarray(b)).numpy()
+
+
+def _library_dense_backward(upstream, x, w):
+    zero_bias = np.zeros(np.shape(w)[-1], dtype=np.asarray(w).dtype)
+    return tuple(tape_vjp(_affine, [x, w, zero_bias], upstream))
+
+
+def _library_relu_forward(x):
+    return _relu(np.asarray(x)).numpy()
+
+
+def _library_relu_backward(upstream, x):
+    return tape_vjp(_relu, [x], upstream)[0]
+
+
+def _library_cross_entropy(logits, labels):
+    picked = np.take_along_axis(log_softmax(np.asarray(logits), axis=1),
+                                np.asarray(labels).reshape(-1, 1), axis=1)
+    return float(-picked.mean())
+
+
+def _library_cross_entropy_backward(logits, labels):
+    import tensorflow as tf
+    labels = tf.constant(np.asarray(labels).reshape(-1))
+
+    def mean_loss(z):
+        return tf.reduce_mean(tf.reduce_logsumexp(z, axis=1)
+                              - tf.gather(z, labels, axis=1, batch_dims=1))
+    return tape_vjp(mean_loss, [logits], 1.0)[0]
+
+
+# The pieces of layers.py that mlp.py imports, as mlp.py names them: correct, computed by
+# TensorFlow and scipy (a student may write a piece inline instead of calling it).
 LAYERS = {
-    "cross_entropy": _cross_entropy,
-    "cross_entropy_backward": _cross_entropy_backward,
-    "dense_forward": lambda x, w, b: x @ w + b,
-    "dense_backward": _dense_backward,
-    "relu_forward": lambda x: np.maximum(x, 0),
-    "relu_backward": lambda upstream, x: upstream * (x > 0),
+    "cross_entropy": _library_cross_entropy,
+    "cross_entropy_backward": _library_cross_entropy_backward,
+    "dense_forward": _library_dense_forward,
+    "dense_backward": _library_dense_backward,
+    "relu_forward": _library_relu_forward,
+    "relu_backward": _library_relu_backward,
 }
 
 
-def mlp_loss_and_grads(params, x, labels):
-    """The MLP's mean cross-entropy and its gradients, for train_mlp_manual to call."""
-    inputs, pre_activations, out = [], [], x
-    for index, (w, b) in enumerate(params):
-        inputs.append(out)
-        pre_activations.append(out @ w + b)
-        out = pre_activations[-1] if index == len(params) - 1 else np.maximum(
-            pre_activations[-1], 0)
-    upstream = _cross_entropy_backward(out, labels)
-    grads = []
-    for index in reversed(range(len(params))):
-        if index < len(params) - 1:
-            upstream = upstream * (pre_activations[index] > 0)
-        upstream, dw, db = _dense_backward(upstream, inputs[index], params[index][0])
-        grads.insert(0, (dw, db))
-    return _cross_entropy(out, labels), grads
+def pull_gradients(params, x, labels):
+    """Stand-in for mlp_loss_and_grads in train_mlp_manual, which calls it by name: known,
+    simple gradients that are not the MLP's. With s = mean(x**2) and t = 1 + mean(labels)
+    of the batch, the loss is the sum over layers of s/2 (|w|^2 + |b|^2) - t (sum(w) +
+    sum(b)), whose gradients are (s * w - t, s * b - t): SGD pulls every parameter towards
+    t / s of the batches it sees."""
+    s = float(np.mean(np.square(x)))
+    t = 1.0 + float(np.mean(labels))
+    loss = sum(0.5 * s * (np.sum(np.square(w)) + np.sum(np.square(b)))
+               - t * (np.sum(w) + np.sum(b)) for w, b in params)
+    return float(loss), [(s * w - t, s * b - t) for w, b in params]
 
 
 def linear_layer():
@@ -125,35 +148,15 @@ def linear_layer():
     return keras.layers.Dense
 
 
-def pre_activations(weights, biases, t):
-    """Every hidden unit's pre-activation (M, hidden units) at inputs t (M,)."""
-    out, pre = np.asarray(t, dtype=np.float64).reshape(-1, 1), []
-    for w, b in zip(weights[:-1], biases[:-1]):
-        pre.append(out @ w + b)
-        out = np.maximum(pre[-1], 0.0)
-    return np.concatenate(pre, axis=1)
+def spaced_breakpoints(weights, biases, lo, hi):
+    """Stand-in for activation_breakpoints in count_linear_regions, which uses it by name:
+    not the network's breakpoints but a known number of them, one per hidden unit plus one
+    per unit of length of [lo, hi], evenly spaced inside it."""
+    return np.linspace(lo, hi, spaced_breakpoint_count(weights, lo, hi) + 2)[1:-1]
 
 
-def pattern(weights, biases, t):
-    """Activation pattern (M, hidden units) of the network at inputs t (M,)."""
-    return pre_activations(weights, biases, t) > 0
-
-
-def activation_breakpoints(weights, biases, lo, hi):
-    """The exact breakpoints (sorted), for count_linear_regions to call: split [lo, hi]
-    layer by layer where a unit's affine pre-activation crosses zero."""
-    pieces = [(lo, hi, np.ones(1), np.zeros(1))]
-    for w, b in zip(weights[:-1], biases[:-1]):
-        split = []
-        for left, right, slope, offset in pieces:
-            slope, offset = slope @ w, offset @ w + b
-            crossings = [-c / a for a, c in zip(slope, offset) if a != 0 and left < -c / a < right]
-            edges = [left, *sorted(set(crossings)), right]
-            for start, end in zip(edges[:-1], edges[1:]):
-                on = slope * (start + end) / 2 + offset > 0
-                split.append((start, end, slope * on, offset * on))
-        pieces = split
-    return np.array([piece[0] for piece in pieces[1:]], dtype=np.float64)
+def spaced_breakpoint_count(weights, lo, hi):
+    return int(sum(np.shape(w)[1] for w in weights[:-1]) + round(hi - lo))
 
 
 # ---- Verdict helpers ----------------------------------------------------------------------

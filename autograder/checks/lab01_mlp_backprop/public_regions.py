@@ -3,12 +3,9 @@ ReLU network on a 1-D input."""
 import numpy as np
 
 from autograder.api import CheckFailed, check
+from autograder.check_helpers import standing_in
 from autograder.checks.lab01_mlp_backprop import probes
-from autograder.checks.lab01_mlp_backprop.probes import (
-    network_name,
-    random_relu_network,
-    standing_in,
-)
+from autograder.checks.lab01_mlp_backprop.probes import network_name, random_relu_network
 from autograder.verdicts import expect_close, expect_equal
 
 # Networks of one, two and three hidden layers: in the deeper ones a piece's pattern
@@ -52,16 +49,20 @@ def _(student, reference):
 
 
 @check(points=1, uses="regions", task="`count_linear_regions`",
-       hint="B breakpoints cut [lo, hi] into B + 1 regions")
+       hint="B breakpoints cut [lo, hi] into B + 1 regions: count what "
+            "activation_breakpoints(weights, biases, lo, hi) returns")
 def count_linear_regions(lab, rng):
-    """The region count of a 1-10-10-2 network, given correct breakpoints."""
+    """The region count of a 1-10-10-2 network on [-4, 4], given breakpoints by the check's
+    own activation_breakpoints (a known number of them, evenly spaced)."""
     weights, biases = random_relu_network(rng, (1, 10, 10, 2))
-    with standing_in(lab.regions, activation_breakpoints=probes.activation_breakpoints):
+    with standing_in(lab.regions, activation_breakpoints=probes.spaced_breakpoints):
         count = lab.regions.count_linear_regions(weights, biases, -4.0, 4.0)
-    return {"count": count, "network": network_name(weights)}
+    return {"count": count, "network": network_name(weights),
+            "given": probes.spaced_breakpoint_count(weights, -4.0, 4.0)}
 
 
 @count_linear_regions.verdict
 def _(student, reference):
     expect_equal(student["count"], reference["count"],
-                 f"count_linear_regions on [-4, 4] for a {student['network']} network")
+                 f"count_linear_regions on [-4, 4] for a {student['network']} network, given "
+                 f"{student['given']} breakpoints by the check's own activation_breakpoints,")
