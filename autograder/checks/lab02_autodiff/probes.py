@@ -1,12 +1,13 @@
 """What the checks of lab02_autodiff share: each primitive on its own against TensorFlow,
-graphs whose VJPs the probe writes itself (for the engine's machinery), the check's own
-correct `unbroadcast`, `topological_order` and `backward` (stand-ins), and Jacobians of a
-probe-written function."""
+graphs whose VJPs the probe writes itself (for the engine's machinery, run on the check's
+stand-ins for `unbroadcast` and `topological_order`), and Jacobians of a function whose
+derivatives TensorFlow gives."""
 import math
 
 import numpy as np
 
 from autograder.api import CheckFailed
+from autograder.check_helpers import standing_in
 from autograder.checks.lab02_autodiff import standins
 from autograder.checks.lab02_autodiff.primitives import (
     NUMPY_OPS,
@@ -15,7 +16,7 @@ from autograder.checks.lab02_autodiff.primitives import (
     tensorflow_ops,
 )
 from autograder.checks.lab02_autodiff.programs import close_or_message, shared_grads
-from autograder.checks.lab02_autodiff.standins import standing_in
+from autograder.checks.lab02_autodiff.standins import ancestors
 from autograder.verdicts import expect_close, expect_true
 
 # ---------------------------------------------------------------------------------------------
@@ -120,16 +121,6 @@ def random_dag(rng, size):
     return parents
 
 
-def ancestors(parents, output):
-    found, stack = set(), [output]
-    while stack:
-        node = stack.pop()
-        if node not in found:
-            found.add(node)
-            stack.extend(parents[node])
-    return found
-
-
 # How a probe-made node hands g to a parent: scaled by an array (a fresh array), as g itself
 # (so a parent's grad may be the child's very array), or as a read-only broadcast view (as
 # np.broadcast_to gives in a reduction's VJP).
@@ -196,9 +187,10 @@ def grads_of(nodes):
 
 
 def backward_probe(lab, rng, size, shape):
-    """Gradients the student's backward leaves on probe-made DAGs (run on the check's own
-    unbroadcast and topological_order): for a scalar output with the default seed, again
-    with another seed on the same graph, and for an inner node with a random seed."""
+    """Gradients the student's backward leaves on probe-made DAGs (run on the check's
+    stand-ins for unbroadcast and topological_order): for a scalar output with the default
+    seed, again with another seed on the same graph, and for an inner node with a random
+    seed."""
     parents = backward_dag(rng, size)
     nodes = linear_nodes(lab, rng, parents, shape)
     nodes.append(scalar_output(lab, rng, nodes, parents))
@@ -206,12 +198,14 @@ def backward_probe(lab, rng, size, shape):
     inner = linear_nodes(lab, rng, inner_parents, shape)
     target = len(inner) - 1
     seed = rng.normal(size=shape)
-    with standing_in(lab.reverse, unbroadcast=standins.unbroadcast,
-                     topological_order=standins.topological_order):
+    with standing_in(lab.reverse, unbroadcast=standins.summed_to,
+                     topological_order=standins.creation_order(nodes, parents)):
         lab.reverse.backward(nodes[-1])
         scalar, shared = grads_of(nodes)
         lab.reverse.backward(nodes[-1], np.array(2.0))
         again, _ = grads_of(nodes)
+    with standing_in(lab.reverse, unbroadcast=standins.summed_to,
+                     topological_order=standins.creation_order(inner, inner_parents)):
         lab.reverse.backward(inner[target], seed)
     reached = sorted(ancestors(inner_parents, target))
     return {"parents": parents, "shapes": [list(n.shape) for n in nodes],
@@ -280,35 +274,55 @@ def judge_backward(student, reference):
 
 
 # ---------------------------------------------------------------------------------------------
-# jacobians.py: f is written by the probe straight on Node/Dual, and counts its passes
+# jacobians.py: f's derivatives come from TensorFlow, and f counts its passes
 # ---------------------------------------------------------------------------------------------
 
 def jacobian_probe(lab, rng, n, m, modes=("forward", "reverse")):
-    """J of f(x) = tanh(A x) by the given modes, with the number of calls of f and of
-    backward passes through its last op. Reverse mode runs on the check's own backward."""
+    """J of f(x) = sin(A x) by the given modes, with the number of calls of f and of backward
+    passes. f's tangent (on a Dual) and its VJP come from TensorFlow (ForwardAccumulator,
+    GradientTape). Reverse mode runs on a stand-in for backward that knows f's one-op tape:
+    it writes TensorFlow's VJP of f for the seed into x's .grad."""
+    import tensorflow as tf
     a, x = rng.normal(size=(m, n)) / np.sqrt(n), rng.normal(size=n)
     counts = {"forward_calls": 0, "reverse_calls": 0, "backward_passes": 0}
 
+    def sine(v):
+        return tf.sin(tf.linalg.matvec(tf.constant(a), v))
+
+    def f_vjp(at, g):
+        primal = tf.constant(np.asarray(at, dtype=np.float64))
+        with tf.GradientTape() as tape:
+            tape.watch(primal)
+            out = sine(primal)
+        return tape.gradient(out, primal, output_gradients=tf.constant(g)).numpy()
+
     def f_dual(dual):
         counts["forward_calls"] += 1
-        out = np.tanh(a @ dual.value)
-        return lab.forward.Dual(out, (1 - out ** 2) * (a @ dual.tangent))
+        primal = tf.constant(np.asarray(dual.value, dtype=np.float64))
+        tangent = tf.constant(np.asarray(dual.tangent, dtype=np.float64))
+        with tf.autodiff.ForwardAccumulator(primal, tangent) as accumulator:
+            out = sine(primal)
+        return lab.forward.Dual(out.numpy(), accumulator.jvp(out).numpy())
 
     def f_node(node):
         counts["reverse_calls"] += 1
-        pre = lab.reverse.Node(a @ node.value, [node], [lambda g: a.T @ g], "A @ x")
-        out = np.tanh(pre.value)
+        return lab.reverse.Node(sine(tf.constant(node.value)).numpy(), [node],
+                                [lambda g: f_vjp(node.value, g)], "sin(A x)")
 
-        def tanh_vjp(g):
-            counts["backward_passes"] += 1
-            return g * (1 - out ** 2)
-        return lab.reverse.Node(out, [pre], [tanh_vjp], "tanh")
+    def backward(output, seed=None):
+        counts["backward_passes"] += 1
+        if getattr(output, "op", None) != "sin(A x)":
+            raise TypeError("jacobian_reverse must call backward on the node f returned")
+        seed = (np.ones(output.shape) if seed is None
+                else np.broadcast_to(np.asarray(seed, dtype=np.float64), output.shape))
+        (source,) = output.parents
+        source.grad = f_vjp(source.value, np.array(seed))
 
     found = {"a": a, "x": x}
     if "forward" in modes:
         found["forward"] = lab.jacobians.jacobian_forward(f_dual, x)
     if "reverse" in modes:
-        with standing_in(lab.jacobians, backward=standins.backward):
+        with standing_in(lab.jacobians, backward=backward):
             found["reverse"] = lab.jacobians.jacobian_reverse(f_node, x)
     return {**found, **counts}
 
@@ -316,8 +330,8 @@ def jacobian_probe(lab, rng, n, m, modes=("forward", "reverse")):
 def judge_jacobian(student, mode):
     a, x = student["a"], student["x"]
     m, n = a.shape
-    expected = (1 - np.tanh(a @ x) ** 2)[:, None] * a
-    expect_close(student[mode], expected, f"jacobian_{mode}(f, x) for f(x) = tanh(A x) with "
+    expected = np.cos(a @ x)[:, None] * a  # d sin(A x)_i / d x_j = cos((A x)_i) A_ij
+    expect_close(student[mode], expected, f"jacobian_{mode}(f, x) for f(x) = sin(A x) with "
                                           f"x of shape ({n},) and A of shape ({m}, {n})")
     if mode == "forward":
         calls = student["forward_calls"]

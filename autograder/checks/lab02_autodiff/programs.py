@@ -167,15 +167,51 @@ def program_sizes(rng):
     return rows, int(rng.choice([c for c in range(2, 7) if c != rows]))
 
 
-def engine_gradients(lab, steps, backward=None):
-    """Run the program on the student's primitives and `backward` (default: the student's);
-    every value's .grad."""
+def engine_gradients(lab, steps):
+    """Run the program on the student's primitives and backward; every value's .grad."""
     ops, nodes = engine_ops(lab.reverse), []
     for step in steps:
         nodes.append(lab.reverse.Node(step["value"]) if step["op"] == "input"
                      else apply(ops, step, nodes))
-    (backward or lab.reverse.backward)(nodes[-1])
+    lab.reverse.backward(nodes[-1])
     return [node.grad for node in nodes]
+
+
+def program_values(steps):
+    values = []
+    for step in steps:
+        values.append(np.asarray(step["value"] if step["op"] == "input"
+                                 else apply(NUMPY_OPS, step, values), dtype=np.float64))
+    return values
+
+
+def step_vjps(lab, steps, upstreams):
+    """Each op of the program on its own: run on fresh Nodes of its operands' exact values
+    (one per operand, also where an op uses a value twice), its VJPs called with the op's
+    exact upstream gradient (`upstreams`, tf.GradientTape's d output / d value), each result
+    summed to its operand's shape by the check's stand-in for unbroadcast; and TensorFlow's
+    VJPs of the same op with the same upstream gradient. Returns (engine's, TensorFlow's):
+    per value, one gradient per operand (none for an input)."""
+    import tensorflow as tf
+    values, ops, tf_ops = program_values(steps), engine_ops(lab.reverse), tensorflow_ops()
+    mine, theirs = [], []
+    for k, step in enumerate(steps):
+        if step["op"] == "input":
+            mine.append([])
+            theirs.append([])
+            continue
+        alone = dict(step, args=list(range(len(step["args"]))))
+        nodes = [lab.reverse.Node(values[i].copy()) for i in step["args"]]
+        upstream = np.asarray(upstreams[k], dtype=np.float64)
+        node = apply(ops, alone, nodes)
+        mine.append([standins.summed_to(vjp(upstream.copy()), values[i].shape)
+                     for vjp, i in zip(node.vjps, step["args"])])
+        tensors = [tf.constant(values[i]) for i in step["args"]]
+        with tf.GradientTape() as tape:
+            tape.watch(tensors)
+            result = apply(tf_ops, alone, tensors)
+        theirs.append(tape.gradient(result, tensors, output_gradients=tf.constant(upstream)))
+    return mine, theirs
 
 
 def shared_grads(grads):
@@ -277,25 +313,26 @@ def first_wrong_gradient(program, key, where, number):
 
 
 def judge_reverse_programs(programs, where):
-    """First the primitives, run under the check's own backward: the latest value whose
-    gradient is wrong is where the error enters, at the VJPs of the ops that use it. Then
-    the whole engine, with the student's backward: what goes wrong only there is backward's."""
+    """First each op on its own (exact operands and upstream gradient): the first wrong VJP
+    names its op. Then the whole engine, with the student's backward: what goes wrong only
+    there is backward's."""
     for number, program in enumerate(programs, 1):
-        found = first_wrong_gradient(program, "primitives", where, number)
-        if found is None:
-            continue
-        k, wrong = found
-        lines, uses = program["lines"], program["uses"]
-        if k == len(lines) - 1:
-            raise CheckFailed(f"{wrong}: the output's own gradient is the seed")
-        users = "; ".join(lines[j] for j in uses[k])
-        raise CheckFailed(f"{wrong}, with the check's own correct backward. The gradients of "
-                          f"every later value match, so the error enters where v{k} "
-                          f"({lines[k].split(' = ')[1]}) is used: check the VJPs of the ops "
-                          f"that use it ({users})")
-    blame = ("Under a correct backward your primitives give TensorFlow's gradients on this "
-             "program, so look at backward (and at unbroadcast and topological_order, which it "
-             "calls)")
+        lines = program["lines"]
+        for k, (mine, theirs) in enumerate(zip(program["vjps"], program["tape_vjps"])):
+            expect_true(len(mine) == len(theirs),
+                        f"{lines[k]} in {where} {number} recorded {len(mine)} VJPs; it needs "
+                        f"one per parent ({len(theirs)})")
+            for position, (got, expected) in enumerate(zip(mine, theirs)):
+                operand = ("a", "b")[position] if len(theirs) == 2 else "x"
+                wrong = close_or_message(
+                    got, expected, f"the VJP w.r.t. {operand} of {lines[k]} in {where} "
+                                   f"{number}, given its exact upstream gradient (against "
+                                   "tf.GradientTape),")
+                if wrong is not None:
+                    raise CheckFailed(f"{wrong}. Look at the VJP of {program['ops'][k]}")
+    blame = ("Each of your VJPs gives TensorFlow's gradient on its own, so look at backward "
+             "(and at unbroadcast and topological_order, which it calls), or at a VJP that "
+             "changes its g in place")
     for number, program in enumerate(programs, 1):
         if program["crash"]:
             raise CheckFailed(f"backward(output) crashed on {where} {number}: "
@@ -348,33 +385,32 @@ def judge_forward_programs(programs, where):
 
 
 def reverse_programs_probe(lab, rng, count, length, sizes):
-    """Each program's gradients three ways: the student's primitives under the check's own
-    backward, the student's whole engine (or where it crashed), and tf.GradientTape."""
+    """Each program's gradients: every op's VJPs on their own (given exact operands and
+    upstream gradients) against TensorFlow's, the student's whole engine (or where it
+    crashed), and tf.GradientTape's."""
     folder = Path(lab.reverse.__file__).parent
     programs = []
     for _ in range(count):
         steps = random_program(rng, *sizes(rng), length)
-        primitives = engine_gradients(lab, steps, backward=standins.backward)
+        tape = tape_gradients(steps)
+        vjps, tape_vjps = step_vjps(lab, steps, tape)
         engine = crash = None
         try:
             engine = engine_gradients(lab, steps)
         except NotImplementedError:
             raise
-        except Exception as error:  # the primitives work: the crash is the engine's
+        except Exception as error:  # every VJP works on its own: the crash is the engine's
             crash = errors.describe(error, folder)
-        programs.append(dict(program_summary(steps), primitives=primitives, engine=engine,
-                             crash=crash, shared=shared_grads(engine or []),
-                             tape=tape_gradients(steps)))
+        programs.append(dict(program_summary(steps), vjps=vjps, tape_vjps=tape_vjps,
+                             engine=engine, crash=crash, shared=shared_grads(engine or []),
+                             tape=tape))
     return {"programs": programs}
 
 
 def step_tangents(lab, steps, tangents, exact):
     """Each op of the program run on fresh Duals of its operands' exact values and tangents
     (`exact`, ForwardAccumulator's): every op's own tangent, whatever the others do."""
-    values, inputs, found = [], iter(tangents), []
-    for step in steps:
-        values.append(np.asarray(step["value"] if step["op"] == "input"
-                                 else apply(NUMPY_OPS, step, values), dtype=np.float64))
+    values, inputs, found = program_values(steps), iter(tangents), []
     ops = engine_ops(lab.forward)
     for step in steps:
         if step["op"] == "input":

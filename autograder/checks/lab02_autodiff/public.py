@@ -1,9 +1,10 @@
 """Public checks of lab02_autodiff, part 1: reverse.py, the tape.
 
 The engine's machinery (unbroadcast, topological_order, backward) is checked on graphs whose
-VJPs the probe writes itself, and backward runs on the check's own unbroadcast and
-topological_order, so each costs only its own points. The VJPs are called one primitive at
-a time and held against tf.GradientTape. The random programs then run the whole engine."""
+VJPs the probe writes itself, and backward runs on the check's stand-ins for unbroadcast
+(TensorFlow's) and topological_order (the order the probe made the nodes in), so each costs
+only its own points. The VJPs are called one primitive at a time and held against
+tf.GradientTape. The random programs then run each op on its own, then the whole engine."""
 from autograder.api import check
 from autograder.checks.lab02_autodiff.primitives import REDUCTIONS
 from autograder.checks.lab02_autodiff.probes import (
@@ -154,11 +155,11 @@ def _(student, _reference):
 
 @check(points=3, uses="reverse", task="the whole reverse-mode engine",
        hint="a random program of every primitive, with broadcasting and reused values; the "
-            "message says whether a VJP (under the check's own backward) or your backward "
-            "goes wrong, and where")
+            "message says whether a VJP (each op on its own, given its exact upstream "
+            "gradient) or your backward goes wrong, and where")
 def reverse_random_programs(lab, rng):
-    """Three random programs: every value's gradient against tf.GradientTape, first with your
-    primitives under a correct backward, then with your backward."""
+    """Three random programs: first every op's VJPs on their own, given the op's exact upstream
+    gradient, then every value's gradient from your whole engine, against tf.GradientTape."""
     return reverse_programs_probe(lab, rng, count=3, length=16, sizes=lambda r: (3, 4))
 
 

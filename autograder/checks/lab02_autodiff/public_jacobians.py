@@ -1,6 +1,7 @@
-"""Public checks of lab02_autodiff, part 3: jacobians.py. f is written by the probe
-straight on Node and Dual and counts its passes; reverse mode runs on the check's own
-backward, so only jacobian_reverse's own mistakes cost its points."""
+"""Public checks of lab02_autodiff, part 3: jacobians.py. f is written by the probe on Node
+and Dual, takes its derivatives from TensorFlow and counts its passes; reverse mode runs on
+a stand-in for backward that knows f's one-op tape, so only jacobian_reverse's own mistakes
+cost its points."""
 from autograder.api import check
 from autograder.checks.lab02_autodiff.probes import (
     CHEAPER_CASES,
@@ -14,7 +15,7 @@ from autograder.checks.lab02_autodiff.probes import (
        hint="column j of J is the tangent jvp(f, x, e_j) returns; stack the n columns with "
             "axis=1 so J has shape (m, n)")
 def jacobian_forward(lab, rng):
-    """The (3, 5) Jacobian of tanh(A x), from exactly 5 calls of f."""
+    """The (3, 5) Jacobian of sin(A x), from exactly 5 calls of f."""
     return jacobian_probe(lab, rng, n=5, m=3, modes=("forward",))
 
 
@@ -26,8 +27,8 @@ def _(student, _reference):
 @check(points=2, uses=("jacobians", "reverse"), reference=False, task="`jacobian_reverse`",
        hint="out = f(Node(x)) once; then for each i, backward(out, e_i) and copy x.grad as row i")
 def jacobian_reverse(lab, rng):
-    """The (3, 5) Jacobian of tanh(A x), from one call of f and 3 backward passes (the
-    check's own backward)."""
+    """The (3, 5) Jacobian of sin(A x), from one call of f and 3 backward passes (on the
+    check's stand-in for backward)."""
     return jacobian_probe(lab, rng, n=5, m=3, modes=("reverse",))
 
 
