@@ -31,9 +31,9 @@ def random_mlp(rng, sizes, x):
               for d_in, d_out in zip(sizes[:-1], sizes[1:])]
     hidden = x
     for w, b in params[:-1]:
-        hidden = np.maximum(hidden @ w + b, 0.0)
+        hidden = _library_relu_forward(_library_dense_forward(hidden, w, b))
     w, b = params[-1]
-    params[-1] = (w, b - np.median(hidden @ w + b))
+    params[-1] = (w, b - np.median(_library_dense_forward(hidden, w, b)))
     return params
 
 
@@ -83,11 +83,26 @@ def _relu(x):
     return tf.nn.relu(x)
 
 
+def _matching_shapes(call, x, w, out=None):
+    """A clear error where the shapes a dense layer gets do not fit together."""
+    x_shape, w_shape = np.shape(x), np.shape(w)
+    fits = len(x_shape) == 2 and len(w_shape) == 2 and x_shape[1] == w_shape[0]
+    if fits and out is not None:
+        fits = np.shape(out) == (x_shape[0], w_shape[1])
+    if not fits:
+        given = f"x {x_shape}, w {w_shape}" + ("" if out is None else f", upstream {np.shape(out)}")
+        raise ValueError(f"{call} was called with {given}: x must be (N, D), w (D, M) and "
+                         "upstream (N, M); are the layer's input, weight and upstream gradient "
+                         "those of the same layer?")
+
+
 def _library_dense_forward(x, w, b):
+    _matching_shapes("dense_forward", x, w)
     return _affine(np.asarray(x), np.asarray(w), np.asarray(b)).numpy()
 
 
 def _library_dense_backward(upstream, x, w):
+    _matching_shapes("dense_backward", x, w, upstream)
     zero_bias = np.zeros(np.shape(w)[-1], dtype=np.asarray(w).dtype)
     return tuple(tape_vjp(_affine, [x, w, zero_bias], upstream))
 
