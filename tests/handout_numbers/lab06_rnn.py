@@ -1,4 +1,4 @@
-from autograder.checks.lab06_rnn.public import vanishing_ratio
+from autograder.checks.lab06_rnn.probes import vanishing_ratio
 from tests.handout_numbers import Claim
 
 CLAIMS = [
