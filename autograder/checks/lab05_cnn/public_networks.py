@@ -37,7 +37,13 @@ from autograder.checks.lab05_cnn.probes import (
     unet_probe,
     weight_layers,
 )
-from autograder.verdicts import expect_at_least, expect_close, expect_equal, expect_true
+from autograder.verdicts import (
+    expect_at_least,
+    expect_close,
+    expect_equal,
+    expect_shape,
+    expect_true,
+)
 
 # ---------------------------------------------------------------------------------------------
 # 6. Intersection over union
@@ -305,13 +311,15 @@ def _(student, reference):
                 f"{DETECTOR} returns outputs {student['keys']}, expected a dict with keys "
                 f"{reference['keys']}")
     judge_layers(student["layers"], reference["layers"], DETECTOR)
-    boxes = np.asarray(student["boxes"], dtype=np.float64)
-    expect_true(boxes.shape == (6, 4) and np.all((boxes >= 0) & (boxes <= 1)),
-                f"the 'boxes' of {DETECTOR} have shape {boxes.shape} and leave [0, 1] (min "
-                f"{boxes.min():.3g}, max {boxes.max():.3g}): end the box head with a sigmoid")
-    expect_close(boxes, reference["boxes"], f"the 'boxes' of {DETECTOR} with the check's weights")
+    boxes = expect_shape(student["boxes"], (6, 4), f"the 'boxes' output of {DETECTOR}")
+    expect_true(np.all((boxes >= 0) & (boxes <= 1)), f"the 'boxes' output of {DETECTOR} leaves "
+                f"[0, 1] (min {boxes.min():.3g}, max {boxes.max():.3g}): end the box head with "
+                "a sigmoid")
+    expect_close(boxes, reference["boxes"], f"the 'boxes' output of {DETECTOR} with the check's "
+                 "weights")
     judge_logits(student["labels"], reference["labels"],
-                 f"the 'labels' of {DETECTOR} with the check's weights", "the 'labels' Dense")
+                 f"the 'labels' output of {DETECTOR} with the check's weights",
+                 "the 'labels' Dense")
     judge_round_trip(student["round_trip"], DETECTOR)
 
 

@@ -31,15 +31,15 @@ from autograder.verdicts import (
 
 
 def shift_probe(lab, rng, batch, length, start_token):
-    """shift_right on arrays, and inside a tf.function on tensors of unknown batch size and
-    length, as train_step calls it under fit."""
+    """shift_right on arrays, and inside a tf.function on tensors of unknown batch size (the
+    last batch is smaller), as train_step calls it under fit."""
     import tensorflow as tf
     targets = rng.integers(0, 10, size=(batch, length)).astype("int32")
     shift = lab.seq2seq.shift_right
     out = {"targets": targets, "start_token": start_token,
            "shifted": shift(targets, start_token), "traced_error": ""}
     traced = tf.function(lambda t: shift(t, start_token),
-                         input_signature=[tf.TensorSpec([None, None], tf.int32)])
+                         input_signature=[tf.TensorSpec([None, length], tf.int32)])
     try:
         out["traced"] = traced(tf.constant(targets))
     except Exception as error:  # numpy on a symbolic tensor, Python on an unknown shape...
@@ -54,7 +54,10 @@ def traced_error(error, file):
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     frames = re.findall(r'File "[^"]*' + re.escape(file) + r'", line (\d+), in (\w+)', text)
     where = f"{file}:{frames[-1][0]} in {frames[-1][1]}: " if frames else ""
-    return f"{where}{type(error).__name__}: {lines[-1] if lines else ''}"[:300]
+    last = lines[-1] if lines else ""
+    if not last.startswith(type(error).__name__):
+        last = f"{type(error).__name__}: {last}"
+    return f"{where}{last.split('. ')[0]}"[:300]
 
 
 def judge_shift(student, reference):
@@ -234,7 +237,8 @@ def judge_softmax(student, reference):
 
 
 # Rows whose uniform falls exactly on a cumulative probability (dyadic numbers: exact in
-# float32 and float64), and one whose probabilities sum to less than its uniform.
+# float32 and float64), padded with zeros at the end, and one whose probabilities sum to
+# less than its uniform, padded at the front (V - 1, its last category, is the answer).
 TIES = [([0.0, 0.5, 0.25, 0.25], 0.0),     # p_0 = 0 and u = 0: category 0 is never drawn
         ([0.25, 0.25, 0.5, 0.0], 0.25),    # u = p_0: the next category
         ([0.5, 0.0, 0.5, 0.0], 0.5),       # u = p_0 and p_1 = 0: category 2
@@ -248,7 +252,8 @@ def sampling_probe(lab, rng, batch, vocab):
     probs[0] = np.eye(vocab, dtype="float32")[vocab // 2]   # a certain outcome
     uniforms[1] = 0.0
     for row, (tie, u) in enumerate(TIES, start=2):
-        probs[row] = np.pad(tie, (0, vocab - len(tie)))
+        pad = (vocab - len(tie), 0) if row == 1 + len(TIES) else (0, vocab - len(tie))
+        probs[row] = np.pad(tie, pad)
         uniforms[row] = u
     return {"uniforms": uniforms, "vocab": vocab, "probs": probs,
             "sampled": lab.char_lm.sample_from_probs(probs, uniforms)}

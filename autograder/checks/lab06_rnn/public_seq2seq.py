@@ -32,7 +32,7 @@ SEQ2SEQ_MARGIN = 0.12
             "column (tf.fill with tf.shape(targets)[0]) and targets[:, :-1], TensorFlow ops only")
 def shift_right(lab, rng):
     """The teacher-forcing inputs of 5 sequences of 6 targets, on arrays and inside a
-    `tf.function` on tensors of unknown shape (as `train_step` calls it under `fit`)."""
+    `tf.function` on tensors of unknown batch size (as `train_step` calls it under `fit`)."""
     return shift_probe(lab, rng, batch=5, length=6, start_token=10)
 
 
