@@ -4,8 +4,10 @@ Graded modules: convolution.py (convolution, transposed convolution and pooling 
 numpy) and networks.py (IoU, a residual block, a small ResNet, a U-Net and a single-object
 detector in Keras).
 probes.py: what the checks share: random configurations against Keras's layers, the
-check's own same_padding and im2col (stand-ins, so conv2d, conv_transpose2d and pooling are
-judged on their own), weight assignment, .keras round trips and the training probes.
+stand-ins (TensorFlow's padding and patches for same_padding and im2col, so conv2d,
+conv_transpose2d and pooling are judged on their own; a one-convolution ResidualBlock for
+small_resnet; the check's own loss and loop to train the detector), weight assignment,
+.keras round trips and the training probes.
 public.py: convolution.py: padding and patches exactly; the operations against Keras's own
 layers holding the same (copied) weights, on random sizes, strides, paddings and channel
 counts; the transposed convolution also against the gradient of Conv2D; equivariance and

@@ -1,6 +1,7 @@
-"""Hidden checks of lab05_cnn: more random configurations against Keras (on the check's own
-same_padding and im2col, as in public.py), fresh IoU inputs, other block and model sizes;
-references from the solution."""
+"""Hidden checks of lab05_cnn: more random configurations against Keras (on TensorFlow's
+padding and patches standing in for same_padding and im2col, as in public.py), fresh IoU
+inputs, other block and model sizes (small_resnet on the stand-in block); references from
+the solution."""
 import numpy as np
 
 from autograder.api import CheckFailed, check
@@ -18,7 +19,7 @@ from autograder.checks.lab05_cnn.probes import (
     pool_against_keras,
     random_boxes,
     residual_block_probe,
-    small_resnet_on_correct_block,
+    small_resnet_on_stand_in_block,
     weight_layers,
 )
 from autograder.verdicts import expect_close, expect_equal
@@ -132,7 +133,7 @@ def _(student, reference):
 @check(points=1, uses=NETS, hint="small_resnet for any input shape, widths, blocks per stage and "
                                  "number of classes; the head averages, then Dense logits")
 def small_resnet_other_sizes(lab, rng):
-    model = small_resnet_on_correct_block(lab, (12, 10, 2), num_classes=4, widths=(5, 7),
+    model = small_resnet_on_stand_in_block(lab, (12, 10, 2), num_classes=4, widths=(5, 7),
                                           blocks_per_stage=1)
     assign_random_weights(model, rng, scale=0.4)
     x = rng.normal(size=(3, 12, 10, 2)).astype("float32")

@@ -1,21 +1,28 @@
 """What the checks of lab05_cnn share: random configurations compared with Keras's own
-layers, the check's own correct `same_padding` and `im2col` (stand-ins), model helpers and
-the two training probes.
+layers, the stand-ins, model helpers and the two training probes.
 
-A check of conv2d, conv_transpose2d or pooling runs the student's function on the
-stand-ins (`correct_pieces`), so a wrong `im2col` costs the points of `im2col` and not those
-of every operation built on it. Probes run in the worker, verdicts in the grader: numpy
-only at module level.
+Stand-ins, so that one wrong line costs the points of its own function only (none of them
+is the lab's code):
+- `same_padding` and `im2col` for the checks of conv2d, conv_transpose2d and pooling
+  (`library_pieces`): TensorFlow's own "SAME" padding and patches, read off
+  `tf.image.extract_patches`, so a student who pads and slices inline is judged alike;
+- `ResidualBlock` for the checks of small_resnet, which stacks blocks of that name by
+  contract: one strided 3x3 Conv2D then a ReLU, with the block's constructor; the expected
+  outputs come from the reference's small_resnet on the same stand-in;
+- compile_detector for the detector's training check: the probe's own GradientTape loop
+  on TensorFlow's losses, so that check judges build_detector alone.
+Probes run in the worker, verdicts in the grader: numpy only at module level.
 """
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
 
 import numpy as np
 from scipy.special import softmax
 
 from autograder.api import CheckFailed
+from autograder.check_helpers import standing_in
 from autograder.verdicts import as_array, expect_close, expect_true
 
 CONV = "convolution"
@@ -39,51 +46,50 @@ BOX_IOU_MARGIN = 0.08
 ACCURACY_MARGIN = 0.15
 
 
-# ---- Stand-ins: the check's own same_padding and im2col -----------------------------------
+# ---- Stand-ins -----------------------------------------------------------------------------
 
 def _pair(value):
     return (int(value), int(value)) if np.isscalar(value) else tuple(int(v) for v in value)
 
 
-def _same_padding(size, kernel_size, stride):
-    out = -(-int(size) // int(stride))
-    total = max((out - 1) * int(stride) + int(kernel_size) - int(size), 0)
-    return total // 2, total - total // 2
+@functools.lru_cache(maxsize=None)
+def _library_same_padding(size, kernel_size, stride):
+    """The zeros TensorFlow's "SAME" padding puts before and after `size` pixels: the
+    leading zeros of the first window and the trailing zeros of the last one that
+    `tf.image.extract_patches` cuts from an all-ones column."""
+    import tensorflow as tf
+    ones = tf.ones((1, int(size), 1, 1))
+    windows = tf.image.extract_patches(ones, sizes=[1, int(kernel_size), 1, 1],
+                                       strides=[1, int(stride), 1, 1], rates=[1, 1, 1, 1],
+                                       padding="SAME").numpy()[0, :, 0, :]
+    first, last = windows[0] > 0, windows[-1][::-1] > 0
+    return int(np.argmax(first)), int(np.argmax(last))
 
 
-def _im2col(x, kernel_size, strides=1):
-    from numpy.lib.stride_tricks import sliding_window_view
-    x = np.asarray(x)
+def _library_im2col(x, kernel_size, strides=1):
+    """The windows of x: `tf.image.extract_patches` ("VALID"), which flattens each window in
+    (rows, columns, channels) order."""
+    import tensorflow as tf
     (kh, kw), (sh, sw) = _pair(kernel_size), _pair(strides)
-    windows = sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (N, OH, OW, C, KH, KW)
-    n, out_h, out_w = windows.shape[:3]
-    return np.ascontiguousarray(np.moveaxis(windows, 3, -1)).reshape(n, out_h, out_w, -1)
+    return tf.image.extract_patches(np.asarray(x), sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1],
+                                    rates=[1, 1, 1, 1], padding="VALID").numpy()
 
 
-@contextlib.contextmanager
-def standing_in(module, **replacements):
-    """Replace names in a graded module while the block runs, then put the originals back
-    (the worker keeps the module for the next check)."""
-    missing = object()
-    saved = {name: getattr(module, name, missing) for name in replacements}
-    for name, value in replacements.items():
-        setattr(module, name, value)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is missing:
-                delattr(module, name)
-            else:
-                setattr(module, name, value)
+def library_pieces(lab):
+    """convolution.py with TensorFlow's same_padding and im2col (what the given pad_images
+    and _windows call too), for the checks of the functions built on them."""
+    return standing_in(lab.convolution, same_padding=_library_same_padding,
+                       im2col=_library_im2col)
 
 
 _BLOCK = []
 
 
-def correct_residual_block():
-    """The check's own ResidualBlock (the handout's), for the checks of small_resnet: a
-    wrong block costs the block's points, not the ResNet's too."""
+def stand_in_block():
+    """The check's stand-in ResidualBlock for the checks of small_resnet: NOT a residual
+    block, but one Conv2D(filters, 3, strides, "same") followed by a ReLU, with the lab's
+    constructor ResidualBlock(filters, strides=1). small_resnet must build its stages from
+    blocks of that name, so a wrong block costs the block's points, not the ResNet's too."""
     if _BLOCK:
         return _BLOCK[0]
     import keras
@@ -94,34 +100,16 @@ def correct_residual_block():
         def __init__(self, filters, strides=1, **kwargs):
             super().__init__(**kwargs)
             self.filters, self.strides = int(filters), int(strides)
-            self.conv1 = layers.Conv2D(self.filters, 3, strides=self.strides, padding="same",
-                                       use_bias=False)
-            self.norm1 = layers.BatchNormalization()
-            self.conv2 = layers.Conv2D(self.filters, 3, padding="same", use_bias=False)
-            self.norm2 = layers.BatchNormalization()
-            self.projection = self.projection_norm = None
+            self.conv = layers.Conv2D(self.filters, 3, strides=self.strides, padding="same")
 
         def build(self, input_shape):
-            inner = self.conv1.compute_output_shape(input_shape)
-            for layer, shape in ((self.conv1, input_shape), (self.norm1, inner),
-                                 (self.conv2, inner), (self.norm2, inner)):
-                layer.build(shape)
-            if self.strides != 1 or input_shape[-1] != self.filters:
-                self.projection = layers.Conv2D(self.filters, 1, strides=self.strides,
-                                                use_bias=False)
-                self.projection_norm = layers.BatchNormalization()
-                self.projection.build(input_shape)
-                self.projection_norm.build(inner)
+            self.conv.build(input_shape)
 
         def call(self, x, training=None):
-            residual = keras.ops.relu(self.norm1(self.conv1(x), training=training))
-            residual = self.norm2(self.conv2(residual), training=training)
-            shortcut = x if self.projection is None else self.projection_norm(
-                self.projection(x), training=training)
-            return keras.ops.relu(residual + shortcut)
+            return keras.ops.relu(self.conv(x))
 
         def compute_output_shape(self, input_shape):
-            return self.conv1.compute_output_shape(input_shape)
+            return self.conv.compute_output_shape(input_shape)
 
         def get_config(self):
             return {**super().get_config(), "filters": self.filters, "strides": self.strides}
@@ -130,16 +118,10 @@ def correct_residual_block():
     return ResidualBlock
 
 
-def small_resnet_on_correct_block(lab, *args, **kwargs):
-    """small_resnet(*args, **kwargs) built from the check's own ResidualBlock."""
-    with standing_in(lab.networks, ResidualBlock=correct_residual_block()):
+def small_resnet_on_stand_in_block(lab, *args, **kwargs):
+    """small_resnet(*args, **kwargs) built from the check's stand-in ResidualBlock."""
+    with standing_in(lab.networks, ResidualBlock=stand_in_block()):
         return lab.networks.small_resnet(*args, **kwargs)
-
-
-def correct_pieces(lab):
-    """convolution.py with the check's same_padding and im2col (what the given pad_images and
-    _windows call too), for the checks of the functions built on them."""
-    return standing_in(lab.convolution, same_padding=_same_padding, im2col=_im2col)
 
 
 # ---- Random configurations against Keras --------------------------------------------------
@@ -178,7 +160,7 @@ def conv_against_keras(lab, rng, case):
     bias = rng.normal(size=c_out).astype("float32")
     layer = keras_layer_with(keras.layers.Conv2D(c_out, (kh, kw), strides=case["strides"],
                                                  padding=case["padding"]), kernel, bias, x.shape)
-    with correct_pieces(lab):
+    with library_pieces(lab):
         student = lab.convolution.conv2d(x, kernel, bias, strides=tuple(case["strides"]),
                                          padding=case["padding"])
     expected = layer(x)
@@ -199,7 +181,7 @@ def conv_transpose_against_keras(lab, rng, case):
                                                           strides=case["strides"],
                                                           padding=case["padding"]),
                              kernel, bias, y.shape)
-    with correct_pieces(lab):
+    with library_pieces(lab):
         student = lab.convolution.conv_transpose2d(y, kernel, bias,
                                                    strides=tuple(case["strides"]),
                                                    padding=case["padding"])
@@ -216,7 +198,7 @@ def pool_against_keras(lab, rng, case, kind):
     layer = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}[kind]
     expected = layer(tuple(pool), strides=tuple(case["strides"]), padding=case["padding"])(x)
     function = {"max": lab.convolution.max_pool2d, "avg": lab.convolution.avg_pool2d}[kind]
-    with correct_pieces(lab):
+    with library_pieces(lab):
         student = function(x, tuple(pool), strides=tuple(case["strides"]),
                            padding=case["padding"])
     return {"op": f"{kind}_pool2d", "x_shape": list(x.shape), "kernel_shape": list(pool),
@@ -421,18 +403,38 @@ def unet_probe(lab, rng, budget):
     return result
 
 
-def compile_as_handout(model, learning_rate, box_weight):
-    """The check's own compile_detector (a stand-in): the detector training check judges
-    build_detector, and compile_detector has a check of its own."""
+def train_detector(model, images, targets, budget, rng):
+    """The check's own training of a detector (compile_detector has a check of its own):
+    Adam on box_weight * (mean squared error of the boxes) + (cross-entropy of the label
+    logits), written as a GradientTape loop on TensorFlow's losses, in shuffled batches."""
     import keras
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss={"boxes": keras.losses.MeanSquaredError(),
-                        "labels": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
-                  loss_weights={"boxes": box_weight, "labels": 1.0})
+    import tensorflow as tf
+    optimizer = keras.optimizers.Adam(budget["learning_rate"])
+    optimizer.build(model.trainable_variables)
+
+    @tf.function
+    def step(x, true_boxes, labels):
+        with tf.GradientTape() as tape:
+            outputs = model(x, training=True)
+            box_error = tf.reduce_mean(tf.math.squared_difference(
+                tf.cast(outputs["boxes"], tf.float32), true_boxes))
+            class_error = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=labels, logits=tf.cast(outputs["labels"], tf.float32)))
+            loss = budget["box_weight"] * box_error + class_error
+        variables = model.trainable_variables
+        optimizer.apply(tape.gradient(loss, variables), variables)
+
+    boxes, labels = targets["boxes"].astype("float32"), targets["labels"].astype("int32")
+    size = budget["batch_size"]
+    for _ in range(budget["epochs"]):
+        order = rng.permutation(len(images))
+        for start in range(0, len(images), size):
+            batch = order[start:start + size]
+            step(images[batch], boxes[batch], labels[batch])
 
 
 def detector_probe(lab, rng, budget):
-    """Train a fresh detector, compiled as the handout says; its mean box IoU and class
+    """Train a fresh detector with the check's own loss and loop; its mean box IoU and class
     accuracy on held-out shapes."""
     from dlkit.data import make_shapes
     seed = int(rng.integers(1 << 20))
@@ -440,9 +442,7 @@ def detector_probe(lab, rng, budget):
     test = make_shapes(budget["test_images"], size=budget["size"], seed=seed + 1)
     model = lab.networks.build_detector(size=budget["size"], channels=1, num_classes=3,
                                         filters=budget["filters"], hidden=budget["hidden"])
-    compile_as_handout(model, budget["learning_rate"], budget["box_weight"])
-    model.fit(train["images"], {"boxes": train["boxes"], "labels": train["labels"]},
-              batch_size=budget["batch_size"], epochs=budget["epochs"], shuffle=True, verbose=0)
+    train_detector(model, train["images"], train, budget, rng)
     predicted = model(test["images"], training=False)
     boxes, logits = np.asarray(predicted["boxes"]), np.asarray(predicted["labels"])
     return {"mean_box_iou": mean_box_iou(boxes, test["boxes"]),

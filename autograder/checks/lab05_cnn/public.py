@@ -3,8 +3,8 @@
 Keras is the reference implementation of the by-hand operations: each probe draws a random
 configuration from the seed, copies one set of weights into the student's function and into
 the Keras layer, and returns both outputs. conv2d, conv_transpose2d and the pooling
-functions run on the check's own same_padding and im2col (probes.correct_pieces), so each
-function is judged on its own.
+functions run on TensorFlow's "SAME" padding and patches standing in for same_padding and
+im2col (probes.library_pieces), so each function is judged on its own.
 """
 import numpy as np
 
@@ -14,11 +14,11 @@ from autograder.checks.lab05_cnn.probes import (
     CONV,
     conv_against_keras,
     conv_transpose_against_keras,
-    correct_pieces,
     describe,
     draw_conv_case,
     judge_against_keras,
     keras_layer_with,
+    library_pieces,
     pool_against_keras,
 )
 from autograder.verdicts import expect_close, expect_shape
@@ -150,7 +150,7 @@ def conv_transpose2d_is_the_gradient_of_conv2d(lab, rng):
         with tf.GradientTape() as tape:
             tape.watch(x)
             loss = tf.reduce_sum(conv(x) * upstream)
-        with correct_pieces(lab):
+        with library_pieces(lab):
             student = lab.convolution.conv_transpose2d(upstream, kernel, None, (sh, sw), padding)
         cases.append({"op": "conv_transpose2d", "x_shape": list(upstream.shape),
                       "kernel_shape": list(kernel.shape), "strides": [sh, sw],
@@ -213,7 +213,7 @@ def conv_is_equivariant_and_global_pooling_invariant(lab, rng):
     shifted = np.roll(x, shift, axis=(1, 2))
     kernel = rng.normal(size=(3, 3, 2, 4)).astype("float32")
     bias = rng.normal(size=4).astype("float32")
-    with correct_pieces(lab):
+    with library_pieces(lab):
         out, out_shifted = conv.conv2d(x, kernel, bias), conv.conv2d(shifted, kernel, bias)
         size = tuple(np.shape(out)[1:3])
         return {"shift": shift, "out": out, "out_shifted": out_shifted,

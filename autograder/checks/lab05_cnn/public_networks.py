@@ -7,13 +7,14 @@ compare the layers that hold weights and save and reload the models. The trainin
 train for a fixed budget and score with library IoUs (Keras's box IoU, scikit-learn's
 Jaccard index for masks), never the student's: a wrong IoU neither fails nor flatters a
 trained model. compile_detector is judged on a model the check builds, the detector's
-training on the check's own compile.
+training on the check's own loss and training loop. small_resnet is built from the check's
+stand-in ResidualBlock (one strided convolution and a ReLU).
 """
 import json
 import traceback
 
 import numpy as np
-from scipy.special import log_softmax
+from scipy.special import softmax
 
 from autograder.api import CheckFailed, check
 from autograder.check_helpers import assign_random_weights
@@ -33,7 +34,7 @@ from autograder.checks.lab05_cnn.probes import (
     random_boxes,
     residual_block_probe,
     round_trip,
-    small_resnet_on_correct_block,
+    small_resnet_on_stand_in_block,
     unet_probe,
     weight_layers,
 )
@@ -145,7 +146,7 @@ RESNET = "small_resnet((16, 16, 1), 3, widths=(4, 8, 8), blocks_per_stage=2)"
 
 
 def _resnet(lab):
-    return small_resnet_on_correct_block(lab, (16, 16, 1), num_classes=3, widths=(4, 8, 8),
+    return small_resnet_on_stand_in_block(lab, (16, 16, 1), num_classes=3, widths=(4, 8, 8),
                                          blocks_per_stage=2)
 
 
@@ -153,9 +154,9 @@ def _resnet(lab):
        hint="one stage per width, the first block of every later stage with strides 2; "
             "GlobalAveragePooling2D, then Dense(num_classes)")
 def small_resnet_structure(lab, rng):
-    """Built from the check's own `ResidualBlock`: the layers that hold weights, their output
-    shapes and the parameter count match the reference's, and the model reloads from
-    `.keras`."""
+    """Built from the check's stand-in `ResidualBlock` (one strided 3x3 convolution and a
+    ReLU): the layers that hold weights, their output shapes and the parameter count match
+    the reference's on the same stand-in, and the model reloads from `.keras`."""
     model = _resnet(lab)
     x = rng.random(size=(3, 16, 16, 1)).astype("float32")
     return {"layers": weight_layers(model), "params": model.count_params(),
@@ -173,7 +174,7 @@ def _(student, reference):
        hint="the head averages every channel over all positions (GlobalAveragePooling2D) and "
             "maps that to logits with Dense(num_classes) and no activation")
 def small_resnet_outputs(lab, rng):
-    """Built from the check's own `ResidualBlock`, with the check's weights: the head is
+    """Built from the check's stand-in `ResidualBlock`, with the check's weights: the head is
     global *average* pooling of the last block's features then a Dense layer of logits (no
     softmax), and the outputs match the reference's."""
     import keras
@@ -324,12 +325,16 @@ def _(student, reference):
 
 
 def _mean_squared_error(predicted, true):
-    return float(np.mean((np.asarray(predicted, np.float64) - true) ** 2))
+    """scikit-learn's mean squared error over every coordinate of every box."""
+    from sklearn.metrics import mean_squared_error
+    return float(mean_squared_error(np.ravel(true), np.ravel(np.asarray(predicted, np.float64))))
 
 
 def _cross_entropy(logits, labels):
-    log_probs = log_softmax(np.asarray(logits, np.float64), axis=1)
-    return float(-np.mean(log_probs[np.arange(len(labels)), labels]))
+    """scikit-learn's log loss of the softmax of the logits."""
+    from sklearn.metrics import log_loss
+    logits = np.asarray(logits, np.float64)
+    return float(log_loss(labels, softmax(logits, axis=1), labels=np.arange(logits.shape[1])))
 
 
 def _cross_entropy_of_probabilities(logits, labels):
@@ -404,7 +409,7 @@ def _(student, reference):
             "good as the reference's: check its heads (a sigmoid on the boxes, logits for the "
             "labels, both on the shared features)")
 def detector_localises_and_classifies(lab, rng):
-    """The detector, compiled by the check as the handout says and trained for the budget
+    """The detector, trained by the check's own loop on the handout's loss for the budget
     below, reaches the reference's box IoU minus 0.08 and its class accuracy minus 15
     points."""
     return detector_probe(lab, rng, DETECTOR_TRAIN)

@@ -1,13 +1,15 @@
 """Hidden checks of lab06_rnn: the cells on fresh (random) batch sizes, lengths and widths,
 including a single step and a single unit; an LSTM's gradient norms through time; the
 global norm, clipping, shifting, decoding, windows, temperatures, sampling (ties included)
-and generation on fresh sizes and settings, on the same stand-ins as the public checks."""
+and generation on fresh sizes and settings, on the same stand-ins as the public checks
+(but the LSTM's gradient norms, run on this file's own unroll of the cell)."""
 from autograder.api import check
 from autograder.checks.lab06_rnn.probes import (
     BPTT,
     CELLS,
     CHAR_LM,
     SEQ2SEQ,
+    as_state_list,
     cell_against_keras,
     clipping_probe,
     global_norm_probe,
@@ -81,11 +83,21 @@ def unroll_other_sizes(lab, rng):
 unroll_other_sizes.verdict(lambda student, _: judge_unroll(student))
 
 
+def _cell_unroll(cell, inputs, states):
+    """unroll for the hidden LSTM check: the cell run step by step."""
+    outputs, states = [], as_state_list(states)
+    for t in range(int(inputs.shape[1])):
+        output, states = cell(inputs[:, t], states)
+        states = as_state_list(states)
+        outputs.append(output)
+    return outputs, states
+
+
 @check(points=1, uses=BPTT,
        hint="the same for an LSTM: states [h0, c0], the gradient of sum(h_T) w.r.t. each h_t")
 def lstm_state_gradient_norms(lab, rng):
-    return gradient_norms_probe(lab, rng, "LSTMCell", batch=3, length=9, input_dim=2,
-                                units=5, recurrent_scale=1.0)
+    return gradient_norms_probe(lab, rng, batch=3, length=9, input_dim=2, units=5,
+                                unroll=_cell_unroll, kind="LSTMCell", recurrent_scale=1.0)
 
 
 @lstm_state_gradient_norms.verdict

@@ -1,22 +1,28 @@
-"""What the checks of lab06_rnn share: the check's own correct versions of the pieces other
-graded functions call (stand-ins), and the probes and verdicts of the cells and of
-backpropagation through time.
+"""What the checks of lab06_rnn share: the stand-ins for the graded functions that other
+graded functions call, and the probes and verdicts of the cells and of backpropagation
+through time.
 
-A check of a function that calls another graded one runs it on the stand-in
-(`standing_in`): state_gradient_norms on a correct `unroll`, clip_by_global_norm on a
-correct `global_norm`, train_step on a correct `shift_right`, generate on a correct softmax
-and sampler. One wrong line then costs the points of its own function only. Probes run in
-the worker, verdicts in the grader: numpy only at module level.
+A check of a function that calls another graded one runs it on a stand-in (`standing_in`),
+so one wrong line costs the points of its own function only. None of them is the lab's
+code: where the handout makes the call part of the function's contract, the stand-in has
+simple known behaviour of its own, and the reference's function, run on the same stand-in,
+gives the expected output; otherwise it is TensorFlow's own computation.
+- state_gradient_norms calls `unroll`: a linear recurrence h_t = 0.8 h_{t-1} + x_t B that
+  ignores the cell, so that ||dL/dh_t|| = 0.8^(T-1-t) sqrt(N U) exactly;
+- clip_by_global_norm may compute the global norm inline: `tf.linalg.global_norm`;
+- train_step calls `shift_right`: the targets in reverse order (one step), or a START token
+  at every position (training, readiness: the decoder then reads no targets at all);
+- generate calls softmax_with_temperature and sample_from_probs: probabilities proportional
+  to 1 + (logits / temperature)^2, and a pick by how many categories come close to the
+  most likely one (probes_sequences.py).
+Probes run in the worker, verdicts in the grader: numpy only at module level.
 """
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
-from scipy.special import softmax
 
 from autograder.api import CheckFailed
-from autograder.check_helpers import assign_random_weights
+from autograder.check_helpers import assign_random_weights, standing_in
 from autograder.verdicts import as_array, expect_close, expect_equal, expect_true
 
 CELLS, BPTT, SEQ2SEQ, CHAR_LM = "cells", "bptt", "seq2seq", "char_lm"
@@ -29,76 +35,60 @@ CELL_KINDS = {
 }
 
 
-# ---- Stand-ins: the check's own, correct, pieces -------------------------------------------
-
-@contextlib.contextmanager
-def standing_in(module, **replacements):
-    """Replace names in a graded module while the block runs, then put the originals back
-    (the worker keeps the module for the next check)."""
-    missing = object()
-    saved = {name: getattr(module, name, missing) for name in replacements}
-    for name, value in replacements.items():
-        setattr(module, name, value)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is missing:
-                delattr(module, name)
-            else:
-                setattr(module, name, value)
-
+# ---- Stand-ins -----------------------------------------------------------------------------
 
 def as_state_list(states):
     return list(states) if isinstance(states, (list, tuple)) else [states]
 
 
-def correct_unroll(cell, inputs, states):
-    outputs, states = [], as_state_list(states)
-    for t in range(int(inputs.shape[1])):
-        output, states = cell(inputs[:, t], states)
-        states = as_state_list(states)
-        outputs.append(output)
-    return outputs, states
+# The stand-in unroll's decay per step: dL/dh_t = DECAY^(T-1-t) * ones for L = sum(h_T).
+DECAY = 0.8
 
 
-def correct_global_norm(tensors):
+def linear_unroll(input_weights):
+    """The stand-in for unroll: NOT the cell run step by step but the linear recurrence
+    h_t = DECAY * h_{t-1} + x_t @ input_weights from h_{-1} = states[0], whatever the cell.
+    Returns (outputs, [h_T]) as unroll does: a list of T tensors (N, U), each computed from
+    the one before, so that gradients with respect to each of them can be taken."""
+    import tensorflow as tf
+    # A variable, as a cell's weights are: a GradientTape records what it touches.
+    weights = tf.Variable(input_weights, dtype=tf.float32)
+
+    def unroll(cell, inputs, states):
+        inputs = tf.convert_to_tensor(inputs, tf.float32)
+        h = tf.convert_to_tensor(as_state_list(states)[0], tf.float32)
+        outputs = []
+        for t in range(int(inputs.shape[1])):
+            h = DECAY * h + tf.matmul(inputs[:, t], weights)
+            outputs.append(h)
+        return outputs, [h]
+    return unroll
+
+
+def library_global_norm(tensors):
+    """The stand-in for global_norm: TensorFlow's tf.linalg.global_norm."""
     import tensorflow as tf
     return tf.linalg.global_norm([tf.convert_to_tensor(t, tf.float32) for t in tensors])
 
 
-def correct_shift_right(targets, start_token):
+def reversed_targets(targets, start_token):
+    """The stand-in for shift_right in the one-step checks: the targets in reverse order
+    (start_token unused), so the decoder's inputs depend on the targets in a known way."""
     import tensorflow as tf
-    targets = tf.cast(targets, tf.int32)
-    return tf.pad(targets[:, :-1], [[0, 0], [1, 0]], constant_values=int(start_token))
+    return tf.reverse(tf.cast(targets, tf.int32), axis=[1])
 
 
-def correct_softmax_with_temperature(logits, temperature):
-    return softmax(np.asarray(logits, np.float64) / temperature, axis=-1).astype("float32")
+def start_everywhere(targets, start_token):
+    """The stand-in for shift_right in the training and readiness checks: start_token at
+    every position. The decoder reads no targets, so the trained model is measured without
+    any decoding loop: its argmax on START inputs."""
+    import tensorflow as tf
+    return tf.fill(tf.shape(targets), tf.constant(start_token, tf.int32))
 
 
-def correct_sample_from_probs(probs, uniforms):
-    cumulative = np.cumsum(np.asarray(probs, np.float64), axis=-1)
-    index = np.sum(cumulative <= np.asarray(uniforms, np.float64).reshape(-1, 1), axis=-1)
-    return np.minimum(index, cumulative.shape[-1] - 1).astype("int32")
-
-
-@contextlib.contextmanager
-def explained_none_step():
-    """fit over a train_step that returns None fails deep inside Keras ("OptionalFromValue
-    ... list of length 0"): say what happened instead."""
-    try:
-        yield
-    except ValueError as error:
-        if "OptionalFromValue" not in str(error):
-            raise
-        raise ValueError("fit failed because Seq2Seq.train_step returned None: it must return "
-                         "the logs, self.update_trackers(targets, logits, loss)") from None
-
-
-def correct_shift(lab):
-    """seq2seq.py with the check's shift_right, for the checks of train_step."""
-    return standing_in(lab.seq2seq, shift_right=correct_shift_right)
+def on_stand_in_shift(lab, shift=start_everywhere):
+    """seq2seq.py with a stand-in shift_right, for the checks of train_step."""
+    return standing_in(lab.seq2seq, shift_right=shift)
 
 
 # ---- Cells against Keras's -----------------------------------------------------------------
@@ -123,9 +113,6 @@ def cell_against_keras(lab, rng, name, batch, length, input_dim, units):
     out.update(step=step, step_keras=step_keras,
                step_states=[np.asarray(s) for s in as_state_list(step_states)],
                step_states_keras=[np.asarray(s) for s in as_state_list(step_keras_states)])
-    kernel, recurrent, bias = (w.numpy() for w in reference_cell.weights)
-    bias = bias if bias.ndim == 1 else bias.sum(axis=0)
-    out["pre_activation"] = x[:, 0] @ kernel + states[0] @ recurrent + bias
     sequence = keras.layers.RNN(cell, return_sequences=True, return_state=True)
     sequence_keras = keras.layers.RNN(reference_cell, return_sequences=True, return_state=True)
     result, result_keras = sequence(x, initial_state=states), sequence_keras(x, initial_state=states)
@@ -141,10 +128,13 @@ def judge_cell(student, name):
     keras_cell = f"keras.layers.{keras_name} with the same weights"
     expect_equal(student["state_size"], student["state_size_keras"],
                  f"{name}.state_size (Keras's {keras_name} has {student['state_size_keras']})")
-    step = np.asarray(student["step"])
-    pre = np.asarray(student["pre_activation"])
-    if name == "VanillaRNNCell" and step.shape == pre.shape and np.allclose(step, pre, atol=1e-4):
-        raise CheckFailed(f"{call} returns the pre-activation x W + h U + b: apply tanh")
+    step = np.asarray(student["step"], dtype=np.float64)
+    if name == "VanillaRNNCell":
+        # Keras's output is tanh(pre-activation): arctanh gives the pre-activation back.
+        keras_step = np.clip(np.asarray(student["step_keras"], np.float64), -1 + 1e-6, 1 - 1e-6)
+        pre = np.arctanh(keras_step)
+        if step.shape == pre.shape and np.allclose(step, pre, rtol=1e-2, atol=1e-3):
+            raise CheckFailed(f"{call} returns the pre-activation x W + h U + b: apply tanh")
     expect_close(step, student["step_keras"], f"the output of one step of {call}",
                  against=keras_cell)
     expect_true(len(student["step_states"]) == len(student["step_states_keras"]),
@@ -243,9 +233,10 @@ def judge_unroll(student):
                      against="keras.layers.RNN")
 
 
-def gradient_norms_probe(lab, rng, kind, batch, length, input_dim, units, recurrent_scale):
-    """state_gradient_norms of a Keras cell whose recurrent weights have a given scale, on
-    the check's own unroll."""
+def gradient_norms_probe(lab, rng, batch, length, input_dim, units, unroll=None,
+                         kind="SimpleRNNCell", recurrent_scale=0.5):
+    """state_gradient_norms of a Keras cell (random weights, recurrent ones of the given
+    scale) run on `unroll`: by default the stand-in linear_unroll, which ignores the cell."""
     import keras
     x = rng.normal(size=(batch, length, input_dim)).astype("float32")
     cell = getattr(keras.layers, kind)(units)
@@ -255,10 +246,16 @@ def gradient_norms_probe(lab, rng, kind, batch, length, input_dim, units, recurr
     recurrent.assign(rng.normal(scale=recurrent_scale / np.sqrt(units),
                                 size=recurrent.shape).astype("float32"))
     states = [np.zeros((batch, units), "float32") for _ in range(2 if kind == "LSTMCell" else 1)]
-    with standing_in(lab.bptt, unroll=correct_unroll):
+    linear = unroll is None
+    if linear:
+        unroll = linear_unroll(rng.normal(size=(input_dim, units)).astype("float32"))
+    with standing_in(lab.bptt, unroll=unroll):
         norms = lab.bptt.state_gradient_norms(cell, x, states)
-    return {"norms": norms,
-            "call": f"state_gradient_norms({kind}({units}), x ({batch}, {length}, {input_dim}))",
+    on = (f"the stand-in unroll h_t = {DECAY} h_(t-1) + x_t B" if linear
+          else f"{kind}({units})")
+    return {"norms": norms, "linear": linear,
+            "call": f"state_gradient_norms(cell, x ({batch}, {length}, {input_dim}), states) "
+                    f"on {on}",
             "last": float(np.sqrt(batch * units))}
 
 
@@ -270,6 +267,16 @@ def judge_gradient_norms(student, reference, vanishing=True):
     if norms.shape == expected.shape and np.allclose(norms * scale, expected, rtol=1e-3):
         raise CheckFailed(f"{call} is the reference divided by N * U = {scale:g}: L is the SUM "
                           "of the last output over the batch and the units, not its mean")
+    if student["linear"] and norms.shape == expected.shape and \
+            np.allclose(norms[::-1], expected, rtol=1e-3) and len(norms) > 1:
+        raise CheckFailed(f"{call} lists the norms from the last step to the first: norms[t] "
+                          "belongs to the output of step t = 0 .. T-1")
+    if student["linear"]:
+        # Known maths on the stand-in: dL/dh_t = DECAY^(T-1-t) * ones(N, U).
+        known = student["last"] * DECAY ** np.arange(len(expected) - 1, -1, -1.0)
+        expect_close(norms, known, call, rtol=1e-3, atol=1e-6,
+                     against=f"sqrt(N * U) * {DECAY}^(T-1-t), the chain rule on this "
+                             "recurrence")
     expect_close(norms, expected, call, rtol=1e-3, atol=1e-6)
     expect_true(np.isclose(norms[-1], student["last"], rtol=1e-4),
                 f"the last entry of {call} is {norms[-1]:.4g}; dL/dh_T of L = sum(h_T) is all "
@@ -279,40 +286,36 @@ def judge_gradient_norms(student, reference, vanishing=True):
                     f"(the gradient vanishes going back in time), got {np.round(norms, 4)}")
 
 
-def vanishing_ratio(output):
-    """How much smaller dL/dh_0 is than dL/dh_T: norms[0] / norms[-1]."""
-    norms = np.asarray(output["norms"], dtype=np.float64)
-    return float(norms[0] / norms[-1])
-
-
 def global_norm_probe(lab, rng, shapes):
     import tensorflow as tf
     tensors = [rng.normal(size=shape).astype("float32") for shape in shapes]
+    entries = np.concatenate([np.ravel(t) for t in tensors]).astype(np.float64)
     return {"shapes": [list(s) for s in shapes],
             "norm": lab.bptt.global_norm([tf.constant(t) for t in tensors]),
-            "norms": [float(np.sqrt(np.sum(np.square(t, dtype=np.float64)))) for t in tensors]}
+            "norms": [float(np.linalg.norm(np.ravel(t).astype(np.float64))) for t in tensors],
+            "expected": float(np.linalg.norm(entries))}
 
 
 def judge_global_norm(student):
     call = f"global_norm(tensors of shapes {[tuple(s) for s in student['shapes']]})"
-    expected = float(np.sqrt(np.sum(np.square(student["norms"]))))
     norm = as_array(student["norm"], call).astype(np.float64)
     if norm.size == 1 and np.isclose(float(norm), sum(student["norms"]), rtol=1e-4):
         raise CheckFailed(f"{call} adds up the tensors' own norms: the global norm is the "
                           "square root of the sum of ALL squared entries (the norm of every "
                           "tensor flattened into one vector)")
-    expect_close(norm, np.float32(expected), call,
-                 against="sqrt of the sum of the squares of every entry")
+    expect_close(norm, np.float32(student["expected"]), call,
+                 against="np.linalg.norm of every entry of every tensor, as one vector")
 
 
 def clipping_probe(lab, rng, shapes, max_norms):
-    """clip_by_global_norm (on the check's own global_norm) and tf.clip_by_global_norm."""
+    """clip_by_global_norm (on tf.linalg.global_norm standing in for global_norm) and
+    tf.clip_by_global_norm."""
     import tensorflow as tf
     gradients = [rng.normal(size=shape).astype("float32") for shape in shapes]
     out = {"shapes": [list(s) for s in shapes], "max_norms": list(max_norms), "cases": [],
            "original": np.concatenate([np.ravel(g) for g in gradients])}
     for max_norm in max_norms:
-        with standing_in(lab.bptt, global_norm=correct_global_norm):
+        with standing_in(lab.bptt, global_norm=library_global_norm):
             clipped, norm = lab.bptt.clip_by_global_norm(gradients, max_norm)
         expected, expected_norm = tf.clip_by_global_norm(gradients, max_norm)
         out["cases"].append({

@@ -1,7 +1,8 @@
 """Probes and verdicts that the seq2seq and language-model checks of lab06_rnn share (public
 and hidden): the teacher-forcing shift, one train_step, greedy decoding, the training
-probes, windows, the temperature softmax, sampling and generation. Stand-ins come from
-probes.py."""
+probes, windows, the temperature softmax, sampling and generation. The shift_right
+stand-ins come from probes.py; generate's stand-ins for the softmax and the sampler are
+here."""
 from __future__ import annotations
 
 import re
@@ -10,13 +11,10 @@ import numpy as np
 from scipy.special import log_softmax, softmax
 
 from autograder.api import CheckFailed
-from autograder.check_helpers import assign_random_weights
+from autograder.check_helpers import assign_random_weights, standing_in
 from autograder.checks.lab06_rnn.probes import (
-    correct_sample_from_probs,
-    correct_shift,
-    correct_softmax_with_temperature,
-    explained_none_step,
-    standing_in,
+    on_stand_in_shift,
+    reversed_targets,
 )
 from autograder.verdicts import (
     as_array,
@@ -82,20 +80,19 @@ def judge_shift(student, reference):
 
 def train_step_probe(lab, rng, batch, length, units):
     """One train_step with SGD on fixed weights, run by fit (traced, as in training), on the
-    check's own shift_right: the logs and the weights after, and the teacher-forced logits
-    before."""
+    stand-in shift_right that returns the targets reversed: the logs and the weights after,
+    and the logits before of the decoder reading what that stand-in returns."""
     import keras
     seq2seq = lab.seq2seq
     sources, targets = seq2seq.make_reverse_task(batch, length, rng)
     model = seq2seq.Seq2Seq(embed_dim=4, units=units)
-    start = np.full((batch, 1), seq2seq.START_TOKEN, "int32")
-    teacher = np.concatenate([start, targets[:, :-1]], axis=1)   # this probe's own shift
+    teacher = np.asarray(reversed_targets(targets, seq2seq.START_TOKEN))
     model((sources, teacher))
     assign_random_weights(model, rng, scale=0.4)
     logits = model((sources, teacher))
     model.compile(optimizer=keras.optimizers.SGD(0.5))
     model.optimizer.build(model.trainable_variables)
-    with correct_shift(lab), explained_none_step():
+    with on_stand_in_shift(lab, reversed_targets):
         history = model.fit(sources, targets, batch_size=batch, epochs=1, shuffle=False,
                             verbose=0).history
     logs = {name: float(values[-1]) for name, values in history.items()}
@@ -120,8 +117,10 @@ def judge_train_step(student, reference):
     if not np.isclose(loss, expected, rtol=1e-4, atol=1e-5):
         raise CheckFailed(f"{call} logged the loss {loss:.5g}, but the teacher-forced loss of "
                           f"the model is {expected:.5g}: the decoder must read "
-                          "shift_right(targets), the loss compare its logits with the targets, "
-                          "and train_step log that loss (not the scaled one)")
+                          "shift_right(targets, self.start_token) (here the check's stand-in, "
+                          "which returns the targets reversed), the loss compare its logits "
+                          "with the targets, and train_step log that loss (not the scaled "
+                          "one)")
     accuracy = float(np.mean(logits.argmax(axis=-1) == targets))
     expect_true(np.isclose(student["accuracy"], accuracy, atol=1e-6),
                 f"{call} logged the accuracy {student['accuracy']:.4g}, but the teacher-forced "
@@ -148,21 +147,10 @@ def judge_greedy(student, reference):
                      f"length={n}) of a Seq2Seq with fixed random weights")
 
 
-def own_greedy_decode(model, sources, length, start_token):
-    """The probe's own greedy loop over the given encode/decode (not the student's)."""
-    state = model.encode(sources)
-    tokens = np.full((len(sources), 1), start_token, "int32")
-    emitted = []
-    for _ in range(length):
-        logits, state = model.decode(tokens, state)
-        tokens = np.argmax(np.asarray(logits), axis=-1).astype("int32")
-        emitted.append(tokens)
-    return np.concatenate(emitted, axis=1)
-
-
 def seq2seq_training_probe(lab, rng, budget):
-    """Train with the student's train_step (on the check's shift_right) for `budget`; the
-    held-out accuracy of the probe's own greedy decoding."""
+    """Train with the student's train_step for `budget`, on the stand-in shift_right that
+    feeds the decoder START at every position; the held-out accuracy of the trained model's
+    argmax, its decoder reading START tokens (what it was trained on: no decoding loop)."""
     import keras
     seq2seq = lab.seq2seq
     length = budget["length"]
@@ -172,10 +160,11 @@ def seq2seq_training_probe(lab, rng, budget):
     steps = budget["train_size"] // budget["batch_size"]
     model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]),
                   steps_per_execution=steps)
-    with correct_shift(lab), explained_none_step():
+    with on_stand_in_shift(lab):
         history = model.fit(sources, targets, batch_size=budget["batch_size"],
                             epochs=budget["epochs"], verbose=0).history
-    predicted = own_greedy_decode(model, test_sources, length, seq2seq.START_TOKEN)
+    starts = np.full(test_targets.shape, seq2seq.START_TOKEN, "int32")
+    predicted = np.argmax(np.asarray(model((test_sources, starts))), axis=-1)
     correct = predicted == test_targets
     return {"logged": sorted(history), "token_accuracy": float(correct.mean()),
             "sequence_accuracy": float(correct.all(axis=1).mean())}
@@ -185,7 +174,8 @@ def judge_seq2seq_training(student, reference, margin):
     expect_true(student["logged"] == ["accuracy", "loss"],
                 f"fit() logged {student['logged']}; train_step must return the trackers' "
                 "results, ['accuracy', 'loss']")
-    what = (f"the held-out token accuracy of greedy decoding after training (whole sequences "
+    what = (f"the held-out token accuracy after training on the stand-in shift_right (START "
+            f"at every position), the decoder reading START tokens (whole sequences "
             f"right: {student['sequence_accuracy']:.0%}; the reference: "
             f"{reference['token_accuracy']:.1%} of tokens, "
             f"{reference['sequence_accuracy']:.0%} of sequences)")
@@ -276,16 +266,33 @@ def judge_sampling(student, reference):
     expect_equal(sampled, expected, call)
 
 
+def stand_in_softmax(logits, temperature):
+    """The stand-in for softmax_with_temperature in generate's checks: NOT a softmax, but
+    probabilities proportional to 1 + (logits / temperature)^2."""
+    weights = 1.0 + np.square(np.asarray(logits, np.float64) / temperature)
+    return (weights / np.sum(weights, axis=-1, keepdims=True)).astype("float32")
+
+
+def stand_in_sampler(probs, uniforms):
+    """The stand-in for sample_from_probs in generate's checks: NOT inverse-CDF sampling,
+    but (the number of categories whose probability is at least u times the row's largest)
+    minus 1."""
+    probs = np.asarray(probs, np.float64)
+    threshold = np.asarray(uniforms, np.float64).reshape(-1, 1) * probs.max(axis=-1,
+                                                                              keepdims=True)
+    return ((probs >= threshold).sum(axis=-1) - 1).astype("int32")
+
+
 def generate_probe(lab, rng, batch, prompt_length, length, temperature, units):
-    """generate with fixed weights and uniforms, on the check's own softmax and sampler."""
+    """generate with fixed weights and uniforms, on the stand-in softmax and sampler."""
     char_lm = lab.char_lm
     model = char_lm.CharLanguageModel(12, embed_dim=4, units=units)
     prompt = rng.integers(0, 12, size=(batch, prompt_length)).astype("int32")
     model(prompt)
     assign_random_weights(model, rng, scale=0.8)
     uniforms = rng.random((batch, length)).astype("float32")
-    with standing_in(char_lm, softmax_with_temperature=correct_softmax_with_temperature,
-                     sample_from_probs=correct_sample_from_probs):
+    with standing_in(char_lm, softmax_with_temperature=stand_in_softmax,
+                     sample_from_probs=stand_in_sampler):
         sampled = char_lm.generate(model, prompt, length, temperature, uniforms)
     return {"sampled": sampled,
             "call": f"generate(model, prompt ({batch}, {prompt_length}), length={length}, "
@@ -294,7 +301,8 @@ def generate_probe(lab, rng, batch, prompt_length, length, temperature, units):
 
 def judge_generate(student, reference):
     expect_equal(student["sampled"], reference["sampled"],
-                 f"{reference['call']} of a model with fixed random weights")
+                 f"{reference['call']} of a model with fixed random weights, on the check's "
+                 "stand-in softmax_with_temperature and sample_from_probs (called by name)")
 
 
 def char_lm_training_probe(lab, rng, budget):
@@ -306,11 +314,9 @@ def char_lm_training_probe(lab, rng, budget):
     split = int(budget["train_fraction"] * len(ids))
     seq_len = budget["seq_len"]
     inputs, targets = char_lm.next_char_examples(ids[:split], seq_len, budget["stride"])
-    # Validation windows cut by this probe: only the student's training data is theirs.
-    valid = ids[split:]
-    starts = range(0, len(valid) - seq_len, seq_len)
-    valid_inputs = np.stack([valid[s:s + seq_len] for s in starts])
-    valid_targets = np.stack([valid[s + 1:s + seq_len + 1] for s in starts])
+    # Validation: the rest of the text read as one sequence, each character predicting the
+    # next (no windows: only the student's training data is theirs).
+    valid_inputs, valid_targets = ids[None, split:-1], ids[None, split + 1:]
     model = char_lm.CharLanguageModel(len(chars), embed_dim=budget["embed_dim"],
                                       units=budget["units"])
     steps = -(-len(inputs) // budget["batch_size"])

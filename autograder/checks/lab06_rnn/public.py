@@ -2,8 +2,9 @@
 and clipping (bptt.py).
 
 The cells are compared with Keras's own cells holding the same (copied) weights, computed in
-the same probe; unrolling and clipping with TensorFlow's. state_gradient_norms runs on the
-check's own unroll, clip_by_global_norm on its own global_norm (see probes.py).
+the same probe; unrolling and clipping with TensorFlow's. state_gradient_norms runs on a
+stand-in unroll (a linear recurrence of known gradients), clip_by_global_norm on
+tf.linalg.global_norm standing in for global_norm (see probes.py).
 """
 from autograder.api import check
 from autograder.checks.lab06_rnn.probes import (
@@ -93,13 +94,13 @@ unroll_matches_keras_rnn.verdict(lambda student, _: judge_unroll(student))
 
 
 @check(points=2, uses=BPTT, task="`state_gradient_norms`",
-       hint="unroll inside tf.GradientTape; L = tf.reduce_sum(outputs[-1]); "
-            "tape.gradient(L, outputs) gives one gradient per step; tf.norm of each")
+       hint="call unroll(cell, inputs, states) inside tf.GradientTape; L = the sum of the "
+            "last output; one gradient per step output, in step order; tf.norm of each")
 def state_gradient_norms_vanish(lab, rng):
-    """‖∂L/∂h_t‖ of a tanh RNN with small recurrent weights (on the check's own `unroll`)
-    matches the reference, ends at sqrt(N·U) and shrinks going back in time."""
-    return gradient_norms_probe(lab, rng, "SimpleRNNCell", batch=4, length=12, input_dim=3,
-                                units=8, recurrent_scale=0.5)
+    """On the check's stand-in `unroll` (called by name), the linear recurrence
+    h_t = 0.8·h_(t−1) + x_t·B: ‖∂L/∂h_t‖ = 0.8^(T−1−t)·sqrt(N·U), as the chain rule gives,
+    matching the reference and shrinking going back in time."""
+    return gradient_norms_probe(lab, rng, batch=4, length=12, input_dim=3, units=8)
 
 
 state_gradient_norms_vanish.verdict(judge_gradient_norms)
@@ -120,8 +121,8 @@ global_norm.verdict(lambda student, _: judge_global_norm(student))
        hint="one factor for all: max_norm / max(global_norm, max_norm); gradients whose global "
             "norm is below max_norm come back unchanged")
 def clip_by_global_norm_matches_tensorflow(lab, rng):
-    """Clipping to a norm below the gradients' (1) and above it (100), on the check's own
-    `global_norm`, against `tf.clip_by_global_norm`."""
+    """Clipping to a norm below the gradients' (1) and above it (100), on
+    `tf.linalg.global_norm` standing in for `global_norm`, against `tf.clip_by_global_norm`."""
     return clipping_probe(lab, rng, [(3, 4), (4,), (2, 2, 3)], max_norms=(1.0, 100.0))
 
 

@@ -1,10 +1,13 @@
 """Public checks of lab06_rnn, part 2: the seq2seq reverser (seq2seq.py).
 
-shift_right is checked on arrays and inside a tf.function, as train_step calls it; one
-train_step, traced as fit traces it and run on the check's own shift_right, must log the
-teacher-forced loss and accuracy and land on the reference's weights; greedy decoding is
-compared with the reference's on a model with fixed weights; the training check measures
-held-out accuracy with the probe's own greedy loop, so only train_step decides it.
+shift_right is checked on arrays and inside a tf.function, as train_step calls it. train_step
+calls shift_right by name, and its checks replace it with stand-ins: one step, traced as fit
+traces it, on a shift_right that returns the targets reversed, must log the loss and
+accuracy of the decoder reading that and land on the reference's weights; the training
+check trains on a shift_right that puts START at every position and measures the held-out
+accuracy of the model's argmax on START inputs (no decoding loop), so only train_step
+decides it. Greedy decoding is compared with the reference's on a model with fixed
+weights.
 """
 from autograder.api import check
 from autograder.checks.lab06_rnn.probes import SEQ2SEQ
@@ -44,9 +47,9 @@ shift_right.verdict(judge_shift)
             "training=True) inside the tape; loss = sequence_loss(targets, logits); scale_loss; "
             "gradients of every trainable variable; optimizer.apply; TensorFlow ops only")
 def seq2seq_train_step(lab, rng):
-    """One SGD step from fixed weights, traced as `fit` traces it (on the check's own
-    `shift_right`): it logs the teacher-forced loss and accuracy and lands on the
-    reference's weights."""
+    """One SGD step from fixed weights, traced as `fit` traces it, on a stand-in
+    `shift_right` that returns the targets reversed: it logs the loss and accuracy of the
+    decoder reading what `shift_right` returned and lands on the reference's weights."""
     return train_step_probe(lab, rng, batch=6, length=4, units=8)
 
 
@@ -66,12 +69,13 @@ greedy_decode.verdict(judge_greedy)
 
 
 @check(points=3, uses=SEQ2SEQ, timeout=40, task="`Seq2Seq.train_step`",
-       hint="train_step must train with teacher forcing: decoder inputs shift_right(targets), "
-            "loss against targets, gradients applied to every trainable variable")
+       hint="train_step must train the model: decoder inputs shift_right(targets, "
+            "self.start_token), loss against targets, gradients applied to every trainable "
+            "variable")
 def seq2seq_learns_to_reverse(lab, rng):
-    """Trained with `fit` for the budget below (on the check's own `shift_right`), greedy
-    decoding reverses held-out sequences within 12 points of the reference's token
-    accuracy."""
+    """Trained with `fit` for the budget below on a stand-in `shift_right` that puts START
+    at every position, the model reverses held-out sequences (its decoder reading START)
+    within 12 points of the reference's token accuracy."""
     return seq2seq_training_probe(lab, rng, SEQ2SEQ_TRAIN)
 
 

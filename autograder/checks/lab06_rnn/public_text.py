@@ -3,8 +3,10 @@
 
 Windows, the temperature softmax and inverse-CDF sampling are compared with the reference
 on identical inputs (sampling on rows whose uniform falls exactly on a cumulative
-probability too); generate runs on the check's own softmax and sampler with fixed weights
-and uniforms; the training check trains the given model on the student's windows.
+probability too); generate, which calls softmax_with_temperature and sample_from_probs by name,
+runs on stand-ins of known behaviour (not a softmax, not inverse-CDF sampling) with fixed
+weights and uniforms; the training check trains the given model on the student's windows
+and scores the rest of the text read as one sequence.
 """
 from autograder.api import check
 from autograder.checks.lab06_rnn.probes import CHAR_LM
@@ -65,12 +67,13 @@ sample_from_probs.verdict(judge_sampling)
 
 
 @check(points=2, uses=CHAR_LM, task="`generate`",
-       hint="read the whole prompt first (model.step(prompt_ids)); then per step: "
-            "softmax_with_temperature, sample_from_probs with uniforms[:, i], and feed the "
-            "sample back with the state model.step returned")
+       hint="read the whole prompt first (model.step(prompt_ids)); then per step: call "
+            "softmax_with_temperature and sample_from_probs (with uniforms[:, i]) by name, "
+            "and feed the sample back with the state model.step returned")
 def generate(lab, rng):
     """Ten characters after a 4-character prompt, from a model with fixed random weights
-    and given uniforms (on the check's own softmax and sampler), against the reference."""
+    and given uniforms, on the check's stand-in softmax and sampler (called by name),
+    against the reference on the same stand-ins."""
     return generate_probe(lab, rng, batch=3, prompt_length=4, length=10, temperature=0.7,
                           units=8)
 
