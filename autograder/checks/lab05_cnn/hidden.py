@@ -1,9 +1,12 @@
-"""Hidden checks of lab05_cnn: more random configurations against Keras, fresh IoU inputs,
-other block and model sizes; references from the solution."""
+"""Hidden checks of lab05_cnn: more random configurations against Keras (on TensorFlow's
+padding and patches standing in for same_padding and im2col, as in public.py), fresh IoU
+inputs, other block and model sizes (small_resnet on the stand-in block); references from
+the solution."""
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.checks.lab05_cnn.public import (
+from autograder.check_helpers import assign_random_weights
+from autograder.checks.lab05_cnn.probes import (
     CONV,
     NETS,
     conv_against_keras,
@@ -11,10 +14,12 @@ from autograder.checks.lab05_cnn.public import (
     draw_conv_case,
     judge_against_keras,
     judge_layers,
+    judge_logits,
     judge_residual_block,
     pool_against_keras,
     random_boxes,
     residual_block_probe,
+    small_resnet_on_stand_in_block,
     weight_layers,
 )
 from autograder.verdicts import expect_close, expect_equal
@@ -33,9 +38,7 @@ def conv2d_random_configurations(lab, rng):
     return {"cases": [conv_against_keras(lab, rng, case) for case in cases]}
 
 
-@conv2d_random_configurations.verdict
-def _(student, _reference):
-    judge_against_keras(student["cases"], "Conv2D")
+conv2d_random_configurations.verdict(lambda student, _: judge_against_keras(student["cases"]))
 
 
 @check(points=1, uses=CONV, reference=False,
@@ -50,7 +53,7 @@ def conv_transpose2d_random_configurations(lab, rng):
 
 @conv_transpose2d_random_configurations.verdict
 def _(student, _reference):
-    judge_against_keras(student["cases"], "Conv2DTranspose")
+    judge_against_keras(student["cases"])
 
 
 @check(points=1, uses=CONV, reference=False,
@@ -62,11 +65,7 @@ def pooling_random_configurations(lab, rng):
                       for case in cases for kind in ("max", "avg")]}
 
 
-@pooling_random_configurations.verdict
-def _(student, _reference):
-    for case in student["cases"]:
-        judge_against_keras([case], "MaxPooling2D" if case["op"] == "max_pool2d"
-                            else "AveragePooling2D")
+pooling_random_configurations.verdict(lambda student, _: judge_against_keras(student["cases"]))
 
 
 @check(points=1, uses=CONV, hint="same_padding and im2col on larger sizes and strides")
@@ -114,9 +113,7 @@ def residual_block_other_sizes(lab, rng):
                                 channels=channels, filters=filters, strides=strides)
 
 
-@residual_block_other_sizes.verdict
-def _(student, reference):
-    judge_residual_block(student, reference)
+residual_block_other_sizes.verdict(judge_residual_block)
 
 
 @check(points=1, uses=NETS, hint="build_unet for any depth, base_filters and channels")
@@ -131,3 +128,21 @@ def _(student, reference):
     what = "build_unet(size=32, channels=3, base_filters=2, depth=3)"
     expect_equal(student["shape"], reference["shape"], f"the output shape of {what}")
     judge_layers(student["layers"], reference["layers"], what)
+
+
+@check(points=1, uses=NETS, hint="small_resnet for any input shape, widths, blocks per stage and "
+                                 "number of classes; the head averages, then Dense logits")
+def small_resnet_other_sizes(lab, rng):
+    model = small_resnet_on_stand_in_block(lab, (12, 10, 2), num_classes=4, widths=(5, 7),
+                                          blocks_per_stage=1)
+    assign_random_weights(model, rng, scale=0.4)
+    x = rng.normal(size=(3, 12, 10, 2)).astype("float32")
+    return {"layers": weight_layers(model), "logits": model(x, training=False)}
+
+
+@small_resnet_other_sizes.verdict
+def _(student, reference):
+    what = "small_resnet((12, 10, 2), 4, widths=(5, 7), blocks_per_stage=1)"
+    judge_layers(student["layers"], reference["layers"], what)
+    judge_logits(student["logits"], reference["logits"], f"{what}(x) with the check's weights",
+                 "the Dense(num_classes) head")

@@ -1,34 +1,42 @@
 """Hidden checks of lab06_rnn: the cells on fresh (random) batch sizes, lengths and widths,
-including a single step and a single unit; an LSTM's gradient norms through time; clipping,
-shifting, decoding, windows, temperatures and generation on fresh sizes and settings."""
+including a single step and a single unit; an LSTM's gradient norms through time; the
+global norm, clipping, shifting, decoding, windows, temperatures, sampling (ties included)
+and generation on fresh sizes and settings, on the same stand-ins as the public checks
+(but the LSTM's gradient norms, run on this file's own unroll of the cell)."""
 from autograder.api import check
-from autograder.checks.lab06_rnn.public import (
+from autograder.checks.lab06_rnn.probes import (
     BPTT,
     CELLS,
     CHAR_LM,
     SEQ2SEQ,
+    as_state_list,
     cell_against_keras,
     clipping_probe,
-    examples_probe,
-    generate_probe,
+    global_norm_probe,
     gradient_norms_probe,
-    greedy_probe,
     judge_cell,
     judge_clipping,
-    judge_examples,
+    judge_global_norm,
     judge_gradient_norms,
+    judge_unroll,
+    unroll_against_keras,
+)
+from autograder.checks.lab06_rnn.probes_sequences import (
+    examples_probe,
+    generate_probe,
+    greedy_probe,
+    judge_examples,
+    judge_generate,
     judge_greedy,
+    judge_sampling,
     judge_shift,
     judge_softmax,
     judge_train_step,
-    judge_unroll,
     sampling_probe,
     shift_probe,
     softmax_probe,
     train_step_probe,
-    unroll_against_keras,
 )
-from autograder.verdicts import expect_equal
 
 
 def random_sizes(rng, longest=7):
@@ -43,9 +51,7 @@ def rnn_cell_other_sizes(lab, rng):
     return cell_against_keras(lab, rng, "VanillaRNNCell", **random_sizes(rng))
 
 
-@rnn_cell_other_sizes.verdict
-def _(student, _reference):
-    judge_cell(student, "VanillaRNNCell")
+rnn_cell_other_sizes.verdict(lambda student, _: judge_cell(student, "VanillaRNNCell"))
 
 
 @check(points=1, uses=CELLS, reference=False,
@@ -54,9 +60,7 @@ def lstm_cell_other_sizes(lab, rng):
     return cell_against_keras(lab, rng, "LSTMCell", **random_sizes(rng))
 
 
-@lstm_cell_other_sizes.verdict
-def _(student, _reference):
-    judge_cell(student, "LSTMCell")
+lstm_cell_other_sizes.verdict(lambda student, _: judge_cell(student, "LSTMCell"))
 
 
 @check(points=1, uses=CELLS, reference=False,
@@ -65,9 +69,7 @@ def gru_cell_other_sizes(lab, rng):
     return cell_against_keras(lab, rng, "GRUCell", **random_sizes(rng))
 
 
-@gru_cell_other_sizes.verdict
-def _(student, _reference):
-    judge_cell(student, "GRUCell")
+gru_cell_other_sizes.verdict(lambda student, _: judge_cell(student, "GRUCell"))
 
 
 @check(points=1, uses=BPTT, reference=False,
@@ -78,16 +80,24 @@ def unroll_other_sizes(lab, rng):
     return unroll_against_keras(lab, rng, **sizes)
 
 
-@unroll_other_sizes.verdict
-def _(student, _reference):
-    judge_unroll(student)
+unroll_other_sizes.verdict(lambda student, _: judge_unroll(student))
+
+
+def _cell_unroll(cell, inputs, states):
+    """unroll for the hidden LSTM check: the cell run step by step."""
+    outputs, states = [], as_state_list(states)
+    for t in range(int(inputs.shape[1])):
+        output, states = cell(inputs[:, t], states)
+        states = as_state_list(states)
+        outputs.append(output)
+    return outputs, states
 
 
 @check(points=1, uses=BPTT,
        hint="the same for an LSTM: states [h0, c0], the gradient of sum(h_T) w.r.t. each h_t")
 def lstm_state_gradient_norms(lab, rng):
-    return gradient_norms_probe(lab, rng, "LSTMCell", batch=3, length=9, input_dim=2,
-                                units=5, recurrent_scale=1.0)
+    return gradient_norms_probe(lab, rng, batch=3, length=9, input_dim=2, units=5,
+                                unroll=_cell_unroll, kind="LSTMCell", recurrent_scale=1.0)
 
 
 @lstm_state_gradient_norms.verdict
@@ -96,16 +106,20 @@ def _(student, reference):
 
 
 @check(points=1, uses=BPTT, reference=False,
-       hint="one factor for all tensors; unchanged when the global norm is below max_norm")
+       hint="one factor for all tensors; unchanged when the global norm is below max_norm; "
+            "the global norm over every entry of every tensor")
 def clip_by_global_norm_other_shapes(lab, rng):
     shapes = [tuple(int(d) for d in rng.integers(1, 5, size=int(rng.integers(0, 4))))
               for _ in range(int(rng.integers(1, 6)))]
-    return clipping_probe(lab, rng, shapes, max_norms=(float(rng.uniform(0.1, 1.0)), 1e4))
+    return {"norm": global_norm_probe(lab, rng, shapes),
+            "clip": clipping_probe(lab, rng, shapes,
+                                   max_norms=(float(rng.uniform(0.1, 1.0)), 1e4))}
 
 
 @clip_by_global_norm_other_shapes.verdict
 def _(student, _reference):
-    judge_clipping(student)
+    judge_global_norm(student["norm"])
+    judge_clipping(student["clip"])
 
 
 @check(points=1, uses=SEQ2SEQ, hint="any batch size, any length, the start_token given")
@@ -114,9 +128,7 @@ def shift_right_other_sizes(lab, rng):
                        start_token=int(rng.integers(10, 20)))
 
 
-@shift_right_other_sizes.verdict
-def _(student, reference):
-    judge_shift(student, reference)
+shift_right_other_sizes.verdict(judge_shift)
 
 
 @check(points=1, uses=SEQ2SEQ, hint="train_step must not depend on the batch size or length")
@@ -125,9 +137,7 @@ def seq2seq_train_step_other_sizes(lab, rng):
                             length=int(rng.integers(2, 7)), units=int(rng.integers(3, 9)))
 
 
-@seq2seq_train_step_other_sizes.verdict
-def _(student, reference):
-    judge_train_step(student, reference)
+seq2seq_train_step_other_sizes.verdict(judge_train_step)
 
 
 @check(points=1, uses=SEQ2SEQ, hint="the output length is the `length` argument, not the "
@@ -138,9 +148,7 @@ def greedy_decode_other_lengths(lab, rng):
                         lengths=(int(rng.integers(1, 9)), 1), units=int(rng.integers(3, 9)))
 
 
-@greedy_decode_other_lengths.verdict
-def _(student, reference):
-    judge_greedy(student, reference)
+greedy_decode_other_lengths.verdict(judge_greedy)
 
 
 @check(points=1, uses=CHAR_LM, hint="windows start at 0, stride, 2 * stride, ...; the last "
@@ -151,9 +159,7 @@ def next_char_examples_other_strides(lab, rng):
                           strides=(int(rng.integers(1, 5)), seq_len + 1))
 
 
-@next_char_examples_other_strides.verdict
-def _(student, reference):
-    judge_examples(student, reference)
+next_char_examples_other_strides.verdict(judge_examples)
 
 
 @check(points=1, uses=CHAR_LM, hint="divide by the temperature; very low temperatures must "
@@ -163,22 +169,16 @@ def softmax_other_temperatures(lab, rng):
                          temperatures=(float(rng.uniform(0.05, 0.3)), float(rng.uniform(1.5, 5))))
 
 
-@softmax_other_temperatures.verdict
-def _(student, reference):
-    judge_softmax(student, reference)
+softmax_other_temperatures.verdict(judge_softmax)
 
 
 @check(points=1, uses=CHAR_LM, hint="inverse-CDF sampling for any number of rows and categories")
 def sample_from_probs_other_sizes(lab, rng):
-    return sampling_probe(lab, rng, batch=int(rng.integers(2, 40)),
-                          vocab=int(rng.integers(2, 50)))
+    return sampling_probe(lab, rng, batch=int(rng.integers(6, 40)),
+                          vocab=int(rng.integers(4, 50)))
 
 
-@sample_from_probs_other_sizes.verdict
-def _(student, reference):
-    expect_equal(student["sampled"], reference["sampled"],
-                 f"sample_from_probs(probs ({len(reference['uniforms'])}, "
-                 f"{reference['vocab']}), uniforms)")
+sample_from_probs_other_sizes.verdict(judge_sampling)
 
 
 @check(points=1, uses=CHAR_LM, hint="a prompt of one character, another temperature: the "
@@ -189,7 +189,4 @@ def generate_other_settings(lab, rng):
                           temperature=float(rng.uniform(0.3, 2.0)), units=int(rng.integers(3, 9)))
 
 
-@generate_other_settings.verdict
-def _(student, reference):
-    expect_equal(student["sampled"], reference["sampled"],
-                 f"{reference['call']} of a model with fixed random weights")
+generate_other_settings.verdict(judge_generate)
