@@ -3,8 +3,8 @@ references from the solution."""
 import numpy as np
 
 from autograder.api import check
-from autograder.checks.lab07_transformers.public import (
-    assign_random_weights,
+from autograder.check_helpers import assign_random_weights
+from autograder.checks.lab07_transformers.probes import (
     block_against_its_sublayers,
     causality_probe,
     judge_block,
