@@ -173,43 +173,40 @@ def judge_masked_attention(student, reference, what):
 
 
 def block_against_its_sublayers(lab, rng, *, batch, length, width, num_heads, mlp_dim):
-    """The block's output, with a stand-in attention sublayer plugged in before it is built,
-    and what its own sublayers give wired pre-norm and post-norm (the 2-D causal mask that
-    MiniGPT.decode passes, and no mask)."""
+    """The block's output with a stand-in attention sublayer (a masked mean, not attention)
+    plugged in before it is built, random weights, the 2-D causal mask that MiniGPT.decode
+    passes and no mask; the reference's block gives the expected outputs on the same
+    stand-in and weights. Also what its own sublayers give wired POST-norm, to name that
+    slip."""
     block = lab.transformer.TransformerBlock(num_heads, width // num_heads, mlp_dim)
     block.attention = standins()[0]()
     x = rng.normal(size=(batch, length, width)).astype("float32")
     block(x)
     assign_random_weights(block, rng, scale=0.5)
     mask = np.tril(np.ones((length, length), dtype=bool))
-
-    def attend(u, given=mask):
-        return np.asarray(block.attention(u, u, attention_mask=given))
-
-    def mlp(u):
-        return np.asarray(block.mlp_output(block.mlp_hidden(u)))
-
-    h = x + attend(np.asarray(block.norm1(x)))
-    pre_norm = h + mlp(np.asarray(block.norm2(h)))
-    h_post = np.asarray(block.norm1(x + attend(x)))
-    post_norm = np.asarray(block.norm2(h_post + mlp(h_post)))
-    h_free = x + attend(np.asarray(block.norm1(x)), None)
-    return {"out": block(x, attention_mask=mask), "pre_norm": pre_norm, "post_norm": post_norm,
-            "unmasked": block(x), "unmasked_expected": h_free + mlp(np.asarray(block.norm2(h_free)))}
+    residual = x + np.asarray(block.attention(x, x, attention_mask=mask))
+    h_post = np.asarray(block.norm1(residual))
+    post_norm = block.norm2(h_post + np.asarray(block.mlp_output(block.mlp_hidden(h_post))))
+    return {"out": block(x, attention_mask=mask), "unmasked": block(x),
+            "post_norm": post_norm}
 
 
-def judge_block(student, what):
-    out = np.asarray(student["out"])
+def judge_block(student, reference, what):
+    out, tolerances = np.asarray(student["out"]), {"rtol": 1e-3, "atol": 1e-4}
     if np.shape(out) == np.shape(student["post_norm"]) and \
-            np.allclose(out, student["post_norm"], rtol=1e-3, atol=1e-4) and \
-            not np.allclose(out, student["pre_norm"], rtol=1e-3, atol=1e-4):
+            np.allclose(out, student["post_norm"], **tolerances) and \
+            not np.allclose(out, reference["out"], **tolerances):
         raise CheckFailed(f"{what} is the POST-norm block LN(x + sublayer(x)); this lab's block "
                           "is pre-norm: x + sublayer(LN(x)), the residual stream never normalised")
-    expect_close(out, student["pre_norm"], f"{what} with a causal mask, against h = x + "
-                 "attention(norm1(x)), out = h + mlp_output(mlp_hidden(norm2(h))) computed from "
-                 "its own sublayers", rtol=1e-3, atol=1e-4)
-    expect_close(student["unmasked"], student["unmasked_expected"],
-                 f"{what} without a mask (attention_mask=None)", rtol=1e-3, atol=1e-4)
+    if np.shape(out) == np.shape(student["unmasked"]) and \
+            np.allclose(out, student["unmasked"], **tolerances) and \
+            not np.allclose(reference["out"], reference["unmasked"], **tolerances):
+        raise CheckFailed(f"{what}: the output is the same with a causal mask as without one: "
+                          "pass attention_mask on to the attention sublayer")
+    expect_close(out, reference["out"], f"{what} with a stand-in attention sublayer (a masked "
+                 "mean, the same for the reference) and a causal mask", **tolerances)
+    expect_close(student["unmasked"], reference["unmasked"],
+                 f"{what} without a mask (attention_mask=None)", **tolerances)
 
 
 def small_gpt(lab, rng, *, vocab_size=7, max_length=8, d_model=16, num_heads=2, num_layers=2,
@@ -280,23 +277,26 @@ def judge_causality(student, what):
 
 
 def patch_probe(lab, rng, *, batch, height, width, channels, patch_size, d_model):
+    """The layer's output on random images and weights (the reference's gives the expected
+    one), and its own convolution's grid flattened column by column, to name that slip."""
+    import tensorflow as tf
     layer = lab.transformer.PatchEmbedding(patch_size, d_model)
     images = rng.random((batch, height, width, channels)).astype("float32")
     layer.build(images.shape)
     for weight in layer.trainable_weights:
         weight.assign(rng.normal(size=weight.shape).astype("float32"))
-    kernel = np.asarray(layer.projection.kernel.numpy())
-    bias = np.asarray(layer.projection.bias.numpy())
-    p = patch_size
-    patches = images.reshape(batch, height // p, p, width // p, p, channels)
-    patches = patches.transpose(0, 1, 3, 2, 4, 5).reshape(batch, -1, p * p * channels)
-    return {"out": layer(images), "expected": patches @ kernel.reshape(-1, d_model) + bias,
-            "config": f"PatchEmbedding(patch_size={p}, d_model={d_model}) on images "
+    by_columns = tf.transpose(layer.projection(images), (0, 2, 1, 3))
+    return {"out": layer(images), "by_columns": tf.reshape(by_columns, (batch, -1, d_model)),
+            "config": f"PatchEmbedding(patch_size={patch_size}, d_model={d_model}) on images "
                       f"({batch}, {height}, {width}, {channels})"}
 
 
-def judge_patches(student):
-    expected = np.asarray(student["expected"])
-    expect_close(student["out"], expected, f"{student['config']} against each patch, flattened "
-                 "row by row (patch (i, j) at i * (W / p) + j), times the convolution's own "
-                 "kernel", rtol=1e-3, atol=1e-4)
+def judge_patches(student, reference):
+    out, tolerances = np.asarray(student["out"]), {"rtol": 1e-3, "atol": 1e-4}
+    if np.shape(out) == np.shape(student["by_columns"]) and \
+            np.allclose(out, student["by_columns"], **tolerances) and \
+            not np.allclose(out, reference["out"], **tolerances):
+        raise CheckFailed(f"{student['config']}: the patches are in column order; flatten the "
+                          "grid row by row, patch (i, j) at i * (W / p) + j")
+    expect_close(out, reference["out"], f"{student['config']}, with the reference's weights",
+                 **tolerances)

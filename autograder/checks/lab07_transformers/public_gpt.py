@@ -1,11 +1,12 @@
 """Public checks of lab07_transformers, part 2: the pre-norm block and the mini-GPT.
 
-Each unit is judged on its own where the lab allows: the block with a stand-in attention
-sublayer; embed and decode with stand-in blocks; next_token_loss and generate on a MiniGPT
-whose logits come from a fixed rule (so the right continuation is known and depends on the
-position read, the crop and the temperature); train_step on a small causal model written
-here, step by step against the reference's. Causality is proven on the student's whole
-decoder, and one training check trains the whole student model.
+Each unit is judged on its own where the lab allows, against the reference's unit run on
+the same stand-ins (standins.py): the block with a stand-in attention sublayer (a masked
+mean, not attention); embed and decode with stand-in blocks and a library causal mask;
+next_token_loss and generate on a MiniGPT whose logits come from a fixed rule (so the
+continuation depends on the position read, the crop and the temperature); train_step on a
+small causal model with a stand-in loss, step by step. Causality is proven on the student's
+whole decoder, and one training check trains the whole student model.
 """
 import json
 
@@ -13,7 +14,7 @@ import numpy as np
 from scipy.special import softmax
 
 from autograder.api import CheckFailed, check
-from autograder.check_helpers import assign_random_weights, scalar, snapshot
+from autograder.check_helpers import assign_random_weights, scalar, snapshot, standing_in
 from autograder.checks.lab07_transformers.probes import (
     block_against_its_sublayers,
     causality_probe,
@@ -25,12 +26,12 @@ from autograder.checks.lab07_transformers.probes import (
 from autograder.checks.lab07_transformers.standins import (
     RULE_MAX_LENGTH,
     RULE_VOCAB,
-    replaced,
     rule_gpt,
     rule_logits_np,
     rule_next,
     standin_blocks,
-    standin_functions,
+    standin_causal_mask,
+    standin_sample_next_token,
     tiny_gpt,
     with_blocks,
 )
@@ -47,19 +48,20 @@ from autograder.verdicts import (
 # ---------------------------------------------------------------------------------------------
 
 
-@check(points=2, reference=False, task="`TransformerBlock.call`",
+@check(points=2, task="`TransformerBlock.call`",
        hint="pre-norm: h = x + attention(norm1(x), norm1(x), attention_mask=attention_mask); "
             "out = h + mlp_output(mlp_hidden(norm2(h)))")
 def transformer_block_is_pre_norm(lab, rng):
-    """With a stand-in attention sublayer, against its own sublayers wired pre-norm, with the
-    2-D causal mask and without a mask."""
+    """With a stand-in attention sublayer (a masked mean, not attention) and random weights,
+    against the reference's block on the same, with the 2-D causal mask and without a
+    mask."""
     return block_against_its_sublayers(lab, rng, batch=2, length=6, width=8, num_heads=2,
                                        mlp_dim=16)
 
 
 @transformer_block_is_pre_norm.verdict
-def _(student, _reference):
-    judge_block(student, "TransformerBlock(num_heads=2, head_dim=4, mlp_dim=16)(x (2, 6, 8))")
+def _(student, reference):
+    judge_block(student, reference, "TransformerBlock(num_heads=2, head_dim=4, mlp_dim=16)(x (2, 6, 8))")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,15 +83,15 @@ def _(student, _reference):
     judge_causality(student, "MiniGPT.decode (2 blocks, random weights)")
 
 
-@check(points=2, reference=False, task="`MiniGPT.embed`, `MiniGPT.decode`",
+@check(points=2, task="`MiniGPT.embed`, `MiniGPT.decode`",
        hint="embed: position_embedding(token_embedding(tokens)); decode: every block under "
             "causal_mask(T), then final_norm, then head")
 def gpt_logits(lab, rng):
-    """With two blocks and causal_mask written by the check: embed and the logits for T = 8
-    and T = 5 against the model's own embeddings, final_norm and head wired as the
-    docstrings say."""
+    """With two stand-in blocks (a residual masked mean, not attention) and causal_mask from
+    the library: embed and the logits for T = 8 and T = 5 against the reference's with the
+    same stand-ins and weights; the first 5 logits of T = 8 must be those of T = 5."""
     blocks = standin_blocks(rng, 2, 16, 8)
-    with replaced(lab.transformer, "causal_mask", standin_functions()["causal_mask"]):
+    with standing_in(lab.transformer, causal_mask=standin_causal_mask):
         model = with_blocks(lab.transformer.MiniGPT, blocks)(7, 8, d_model=16, num_heads=2,
                                                              num_layers=2, mlp_dim=32)
         assign_random_weights(model, rng)
@@ -97,44 +99,39 @@ def gpt_logits(lab, rng):
 
 
 def gpt_logits_probe(model, blocks, tokens):
-    embedded = np.asarray(model.position_embedding(model.token_embedding(tokens)))
-    out = {"embedded": model.embed(tokens), "embedded_expected": embedded,
-           "tokens_only": model.token_embedding(tokens)}
-
-    def through_blocks(h, mask):
-        for block in blocks:
-            h = block(h, attention_mask=mask)
-        return np.asarray(h)
-
+    embedded = model.embed(tokens)
+    out = {"embedded": embedded, "tokens_only": model.token_embedding(tokens)}
     for name, length in (("full", 8), ("short", 5)):
-        masked = through_blocks(embedded[:, :length], np.tril(np.ones((length, length), bool)))
         out[name] = model(tokens[:, :length])
-        out[f"{name}_expected"] = model.head(model.final_norm(masked))
-        out[f"{name}_unmasked"] = model.head(model.final_norm(through_blocks(
-            embedded[:, :length], None)))
-        out[f"{name}_no_final_norm"] = model.head(masked)
+        hidden = embedded[:, :length]
+        for block in blocks:
+            hidden = block(hidden, attention_mask=np.tril(np.ones((length, length), bool)))
+        out[f"{name}_no_final_norm"] = model.head(hidden)
     return out
 
 
 @gpt_logits.verdict
-def _(student, _reference):
+def _(student, reference):
     embedded = np.asarray(student["embedded"])
     expect_true(embedded.shape != np.shape(student["tokens_only"]) or not np.allclose(
         embedded, student["tokens_only"], atol=1e-6), "MiniGPT.embed(tokens) returns the token "
         "embeddings alone: add the position embeddings (position_embedding(...))")
-    expect_close(embedded, student["embedded_expected"], "MiniGPT.embed(tokens (3, 8)) against "
-                 "position_embedding(token_embedding(tokens))", atol=1e-5)
+    expect_close(embedded, reference["embedded"], "MiniGPT.embed(tokens (3, 8)), with the "
+                 "reference's weights", atol=1e-5)
+    tolerances = {"rtol": 1e-3, "atol": 1e-4}
+    what = "MiniGPT(tokens (3, {})) with stand-in blocks".format
     for name, length in (("full", 8), ("short", 5)):
-        what = f"MiniGPT(tokens (3, {length})) with stand-in blocks"
-        logits = np.asarray(student[name])
-        for variant, mistake in (("unmasked", "decode gives the blocks no causal mask: pass "
-                                  "attention_mask=causal_mask(T) to every block"),
-                                 ("no_final_norm", "decode skips final_norm before the head")):
-            expect_true(logits.shape != np.shape(student[f"{name}_{variant}"]) or not np.allclose(
-                logits, student[f"{name}_{variant}"], rtol=1e-3, atol=1e-4), f"{what}: {mistake}")
-        expect_close(logits, student[f"{name}_expected"], f"{what}, against head(final_norm("
-                     "blocks(embed(tokens), causal mask))) from its own layers", rtol=1e-3,
-                     atol=1e-4)
+        logits, variant = np.asarray(student[name]), student[f"{name}_no_final_norm"]
+        expect_true(logits.shape != np.shape(variant) or not np.allclose(logits, variant,
+                    **tolerances), f"{what(length)}: decode skips final_norm before the head")
+    full, short = np.asarray(student["full"]), np.asarray(student["short"])
+    if full[:, :5].shape == short.shape:
+        expect_true(np.allclose(full[:, :5], short, **tolerances),
+                    f"{what(8)}: the logits at positions 0..4 change when tokens 5..7 follow "
+                    "them: decode must pass attention_mask=causal_mask(T) to every block")
+    for name, length in (("full", 8), ("short", 5)):
+        expect_close(student[name], reference[name], f"{what(length)} (the same for the "
+                     "reference), with the reference's weights", **tolerances)
 
 
 def rule_sequences(rng, n, length):
@@ -147,14 +144,14 @@ def rule_sequences(rng, n, length):
     return tokens.astype("int32")
 
 
-@check(points=2, reference=False, task="`MiniGPT.next_token_loss`",
+@check(points=2, task="`MiniGPT.next_token_loss`",
        hint="inputs = sequences[:, :-1], targets = sequences[:, 1:] (the next token); "
             "logits cast to float32; the mean sparse cross-entropy from logits over every "
             "position")
 def next_token_loss(lab, rng):
     """On a MiniGPT whose logits follow a fixed rule (float32, and float16 as under mixed
-    precision): loss and accuracy against the cross-entropy of the rule's logits with the
-    shifted targets, both float32 scalars."""
+    precision): loss and accuracy against the reference's on the same model and sequences,
+    both float32 scalars."""
     sequences = rule_sequences(rng, 4, 9)
     out = {"sequences": sequences}
     for name, model in (("", rule_gpt(lab)), ("half_", rule_gpt(lab, half=True))):
@@ -166,28 +163,24 @@ def next_token_loss(lab, rng):
 
 
 @next_token_loss.verdict
-def _(student, _reference):
+def _(student, reference):
     sequences = np.asarray(student["sequences"])
-    logits = rule_logits_np(sequences[:, :-1])
-    loss, accuracy = cross_entropy_np(logits, sequences[:, 1:])
+    unshifted = cross_entropy_np(rule_logits_np(sequences[:, :-1]), sequences[:, :-1])[0]
     what = "next_token_loss(sequences (4, 9)) on a model whose logits follow a fixed rule"
-    for variant, mistake in ((cross_entropy_np(logits, sequences[:, :-1])[0],
-                              "the targets are not shifted: predict sequences[:, 1:]"),
-                             (loss * 8, "the cross-entropy is summed over the 8 positions, "
-                                        "not averaged")):
+    for variant, mistake in ((unshifted, "the targets are not shifted: predict sequences[:, 1:]"),
+                             (reference["loss"] * 8, "the cross-entropy is summed over the 8 "
+                                                     "positions, not averaged")):
         expect_true(not np.isclose(student["loss"], variant, rtol=1e-4), f"{what}: {mistake}")
-    expect_close(student["loss"], np.float32(loss), f"the loss of {what}, against the mean "
-                 "cross-entropy of model(sequences[:, :-1]) with the targets sequences[:, 1:]",
-                 rtol=1e-4, atol=1e-4)
-    expect_close(student["accuracy"], np.float32(accuracy), f"the accuracy of {what} (argmax "
+    expect_close(student["loss"], reference["loss"], f"the loss of {what}", rtol=1e-4,
+                 atol=1e-4)
+    expect_close(student["accuracy"], reference["accuracy"], f"the accuracy of {what} (argmax "
                  "of the logits == the next token)")
     dtypes = json.loads(student["half_dtypes"])
     expect_true(dtypes == ["float32", "float32"], f"{what}, with float16 logits (mixed "
                 f"precision), returned {dtypes[0]} and {dtypes[1]}: cast the logits to float32 "
                 "before the loss")
-    half = rule_logits_np(sequences[:, :-1]).astype("float16")
-    expect_close(student["half_loss"], np.float32(cross_entropy_np(half, sequences[:, 1:])[0]),
-                 f"the loss of {what}, with float16 logits", rtol=1e-4, atol=1e-4)
+    expect_close(student["half_loss"], reference["half_loss"], f"the loss of {what}, with "
+                 "float16 logits", rtol=1e-4, atol=1e-4)
 
 
 @check(points=2, reference=False, task="`sample_next_token`",
@@ -231,26 +224,29 @@ def _(student, _reference):
                  "sample_next_token with the same int seed, called twice")
 
 
-def greedy_continuation(prompt, count, *, read=-1, crop=RULE_MAX_LENGTH):
-    """What greedy decoding of the rule model gives, reading position `read` of a context
-    cropped to the last `crop` tokens (None: the whole history)."""
+def slipped_continuation(prompt, count, slip):
+    """What greedy decoding of the rule model gives with a slip: reading the logits of
+    position 0 of the context ("first_position"), or feeding the whole history
+    ("uncropped")."""
     tokens = np.asarray(prompt, dtype=np.int64)
     for _ in range(count):
-        context = tokens if crop is None else tokens[:, -crop:]
-        tokens = np.concatenate([tokens, rule_next(context)[:, read][:, None]], axis=1)
+        if slip == "uncropped":
+            chosen = rule_next(tokens)[:, -1]
+        else:
+            chosen = rule_next(tokens[:, -RULE_MAX_LENGTH:])[:, 0]
+        tokens = np.concatenate([tokens, chosen[:, None]], axis=1)
     return tokens
 
 
-@check(points=2, reference=False, task="`MiniGPT.generate`",
+@check(points=2, task="`MiniGPT.generate`",
        hint="generate: crop the context to the last max_length tokens, take the logits of the "
             "LAST position, sample_next_token(logits, temperature, seed), append, repeat")
 def generate(lab, rng):
     """On a MiniGPT whose logits follow a fixed rule (max_length 8), with sample_next_token
-    written by the check: greedy continuations of prompts longer and shorter than
-    max_length; 4000 sampled continuations per prompt at T = 2 follow softmax(logits / T)
-    within 0.035; the same seed gives the same tokens."""
-    with replaced(lab.transformer, "sample_next_token",
-                  standin_functions()["sample_next_token"]):
+    from the library: greedy continuations of prompts longer and shorter than max_length
+    against the reference's; 4000 sampled continuations per prompt at T = 2 follow
+    softmax(logits / T) within 0.035; the same seed gives the same tokens."""
+    with standing_in(lab.transformer, sample_next_token=standin_sample_next_token):
         return generate_probe(rule_gpt(lab), rng)
 
 
@@ -273,22 +269,23 @@ def next_token_distribution(context, temperature=2.0):
 
 
 @generate.verdict
-def _(student, _reference):
+def _(student, reference):
     for name, count in (("long", 4), ("short", 6)):
         prompt = np.asarray(student[f"{name}_prompt"])
         what = f"generate(prompt {prompt.shape}, {count}) (greedy, max_length 8)"
         tokens = expect_shape(student[name], (len(prompt), prompt.shape[1] + count), what)
         expect_equal(tokens[:, :prompt.shape[1]], prompt, f"the first tokens of {what} (the "
                      "prompt itself)")
-        for variant, mistake in (
-                (greedy_continuation(prompt, count, read=0), "it reads the logits of position "
-                 "0; the next token comes from the LAST position, logits[:, -1]"),
-                (greedy_continuation(prompt, count, crop=None), "the model must see only the "
-                 "last max_length tokens: context = tokens[:, -max_length:]")):
-            expect_true(np.array_equal(variant, greedy_continuation(prompt, count))
-                        or not np.array_equal(tokens, variant), f"{what}: {mistake}")
-        expect_equal(tokens, greedy_continuation(prompt, count), f"{what}, against the argmax of "
-                     "the model's logits at the last position of the last max_length tokens")
+        expected = np.asarray(reference[name])
+        for slip, mistake in (
+                ("first_position", "it reads the logits of position 0; the next token comes "
+                                   "from the LAST position, logits[:, -1]"),
+                ("uncropped", "the model must see only the last max_length tokens: context = "
+                              "tokens[:, -max_length:]")):
+            variant = slipped_continuation(prompt, count, slip)
+            expect_true(np.array_equal(variant, expected) or not np.array_equal(tokens, variant),
+                        f"{what}: {mistake}")
+        expect_equal(tokens, expected, f"{what}, against the reference's on the same model")
     prompts = np.asarray(student["prompts"])
     what = "generate(prompts repeated 4000 times, 2, temperature=2.0, seed=5)"
     sampled = expect_shape(student["sampled"], (8000, 7), what)
@@ -320,9 +317,10 @@ def _(student, _reference):
             "scaled = self.optimizer.scale_loss(loss), tape.gradient(scaled, "
             "self.trainable_variables), self.optimizer.apply; update the trackers")
 def gpt_train_step(lab, rng):
-    """fit() on a small causal model written here (its next_token_loss too), 2 epochs of 4
-    batches: the logged loss and accuracy and the trained weights against the reference's,
-    step for step."""
+    """fit() on a small causal model written here, with a stand-in next_token_loss of known
+    behaviour (not the cross-entropy), 2 epochs of 4 batches: the logged loss and accuracy
+    and the trained weights against the reference's train_step on the same, step for
+    step."""
     import keras
     model = tiny_gpt(lab, rng)
     weights = [w for layer in (model.token_embedding, model.final_norm, model.head)
@@ -348,10 +346,13 @@ def _(student, reference):
     expect_true(student["moved"] > 0, "fit() did not change the model's weights: train_step "
                 "must apply the gradient of the loss with self.optimizer.apply")
     expect_close(student["weights"], reference["weights"], "the weights after 8 steps of "
-                 "fit() (Adam 1e-2, a small model written by the check), against the "
-                 "reference's train_step on the same model and batches", rtol=1e-3, atol=1e-5)
+                 "fit() (Adam 1e-2, a small model written by the check whose next_token_loss "
+                 "is a stand-in: train_step must minimise self.next_token_loss(sequences)), "
+                 "against the reference's train_step on the same model and batches", rtol=1e-3,
+                 atol=1e-5)
     expect_close(student["loss"], reference["loss"], "the loss fit() logged in each of the 2 "
-                 "epochs (the mean of next_token_loss over the batches)", rtol=1e-4, atol=1e-5)
+                 "epochs (the mean over the batches of the loss self.next_token_loss returns)",
+                 rtol=1e-4, atol=1e-5)
     expect_close(student["accuracy"], reference["accuracy"], "the accuracy fit() logged in "
                  "each of the 2 epochs", rtol=1e-4, atol=1e-5)
 

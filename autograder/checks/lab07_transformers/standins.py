@@ -1,12 +1,19 @@
-"""Stand-ins for lab07_transformers: check-defined pieces with known behaviour that a
-model-level check plugs into the student's code, so that it judges that code alone: an
-attention sublayer and blocks, causal_mask and sample_next_token, a MiniGPT whose logits
-follow a fixed rule, and a small causal MiniGPT for train_step.
+"""Stand-ins for lab07_transformers: check-defined pieces that a model-level check plugs into
+the student's code, so that it judges that code alone. None of them is the lab's maths:
+
+- the attention sublayer and the blocks have known behaviour that is NOT attention (a mean
+  over the allowed keys, no scores, no softmax): the unit under test must call them, since
+  they are its given sublayers; what the unit makes of them is compared with what the
+  reference's unit makes of the same stand-ins;
+- causal_mask and sample_next_token, which a correct student may also write inline, are
+  library computations (keras.ops.tri; inverse-CDF sampling from keras.random.uniform);
+- a MiniGPT whose logits follow a fixed rule, for next_token_loss and generate;
+- a small model with a stand-in loss of known behaviour, for train_step (which must
+  minimise self.next_token_loss, as its docstring says).
 
 They run in the worker; this module imports numpy only at its top level (the grader imports
 it too, for the rule model's numpy twin), and its Keras classes are made on first use.
 """
-import contextlib
 import functools
 
 import numpy as np
@@ -14,51 +21,54 @@ import numpy as np
 from autograder.check_helpers import assign_random_weights
 
 
-def full_mask(tf, mask, batch, queries, keys):
-    """A mask given in any of the shapes the lab allows, as (N, T, S) booleans."""
-    return tf.broadcast_to(tf.cast(mask, tf.bool), (batch, queries, keys))
-
-
-def masked_attention(tf, query, key, value, mask):
-    """One head of attention written here, the mask any shape that broadcasts to (N, T, S)."""
-    scores = tf.matmul(query, key, transpose_b=True) / np.sqrt(float(query.shape[-1]))
-    if mask is not None:
-        allowed = full_mask(tf, mask, tf.shape(query)[0], tf.shape(query)[1], tf.shape(key)[1])
-        scores = tf.where(allowed, scores, -1e9)
-    return tf.matmul(tf.nn.softmax(scores, axis=-1), value)
+def masked_mean(tf, values, mask):
+    """The mean of `values` (N, S, F) over the keys each query may see: (N, T, F) for a mask
+    broadcasting to (N, T, S), or the plain mean over S (T = S) without a mask. Not
+    attention: every allowed key gets the same weight, whatever the query."""
+    length = tf.shape(values)[1]
+    if mask is None:
+        mask = tf.ones((length, length), tf.bool)
+    allowed = tf.cast(tf.broadcast_to(tf.cast(mask, tf.bool),
+                                      (tf.shape(values)[0], tf.shape(mask)[-2], length)),
+                      values.dtype)
+    counts = tf.maximum(tf.reduce_sum(allowed, axis=-1, keepdims=True), 1.0)
+    return tf.matmul(allowed, values) / counts
 
 
 @functools.cache
 def standins():
-    """(StandInAttention, StandInBlock): a one-head attention layer with the call signature
-    of the lab's MultiHeadAttention, and a residual attention block with the call signature
-    of its TransformerBlock. Both accept a mask of shape (T, S), (1, T, S) or (N, T, S)."""
+    """(StandInAttention, StandInBlock).
+
+    StandInAttention has the call signature of the lab's MultiHeadAttention:
+        tanh(query Wq) + masked_mean(value Wv + key Wk)
+    StandInBlock has the call signature of its TransformerBlock:
+        x + tanh(masked_mean(x) W)
+    Both accept a mask of shape (T, S), (1, T, S) or (N, T, S), and None."""
     import keras
     import tensorflow as tf
 
     class StandInAttention(keras.layers.Layer):
         def build(self, query_shape, value_shape=None, key_shape=None):
             value_shape = query_shape if value_shape is None else value_shape
-            width, value_width = query_shape[-1], value_shape[-1]
+            key_shape = value_shape if key_shape is None else key_shape
+            width = query_shape[-1]
             self.wq = self.add_weight(shape=(width, width), name="wq")
-            self.wk = self.add_weight(shape=(value_width, width), name="wk")
-            self.wv = self.add_weight(shape=(value_width, width), name="wv")
+            self.wv = self.add_weight(shape=(value_shape[-1], width), name="wv")
+            self.wk = self.add_weight(shape=(key_shape[-1], width), name="wk")
 
         def call(self, query, value, key=None, attention_mask=None,
                  return_attention_scores=False, training=None):
             key = value if key is None else key
-            return masked_attention(tf, query @ self.wq, key @ self.wk, value @ self.wv,
-                                    attention_mask)
+            return tf.tanh(query @ self.wq) + masked_mean(
+                tf, value @ self.wv + key @ self.wk, attention_mask)
 
     class StandInBlock(keras.layers.Layer):
         def build(self, input_shape):
             width = input_shape[-1]
-            self.wq, self.wk, self.wv = (self.add_weight(shape=(width, width), name=name)
-                                         for name in ("wq", "wk", "wv"))
+            self.w = self.add_weight(shape=(width, width), name="w")
 
         def call(self, x, attention_mask=None, training=None):
-            return x + tf.tanh(masked_attention(tf, x @ self.wq, x @ self.wk, x @ self.wv,
-                                                attention_mask))
+            return x + tf.tanh(masked_mean(tf, x, attention_mask) @ self.w)
 
     return StandInAttention, StandInBlock
 
@@ -90,34 +100,25 @@ def with_blocks(model_class, blocks):
     return WithStandInBlocks
 
 
-@contextlib.contextmanager
-def replaced(module, name, value):
-    """module.name is `value` inside the block: a function of the student's module that the
-    unit under test calls, replaced by a check-defined one with the same contract."""
-    old = getattr(module, name)
-    setattr(module, name, value)
-    try:
-        yield
-    finally:
-        setattr(module, name, old)
-
-
-def standin_functions():
-    """Check-defined causal_mask and sample_next_token, with the docstrings' contracts."""
+def standin_causal_mask(length):
+    """causal_mask from the library: the lower triangle of ones (eager calls only)."""
     import keras
-    import tensorflow as tf
+    return keras.ops.tri(int(length), dtype="bool")
 
-    def causal_mask(length):
-        positions = tf.range(length)
-        return positions[None, :] <= positions[:, None]
 
-    def sample_next_token(logits, temperature=0.0, seed=None):
-        logits = tf.cast(logits, tf.float32)
-        if temperature == 0:
-            return tf.argmax(logits, axis=-1, output_type=tf.int32)
-        return keras.random.categorical(logits / temperature, 1, seed=seed, dtype="int32")[:, 0]
-
-    return {"causal_mask": causal_mask, "sample_next_token": sample_next_token}
+def standin_sample_next_token(logits, temperature=0.0, seed=None):
+    """sample_next_token by inversion: one uniform draw per row (keras.random.uniform, so an
+    int seed or a SeedGenerator works as in keras.random), the first token whose cumulative
+    probability exceeds it."""
+    import keras
+    ops = keras.ops
+    logits = ops.cast(logits, "float32")
+    if temperature == 0:
+        return ops.cast(ops.argmax(logits, axis=-1), "int32")
+    cumulative = ops.cumsum(ops.softmax(logits / temperature, axis=-1), axis=-1)
+    uniform = keras.random.uniform((ops.shape(logits)[0], 1), seed=seed)
+    below = ops.sum(ops.cast(cumulative <= uniform, "int32"), axis=-1)
+    return ops.minimum(below, ops.shape(logits)[-1] - 1)
 
 
 # The rule model: next-token logits from a fixed rule, no weights. The favoured next token
@@ -163,9 +164,10 @@ def rule_gpt(lab, *, half=False):
 def tiny_gpt(lab, rng):
     """A subclass of the student's MiniGPT whose call is a small causal model written here
     (token embedding, a running mean over the past, fixed sinusoidal positions, the given
-    final_norm and head) and whose next_token_loss is written here too: fit() then exercises
-    the student's train_step alone, deterministically."""
-    import keras
+    final_norm and head) and whose next_token_loss is a stand-in of known behaviour, not the
+    lab's cross-entropy: the squared distance of the logits at t + 1 to 3 * one_hot(the
+    token at t) (the PREVIOUS token), and as accuracy how often their argmax is that token.
+    fit() then exercises the student's train_step alone, deterministically."""
     import tensorflow as tf
 
     vocab, length, width = 8, 12, 16
@@ -184,12 +186,11 @@ def tiny_gpt(lab, rng):
             return self.head(self.final_norm(embedded + past + tf.cast(here, embedded.dtype)))
 
         def next_token_loss(self, sequences):
-            logits = tf.cast(self(sequences[:, :-1]), tf.float32)
-            targets = tf.cast(sequences[:, 1:], tf.int32)
-            losses = keras.losses.sparse_categorical_crossentropy(targets, logits,
-                                                                  from_logits=True)
-            hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), targets)
-            return tf.reduce_mean(losses), tf.reduce_mean(tf.cast(hits, tf.float32))
+            logits = tf.cast(self(sequences[:, 1:]), tf.float32)
+            previous = tf.cast(sequences[:, :-1], tf.int32)
+            loss = tf.reduce_mean(tf.square(logits - 3.0 * tf.one_hot(previous, vocab)))
+            hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), previous)
+            return loss, tf.reduce_mean(tf.cast(hits, tf.float32))
 
     model = TinyGPT(vocab, length, d_model=width, num_heads=2, num_layers=1, mlp_dim=8)
     assign_random_weights(model, rng, scale=0.3)
