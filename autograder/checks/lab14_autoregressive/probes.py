@@ -1,11 +1,13 @@
 """Helpers the checks of lab14_autoregressive share (public and hidden): the autoregressive
-property measured with gradients, the relative training probe, .keras round trips, numpy
-versions of the layers' maths, and dummy models with known conditionals.
+property measured with gradients, the relative training probe, .keras round trips, the usual
+slips of the layers, dummy models with known conditionals, and the stand-ins: components of
+known behaviour that is NOT the lab's maths (degree and mask functions, a gate, a draw,
+plain convolutions), plugged into the unit under test; what it makes of them is compared
+with what the reference's unit makes of the same.
 
 Probes run in the worker and import TensorFlow/Keras inside their functions; verdicts run in
 the grader: this module imports numpy only at its top level.
 """
-import contextlib
 import json
 
 import numpy as np
@@ -167,11 +169,13 @@ def judge_wavenet_dependence(matrix, field, what):
 
 
 def bits_per_dim_np(logits, x):
-    """Bernoulli negative log-likelihood of x under logits, in bits per dimension (float64)."""
+    """The held-out score of a training check, from scipy: the mean over the pixels of
+    -log2 p(x) under Bernoulli(sigmoid(logits)) (float64)."""
+    from scipy.special import log_expit
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     logits = np.asarray(logits, dtype=np.float64).reshape(len(x), -1)
-    nll = np.sum(np.logaddexp(0.0, logits) - x * logits, axis=-1)
-    return float(np.mean(nll) / (x.shape[1] * np.log(2.0)))
+    log_p = np.where(x > 0.5, log_expit(logits), log_expit(-logits))
+    return float(-np.mean(log_p) / np.log(2.0))
 
 
 def train_probe(build_model, x_train, x_test, budget):
@@ -251,10 +255,16 @@ def logistic_autoregressive(rng, dims):
     return order, weights, rng.normal(size=dims)
 
 
-def replay_bernoulli(x, uniform, weights, bias):
-    """What each x_d must be, given the other dimensions of x: u_d < sigmoid(logit_d(x))."""
-    logits = np.asarray(x, dtype=np.float64) @ weights.T + bias
-    return (uniform < 1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+def standin_draw(logits, uniform):
+    """The draw the sampler check passes: a fixed rule of known behaviour, not a Bernoulli
+    draw: 1.0 where the fractional part of (logits / 2 + 2 * uniform) is at least 0.5."""
+    value = np.asarray(logits, dtype=np.float64) / 2.0 + 2.0 * np.asarray(uniform)
+    return (value - np.floor(value) >= 0.5).astype(np.float32)
+
+
+def replay_draws(x, uniform, weights, bias):
+    """What each x_d must be, given the other dimensions of x: standin_draw(logit_d(x), u_d)."""
+    return standin_draw(np.asarray(x, dtype=np.float64) @ weights.T + bias, uniform)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,12 +295,11 @@ def shifted_sum(x, kernel, bias, offsets):
 
 
 def causal_conv_variants(x, layer, kernel_size, rate):
-    """What CausalConv1D(kernel_size, rate) gives with the layer's own weights, and what the
-    usual slips give: {name: (N, T, F) outputs}."""
+    """What the usual slips of CausalConv1D(kernel_size, rate) give with the layer's own
+    weights: {name: (N, T, F) outputs}."""
     kernel, bias = weights_by_rank(layer)
     k = kernel_size
-    return {"expected": shifted_sum(x, kernel, bias, [-(k - 1 - j) * rate for j in range(k)]),
-            "taps_reversed": shifted_sum(x, kernel, bias, [-j * rate for j in range(k)]),
+    return {"taps_reversed": shifted_sum(x, kernel, bias, [-j * rate for j in range(k)]),
             "padded_right": shifted_sum(x, kernel, bias, [j * rate for j in range(k)]),
             "no_dilation": shifted_sum(x, kernel, bias, [-(k - 1 - j) for j in range(k)])}
 
@@ -319,40 +328,65 @@ def judge_variants(actual, variants, slips, what, *, expected="expected", rtol=1
     expect_close(actual, right, what, rtol=rtol, atol=atol, against=against)
 
 
-# ---------------------------------------------------------------------------------------------
-# Stand-ins: check-defined functions with the docstrings' contracts
-# ---------------------------------------------------------------------------------------------
+def copy_by_shape(source, target):
+    """Give `target` the trainable weights of `source`, matched by shape (kernel, bias)."""
+    values = {tuple(w.shape): np.asarray(w) for w in source.trainable_weights}
+    for weight in target.trainable_weights:
+        weight.assign(values[tuple(weight.shape)])
 
 
-@contextlib.contextmanager
-def replaced(module, functions):
-    """Inside the block, the student's module uses the given check-defined functions
-    ({name: function}) in place of its own: the unit under test is judged alone."""
-    old = {name: getattr(module, name) for name in functions}
-    for name, function in functions.items():
-        setattr(module, name, function)
-    try:
-        yield
-    finally:
-        for name, function in old.items():
-            setattr(module, name, function)
+# ---------------------------------------------------------------------------------------------
+# Stand-ins: check-defined components of known behaviour, not the lab's maths
+# ---------------------------------------------------------------------------------------------
 
 
 def degree_functions():
-    """input_degrees, hidden_degrees, hidden_mask and output_mask, as made.py documents them."""
+    """Stand-ins for input_degrees, hidden_degrees, hidden_mask and output_mask, with their
+    signatures and known values that are not degrees or masks: made_masks, which must call
+    them, is then judged by what it passes to each and where it puts the results."""
     def input_degrees(order):
-        degrees = np.empty(len(order), dtype=np.int64)
-        degrees[np.asarray(order)] = np.arange(1, len(order) + 1)
+        degrees = np.empty(len(order), dtype=np.int64)     # the REVERSED order's degrees
+        degrees[np.asarray(order)] = np.arange(len(order), 0, -1)
         return degrees
 
     def hidden_degrees(num_units, input_dim):
-        return 1 + np.arange(num_units, dtype=np.int64) % max(input_dim - 1, 1)
+        return 1 + (2 * np.arange(num_units, dtype=np.int64) + 1) % (input_dim + 1)
 
     def hidden_mask(in_degrees, out_degrees):
-        return np.greater_equal.outer(out_degrees, in_degrees).T.astype(np.float32)
+        return np.add.outer(np.sin(in_degrees), np.cos(out_degrees)).astype(np.float32)
 
     def output_mask(in_degrees, out_degrees):
-        return np.greater.outer(out_degrees, in_degrees).T.astype(np.float32)
+        return np.subtract.outer(np.cos(in_degrees), np.sin(2.0 * np.asarray(out_degrees))
+                                 ).astype(np.float32)
 
     return {"input_degrees": input_degrees, "hidden_degrees": hidden_degrees,
             "hidden_mask": hidden_mask, "output_mask": output_mask}
+
+
+def standin_gate(h):
+    """A stand-in for gated_activation with its contract (..., 2F) -> (..., F) and known
+    behaviour, not the gate: a + 2 tanh(b) for the halves a (first F) and b (last F)."""
+    import keras
+    half = h.shape[-1] // 2
+    return h[..., :half] + 2.0 * keras.ops.tanh(h[..., half:])
+
+
+def standin_gated_block(filters, rng, input_shape):
+    """A built stand-in for a PixelCNN block: a plain (unmasked) 3x3 Conv2D with a tanh and
+    random weights, the shape of its input."""
+    import keras
+    layer = keras.layers.Conv2D(filters, 3, padding="same", activation="tanh")
+    layer.build(input_shape)
+    assign_by_shape(layer, rng)
+    return layer
+
+
+def with_layers(model_class, **layers):
+    """A subclass of the student's model class whose named layers are the given stand-ins
+    from the start (the given __init__ builds the model, after which Keras would not let
+    them be swapped); the layers the given __init__ creates for those names are dropped."""
+    def standing(name, value):
+        return property(lambda self: value, lambda self, _unused: None)
+
+    namespace = {name: standing(name, value) for name, value in layers.items()}
+    return type(f"{model_class.__name__}WithStandIns", (model_class,), namespace)

@@ -5,7 +5,7 @@ The maths is compared with the reference on random inputs. The models are held t
 autoregressive property itself, measured with gradients: d output_i / d input_j must be
 exactly zero for every j at or after i in the model's order, and non-zero for the inputs
 just before i (so a model that ignores its inputs fails too); their call() is compared with
-what their own layers give wired as the docstring says. Training checks measure the bits per
+the reference's on the same weights, with stand-in layers where a layer is the student's. Training checks measure the bits per
 dimension of the student's own model with plain numpy, against the reference's within a
 margin on both sides: much *better* than the reference means the model sees the pixel it
 predicts. PixelCNN: public_pixelcnn.py; WaveNet and sampling: public_wavenet.py.
@@ -15,7 +15,7 @@ import json
 import numpy as np
 
 from autograder.api import check
-from autograder.check_helpers import scalar
+from autograder.check_helpers import scalar, standing_in
 from autograder.checks.lab14_autoregressive.probes import (
     LIKELIHOOD,
     MADE,
@@ -23,6 +23,7 @@ from autograder.checks.lab14_autoregressive.probes import (
     MARGIN_BITS,
     _digits,
     assign_by_shape,
+    copy_by_shape,
     degree_functions,
     dependence,
     judge_autoregressive,
@@ -30,9 +31,9 @@ from autograder.checks.lab14_autoregressive.probes import (
     judge_training,
     judge_variants,
     open_every_unit,
-    replaced,
     round_trip,
     train_probe,
+    with_layers,
 )
 from autograder.verdicts import expect_close, expect_equal, expect_true
 
@@ -164,12 +165,14 @@ def _(student, reference):
 
 
 @check(points=2, uses=MADE, task="`made.made_masks`",
-       hint="input degrees from the order; hidden_degrees per layer; hidden_mask between "
-            "consecutive layers; output_mask from the last hidden layer to the input degrees")
+       hint="degrees = input_degrees(order); per hidden layer hidden_degrees(units, D) and "
+            "hidden_mask(previous degrees, these degrees); last output_mask(last hidden "
+            "degrees, the input degrees)")
 def made_masks(lab, rng):
-    """With the degree and mask functions written by the check: the three masks of a MADE of
-    7 inputs, hidden layers (10, 6), in a random order."""
-    with replaced(lab.made, degree_functions()):
+    """With stand-ins for input_degrees, hidden_degrees, hidden_mask and output_mask (known
+    values that are not degrees or masks): the three masks of a MADE of 7 inputs, hidden
+    layers (10, 6), in a random order, against the reference's with the same stand-ins."""
+    with standing_in(lab.made, **degree_functions()):
         masks = lab.made.made_masks(rng.permutation(7), (10, 6))
     return {"count": len(masks), "masks": list(masks)}
 
@@ -180,14 +183,18 @@ def _(student, reference):
                 f"made_masks(order, (10, 6)) returned {student['count']} masks, expected "
                 f"{reference['count']} (one per kernel: input->10, 10->6, 6->output)")
     for index, (mask, expected) in enumerate(zip(student["masks"], reference["masks"])):
-        expect_equal(mask, expected, f"mask {index} of made_masks(order of 7, (10, 6))")
+        expect_close(mask, expected, f"mask {index} of made_masks(order of 7, (10, 6)) with "
+                     "stand-in degree and mask functions (the same for the reference): call "
+                     "input_degrees, hidden_degrees, hidden_mask and output_mask with the "
+                     "degrees their docstrings name", rtol=1e-6, atol=1e-6)
 
 
-@check(points=2, uses=MADE, reference=False, task="`made.MaskedDense` (`build`, `call`)",
+@check(points=2, uses=MADE, task="`made.MaskedDense` (`build`, `call`)",
        hint="build: add_weight kernel (fan_in, units) and bias (units,); "
             "call: activation(x @ (kernel * mask) + bias)")
 def masked_dense(lab, rng):
-    """A kernel and a bias; relu(x @ (kernel * mask) + bias) with its own weights; zero
+    """A kernel and a bias; the output with random weights against the reference's (and, to
+    name a slip, the same layer with a zero bias, an all-ones mask or no activation); zero
     gradient for the masked kernel entries."""
     import tensorflow as tf
     mask = np.round(rng.random(size=(6, 5))).astype("float32")
@@ -200,63 +207,75 @@ def masked_dense(lab, rng):
         total = tf.reduce_sum(y * rng.normal(size=(4, 5)).astype("float32"))
     weights = {tuple(w.shape): w for w in layer.trainable_weights}
     kernel_grad = tape.gradient(total, weights[(6, 5)]) if (6, 5) in weights else None
-    kernel = np.asarray(weights[(6, 5)]) if (6, 5) in weights else np.zeros((6, 5))
-    bias = np.asarray(weights[(5,)]) if (5,) in weights else np.zeros(5)
-    expected = np.maximum(np.asarray(x) @ (kernel * mask) + bias, 0.0)
-    return {"shapes": json.dumps(shapes), "y": y, "expected": expected.astype("float32"),
-            "no_bias": np.maximum(np.asarray(x) @ (kernel * mask), 0.0),
-            "no_mask": np.maximum(np.asarray(x) @ kernel + bias, 0.0),
-            "no_activation": np.asarray(x) @ (kernel * mask) + bias,
-            "mask": mask, "kernel_grad": np.zeros((6, 5)) if kernel_grad is None else kernel_grad}
+    out = {"shapes": json.dumps(shapes), "y": y, "mask": mask,
+           "kernel_grad": np.zeros((6, 5)) if kernel_grad is None else kernel_grad}
+    for name, variant_mask, activation in (("unmasked", np.ones_like(mask), "relu"),
+                                           ("linear", mask, None), ("zero_bias", mask, "relu")):
+        variant = lab.made.MaskedDense(5, variant_mask, activation=activation)
+        variant.build((None, 6))
+        copy_by_shape(layer, variant)
+        if name == "zero_bias":
+            for weight in variant.trainable_weights:
+                if len(weight.shape) == 1:
+                    weight.assign(np.zeros(tuple(weight.shape), dtype="float32"))
+        out[name] = variant(x)
+    return out
 
 
 @masked_dense.verdict
-def _(student, _reference):
+def _(student, reference):
     shapes = sorted(map(tuple, json.loads(student["shapes"])))
     expect_true(shapes == [(5,), (6, 5)],
                 f"MaskedDense(5, mask (6, 5)).build((None, 6)) created trainable weights of "
                 f"shapes {shapes}, expected a kernel (6, 5) and a bias (5,)")
-    judge_variants(student["y"], student, {
-        "no_bias": "the bias is not added: activation(x @ (kernel * mask) + bias)",
-        "no_mask": "the kernel is not multiplied by the mask in call()",
-        "no_activation": "the activation is not applied: return self.activation(...)"},
-        "MaskedDense(5, mask, 'relu')(x), against relu(x @ (kernel * mask) + bias) with its "
-        "own kernel and bias", rtol=2e-4, atol=2e-5, against="that")
+    judge_variants(student["y"], {"expected": reference["y"], **{
+        name: reference[name] for name in ("zero_bias", "unmasked", "linear")}}, {
+        "zero_bias": "the bias is not added: activation(x @ (kernel * mask) + bias)",
+        "unmasked": "the kernel is not multiplied by the mask in call()",
+        "linear": "the activation is not applied: return self.activation(...)"},
+        "MaskedDense(5, mask, 'relu')(x) with random weights", rtol=2e-4, atol=2e-5)
     leaked = (student["mask"] == 0) & (np.abs(student["kernel_grad"]) > 0)
     expect_true(not leaked.any(), "the masked kernel entries get a non-zero gradient: multiply "
                 "the kernel by the mask inside call()")
 
 
-@check(points=3, uses=MADE, reference=False, task="`made.MADE.call`",
+@check(points=3, uses=MADE, task="`made.MADE.call`",
        hint="call: the hidden MaskedDense layers in turn, then output_layer (no activation); "
             "output d must depend only on the inputs before d in model.order: check both masks' "
             "comparisons (>= into hidden layers, > into the outputs) and the degrees")
 def made_is_autoregressive(lab, rng):
-    """The logits against its own layers applied in turn; in a random order, output d
+    """With stand-in layers (plain Dense layers, no masks) and random weights: the logits
+    against the reference's on the same. With its own layers, in a random order: output d
     depends on no input at or after d and on the one just before it (gradients)."""
+    import keras
     order = rng.permutation(10)
+    layers = []
+    for units, fan_in, activation in ((32, 10, "relu"), (32, 32, "relu"), (10, 32, None)):
+        layers.append(keras.layers.Dense(units, activation=activation))
+        layers[-1].build((None, fan_in))
+        assign_by_shape(layers[-1], rng)
+    x = rng.normal(size=(16, 10)).astype("float32")
+    with standing_in(lab.made, made_masks=lambda order, hidden_units: [
+            np.ones((a, b), "float32") for a, b in zip((len(order), *hidden_units),
+                                                       (*hidden_units, len(order)))]):
+        wired = with_layers(lab.made.MADE, hidden=layers[:2], output_layer=layers[2])(
+            10, (32, 32), order=order)
     model = lab.made.MADE(10, (32, 32), order=order)
     open_every_unit(model)
-    x = rng.normal(size=(16, 10)).astype("float32")
-    logits = model(x)
-    shape = list(np.shape(logits))
+    shape = list(np.shape(model(x)))
     if shape != [16, 10]:
         return {"shape": shape}
-    hidden = x
-    for layer in model.hidden:
-        hidden = layer(hidden)
-    return {"shape": shape, "order": order, "logits": logits,
-            "expected": model.output_layer(hidden),
+    return {"shape": shape, "order": order, "logits": wired(x),
             "dependence": dependence(model, x, 10, 10, rng)}
 
 
 @made_is_autoregressive.verdict
-def _(student, _reference):
+def _(student, reference):
     expect_true(student["shape"] == [16, 10], f"MADE(10, (32, 32))(x) for x (16, 10) has shape "
                 f"{tuple(student['shape'])}, expected (16, 10): one logit per input")
-    expect_close(student["logits"], student["expected"], "MADE(10, (32, 32))(x), against "
-                 "output_layer(hidden[1](hidden[0](x))) from its own layers", rtol=1e-4,
-                 atol=1e-5, against="that")
+    expect_close(student["logits"], reference["logits"], "MADE(10, (32, 32))(x) with stand-in "
+                 "layers (plain Dense, the same for the reference) and random weights",
+                 rtol=1e-4, atol=1e-5)
     judge_autoregressive(student["dependence"], student["order"],
                          "MADE(10, (32, 32), order) on random inputs")
 

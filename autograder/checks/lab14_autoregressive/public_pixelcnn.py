@@ -1,21 +1,24 @@
 """Public checks of lab14_autoregressive, part 2: PixelCNN (pixelcnn.py).
 
-The mask, the masked convolution (with and without its activation), the gate and the block
-against the reference with the same weights; PixelCNN.call against its own layers wired as
-the docstring says; causality in raster order measured with gradients; training on binarised
-digits relative to the reference; the .keras round trip.
+The mask, the masked convolution (with and without its activation) and the gate against the
+reference with the same weights; the block (with a stand-in convolution and gate) and
+PixelCNN.call (with stand-in layers) against the reference's on the same stand-ins;
+causality in raster order measured with gradients; training on binarised digits relative to
+the reference; the .keras round trip.
 """
 import json
 
 import numpy as np
 
 from autograder.api import check
+from autograder.check_helpers import standing_in
 from autograder.checks.lab14_autoregressive.probes import (
     MARGIN_BITS,
     PIXELCNN,
     PIXELCNN_TRAIN,
     _digits,
     assign_by_shape,
+    copy_by_shape,
     dependence,
     judge_raster_dependence,
     judge_round_trip,
@@ -23,8 +26,10 @@ from autograder.checks.lab14_autoregressive.probes import (
     judge_variants,
     open_every_unit,
     round_trip,
+    standin_gate,
+    standin_gated_block,
     train_probe,
-    weights_by_rank,
+    with_layers,
 )
 from autograder.verdicts import expect_close, expect_equal, expect_true
 
@@ -52,23 +57,23 @@ MASKED_CONVS = {"A": (4, 5, "A", None), "B": (3, 3, "B", None), "A_relu": (4, 5,
        hint="kernel (k, k, C_in, filters) times the (k, k) mask broadcast over the channels; "
             "tf.nn.conv2d with strides=1, padding='SAME'; plus the bias; then self.activation")
 def masked_conv2d(lab, rng):
-    """Types A and B, and type A with a ReLU, on (3, 8, 8, 2) inputs: the weights' shapes,
-    and the output against activation(conv(x, kernel * mask) + bias) with the layer's own
-    kernel, bias and kernel_mask."""
-    import tensorflow as tf
+    """Types A and B, and type A with a ReLU, on (3, 8, 8, 2) inputs with random weights:
+    the weights' shapes, and the output against the reference's (and, to name a slip, the
+    same layer with an all-ones kernel_mask)."""
     x = rng.normal(size=(3, 8, 8, 2)).astype("float32")
     outputs = {}
+    seed = int(rng.integers(1 << 30))
     for name, (filters, size, mask_type, activation) in MASKED_CONVS.items():
         layer = lab.pixelcnn.MaskedConv2D(filters, size, mask_type, activation=activation)
         layer.build((None, 8, 8, 2))
-        outputs[f"shapes_{name}"] = json.dumps(assign_by_shape(layer, rng))
+        weights_rng = np.random.default_rng(seed + size)   # "A" and "A_relu" alike
+        outputs[f"shapes_{name}"] = json.dumps(assign_by_shape(layer, weights_rng))
         outputs[name] = layer(x)
-        kernel, bias = weights_by_rank(layer)
-        mask = np.asarray(layer.kernel_mask, dtype="float32")[:, :, None, None]
-        linear = np.asarray(tf.nn.conv2d(x, kernel * mask, 1, "SAME")) + bias
-        outputs[f"{name}_expected"] = np.maximum(linear, 0.0) if activation else linear
-        outputs[f"{name}_linear"] = linear
-        outputs[f"{name}_unmasked"] = np.asarray(tf.nn.conv2d(x, kernel, 1, "SAME")) + bias
+        unmasked = lab.pixelcnn.MaskedConv2D(filters, size, mask_type, activation=activation)
+        unmasked.build((None, 8, 8, 2))
+        copy_by_shape(layer, unmasked)
+        unmasked.kernel_mask = np.ones_like(unmasked.kernel_mask)
+        outputs[f"{name}_unmasked"] = unmasked(x)
     return outputs
 
 
@@ -79,13 +84,13 @@ def _(student, reference):
         expect_true(student[f"shapes_{name}"] == reference[f"shapes_{name}"],
                     f"{call}.build((None, 8, 8, 2)) created weights of shapes "
                     f"{student[f'shapes_{name}']}, expected {reference[f'shapes_{name}']}")
-        slips = {f"{name}_unmasked": "the kernel is not multiplied by the mask"}
+        variants = {"expected": reference[name], "unmasked": reference[f"{name}_unmasked"]}
+        slips = {"unmasked": "the kernel is not multiplied by the mask"}
         if activation:
-            slips[f"{name}_linear"] = "the activation is ignored: return self.activation(...)"
-        judge_variants(student[name], student, slips, f"{call}(x) for x (3, 8, 8, 2), against "
-                       "activation(conv2d(x, kernel * kernel_mask, 'SAME') + bias) with its own "
-                       "weights", expected=f"{name}_expected", rtol=2e-4, atol=2e-5,
-                       against="that")
+            variants["linear"] = reference["A"]         # the same weights, no activation
+            slips["linear"] = "the activation is ignored: return self.activation(...)"
+        judge_variants(student[name], variants, slips, f"{call}(x) for x (3, 8, 8, 2), with "
+                       "random weights", rtol=2e-4, atol=2e-5)
 
 
 @check(points=1, uses=PIXELCNN, task="`pixelcnn.gated_activation`",
@@ -103,18 +108,26 @@ def _(student, reference):
     expect_close(student["images"], reference["images"], "gated_activation(h) for h (2, 3, 3, 8)")
 
 
+def ones_mask(kernel_size, mask_type):
+    """A stand-in for causal_mask_2d where the mask does not matter: all ones."""
+    return np.ones((kernel_size, kernel_size), dtype="float32")
+
+
 @check(points=1, uses=PIXELCNN, task="`pixelcnn.GatedBlock` (`build`, `call`)",
        hint="x + projection(gated_activation(masked_conv(x))); build both sublayers")
 def gated_block(lab, rng):
-    """GatedBlock(4, 3) on (2, 6, 6, 4) inputs: its weights' shapes, and its output against
-    x + projection(gated_activation(masked_conv(x))) from its own sublayers."""
-    block = lab.pixelcnn.GatedBlock(4, 3)
-    block.build((None, 6, 6, 4))
-    shapes = assign_by_shape(block, rng)
-    x = rng.normal(size=(2, 6, 6, 4)).astype("float32")
-    gated = block.projection(lab.pixelcnn.gated_activation(block.masked_conv(x)))
-    return {"shapes": json.dumps(shapes), "y": block(x), "expected": x + gated,
-            "no_residual": gated}
+    """GatedBlock(4, 3) on (2, 6, 6, 4) inputs, its masked_conv a stand-in (a plain Conv2D)
+    and gated_activation a stand-in (a + 2 tanh(b), not the gate): its weights' shapes, and
+    its output with random weights against the reference's on the same stand-ins."""
+    import keras
+    with standing_in(lab.pixelcnn, gated_activation=standin_gate,
+                     causal_mask_2d=ones_mask):
+        block = lab.pixelcnn.GatedBlock(4, 3)
+        block.masked_conv = keras.layers.Conv2D(8, 3, padding="same", name="masked_conv")
+        block.build((None, 6, 6, 4))
+        shapes = assign_by_shape(block, rng)
+        x = rng.normal(size=(2, 6, 6, 4)).astype("float32")
+        return {"shapes": json.dumps(shapes), "x": x, "y": block(x)}
 
 
 @gated_block.verdict
@@ -122,40 +135,47 @@ def _(student, reference):
     expect_true(student["shapes"] == reference["shapes"],
                 f"GatedBlock(4, 3).build((None, 6, 6, 4)) created weights of shapes "
                 f"{student['shapes']}, expected {reference['shapes']}")
-    judge_variants(student["y"], student, {
+    judge_variants(student["y"], {"expected": reference["y"],
+                                  "no_residual": reference["y"] - reference["x"]}, {
         "no_residual": "the input is not added back: x + projection(...)"},
-        "GatedBlock(4, 3)(x) for x (2, 6, 6, 4), against x + projection(gated_activation("
-        "masked_conv(x))) from its own sublayers", against="that")
+        "GatedBlock(4, 3)(x) for x (2, 6, 6, 4), with a stand-in masked_conv and "
+        "gated_activation (the same for the reference)")
 
 
-@check(points=2, uses=PIXELCNN, reference=False, task="`pixelcnn.PixelCNN.call`",
+@check(points=2, uses=PIXELCNN, task="`pixelcnn.PixelCNN.call`",
        hint="call: first_conv, each block in turn, ReLU, hidden_1x1, output_1x1")
 def pixelcnn_call(lab, rng):
-    """The logits against its own layers wired as the docstring says: first_conv, the
-    blocks, ReLU, hidden_1x1, output_1x1."""
+    """With stand-ins for first_conv and the blocks (plain convolutions) and random weights:
+    the logits against the reference's on the same."""
+    import keras
     import tensorflow as tf
-    model = lab.pixelcnn.PixelCNN(image_shape=(6, 6, 1), filters=6, num_blocks=2)
+    first_conv = keras.layers.Conv2D(6, 3, padding="same", activation="relu")
+    first_conv.build((None, 6, 6, 1))
+    assign_by_shape(first_conv, rng)
+    blocks = [standin_gated_block(6, rng, (None, 6, 6, 6)) for _ in range(2)]
+    with standing_in(lab.pixelcnn, causal_mask_2d=ones_mask):   # for the dropped layers
+        model = with_layers(lab.pixelcnn.PixelCNN, first_conv=first_conv, blocks=blocks)(
+            image_shape=(6, 6, 1), filters=6, num_blocks=2)
     assign_by_shape(model, rng, scale=0.5)
     x = np.round(rng.random(size=(3, 6, 6, 1))).astype("float32")
-    h = model.first_conv(x)
-    for block in model.blocks:
+    h = first_conv(x)
+    for block in blocks:
         h = block(h)
-    return {"logits": model(x),
-            "expected": model.output_1x1(model.hidden_1x1(tf.nn.relu(h))),
-            "no_relu": model.output_1x1(model.hidden_1x1(h)),
+    return {"logits": model(x), "no_relu": model.output_1x1(model.hidden_1x1(h)),
             "no_hidden_1x1": model.output_1x1(tf.nn.relu(h)),
-            "no_blocks": model.output_1x1(model.hidden_1x1(tf.nn.relu(model.first_conv(x))))}
+            "no_blocks": model.output_1x1(model.hidden_1x1(tf.nn.relu(first_conv(x))))}
 
 
 @pixelcnn_call.verdict
-def _(student, _reference):
-    judge_variants(student["logits"], student, {
+def _(student, reference):
+    judge_variants(student["logits"], {"expected": reference["logits"], **{
+        name: student[name] for name in ("no_relu", "no_hidden_1x1", "no_blocks")}}, {
         "no_relu": "the ReLU before hidden_1x1 is missing: "
                    "output_1x1(hidden_1x1(relu(h)))",
         "no_hidden_1x1": "hidden_1x1 is skipped: output_1x1(hidden_1x1(relu(h)))",
         "no_blocks": "the gated blocks are not applied: h = block(h) for every block"},
-        "PixelCNN(filters=6, num_blocks=2)(x) for x (3, 6, 6, 1), against output_1x1("
-        "hidden_1x1(relu(blocks(first_conv(x))))) from its own layers", against="that")
+        "PixelCNN(filters=6, num_blocks=2)(x) for x (3, 6, 6, 1), with stand-ins for "
+        "first_conv and the blocks (the same for the reference) and random weights")
 
 
 @check(points=3, uses=PIXELCNN, reference=False, task="`pixelcnn.PixelCNN` (causality)",

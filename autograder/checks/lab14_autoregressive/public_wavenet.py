@@ -4,16 +4,17 @@
 The causal convolution against the reference with the same weights (its output also against
 the usual slips computed here from its own weights, so a failure names the slip) and its
 exact receptive field measured with gradients; the receptive field formula; WaveNet's
-logits_from_one_hot against its own layers wired as the docstring says, and its causality;
-the .keras round trip. The draws against the reference on ordinary and extreme logits; the
-sampler with a dummy model whose conditionals are known and a draw written here, so each
-sample can be replayed.
+logits_from_one_hot with stand-in convolutions and gate against the reference's on the same,
+and its causality; the .keras round trip. The draws against the reference on ordinary and
+extreme logits; the sampler with a dummy model whose conditionals are known and a stand-in
+draw of known behaviour, so each sample can be replayed.
 """
 import json
 
 import numpy as np
 
 from autograder.api import CheckFailed, check
+from autograder.check_helpers import standing_in
 from autograder.checks.lab14_autoregressive.probes import (
     CAUSAL_CONV_SLIPS,
     SAMPLING,
@@ -27,8 +28,11 @@ from autograder.checks.lab14_autoregressive.probes import (
     judge_wavenet_dependence,
     logistic_autoregressive,
     open_every_unit,
-    replay_bernoulli,
+    replay_draws,
     round_trip,
+    standin_draw,
+    standin_gate,
+    with_layers,
 )
 from autograder.verdicts import expect_equal, expect_shape, expect_true
 
@@ -114,44 +118,59 @@ def _(student, reference):
     expect_equal(student["empty"], reference["empty"], "receptive_field(2, []) (no layers)")
 
 
-@check(points=2, uses=WAVENET, reference=False, task="`wavenet.WaveNet.logits_from_one_hot`",
+@check(points=2, uses=WAVENET, task="`wavenet.WaveNet.logits_from_one_hot`",
        hint="shift right one step; h = input_conv(shifted); per block h = h + "
             "projection(gated_activation(gate_conv(h))); output_1x1(hidden_1x1(relu(h)))")
 def wavenet_call(lab, rng):
-    """The logits against its own layers wired as the docstring says: the shift, input_conv,
-    the gated residual blocks, ReLU, hidden_1x1, output_1x1."""
+    """With stand-ins for input_conv and the gate convolutions (plain 'same' Conv1D layers)
+    and for gated_activation (a + 2 tanh(b), not the gate), random weights: the logits
+    against the reference's on the same."""
+    import keras
     import tensorflow as tf
-    model = lab.wavenet.WaveNet(levels=5, filters=6, dilation_rates=(1, 2), kernel_size=2)
+    convs = []
+    for filters in (6, 12, 12):
+        convs.append(keras.layers.Conv1D(filters, 2, padding="same"))
+        convs[-1].build((None, None, 5 if not convs[:-1] else 6))
+        assign_by_shape(convs[-1], rng)
+    model = with_layers(lab.wavenet.WaveNet, input_conv=convs[0], gate_convs=convs[1:])(
+        levels=5, filters=6, dilation_rates=(1, 2), kernel_size=2)
+    for projection in model.projections:   # the given build skips them: the convs are built
+        if not projection.built:
+            projection.build((None, None, 6))
     assign_by_shape(model, rng, scale=0.5)
     one_hot = np.asarray(tf.one_hot(rng.integers(0, 5, size=(2, 12)), 5))
     shifted = np.pad(one_hot, ((0, 0), (1, 0), (0, 0)))[:, :-1]
 
     def blocks(h, residual=True):
-        for gate_conv, projection in zip(model.gate_convs, model.projections):
-            out = projection(lab.pixelcnn.gated_activation(gate_conv(h)))
+        for gate_conv, projection in zip(convs[1:], model.projections):
+            out = projection(standin_gate(gate_conv(h)))
             h = h + out if residual else out
         return h
 
     def head(h):
         return model.output_1x1(model.hidden_1x1(tf.nn.relu(h)))
 
-    h = blocks(model.input_conv(shifted))
-    return {"logits": model.logits_from_one_hot(one_hot), "expected": head(h),
-            "no_residual": head(blocks(model.input_conv(shifted), residual=False)),
-            "no_relu": model.output_1x1(model.hidden_1x1(h)),
-            "no_shift": head(blocks(model.input_conv(one_hot)))}
+    with standing_in(lab.wavenet, gated_activation=standin_gate), \
+            standing_in(lab.pixelcnn, gated_activation=standin_gate):
+        logits = model.logits_from_one_hot(one_hot)
+    return {"logits": logits,
+            "no_residual": head(blocks(convs[0](shifted), residual=False)),
+            "no_relu": model.output_1x1(model.hidden_1x1(blocks(convs[0](shifted)))),
+            "no_shift": head(blocks(convs[0](one_hot)))}
 
 
 @wavenet_call.verdict
-def _(student, _reference):
-    judge_variants(student["logits"], student, {
+def _(student, reference):
+    judge_variants(student["logits"], {"expected": reference["logits"], **{
+        name: student[name] for name in ("no_residual", "no_relu", "no_shift")}}, {
         "no_residual": "the gated blocks lose their residual connection: h = h + "
                        "projection(gated_activation(gate_conv(h)))",
         "no_relu": "the ReLU before hidden_1x1 is missing",
         "no_shift": "the one-hot input is not shifted right by one step (pad a zero step in "
                     "front, drop the last)"},
         "WaveNet(levels=5, filters=6, dilation_rates=(1, 2)).logits_from_one_hot(x) for x "
-        "(2, 12, 5), against the docstring's wiring of its own layers", against="that")
+        "(2, 12, 5), with stand-ins for the convolutions and gated_activation (the same for "
+        "the reference) and random weights")
 
 
 @check(points=3, uses=WAVENET, reference=False, task="`wavenet.WaveNet` (causality)",
@@ -248,22 +267,19 @@ def _(student, reference):
        hint="start from zeros; for each d in order: call the model on the current x, then draw "
             "x[:, d] from its logits[:, d] (one model call per dimension, in the given order)")
 def sample_autoregressive(lab, rng):
-    """With a dummy model of known conditionals in a random order (and a draw written by the
-    check): every sampled value agrees with the model's conditional given the values drawn
-    before it."""
+    """With a dummy model of known conditionals in a random order and a stand-in draw of
+    known behaviour (not a Bernoulli draw): every sampled value is the draw of the model's
+    logits given the values drawn before it."""
     dims, n = 9, 64
     order, weights, bias = logistic_autoregressive(rng, dims)
     calls = []
 
     def logits_fn(x):
         calls.append(1)
-        return (np.asarray(x, dtype=np.float64) @ weights.T + bias).astype("float32")
-
-    def draw(logits, uniform):
-        return (uniform < 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64)))).astype("float32")
+        return np.asarray(x, dtype=np.float64) @ weights.T + bias
 
     uniform = rng.random(size=(n, dims))
-    x = lab.sampling.sample_autoregressive(logits_fn, order, uniform, draw=draw)
+    x = lab.sampling.sample_autoregressive(logits_fn, order, uniform, draw=standin_draw)
     return {"x": x, "calls": len(calls), "order": order, "weights": weights, "bias": bias,
             "uniform": uniform}
 
@@ -272,19 +288,20 @@ def sample_autoregressive(lab, rng):
 def _(student, _reference):
     x = expect_shape(student["x"], student["uniform"].shape,
                      "sample_autoregressive(logits_fn, order, uniform (64, 9))")
-    expect_true(np.isin(x, (0.0, 1.0)).all(), "sample_autoregressive with a Bernoulli draw must "
-                "return zeros and ones")
-    expected = replay_bernoulli(x, student["uniform"], student["weights"], student["bias"])
+    expect_true(np.isin(x, (0.0, 1.0)).all(), "sample_autoregressive with a draw that gives "
+                "zeros and ones must return zeros and ones")
+    expected = replay_draws(x, student["uniform"], student["weights"], student["bias"])
     wrong = np.argwhere(x != expected)
     if len(wrong):
-        at_once = replay_bernoulli(np.zeros_like(x), student["uniform"], student["weights"],
+        at_once = replay_draws(np.zeros_like(x), student["uniform"], student["weights"],
                                    student["bias"])
         why = ("they were all drawn from the model's output for x = 0: call the model again "
                "after every draw" if np.array_equal(x, at_once) else
                "draw the dimensions in the given order, each from a model call made after "
                "the dimensions before it were drawn")
         n, d = (int(v) for v in wrong[0])
-        raise CheckFailed(f"sample_autoregressive: {len(wrong)} of {x.size} values disagree "
-                          f"with the model's conditionals given the other sampled values "
+        raise CheckFailed(f"sample_autoregressive: {len(wrong)} of {x.size} values are not "
+                          f"draw(logits[:, d], uniform[:, d]) of the model's logits given the "
+                          f"other sampled values "
                           f"(first: sample {n}, dimension {d}; the model was called "
                           f"{student['calls']} times for 9 dimensions); {why}")
