@@ -11,6 +11,7 @@ import json
 import numpy as np
 
 from autograder.api import CheckFailed, check
+from autograder.check_helpers import assign_random_weights
 from autograder.checks.lab07_transformers.probes import (
     judge_masked_attention,
     judge_mha_against_keras,
@@ -154,20 +155,20 @@ def _(student, reference):
        hint="split_heads: reshape to (N, T, H, Dh) THEN transpose to (N, H, T, Dh) "
             "(a reshape alone mixes positions into heads); merge_heads undoes it")
 def split_and_merge_heads(lab, rng):
-    """split_heads against the reference; merge_heads must undo it exactly."""
+    """split_heads and merge_heads (of other random heads) against the reference; merge_heads
+    must undo split_heads exactly."""
     x = rng.normal(size=(2, 5, 12)).astype("float32")
     heads = lab.transformer.split_heads(x, 3)
-    return {"heads": heads,
-            "merged_reference_heads": lab.transformer.merge_heads(
-                np.transpose(x.reshape(2, 5, 3, 4), (0, 2, 1, 3))),
-            "x": x}
+    return {"heads": heads, "x": x, "round_trip": lab.transformer.merge_heads(heads),
+            "merged": lab.transformer.merge_heads(rng.normal(size=(2, 3, 5, 4)).astype("float32"))}
 
 
 @split_and_merge_heads.verdict
 def _(student, reference):
     expect_close(student["heads"], reference["heads"], "split_heads(x (2, 5, 12), num_heads=3)")
-    expect_close(student["merged_reference_heads"], reference["x"],
-                 "merge_heads(heads (2, 3, 5, 4)), which must undo split_heads")
+    expect_close(student["merged"], reference["merged"], "merge_heads(heads (2, 3, 5, 4))")
+    expect_close(student["round_trip"], student["x"],
+                 "merge_heads(split_heads(x, 3)), which must give x back", against="x")
 
 
 @check(points=3, task="`MultiHeadAttention.call`", reference=False,
@@ -235,15 +236,17 @@ def _(student, _reference):
                     f"(it depends on the offset only); it ranges over {np.ptp(along):.3g}")
 
 
-@check(points=1, reference=False, task="`LearnedPositionalEmbedding` (`build`, `call`)",
+@check(points=1, task="`LearnedPositionalEmbedding` (`build`, `call`)",
        hint="build: one weight of shape (max_length, input_shape[-1]); call: x + "
             "position_embeddings[:T] with T = tf.shape(x)[1]")
 def learned_positional_embedding(lab, rng):
-    """One (max_length, D) weight; x + its first T rows for T = 7 and T = max_length; the
-    same after a `.keras` round trip."""
+    """One (max_length, D) weight; with random values in it, the outputs for T = 7 and
+    T = max_length against the reference's; the same after a `.keras` round trip."""
     import keras
     layer = lab.transformer.LearnedPositionalEmbedding(10)
     x = rng.normal(size=(2, 7, 6)).astype("float32")
+    layer.build(x.shape)
+    assign_random_weights(layer, rng, scale=1.0)
     short = layer(x)
     weights = [np.asarray(w.numpy()) for w in layer.trainable_weights]
     longest = rng.normal(size=(1, 10, 6)).astype("float32")
@@ -251,21 +254,18 @@ def learned_positional_embedding(lab, rng):
     path = str(lab.tmpdir / "positions.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)
-    return {"x": x, "short": short, "weights": json.dumps([list(w.shape) for w in weights]),
-            "table": weights[0] if weights else np.zeros((0,)), "longest": longest,
+    return {"short": short, "weights": json.dumps([list(w.shape) for w in weights]),
             "longest_out": layer(longest), "reloaded": loaded(longest)}
 
 
 @learned_positional_embedding.verdict
-def _(student, _reference):
+def _(student, reference):
     shapes = json.loads(student["weights"])
     expect_true(shapes == [[10, 6]], "LearnedPositionalEmbedding(max_length=10) on inputs of "
                 f"width 6 must own one trainable weight of shape (10, 6); it owns {shapes}")
-    table = np.asarray(student["table"])
-    expect_close(student["short"], student["x"] + table[None, :7],
-                 "LearnedPositionalEmbedding(10)(x (2, 7, 6)) against x + "
-                 "position_embeddings[:7]")
-    expect_close(student["longest_out"], student["longest"] + table[None],
+    expect_close(student["short"], reference["short"], "LearnedPositionalEmbedding(10)(x (2, 7, "
+                 "6)), random values in its weight")
+    expect_close(student["longest_out"], reference["longest_out"],
                  "LearnedPositionalEmbedding(10) on a sequence of the full length 10")
     expect_close(student["reloaded"], student["longest_out"],
                  "LearnedPositionalEmbedding after a .keras save and load")
