@@ -19,6 +19,8 @@ import math
 import keras
 import tensorflow as tf
 
+from dlkit.training import LossTrackers, OneOptimizer
+
 PACKAGE = "dlkit_lab07_transformers"
 # What a masked score becomes before the softmax: exp(-1e9 - max) is exactly 0 in float32,
 # and unlike -inf it cannot turn a fully masked row into NaN.
@@ -40,8 +42,8 @@ def scaled_dot_product_attention(query, key, value, mask=None):
     Returns (output, weights): output (..., T, d_v) in value's dtype, weights (..., T, S) in
     float32, each row summing to 1 over the S keys.
     """
-    # TODO: scores = q k^T / sqrt(d_k) in float32; masked scores -> MASKED_SCORE; softmax over the
-    #       keys (last axis); weights @ value
+    # TODO: scores = q k^T / sqrt(d_k), q and k cast to float32 first; masked scores ->
+    #       MASKED_SCORE; softmax over the keys (last axis); weights @ value
     raise NotImplementedError("fill in the TODO above")
 
 
@@ -117,9 +119,9 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def call(self, query, value, key=None, attention_mask=None, return_attention_scores=False):
         key = value if key is None else key
-        # TODO: project query/key/value, split_heads each, attention per head (give the mask a head
-        #       axis: (N, 1, T, S)), merge_heads, output_dense; set output (N, T, D) and weights (N,
-        #       H, T, S)
+        # TODO: project query/key/value, split_heads each, attention per head (an (N, T, S) mask
+        #       needs a head axis, (N, 1, T, S); a (T, S) mask broadcasts as it is), merge_heads,
+        #       output_dense; set output (N, T, D) and weights (N, H, T, S)
         raise NotImplementedError("fill in the TODO above")
         if return_attention_scores:
             return output, weights
@@ -213,21 +215,6 @@ class TransformerBlock(keras.layers.Layer):
                 "mlp_dim": self.mlp_dim}
 
 
-class OptimizerBuiltOnCompile:
-    """Given: compile() builds the optimizer's slots right away. Built inside the first traced
-    train_step instead, they make TensorFlow trace that step twice (seconds of CPU at every
-    first fit of a transformer)."""
-
-    def compile(self, optimizer="adam", **kwargs):
-        super().compile(optimizer=optimizer, **kwargs)
-        self.optimizer.build(self.trainable_variables)
-
-    def compile_from_config(self, config):
-        # load_model restores the compile arguments (then the optimizer state) through this;
-        # Keras skips it for a model with its own compile unless the model defines it.
-        self.compile(**keras.saving.deserialize_keras_object(config))
-
-
 # ---------------------------------------------------------------------------------------------
 # 5. A causal decoder: the mini-GPT
 # ---------------------------------------------------------------------------------------------
@@ -245,7 +232,7 @@ def sample_next_token(logits, temperature=0.0, seed=None):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class MiniGPT(OptimizerBuiltOnCompile, keras.Model):
+class MiniGPT(OneOptimizer, keras.Model):
     """A decoder-only transformer language model.
 
     tokens (N, T) -> embed: token embedding + learned positions -> decode: num_layers
@@ -268,15 +255,14 @@ class MiniGPT(OptimizerBuiltOnCompile, keras.Model):
                                         name=f"block{i}") for i in range(num_layers)]
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
         self.head = keras.layers.Dense(vocab_size, name="head")
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.accuracy_tracker = keras.metrics.Mean(name="accuracy")
+        self.trackers = LossTrackers("loss", "accuracy")
         # fit() never calls the model when train_step is overridden, and an unbuilt model
         # saves without its weights: build it here, on a dummy batch of the longest length.
         self(tf.zeros((1, max_length), tf.int32))
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.accuracy_tracker]
+        return self.trackers.metrics
 
     def embed(self, tokens):
         """tokens (N, T) ints -> (N, T, D): token embeddings plus position embeddings."""
@@ -303,16 +289,15 @@ class MiniGPT(OptimizerBuiltOnCompile, keras.Model):
     def train_step(self, data):
         sequences = data[0] if isinstance(data, tuple) else data
         # TODO: next_token_loss under a GradientTape; scale_loss before tape.gradient;
-        #       optimizer.apply; update both trackers
+        #       optimizer.apply; self.trackers.update(loss=..., accuracy=...)
         raise NotImplementedError("fill in the TODO above")
-        return {m.name: m.result() for m in self.metrics}
+        return self.trackers.results()
 
     def test_step(self, data):
         sequences = data[0] if isinstance(data, tuple) else data
         loss, accuracy = self.next_token_loss(sequences)
-        self.loss_tracker.update_state(loss)
-        self.accuracy_tracker.update_state(accuracy)
-        return {m.name: m.result() for m in self.metrics}
+        self.trackers.update(loss=loss, accuracy=accuracy)
+        return self.trackers.results()
 
     def generate(self, prompt, num_tokens, temperature=0.0, seed=None):
         """Extend each prompt by num_tokens tokens, one at a time, feeding back each choice.
@@ -386,7 +371,7 @@ class ClassToken(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class VisionTransformer(OptimizerBuiltOnCompile, keras.Model):
+class VisionTransformer(OneOptimizer, keras.Model):
     """A small ViT classifier:
 
         patches = PatchEmbedding(images); x = ClassToken(patches); x = positions(x);

@@ -20,6 +20,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dlkit.training import LossTrackers
+
 LOG_2 = math.log(2.0)
 
 
@@ -65,12 +67,11 @@ class AutoregressiveModel(keras.Model):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.bits_tracker = keras.metrics.Mean(name="bits_per_dim")
+        self.trackers = LossTrackers("loss", "bits_per_dim")
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.bits_tracker]
+        return self.trackers.metrics
 
     def negative_log_likelihood(self, x, logits):
         """x: a batch of data; logits: self(x). Returns (N,) in nats."""
@@ -102,6 +103,7 @@ class AutoregressiveModel(keras.Model):
         # Weighted by the batch size, so an epoch's value is the mean over its examples
         # (a small last batch would otherwise count as much as a full one).
         batch_size = tf.cast(tf.shape(nll)[0], "float32")
-        self.loss_tracker.update_state(tf.reduce_mean(nll), sample_weight=batch_size)
-        self.bits_tracker.update_state(bits_per_dim(nll, num_dims), sample_weight=batch_size)
-        return {tracker.name: tracker.result() for tracker in self.metrics}
+        self.trackers["loss"].update_state(tf.reduce_mean(nll), sample_weight=batch_size)
+        self.trackers["bits_per_dim"].update_state(bits_per_dim(nll, num_dims),
+                                                   sample_weight=batch_size)
+        return self.trackers.results()

@@ -19,6 +19,8 @@ import math
 import keras
 import tensorflow as tf
 
+from dlkit.training import LossTrackers, OneOptimizer
+
 PACKAGE = "dlkit_lab07_transformers"
 # What a masked score becomes before the softmax: exp(-1e9 - max) is exactly 0 in float32,
 # and unlike -inf it cannot turn a fully masked row into NaN.
@@ -40,11 +42,10 @@ def scaled_dot_product_attention(query, key, value, mask=None):
     Returns (output, weights): output (..., T, d_v) in value's dtype, weights (..., T, S) in
     float32, each row summing to 1 over the S keys.
     """
-    # BEGIN SOLUTION scores = q k^T / sqrt(d_k) in float32; masked scores -> MASKED_SCORE; softmax over the keys (last axis); weights @ value
-    query = tf.convert_to_tensor(query)
-    key = tf.cast(key, query.dtype)
+    # BEGIN SOLUTION scores = q k^T / sqrt(d_k), q and k cast to float32 first; masked scores -> MASKED_SCORE; softmax over the keys (last axis); weights @ value
+    query, key = tf.cast(query, tf.float32), tf.cast(key, tf.float32)
     depth = tf.cast(tf.shape(query)[-1], tf.float32)
-    scores = tf.cast(tf.matmul(query, key, transpose_b=True), tf.float32) / tf.sqrt(depth)
+    scores = tf.matmul(query, key, transpose_b=True) / tf.sqrt(depth)
     if mask is not None:
         allowed = tf.cast(mask, tf.bool)
         scores = tf.where(allowed, scores, tf.constant(MASKED_SCORE, tf.float32))
@@ -137,7 +138,7 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def call(self, query, value, key=None, attention_mask=None, return_attention_scores=False):
         key = value if key is None else key
-        # BEGIN SOLUTION project query/key/value, split_heads each, attention per head (give the mask a head axis: (N, 1, T, S)), merge_heads, output_dense; set output (N, T, D) and weights (N, H, T, S)
+        # BEGIN SOLUTION project query/key/value, split_heads each, attention per head (an (N, T, S) mask needs a head axis, (N, 1, T, S); a (T, S) mask broadcasts as it is), merge_heads, output_dense; set output (N, T, D) and weights (N, H, T, S)
         q = split_heads(self.query_dense(query), self.num_heads)
         k = split_heads(self.key_dense(key), self.num_heads)
         v = split_heads(self.value_dense(value), self.num_heads)
@@ -249,21 +250,6 @@ class TransformerBlock(keras.layers.Layer):
                 "mlp_dim": self.mlp_dim}
 
 
-class OptimizerBuiltOnCompile:
-    """Given: compile() builds the optimizer's slots right away. Built inside the first traced
-    train_step instead, they make TensorFlow trace that step twice (seconds of CPU at every
-    first fit of a transformer)."""
-
-    def compile(self, optimizer="adam", **kwargs):
-        super().compile(optimizer=optimizer, **kwargs)
-        self.optimizer.build(self.trainable_variables)
-
-    def compile_from_config(self, config):
-        # load_model restores the compile arguments (then the optimizer state) through this;
-        # Keras skips it for a model with its own compile unless the model defines it.
-        self.compile(**keras.saving.deserialize_keras_object(config))
-
-
 # ---------------------------------------------------------------------------------------------
 # 5. A causal decoder: the mini-GPT
 # ---------------------------------------------------------------------------------------------
@@ -285,7 +271,7 @@ def sample_next_token(logits, temperature=0.0, seed=None):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class MiniGPT(OptimizerBuiltOnCompile, keras.Model):
+class MiniGPT(OneOptimizer, keras.Model):
     """A decoder-only transformer language model.
 
     tokens (N, T) -> embed: token embedding + learned positions -> decode: num_layers
@@ -308,15 +294,14 @@ class MiniGPT(OptimizerBuiltOnCompile, keras.Model):
                                         name=f"block{i}") for i in range(num_layers)]
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
         self.head = keras.layers.Dense(vocab_size, name="head")
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.accuracy_tracker = keras.metrics.Mean(name="accuracy")
+        self.trackers = LossTrackers("loss", "accuracy")
         # fit() never calls the model when train_step is overridden, and an unbuilt model
         # saves without its weights: build it here, on a dummy batch of the longest length.
         self(tf.zeros((1, max_length), tf.int32))
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.accuracy_tracker]
+        return self.trackers.metrics
 
     def embed(self, tokens):
         """tokens (N, T) ints -> (N, T, D): token embeddings plus position embeddings."""
@@ -351,23 +336,21 @@ class MiniGPT(OptimizerBuiltOnCompile, keras.Model):
 
     def train_step(self, data):
         sequences = data[0] if isinstance(data, tuple) else data
-        # BEGIN SOLUTION next_token_loss under a GradientTape; scale_loss before tape.gradient; optimizer.apply; update both trackers
+        # BEGIN SOLUTION next_token_loss under a GradientTape; scale_loss before tape.gradient; optimizer.apply; self.trackers.update(loss=..., accuracy=...)
         with tf.GradientTape() as tape:
             loss, accuracy = self.next_token_loss(sequences)
             scaled_loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
-        self.loss_tracker.update_state(loss)
-        self.accuracy_tracker.update_state(accuracy)
+        self.trackers.update(loss=loss, accuracy=accuracy)
         # END SOLUTION
-        return {m.name: m.result() for m in self.metrics}
+        return self.trackers.results()
 
     def test_step(self, data):
         sequences = data[0] if isinstance(data, tuple) else data
         loss, accuracy = self.next_token_loss(sequences)
-        self.loss_tracker.update_state(loss)
-        self.accuracy_tracker.update_state(accuracy)
-        return {m.name: m.result() for m in self.metrics}
+        self.trackers.update(loss=loss, accuracy=accuracy)
+        return self.trackers.results()
 
     def generate(self, prompt, num_tokens, temperature=0.0, seed=None):
         """Extend each prompt by num_tokens tokens, one at a time, feeding back each choice.
@@ -449,7 +432,7 @@ class ClassToken(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class VisionTransformer(OptimizerBuiltOnCompile, keras.Model):
+class VisionTransformer(OneOptimizer, keras.Model):
     """A small ViT classifier:
 
         patches = PatchEmbedding(images); x = ClassToken(patches); x = positions(x);

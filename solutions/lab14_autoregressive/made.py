@@ -83,8 +83,9 @@ def made_masks(order, hidden_units):
 
     order: (D,) generation order; hidden_units: widths (H_1, ..., H_L), L >= 1.
     Returns a list of L + 1 float32 masks: (D, H_1), (H_1, H_2), ..., (H_L, D).
+    Built from the functions above (the check of made_masks replaces them with its own).
     """
-    # BEGIN SOLUTION degrees of the inputs, then of each hidden layer; hidden_mask between consecutive layers, output_mask into the outputs
+    # BEGIN SOLUTION input_degrees(order); hidden_degrees(units, D) for each hidden layer; hidden_mask(previous degrees, these degrees) between consecutive layers; output_mask(last hidden degrees, input degrees) into the outputs
     degrees = input_degrees(order)
     masks, previous = [], degrees
     for units in hidden_units:

@@ -3,8 +3,8 @@ references from the solution."""
 import numpy as np
 
 from autograder.api import check
-from autograder.checks.lab07_transformers.public import (
-    assign_random_weights,
+from autograder.check_helpers import assign_random_weights
+from autograder.checks.lab07_transformers.probes import (
     block_against_its_sublayers,
     causality_probe,
     judge_block,
@@ -70,8 +70,7 @@ def _(student, reference):
                  f"sinusoidal_positional_encoding{reference['size']}", atol=1e-4)
 
 
-@check(points=1, reference=False, hint="the pre-norm block for any width, head count and "
-                                       "MLP size")
+@check(points=1, hint="the pre-norm block for any width, head count and MLP size")
 def transformer_block_other_sizes(lab, rng):
     heads = _between(rng, 1, 3)
     return block_against_its_sublayers(lab, rng, batch=_between(rng, 1, 4),
@@ -80,8 +79,8 @@ def transformer_block_other_sizes(lab, rng):
 
 
 @transformer_block_other_sizes.verdict
-def _(student, _reference):
-    judge_block(student, "TransformerBlock of another size")
+def _(student, reference):
+    judge_block(student, reference, "TransformerBlock of another size")
 
 
 @check(points=1, hint="the whole block against the reference, with the reference's weights")
@@ -112,7 +111,7 @@ def _(student, _reference):
     judge_causality(student, "MiniGPT.decode of another size")
 
 
-@check(points=1, reference=False, hint="patches for any patch size, image size and channels")
+@check(points=1, hint="patches for any patch size, image size and channels")
 def patch_embedding_other_sizes(lab, rng):
     p = _between(rng, 2, 4)
     return patch_probe(lab, rng, batch=_between(rng, 1, 3), height=p * _between(rng, 1, 4),
@@ -121,5 +120,5 @@ def patch_embedding_other_sizes(lab, rng):
 
 
 @patch_embedding_other_sizes.verdict
-def _(student, _reference):
-    judge_patches(student)
+def _(student, reference):
+    judge_patches(student, reference)

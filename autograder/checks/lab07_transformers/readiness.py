@@ -2,7 +2,7 @@
 autograder/readiness.py). They judge the student's MiniGPT.train_step: loss scaling, float32
 losses under mixed precision, XLA, and no retracing per batch size."""
 from autograder import readiness
-from autograder.checks.lab07_transformers.public import toy_language
+from autograder.checks.lab07_transformers.probes import toy_language
 
 
 def _build(lab):
@@ -18,6 +18,7 @@ def _sequences(rng, n=64):
 (gpt_trains_with_xla, gpt_trains_in_mixed_precision,
  gpt_train_step_traces_at_most_twice) = readiness.checks_for(
     __name__, "gpt", build=_build, data=_sequences, uses="transformer",
+    task="`MiniGPT.train_step`",
     scale_hint="inside the tape: scaled = self.optimizer.scale_loss(loss), then "
                "tape.gradient(scaled, ...); next_token_loss casts the logits to float32",
     trace_hint="no Python that depends on the batch: slice with sequences[:, :-1], "

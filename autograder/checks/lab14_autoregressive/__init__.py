@@ -2,11 +2,15 @@
 (made.py), PixelCNN (pixelcnn.py), WaveNet-style causal convolutions (wavenet.py) and
 sequential sampling (sampling.py).
 
-public.py: the maths against the reference on random inputs; the autoregressive property of
-every model measured with gradients (an output must not depend on its own input or later
-ones, and must depend on the ones just before it); one relative training check each for
-MADE and PixelCNN on binarised digits; the .keras round trips; the sampler against a dummy
-model whose conditionals are known.
+public.py (likelihoods, MADE), public_pixelcnn.py, public_wavenet.py (WaveNet, sampling):
+the maths against the reference on random inputs (the layers also with their activation, and
+against the usual slips); each model's call against its own layers wired as its docstring
+says; the autoregressive property of every model measured with gradients (an output must not
+depend on its own input or later ones, and must depend on the ones just before it); one
+relative training check each for MADE and PixelCNN on binarised digits; the .keras round
+trips; the draws on extreme logits; the sampler against a dummy model whose conditionals are
+known.
+probes.py: the helpers those files share.
 hidden.py: the same on fresh sizes, orders, kernels and dilations, a categorical sampler
 check, and a MADE with a random order trained against the reference.
 """

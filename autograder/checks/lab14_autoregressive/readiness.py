@@ -14,6 +14,6 @@ def _binary(rng, n=64):
 
 made_trains_with_xla, made_trains_in_mixed_precision, made_train_step_traces_at_most_twice = \
     readiness.checks_for(__name__, "made", build=_build, data=_binary,
-                         uses=("likelihood", "made"),
+                         uses=("likelihood", "made"), task="`made.MADE` (its layers)",
                          scale_hint="compute the logits' loss in float32: cast the masked "
                                     "layers' outputs, keep the masks in the layer's dtype")
