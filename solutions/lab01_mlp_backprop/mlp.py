@@ -195,8 +195,10 @@ def build_keras_mlp(input_dim, hidden_units, num_classes, learning_rate=1e-3):
     """The MLP as a compiled keras.Sequential of Linear layers.
 
     input_dim: D; hidden_units: widths of the ReLU layers, e.g. (128,); num_classes: C.
-    The model maps (N, D) inputs to (N, C) logits. Compiled with Adam(learning_rate), a
-    sparse categorical cross-entropy on logits, and the "accuracy" metric.
+    The model maps (N, D) inputs to (N, C) logits. It starts with keras.Input((input_dim,)),
+    so it is built, and saves its weights, before its first call. Compiled with
+    Adam(learning_rate), a sparse categorical cross-entropy on logits, and the "accuracy"
+    metric.
     """
     # BEGIN SOLUTION keras.Input((input_dim,)), a Linear(units, "relu") per hidden width, a Linear(num_classes) for the logits; compile with keras.optimizers.Adam and keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model = keras.Sequential(

@@ -1,4 +1,4 @@
-from autograder.checks.lab02_autodiff.public import forward_mode_error, reverse_mode_error
+from autograder.checks.lab02_autodiff.programs import forward_mode_error, reverse_mode_error
 from tests.handout_numbers import Claim
 
 CLAIMS = [

@@ -3,11 +3,17 @@ and the linear regions checked as a partition of the interval rather than agains
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.checks.lab01_mlp_backprop.public import (
+from autograder.checks.lab01_mlp_backprop import probes
+from autograder.checks.lab01_mlp_backprop.probes import (
     expect_layer_grads,
     extreme_logits,
+    layer_pairs,
+    network_name,
+    pattern,
+    pre_activations,
     random_mlp,
     random_relu_network,
+    standing_in,
 )
 from autograder.verdicts import expect_close, expect_finite, expect_true
 
@@ -31,19 +37,27 @@ def _(student, reference):
 
 
 @check(points=1, uses="layers", hint="cross_entropy is unchanged when every logit of a row "
-                                     "moves by the same amount, however large")
+                                     "moves by the same amount, however large, and stays exact "
+                                     "when the logits of a row are hundreds apart")
 def cross_entropy_fresh(lab, rng):
+    """The loss on fresh shapes, with rows shifted by ±500..5000, and with logits spread over
+    [-1000, 1000] (where log(softmax + eps) is far off)."""
     n, c = fresh_shape(rng)
     logits = 3 * rng.normal(size=(n, c))
     labels = rng.integers(0, c, size=n)
     shift = rng.choice([-1.0, 1.0], size=(n, 1)) * rng.uniform(500, 5000, size=(n, 1))
+    spread = extreme_logits(rng, n, c)
     return {"plain": lab.layers.cross_entropy(logits, labels),
-            "shifted": lab.layers.cross_entropy(logits + shift, labels)}
+            "shifted": lab.layers.cross_entropy(logits + shift, labels),
+            "spread": lab.layers.cross_entropy(spread, rng.integers(0, c, size=len(spread)))}
 
 
 @cross_entropy_fresh.verdict
 def _(student, reference):
     expect_close(student["plain"], reference["plain"], "cross_entropy on fresh shapes")
+    expect_finite(student["spread"], "cross_entropy with logits spread over [-1000, 1000]")
+    expect_close(student["spread"], reference["spread"],
+                 "cross_entropy with logits spread over [-1000, 1000]")
     expect_finite(student["shifted"], "cross_entropy with every row shifted by +-500..5000")
     # float64 logits of size 5000 keep ~1e-12 absolute precision: the shift must not matter.
     expect_close(student["shifted"], reference["plain"],
@@ -78,13 +92,16 @@ def _(student, _reference):
 @check(points=2, uses="mlp", reference=False,
        hint="mlp_loss_and_grads must give tf.GradientTape's gradients for any depth and width")
 def mlp_gradients_match_autodiff(lab, rng):
+    """mlp_loss_and_grads (on correct layers) against tf.GradientTape, for MLPs of one to
+    four dense layers of random widths."""
     import tensorflow as tf
-    depth = int(rng.integers(1, 4))
+    depth = int(rng.integers(0, 4))
     sizes = [int(v) for v in rng.integers(2, 9, size=depth + 2)]
     n = int(rng.integers(1, 12))
     x, labels = rng.normal(size=(n, sizes[0])), rng.integers(0, sizes[-1], size=n)
     params = random_mlp(rng, sizes, x)
-    loss, grads = lab.mlp.mlp_loss_and_grads(params, x, labels)
+    with standing_in(lab.mlp, **probes.LAYERS):
+        loss, grads = lab.mlp.mlp_loss_and_grads(params, x, labels)
     variables = [(tf.Variable(w), tf.Variable(b)) for w, b in params]
     with tf.GradientTape() as tape:
         out = tf.constant(x)
@@ -94,7 +111,7 @@ def mlp_gradients_match_autodiff(lab, rng):
         tape_loss = tf.reduce_mean(
             tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=out))
     autodiff = tape.gradient(tape_loss, variables)
-    return {"loss": loss, "grads": [list(pair) for pair in grads],
+    return {"loss": loss, "grads": layer_pairs(grads),
             "tape_loss": tape_loss,
             "tape_grads": [list(pair) for pair in autodiff], "sizes": sizes}
 
@@ -123,39 +140,51 @@ def _(student, reference):
                  "(2, 3, 2) array", rtol=1e-6, atol=1e-8)
 
 
-def pattern(weights, biases, t):
-    """Activation pattern (M, hidden units) of the network at inputs t (M,)."""
-    out, on = np.asarray(t, dtype=np.float64).reshape(-1, 1), []
-    for w, b in zip(weights[:-1], biases[:-1]):
-        pre = out @ w + b
-        on.append(pre > 0)
-        out = np.maximum(pre, 0.0)
-    return np.concatenate(on, axis=1)
-
-
-@check(points=2, uses="regions", reference=False,
-       hint="every breakpoint must be a real change of the activation pattern, and the "
-            "pattern must stay constant between consecutive breakpoints")
+@check(points=2, uses="regions",
+       hint="every breakpoint must be a zero of a pre-activation where the activation pattern "
+            "changes, the pattern must stay constant between consecutive breakpoints, and "
+            "the breakpoints must be sorted")
 def linear_regions_are_exact(lab, rng):
-    depth = int(rng.integers(2, 5))
-    sizes = (1, *(int(v) for v in rng.integers(4, 9, size=depth)), 2)
-    weights, biases = random_relu_network(rng, sizes)
-    lo, hi = -float(rng.uniform(2, 5)), float(rng.uniform(2, 5))
-    return {"weights": weights, "biases": biases, "interval": [lo, hi],
+    """The breakpoints of three deeper random networks are exactly where the pattern
+    changes: zeros of a pre-activation, with a constant pattern between them; and they are
+    the reference's."""
+    networks = []
+    for _ in range(3):
+        depth = int(rng.integers(2, 5))
+        sizes = (1, *(int(v) for v in rng.integers(4, 9, size=depth)), 2)
+        weights, biases = random_relu_network(rng, sizes)
+        lo, hi = -float(rng.uniform(2, 5)), float(rng.uniform(2, 5))
+        networks.append({
+            "weights": weights, "biases": biases, "interval": [lo, hi],
             "breakpoints": lab.regions.activation_breakpoints(weights, biases, lo, hi),
-            "count": lab.regions.count_linear_regions(weights, biases, lo, hi)}
+            "count": lab.regions.count_linear_regions(weights, biases, lo, hi)})
+    return {"networks": networks}
 
 
 @linear_regions_are_exact.verdict
-def _(student, _reference):
+def _(student, reference):
+    for mine, theirs in zip(student["networks"], reference["networks"]):
+        judge_regions(mine, theirs)
+
+
+def judge_regions(student, reference):
     weights, biases = student["weights"], student["biases"]
     lo, hi = student["interval"]
-    net = "-".join(str(w.shape[0]) for w in weights) + f"-{weights[-1].shape[1]}"
-    where = f"for a {net} network on [{lo:.3g}, {hi:.3g}]"
+    where = f"for a {network_name(weights)} network on [{lo:.3g}, {hi:.3g}]"
+    expect_true(student["breakpoints"] is not None,
+                f"activation_breakpoints {where} returned None")
     points = np.asarray(student["breakpoints"], dtype=np.float64).reshape(-1)
     expect_true(np.all(np.diff(points) > 0) and np.all((points > lo) & (points < hi)),
                 f"activation_breakpoints {where} must be sorted, distinct and inside the "
                 "interval")
+    # At a breakpoint some unit's pre-activation is exactly 0 (up to round-off).
+    pre = np.abs(pre_activations(weights, biases, points))
+    nearest, scale = pre.min(axis=1, initial=np.inf), 1 + pre.max(initial=0.0)
+    if np.any(nearest > 1e-9 * scale):
+        k = int(np.argmax(nearest))
+        raise CheckFailed(f"activation_breakpoints {where}: at t = {points[k]:.6g} no unit's "
+                          f"pre-activation is 0 (the nearest is {nearest[k]:.3g}), so it is "
+                          "not where the pattern changes")
     edges = np.concatenate([[lo], points, [hi]])
     middles = pattern(weights, biases, (edges[:-1] + edges[1:]) / 2)
     same = np.all(middles[1:] == middles[:-1], axis=1)
@@ -167,6 +196,11 @@ def _(student, _reference):
         if not np.all(pattern(weights, biases, inner) == expected):
             raise CheckFailed(f"activation_breakpoints {where} misses a breakpoint between "
                               f"{left:.6g} and {right:.6g}")
+    expected = reference["breakpoints"]
+    expect_true(len(points) == len(expected),
+                f"activation_breakpoints {where} finds {len(points)} breakpoints, expected "
+                f"{len(expected)}")
+    expect_close(points, expected, f"activation_breakpoints {where}", rtol=1e-7, atol=1e-9)
     expect_true(int(student["count"]) == len(points) + 1,
                 f"count_linear_regions {where} is {student['count']}, but the "
                 f"{len(points)} breakpoints make {len(points) + 1} regions")

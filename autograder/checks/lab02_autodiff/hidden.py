@@ -3,23 +3,24 @@ reverse-mode engine, and the two modes against each other."""
 import numpy as np
 
 from autograder.api import check
-from autograder.checks.lab02_autodiff.public import (
-    BINARY,
+from autograder.checks.lab02_autodiff.primitives import BINARY, tensorflow_ops
+from autograder.checks.lab02_autodiff.probes import (
     backward_probe,
+    jacobian_probe,
+    judge_backward,
+    judge_cheaper_mode,
+    judge_jacobian,
+)
+from autograder.checks.lab02_autodiff.programs import (
     engine_gradients,
     engine_tangents,
     forward_programs_probe,
     input_tangents,
-    jacobian_probe,
-    judge_backward,
-    judge_cheaper_mode,
     judge_forward_programs,
-    judge_jacobian,
     judge_reverse_programs,
     program_sizes,
     random_program,
     reverse_programs_probe,
-    tensorflow_ops,
 )
 from autograder.verdicts import expect_close
 
