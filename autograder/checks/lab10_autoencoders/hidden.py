@@ -3,22 +3,22 @@ solution, plus one invariant of PCA and the linear autoencoder at another code s
 import numpy as np
 
 from autograder.api import check
-from autograder.checks.lab10_autoencoders.public import (
+from autograder.checks.lab10_autoencoders.probes import (
     ANGLE_MARGIN_DEGREES,
     LINEAR,
     MODELS,
     PCA,
     correlated_data,
     digits,
-    judge_components,
     judge_layers,
     judge_path,
     largest_angle,
+    layer_table,
     pca_test_mse,
     principal_angles_np,
     top_directions,
-    weight_layers,
 )
+from autograder.checks.lab10_autoencoders.public import judge_components
 from autograder.verdicts import expect_at_most, expect_close, expect_shape, expect_true
 
 
@@ -85,8 +85,8 @@ def conv_autoencoder_other_shape(lab, rng):
     model = lab.autoencoders.ConvAutoencoder(image_shape=(12, 16, 3), code_dim=6, filters=(5, 7))
     x = rng.random(size=(2, 12, 16, 3)).astype("float32")
     codes = model.encode(x)
-    return {"x_hat": model(x), "encoder_layers": weight_layers(model.encoder, x),
-            "decoder_layers": weight_layers(model.decoder, codes)}
+    return {"x_hat": model(x), "encoder_layers": layer_table(model.encoder, x),
+            "decoder_layers": layer_table(model.decoder, codes)}
 
 
 @conv_autoencoder_other_shape.verdict
