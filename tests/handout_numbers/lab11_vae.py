@@ -1,4 +1,5 @@
-from autograder.checks.lab11_vae.public import beta_kls, iwae_gain, requested_digit_accuracy
+from autograder.checks.lab11_vae.public_model_beta import beta_kls
+from autograder.checks.lab11_vae.public_model_extensions import iwae_gain, requested_digit_accuracy
 from tests.handout_numbers import Claim
 
 CLAIMS = [

@@ -69,7 +69,8 @@ MUTANTS += [
     Mutant("denoiser_gradient_of_unscaled_loss", MODELS,
            "grads = tape.gradient(scaled_loss, self.trainable_variables)",
            "grads = tape.gradient(loss, self.trainable_variables)",
-           breaks=("denoising_train_step_exact",), says=r"scale_loss"),
+           breaks=("denoising_train_step_exact", "denoiser_trains_in_mixed_precision"),
+           says=r"scale_loss"),
     # fit then logs the last batch's loss, not the epoch's mean.
     Mutant("denoiser_tracker_reset_every_step", MODELS,
            "        self.trackers.update(loss=loss)\n        # END SOLUTION",

@@ -257,17 +257,21 @@ def train_probe(lab, rng, make_model, budget, images=False):
     """
     import keras
     x_train, x_test = digits("train", images), digits("test", images)
-    model = make_model()
+    model, error = construct(make_model, "the autoencoder")
+    if error:
+        return {"error": error}
     model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]), loss="mse",
                   steps_per_execution=100)
     before = mse(model(x_test), x_test)
     model.fit(training_data(x_train, int(rng.integers(1 << 30)), budget["batch_size"]),
               steps_per_epoch=budget["steps"], epochs=1, verbose=0)
     return {"before": before, "after": mse(model(x_test), x_test),
-            "pca": pca_test_mse(x_train, x_test, budget["code_dim"])}
+            "pca": pca_test_mse(x_train, x_test, budget["code_dim"]), "error": ""}
 
 
 def judge_training(student, reference, model):
+    if student["error"]:
+        raise CheckFailed(student["error"].replace("the autoencoder", model, 1))
     after = student["after"]
     expect_true(np.isfinite(after), f"after training, the {model}'s test MSE is {after}: "
                 "its outputs are NaN or inf")

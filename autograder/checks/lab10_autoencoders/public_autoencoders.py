@@ -79,23 +79,28 @@ def linear_autoencoder_recovers_pca(lab, rng):
     import keras
     import tensorflow as tf
     x_train, x_test = digits("train"), digits("test")
-    model = lab.autoencoders.LinearAutoencoder(input_dim=64, code_dim=LINEAR["code_dim"])
+    model, error = construct(lambda: lab.autoencoders.LinearAutoencoder(
+        input_dim=64, code_dim=LINEAR["code_dim"]), "LinearAutoencoder(64, 4)")
+    if error:
+        return {"error": error}
     model.compile(optimizer=keras.optimizers.Adam(LINEAR["learning_rate"]), loss="mse",
                   steps_per_execution=100)
     full_batch = tf.data.Dataset.from_tensors((x_train, x_train)).repeat()
     model.fit(full_batch, steps_per_epoch=LINEAR["steps"], epochs=1, verbose=0)
     x_hat = np.asarray(model(x_test), dtype=np.float64)
     if not np.all(np.isfinite(x_hat)):
-        return {"angles": [float("inf")] * LINEAR["code_dim"], "mse": float("inf"), "pca": 0.0}
+        return {"angles": [float("inf")] * LINEAR["code_dim"], "mse": float("inf"), "pca": 0.0,
+                "error": ""}
     # The subspace the reconstructions live in, against the PCA subspace of the training data.
     angles = principal_angles_np(top_directions(x_hat, LINEAR["code_dim"]),
                                  top_directions(x_train, LINEAR["code_dim"]))
     return {"angles": np.degrees(angles), "mse": mse(x_hat, x_test),
-            "pca": pca_test_mse(x_train, x_test, LINEAR["code_dim"])}
+            "pca": pca_test_mse(x_train, x_test, LINEAR["code_dim"]), "error": ""}
 
 
 @linear_autoencoder_recovers_pca.verdict
 def _(student, reference):
+    judge_built(student)
     angles = np.asarray(student["angles"], dtype=np.float64)
     expect_true(np.all(np.isfinite(angles)), "after training, the linear autoencoder's "
                 "reconstructions are NaN or inf")

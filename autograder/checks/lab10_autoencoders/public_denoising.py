@@ -125,7 +125,8 @@ def denoising_train_step_exact(lab, rng):
 
 
 def judge_exact_steps(student, reference, what):
-    """The verdict of an exact-step probe (shared with lab-like checks of one loss)."""
+    """The verdict of denoising_train_step_exact: the updates against the reference's, the
+    logged losses against the running means of the batch losses."""
     logged = json.loads(student["logged"])
     expect_true(logged == ["loss"], f"fit() logged {logged}; train_step must return "
                 "self.trackers.results(), that is {'loss': ...}")
@@ -134,9 +135,10 @@ def judge_exact_steps(student, reference, what):
     expect_true(moved > 0, f"three SGD steps of {what} changed no weight: are the gradients "
                 "taken inside the tape and applied with self.optimizer.apply?")
     scale = 2.0 ** 15   # a LossScaleOptimizer's initial loss scale
-    if abs(moved * scale / wanted - 1) < 0.1:
+    # A few steps move the reference off its start, so the ratio is near, not at, the scale.
+    if scale / 10 < wanted / moved < scale * 10:
         raise CheckFailed(f"three SGD steps of {what} behind a LossScaleOptimizer moved the "
-                          f"weights {scale:.0f} times less than the reference's: the gradient "
+                          f"weights {wanted / moved:.0f} times less than the reference's: the gradient "
                           "must be taken of self.optimizer.scale_loss(loss), not of the loss "
                           "(under mixed precision the optimizer divides it by the loss scale)")
     expect_close(update.astype(np.float32), expected.astype(np.float32),

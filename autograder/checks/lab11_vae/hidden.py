@@ -1,10 +1,13 @@
-"""Hidden checks of lab11_vae: fresh shapes, seeds and model sizes; references from the solution."""
+"""Hidden checks of lab11_vae: fresh shapes, seeds and model sizes; references from the solution.
+
+train_step_trains_other_model trains the student's whole VAE (their own maths and networks,
+no stand-ins): the one check of how the parts work together."""
 import json
 
 import numpy as np
 
 from autograder.api import check
-from autograder.checks.lab11_vae.public import (
+from autograder.checks.lab11_vae.probes import (
     conditioned_network,
     digits_with_labels,
     judge_elbo_terms,
@@ -12,6 +15,7 @@ from autograder.checks.lab11_vae.public import (
     judge_training,
     negative_elbo_np,
     scalars,
+    standins,
     train_probe,
 )
 from autograder.verdicts import expect_close
@@ -100,14 +104,15 @@ def cvae_loss_terms_other_sizes(lab, rng):
     x = digits_with_labels("test")[0][:n]
     labels = rng.integers(0, 3, size=n).astype("int32")
     beta = float(rng.uniform(0.2, 3.0))
-    model = lab.vae.ConditionalVAE(input_dim=64, latent_dim=latent_dim, num_classes=3,
-                                   hidden_units=(24, 12), beta=beta)
     epsilon = rng.normal(size=(n, latent_dim)).astype("float32")
-    _, reconstruction, kl = negative_elbo_np(conditioned_network(model.encoder, labels, 3),
-                                             conditioned_network(model.decoder, labels, 3), x,
-                                             epsilon[None])
-    return {"terms": scalars(model.loss_terms(x, labels, epsilon)),
-            "expected": [reconstruction + beta * kl, reconstruction, kl], "beta": beta}
+    with standins(lab):
+        model = lab.vae.ConditionalVAE(input_dim=64, latent_dim=latent_dim, num_classes=3,
+                                       hidden_units=(24, 12), beta=beta)
+        _, reconstruction, kl = negative_elbo_np(conditioned_network(model.encoder, labels, 3),
+                                                 conditioned_network(model.decoder, labels, 3),
+                                                 x, epsilon[None])
+        return {"terms": scalars(model.loss_terms(x, labels, epsilon)),
+                "expected": [reconstruction + beta * kl, reconstruction, kl], "beta": beta}
 
 
 @cvae_loss_terms_other_sizes.verdict
