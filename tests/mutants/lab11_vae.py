@@ -54,6 +54,16 @@ MUTANTS = [
            "            layer.build(input_shape)\n            shape = layer.compute_output_shape(shape)\n"
            "        self.mean_head.build(shape)",
            breaks=("encoder_and_decoder",), says=r"output shape of the layer before"),
+    Mutant("loss_terms_ignores_beta", VAE,
+           "return negative_elbo(log_px, kl_divergence(mean, log_var), self.beta)\n"
+           "        # END SOLUTION\n\n    def loss_inputs",
+           "return negative_elbo(log_px, kl_divergence(mean, log_var))\n"
+           "        # END SOLUTION\n\n    def loss_inputs",
+           breaks=("vae_loss_terms", "beta_weights_the_kl"), says=r"self\.beta"),
+    Mutant("sample_ignores_seed", VAE,
+           "z = keras.random.normal((int(n), self.latent_dim), seed=seed)",
+           "z = keras.random.normal((int(n), self.latent_dim))",
+           breaks=("sample_and_reconstruct",), says=r"same seed must give"),
     # loss_terms draws its own noise whatever epsilon it is given.
     Mutant("loss_terms_ignores_epsilon", VAE,
            "mean, log_var = self.encode(x)\n        if epsilon is None:\n"

@@ -155,9 +155,7 @@ def dense_autoencoder_trains(lab, rng):
         input_dim=64, code_dim=DENSE["code_dim"], hidden_units=DENSE["hidden_units"]), DENSE)
 
 
-@dense_autoencoder_trains.verdict
-def _(student, reference):
-    judge_training(student, reference, "DenseAutoencoder(64, 4)")
+dense_autoencoder_trains.verdict(lambda s, r: judge_training(s, r, "DenseAutoencoder(64, 4)"))
 
 
 # Not square, and not 8 x 8: the decoder's Reshape must follow image_shape.
@@ -203,6 +201,5 @@ def conv_autoencoder_trains(lab, rng):
         images=True)
 
 
-@conv_autoencoder_trains.verdict
-def _(student, reference):
-    judge_training(student, reference, "ConvAutoencoder((8, 8, 1), 4)")
+conv_autoencoder_trains.verdict(
+    lambda s, r: judge_training(s, r, "ConvAutoencoder((8, 8, 1), 4)"))

@@ -162,9 +162,8 @@ def judge_exact_steps(student, reference, what):
                  rtol=1e-5)
 
 
-@denoising_train_step_exact.verdict
-def _(student, reference):
-    judge_exact_steps(student, reference, "DenoisingAutoencoder.train_step")
+denoising_train_step_exact.verdict(
+    lambda s, r: judge_exact_steps(s, r, "DenoisingAutoencoder.train_step"))
 
 
 @check(points=2, uses=MODELS, timeout=40, task="`DenoisingAutoencoder` (training)",

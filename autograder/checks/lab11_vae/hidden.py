@@ -78,9 +78,7 @@ def train_step_trains_other_model(lab, rng):
     return train_probe(lab, rng, budget)
 
 
-@train_step_trains_other_model.verdict
-def _(student, reference):
-    judge_training(student, reference)
+train_step_trains_other_model.verdict(lambda s, r: judge_training(s, r))
 
 
 @check(points=1, hint="iwae_bound: logsumexp over axis 0 (the S samples) minus log S, for any "

@@ -65,6 +65,11 @@ def _(student, _reference):
     expect_true(json.loads(student["terms"]["shapes"]) is not None,
                 f"{what} returned None (is a `return` missing?)")
     reproducible(student["terms"], student["again"], what)
+    loss, reconstruction, kl = (float(np.ravel(v)[0]) for v in student["terms"]["values"])
+    if json.loads(student["terms"]["shapes"]) == [[], [], []] and np.isclose(
+            loss, reconstruction + kl, rtol=1e-5) and not np.isclose(kl, 0.0):
+        raise CheckFailed(f"the loss of {what} is reconstruction + kl ({loss:.4f}): beta "
+                          "weights the KL inside the loss, loss = reconstruction + self.beta * kl")
     judge_elbo_terms(student["terms"], expected_terms(student["expected"]), f"{what} (against "
                      "the negative ELBO of the model's own encoder and decoder)")
 
@@ -175,9 +180,7 @@ def train_step_trains(lab, rng):
         return train_probe(lab, rng, TRAIN, own_loss_terms=True)
 
 
-@train_step_trains.verdict
-def _(student, reference):
-    judge_training(student, reference)
+train_step_trains.verdict(lambda s, r: judge_training(s, r))
 
 
 @check(points=1, reference=False, task="`VAE.test_step`",
@@ -260,7 +263,8 @@ def _(student, _reference):
     expect_true(np.all((samples >= 0) & (samples <= 1)),
                 "model.sample returns pixel probabilities: values must lie in [0, 1] "
                 f"(got {samples.min():.3g} to {samples.max():.3g}; a missing sigmoid?)")
-    expect_close(student["again"], samples, "model.sample(12, seed=5) called twice (same seed)")
+    expect_close(student["again"], samples, "model.sample(12, seed=5), called a second time,",
+                 against="the first call (the same seed must give the same samples)")
     expect_true(not np.allclose(student["other_seed"], samples),
                 "model.sample gives the same samples for seeds 5 and 6: pass the seed on")
     outputs = expect_shape(student["call"], (10, 64), "model(x) for x (10, 64), that is call(x),")

@@ -248,7 +248,9 @@ def _(student, _reference):
     samples = expect_shape(student["samples"], (8, 64), "ConditionalVAE.sample(labels (8,))")
     expect_true(np.all((samples >= 0) & (samples <= 1)), "ConditionalVAE.sample returns pixel "
                 f"probabilities in [0, 1] (got {samples.min():.3g} to {samples.max():.3g})")
-    expect_close(student["again"], samples, "ConditionalVAE.sample(labels, seed=3) called twice")
+    expect_close(student["again"], samples, "ConditionalVAE.sample(labels, seed=3), called a "
+                 "second time,", against="the first call (the same seed must give the same "
+                 "samples)")
     differ = np.abs(np.asarray(student["other_labels"]) - samples).max(axis=1) > 1e-6
     expect_true(differ.all(), "ConditionalVAE.sample gives the same sample for another label "
                 f"with the same seed (in {int((~differ).sum())} of 8 rows): the decoder must be "
