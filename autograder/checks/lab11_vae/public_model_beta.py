@@ -15,7 +15,7 @@ from autograder.checks.lab11_vae.probes import (
     compile_for_training,
     digits,
     expect_number,
-    negative_elbo_np,
+    measured_negative_elbo,
     scalars,
     standin_loss_terms,
     standins,
@@ -26,9 +26,9 @@ from autograder.verdicts import expect_at_most, expect_true
 # pays so much for KL that the posterior collapses onto the prior (KL near 0).
 BETA_TRAIN = {"latent_dim": 8, "hidden_units": (64,), "learning_rate": 3e-3, "batch_size": 64,
               "epochs": 5, "betas": (0.5, 4.0)}
-# Over training seeds the beta = 0.5 model's held-out KL lands between 4.9 and 6.0 nats and
+# Over training seeds the beta = 0.5 model's held-out KL lands between 7.1 and 8.2 nats and
 # its reconstruction within 1 nat; a train_step that drops beta (both models train as
-# beta = 1) ends near KL 2 and reconstruction 22 for beta = 0.5.
+# beta = 1) ends near KL 4 and reconstruction 19.6 for both.
 BETA_KL_MARGIN = 1.5
 
 
@@ -106,7 +106,7 @@ def train_betas(lab, rng):
         compile_for_training(model, budget["learning_rate"])
         model.fit(x_train, batch_size=budget["batch_size"], epochs=budget["epochs"],
                   shuffle=True, verbose=0)
-        _, reconstruction, kl = negative_elbo_np(model.encoder, model.decoder, x_test, epsilon)
+        _, reconstruction, kl = measured_negative_elbo(model.encoder, model.decoder, x_test, epsilon)
         out[f"{beta:g}"] = {"reconstruction": reconstruction, "kl": kl}
     return out
 

@@ -17,12 +17,11 @@ from autograder.checks.lab11_vae.probes import (
     conditioned_network,
     digits,
     digits_with_labels,
-    expected_terms,
     fit_elbo_with_own_loop,
-    judge_elbo_terms,
     judge_iwae_bound,
     judge_round_trip,
-    negative_elbo_np,
+    judge_terms_in_bits_or_nats,
+    measured_negative_elbo,
     scalars,
     standins,
 )
@@ -112,7 +111,7 @@ def iwae_tightens_with_more_samples(lab, rng):
         epsilon = rng.normal(size=(max(IWAE_SAMPLES), len(x_test), 4)).astype("float32")
         estimates = [float(np.mean(model.log_likelihood_estimate(x_test, epsilon=epsilon[:s])))
                      for s in IWAE_SAMPLES]
-        elbo = -negative_elbo_np(model.encoder, model.decoder, x_test, epsilon[:16])[0]
+        elbo = -measured_negative_elbo(model.encoder, model.decoder, x_test, epsilon[:16])[0]
     return {"estimates": estimates, "elbo": elbo}
 
 
@@ -177,7 +176,7 @@ def _(student, reference):
             "are the VAE's with the labels passed on")
 def cvae_loss_terms(lab, rng):
     """For given noise, the negative ELBO (β = 0.5) and the outputs of a 10-class model,
-    against its own networks fed [x or z, one_hot(y)]."""
+    against its own networks fed the checks' concat_one_hot of x or z and y."""
     x, labels = digits_with_labels("test")
     x, labels = x[:32], labels[:32]
     epsilon = rng.normal(size=(32, 3)).astype("float32")
@@ -186,7 +185,7 @@ def cvae_loss_terms(lab, rng):
                                        hidden_units=(32,), beta=0.5)
         encoder = conditioned_network(model.encoder, labels, 10)
         decoder = conditioned_network(model.decoder, labels, 10)
-        _, reconstruction, kl = negative_elbo_np(encoder, decoder, x, epsilon[None])
+        _, reconstruction, kl = measured_negative_elbo(encoder, decoder, x, epsilon[None])
         return {"terms": scalars(model.loss_terms(x, labels, epsilon)),
                 "expected": [reconstruction + 0.5 * kl, reconstruction, kl],
                 "call": model((x, labels)), "expected_call": decoder(encoder(x)[0])}
@@ -194,12 +193,13 @@ def cvae_loss_terms(lab, rng):
 
 @cvae_loss_terms.verdict
 def _(student, _reference):
-    judge_elbo_terms(student["terms"], expected_terms(student["expected"]),
-                     "ConditionalVAE(beta=0.5).loss_terms(x, labels, "
-                     "epsilon) (against the negative ELBO of its own encoder and decoder, each "
-                     "fed [inputs, one_hot(labels)])")
+    judge_terms_in_bits_or_nats(student["terms"], student["expected"],
+                                "ConditionalVAE(beta=0.5).loss_terms(x, labels, epsilon) "
+                                "(against the negative ELBO of its own encoder and decoder, "
+                                "each fed the checks' concat_one_hot of its inputs and labels)")
     expect_close(student["call"], student["expected_call"],
-                 "ConditionalVAE((x, labels)): the decoder on [posterior mean, one_hot(labels)]")
+                 "ConditionalVAE((x, labels)): the decoder on concat_one_hot(posterior mean, "
+                 "labels), with the checks' concat_one_hot")
 
 
 @check(points=1, reference=False, task="`ConditionalVAE.sample`, `get_config`",
@@ -286,7 +286,7 @@ def train_cvae(lab, rng):
     model.fit(x_train, y_train, batch_size=budget["batch_size"], epochs=budget["epochs"],
               shuffle=True, verbose=0)
     epsilon = rng.normal(size=(4, len(x_test), budget["latent_dim"])).astype("float32")
-    after, reconstruction, kl = negative_elbo_np(conditioned_network(model.encoder, y_test, 10),
+    after, reconstruction, kl = measured_negative_elbo(conditioned_network(model.encoder, y_test, 10),
                                                  conditioned_network(model.decoder, y_test, 10),
                                                  x_test, epsilon)
     requested = np.repeat(np.arange(10), budget["per_class"]).astype("int32")
