@@ -99,18 +99,18 @@ def sample_gaussian(mean, log_var, epsilon):
     """TFP bijectors: epsilon scaled by exp(log_var / 2), then shifted by mean."""
     import tensorflow as tf
     tfb = _tfp().bijectors
-    mean = tf.convert_to_tensor(mean)
-    flow = tfb.Chain([tfb.Shift(mean), tfb.Scale(log_scale=0.5 * tf.cast(log_var, mean.dtype))])
-    return flow.forward(tf.cast(epsilon, mean.dtype))
+    loc = tf.convert_to_tensor(mean)
+    flow = tfb.Chain([tfb.Shift(loc), tfb.Scale(log_scale=0.5 * tf.cast(log_var, loc.dtype))])
+    return flow.forward(tf.cast(epsilon, loc.dtype))
 
 
 def kl_divergence(mean, log_var):
     """TFP's closed-form KL between Normal distributions, summed over the last axis."""
     import tensorflow as tf
     tfd = _tfp().distributions
-    mean = tf.convert_to_tensor(mean)
-    posterior = tfd.Normal(mean, tf.exp(0.5 * tf.cast(log_var, mean.dtype)))
-    return tf.reduce_sum(tfd.kl_divergence(posterior, tfd.Normal(tf.zeros_like(mean), 1.0)), -1)
+    loc = tf.convert_to_tensor(mean)
+    posterior = tfd.Normal(loc, tf.exp(0.5 * tf.cast(log_var, loc.dtype)))
+    return tf.reduce_sum(tfd.kl_divergence(posterior, tfd.Normal(tf.zeros_like(loc), 1.0)), -1)
 
 
 def bernoulli_log_likelihood(x, logits):
@@ -124,10 +124,10 @@ def bernoulli_log_likelihood(x, logits):
 def gaussian_log_likelihood(x, mean, log_var):
     """TFP's Normal log-density, summed over the last axis."""
     import tensorflow as tf
-    mean = tf.convert_to_tensor(mean)
-    scale = tf.exp(0.5 * tf.cast(log_var, mean.dtype))
-    return tf.reduce_sum(_tfp().distributions.Normal(mean, scale).log_prob(
-        tf.cast(x, mean.dtype)), -1)
+    loc = tf.convert_to_tensor(mean)
+    scale = tf.exp(0.5 * tf.cast(log_var, loc.dtype))
+    return tf.reduce_sum(_tfp().distributions.Normal(loc, scale).log_prob(
+        tf.cast(x, loc.dtype)), -1)
 
 
 def iwae_bound(log_weights):
@@ -243,14 +243,14 @@ def standin_loss_terms(model):
     tfd = _tfp().distributions
 
     def loss_terms(x, epsilon=None):
-        x = tf.cast(x, "float32")
-        mean, log_var = (tf.cast(t, "float32") for t in model.encoder(x))
+        pixels = tf.cast(x, "float32")
+        mean, log_var = (tf.cast(t, "float32") for t in model.encoder(pixels))
         if epsilon is None:
             epsilon = keras.random.normal(tf.shape(mean), seed=model.noise)
         posterior = tfd.Normal(mean, tf.exp(0.5 * log_var))
         offset = posterior.scale * tf.cast(epsilon, "float32")
         log_px = [tf.reduce_sum(tfd.Bernoulli(logits=tf.cast(model.decoder(z), "float32"))
-                                .log_prob(x), -1) for z in (mean + offset, mean - offset)]
+                                .log_prob(pixels), -1) for z in (mean + offset, mean - offset)]
         reconstruction = -0.5 * tf.reduce_mean(log_px[0] + log_px[1])
         kl = tf.reduce_mean(tf.reduce_sum(tfd.kl_divergence(
             posterior, tfd.Normal(tf.zeros_like(mean), 1.0)), -1))

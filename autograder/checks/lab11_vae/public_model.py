@@ -14,9 +14,9 @@ import numpy as np
 from autograder.api import CheckFailed, check
 from autograder.check_helpers import assign_random_weights
 from autograder.checks.lab11_vae.probes import (
-    TRAIN_MARGIN_NATS,
     TRACKERS,
     TRAIN,
+    TRAIN_MARGIN_NATS,
     arguments,
     digits,
     expect_number,
