@@ -347,7 +347,7 @@ class VAE(OneOptimizer, keras.Model):
         """Add one batch to the trackers; returns {"loss", "reconstruction", "kl"}: their means
         so far (not this batch's values; Keras resets the trackers at each epoch)."""
         # BEGIN SOLUTION self.trackers.update(loss=..., reconstruction=..., kl=...), then return self.trackers.results()
-        self.trackers.update(loss=loss, reconstruction=reconstruction, kl=kl)
+        self.trackers.update(kl=kl, loss=loss, reconstruction=reconstruction)
         return self.trackers.results()
         # END SOLUTION
 

@@ -93,9 +93,9 @@ MUTANTS = [
            breaks=("train_step_exact", "vae_trains_in_mixed_precision"), says=r"scale_loss"),
     # fit then logs each batch's own values, not the means so far.
     Mutant("update_trackers_returns_batch_values", VAE,
-           "        self.trackers.update(loss=loss, reconstruction=reconstruction, kl=kl)\n"
+           "        self.trackers.update(kl=kl, loss=loss, reconstruction=reconstruction)\n"
            "        return self.trackers.results()",
-           "        self.trackers.update(loss=loss, reconstruction=reconstruction, kl=kl)\n"
+           "        self.trackers.update(kl=kl, loss=loss, reconstruction=reconstruction)\n"
            '        return {"loss": loss, "reconstruction": reconstruction, "kl": kl}',
            breaks=("train_step_exact",), says=r"batch's own terms"),
     Mutant("test_step_trains", VAE,
