@@ -18,6 +18,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from dlkit.training import LossTrackers, OneOptimizer
+
 PACKAGE = "dlkit_lab10_autoencoders"
 
 
@@ -180,13 +182,15 @@ def corrupt(x, noise_stddev, epsilon):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class DenoisingAutoencoder(keras.Model):
+class DenoisingAutoencoder(OneOptimizer, keras.Model):
     """Turns any autoencoder (a built keras.Model, x -> x_hat) into a denoising one.
 
     Training feeds the autoencoder CORRUPTED inputs and scores its output against the CLEAN
     inputs: it cannot learn the identity, it must learn to undo the noise, that is to map
     points off the data manifold back onto it. At inference (call) there is no noise.
-    fit(x) and evaluate(x) log "loss": the mean squared error per pixel.
+    fit(x) and evaluate(x) log "loss": the mean squared error per pixel, the mean over the
+    batches of the epoch so far (self.trackers keeps it; Keras resets it every epoch).
+    compile(optimizer=...) builds the optimizer at once (dlkit.training.OneOptimizer).
     """
 
     def __init__(self, autoencoder, noise_stddev=0.3, **kwargs):
@@ -195,7 +199,7 @@ class DenoisingAutoencoder(keras.Model):
         self.noise_stddev = float(noise_stddev)
         # A seed generator (not a fixed seed) so each training step draws new noise.
         self.noise = keras.random.SeedGenerator()
-        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.trackers = LossTrackers("loss")
         # All the weights live in the autoencoder: if it is built, this model is built too
         # (fit never calls this model itself, and an unbuilt model saves without weights).
         self.built = autoencoder.built
@@ -203,7 +207,7 @@ class DenoisingAutoencoder(keras.Model):
     @property
     def metrics(self):
         # Keras resets these at the start of each epoch and of each evaluate().
-        return [self.loss_tracker]
+        return self.trackers.metrics
 
     def call(self, x):
         return self.autoencoder(x)
@@ -227,18 +231,21 @@ class DenoisingAutoencoder(keras.Model):
         raise NotImplementedError("fill in the TODO above")
 
     def train_step(self, data):
-        """One gradient step on a batch of clean inputs (fit calls it)."""
+        """One gradient step on a batch of clean inputs (fit calls it): the gradient of
+        self.denoising_loss(x), scaled for mixed precision, applied to every trainable
+        variable; the batch's loss goes to the tracker."""
         x = data[0] if isinstance(data, tuple) else data  # fit(x) or fit((x, labels))
-        # TODO: denoising_loss inside a GradientTape; scale_loss; gradients w.r.t.
-        #       self.trainable_variables; optimizer.apply; update loss_tracker
+        # TODO: loss = self.denoising_loss(x) inside a GradientTape;
+        #       self.optimizer.scale_loss(loss); its gradient w.r.t. self.trainable_variables;
+        #       self.optimizer.apply; self.trackers.update(loss=loss)
         raise NotImplementedError("fill in the TODO above")
-        return {"loss": self.loss_tracker.result()}
+        return self.trackers.results()
 
     def test_step(self, data):
         """The denoising loss of a batch (fresh noise), no gradient step."""
         x = data[0] if isinstance(data, tuple) else data
-        self.loss_tracker.update_state(self.denoising_loss(x))
-        return {"loss": self.loss_tracker.result()}
+        self.trackers.update(loss=self.denoising_loss(x))
+        return self.trackers.results()
 
     def get_config(self):
         # The autoencoder is itself a model: store its own config, rebuild it in from_config.

@@ -25,6 +25,8 @@ import math
 import keras
 import tensorflow as tf
 
+from dlkit.training import LossTrackers, OneOptimizer
+
 LOG_2PI = math.log(2.0 * math.pi)
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -231,7 +233,7 @@ class Decoder(keras.layers.Layer):
 # ---------------------------------------------------------------------------------------------
 
 @keras.saving.register_keras_serializable(package="dlkit_lab11_vae")
-class VAE(keras.Model):
+class VAE(OneOptimizer, keras.Model):
     """A VAE with a standard normal prior, trained by minimising the negative ELBO.
 
     VAE(input_dim, latent_dim, hidden_units, likelihood, beta, observation_log_var):
@@ -242,7 +244,9 @@ class VAE(keras.Model):
 
     x: (N, input_dim). call(x) returns the decoder outputs for the posterior means, (N, D):
     deterministic, so a saved and reloaded model gives identical outputs.
-    fit/evaluate log "loss" (the negative ELBO), "reconstruction" and "kl", batch means in nats.
+    fit/evaluate log "loss" (the negative ELBO), "reconstruction" and "kl" in nats: each the
+    mean of the batch values since the start of the epoch (self.trackers keeps them).
+    compile(optimizer=...) builds the optimizer at once (dlkit.training.OneOptimizer).
     """
 
     def __init__(self, input_dim=64, latent_dim=2, hidden_units=(128,), likelihood="bernoulli",
@@ -260,9 +264,7 @@ class VAE(keras.Model):
         self.decoder = Decoder(self.input_dim, self.hidden_units[::-1], name="decoder")
         # A seed generator (not a fixed seed) so each training step draws new noise.
         self.noise = keras.random.SeedGenerator()
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
-        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.trackers = LossTrackers("loss", "reconstruction", "kl")
         # fit() runs train_step, which never calls the model itself, so Keras would leave it
         # unbuilt, and an unbuilt model saves to .keras WITHOUT its weights. The input size
         # is known: build now.
@@ -271,18 +273,7 @@ class VAE(keras.Model):
     @property
     def metrics(self):
         # Keras resets exactly these at the start of each epoch and of each evaluate().
-        return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
-
-    def compile(self, optimizer="adam", **kwargs):
-        super().compile(optimizer=optimizer, **kwargs)
-        # Build the optimizer's slots now: built inside the first traced train_step instead,
-        # they make TensorFlow trace that step twice (a second of CPU at every first fit).
-        self.optimizer.build(self.trainable_variables)
-
-    def compile_from_config(self, config):
-        # load_model restores the compile arguments (then the optimizer state) through this;
-        # Keras skips it for a model with its own compile unless the model defines it.
-        self.compile(**keras.saving.deserialize_keras_object(config))
+        return self.trackers.metrics
 
     def build(self, input_shape):
         # Loading a .keras file builds again: leave built layers alone.
@@ -329,7 +320,9 @@ class VAE(keras.Model):
         return (x,)
 
     def train_step(self, data):
-        """One gradient step on a batch (fit calls it). Returns the trackers' results."""
+        """One gradient step on a batch (fit calls it): the gradient of the loss that
+        self.loss_terms(*inputs) returns (its first value), scaled for mixed precision, applied
+        to every trainable variable. Returns the trackers' results."""
         inputs = self.loss_inputs(data)  # (x,), or (x, labels) for the ConditionalVAE
         # BEGIN SOLUTION loss, reconstruction, kl = self.loss_terms(*inputs) inside a GradientTape; scale_loss; gradient w.r.t. self.trainable_variables; optimizer.apply
         with tf.GradientTape() as tape:
@@ -341,24 +334,27 @@ class VAE(keras.Model):
         return self.update_trackers(loss, reconstruction, kl)
 
     def test_step(self, data):
-        """The loss terms of a batch, no gradient step (evaluate and validation call it)."""
+        """The loss terms of a batch, with fresh noise as in training (the negative ELBO is an
+        average over z ~ q(z|x), not its value at z = mean), no gradient step (evaluate and
+        validation call it)."""
         inputs = self.loss_inputs(data)
-        # BEGIN SOLUTION loss, reconstruction, kl = the same loss terms; no gradient step
+        # BEGIN SOLUTION loss, reconstruction, kl = self.loss_terms(*inputs) (fresh noise); no gradient step
         loss, reconstruction, kl = self.loss_terms(*inputs)
         # END SOLUTION
         return self.update_trackers(loss, reconstruction, kl)
 
     def update_trackers(self, loss, reconstruction, kl):
-        """Add one batch to the trackers; returns {"loss", "reconstruction", "kl"}: means so far."""
-        # BEGIN SOLUTION update_state each tracker, return {tracker.name: tracker.result()}
-        self.loss_tracker.update_state(loss)
-        self.reconstruction_tracker.update_state(reconstruction)
-        self.kl_tracker.update_state(kl)
-        return {tracker.name: tracker.result() for tracker in self.metrics}
+        """Add one batch to the trackers; returns {"loss", "reconstruction", "kl"}: their means
+        so far (not this batch's values; Keras resets the trackers at each epoch)."""
+        # BEGIN SOLUTION self.trackers.update(loss=..., reconstruction=..., kl=...), then return self.trackers.results()
+        self.trackers.update(kl=kl, loss=loss, reconstruction=reconstruction)
+        return self.trackers.results()
         # END SOLUTION
 
     def call(self, x):
-        # BEGIN SOLUTION decode the posterior mean (no sampling: reconstructions are deterministic)
+        """The decoder's outputs (logits for Bernoulli pixels, not probabilities) at the
+        posterior mean: (N, D). reconstruct and sample apply output_mean themselves."""
+        # BEGIN SOLUTION decode the posterior mean (no sampling: reconstructions are deterministic); return the decoder outputs as they are
         mean, _ = self.encoder(x)
         return self.decoder(mean)
         # END SOLUTION

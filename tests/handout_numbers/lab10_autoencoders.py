@@ -1,4 +1,4 @@
-from autograder.checks.lab10_autoencoders.public import largest_angle
+from autograder.checks.lab10_autoencoders.probes import largest_angle
 from tests.handout_numbers import Claim
 
 CLAIMS = [
@@ -9,10 +9,10 @@ CLAIMS = [
           "largest principal angle 0.12° to the PCA subspace", at_most=0.3),
     Claim("linear_autoencoder_recovers_pca", "mse", "test MSE 0.0380, as PCA", at_most=0.0385),
     Claim("dense_autoencoder_trains", "after",
-          "DenseAutoencoder (check 8) | Adam 1e-2, 300 steps of 64 | test MSE 0.0237",
+          "DenseAutoencoder (`dense_autoencoder_trains`) | Adam 1e-2, 300 steps of 64 | test MSE 0.0237",
           at_most=0.0245),
     Claim("conv_autoencoder_trains", "after",
-          "ConvAutoencoder (check 10) | Adam 1e-2, 300 steps of 64 | test MSE 0.0303",
+          "ConvAutoencoder (`conv_autoencoder_trains`) | Adam 1e-2, 300 steps of 64 | test MSE 0.0303",
           at_most=0.031),
     Claim("denoising_train_step", "after",
           "denoised test MSE 0.0233 (the noisy digits: 0.0522)", at_most=0.024),

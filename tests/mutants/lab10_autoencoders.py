@@ -9,23 +9,24 @@ MUTANTS = [
     Mutant("pca_without_centring", PCA,
            "centred = x - self.mean_",
            "centred = x",
-           breaks=("pca_fit_components",)),
+           breaks=("pca_fit_components",), says=r"along the mean"),
     # np.linalg.svd returns Vt: its ROWS are the principal directions, not its columns.
     Mutant("components_from_columns_of_vt", PCA,
            "self.components_ = vt[:k]",
            "self.components_ = vt[:, :k].T",
-           breaks=("pca_fit_components",)),
+           breaks=("pca_fit_components",), says=r"ROWS of Vt"),
     Mutant("explained_variance_not_squared", PCA,
            "return self.singular_values_ ** 2 / (self.n_samples_ - 1)",
            "return self.singular_values_ / (self.n_samples_ - 1)",
            breaks=("pca_explained_variance",)),
     # Without a decoder bias the reconstructions live in a subspace through the origin: the
     # linear autoencoder spends a direction on the mean and misses the PCA subspace. Still
-    # affine, so the model check passes; only training shows it.
+    # affine; the model check sees the missing bias among the weights, training the 88 degrees.
     Mutant("linear_decoder_without_bias", MODELS,
            'layers.Dense(self.input_dim, name="reconstruction")',
            'layers.Dense(self.input_dim, use_bias=False, name="reconstruction")',
-           breaks=("linear_autoencoder_recovers_pca",)),
+           breaks=("linear_autoencoder_model", "linear_autoencoder_recovers_pca"),
+           says=r"bias is missing"),
     # Scored against its own noisy input, the "denoiser" learns to keep the noise.
     Mutant("denoiser_target_is_the_noisy_input", MODELS,
            "return tf.reduce_mean(tf.square(x_hat - x))",
@@ -34,11 +35,69 @@ MUTANTS = [
     Mutant("interpolation_endpoints_swapped", MODELS,
            "return (1.0 - t) * code_start + t * code_end",
            "return t * code_start + (1.0 - t) * code_end",
-           breaks=("interpolate", "interpolate_images")),
+           breaks=("interpolate",), says=r"swapped"),
     # Unscaled gradients: fine in float32, but under mixed precision the LossScaleOptimizer
     # divides the float16 gradients of an unscaled loss by its scale.
     Mutant("denoiser_loss_not_scaled", "autoencoders.py",
            "scaled_loss = self.optimizer.scale_loss(loss)  # so mixed precision still trains",
            "scaled_loss = loss",
-           breaks=("denoiser_trains_in_mixed_precision",)),
+           breaks=("denoiser_trains_in_mixed_precision", "denoising_train_step_exact")),
+]
+
+# Slips the first checks missed or misnamed: each must now lose its own check's points with a
+# message that names it.
+MUTANTS += [
+    # Without the clip, a cosine that rounds to 1 + 1e-16 gives arccos = NaN.
+    Mutant("angles_not_clipped", PCA,
+           "return np.arccos(np.clip(cosines, -1.0, 1.0))",
+           "return np.arccos(cosines)",
+           breaks=("principal_angles",), says=r"clip"),
+    # Hard-coded for 8 x 8 digits: wrong for any other image_shape.
+    Mutant("conv_decoder_reshape_hard_coded", MODELS,
+           "layers.Dense(height // 4 * width // 4 * f2, activation=\"relu\"),\n"
+           "            layers.Reshape((height // 4, width // 4, f2)),",
+           "layers.Dense(2 * 2 * f2, activation=\"relu\"),\n"
+           "            layers.Reshape((2, 2, f2)),",
+           breaks=("conv_autoencoder_model",), says=r"Dense with output shape"),
+    # The shapes are right; only the activation is missing.
+    Mutant("conv_transpose_without_relu", MODELS,
+           'layers.Conv2DTranspose(f1, 3, strides=2, padding="same", activation="relu"),',
+           'layers.Conv2DTranspose(f1, 3, strides=2, padding="same"),',
+           breaks=("conv_autoencoder_model",), says=r"activation linear, expected .*relu"),
+    # scale_loss is called, but the gradient is taken of the unscaled loss: behind a
+    # LossScaleOptimizer every update is 32768 times too small.
+    Mutant("denoiser_gradient_of_unscaled_loss", MODELS,
+           "grads = tape.gradient(scaled_loss, self.trainable_variables)",
+           "grads = tape.gradient(loss, self.trainable_variables)",
+           breaks=("denoising_train_step_exact", "denoiser_trains_in_mixed_precision"),
+           says=r"scale_loss"),
+    # fit then logs the last batch's loss, not the epoch's mean.
+    Mutant("denoiser_tracker_reset_every_step", MODELS,
+           "        self.trackers.update(loss=loss)\n        # END SOLUTION",
+           "        self.trackers.reset()\n        self.trackers.update(loss=loss)\n"
+           "        # END SOLUTION",
+           breaks=("denoising_train_step_exact",), says=r"mean so far"),
+    # A straight line in pixel space, encoded and decoded: the same path only when the
+    # autoencoder is affine.
+    Mutant("interpolate_images_in_pixel_space", MODELS,
+           "codes = np.asarray(autoencoder.encode(np.stack([x_start, x_end]).astype(np.float32)))\n"
+           "    path = interpolate(codes[0], codes[1], steps)\n"
+           "    return np.asarray(autoencoder.decode(path))",
+           "pixels = interpolate(np.ravel(x_start), np.ravel(x_end), steps)\n"
+           "    pixels = pixels.reshape(steps, *np.shape(x_start))\n"
+           "    return np.asarray(autoencoder.decode(autoencoder.encode(pixels)))",
+           breaks=("interpolate_images",), says=r"PIXELS"),
+    Mutant("linear_encoder_without_bias", MODELS,
+           'layers.Dense(self.code_dim, name="code")], name="encoder")',
+           'layers.Dense(self.code_dim, use_bias=False, name="code")], name="encoder")',
+           breaks=("linear_autoencoder_model",), says=r"bias is missing"),
+    Mutant("pca_ratio_over_kept_variance", PCA,
+           "return self.explained_variance_ / self.total_variance_",
+           "return self.explained_variance_ / np.sum(self.explained_variance_)",
+           breaks=("pca_explained_variance",), says=r"total_variance_"),
+    Mutant("pca_transform_centres_on_the_batch", PCA,
+           "return (np.asarray(x, dtype=np.float64) - self.mean_) @ self.components_.T",
+           "x = np.asarray(x, dtype=np.float64)\n"
+           "        return (x - x.mean(axis=0)) @ self.components_.T",
+           breaks=("pca_transform_and_inverse",), says=r"TRAINING mean_"),
 ]

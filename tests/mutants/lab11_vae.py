@@ -1,66 +1,103 @@
-"""Mutants of lab11_vae: the mistakes students make in a first VAE."""
+"""Mutants of lab11_vae: the mistakes students make in a first VAE.
+
+The model-level checks run the student's model code with the checks' own maths and networks,
+so a slip in a function of the ELBO costs that function's checks only (and the hidden
+check that trains the student's whole VAE)."""
 from tests.mutants import Mutant
 
 VAE = "vae.py"
+READINESS = ("vae_trains_with_xla", "vae_trains_in_mixed_precision",
+             "vae_train_step_traces_at_most_twice")
 
 MUTANTS = [
     Mutant("kl_sign_flipped", VAE,
            "return 0.5 * tf.reduce_sum(tf.square(mean)",
            "return -0.5 * tf.reduce_sum(tf.square(mean)",
-           breaks=("kl_divergence", "vae_loss_terms", "train_step_trains", "test_step_evaluates",
-                   "beta_vae_trades_kl_for_reconstruction", "cvae_loss_terms",
-                   "cvae_generates_requested_digits")),
+           breaks=("kl_divergence",), says=r"opposite sign"),
     Mutant("kl_missing_half", VAE,
            "return 0.5 * tf.reduce_sum(tf.square(mean)",
            "return tf.reduce_sum(tf.square(mean)",
-           breaks=("kl_divergence", "vae_loss_terms", "train_step_trains", "test_step_evaluates",
-                   "beta_vae_trades_kl_for_reconstruction", "cvae_loss_terms")),
+           breaks=("kl_divergence",), says=r"factor of 2"),
     # The encoder's second output is a log-variance, not a variance: its square root is NaN
-    # wherever it is negative. (test_step_evaluates still passes: its fresh model happens to
-    # give positive log-variances on the test digits, and evaluate's wiring is right.)
+    # wherever it is negative. The readiness checks train the student's own VAE.
     Mutant("log_variance_used_as_variance", VAE,
            "return mean + tf.exp(0.5 * log_var) * epsilon",
            "return mean + tf.sqrt(log_var) * epsilon",
-           breaks=("sample_gaussian", "vae_loss_terms", "train_step_trains",
-                   "beta_vae_trades_kl_for_reconstruction", "log_likelihood_estimate",
-                   "iwae_tightens_with_more_samples", "cvae_loss_terms",
-                   "cvae_generates_requested_digits", "vae_trains_with_xla",
-                   "vae_trains_in_mixed_precision")),
+           breaks=("sample_gaussian", "vae_trains_with_xla", "vae_trains_in_mixed_precision")),
     # The Keras binary_crossentropy habit: a mean over pixels scales the likelihood by 1/64,
     # so the KL term dominates and the posterior collapses to the prior.
     Mutant("reconstruction_averaged_over_pixels", VAE,
            "return tf.reduce_sum(x * logits - softplus, axis=-1)",
            "return tf.reduce_mean(x * logits - softplus, axis=-1)",
-           breaks=("bernoulli_log_likelihood", "bernoulli_log_likelihood_extreme_logits",
-                   "vae_loss_terms", "train_step_trains", "test_step_evaluates",
-                   "beta_vae_trades_kl_for_reconstruction", "log_likelihood_estimate",
-                   "iwae_tightens_with_more_samples", "cvae_loss_terms")),
+           breaks=("bernoulli_log_likelihood", "bernoulli_log_likelihood_extreme_logits"),
+           says=r"mean over the 64 pixels"),
     Mutant("reconstruction_summed_over_the_batch_axis", VAE,
            "return tf.reduce_sum(x * logits - softplus, axis=-1)",
            "return tf.reduce_sum(x * logits - softplus, axis=0)",
-           breaks=("bernoulli_log_likelihood", "bernoulli_log_likelihood_extreme_logits",
-                   "vae_loss_terms", "test_step_evaluates", "log_likelihood_estimate",
-                   "iwae_tightens_with_more_samples", "cvae_loss_terms")),
+           breaks=("bernoulli_log_likelihood", "bernoulli_log_likelihood_extreme_logits")),
     Mutant("log_of_sigmoid_overflows", VAE,
            "softplus = tf.maximum(logits, 0.0) + tf.math.log1p(tf.exp(-tf.abs(logits)))\n"
            "    return tf.reduce_sum(x * logits - softplus, axis=-1)",
            "p = tf.sigmoid(logits)\n"
            "    return tf.reduce_sum(x * tf.math.log(p) + (1 - x) * tf.math.log(1 - p), axis=-1)",
            breaks=("bernoulli_log_likelihood_extreme_logits",)),
+    Mutant("gaussian_without_log_2pi", VAE,
+           "return -0.5 * tf.reduce_sum(LOG_2PI + log_var + squared, axis=-1)",
+           "return -0.5 * tf.reduce_sum(log_var + squared, axis=-1)",
+           breaks=("gaussian_log_likelihood",), says=r"log\(2 pi\)"),
+    # Every hidden layer built on the input shape: the second one gets the wrong kernel.
+    Mutant("encoder_builds_every_layer_on_the_input", VAE,
+           "        shape = input_shape\n        for layer in self.hidden:\n"
+           "            layer.build(shape)\n            shape = layer.compute_output_shape(shape)\n"
+           "        self.mean_head.build(shape)",
+           "        shape = input_shape\n        for layer in self.hidden:\n"
+           "            layer.build(input_shape)\n            shape = layer.compute_output_shape(shape)\n"
+           "        self.mean_head.build(shape)",
+           breaks=("encoder_and_decoder",), says=r"output shape of the layer before"),
+    Mutant("loss_terms_ignores_beta", VAE,
+           "return negative_elbo(log_px, kl_divergence(mean, log_var), self.beta)\n"
+           "        # END SOLUTION\n\n    def loss_inputs",
+           "return negative_elbo(log_px, kl_divergence(mean, log_var))\n"
+           "        # END SOLUTION\n\n    def loss_inputs",
+           breaks=("vae_loss_terms", "beta_weights_the_kl"), says=r"self\.beta"),
+    Mutant("sample_ignores_seed", VAE,
+           "z = keras.random.normal((int(n), self.latent_dim), seed=seed)",
+           "z = keras.random.normal((int(n), self.latent_dim))",
+           breaks=("sample_and_reconstruct",), says=r"same seed must give"),
+    # loss_terms draws its own noise whatever epsilon it is given.
+    Mutant("loss_terms_ignores_epsilon", VAE,
+           "mean, log_var = self.encode(x)\n        if epsilon is None:\n"
+           "            epsilon = keras.random.normal(tf.shape(mean), seed=self.noise)",
+           "mean, log_var = self.encode(x)\n"
+           "        epsilon = keras.random.normal(tf.shape(mean), seed=self.noise)",
+           breaks=("vae_loss_terms", "beta_weights_the_kl"), says=r"same epsilon"),
     Mutant("train_step_forgets_the_kl_term", VAE,
            "scaled_loss = self.optimizer.scale_loss(loss)",
            "scaled_loss = self.optimizer.scale_loss(reconstruction)",
-           breaks=("train_step_trains", "beta_vae_trades_kl_for_reconstruction",
-                   "cvae_generates_requested_digits")),
+           breaks=("train_step_exact", "train_step_trains",
+                   "beta_vae_trades_kl_for_reconstruction", "cvae_generates_requested_digits")),
     # The tape records nothing: there are no gradients to apply.
     Mutant("loss_computed_outside_the_tape", VAE,
            "        with tf.GradientTape() as tape:\n"
            "            loss, reconstruction, kl = self.loss_terms(*inputs)\n",
            "        loss, reconstruction, kl = self.loss_terms(*inputs)\n"
            "        with tf.GradientTape() as tape:\n",
-           breaks=("train_step_trains", "beta_vae_trades_kl_for_reconstruction",
-                   "cvae_generates_requested_digits", "vae_trains_with_xla",
-                   "vae_trains_in_mixed_precision", "vae_train_step_traces_at_most_twice")),
+           breaks=("train_step_exact", "train_step_trains",
+                   "beta_vae_trades_kl_for_reconstruction", "cvae_generates_requested_digits",
+                   *READINESS)),
+    # scale_loss is called, but the gradient is taken of the unscaled loss: behind a
+    # LossScaleOptimizer every update is 32768 times too small.
+    Mutant("gradient_of_the_unscaled_loss", VAE,
+           "grads = tape.gradient(scaled_loss, self.trainable_variables)",
+           "grads = tape.gradient(loss, self.trainable_variables)",
+           breaks=("train_step_exact", "vae_trains_in_mixed_precision"), says=r"scale_loss"),
+    # fit then logs each batch's own values, not the means so far.
+    Mutant("update_trackers_returns_batch_values", VAE,
+           "        self.trackers.update(kl=kl, loss=loss, reconstruction=reconstruction)\n"
+           "        return self.trackers.results()",
+           "        self.trackers.update(kl=kl, loss=loss, reconstruction=reconstruction)\n"
+           '        return {"loss": loss, "reconstruction": reconstruction, "kl": kl}',
+           breaks=("train_step_exact",), says=r"batch's own terms"),
     Mutant("test_step_trains", VAE,
            "        loss, reconstruction, kl = self.loss_terms(*inputs)\n        # END SOLUTION\n"
            "        return self.update_trackers(loss, reconstruction, kl)\n\n"
@@ -68,26 +105,57 @@ MUTANTS = [
            "        return self.train_step(data)\n        # END SOLUTION\n\n"
            "    def update_trackers",
            breaks=("test_step_evaluates",)),
+    # "No noise at evaluation": the loss at z = mean is not the negative ELBO.
+    Mutant("test_step_at_the_posterior_mean", VAE,
+           "        loss, reconstruction, kl = self.loss_terms(*inputs)\n        # END SOLUTION\n"
+           "        return self.update_trackers(loss, reconstruction, kl)\n\n"
+           "    def update_trackers",
+           "        zeros = tf.zeros((tf.shape(inputs[0])[0], self.latent_dim))\n"
+           "        loss, reconstruction, kl = self.loss_terms(*inputs, epsilon=zeros)\n"
+           "        # END SOLUTION\n"
+           "        return self.update_trackers(loss, reconstruction, kl)\n\n"
+           "    def update_trackers",
+           breaks=("test_step_evaluates",), says=r"z = mean"),
+    # reconstruct and sample apply the sigmoid themselves: now it is applied twice.
+    Mutant("call_returns_probabilities", VAE,
+           "        mean, _ = self.encoder(x)\n        return self.decoder(mean)",
+           "        mean, _ = self.encoder(x)\n        return tf.sigmoid(self.decoder(mean))",
+           breaks=("sample_and_reconstruct",), says=r"sigmoid\(logits\)"),
     Mutant("get_config_forgets_hidden_units", VAE,
            '"latent_dim": self.latent_dim, "hidden_units": list(self.hidden_units),\n'
            '                "likelihood"',
            '"latent_dim": self.latent_dim,\n                "likelihood"',
            breaks=("save_load_round_trip", "cvae_sample_and_round_trip")),
+    # A reloaded beta-VAE silently becomes a plain VAE, with the default likelihood variance.
+    Mutant("get_config_forgets_beta", VAE,
+           '"likelihood": self.likelihood, "beta": self.beta,\n'
+           '                "observation_log_var": self.observation_log_var}',
+           '"likelihood": self.likelihood}',
+           breaks=("save_load_round_trip",), says=r"beta=1\.0"),
     # The beta-VAE: the loss is rewritten in train_step, and beta falls out of it.
     Mutant("train_step_ignores_beta", VAE,
            "scaled_loss = self.optimizer.scale_loss(loss)",
            "scaled_loss = self.optimizer.scale_loss(reconstruction + kl)",
-           breaks=("beta_vae_trades_kl_for_reconstruction",)),
+           breaks=("train_step_exact", "beta_vae_trades_kl_for_reconstruction")),
     # The importance-weighted bound: the mean of the log-weights is just the ELBO again.
     Mutant("iwae_mean_of_log_weights", VAE,
            "return tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(num_samples)",
            "return tf.reduce_mean(log_weights, axis=0)",
-           breaks=("iwae_bound", "log_likelihood_estimate", "iwae_tightens_with_more_samples")),
+           breaks=("iwae_bound",), says=r"mean of the log-weights"),
+    Mutant("iwae_without_log_s", VAE,
+           "return tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(num_samples)",
+           "return tf.reduce_logsumexp(log_weights, axis=0)",
+           breaks=("iwae_bound",), says=r"without the - log S"),
     # log w = log p(x, z) - log q(z|x): without the proposal's density the weights are wrong.
     Mutant("iwae_forgets_log_q", VAE,
            "return iwae_bound(log_px + log_pz - log_qz)",
            "return iwae_bound(log_px + log_pz)",
            breaks=("log_likelihood_estimate", "iwae_tightens_with_more_samples")),
+    # Written for the digits: any other number of classes breaks the encoder's input size.
+    Mutant("cvae_encode_assumes_ten_classes", VAE,
+           "mean, log_var = self.encoder(concat_one_hot(x, labels, self.num_classes))",
+           "mean, log_var = self.encoder(concat_one_hot(x, labels, 10))",
+           breaks=("cvae_sample_and_round_trip",), says=r"self\.num_classes"),
     # The conditional VAE reloads with the default 10 classes, and its weights do not fit.
     Mutant("cvae_get_config_forgets_num_classes", VAE,
            'return {**super().get_config(), "num_classes": self.num_classes}',

@@ -2,9 +2,13 @@
 
 Graded modules: pca.py (PCA by the SVD, principal angles, in numpy) and autoencoders.py
 (linear, MLP, convolutional and denoising autoencoders in Keras, latent interpolation).
-public.py: the PCA maths against the reference on random data; each model's layers,
-shapes and .keras round trip; one relative training check per model family, judged by
-numbers computed here (principal angles to the PCA subspace, test MSE), never by weights.
+probes.py: what the checks share (budgets, numpy measures, stand-ins, layer tables).
+public.py: the PCA maths against the reference, with known slips named.
+public_autoencoders.py: each model's layers (class, output shape, activation), its outputs
+for given random weights against the reference's, its .keras round trip, and one relative
+training check per model, judged by numbers computed here (principal angles, test MSE).
+public_denoising.py: corrupt, the denoising loss and train_step (step by step on a stand-in
+loss, and by training) on the checks' own autoencoder, and the interpolation.
 hidden.py: the same on fresh shapes, plus an invariant of PCA and another code size.
 """
 MODULES = ("pca", "autoencoders")

@@ -2,23 +2,25 @@
 solution, plus one invariant of PCA and the linear autoencoder at another code size."""
 import numpy as np
 
-from autograder.api import check
-from autograder.checks.lab10_autoencoders.public import (
+from autograder.api import CheckFailed, check
+from autograder.checks.lab10_autoencoders.probes import (
     ANGLE_MARGIN_DEGREES,
     LINEAR,
     MODELS,
     PCA,
+    construct,
     correlated_data,
     digits,
-    judge_components,
+    f32,
     judge_layers,
     judge_path,
     largest_angle,
+    layer_table,
     pca_test_mse,
     principal_angles_np,
     top_directions,
-    weight_layers,
 )
+from autograder.checks.lab10_autoencoders.public import as_float32, judge_components
 from autograder.verdicts import expect_at_most, expect_close, expect_shape, expect_true
 
 
@@ -28,11 +30,10 @@ def pca_fit_other_shapes(lab, rng):
     d = int(rng.integers(4, 11))
     n, k = int(rng.integers(3 * d, 80)), int(rng.integers(1, d))
     model = lab.pca.PCA(k).fit(correlated_data(rng, n, d, mean_scale=10.0))
-    return {"mean": np.asarray(model.mean_, np.float32),
-            "components": np.asarray(model.components_, np.float32),
-            "singular_values": np.asarray(model.singular_values_, np.float32),
-            "explained_variance": np.asarray(model.explained_variance_, np.float32),
-            "explained_variance_ratio": np.asarray(model.explained_variance_ratio_, np.float32),
+    return {"mean": f32(model.mean_), "components": f32(model.components_),
+            "singular_values": f32(model.singular_values_),
+            "explained_variance": f32(model.explained_variance_),
+            "explained_variance_ratio": f32(model.explained_variance_ratio_),
             "shape": [n, d, k]}
 
 
@@ -42,7 +43,8 @@ def _(student, reference):
     what = f"PCA({k}).fit(x) on x ({n}, {d})"
     judge_components(student, reference, what)
     for name in ("explained_variance", "explained_variance_ratio"):
-        expect_close(student[name], reference[name], f"{name}_ after {what}")
+        expect_close(as_float32(student[name], f"{name}_ after {what}"), reference[name],
+                     f"{name}_ after {what}")
 
 
 @check(points=1, uses=PCA, hint="the squared error of the rank-K reconstruction, summed and "
@@ -67,31 +69,35 @@ def _(student, _reference):
 def principal_angles_other_dims(lab, rng):
     d = int(rng.integers(6, 12))
     a, b = rng.normal(size=(4, d)), rng.normal(size=(2, d))
-    return {"wide_first": np.asarray(lab.pca.principal_angles(a, b), np.float32),
-            "narrow_first": np.asarray(lab.pca.principal_angles(b, a), np.float32)}
+    return {"wide_first": f32(lab.pca.principal_angles(a, b)),
+            "narrow_first": f32(lab.pca.principal_angles(b, a))}
 
 
 @principal_angles_other_dims.verdict
 def _(student, reference):
-    expect_close(student["wide_first"], reference["wide_first"],
-                 "principal_angles(a, b) for a (4, D), b (2, D)", atol=1e-4)
-    expect_close(student["narrow_first"], reference["narrow_first"],
-                 "principal_angles(b, a) for b (2, D), a (4, D)", atol=1e-4)
+    for key, what in (("wide_first", "principal_angles(a, b) for a (4, D), b (2, D)"),
+                      ("narrow_first", "principal_angles(b, a) for b (2, D), a (4, D)")):
+        expect_close(as_float32(student[key], what), reference[key], what, atol=1e-4)
 
 
 @check(points=1, uses=MODELS, hint="ConvAutoencoder must follow image_shape (H, W, C) and "
        "filters: H/4 x W/4 after the encoder's convolutions, C channels out")
 def conv_autoencoder_other_shape(lab, rng):
-    model = lab.autoencoders.ConvAutoencoder(image_shape=(12, 16, 3), code_dim=6, filters=(5, 7))
+    model, error = construct(lambda: lab.autoencoders.ConvAutoencoder(
+        image_shape=(12, 16, 3), code_dim=6, filters=(5, 7)), "ConvAutoencoder((12, 16, 3))")
+    if error:
+        return {"error": error}
     x = rng.random(size=(2, 12, 16, 3)).astype("float32")
     codes = model.encode(x)
-    return {"x_hat": model(x), "encoder_layers": weight_layers(model.encoder, x),
-            "decoder_layers": weight_layers(model.decoder, codes)}
+    return {"x_hat": model(x), "encoder_layers": layer_table(model.encoder, x),
+            "decoder_layers": layer_table(model.decoder, codes), "error": ""}
 
 
 @conv_autoencoder_other_shape.verdict
 def _(student, reference):
     what = "ConvAutoencoder((12, 16, 3), code_dim=6, filters=(5, 7))"
+    if student["error"]:
+        raise CheckFailed(student["error"])
     judge_layers(student["encoder_layers"], reference["encoder_layers"], f"{what}.encoder")
     judge_layers(student["decoder_layers"], reference["decoder_layers"], f"{what}.decoder")
     expect_shape(student["x_hat"], (2, 12, 16, 3), f"{what}(x) for x (2, 12, 16, 3)")
@@ -118,20 +124,27 @@ def linear_autoencoder_other_code_size(lab, rng):
     import tensorflow as tf
     code_dim = 3
     x_train, x_test = digits("train"), digits("test")
-    model = lab.autoencoders.LinearAutoencoder(input_dim=64, code_dim=code_dim)
+    model, error = construct(lambda: lab.autoencoders.LinearAutoencoder(input_dim=64,
+                                                                        code_dim=code_dim),
+                             "LinearAutoencoder(64, 3)")
+    if error:
+        return {"error": error}
     model.compile(optimizer=keras.optimizers.Adam(LINEAR["learning_rate"]), loss="mse",
                   steps_per_execution=100)
     model.fit(tf.data.Dataset.from_tensors((x_train, x_train)).repeat(),
               steps_per_epoch=LINEAR["steps"], epochs=1, verbose=0)
     x_hat = np.asarray(model(x_test), dtype=np.float64)
     if not np.all(np.isfinite(x_hat)):
-        return {"angles": [float("inf")] * code_dim}
+        return {"angles": [float("inf")] * code_dim, "error": ""}
     angles = principal_angles_np(top_directions(x_hat, code_dim), top_directions(x_train, code_dim))
-    return {"angles": np.degrees(angles), "pca": pca_test_mse(x_train, x_test, code_dim)}
+    return {"angles": np.degrees(angles), "pca": pca_test_mse(x_train, x_test, code_dim),
+            "error": ""}
 
 
 @linear_autoencoder_other_code_size.verdict
 def _(student, reference):
+    if student["error"]:
+        raise CheckFailed(student["error"])
     angles = np.asarray(student["angles"], dtype=np.float64)
     expect_true(np.all(np.isfinite(angles)),
                 "the trained LinearAutoencoder(64, 3) gives NaN or inf")

@@ -2,7 +2,7 @@
 autograder/readiness.py). The wrapped autoencoder is the checks' own, so these judge the
 student's DenoisingAutoencoder: corruption, loss and loss scaling in its train_step."""
 from autograder import readiness
-from autograder.checks.lab10_autoencoders.public import probe_autoencoder
+from autograder.checks.lab10_autoencoders.probes import probe_autoencoder
 
 
 def _build(lab):
@@ -17,5 +17,5 @@ def _images(rng, n=64):
 (denoiser_trains_with_xla, denoiser_trains_in_mixed_precision,
  denoiser_train_step_traces_at_most_twice) = readiness.checks_for(
     __name__, "denoiser", build=_build, data=_images,
-    uses="autoencoders",
+    uses="autoencoders", task="`DenoisingAutoencoder.train_step`",
     trace_hint="draw the noise with tf.shape(x), not x.shape: the last batch is smaller")

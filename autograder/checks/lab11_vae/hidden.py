@@ -1,17 +1,21 @@
-"""Hidden checks of lab11_vae: fresh shapes, seeds and model sizes; references from the solution."""
-import json
+"""Hidden checks of lab11_vae: fresh shapes, seeds and model sizes; references from the solution.
+
+train_step_trains_other_model trains the student's whole VAE (their own maths and networks,
+no stand-ins): the one check of how the parts work together."""
 
 import numpy as np
 
 from autograder.api import check
-from autograder.checks.lab11_vae.public import (
+from autograder.checks.lab11_vae.probes import (
     conditioned_network,
     digits_with_labels,
     judge_elbo_terms,
     judge_iwae_bound,
+    judge_terms_in_bits_or_nats,
     judge_training,
-    negative_elbo_np,
+    measured_negative_elbo,
     scalars,
+    standins,
     train_probe,
 )
 from autograder.verdicts import expect_close
@@ -74,9 +78,7 @@ def train_step_trains_other_model(lab, rng):
     return train_probe(lab, rng, budget)
 
 
-@train_step_trains_other_model.verdict
-def _(student, reference):
-    judge_training(student, reference)
+train_step_trains_other_model.verdict(lambda s, r: judge_training(s, r))
 
 
 @check(points=1, hint="iwae_bound: logsumexp over axis 0 (the S samples) minus log S, for any "
@@ -100,19 +102,18 @@ def cvae_loss_terms_other_sizes(lab, rng):
     x = digits_with_labels("test")[0][:n]
     labels = rng.integers(0, 3, size=n).astype("int32")
     beta = float(rng.uniform(0.2, 3.0))
-    model = lab.vae.ConditionalVAE(input_dim=64, latent_dim=latent_dim, num_classes=3,
-                                   hidden_units=(24, 12), beta=beta)
     epsilon = rng.normal(size=(n, latent_dim)).astype("float32")
-    _, reconstruction, kl = negative_elbo_np(conditioned_network(model.encoder, labels, 3),
-                                             conditioned_network(model.decoder, labels, 3), x,
-                                             epsilon[None])
-    return {"terms": scalars(model.loss_terms(x, labels, epsilon)),
-            "expected": [reconstruction + beta * kl, reconstruction, kl], "beta": beta}
+    with standins(lab):
+        model = lab.vae.ConditionalVAE(input_dim=64, latent_dim=latent_dim, num_classes=3,
+                                       hidden_units=(24, 12), beta=beta)
+        _, reconstruction, kl = measured_negative_elbo(conditioned_network(model.encoder, labels, 3),
+                                                 conditioned_network(model.decoder, labels, 3),
+                                                 x, epsilon[None])
+        return {"terms": scalars(model.loss_terms(x, labels, epsilon)),
+                "expected": [reconstruction + beta * kl, reconstruction, kl], "beta": beta}
 
 
 @cvae_loss_terms_other_sizes.verdict
 def _(student, _reference):
-    expected = {"shapes": json.dumps([[], [], []]),
-                "values": [np.array([v]) for v in student["expected"]]}
-    judge_elbo_terms(student["terms"], expected, f"ConditionalVAE(num_classes=3, "
+    judge_terms_in_bits_or_nats(student["terms"], student["expected"], f"ConditionalVAE(num_classes=3, "
                      f"beta={student['beta']:.3g}).loss_terms (against its own networks)")

@@ -12,5 +12,6 @@ def _binary_images(rng, n=64):
 
 vae_trains_with_xla, vae_trains_in_mixed_precision, vae_train_step_traces_at_most_twice = \
     readiness.checks_for(__name__, "vae", build=_build, data=_binary_images, uses="vae",
+                         task="`VAE.train_step`",
                          trace_hint="draw the noise with tf.shape(mean), not mean.shape: the "
                                     "last batch of an epoch is smaller")
