@@ -1,8 +1,5 @@
-from autograder.checks.lab12_gan.public import (
-                                                requested_class_accuracy,
-                                                ring_coverage,
-                                                trained_distance,
-)
+from autograder.checks.lab12_gan.probes import trained_distance
+from autograder.checks.lab12_gan.public_training import requested_class_accuracy, ring_coverage
 from tests.handout_numbers import Claim
 
 CLAIMS = [

@@ -2,23 +2,25 @@
 import numpy as np
 
 from autograder.api import check
-from autograder.checks.lab13_wgan.public import (
+from autograder.check_helpers import tensor
+from autograder.checks.lab13_wgan.probes import (
     FGAN,
     LOSSES,
     MODEL,
     WASSERSTEIN,
     compiled_wgan,
     elementwise,
-    interpolates_probe,
-    judge_interpolates,
-    judge_penalty,
     judge_training,
-    penalty_probe,
     probe_networks,
     run_step,
     scalar,
-    tensor,
     train_toy_wgan,
+)
+from autograder.checks.lab13_wgan.public_penalty import (
+    interpolates_probe,
+    judge_interpolates,
+    judge_penalty,
+    penalty_probe,
 )
 from autograder.verdicts import expect_close, expect_finite, expect_true
 

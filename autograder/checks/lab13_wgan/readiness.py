@@ -9,9 +9,12 @@ MODULES = ("wgan_losses", "wgan_model")
 
 def _build(lab):
     def build():
+        from autograder.checks.lab13_wgan.probes import saying_when_none
         model = lab.wgan_model
-        return model.WGAN(model.make_mlp_generator(latent_dim=2, hidden_units=32),
-                          model.make_mlp_critic(hidden_units=32), latent_dim=2, n_critic=2)
+        return saying_when_none(
+            model.WGAN(model.make_mlp_generator(latent_dim=2, hidden_units=32),
+                       model.make_mlp_critic(hidden_units=32), latent_dim=2, n_critic=2),
+            "WGAN.train_step")
     return build
 
 
@@ -25,7 +28,7 @@ def _compile(model, jit_compile="auto"):
 
 wgan_trains_with_xla, wgan_trains_in_mixed_precision, wgan_train_step_traces_at_most_twice = \
     readiness.checks_for(__name__, "wgan", build=_build, compile_model=_compile, data=readiness.gaussian_points,
-                         uses=MODULES,
+                         uses=MODULES, task="`WGAN.train_step`",
                          scale_hint="in each step: scaled = <that step's optimizer>.scale_loss("
                                     "loss) inside the tape, then tape.gradient(scaled, ...); "
                                     "the penalty in float32")
