@@ -128,60 +128,85 @@ def _(student, reference):
         expect_close(got["loss"], reference[name]["loss"], f"the loss {step} returns")
 
 
-@check(points=2, uses=MODEL, task="`GAN.train_step`",
+D_LOSS, G_LOSS = 1.25, -0.5   # what the stand-in steps return
+
+
+def standin_steps(gan, conditional=False):
+    """Replace the model's two steps by stand-ins that record how train_step calls them and
+    return D_LOSS and G_LOSS; returns the list of calls."""
+    import tensorflow as tf
+    calls = []
+
+    def discriminator_step(real, labels=None):
+        call = {"step": "D", "size": int(tf.shape(real)[0]), "sum": float(tf.reduce_sum(real))}
+        if conditional:
+            call["labels"] = np.asarray(labels).reshape(-1).astype(np.int64)
+        calls.append(call)
+        return tf.constant(D_LOSS)
+
+    def generator_step(batch):
+        if conditional:
+            calls.append({"step": "G", "labels": np.asarray(batch).reshape(-1).astype(np.int64)})
+        else:
+            calls.append({"step": "G", "size": int(batch)})
+        return tf.constant(G_LOSS)
+    gan.discriminator_step, gan.generator_step = discriminator_step, generator_step
+    return calls
+
+
+def judge_train_step(student, model, batch, conditional=False):
+    step = f"{model}.train_step"
+    logs, calls = student["logs"], student["calls"]
+    order = [call["step"] for call in calls]
+    expect_true(order == ["D", "G"], f"{step} called the steps in the order {order}; expected "
+                "one discriminator_step, then one generator_step")
+    d_call, g_call = calls
+    expect_true(d_call["size"] == batch and np.isclose(d_call["sum"], student["real_sum"]),
+                f"{step} gave discriminator_step a batch of {d_call['size']} samples that is not "
+                f"the real batch of {batch}: pass it the batch train_step received")
+    if conditional:
+        for call, name in ((d_call, "discriminator_step"), (g_call, "generator_step")):
+            expect_true(np.array_equal(call["labels"], student["labels"]),
+                        f"{step} gave {name} labels that are not the batch's: unpack "
+                        "(real, labels) and pass the labels to both steps")
+    else:
+        expect_true(g_call["size"] == batch,
+                    f"{step} asked generator_step for {g_call['size']} fakes with a real batch "
+                    f"of {batch}: as many fakes as real samples, tf.shape(real)[0]")
+    for name in ("d_loss", "g_loss"):
+        expect_true(name in logs, f"{step} does not report {name!r} (it reports "
+                                  f"{sorted(logs)}): update and return the trackers")
+    if np.isclose(logs["d_loss"], G_LOSS) and np.isclose(logs["g_loss"], D_LOSS):
+        raise CheckFailed(f"{step} reports the generator's loss as d_loss and the "
+                          "discriminator's as g_loss: swap them in self.trackers.update")
+    for name, value in (("d_loss", D_LOSS), ("g_loss", G_LOSS)):
+        expect_close(logs[name], value, f"{name} reported by {step} (stand-in steps that "
+                     f"return {D_LOSS:g} and {G_LOSS:g})", against="what its step returned")
+
+
+@check(points=2, uses=MODEL, reference=False, task="`GAN.train_step`",
        hint="train_step: d_loss = self.discriminator_step(real), then g_loss = "
             "self.generator_step(tf.shape(real)[0]); self.trackers.update(d_loss=d_loss, "
             "g_loss=g_loss); return self.trackers.results()")
 def train_step(lab, rng):
-    """One train_step with stand-in losses, fixed noise and SGD: the D step then the G step
-    (on as many fakes as real samples), both updates and both logged losses equal to the
-    reference's."""
-    z = rng.normal(size=(BATCH, 2))
+    """train_step on stand-in steps: one discriminator_step on the real batch, then one
+    generator_step with as many fakes as real samples, each loss reported under its own
+    name."""
+    generator, discriminator = probe_networks()
+    gan = lab.gan_model.GAN(generator, discriminator, latent_dim=2)
     real = tensor(real_batch(rng, BATCH))
-    with standin_losses(lab):
-        gan, generator, discriminator, asked = step_gan(lab, rng, z)
-        # The update G would get from D before D's step: G's step taken first.
-        g_first = gradient_wrt(generator.trainable_variables, lambda: (
-            STANDIN_GENERATOR_LOSSES["non_saturating"](discriminator(generator(z)))))
-        before = {"generator": weights_of(generator), "discriminator": weights_of(discriminator)}
-        logs = run_step("GAN.train_step", gan.train_step, real)
-        if not isinstance(logs, dict):
-            raise TypeError(f"GAN.train_step returned {type(logs).__name__}; expected "
-                            "self.trackers.results(), a dict with d_loss and g_loss")
-        return {"logs": {str(k): float(v) for k, v in logs.items()}, "asked": asked,
-                "discriminator_update": sgd_update(before["discriminator"], discriminator),
-                "generator_update": sgd_update(before["generator"], generator),
-                "mistakes": {"g_first": g_first},
-                **changes(before, {"generator": generator, "discriminator": discriminator})}
+    calls = standin_steps(gan)
+    logs = run_step("GAN.train_step", gan.train_step, real)
+    if not isinstance(logs, dict):
+        raise TypeError(f"GAN.train_step returned {type(logs).__name__}; expected "
+                        "self.trackers.results(), a dict with d_loss and g_loss")
+    return {"logs": {str(k): float(v) for k, v in logs.items()}, "calls": calls,
+            "real_sum": float(np.sum(real))}
 
 
 @train_step.verdict
 def _(student, reference):
-    logs, want = student["logs"], reference["logs"]
-    for name in ("d_loss", "g_loss"):
-        expect_true(name in logs, f"GAN.train_step does not report {name!r} (it reports "
-                                  f"{sorted(logs)}): update and return the trackers")
-    for net in ("discriminator", "generator"):
-        expect_true(student[f"{net}_change"] > 0,
-                    f"one GAN.train_step left the {net}'s weights unchanged: both networks "
-                    "must be updated, each by its own optimizer")
-    expect_latent_sizes(student["asked"], [BATCH, BATCH], "GAN.train_step (D step, G step)")
-    g_first = np.asarray(student["mistakes"]["g_first"], dtype=np.float64)
-    expect_true(not np.allclose(student["generator_update"], g_first, rtol=1e-3, atol=1e-5),
-                "GAN.train_step runs the G step before the D step (G's update is the one the "
-                "discriminator gives before its own update): take the D step first")
-    expect_update(student["discriminator_update"], reference["discriminator_update"],
-                  f"the discriminator's update in GAN.train_step {UPDATE}",
-                  "train_step takes one discriminator_step(real)")
-    expect_update(student["generator_update"], reference["generator_update"],
-                  f"the generator's update in GAN.train_step {UPDATE}",
-                  "after the D step, one generator_step(tf.shape(real)[0])")
-    if np.isclose(logs["d_loss"], want["g_loss"]) and np.isclose(logs["g_loss"], want["d_loss"]):
-        raise CheckFailed("GAN.train_step reports the generator's loss as d_loss and the "
-                          "discriminator's as g_loss: swap them in self.trackers.update")
-    for name in ("d_loss", "g_loss"):
-        expect_close(logs[name], want[name], f"{name} reported by GAN.train_step", rtol=1e-4,
-                     atol=1e-6)
+    judge_train_step(student, "GAN", BATCH)
 
 
 @check(points=1, uses=MODEL, reference=False, task="the steps: `training=True`",
@@ -238,16 +263,16 @@ def coded_other_labels(coded, labels):
             "updates D only (d_optimizer), the G step G only (g_optimizer); train_step "
             "unpacks (real, labels)")
 def conditional_gan_steps(lab, rng):
-    """Each ConditionalGAN step with stand-in losses, fixed noise and SGD: D's step and
-    G's step update their own network by the reference's update, the fakes carry the real
-    batch's labels, and train_step logs the reference's d_loss and g_loss."""
+    """The ConditionalGAN's D and G steps with stand-in losses, fixed noise and SGD update
+    their own network by the reference's update, with the fakes carrying the real batch's
+    labels; train_step, on stand-in steps, gives both steps the batch's labels and logs
+    their losses."""
     z = rng.normal(size=(BATCH, 2))
     real, labels = labelled_batch(rng, BATCH)
     out = {"labels": labels}
     with standin_losses(lab):
         for name, args in (("discriminator_step", (real, labels)),
-                           ("generator_step", (labels,)),
-                           ("train_step", ((real, labels),))):
+                           ("generator_step", (labels,))):
             gan, generator, discriminator, asked = step_gan(lab, rng, z, num_classes=2)
             coded = record_one_hot(gan)
             nets = {"generator": generator, "discriminator": discriminator}
@@ -257,10 +282,16 @@ def conditional_gan_steps(lab, rng):
                          "generator_update": sgd_update(before["generator"], generator),
                          "discriminator_update": sgd_update(before["discriminator"],
                                                             discriminator),
-                         "result": ({str(k): float(v) for k, v in result.items()}
-                                    if isinstance(result, dict)
-                                    else scalar(result, f"ConditionalGAN.{name}")),
+                         "result": scalar(result, f"ConditionalGAN.{name}"),
                          **changes(before, nets)}
+    gan, *_ = step_gan(lab, rng, z, num_classes=2)
+    calls = standin_steps(gan, conditional=True)
+    logs = run_step("ConditionalGAN.train_step", gan.train_step, (real, labels))
+    if not isinstance(logs, dict):
+        raise TypeError(f"ConditionalGAN.train_step returned {type(logs).__name__}; expected "
+                        "self.trackers.results(), a dict with d_loss and g_loss")
+    out["train_step"] = {"logs": {str(k): float(v) for k, v in logs.items()}, "calls": calls,
+                         "real_sum": float(np.sum(real)), "labels": labels}
     return out
 
 
@@ -283,14 +314,7 @@ def _(student, reference):
                       "networks: G([z, y]), D([x, y])")
         expect_finite(got["result"], f"the loss {step} returns")
         expect_close(got["result"], reference[name]["result"], f"the loss {step} returns")
-    logs = student["train_step"]["result"]
-    expect_true(isinstance(logs, dict) and {"d_loss", "g_loss"} <= set(logs),
-                f"ConditionalGAN.train_step must return the trackers' results (d_loss and "
-                f"g_loss), got {logs}")
-    for name in ("d_loss", "g_loss"):
-        expect_close(logs[name], reference["train_step"]["result"][name],
-                     f"{name} reported by ConditionalGAN.train_step (D step on (real, labels), "
-                     "then G step on labels)", rtol=1e-4, atol=1e-6)
+    judge_train_step(student["train_step"], "ConditionalGAN", BATCH, conditional=True)
 
 
 @check(points=1, uses=MODEL, reference=False, task="`GAN.get_config`, `GAN.from_config`",

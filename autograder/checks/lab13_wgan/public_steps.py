@@ -6,7 +6,7 @@ whatever state wgan_losses.py and fgan_losses.py are in.
 """
 import numpy as np
 
-from autograder.api import check
+from autograder.api import CheckFailed, check
 from autograder.check_helpers import assign_random_weights, tensor
 from autograder.checks.lab13_wgan.probes import (
     MODEL,
@@ -233,51 +233,87 @@ def _(student, reference):
         expect_close(got["loss"], want["loss"], f"the loss {what} returns", rtol=1e-4, atol=1e-6)
 
 
-@check(points=2, uses=MODEL, task="`WGAN.train_step`",
-       hint="train_step: `for _ in tf.range(self.n_critic):` critic_step, then ONE "
-            "generator_step; update the critic_loss, penalty and generator_loss trackers")
+def standin_steps(model):
+    """Replace the model's two steps by stand-ins that record how train_step calls them:
+    the k-th critic step returns (k, 10 k), the generator step its batch size."""
+    import tensorflow as tf
+    calls = []
+
+    def critic_step(real):
+        calls.append({"step": "critic", "size": int(tf.shape(real)[0]),
+                      "sum": float(tf.reduce_sum(real))})
+        k = float(sum(call["step"] == "critic" for call in calls))
+        return tf.constant(k), tf.constant(10.0 * k)
+
+    def generator_step(batch_size):
+        calls.append({"step": "generator", "size": int(batch_size)})
+        return tf.constant(float(int(batch_size)))
+    model.critic_step, model.generator_step = critic_step, generator_step
+    return calls
+
+
+@check(points=2, uses=MODEL, reference=False, task="`WGAN.train_step`",
+       hint="train_step: n_critic critic_step(real) in a loop (keras.ops.fori_loop, or a "
+            "Python for), then ONE generator_step(tf.shape(real)[0]); update the critic_loss, "
+            "penalty and generator_loss trackers with the last critic step's values")
 def train_step_runs_n_critic_steps(lab, rng):
-    """Two train_steps with n_critic=3, stand-ins, fixed noise and SGD: 6 critic updates and
-    2 generator updates, the reference's weights after them, and the reference's logged
-    losses (the last critic step's loss and penalty, the generator's loss)."""
+    """Two train_steps with n_critic=3 on stand-in steps: three critic steps on the real
+    batch, then one generator step with as many fakes as real samples, each time; the last
+    critic step's loss and penalty and the generator's loss are logged."""
     n_critic, steps = 3, 2
-    with standin_losses(lab):
-        model, generator, critic, real, _, _ = step_wgan(lab, rng, BATCH, learning_rate=0.005,
-                                                          n_critic=n_critic)
-        logs = {}
-        for _ in range(steps):
-            logs = run_step("train_step", model.train_step, real)
-        if not isinstance(logs, dict):
-            raise TypeError(f"train_step returned {type(logs).__name__}; expected "
-                            "self.trackers.results(), a dict of the three losses")
-        return {"n_critic": n_critic, "train_steps": steps,
-                "critic_updates": int(model.critic_optimizer.iterations.numpy()),
-                "generator_updates": int(model.generator_optimizer.iterations.numpy()),
-                "logs": {str(k): float(v) for k, v in logs.items()},
-                "critic": weights_of(critic), "generator": weights_of(generator)}
+    generator, critic = probe_networks()
+    model = lab.wgan_model.WGAN(generator, critic, latent_dim=2, n_critic=n_critic)
+    real = tensor(rng.normal(size=(BATCH, 2)))
+    calls = standin_steps(model)
+    logs = {}
+    for _ in range(steps):
+        logs = run_step("train_step", model.train_step, real)
+    if not isinstance(logs, dict):
+        raise TypeError(f"train_step returned {type(logs).__name__}; expected "
+                        "self.trackers.results(), a dict of the three losses")
+    return {"n_critic": n_critic, "train_steps": steps, "calls": calls,
+            "real_sum": float(np.sum(real)), "logs": {str(k): float(v) for k, v in logs.items()}}
 
 
 @train_step_runs_n_critic_steps.verdict
 def _(student, reference):
     n_critic, steps = student["n_critic"], student["train_steps"]
-    what = f"after {steps} train_steps with n_critic={n_critic}"
-    expect_true(student["critic_updates"] == n_critic * steps,
-                f"{what} critic_optimizer made {student['critic_updates']} updates, expected "
-                f"{n_critic * steps} (n_critic per train_step)")
-    expect_true(student["generator_updates"] == steps,
-                f"{what} generator_optimizer made {student['generator_updates']} updates, "
-                f"expected {steps}: ONE generator step per train_step, after the critic loop")
+    what = f"{steps} train_steps with n_critic={n_critic}"
+    order = [call["step"] for call in student["calls"]]
+    critic_calls = order.count("critic")
+    expect_true(critic_calls == n_critic * steps,
+                f"{what} made {critic_calls} critic steps, expected {n_critic * steps} "
+                f"(n_critic per train_step)")
+    expected = (["critic"] * n_critic + ["generator"]) * steps
+    expect_true(order == expected,
+                f"{what} called the steps in the order {order}; expected {n_critic} critic "
+                "steps, then ONE generator step, in each train_step")
+    for call in student["calls"]:
+        if call["step"] == "critic":
+            expect_true(call["size"] == BATCH and np.isclose(call["sum"], student["real_sum"]),
+                        f"train_step gave critic_step a batch of {call['size']} samples that "
+                        f"is not the real batch of {BATCH}")
+        else:
+            expect_true(call["size"] == BATCH,
+                        f"train_step asked generator_step for {call['size']} fakes with a real "
+                        f"batch of {BATCH}: as many fakes as real samples, tf.shape(real)[0]")
     logs = student["logs"]
     for name in ("critic_loss", "penalty", "generator_loss"):
         expect_true(name in logs, f"train_step does not report {name!r} (it reports "
                                   f"{sorted(logs)}): update and return the trackers")
-    for net in ("critic", "generator"):
-        expect_close(student[net], reference[net], f"the {net}'s weights {what} (fixed noise, "
-                     "plain SGD)", rtol=1e-3, atol=1e-6)
-    for name in ("critic_loss", "penalty", "generator_loss"):
-        expect_close(logs[name], reference["logs"][name],
-                     f"{name} reported by train_step (the last critic step's loss and penalty, "
-                     "the generator step's loss)", rtol=1e-4, atol=1e-6)
+    # The k-th critic step returns (k, 10 k): each train_step logs its last one, and the
+    # trackers average over the train_steps.
+    last = np.mean([n_critic * (i + 1) for i in range(steps)])
+    first = np.mean([n_critic * i + 1 for i in range(steps)])
+    if np.isclose(logs["critic_loss"], first) and n_critic > 1:
+        raise CheckFailed("train_step reports the first critic step's loss; report the last "
+                          "one's (loss, penalty)")
+    for name, value in (("critic_loss", last), ("penalty", 10 * last),
+                        ("generator_loss", float(BATCH))):
+        expect_close(logs[name], value, f"{name} reported by train_step (the mean over "
+                     f"{steps} train_steps of the last critic step's loss and penalty, and of "
+                     "the generator step's loss, on stand-in steps)",
+                     against="what the steps returned")
 
 
 @check(points=1, uses=MODEL, reference=False, task="`WGAN.get_config`",
