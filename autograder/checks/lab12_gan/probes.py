@@ -8,12 +8,11 @@ noise (`fix_latent`) with plain SGD: the change of a network's weights is then e
 gan_losses.py and gan_networks.py are in.
 """
 import contextlib
-from functools import partial
 
 import numpy as np
 
 from autograder.api import CheckFailed
-from autograder.check_helpers import energy_distance, judge_relative_training, tensor
+from autograder.check_helpers import energy_distance, judge_relative_training, standing_in, tensor
 from autograder.check_helpers import scalar as check_scalar
 from autograder.verdicts import expect_close, expect_finite, expect_true
 
@@ -33,41 +32,44 @@ SGD_RATE = 0.1
 # ------------------------------------------------------------------------------ networks
 
 def probe_networks(data_dim=2, latent_dim=2, hidden_units=64, batch_norm=False):
-    """Plain Keras MLPs (G: relu, linear output; D: LeakyReLU, one logit) for GAN checks.
-    batch_norm: a BatchNormalization after each network's first layer (training-mode checks)."""
-    import keras
-    from keras import layers
-
-    def mlp(inputs, outputs, activation, name):
-        x = keras.Input((inputs,))
-        h = layers.Dense(hidden_units)(x)
-        if batch_norm:
-            h = layers.BatchNormalization(momentum=0.5)(h)
-        h = activation()(h)
-        h = activation()(layers.Dense(hidden_units)(h))
-        return keras.Model(x, layers.Dense(outputs)(h), name=name)
-    return (mlp(latent_dim, data_dim, layers.ReLU, "probe_generator"),
-            mlp(data_dim, 1, partial(layers.LeakyReLU, negative_slope=0.2),
-                "probe_discriminator"))
+    """The check's own networks for GAN checks, G: z -> x and D: x -> one logit, so that the
+    model's checks do not depend on gan_networks.py (see _probe_mlp: a tapered MLP with a
+    linear shortcut, ReLU in G, LeakyReLU(0.1) in D). batch_norm: a BatchNormalization
+    after each network's first layer (training-mode checks)."""
+    return (_probe_mlp([latent_dim], data_dim, hidden_units, batch_norm, "relu",
+                       "probe_generator"),
+            _probe_mlp([data_dim], 1, hidden_units, batch_norm, "leaky", "probe_discriminator"))
 
 
 def probe_conditional_networks(num_classes, data_dim=2, latent_dim=2, hidden_units=64,
                                batch_norm=False):
-    """probe_networks with a second input, the one-hot label, concatenated to the first."""
+    """probe_networks with a second input, the one-hot label."""
+    return (_probe_mlp([latent_dim, num_classes], data_dim, hidden_units, batch_norm, "relu",
+                       "probe_conditional_generator"),
+            _probe_mlp([data_dim, num_classes], 1, hidden_units, batch_norm, "leaky",
+                       "probe_conditional_discriminator"))
+
+
+def _probe_mlp(input_sizes, output_size, hidden_units, batch_norm, activation, name):
+    """Dense(hidden_units) and Dense(hidden_units // 2), each followed by the activation
+    ("relu", or "leaky": LeakyReLU(0.1)), then a linear output plus a linear map of the
+    (joined) inputs."""
     import keras
     from keras import layers
 
-    def mlp(first, out, activation, name):
-        inputs = [keras.Input((first,)), keras.Input((num_classes,))]
-        h = layers.Dense(hidden_units)(layers.Concatenate()(inputs))
-        if batch_norm:
-            h = layers.BatchNormalization(momentum=0.5)(h)
-        h = activation()(h)
-        h = activation()(layers.Dense(hidden_units)(h))
-        return keras.Model(inputs, layers.Dense(out)(h), name=name)
-    return (mlp(latent_dim, data_dim, layers.ReLU, "probe_conditional_generator"),
-            mlp(data_dim, 1, partial(layers.LeakyReLU, negative_slope=0.2),
-                "probe_conditional_discriminator"))
+    def activate(hidden):
+        if activation == "leaky":
+            return layers.LeakyReLU(negative_slope=0.1)(hidden)
+        return layers.ReLU()(hidden)
+    inputs = [keras.Input((size,)) for size in input_sizes]
+    joined = inputs[0] if len(inputs) == 1 else layers.Concatenate()(inputs)
+    hidden = layers.Dense(hidden_units)(joined)
+    if batch_norm:
+        hidden = layers.BatchNormalization(momentum=0.5)(hidden)
+    hidden = activate(layers.Dense(hidden_units // 2)(activate(hidden)))
+    outputs = layers.Add()([layers.Dense(output_size)(hidden),
+                            layers.Dense(output_size, use_bias=False)(joined)])
+    return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name=name)
 
 
 def compiled_gan(lab, generator, discriminator, latent_dim, learning_rate=2e-3,
@@ -104,9 +106,6 @@ def run_step(what, step, *args, **kwargs):
                 "GAN.compile builds d_optimizer for discriminator.trainable_variables and "
                 "g_optimizer for generator.trainable_variables, and each step may update its "
                 "own network only") from None
-        if "OptionalFromValue" in text:
-            raise ValueError(f"{what} failed: train_step returned None; it returns "
-                             "self.trackers.results()") from None
         if "(None," in text or "None values not supported" in text:
             raise ValueError(
                 f"{what} failed where the batch size is unknown (fit traces train_step with "
@@ -164,26 +163,20 @@ STANDIN_GENERATOR_LOSSES = {"minimax": standin_minimax, "non_saturating": standi
 @contextlib.contextmanager
 def standin_losses(lab):
     """While the block runs, gan_losses.py's three losses and GENERATOR_LOSSES are the
-    stand-ins above, wherever gan_losses.py or gan_model.py hold them (the worker keeps the
-    modules for the next check, so the originals come back afterwards)."""
+    stand-ins above, under every name gan_losses.py or gan_model.py holds them by
+    (check_helpers.standing_in puts the originals back afterwards)."""
     losses = lab.gan_losses
-    originals = {id(getattr(losses, name, None)): standin for name, standin in (
+    standins = {id(getattr(losses, name)): standin for name, standin in (
         ("discriminator_loss", standin_discriminator_loss),
         ("minimax_generator_loss", standin_minimax),
         ("non_saturating_generator_loss", standin_non_saturating),
-        ("GENERATOR_LOSSES", STANDIN_GENERATOR_LOSSES))}
-    originals.pop(id(None), None)
-    saved = []
-    for module in (losses, lab.gan_model):
-        for name, value in list(vars(module).items()):
-            if id(value) in originals:
-                saved.append((module, name, value))
-                setattr(module, name, originals[id(value)])
-    try:
+        ("GENERATOR_LOSSES", STANDIN_GENERATOR_LOSSES)) if hasattr(losses, name)}
+    with contextlib.ExitStack() as stack:
+        for module in (losses, lab.gan_model):
+            held = {name: standins[id(value)] for name, value in vars(module).items()
+                    if id(value) in standins}
+            stack.enter_context(standing_in(module, **held))
         yield
-    finally:
-        for module, name, value in saved:
-            setattr(module, name, value)
 
 
 def fix_latent(gan, z):
@@ -296,10 +289,6 @@ def train_toy_gan(lab, rng, name, steps, snapshots=3):
 
 # ------------------------------------------------------------------------ verdict helpers
 
-def softplus(x):
-    return np.logaddexp(0.0, np.asarray(x, dtype=np.float64))
-
-
 def sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=np.float64)))
 
@@ -371,17 +360,3 @@ def expect_close_or(actual, expected, what, advice, **tolerances):
         expect_close(actual, expected, what, **tolerances)
     except CheckFailed as failure:
         raise CheckFailed(f"{failure}: {advice}") from None
-
-
-def saying_when_none(model, what):
-    """`model` whose train_step fails with a clear message when it returns None (Keras's
-    own error for that names an internal op)."""
-    original = model.train_step
-
-    def train_step(data):
-        logs = original(data)
-        if logs is None:
-            raise TypeError(f"{what} returned None; it returns self.trackers.results()")
-        return logs
-    model.train_step = train_step
-    return model
