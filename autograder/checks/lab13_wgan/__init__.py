@@ -3,7 +3,7 @@ gradient penalty (wgan_losses.py), the f-GAN losses (fgan_losses.py) and the WGA
 n_critic critic steps per generator step (wgan_model.py).
 
 The step checks build their own small networks, replace the model's noise (sample_latent,
-sample_interpolates) with fixed tensors and the losses with stand-ins of known behaviour
+sample_interpolates) with fixed points and the losses with stand-ins of known behaviour
 (probes.py), so they grade critic_step, generator_step and train_step on their own; the
 training checks use the student's losses and penalty too.
 """

@@ -52,9 +52,11 @@ def _(student, reference):
 def gradient_penalty_on_images(lab, rng):
     import keras
     shape = (12, 4, 4, 2)
-    critic = keras.Sequential([keras.Input(shape[1:]),
-                               keras.layers.Conv2D(4, 3, activation="tanh"),
-                               keras.layers.Flatten(), keras.layers.Dense(1)])
+    def critic(dtype):
+        return keras.Sequential([keras.Input(shape[1:], dtype=dtype),
+                                 keras.layers.Conv2D(4, 3, activation="tanh", dtype=dtype),
+                                 keras.layers.Flatten(dtype=dtype),
+                                 keras.layers.Dense(1, dtype=dtype)])
     return {"interpolates": interpolates_probe(lab, rng, shape),
             "penalty": penalty_probe(lab, rng, critic, rng.normal(size=shape))}
 

@@ -3,16 +3,16 @@ WGAN with fixed noise, and the measures the verdicts apply.
 
 Where a check compares a step's update with the reference's, it runs the student's step on
 networks built here, with stand-ins for the losses of wgan_losses.py and fgan_losses.py
-(`standin_losses`), fixed noise (`fix_noise`) and plain SGD: the change of a network's
-weights is then exactly -learning_rate * the gradient of the loss the step was meant to
-take, whatever state the loss modules are in.
+(`standin_losses`), fixed noise and fixed interpolates (`fix_noise`) and plain SGD: the
+change of a network's weights is then exactly -learning_rate * the gradient of the loss the
+step was meant to take, whatever state the loss modules are in.
 """
 import contextlib
 
 import numpy as np
 
 from autograder.api import CheckFailed
-from autograder.check_helpers import judge_relative_training, tensor
+from autograder.check_helpers import judge_relative_training, standing_in, tensor
 from autograder.check_helpers import scalar as check_scalar
 from autograder.verdicts import expect_close, expect_finite
 
@@ -47,14 +47,15 @@ def flat(arrays):
 
 # ------------------------------------------------------------------------------ networks
 
-def mlp(input_dim, output_dim, hidden_units=32, depth=2, activation="relu", name=None):
+def mlp(input_dim, output_dim, hidden_units=32, depth=2, activation="relu", name=None,
+        dtype="float32"):
     import keras
     from keras import layers
-    inputs = keras.Input((input_dim,))
+    inputs = keras.Input((input_dim,), dtype=dtype)
     hidden = inputs
     for _ in range(depth):
-        hidden = layers.Dense(hidden_units, activation=activation)(hidden)
-    return keras.Model(inputs, layers.Dense(output_dim)(hidden), name=name)
+        hidden = layers.Dense(hidden_units, activation=activation, dtype=dtype)(hidden)
+    return keras.Model(inputs, layers.Dense(output_dim, dtype=dtype)(hidden), name=name)
 
 
 def probe_networks(latent_dim=2, data_dim=2, hidden_units=32, depth=2, activation="relu"):
@@ -87,9 +88,6 @@ def run_step(what, step, *args, **kwargs):
     try:
         return step(*args, **kwargs)
     except ValueError as error:
-        if "OptionalFromValue" in str(error):
-            raise ValueError(f"{what} failed: train_step returned None; it returns "
-                             "self.trackers.results()") from None
         if "Unknown variable" not in str(error):
             raise
         raise ValueError(
@@ -120,13 +118,26 @@ def gradient_wrt(variables, loss_fn):
                  for v, g in zip(variables, tape.gradient(loss, variables))])
 
 
-def input_gradients(critic, x):
-    """grad_x of the summed scores: each example's own input gradient, computed here."""
-    import tensorflow as tf
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        scores = critic(x)
-    return tape.gradient(scores, x).numpy().astype(np.float64)
+def in_float64(build):
+    """A critic made by build(dtype), and its copy in float64 with the same weights (for
+    `input_gradients`)."""
+    critic, copy = build("float32"), build("float64")
+    copy.set_weights([np.asarray(w, dtype=np.float64) for w in critic.get_weights()])
+    return critic, copy
+
+
+def input_gradients(critic64, x, step=1e-5):
+    """Each example's input gradient of the critic's score, by central differences on the
+    critic's float64 copy (an independent estimate: no automatic differentiation), with the
+    shape of x."""
+    x = np.asarray(x, dtype=np.float64)
+    points = x.reshape(len(x), -1)
+    nudges = step * np.eye(points.shape[1])
+    # Row (i, j) of each set: example i moved along its coordinate j.
+    moved = [(points[:, None, :] + sign * nudges).reshape(-1, *x.shape[1:]) for sign in (1, -1)]
+    up, down = (np.asarray(critic64(tensor(m, "float64")), dtype=np.float64).reshape(points.shape)
+                for m in moved)
+    return ((up - down) / (2 * step)).reshape(x.shape)
 
 
 # ------------------------------------------------------------------ stand-ins, fixed noise
@@ -169,36 +180,42 @@ FGAN_STANDINS = {"fgan_critic_loss": standin_fgan_critic_loss,
 
 @contextlib.contextmanager
 def standin_losses(lab):
-    """While the block runs, the losses and the penalty are the stand-ins above, wherever
-    wgan_losses.py, fgan_losses.py or wgan_model.py hold them (the worker keeps the modules
-    for the next check, so the originals come back afterwards)."""
-    originals = {}
-    for module, standins in ((lab.wgan_losses, STANDINS), (lab.fgan_losses, FGAN_STANDINS)):
-        for name, standin in standins.items():
+    """While the block runs, the losses and the penalty are the stand-ins above, under every
+    name wgan_losses.py, fgan_losses.py or wgan_model.py holds them by
+    (check_helpers.standing_in puts the originals back afterwards)."""
+    standins = {}
+    for module, replacements in ((lab.wgan_losses, STANDINS), (lab.fgan_losses, FGAN_STANDINS)):
+        for name, standin in replacements.items():
             if hasattr(module, name):
-                originals[id(getattr(module, name))] = standin
-    saved = []
-    for module in (lab.wgan_losses, lab.fgan_losses, lab.wgan_model):
-        for name, value in list(vars(module).items()):
-            if id(value) in originals:
-                saved.append((module, name, value))
-                setattr(module, name, originals[id(value)])
-    try:
+                standins[id(getattr(module, name))] = standin
+    with contextlib.ExitStack() as stack:
+        for module in (lab.wgan_losses, lab.fgan_losses, lab.wgan_model):
+            held = {name: standins[id(value)] for name, value in vars(module).items()
+                    if id(value) in standins}
+            stack.enter_context(standing_in(module, **held))
         yield
-    finally:
-        for module, name, value in saved:
-            setattr(module, name, value)
 
 
-def fix_noise(model, z, alpha):
-    """Replace the model's random draws by fixed z (N, latent_dim) and alpha (N, 1)."""
+def fix_noise(model, z, points):
+    """Replace the model's random draws: sample_latent returns the fixed z (N, latent_dim),
+    and sample_interpolates is a stand-in of known behaviour: it returns the fixed `points`
+    (N, ...) whatever it is given, and records the sums of the (real, fake) it was given.
+    Returns that record."""
+    import tensorflow as tf
+    given = []
+
+    def sample_interpolates(real, fake):
+        given.append([float(tf.reduce_sum(real)), float(tf.reduce_sum(fake))])
+        return points
     model.sample_latent = lambda batch_size: z
-    model.sample_interpolates = lambda real, fake: alpha * real + (1.0 - alpha) * fake
+    model.sample_interpolates = sample_interpolates
+    return given
 
 
 def step_wgan(lab, rng, n, learning_rate=SGD_RATE, **wgan_args):
     """The student's WGAN on the check's tanh networks with random weights, plain SGD and
-    fixed noise: (model, generator, critic, real, z, alpha)."""
+    fixed noise: (model, generator, critic, real, z, the points the stand-in
+    sample_interpolates returns, the record of what it was given)."""
     from autograder.check_helpers import assign_random_weights
     generator, critic = probe_networks(activation="tanh")
     for network in (generator, critic):
@@ -207,25 +224,26 @@ def step_wgan(lab, rng, n, learning_rate=SGD_RATE, **wgan_args):
                           learning_rate=learning_rate, **wgan_args)
     real = tensor(rng.normal(size=(n, 2)) + [2.0, 0.0])
     z = tensor(rng.normal(size=(n, 2)))
-    alpha = tensor(rng.uniform(size=(n, 1)))
-    fix_noise(model, z, alpha)
-    return model, generator, critic, real, z, alpha
+    points = tensor(rng.uniform(-1.0, 3.0, size=(n, 2)))
+    return model, generator, critic, real, z, points, fix_noise(model, z, points)
 
 
 # ------------------------------------------------------------------------ verdict helpers
 
 def exact_w1(x, y):
-    """W1 between two 1-D samples of the same size: match them in sorted order."""
-    x, y = (np.sort(np.asarray(a, dtype=np.float64).reshape(-1)) for a in (x, y))
-    return float(np.abs(x - y).mean())
+    """Exact W1 between two 1-D samples (scipy's, an independent computation)."""
+    from scipy.stats import wasserstein_distance
+    return float(wasserstein_distance(np.ravel(x), np.ravel(y)))
 
 
 def sliced_w1(x, y, n_directions=64):
-    """Sliced W1 between two 2-D samples of the same size, over fixed directions."""
+    """Sliced W1 between two 2-D samples over fixed, evenly spread angles: scipy's exact 1-D
+    W1 of the coordinates along each angle, averaged."""
+    x, y = (np.asarray(a, dtype=np.float64).reshape(-1, 2) for a in (x, y))
     angles = np.pi * (np.arange(n_directions) + 0.5) / n_directions
-    directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    x, y = (np.asarray(a, dtype=np.float64).reshape(-1, 2) @ directions.T for a in (x, y))
-    return float(np.mean([exact_w1(x[:, k], y[:, k]) for k in range(n_directions)]))
+    return float(np.mean([exact_w1(np.cos(a) * x[:, 0] + np.sin(a) * x[:, 1],
+                                   np.cos(a) * y[:, 0] + np.sin(a) * y[:, 1])
+                          for a in angles]))
 
 
 def expect_value(value, reference, what, known_mistakes=()):
@@ -302,17 +320,3 @@ def judge_training(student, reference, data_name):
                             trained_distance(reference),
                             f"the sliced W1 between generated samples and held-out "
                             f"{data_name} data", improve_to=0.6, factor=2.0, slack=0.3)
-
-
-def saying_when_none(model, what):
-    """`model` whose train_step fails with a clear message when it returns None (Keras's
-    own error for that names an internal op)."""
-    original = model.train_step
-
-    def train_step(data):
-        logs = original(data)
-        if logs is None:
-            raise TypeError(f"{what} returned None; it returns self.trackers.results()")
-        return logs
-    model.train_step = train_step
-    return model

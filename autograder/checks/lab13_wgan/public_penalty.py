@@ -9,6 +9,7 @@ from autograder.checks.lab13_wgan.probes import (
     elementwise,
     expect_value,
     flat,
+    in_float64,
     input_gradients,
     mlp,
     scalar,
@@ -86,11 +87,13 @@ def _(student, reference):
     judge_interpolates(student["images"], IMAGES)
 
 
-def penalty_probe(lab, rng, critic, x):
-    """The student's penalty on x, and each example's input gradient, computed here."""
-    x = tensor(x)
-    penalty = scalar(lab.wgan_losses.gradient_penalty(critic, x), "gradient_penalty")
-    return {"penalty": penalty, "gradients": input_gradients(critic, x)}
+def penalty_probe(lab, rng, build, x):
+    """The student's penalty on x of the critic build(dtype) makes, and each example's input
+    gradient, estimated here (for the verdict's known mistakes)."""
+    critic, critic64 = in_float64(build)
+    x = np.asarray(tensor(x))
+    penalty = scalar(lab.wgan_losses.gradient_penalty(critic, tensor(x)), "gradient_penalty")
+    return {"penalty": penalty, "gradients": input_gradients(critic64, x)}
 
 
 def judge_penalty(student, reference, what):
@@ -104,7 +107,7 @@ def judge_penalty(student, reference, what):
         (np.abs(norms - 1).mean(), "is mean |‖grad‖ - 1|; the penalty squares it"),
         ((batch_norm - 1) ** 2, "takes one norm over the whole batch's gradient; take one "
                                 "norm per example (over all its other axes)"),
-        (((norms - 1) ** 2).sum(), "sums over the batch; take the mean"),
+        (len(grads) * float(reference["penalty"]), "sums over the batch; take the mean"),
     ]
     if grads.ndim > 2:
         last_axis = np.sqrt((grads ** 2).sum(axis=-1))
@@ -123,17 +126,21 @@ def gradient_penalty(lab, rng):
     names the usual slips (||grad||^2, no square, one norm for the batch, a sum, the norm
     over the last axis only)."""
     import keras
-    critic = mlp(2, 1, hidden_units=16, activation="tanh", name="probe_critic")
-    out = {"points": penalty_probe(lab, rng, critic, 2.0 * rng.normal(size=(48, 2)))}
+    def points_critic(dtype):
+        return mlp(2, 1, hidden_units=16, activation="tanh", name="probe_critic", dtype=dtype)
+    out = {"points": penalty_probe(lab, rng, points_critic, 2.0 * rng.normal(size=(48, 2)))}
     # A linear critic x -> x.w has gradient w everywhere: the penalty is (||w|| - 1)^2.
     linear = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     linear.layers[-1].kernel.assign(tensor([[0.5], [1.0], [2.0]]))
     out["linear_penalty"] = scalar(
         lab.wgan_losses.gradient_penalty(linear, tensor(rng.normal(size=(10, 3)))),
         "gradient_penalty on a linear critic")
-    images = keras.Sequential([keras.Input((3, 3, 2)), keras.layers.Flatten(),
-                               keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(1)])
-    out["images"] = penalty_probe(lab, rng, images, rng.normal(size=(10, 3, 3, 2)))
+    def images_critic(dtype):
+        return keras.Sequential([keras.Input((3, 3, 2), dtype=dtype),
+                                 keras.layers.Flatten(dtype=dtype),
+                                 keras.layers.Dense(8, activation="tanh", dtype=dtype),
+                                 keras.layers.Dense(1, dtype=dtype)])
+    out["images"] = penalty_probe(lab, rng, images_critic, rng.normal(size=(10, 3, 3, 2)))
     return out
 
 

@@ -41,10 +41,9 @@ def critic_update_probe(lab, rng, gp_weight, divergence="wasserstein"):
     """One critic_step with stand-ins, fixed noise and SGD; its update, and the updates
     the usual slips would give."""
     with standin_losses(lab):
-        model, generator, critic, real, z, alpha = step_wgan(
+        model, generator, critic, real, z, points, given = step_wgan(
             lab, rng, BATCH, gp_weight=gp_weight, divergence=divergence)
         fake = generator(z)
-        x_hat = alpha * real + (1.0 - alpha) * fake
         variables = critic.trainable_variables
 
         def loss(objective=critic_objective(divergence)):
@@ -54,13 +53,15 @@ def critic_update_probe(lab, rng, gp_weight, divergence="wasserstein"):
             "penalty_at_real": gradient_wrt(variables, lambda: (
                 loss() + gp_weight * standin_gradient_penalty(critic, real))),
             "unweighted": gradient_wrt(variables, lambda: (
-                loss() + standin_gradient_penalty(critic, x_hat))),
+                loss() + standin_gradient_penalty(critic, points))),
             "wasserstein": gradient_wrt(variables, lambda: (
-                loss(standin_critic_loss) + gp_weight * standin_gradient_penalty(critic, x_hat)))}
+                loss(standin_critic_loss) + gp_weight * standin_gradient_penalty(critic, points)))}
         g_before, c_before = weights_of(generator), weights_of(critic)
         what = f"critic_step (gp_weight={gp_weight:g}, divergence={divergence!r})"
         loss, penalty = step_outputs(run_step("critic_step", model.critic_step, real), what)
-        return {"loss": loss, "penalty": penalty, "mistakes": mistakes,
+        return {"loss": loss, "penalty": penalty, "mistakes": mistakes, "gp_weight": gp_weight,
+                "interpolates_given": given,
+                "real_and_fake": [float(np.sum(real)), float(np.sum(fake))],
                 "update": (c_before - weights_of(critic)) / SGD_RATE,
                 "generator_change": float(np.abs(weights_of(generator) - g_before).max())}
 
@@ -77,6 +78,16 @@ EXPLANATIONS = {
 }
 
 
+def judge_interpolates_given(student, what):
+    """With a penalty, critic_step asked self.sample_interpolates for points between the
+    real batch and its fakes (in either order: alpha and 1 - alpha are both uniform)."""
+    given = [sorted(sums) for sums in student["interpolates_given"]]
+    expected = sorted(student["real_and_fake"])
+    expect_true(all(np.allclose(sums, expected, rtol=1e-4, atol=1e-3) for sums in given),
+                f"{what} called self.sample_interpolates on samples that are not the real "
+                "batch and its fakes: take the penalty at self.sample_interpolates(real, fake)")
+
+
 def judge_critic_update(student, reference, what):
     expect_true(student["generator_change"] == 0,
                 f"{what} changed the generator's weights (by up to "
@@ -89,10 +100,15 @@ def judge_critic_update(student, reference, what):
     explanations = {name: message for name, message in EXPLANATIONS.items()
                     if not np.allclose(student["mistakes"][name], reference["update"],
                                        rtol=1e-3, atol=1e-5)}
+    advice = ("the critic's total loss is self.critic_objective(real_scores, fake_scores) + "
+              "gp_weight * gradient_penalty(self.critic, self.sample_interpolates(real, fake)), "
+              "all inside the critic's tape")
+    if student["gp_weight"] > 0 and not student["interpolates_given"]:
+        advice = ("it never calls self.sample_interpolates(real, fake): the penalty is taken "
+                  "at the points that method returns (a check's stand-in here)")
     expect_update(gradient, reference["update"], f"the critic's update in {what} {UPDATE}",
-                  "the critic's total loss is self.critic_objective(real_scores, fake_scores) "
-                  "+ gp_weight * gradient_penalty(self.critic, self.sample_interpolates(real, "
-                  "fake)), all inside the critic's tape", student["mistakes"], explanations)
+                  advice, student["mistakes"], explanations)
+    judge_interpolates_given(student, what)
     expect_close(student["loss"], reference["loss"], f"the loss {what} returns (without the "
                  "penalty)", rtol=1e-4, atol=1e-6)
 
@@ -153,8 +169,8 @@ def weight_clipping(lab, rng):
     set ends with the reference's clipped weights."""
     clip = 0.05
     with standin_losses(lab):
-        model, generator, critic, real, _, _ = step_wgan(lab, rng, 32, gp_weight=0.0,
-                                                          clip_value=clip)
+        model, generator, critic, real, *_ = step_wgan(lab, rng, 32, gp_weight=0.0,
+                                                        clip_value=clip)
         before = [v.numpy() for v in critic.trainable_variables]
         g_before = weights_of(generator)
         run_step("clip_critic_weights", model.clip_critic_weights)
@@ -200,7 +216,8 @@ def generator_step(lab, rng):
     out = {}
     with standin_losses(lab):
         for divergence in ("wasserstein", "js"):
-            model, generator, critic, _, z, _ = step_wgan(lab, rng, BATCH, divergence=divergence)
+            model, generator, critic, _, z, *_ = step_wgan(lab, rng, BATCH,
+                                                           divergence=divergence)
             wasserstein = gradient_wrt(generator.trainable_variables,
                                        lambda: standin_generator_loss(critic(generator(z))))
             g_before, c_before = weights_of(generator), weights_of(critic)
