@@ -56,8 +56,11 @@ MUTANTS = [
         replace=SWAPPABLE_BODIES.format(
             minimax="tf.reduce_mean(tf.nn.softplus(-fake_logits))",
             non_saturating="-tf.reduce_mean(tf.nn.softplus(fake_logits))"),
+        # Trained with the saturating loss, the check's networks still learn moons and the
+        # labelled moons, and land near the ring check's bar (5.5 modes against 6): the loss
+        # checks are the ones that catch it.
         breaks=("minimax_generator_loss", "non_saturating_generator_loss",
-                "generator_loss_gradients", "cgan_follows_requested_class"),
+                "generator_loss_gradients"),
     ),
     Mutant(
         "discriminator_step_uses_generator_variables",
