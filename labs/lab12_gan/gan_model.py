@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 from gan_losses import GENERATOR_LOSSES, discriminator_loss
 
-from dlkit.training import LossTrackers
+from dlkit.training import LossTrackers, OptimizerPerNetwork
 
 
 def as_float32(logits):
@@ -24,13 +24,17 @@ def as_float32(logits):
 
 
 @keras.saving.register_keras_serializable(package="dlkit_lab12_gan")
-class GAN(keras.Model):
+class GAN(OptimizerPerNetwork, keras.Model):
     """generator: z (N, latent_dim) -> x; discriminator: x -> logits (N, 1).
 
     generator_loss: "non_saturating" (-log D(G(z)), the default) or "minimax"
     (log(1 - D(G(z)))). Calling the GAN on z runs the generator.
     Use: gan.compile(d_optimizer=..., g_optimizer=...); gan.fit(dataset of real batches).
+    compile (given by OptimizerPerNetwork) builds d_optimizer for the discriminator's
+    variables and g_optimizer for the generator's, and load_model restores both.
     """
+
+    OPTIMIZERS = {"d_optimizer": "discriminator", "g_optimizer": "generator"}
 
     def __init__(self, generator, discriminator, latent_dim, generator_loss="non_saturating",
                  seed=None, **kwargs):
@@ -47,27 +51,6 @@ class GAN(keras.Model):
         self.trackers = LossTrackers("d_loss", "g_loss")
         # The two networks arrive built, so the GAN holds all its weights from the start.
         self.built = True
-
-    def compile(self, d_optimizer, g_optimizer, **kwargs):
-        """Two optimizers, one per network. kwargs (e.g. steps_per_execution) go to Keras."""
-        super().compile(**kwargs)
-        self.d_optimizer = d_optimizer
-        self.g_optimizer = g_optimizer
-        # Each optimizer gets its slots for its own network now. Built inside the first
-        # traced step instead, they would make Keras trace that step twice (seconds on CPU).
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.g_optimizer.build(self.generator.trainable_variables)
-
-    def get_compile_config(self):
-        # Saved with the model so that load_model gives back a GAN ready to train on.
-        if getattr(self, "d_optimizer", None) is None:
-            return None
-        return {"d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
-                "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer)}
-
-    def compile_from_config(self, config):
-        self.compile(d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
-                     g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]))
 
     @property
     def metrics(self):
@@ -89,9 +72,13 @@ class GAN(keras.Model):
 
         1. N fakes G(z) with z = self.sample_latent(N) (G is not trained here: no tape);
         2. under a tf.GradientTape: D's logits on the real and on the fake batch (as_float32),
-           discriminator_loss, and self.d_optimizer.scale_loss(loss) (for mixed precision);
+           discriminator_loss(real_logits, fake_logits), and
+           self.d_optimizer.scale_loss(loss) (for mixed precision);
         3. the gradients of the scaled loss w.r.t. self.discriminator.trainable_variables,
            applied with self.d_optimizer.apply(grads, variables). Nothing else changes.
+        Call both networks with training=True, here and in generator_step: they are being
+        trained, so the DCGAN's BatchNormalization must normalise with the batch's own
+        statistics (called without it, a Keras model runs in inference mode).
         """
         batch_size = tf.shape(real)[0]
         # TODO: fakes, then a tape over D's loss; D's variables only, with d_optimizer
@@ -101,10 +88,12 @@ class GAN(keras.Model):
         """One update of G on batch_size fresh fakes. Returns G's loss.
 
         1. under a tf.GradientTape: fakes G(z) with z = self.sample_latent(batch_size), D's
-           logits on them (as_float32), the loss GENERATOR_LOSSES[self.generator_loss](logits),
-           and self.g_optimizer.scale_loss(loss);
+           logits on them (as_float32), the loss GENERATOR_LOSSES[self.generator_loss](logits)
+           (the loss this GAN was built with: "minimax" or "non_saturating"), and
+           self.g_optimizer.scale_loss(loss);
         2. the gradients w.r.t. self.generator.trainable_variables only (they flow through
            D to get there), applied with self.g_optimizer.apply. D's weights must not change.
+        Both networks are called with training=True (see discriminator_step).
         """
         # TODO: a tape over G's loss (through D); G's variables only, with g_optimizer
         raise NotImplementedError("fill in the TODO above")
@@ -113,7 +102,8 @@ class GAN(keras.Model):
         """D step, then G step with as many fakes as real samples; logs d_loss and g_loss.
 
         data: a batch of real samples (N, ...) (labels, if the dataset has any, are ignored).
-        Report the two losses with self.trackers.update(d_loss=..., g_loss=...) and return
+        Count the fakes with tf.shape(real)[0]: fit traces train_step with an unknown batch
+        size, where real.shape[0] is None. Report the two losses with self.trackers.update(d_loss=..., g_loss=...) and return
         self.trackers.results().
         """
         real, _, _ = keras.utils.unpack_x_y_sample_weight(data)
@@ -171,9 +161,12 @@ class ConditionalGAN(GAN):
     def discriminator_step(self, real, labels):
         """One update of D on a labelled real batch and as many fakes of the SAME labels.
 
-        real: (N, ...); labels: (N,). D judges [real, y] and [G([z, y]), y], y the one-hot
-        labels, with discriminator_loss; as GAN.discriminator_step, only D's variables are
-        updated, with d_optimizer (and d_optimizer.scale_loss). Returns D's loss.
+        real: (N, ...); labels: (N,). With y = self.one_hot(labels), the one-hot codes of the
+        real batch's own labels, D judges [real, y] and [G([z, y]), y]: the N fakes carry the
+        same labels as the real batch (not labels drawn at random). discriminator_loss; as in
+        GAN.discriminator_step, only D's variables are updated, with d_optimizer (and
+        d_optimizer.scale_loss), and both networks are called with training=True.
+        Returns D's loss.
         """
         # TODO: GAN.discriminator_step, with y = self.one_hot(labels) given to both networks
         raise NotImplementedError("fill in the TODO above")
@@ -181,8 +174,10 @@ class ConditionalGAN(GAN):
     def generator_step(self, labels):
         """One update of G on fakes of the given labels: D judges [G([z, y]), y].
 
-        labels: (N,), one fake per label. As GAN.generator_step, only G's variables are
-        updated, with g_optimizer (and g_optimizer.scale_loss). Returns G's loss.
+        labels: (N,), one fake per label, y = self.one_hot(labels). As in GAN.generator_step,
+        the loss is GENERATOR_LOSSES[self.generator_loss], only G's variables are updated, with
+        g_optimizer (and g_optimizer.scale_loss), and both networks are called with
+        training=True. Returns G's loss.
         """
         # TODO: GAN.generator_step, with y = self.one_hot(labels) given to both networks
         raise NotImplementedError("fill in the TODO above")

@@ -18,7 +18,7 @@ from fgan_losses import DIVERGENCES, fgan_critic_loss, fgan_generator_loss
 from keras import layers
 from wgan_losses import critic_loss, generator_loss, gradient_penalty, random_interpolates
 
-from dlkit.training import LossTrackers
+from dlkit.training import LossTrackers, OptimizerPerNetwork
 
 
 def make_mlp_generator(latent_dim=2, data_dim=2, hidden_units=64, depth=3, name="generator"):
@@ -42,15 +42,18 @@ def make_mlp_critic(data_dim=2, hidden_units=64, depth=3, name="critic"):
 
 
 @keras.saving.register_keras_serializable(package="dlkit_lab13_wgan")
-class WGAN(keras.Model):
+class WGAN(OptimizerPerNetwork, keras.Model):
     """generator: z (N, latent_dim) -> x; critic: x -> scores (N, 1).
 
     n_critic: critic updates per generator update; gp_weight: lambda of the gradient
     penalty (0: none); clip_value: c of weight clipping (None: none); divergence:
     "wasserstein" or one of fgan_losses.DIVERGENCES. Calling the WGAN on z runs the
     generator. Use: wgan.compile(critic_optimizer=..., generator_optimizer=...);
-    wgan.fit(dataset of real batches).
+    wgan.fit(dataset of real batches). compile (given by OptimizerPerNetwork) builds each
+    optimizer for its own network's variables, and load_model restores both.
     """
+
+    OPTIMIZERS = {"critic_optimizer": "critic", "generator_optimizer": "generator"}
 
     def __init__(self, generator, critic, latent_dim, n_critic=5, gp_weight=10.0,
                  clip_value=None, divergence="wasserstein", seed=None, **kwargs):
@@ -72,26 +75,6 @@ class WGAN(keras.Model):
         self.trackers = LossTrackers("critic_loss", "penalty", "generator_loss")
         # The two networks arrive built, so the WGAN holds all its weights from the start.
         self.built = True
-
-    def compile(self, critic_optimizer, generator_optimizer, **kwargs):
-        """One optimizer per network. kwargs (e.g. steps_per_execution) go to Keras."""
-        super().compile(**kwargs)
-        self.critic_optimizer = critic_optimizer
-        self.generator_optimizer = generator_optimizer
-        # Slots now, for each optimizer's own network: built inside the first traced step
-        # instead, they would make Keras trace that step twice.
-        self.critic_optimizer.build(self.critic.trainable_variables)
-        self.generator_optimizer.build(self.generator.trainable_variables)
-
-    def get_compile_config(self):
-        if getattr(self, "critic_optimizer", None) is None:
-            return None
-        return {name: keras.saving.serialize_keras_object(getattr(self, name))
-                for name in ("critic_optimizer", "generator_optimizer")}
-
-    def compile_from_config(self, config):
-        self.compile(**{name: keras.saving.deserialize_keras_object(value)
-                        for name, value in config.items()})
 
     @property
     def metrics(self):
@@ -132,7 +115,8 @@ class WGAN(keras.Model):
         1. fakes G(z), z = self.sample_latent(N), cast to float32; G is not trained here,
            so they are made outside the tape;
         2. under a tf.GradientTape: the critic's scores on real and fake (cast to float32),
-           loss = self.critic_objective(real_scores, fake_scores), and when
+           loss = self.critic_objective(real_scores, fake_scores) (it picks the loss of
+           self.divergence: do not call critic_loss directly), and when
            self.gp_weight > 0 the penalty gradient_penalty(self.critic,
            self.sample_interpolates(real, fake)) (else a float32 zero), the total
            loss + self.gp_weight * penalty, and self.critic_optimizer.scale_loss(total);
@@ -146,8 +130,8 @@ class WGAN(keras.Model):
         raise NotImplementedError("fill in the TODO above")
 
     def clip_critic_weights(self):
-        """Clip every trainable variable of the critic (and nothing else) to
-        [-self.clip_value, self.clip_value], in place (variable.assign)."""
+        """Clip every trainable variable of the critic, kernels and biases alike (and
+        nothing else), to [-self.clip_value, self.clip_value], in place (variable.assign)."""
         # TODO: v.assign(tf.clip_by_value(v, -c, c)) for the critic's variables
         raise NotImplementedError("fill in the TODO above")
 
@@ -155,7 +139,8 @@ class WGAN(keras.Model):
         """One update of the generator on batch_size fresh fakes. Returns its loss.
 
         Under a tf.GradientTape: fakes G(z), z = self.sample_latent(batch_size), the
-        critic's scores on them (cast to float32), loss = self.generator_objective(scores),
+        critic's scores on them (cast to float32), loss = self.generator_objective(scores)
+        (the loss of self.divergence),
         self.generator_optimizer.scale_loss(loss). The gradient flows through the critic
         but is taken w.r.t. self.generator.trainable_variables only and applied with
         self.generator_optimizer: the critic does not change in G's step.
@@ -168,17 +153,19 @@ class WGAN(keras.Model):
         generator step with as many fakes as real samples.
 
         data: a batch of real samples (N, ...) (labels, if any, are ignored). Loop with
-        tf.while_loop(cond, body, loop_vars), whose body(step, loss, penalty) runs one
-        critic_step and returns (step + 1, loss, penalty): the graph holds one critic step,
-        traced once. (A Python `for` over range(self.n_critic) gives the same result, but is
-        unrolled when Keras traces train_step: n_critic copies of the double-backprop graph,
-        seconds of tracing on a CPU.) Report the last critic step's (loss, penalty) and the
-        generator's loss with self.trackers.update(critic_loss=..., penalty=...,
-        generator_loss=...) and return self.trackers.results().
+        keras.ops.fori_loop(0, self.n_critic, body, (zero, zero)), zero = tf.zeros((),
+        "float32"), whose body(step, (loss, penalty)) runs one critic_step and returns its
+        (loss, penalty): the graph holds one critic step, traced once. (A Python `for` over
+        range(self.n_critic) gives the same result, but is unrolled: n_critic copies of the
+        double-backprop graph, seconds of tracing on a CPU. `for _ in tf.range(...)` fails:
+        Keras traces train_step with AutoGraph off, so a tensor cannot drive a Python loop.)
+        Report the last critic step's (loss, penalty) and the generator's loss with
+        self.trackers.update(critic_loss=..., penalty=..., generator_loss=...) and return
+        self.trackers.results().
         """
         real, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         real = keras.ops.cast(real, "float32")
-        # TODO: tf.while_loop of critic steps, one generator step, the trackers
+        # TODO: keras.ops.fori_loop of critic steps, one generator step, the trackers
         raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):

@@ -1,9 +1,5 @@
-from autograder.checks.lab13_wgan.public import (
-    critic_gap,
-    exact_w1,
-    initial_distance,
-    trained_distance,
-)
+from autograder.checks.lab13_wgan.probes import exact_w1, initial_distance, trained_distance
+from autograder.checks.lab13_wgan.public_training import critic_gap
 from tests.handout_numbers import Claim
 
 

@@ -28,7 +28,8 @@ MUTANTS = [
         find="return tf.reduce_mean(tf.square(norms - 1.0))",
         replace="return tf.reduce_mean(tf.square(norms))",
         breaks=("gradient_penalty", "gradient_penalty_reaches_critic_weights",
-                "critic_step_with_penalty", "critic_estimates_w1"),
+                "critic_estimates_w1"),
+        says="pushes the gradient to 0",
     ),
     Mutant(
         "one_interpolation_coefficient_for_the_batch",
@@ -45,6 +46,7 @@ MUTANTS = [
              "            total",
         replace="penalty = gradient_penalty(self.critic, real)\n            total",
         breaks=("critic_step_with_penalty",),
+        says="at the real samples",
     ),
     Mutant(
         "penalty_outside_the_critic_tape",
@@ -52,14 +54,15 @@ MUTANTS = [
         find=CRITIC_TAPE,
         replace=PENALTY_BEFORE_TAPE,
         breaks=("critic_step_with_penalty", "critic_estimates_w1", "wgan_gp_learns_moons"),
+        says="ignores the gradient penalty",
     ),
     Mutant(
         "critic_loss_sign_flipped",
         "wgan_losses.py",
         find="return tf.reduce_mean(fake_scores) - tf.reduce_mean(real_scores)",
         replace="return tf.reduce_mean(real_scores) - tf.reduce_mean(fake_scores)",
-        breaks=("critic_loss", "critic_step", "critic_step_with_penalty", "critic_estimates_w1",
-                "wgan_gp_learns_moons"),
+        breaks=("critic_loss", "critic_estimates_w1", "wgan_gp_learns_moons"),
+        says="opposite sign",
     ),
     Mutant(
         "clipping_every_weight_of_the_model",
@@ -71,9 +74,9 @@ MUTANTS = [
     Mutant(
         "generator_step_inside_the_critic_loop",
         "wgan_model.py",
-        find="            loss, penalty = self.critic_step(real)\n",
-        replace="            loss, penalty = self.critic_step(real)\n"
-                "            self.generator_step(tf.shape(real)[0])\n",
+        find="            return self.critic_step(real)\n",
+        replace="            self.generator_step(tf.shape(real)[0])\n"
+                "            return self.critic_step(real)\n",
         breaks=("train_step_runs_n_critic_steps", "wgan_gp_learns_moons"),
     ),
     # The critic's loss is not scaled: fine in float32, but under mixed precision the
@@ -82,4 +85,115 @@ MUTANTS = [
            "scaled_total = self.critic_optimizer.scale_loss(total)",
            "scaled_total = total",
            breaks=("wgan_trains_in_mixed_precision",)),
+    # Only right when N == M: the extra points of the larger sample are dropped.
+    Mutant(
+        "wasserstein_1d_truncates_to_the_smaller_sample",
+        "wasserstein.py",
+        find="    points = np.sort(np.concatenate([x, y]))\n",
+        replace="    k = min(len(x), len(y))\n"
+                "    return float(np.mean(np.abs(x[:k] - y[:k])))\n"
+                "    points = np.sort(np.concatenate([x, y]))\n",
+        breaks=("wasserstein_1d",),
+        says="drops the larger sample",
+    ),
+    Mutant(
+        "wasserstein_1d_cdf_one_point_late",
+        "wasserstein.py",
+        find='cdf_x = np.searchsorted(x, points[:-1], side="right") / len(x)\n'
+             '    cdf_y = np.searchsorted(y, points[:-1], side="right") / len(y)',
+        replace="cdf_x = np.searchsorted(x, points[:-1]) / len(x)\n"
+                "    cdf_y = np.searchsorted(y, points[:-1]) / len(y)",
+        breaks=("wasserstein_1d", "sliced_wasserstein"),
+        says="side='right'",
+    ),
+    Mutant(
+        "sliced_wasserstein_sums_over_directions",
+        "wasserstein.py",
+        find="return float(np.mean([wasserstein_1d(",
+        replace="return float(np.sum([wasserstein_1d(",
+        breaks=("sliced_wasserstein",),
+        says="sums over the directions",
+    ),
+    Mutant(
+        "interpolates_ignore_the_seed",
+        "wgan_losses.py",
+        find="alpha = keras.random.uniform((batch_size,) + (1,) * (len(real.shape) - 1), "
+             "seed=seed)",
+        replace="alpha = tf.random.uniform((batch_size,) + (1,) * (len(real.shape) - 1))",
+        breaks=("random_interpolates",),
+        says="ignores its seed",
+    ),
+    # Right for points (N, D), wrong for images (N, H, W, C).
+    Mutant(
+        "penalty_norm_over_the_last_axis",
+        "wgan_losses.py",
+        find="    grads = tf.reshape(grads, (tf.shape(grads)[0], -1))\n"
+             "    # The epsilon keeps the norm's own gradient finite where the input gradient is 0.\n"
+             "    norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=1) + 1e-12)\n",
+        replace="    norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=-1) + 1e-12)\n",
+        breaks=("gradient_penalty",),
+        says="last axis",
+    ),
+    Mutant(
+        "js_conjugate_written_literally",
+        "fgan_losses.py",
+        find="return tf.nn.softplus(v) - math.log(2.0)",
+        replace="return -tf.math.log(2.0 - tf.exp(fgan_activation(v, divergence)))",
+        breaks=("fgan_activation_and_conjugate",),
+        says="NaN or inf",
+    ),
+    Mutant(
+        "clipping_the_kernels_only",
+        "wgan_model.py",
+        find="for variable in self.critic.trainable_variables:\n            variable.assign(",
+        replace="for variable in [v for v in self.critic.trainable_variables if len(v.shape) == 2]:"
+                "\n            variable.assign(",
+        breaks=("weight_clipping",),
+        says="bias",
+    ),
+    Mutant(
+        "clipping_before_the_update",
+        "wgan_model.py",
+        find="        self.critic_optimizer.apply(grads, variables)\n"
+             "        if self.clip_value is not None:\n"
+             "            self.clip_critic_weights()\n",
+        replace="        if self.clip_value is not None:\n"
+                "            self.clip_critic_weights()\n"
+                "        self.critic_optimizer.apply(grads, variables)\n",
+        breaks=("weight_clipping",),
+        says="not before",
+    ),
+    # An f-GAN would train a Wasserstein critic, without any Lipschitz constraint.
+    Mutant(
+        "critic_step_ignores_the_divergence",
+        "wgan_model.py",
+        find="            loss = self.critic_objective(real_scores, fake_scores)\n",
+        replace="            loss = critic_loss(real_scores, fake_scores)\n",
+        breaks=("critic_step",),
+        says="whatever the divergence",
+    ),
+    Mutant(
+        "generator_step_ignores_the_divergence",
+        "wgan_model.py",
+        find="            loss = self.generator_objective(fake_scores)\n",
+        replace="            loss = generator_loss(fake_scores)\n",
+        breaks=("generator_step",),
+        says="whatever the divergence",
+    ),
+    Mutant(
+        "penalty_without_its_weight",
+        "wgan_model.py",
+        find="total = loss + self.gp_weight * penalty",
+        replace="total = loss + penalty",
+        breaks=("critic_step_with_penalty",),
+        says="without its weight",
+    ),
+    Mutant(
+        "one_critic_step_too_many",
+        "wgan_model.py",
+        find="keras.ops.fori_loop(0, self.n_critic, one_critic_step",
+        replace="keras.ops.fori_loop(0, self.n_critic + 1, one_critic_step",
+        breaks=("train_step_runs_n_critic_steps",),
+        says="expected 6",
+    ),
 ]

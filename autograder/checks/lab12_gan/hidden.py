@@ -2,22 +2,22 @@
 import numpy as np
 
 from autograder.api import check
-from autograder.checks.lab12_gan.public import (
+from autograder.check_helpers import largest_change, snapshot, tensor
+from autograder.checks.lab12_gan.probes import (
     LOSSES,
     MODEL,
     NETWORKS,
     compiled_gan,
+    judge_training,
+    run_step,
+    scalar,
+    train_toy_gan,
+)
+from autograder.checks.lab12_gan.public_networks import (
     dcgan_discriminator_probe,
     dcgan_generator_probe,
     judge_dcgan_discriminator,
     judge_dcgan_generator,
-    judge_training,
-    largest_change,
-    run_step,
-    scalar,
-    snapshot,
-    tensor,
-    train_toy_gan,
 )
 from autograder.verdicts import expect_close, expect_true
 
@@ -53,7 +53,8 @@ def dcgan_on_16x16_colour_images(lab, rng):
 
 @dcgan_on_16x16_colour_images.verdict
 def _(student, reference):
-    judge_dcgan_generator(student["generator"], reference["generator"], (16, 16, 3))
+    judge_dcgan_generator(student["generator"], reference["generator"], (16, 16, 3),
+                          latent_dim=5, base_channels=4)
     judge_dcgan_discriminator(student["discriminator"], reference["discriminator"], (16, 16, 3))
 
 
@@ -79,14 +80,18 @@ def dcgan_train_step_on_digits(lab, rng):
     gan = compiled_gan(lab, generator, discriminator, latent_dim=8)
     images, _ = load_digits("train")
     batch = images[rng.choice(len(images), 32, replace=False)]
-    g_before, d_before = snapshot(generator), snapshot(discriminator)
+    g_before, d_before = snapshot(generator.weights), snapshot(discriminator.weights)
+    moving = snapshot(generator.non_trainable_weights)
     logs = run_step("train_step", gan.train_step, tensor(batch))
-    changes = {"discriminator_change": largest_change(d_before, discriminator),
-               "generator_change": largest_change(g_before, generator)}
-    d_before = snapshot(discriminator)
+    changes = {"discriminator_change": largest_change(d_before, discriminator.weights),
+               "generator_change": largest_change(g_before, generator.weights),
+               "moving_statistics_change": largest_change(moving,
+                                                          generator.non_trainable_weights)}
+    d_before = snapshot(discriminator.trainable_weights)
     run_step("generator_step", gan.generator_step, 16)
     return {"logs": {str(k): float(v) for k, v in logs.items()}, **changes,
-            "discriminator_change_in_generator_step": largest_change(d_before, discriminator)}
+            "discriminator_change_in_generator_step": largest_change(
+                d_before, discriminator.trainable_weights)}
 
 
 @dcgan_train_step_on_digits.verdict
@@ -97,6 +102,10 @@ def _(student, reference):
     for net in ("discriminator", "generator"):
         expect_true(student[f"{net}_change"] > 0,
                     f"one train_step of the DCGAN left the {net}'s weights unchanged")
+    expect_true(student["moving_statistics_change"] > 0,
+                "one train_step of the DCGAN left the moving statistics of the generator's "
+                "BatchNormalization unchanged: the steps must call the networks with "
+                "training=True")
     expect_true(student["discriminator_change_in_generator_step"] == 0,
                 "generator_step changed the DCGAN discriminator's weights: D must stay fixed "
                 "in G's step")

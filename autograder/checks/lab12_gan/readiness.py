@@ -1,19 +1,17 @@
 """GPU-readiness checks of lab12_gan: they run on a CPU too (see autograder/readiness.py).
 
-The networks are the given MLPs of gan_networks.py, so these checks judge the GAN's own
-train_step: two optimizers, each loss scaled by its own optimizer.
+The networks are the check's own ELU MLPs (probes.probe_networks), so these checks judge the
+GAN's own train_step: two optimizers, each loss scaled by its own optimizer.
 """
 from autograder import readiness
-
-MODULES = ("gan_losses", "gan_model", "gan_networks")
+from autograder.checks.lab12_gan.probes import MODEL
 
 
 def _build(lab):
     def build():
-        networks = lab.gan_networks
-        return lab.gan_model.GAN(networks.make_mlp_generator(latent_dim=2, hidden_units=32),
-                                 networks.make_mlp_discriminator(hidden_units=32),
-                                 latent_dim=2, seed=1)
+        from autograder.checks.lab12_gan.probes import probe_networks
+        generator, discriminator = probe_networks(hidden_units=32)
+        return lab.gan_model.GAN(generator, discriminator, latent_dim=2, seed=1)
     return build
 
 
@@ -26,8 +24,8 @@ def _compile(model, jit_compile="auto"):
 
 
 gan_trains_with_xla, gan_trains_in_mixed_precision, gan_train_step_traces_at_most_twice = \
-    readiness.checks_for(__name__, "gan", build=_build, compile_model=_compile, data=readiness.gaussian_points,
-                         uses=MODULES,
+    readiness.checks_for(__name__, "gan", build=_build, compile_model=_compile,
+                         data=readiness.gaussian_points, uses=MODEL, task="`GAN.train_step`",
                          scale_hint="in each step: scaled = <that step's optimizer>.scale_loss("
                                     "loss) inside the tape, then tape.gradient(scaled, ...)",
                          trace_hint="count fakes with tf.shape(real)[0], not real.shape[0]: "

@@ -2,9 +2,9 @@
 gradient penalty (wgan_losses.py), the f-GAN losses (fgan_losses.py) and the WGAN model with
 n_critic critic steps per generator step (wgan_model.py).
 
-The model checks build their own small networks and replace the model's noise
-(sample_latent, sample_interpolates) with fixed tensors where they compare updates with the
-reference, so they grade critic_step and train_step, not the network builders or how the
-randomness is drawn.
+The step checks build their own small networks, replace the model's noise (sample_latent,
+sample_interpolates) with fixed points and the losses with stand-ins of known behaviour
+(probes.py), so they grade critic_step, generator_step and train_step on their own; the
+training checks use the student's losses and penalty too.
 """
 MODULES = ("wasserstein", "wgan_losses", "fgan_losses", "wgan_model")

@@ -2,23 +2,25 @@
 import numpy as np
 
 from autograder.api import check
-from autograder.checks.lab13_wgan.public import (
+from autograder.check_helpers import tensor
+from autograder.checks.lab13_wgan.probes import (
     FGAN,
     LOSSES,
     MODEL,
     WASSERSTEIN,
     compiled_wgan,
     elementwise,
-    interpolates_probe,
-    judge_interpolates,
-    judge_penalty,
     judge_training,
-    penalty_probe,
     probe_networks,
     run_step,
     scalar,
-    tensor,
     train_toy_wgan,
+)
+from autograder.checks.lab13_wgan.public_penalty import (
+    interpolates_probe,
+    judge_interpolates,
+    judge_penalty,
+    penalty_probe,
 )
 from autograder.verdicts import expect_close, expect_finite, expect_true
 
@@ -50,9 +52,11 @@ def _(student, reference):
 def gradient_penalty_on_images(lab, rng):
     import keras
     shape = (12, 4, 4, 2)
-    critic = keras.Sequential([keras.Input(shape[1:]),
-                               keras.layers.Conv2D(4, 3, activation="tanh"),
-                               keras.layers.Flatten(), keras.layers.Dense(1)])
+    def critic(dtype):
+        return keras.Sequential([keras.Input(shape[1:], dtype=dtype),
+                                 keras.layers.Conv2D(4, 3, activation="tanh", dtype=dtype),
+                                 keras.layers.Flatten(dtype=dtype),
+                                 keras.layers.Dense(1, dtype=dtype)])
     return {"interpolates": interpolates_probe(lab, rng, shape),
             "penalty": penalty_probe(lab, rng, critic, rng.normal(size=shape))}
 

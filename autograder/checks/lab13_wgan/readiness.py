@@ -25,7 +25,7 @@ def _compile(model, jit_compile="auto"):
 
 wgan_trains_with_xla, wgan_trains_in_mixed_precision, wgan_train_step_traces_at_most_twice = \
     readiness.checks_for(__name__, "wgan", build=_build, compile_model=_compile, data=readiness.gaussian_points,
-                         uses=MODULES,
+                         uses=MODULES, task="`WGAN.train_step`",
                          scale_hint="in each step: scaled = <that step's optimizer>.scale_loss("
                                     "loss) inside the tape, then tape.gradient(scaled, ...); "
                                     "the penalty in float32")
