@@ -1,4 +1,4 @@
-from autograder.checks.lab16_diffusion.public import trained_distance
+from autograder.checks.lab16_diffusion.probes import trained_distance
 from tests.handout_numbers import Claim
 
 CLAIMS = [

@@ -1,10 +1,12 @@
 """Hidden checks of lab16_diffusion: fresh shapes, sizes and schedules; references from the
-solution. The last one trains a class-conditional model with the student's own MLPDenoiser
-and samples it with classifier-free guidance: the whole lab at once."""
+solution. The last one trains a class-conditional model with the student's own MLPDenoiser,
+schedule, loss, label dropout and EMA (no stand-ins) and samples it with classifier-free
+guidance: the whole lab at once."""
 import numpy as np
 
 from autograder.api import check
-from autograder.checks.lab16_diffusion.public import (
+from autograder.check_helpers import scalar, tensor
+from autograder.checks.lab16_diffusion.probes import (
     DENOISER,
     FORWARD,
     GUIDANCE,
@@ -20,11 +22,10 @@ from autograder.checks.lab16_diffusion.public import (
     numpy_schedule,
     per_example,
     random_betas,
-    scalar,
-    tensor,
     timesteps,
     train_diffusion,
 )
+from autograder.checks.lab16_diffusion.sampling import judge_ddim_timesteps
 from autograder.verdicts import expect_close, expect_equal, expect_finite, expect_true
 
 # The budget of guidance_learns_classes: the student's MLPDenoiser, labelled moons.
@@ -118,8 +119,8 @@ def ddim_other_subsequences(lab, rng):
 
 @ddim_other_subsequences.verdict
 def _(student, reference):
-    for (T, S), got, want in zip(reference["pairs"], student["timesteps"], reference["timesteps"]):
-        expect_equal(got, want, f"ddim_timesteps({T}, {S})")
+    for (T, S), got in zip(reference["pairs"], student["timesteps"]):
+        judge_ddim_timesteps(got, T, S)
     expect_close(student["samples"], reference["samples"],
                  "ddim_sample visiting all 20 timesteps of a 20-step schedule",
                  rtol=1e-3, atol=1e-4)
@@ -208,7 +209,7 @@ def guidance_learns_classes(lab, rng):
     network = lab.denoiser.MLPDenoiser(data_dim=2, hidden_units=64, depth=3, embedding_dim=32,
                                        num_classes=2)
     return train_diffusion(lab, rng, CONDITIONAL, network=network, num_classes=2,
-                           guidance_weight=2.0)
+                           guidance_weight=2.0, stand_ins=False)
 
 
 @guidance_learns_classes.verdict
