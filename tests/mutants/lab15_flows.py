@@ -60,6 +60,13 @@ MUTANTS = [
            "tfb.Chain([FlowBijector(layer) for layer in reversed(self.flow_layers)])",
            "tfb.Chain([FlowBijector(layer) for layer in self.flow_layers])",
            breaks=("tfp_distribution",), says="LAST bijector first"),
+    # The inverse log-det taken as minus the FORWARD log-det at z: right for couplings (their
+    # log-det depends on the kept half only), wrong for any layer whose log-det depends on
+    # the point, like the checks' sinh-arcsinh layer.
+    Mutant("bijector_inverse_log_det_at_the_wrong_point", FLOWS,
+           "return self.flow.inverse(z)[1]",
+           "return -self.flow.forward(z)[1]",
+           breaks=("tfp_distribution",), says="inverse_log_det_jacobian"),
     # The reloaded RealNVP gets the default bound (2.0) instead of the saved one (1.5).
     Mutant("realnvp_get_config_forgets_the_bound", FLOWS,
            '"hidden_units": list(self.hidden_units), "log_scale_bound": self.log_scale_bound,\n                "actnorm"',

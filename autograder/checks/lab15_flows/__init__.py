@@ -2,7 +2,7 @@
 made.py (MADE for flows: degrees, masks, masked layers) and flows.py (change of variables,
 affine couplings, actnorm, MAF, the flow model, TFP bijectors).
 
-probes.py: the helpers the checks share, and the checks' own flow layers and model.
+probes.py: the helpers the checks share; stand_ins.py: the checks' own flow layers and model.
 public.py: the change of variables, bounded log-scales, the MADE.
 public_layers.py: couplings, alternating masks, ActNorm, the MAF layer: invariants that need
 no reference (inverse(forward(x)) == x, log-determinants against autodiff Jacobians) and

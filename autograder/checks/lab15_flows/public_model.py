@@ -2,8 +2,8 @@
 test_step, RealNVP.get_config).
 
 Each check runs the student's FlowModel code on the checks' own flow layers (probes.py:
-an elementwise affine layer and affine couplings with random weights, so order and
-log-determinants matter), and computes what the right answer is with the checks' own
+an affine layer, affine couplings and a sinh-arcsinh layer with random weights, so order
+and log-determinants matter), and computes what the right answer is with the checks' own
 chaining: a wrong coupling or ActNorm costs its own checks, not these. train_step and
 test_step also get the checks' own density (forward, inverse and log_prob), so only the
 training step itself is graded there; the training check is relative to the reference,
@@ -17,18 +17,20 @@ from autograder.api import CheckFailed, check
 from autograder.check_helpers import assign_random_weights, largest_change, snapshot, tensor
 from autograder.checks.lab15_flows.probes import (
     MARGIN_NATS,
-    chain_forward,
-    chain_inverse,
-    check_change_of_variables,
-    check_log_prob,
     constructor_arguments,
     judge_config,
     judge_training,
     pair,
-    stand_in_flow,
-    stand_in_layers,
     standing_in,
     train_probe,
+)
+from autograder.checks.lab15_flows.stand_ins import (
+    chain_forward,
+    chain_inverse,
+    check_change_of_variables,
+    check_log_prob,
+    mixed_layers,
+    stand_in_flow,
 )
 from autograder.verdicts import expect_close, expect_shape, expect_true
 
@@ -37,12 +39,12 @@ from autograder.verdicts import expect_close, expect_shape, expect_true
 TRAIN = {"model": "stand_in", "layers": 4, "hidden_units": (64,), "learning_rate": 1e-2,
          "batch_size": 256, "steps": 200, "train_size": 1024, "test_size": 1024}
 DIM = 3
-STACK = f"FlowModel({DIM}) holding the checks' layers [affine, coupling, affine, coupling]"
+STACK = f"FlowModel({DIM}) holding the checks' layers [affine, coupling, sinh-arcsinh, coupling]"
 
 
 def random_stack(lab, rng, own_density=False):
     """The student's FlowModel with the checks' 4 layers (dimension 3), random weights."""
-    layers = stand_in_layers(DIM, couplings=2, hidden_units=(8,))
+    layers = mixed_layers(DIM, hidden_units=(8,))
     model = stand_in_flow(lab, DIM, layers, own_density=own_density)
     assign_random_weights(model, rng, 0.4)
     return model, layers
@@ -149,8 +151,8 @@ def tfp_distribution(lab, rng):
     log_dets)."""
     model, layers = random_stack(lab, rng)
     x, z = (rng.normal(size=(8, DIM)).astype("float32") for _ in range(2))
-    coupling = layers[1]
-    bijector = lab.flows.FlowBijector(coupling)
+    elementwise = layers[2]   # the sinh-arcsinh layer: its log_dets depend on the point
+    bijector = lab.flows.FlowBijector(elementwise)
     distribution = model.distribution()
     seed = tuple(int(s) for s in rng.integers(0, 2**30, size=2))  # a stateless TFP seed
     base_draw = lab.flows.standard_normal(DIM).sample(5, seed=seed)
@@ -158,8 +160,8 @@ def tfp_distribution(lab, rng):
         "bijector": {"forward": bijector.forward(x), "inverse": bijector.inverse(z),
                      "fldj": bijector.forward_log_det_jacobian(x, event_ndims=1),
                      "ildj": bijector.inverse_log_det_jacobian(z, event_ndims=1)},
-        "layer": {"forward": coupling.forward(x)[0], "inverse": coupling.inverse(z)[0],
-                  "fldj": coupling.forward(x)[1], "ildj": coupling.inverse(z)[1]},
+        "layer": {"forward": elementwise.forward(x)[0], "inverse": elementwise.inverse(z)[0],
+                  "fldj": elementwise.forward(x)[1], "ildj": elementwise.inverse(z)[1]},
         "log_prob": distribution.log_prob(x), "expected_log_prob": check_log_prob(layers, x),
         "unreversed_log_prob": check_log_prob(layers[::-1], x),
         "samples": distribution.sample(5, seed=seed),
@@ -174,7 +176,7 @@ def _(student, _reference):
             "fldj": ("forward_log_det_jacobian(x)", "forward(x)'s log_det"),
             "ildj": ("inverse_log_det_jacobian(z)", "inverse(z)'s log_det")}.items():
         expect_close(student["bijector"][method], student["layer"][method],
-                     f"FlowBijector(coupling).{call}", against=f"the layer's {layer_call}")
+                     f"FlowBijector(layer).{call}", against=f"the layer's {layer_call}")
     judge_named(student["log_prob"], student["expected_log_prob"],
                 f"{STACK}.distribution().log_prob(x)", [
         (student["unreversed_log_prob"], "is the density of the layers chained in the wrong "
