@@ -6,6 +6,10 @@ Softmax, log-softmax and logsumexp in a check come from `scipy.special`, an inde
 reference, not from numpy written again in each lab."""
 from __future__ import annotations
 
+import contextlib
+import inspect
+import json
+
 import numpy as np
 
 
@@ -53,6 +57,52 @@ def snapshot(variables) -> list[np.ndarray]:
 def largest_change(before: list[np.ndarray], variables) -> float:
     """The largest absolute change of any value since `snapshot(variables)`."""
     return max(float(np.abs(b - a).max()) for b, a in zip(before, snapshot(variables)))
+
+
+@contextlib.contextmanager
+def standing_in(module, **replacements):
+    """Names of a graded module replaced by check-defined stand-ins while the block runs, the
+    originals put back afterwards (the worker keeps the module for the next check). Probes
+    only. A stand-in is never the reference's code: either a component of known, different
+    behaviour that the unit must use as the handout says, or an independent library
+    computation, so that the student release ships no answers."""
+    missing = object()
+    saved = {name: getattr(module, name, missing) for name in replacements}
+    for name, value in replacements.items():
+        setattr(module, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                delattr(module, name)
+            else:
+                setattr(module, name, value)
+
+
+def constructor_arguments(cls) -> list[str]:
+    """The names of cls.__init__'s arguments, but self, *args and **kwargs."""
+    return [name for name, p in inspect.signature(cls.__init__).parameters.items()
+            if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+
+
+def judge_config(config_json: str, given: dict, what: str) -> None:
+    """The verdict of a get_config probe: the config (as JSON) holds every constructor
+    argument in `given`, with the value the object was built with."""
+    from autograder.api import CheckFailed
+    config = json.loads(config_json)
+    missing = [name for name in given if name not in config]
+    if missing:
+        raise CheckFailed(f"{what}.get_config() leaves out {missing}: it must return every "
+                          "constructor argument, or load_model rebuilds it with the defaults")
+    for name, value in given.items():
+        got = config[name]
+        numeric = np.asarray(value).dtype.kind in "biuf" and np.shape(got) == np.shape(value)
+        same = (np.allclose(np.asarray(got, dtype=float), np.asarray(value, dtype=float))
+                if numeric else got == value)
+        if not same:
+            raise CheckFailed(f"{what}.get_config()[{name!r}] is {got!r}, it was built with "
+                              f"{value!r}")
 
 
 def judge_relative_training(reached: float, start: float, target: float, what: str, *,

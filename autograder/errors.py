@@ -81,6 +81,10 @@ def describe(error: BaseException, folder: Path) -> str:
     if isinstance(error, ModuleNotFoundError) and error.name:
         return _one_line(f"{location or 'the code'} imports {error.name!r}, "
                          "which is not installed here")
+    if "OptionalFromValue" in _text(error):
+        # Keras's fit wraps the step's logs in an Optional: a step returning None fails there.
+        return _one_line("train_step returned None: it must return its logs, a dict of "
+                         "metric names to values (a `pass` left in it, or a missing `return`?)")
     if where is None and "NoneType" in _text(error):
         # Raised in the check's own code, on a value the student's code gave back.
         return _one_line("a function under test returned None where a value was expected "

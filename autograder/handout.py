@@ -56,6 +56,10 @@ def table(lab: str) -> str:
     return "\n".join(lines + ["", total + "."])
 
 
+def has_table(text: str) -> bool:
+    return bool(BLOCK.search(text))
+
+
 def refresh(text: str, lab: str) -> str:
     """The handout `text` with its table regenerated."""
     if not BLOCK.search(text):

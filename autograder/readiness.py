@@ -201,6 +201,7 @@ def traces_over_batch_sizes(build, compile_model, data, sizes=(32, 24, 16, 8, 5)
         # step twice; build it first, so only the model's own retracing is counted.
         if not optimizer.built:
             optimizer.build(model.trainable_variables)
+    before = _weights(model)
     traces = [0]
     original = model.train_step
 
@@ -212,10 +213,14 @@ def traces_over_batch_sizes(build, compile_model, data, sizes=(32, 24, 16, 8, 5)
         # fit, not train_on_batch: train_step gets (x, y) as in training, not (x, y, None).
         model.fit(*(part[:size] for part in parts), batch_size=size, epochs=1, verbose=0,
                   shuffle=False)
-    return {"traces": traces[0], "sizes": list(sizes)}
+    moved = any(not np.array_equal(b, a) for b, a in zip(before, _weights(model)))
+    return {"traces": traces[0], "sizes": list(sizes), "weights_moved": moved}
 
 
 def judge_traces(student) -> None:
+    # A step that trains nothing traces once and would keep the point for free.
+    expect_true(student["weights_moved"], "train_step did not change any weight "
+                f"over {len(student['sizes'])} batches: it must apply the gradients")
     expect_at_most(student["traces"], MAX_TRACES,
                    f"times train_step was traced over {len(student['sizes'])} batches of sizes "
                    f"{student['sizes']} (Keras retraces once to relax the batch size; more means "

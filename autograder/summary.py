@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from collections import Counter
 from pathlib import Path
 
@@ -25,13 +26,19 @@ def gradebook_csv(reports: dict[str, Report]) -> str:
     return buffer.getvalue()
 
 
+def _short(message: str) -> str:
+    """The message cut at a word under MESSAGE_WIDTH, so that messages differing only in
+    their numbers at the end are counted together."""
+    return textwrap.shorten(message, MESSAGE_WIDTH, placeholder=" …")
+
+
 def most_failed(reports: dict[str, Report], top_messages: int = 3) -> list[tuple[str, int, list]]:
     """[(check, how many failed it, [(message, count), ...])], most failed first."""
     failures: dict[str, Counter] = {}
     for report in reports.values():
         for r in report.results:
             if r.status == "failed":
-                failures.setdefault(r.name, Counter())[r.message[:MESSAGE_WIDTH]] += 1
+                failures.setdefault(r.name, Counter())[_short(r.message)] += 1
     ranked = sorted(failures.items(), key=lambda item: -sum(item[1].values()))
     return [(name, sum(c.values()), c.most_common(top_messages)) for name, c in ranked]
 

@@ -122,15 +122,27 @@ def expect_true(condition: bool, message: str) -> None:
         raise CheckFailed(message)
 
 
+def _apart(value: float, bound: float) -> tuple[str, str]:
+    """value and bound with 4 significant digits, or as many more as it takes for the two to
+    print differently (a value just past its bound must not read as equal to it)."""
+    for digits in range(4, 17):
+        shown, limit = f"{value:.{digits}g}", f"{bound:.{digits}g}"
+        if shown != limit:
+            break
+    return shown, limit
+
+
 def expect_at_least(value, floor: float, what: str, *, unit: str = "") -> None:
     """A higher-is-better metric reaches `floor`."""
     value = float(as_array(value, what))
     if not np.isfinite(value) or value < floor:
-        raise CheckFailed(f"{what} is {value:.4g}{unit}, needs at least {floor:.4g}{unit}")
+        shown, bound = _apart(value, floor)
+        raise CheckFailed(f"{what} is {shown}{unit}, needs at least {bound}{unit}")
 
 
 def expect_at_most(value, ceiling: float, what: str, *, unit: str = "") -> None:
     """A lower-is-better metric (a loss, a distance) stays at or below `ceiling`."""
     value = float(as_array(value, what))
     if not np.isfinite(value) or value > ceiling:
-        raise CheckFailed(f"{what} is {value:.4g}{unit}, needs at most {ceiling:.4g}{unit}")
+        shown, bound = _apart(value, ceiling)
+        raise CheckFailed(f"{what} is {shown}{unit}, needs at most {bound}{unit}")

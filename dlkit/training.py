@@ -26,8 +26,9 @@ Do not report losses through `self.compiled_metrics.update_state`: in Keras 3 it
 loss without any error.
 
 Its optimizer comes through `compile`, built there (see OneOptimizer and OptimizerPerNetwork),
-and a loop of a known count inside train_step is `for _ in tf.range(n):`, which AutoGraph
-turns into one graph loop.
+and a loop of a known count inside train_step is `keras.ops.fori_loop(0, n, body, state)`:
+Keras 3 traces train_step with AutoGraph off, so a Python `for _ in tf.range(n)` there
+does not become a graph loop.
 """
 from __future__ import annotations
 

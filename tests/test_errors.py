@@ -52,3 +52,11 @@ def test_a_librarys_not_implemented_error_is_not_called_a_todo(tmp_path):
 
     message = describe(_raised_by(library_code), tmp_path)
     assert "not implemented yet" not in message and "symbolic" in message
+
+
+def test_a_train_step_returning_none_is_named():
+    # What Keras's fit raises when train_step returns None.
+    error = ValueError("Attempt to convert a value (None) with an unsupported type to a Tensor "
+                       "... OptionalFromValue ... list of length 0")
+    message = describe(_raised(error), Path(__file__).parent)
+    assert message.startswith("train_step returned None: it must return its logs")

@@ -3,7 +3,13 @@ import numpy as np
 import pytest
 
 from autograder.api import CheckFailed
-from autograder.verdicts import expect_at_least, expect_close, expect_equal, expect_shape
+from autograder.verdicts import (
+    expect_at_least,
+    expect_at_most,
+    expect_close,
+    expect_equal,
+    expect_shape,
+)
 
 REF = np.linspace(0.5, 3.0, 12, dtype=np.float32).reshape(3, 4)
 
@@ -68,3 +74,9 @@ def test_other_helpers():
         expect_shape(np.zeros(3), (4,), "z")
     with pytest.raises(CheckFailed, match="not an array|numbers"):
         expect_close("text", REF, "f(x)")
+
+
+def test_a_value_just_past_its_bound_does_not_print_equal_to_it():
+    with pytest.raises(CheckFailed) as failed:
+        expect_at_most(0.100004, 0.1, "loss")
+    assert "is 0.100004, needs at most 0.1" in str(failed.value)

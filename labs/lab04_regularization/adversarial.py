@@ -19,6 +19,8 @@ Every function here works eagerly and inside a compiled train_step (TensorFlow o
 import keras
 import tensorflow as tf
 
+from dlkit.training import LossTrackers
+
 PACKAGE = "dlkit_lab04_regularization"
 
 
@@ -88,14 +90,21 @@ def pgd(classifier, x, y, epsilon, step_size, steps, clip_min=0.0, clip_max=1.0,
     return tf.stop_gradient(x_adv)
 
 
+def correct_predictions(y, logits):
+    """Per example, 1.0 where the largest logit is the label, else 0.0: (N,). The "accuracy"
+    tracker averages them over every example seen. Given code."""
+    return keras.metrics.sparse_categorical_accuracy(y, logits)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class AdversarialTraining(keras.Model):
     """Madry-style adversarial training of any classifier (a keras.Model, x -> logits).
 
     Each train_step replaces the batch by its PGD examples (random start, from the model's
     own seed generator) and takes one optimizer step on the cross-entropy of the classifier
-    on them. fit((x, y)) logs "loss" (the adversarial cross-entropy) and "accuracy" (on the
-    adversarial examples). call(x) is the classifier's logits on clean x.
+    on them. fit((x, y)) logs "loss" (the adversarial cross-entropy) and "accuracy" (of the
+    same logits: on the adversarial examples, in training mode). call(x) is the classifier's
+    logits on clean x.
     """
 
     def __init__(self, classifier, epsilon=0.1, step_size=0.04, steps=3, clip_min=0.0,
@@ -108,13 +117,12 @@ class AdversarialTraining(keras.Model):
         self.clip_min = float(clip_min)
         self.clip_max = float(clip_max)
         self.start_noise = keras.random.SeedGenerator(0)
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.accuracy_tracker = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        self.trackers = LossTrackers("loss", "accuracy")
         self.built = classifier.built
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.accuracy_tracker]
+        return self.trackers.metrics
 
     def call(self, x, training=False):
         return self.classifier(x, training=training)
@@ -127,19 +135,18 @@ class AdversarialTraining(keras.Model):
     def train_step(self, data):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         # TODO: x_adv = self.attack(x, y); under a tape: float32 logits of the classifier on x_adv
-        #       (training=True), mean cross-entropy; scale_loss; gradients; optimizer.apply; update
-        #       both trackers
+        #       (training=True), mean cross-entropy; scale_loss; gradients; optimizer.apply;
+        #       self.trackers.update(loss=..., accuracy=correct_predictions(y, logits)); return
+        #       self.trackers.results()
         raise NotImplementedError("fill in the TODO above")
-        return {m.name: m.result() for m in self.metrics}
 
     def test_step(self, data):
         """Clean loss and accuracy (evaluate): the attack is the checks' business."""
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         logits = keras.ops.cast(self.classifier(x, training=False), "float32")
-        self.loss_tracker.update_state(tf.reduce_mean(
-            keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)))
-        self.accuracy_tracker.update_state(y, logits)
-        return {m.name: m.result() for m in self.metrics}
+        self.trackers.update(loss=tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+            y, logits, from_logits=True)), accuracy=correct_predictions(y, logits))
+        return self.trackers.results()
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon, "step_size": self.step_size,

@@ -4,6 +4,7 @@ from tests.mutants import Mutant
 OPTIMIZERS = "optimizers.py"
 INITIALIZATION = "initialization.py"
 BATCHNORM = "batchnorm.py"
+CONDITIONING = "conditioning.py"
 
 MUTANTS = [
     # The first steps are then too large (m / sqrt(v) starts near sqrt(1 - beta_2) / (1 -
@@ -46,4 +47,32 @@ MUTANTS = [
            "            self.moving_variance.assign((1.0 - self.momentum) * self.moving_variance\n"
            "                                        + self.momentum * variance)\n",
            breaks=("batchnorm_moving_statistics",)),
+    # np.linalg.cond is |lambda|_max / |lambda|_min: finite for an indefinite matrix, where
+    # the docstring asks for np.inf (no minimum).
+    Mutant("condition_number_by_linalg_cond", CONDITIONING,
+           "    return float(largest / smallest) if smallest > 0 else float(np.inf)\n",
+           "    return float(np.linalg.cond(np.asarray(hessian, dtype=np.float64)))\n",
+           breaks=("hessian_and_condition_number",), says="np.linalg.cond"),
+    # std + epsilon in the denominator changes the training set by 1e-8 relative, and blows
+    # the test set's copy of a constant training feature up by 1e8.
+    Mutant("standardize_epsilon_in_the_denominator", CONDITIONING,
+           "    std = np.where(std > epsilon, std, 1.0)\n"
+           "    return (x_train - mean) / std, (x_test - mean) / std\n",
+           "    return (x_train - mean) / (std + epsilon), (x_test - mean) / (std + epsilon)\n",
+           breaks=("standardize",), says="std \\+ epsilon"),
+    Mutant("scaled_normal_truncated", INITIALIZATION,
+           "return keras.random.normal(shape, stddev=std, dtype=dtype, seed=self.seed)",
+           "return keras.random.truncated_normal(shape, stddev=std, dtype=dtype, seed=self.seed)",
+           breaks=("scaled_normal_samples", "activation_variance_through_depth"),
+           says="truncated"),
+    Mutant("batchnorm_statistics_without_gradient", BATCHNORM,
+           "            mean, variance = ops.moments(x, axes=batch_axes)\n",
+           "            mean, variance = ops.moments(x, axes=batch_axes)\n"
+           "            mean, variance = ops.stop_gradient(mean), ops.stop_gradient(variance)\n",
+           breaks=("batchnorm_input_gradient",), says="as if the batch mean and variance"),
+    # Right for (N, C) inputs only: on feature maps the statistics get the shape (H, W, C).
+    Mutant("batchnorm_statistics_over_axis_0_only", BATCHNORM,
+           "            mean, variance = ops.moments(x, axes=batch_axes)\n",
+           "            mean, variance = ops.moments(x, axes=[0])\n",
+           breaks=("batchnorm_training",), says="every axis but the last"),
 ]

@@ -78,4 +78,42 @@ MUTANTS = [
            "scaled_loss = self.optimizer.scale_loss(loss)  # so mixed precision still trains",
            "scaled_loss = loss",
            breaks=("adversarial_trains_in_mixed_precision",)),
+    # Only a data range other than [0, 1] tells a fixed clip from clip_min and clip_max.
+    Mutant("fgsm_clips_to_a_fixed_unit_range", ATTACK,
+           "    return tf.clip_by_value(x_adv, clip_min, clip_max)\n",
+           "    return tf.clip_by_value(x_adv, 0.0, 1.0)\n",
+           breaks=("fgsm",), says="fixed \\[0, 1\\]"),
+    Mutant("pgd_gradient_taken_once", ATTACK,
+           "    for _ in range(steps):\n"
+           "        x_adv = x_adv + step_size * tf.sign(input_gradient(classifier, x_adv, y))\n",
+           "    direction = tf.sign(input_gradient(classifier, x_adv, y))\n"
+           "    for _ in range(steps):\n"
+           "        x_adv = x_adv + step_size * direction\n",
+           breaks=("pgd",), says="gradient at the current x_k"),
+    # An einsum slip: the column matrix used transposed moves the content left.
+    Mutant("shift_images_columns_the_wrong_way", SHIFT,
+           'ops.einsum("nir,nrsc,njs->nijc"',
+           'ops.einsum("nir,nrsc,nsj->nijc"',
+           breaks=("shift_images",), says="wrong way along the columns"),
+    # With a dropout-free classifier, training=True changes nothing: the check's classifier
+    # has a layer that acts in training only.
+    Mutant("adversarial_train_step_classifier_at_inference", ATTACK,
+           'logits = keras.ops.cast(self.classifier(x_adv, training=True), "float32")',
+           'logits = keras.ops.cast(self.classifier(x_adv), "float32")',
+           breaks=("adversarial_train_step",), says="training=True"),
+    Mutant("adversarial_train_step_accuracy_on_the_clean_batch", ATTACK,
+           "self.trackers.update(loss=loss, accuracy=correct_predictions(y, logits))",
+           "self.trackers.update(loss=loss, accuracy=correct_predictions(y, self.classifier(x)))",
+           breaks=("adversarial_train_step",), says="CLEAN batch"),
+    Mutant("adversarial_train_step_logs_the_scaled_loss", ATTACK,
+           "self.trackers.update(loss=loss, accuracy=",
+           "self.trackers.update(loss=scaled_loss, accuracy=",
+           breaks=("adversarial_trains_in_mixed_precision",), says="not what scale_loss returned"),
+    # A train_step that takes no step never retraces either: no readiness point for it.
+    Mutant("adversarial_train_step_takes_no_step", ATTACK,
+           "        self.optimizer.apply(tape.gradient(scaled_loss, variables), variables)\n",
+           "",
+           breaks=("adversarial_train_step_traces_at_most_twice", "adversarial_train_step",
+                   "adversarial_trains_with_xla", "adversarial_trains_in_mixed_precision"),
+           says="optimizer step"),
 ]

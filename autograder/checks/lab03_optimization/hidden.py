@@ -5,20 +5,21 @@ References come live from the solution."""
 import numpy as np
 
 from autograder.api import check
-from autograder.checks.lab03_optimization.public import (
+from autograder.checks.lab03_optimization.probes import (
+    batchnorm_training_probe,
     convergence_probe,
     depth_variances,
-    features,
+    judge_batchnorm_gradients,
+    judge_batchnorm_output,
     judge_convergence,
     judge_depth,
+    judge_standardize,
     judge_trajectory,
-    moving_statistics,
     optimizer_probe,
     scale_problem,
     schedule_values,
-    twin_batchnorms,
 )
-from autograder.verdicts import expect_close
+from autograder.verdicts import expect_close, expect_true
 
 
 def fresh_shapes(rng):
@@ -130,19 +131,33 @@ def conditioning_on_fresh_shapes(lab, rng):
     dim = int(rng.integers(3, 9))
     x_train, x_test = scale_problem(rng, int(rng.integers(10, 50)), int(rng.integers(1, 9)), dim)
     train, test = lab.conditioning.standardize(x_train, x_test)
-    hessian = lab.conditioning.least_squares_hessian(train[:, [0] + list(range(2, dim))])
+    # The Hessian of standardized inputs the checks scale themselves: each function is
+    # judged on its own.
+    varying = x_train[:, [0] + list(range(2, dim))]
+    scaled = (varying - varying.mean(axis=0)) / varying.std(axis=0)
+    hessian = lab.conditioning.least_squares_hessian(scaled)
     hessian = hessian + 0.05 * np.eye(len(hessian))  # keep it positive definite
-    return {"train": train, "test": test, "kappa": lab.conditioning.condition_number(hessian),
+    rotation, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
+    eigenvalues = np.concatenate([[-rng.uniform(0.1, 3.0)], rng.uniform(-3.0, 3.0, dim - 1)])
+    return {"train": train, "test": test, "x_train": x_train, "x_test": x_test,
+            "kappa": lab.conditioning.condition_number(hessian),
+            "kappa_indefinite": lab.conditioning.condition_number(
+                (rotation * eigenvalues) @ rotation.T),
             "gradient_descent": list(lab.conditioning.gradient_descent_parameters(hessian)),
             "heavy_ball": list(lab.conditioning.heavy_ball_parameters(hessian))}
 
 
 @conditioning_on_fresh_shapes.verdict
 def _(student, reference):
-    expect_close(student["train"], reference["train"], "standardize(...)[0] on fresh shapes")
-    expect_close(student["test"], reference["test"], "standardize(...)[1] on fresh shapes")
+    judge_standardize(student, reference, f"standardize(x_train {reference['x_train'].shape}, "
+                      f"x_test {reference['x_test'].shape})")
     expect_close(np.float64(student["kappa"]), np.float64(reference["kappa"]),
                  "condition_number of a standardized least-squares Hessian", rtol=1e-6)
+    expect_true(float(np.asarray(student["kappa_indefinite"]).reshape(-1)[0]) == np.inf,
+                f"condition_number of a symmetric {len(reference['x_train'][0])}x"
+                f"{len(reference['x_train'][0])} matrix with a negative eigenvalue is "
+                f"{float(np.asarray(student['kappa_indefinite']).reshape(-1)[0]):.4g}, expected "
+                "np.inf (no minimum)")
     for method in ("gradient_descent", "heavy_ball"):
         expect_close(np.asarray(student[method], dtype=np.float64), reference[method],
                      f"{method}_parameters of a standardized least-squares Hessian", rtol=1e-6)
@@ -167,32 +182,19 @@ def _(student, reference):
        hint="on (N, H, W, C) feature maps, statistics are per channel over N, H and W; in "
             "training the gradient flows through the batch mean and variance too")
 def batchnorm_on_feature_maps(lab, rng):
-    import tensorflow as tf
     shape = (int(rng.integers(2, 6)), int(rng.integers(2, 5)), int(rng.integers(2, 5)),
              int(rng.integers(1, 6)))
-    mine, theirs = twin_batchnorms(lab, rng, shape, momentum=0.9, epsilon=1e-2)
-    x = tf.constant(features(rng, shape))
-    upstream = tf.constant(rng.normal(size=shape).astype("float32"))
-    out = {}
-    for name, layer in (("student", mine), ("keras", theirs)):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = layer(x, training=True)
-            loss = tf.reduce_sum(upstream * tf.cast(y, tf.float32))
-        out[name] = {"training": y, "input_gradient": tape.gradient(loss, x),
-                     "moving": moving_statistics(layer), "inference": layer(x, training=False)}
-    out["shape"] = str(shape)
-    return out
+    return batchnorm_training_probe(
+        lab, rng, shape, ("training", "gradients", "connected", "moving", "inference"),
+        momentum=0.9, epsilon=1e-2, catch=True)
 
 
 @batchnorm_on_feature_maps.verdict
 def _(student, reference):
-    mine, theirs = student["student"], reference["keras"]
     where = f"for feature maps of shape {reference['shape']}"
-    expect_close(mine["training"], theirs["training"], f"BatchNorm(x, training=True) {where}")
-    expect_close(mine["input_gradient"], theirs["input_gradient"],
-                 f"the gradient of BatchNorm(x, training=True) with respect to x {where} "
-                 "(it flows through the batch statistics)", rtol=1e-3, atol=1e-4)
+    judge_batchnorm_output(student, reference, where)
+    judge_batchnorm_gradients(student, reference, where)
+    mine, theirs = student["student"], reference["keras"]
     for index, name in enumerate(("moving_mean", "moving_variance")):
         expect_close(mine["moving"][index], theirs["moving"][index],
                      f"{name} after one training call {where}")

@@ -7,14 +7,18 @@ GaussianNoise), augmentation.py (shift_images, RandomShift), early_stopping.py
 AdversarialTraining).
 
 public.py: AdamW step by step against keras.optimizers.AdamW; L2-in-the-loss against
-decoupled decay under SGD and Adam; the statistics and modes of the noise layers; shifts
-against the reference and the random layer's invariants; early stopping on scripted
-validation losses against keras.callbacks.EarlyStopping; the attacks on a fixed classifier
-(against the reference, inside the epsilon-ball and the data range, raising the loss); the
-adversarial train_step's wiring, and one relative training check of robustness, measured
-with the student's own fgsm and pgd (public.py ships to students: it holds no attack).
-readiness.py: AdversarialTraining compiles with XLA, trains in mixed precision, and does
-not retrace.
+decoupled decay under SGD and Adam; the statistics and modes of the noise layers.
+public_augmentation.py: shifts against the reference, the random layer's invariants.
+public_early_stopping.py: early stopping on scripted validation losses against
+keras.callbacks.EarlyStopping, and inside fit.
+public_robustness.py: the attacks on fixed classifiers, on [0, 1] and [-1, 1] data (against
+the reference, inside the epsilon-ball and the data range, raising the loss); the
+adversarial train_step on its own (fixed examples, a classifier with a training-only layer);
+one relative training check of robustness, measured with the student's own fgsm and pgd
+(the public files ship to students: they hold no attack).
+probes.py: the helpers these share.
+readiness.py: AdversarialTraining compiles with XLA, trains in mixed precision, trains and
+does not retrace.
 hidden.py: the same on fresh shapes, hyperparameters, scripts and data ranges, and a short
 adversarial training measured with the checks' own FGSM and PGD.
 """

@@ -4,7 +4,7 @@ checks' own FGSM and PGD, not the student's (never shipped: they are the lab's a
 import numpy as np
 
 from autograder.api import check
-from autograder.checks.lab04_regularization.public import (
+from autograder.checks.lab04_regularization.probes import (
     ADVERSARIAL_TRAINING,
     adamw_probe,
     attack_result,
@@ -14,7 +14,7 @@ from autograder.checks.lab04_regularization.public import (
     judge_attack,
     judge_early_stopping,
     judge_shift,
-    probe_classifier,
+    other_range_problem,
     robustness_probe,
 )
 from autograder.verdicts import expect_close, expect_true
@@ -108,10 +108,7 @@ def _(student, reference):
 @check(points=1, uses="adversarial",
        hint="fgsm and pgd must respect clip_min and clip_max (here [-1, 1]) and any epsilon")
 def attacks_other_range(lab, rng):
-    classifier = probe_classifier(rng, input_dim=12, hidden=16, num_classes=3)
-    x = rng.uniform(-1, 1, size=(30, 12)).astype("float32")
-    x[:, :3] = np.sign(x[:, :3])   # some values on the edges of the range
-    y = rng.integers(0, 3, size=30).astype("int32")
+    classifier, x, y = other_range_problem(rng)
     epsilon = float(rng.uniform(0.05, 0.3))
     fgsm_x = lab.adversarial.fgsm(classifier, x, y, epsilon, clip_min=-1.0, clip_max=1.0)
     pgd_x = lab.adversarial.pgd(classifier, x, y, epsilon, epsilon / 3, 5, clip_min=-1.0,
@@ -125,7 +122,7 @@ def _(student, reference):
     epsilon = reference["epsilon"]
     for name in ("fgsm", "pgd"):
         judge_attack(student[name], reference[name], f"{name}(..., epsilon={epsilon:.3f}, "
-                     "clip_min=-1, clip_max=1)", epsilon, clip=(-1.0, 1.0))
+                     "clip_min=-1, clip_max=1)", epsilon, name, clip=(-1.0, 1.0))
 
 
 def checks_fgsm(classifier, x, y, epsilon):

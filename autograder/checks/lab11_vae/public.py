@@ -9,6 +9,7 @@ import json
 import numpy as np
 
 from autograder.api import CheckFailed, check
+from autograder.check_helpers import assign_random_weights
 from autograder.verdicts import (
     expect_at_most,
     expect_close,
@@ -53,15 +54,6 @@ def negative_elbo_np(encoder, decoder, x, epsilon):
         reconstruction += np.mean(np.sum(np.logaddexp(0.0, logits) - x * logits, axis=-1))
     reconstruction = float(reconstruction / len(epsilon))
     return reconstruction + float(np.mean(kl)), reconstruction, float(np.mean(kl))
-
-
-def assign_random_weights(model, rng, scale=0.3):
-    """Overwrite every trainable weight with N(0, scale^2) draws, in the model's own order.
-
-    The order of model.trainable_weights is fixed by the given __init__ code, so the student
-    and the reference get identical weights from the same rng."""
-    for weight in model.trainable_weights:
-        weight.assign(rng.normal(scale=scale, size=weight.shape).astype("float32"))
 
 
 def scalars(values):
