@@ -6,23 +6,18 @@ undoes its forward, and its log-determinant matches the one autodiff computes fr
 Jacobian (tf.GradientTape.batch_jacobian, then tf.linalg.slogdet, in the probe).
 
 The model checks run the student's FlowModel code on the checks' own flow layers
-(stand_ins.py), so FlowModel, FlowBijector, train_step and test_step are graded even when
-a layer is wrong, and a wrong layer costs its own checks only.
+(stand_ins.py: TFP bijectors of known behaviour, not the lab's layers), so FlowModel,
+FlowBijector, train_step and test_step are graded even when a layer is wrong, and a wrong
+layer costs its own checks only.
 """
 from __future__ import annotations
 
-import contextlib
-import inspect
 import json
 
 import numpy as np
 
 from autograder.api import CheckFailed
-from autograder.checks.lab15_flows.stand_ins import (
-    initialize_affine,
-    stand_in_flow,
-    stand_in_layers,
-)
+from autograder.checks.lab15_flows.stand_ins import stand_in_flow, training_layers
 from autograder.verdicts import (
     expect_at_most,
     expect_close,
@@ -44,24 +39,6 @@ NLL_CAP = 10.0
 # the reference up to float rounding (equivalent rewrites move the result by less than
 # 0.002 nats).
 MARGIN_NATS = 0.03
-
-
-@contextlib.contextmanager
-def standing_in(module, **replacements):
-    """Replace names in a graded module while the block runs, then put the originals back
-    (the worker keeps the module for the next check)."""
-    missing = object()
-    saved = {name: getattr(module, name, missing) for name in replacements}
-    for name, value in replacements.items():
-        setattr(module, name, value)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is missing:
-                delattr(module, name)
-            else:
-                setattr(module, name, value)
 
 
 def pair(result, call):
@@ -231,14 +208,13 @@ def heldout_nll(model, x):
 def train_probe(lab, rng, budget, data="moons"):
     """Train a fresh flow with fit() for `budget`: budget["steps"] Adam steps on batches
     drawn from the training set, the learning rate decaying to 0 on a cosine. "stand_in":
-    the checks' own layers and density (only train_step is the student's); "maf": the
+    the checks' own layers and TFP density (only train_step is the student's); "maf": the
     student's MAF. Returns the held-out NLL before and after, and what fit logged."""
     import keras
     x_train, x_test = toy_data(data, budget, seed=int(rng.integers(0, 1000)))
     if budget["model"] == "stand_in":
-        layers = stand_in_layers(2, budget["layers"], budget["hidden_units"])
-        model = stand_in_flow(lab, 2, layers, own_density=True)
-        initialize_affine(layers, x_train)
+        model = stand_in_flow(lab, 2, training_layers(budget["layers"], budget["hidden_units"]),
+                              own_density=True)
     else:
         model = lab.flows.MAF(2, num_layers=budget["layers"], hidden_units=budget["hidden_units"])
         model.initialize(x_train)
@@ -283,28 +259,3 @@ def judge_training(student, reference, margin=MARGIN_NATS):
         raise CheckFailed(f"fit() logged loss = {logged_loss:.4g} for the epoch, where the "
                           f"reference's train_step logs {expected:.4g} for the same training"
                           f"{why}: log the batch-mean NLL, -mean(log_prob(x)), in nats")
-
-
-# ---- Saving ---------------------------------------------------------------------------------
-
-def constructor_arguments(cls) -> list[str]:
-    """The names of the arguments of cls.__init__ (but self and **kwargs)."""
-    return [name for name, p in inspect.signature(cls.__init__).parameters.items()
-            if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
-
-
-def judge_config(config_json, given, what):
-    """The config holds every constructor argument in `given`, with its value."""
-    config = json.loads(config_json)
-    missing = [name for name in given if name not in config]
-    if missing:
-        raise CheckFailed(f"{what}.get_config() leaves out {missing}: it must return every "
-                          "constructor argument, or load_model rebuilds the model with the "
-                          "defaults")
-    for name, value in given.items():
-        got = config[name]
-        same = (np.allclose(np.asarray(got, dtype=float), np.asarray(value, dtype=float))
-                if np.asarray(value).dtype.kind in "biuf" and np.shape(got) == np.shape(value)
-                else got == value)
-        expect_true(same, f"{what}.get_config()[{name!r}] is {got!r}, the model was built "
-                    f"with {value!r}")

@@ -1,45 +1,48 @@
 """Public checks of lab15_flows, part 3: the flow model (FlowModel, FlowBijector, train_step,
 test_step, RealNVP.get_config).
 
-Each check runs the student's FlowModel code on the checks' own flow layers (probes.py:
-an affine layer, affine couplings and a sinh-arcsinh layer with random weights, so order
-and log-determinants matter), and computes what the right answer is with the checks' own
-chaining: a wrong coupling or ActNorm costs its own checks, not these. train_step and
-test_step also get the checks' own density (forward, inverse and log_prob), so only the
-training step itself is graded there; the training check is relative to the reference,
-which trains the same stand-in model with the same seed.
+Each check runs the student's FlowModel code on the checks' own flow layers (stand_ins.py:
+a linear map, sinh-arcsinh maps and an additive shear, TFP bijectors with random weights,
+so order and log-determinants matter), and takes the right answer from TFP (tfb.Chain,
+tfd.TransformedDistribution): a wrong coupling or ActNorm costs its own checks, not these.
+log_prob runs with a stand-in for change_of_variables_log_prob, distribution() with one for
+FlowBijector; train_step and test_step get TFP's density, so only the training step itself
+is graded there; the training check is relative to the reference, which trains the same
+stand-in model with the same seed.
 """
 import json
 
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.check_helpers import assign_random_weights, largest_change, snapshot, tensor
-from autograder.checks.lab15_flows.probes import (
-    MARGIN_NATS,
+from autograder.check_helpers import (
+    assign_random_weights,
     constructor_arguments,
     judge_config,
-    judge_training,
-    pair,
+    largest_change,
+    snapshot,
     standing_in,
-    train_probe,
+    tensor,
 )
+from autograder.checks.lab15_flows.probes import MARGIN_NATS, judge_training, pair, train_probe
 from autograder.checks.lab15_flows.stand_ins import (
-    chain_forward,
-    chain_inverse,
-    check_change_of_variables,
-    check_log_prob,
+    expected_forward,
+    expected_inverse,
+    expected_log_prob,
     mixed_layers,
+    own_forward_flow,
+    stand_in_bijector,
+    stand_in_change_of_variables,
     stand_in_flow,
 )
 from autograder.verdicts import expect_close, expect_shape, expect_true
 
 # The training budget of train_step_lowers_nll, stated in the handout: the checks' own
-# RealNVP-like stack (an affine layer before each of 4 couplings, hidden (64,)).
+# stack of 4 blocks [linear, shear (hidden (64,)), sinh-arcsinh].
 TRAIN = {"model": "stand_in", "layers": 4, "hidden_units": (64,), "learning_rate": 1e-2,
          "batch_size": 256, "steps": 200, "train_size": 1024, "test_size": 1024}
 DIM = 3
-STACK = f"FlowModel({DIM}) holding the checks' layers [affine, coupling, sinh-arcsinh, coupling]"
+STACK = f"FlowModel({DIM}) holding the checks' layers [linear, sinh-arcsinh, shear, sinh-arcsinh]"
 
 
 def random_stack(lab, rng, own_density=False):
@@ -48,10 +51,6 @@ def random_stack(lab, rng, own_density=False):
     model = stand_in_flow(lab, DIM, layers, own_density=own_density)
     assign_random_weights(model, rng, 0.4)
     return model, layers
-
-
-def numpy_pair(result):
-    return [np.asarray(v) for v in result]
 
 
 def judge_named(got, expected, what, mistakes, **tolerances):
@@ -73,32 +72,44 @@ def judge_named(got, expected, what, mistakes, **tolerances):
             "log_dets; log_prob = change_of_variables_log_prob(x, self.forward, "
             "standard_normal(D))")
 def flow_log_prob(lab, rng):
-    """z and the summed log_det of forward, and log_prob, on the checks' own 4 layers with
-    random weights."""
+    """z and the summed log_det of forward on the checks' own 4 layers with random weights,
+    against TFP's chain of them; log_prob passes x, self.forward and standard_normal(D) to
+    change_of_variables_log_prob (a stand-in that records them) or computes the density
+    itself."""
     model, layers = random_stack(lab, rng)
     x = rng.normal(size=(9, DIM)).astype("float32")
-    with standing_in(lab.flows, change_of_variables_log_prob=check_change_of_variables):
-        z, log_det = pair(model.forward(x), "FlowModel.forward(x)")
-        log_prob, call = model.log_prob(x), model(x)
+    z, log_det = pair(model.forward(x), "FlowModel.forward(x)")
+    density_model = own_forward_flow(lab, DIM, layers)
+    with standing_in(lab.flows, change_of_variables_log_prob=stand_in_change_of_variables):
+        log_prob, call = density_model.log_prob(x), density_model(x)
+        called = stand_in_change_of_variables(x, density_model.forward,
+                                              lab.flows.standard_normal(DIM))
     return {"z": z, "log_det": log_det, "log_prob": log_prob, "call": call,
-            "expected": numpy_pair(chain_forward(layers, x)),
-            "reversed": numpy_pair(chain_forward(layers[::-1], x)),
-            "last_log_det": np.asarray(layers[-1].forward(chain_forward(layers[:-1], x)[0])[1]),
-            "expected_log_prob": np.asarray(check_log_prob(layers, x))}
+            "expected": list(expected_forward(layers, x)),
+            "reversed": expected_forward(layers[::-1], x)[0],
+            "last_log_det": np.asarray(layers[-1].forward(
+                expected_forward(layers[:-1], x)[0])[1]),
+            "stand_in_log_prob": np.asarray(called),
+            "density": expected_log_prob(layers, x)}
 
 
 @flow_log_prob.verdict
 def _(student, _reference):
-    (z, log_det), reversed_z = student["expected"], student["reversed"][0]
+    (z, log_det), reversed_z = student["expected"], student["reversed"]
     judge_named(student["z"], z, f"the z of {STACK}.forward(x)", [
         (reversed_z, "is what the layers give in REVERSED order: forward goes through "
-             "self.flow_layers in order, data side first")], against="the checks' chaining")
+             "self.flow_layers in order, data side first")], against="TFP's chain of the layers")
     judge_named(student["log_det"], log_det, f"the log_det of {STACK}.forward(x)", [
         (student["last_log_det"], "is the last layer's log_det alone: add up every layer's"),
         (-log_det, "has the wrong sign: forward's log_det is +log|det dz/dx|")],
         against="the sum of the layers' log_dets")
-    expect_close(student["log_prob"], student["expected_log_prob"], f"{STACK}.log_prob(x)",
-                 against="log N(z; 0, I) + log_det")
+    log_prob = np.asarray(student["log_prob"], dtype=np.float64)
+    right_density = (log_prob.shape == np.shape(student["density"])
+                     and np.allclose(log_prob, student["density"], rtol=1e-4, atol=1e-4))
+    if not right_density:
+        expect_close(student["log_prob"], student["stand_in_log_prob"], f"{STACK}.log_prob(x)",
+                     against="change_of_variables_log_prob(x, self.forward, standard_normal(D)) "
+                             "(a stand-in here, that shows what log_prob passed it)")
     expect_close(student["call"], student["log_prob"], f"{STACK}(x)", against="its log_prob(x)")
 
 
@@ -107,18 +118,18 @@ def _(student, _reference):
        hint="inverse runs the layers' inverse in REVERSED order and adds up their log_dets; "
             "sample draws z = keras.random.normal((n, D), seed=seed) and returns inverse(z)'s x")
 def flow_inverse_and_sample(lab, rng):
-    """inverse and its log_det on the checks' own 4 layers; samples are the inverse of
-    keras.random.normal((n, D), seed), reproducible by seed."""
+    """inverse and its log_det on the checks' own 4 layers, against TFP's chain of them;
+    samples are the inverse of keras.random.normal((n, D), seed), reproducible by seed."""
     import keras
     model, layers = random_stack(lab, rng)
     z = rng.normal(size=(7, DIM)).astype("float32")
     x, log_det = pair(model.inverse(z), "FlowModel.inverse(z)")
     base = keras.random.normal((6, DIM), seed=3)
-    return {"x": x, "log_det": log_det, "expected": numpy_pair(chain_inverse(layers, z)),
-            "unreversed": np.asarray(chain_inverse(layers[::-1], z)[0]),
+    return {"x": x, "log_det": log_det, "expected": list(expected_inverse(layers, z)),
+            "unreversed": expected_inverse(layers[::-1], z)[0],
             "samples": model.sample(6, seed=3), "again": model.sample(6, seed=3),
             "other_seed": model.sample(6, seed=4),
-            "expected_samples": np.asarray(chain_inverse(layers, base)[0])}
+            "expected_samples": expected_inverse(layers, base)[0]}
 
 
 @flow_inverse_and_sample.verdict
@@ -127,7 +138,7 @@ def _(student, _reference):
     judge_named(student["x"], x, f"the x of {STACK}.inverse(z)", [
         (student["unreversed"], "is what the layers' inverses give in the forward order: "
                                 "the inverse runs them last layer first")],
-        against="the checks' chaining")
+        against="TFP's chain of the layers")
     expect_close(student["log_det"], log_det, f"the log_det of {STACK}.inverse(z)",
                  against="the sum of the layers' inverse log_dets")
     what = f"{STACK}.sample(6, seed=3)"
@@ -146,14 +157,16 @@ def _(student, _reference):
             "tfb.Invert(tfb.Chain([... reversed ...]))): tfb.Chain applies its LAST bijector "
             "first")
 def tfp_distribution(lab, rng):
-    """FlowBijector's four methods against the layer's own; TFP's log_prob and samples
-    against the checks' chaining of the 4 layers (log_prob goes through the inverse
-    log_dets)."""
+    """FlowBijector's four methods against the layer's own (on a sinh-arcsinh layer, whose
+    log_dets depend on the point); distribution()'s log_prob and samples, with each layer's
+    own TFP bijector standing in for FlowBijector(layer), against TFP's chain of the 4
+    layers."""
     model, layers = random_stack(lab, rng)
     x, z = (rng.normal(size=(8, DIM)).astype("float32") for _ in range(2))
-    elementwise = layers[2]   # the sinh-arcsinh layer: its log_dets depend on the point
+    elementwise = layers[1]
     bijector = lab.flows.FlowBijector(elementwise)
-    distribution = model.distribution()
+    with standing_in(lab.flows, FlowBijector=stand_in_bijector):
+        distribution = model.distribution()
     seed = tuple(int(s) for s in rng.integers(0, 2**30, size=2))  # a stateless TFP seed
     base_draw = lab.flows.standard_normal(DIM).sample(5, seed=seed)
     return {
@@ -162,10 +175,10 @@ def tfp_distribution(lab, rng):
                      "ildj": bijector.inverse_log_det_jacobian(z, event_ndims=1)},
         "layer": {"forward": elementwise.forward(x)[0], "inverse": elementwise.inverse(z)[0],
                   "fldj": elementwise.forward(x)[1], "ildj": elementwise.inverse(z)[1]},
-        "log_prob": distribution.log_prob(x), "expected_log_prob": check_log_prob(layers, x),
-        "unreversed_log_prob": check_log_prob(layers[::-1], x),
+        "log_prob": distribution.log_prob(x), "expected_log_prob": expected_log_prob(layers, x),
+        "unreversed_log_prob": expected_log_prob(layers[::-1], x),
         "samples": distribution.sample(5, seed=seed),
-        "expected_samples": chain_inverse(layers, base_draw)[0]}
+        "expected_samples": expected_inverse(layers, base_draw)[0]}
 
 
 @tfp_distribution.verdict
@@ -182,11 +195,16 @@ def _(student, _reference):
         (student["unreversed_log_prob"], "is the density of the layers chained in the wrong "
          "order: tfb.Chain applies its LAST bijector first, so list the layers' bijectors "
          "reversed (latent side first), then tfb.Invert the chain")],
-        against="the checks' log N(z; 0, I) + log_det")
+        against="TFP's density of the layers")
     expect_close(student["samples"], student["expected_samples"],
                  f"{STACK}.distribution().sample(5, seed)",
                  against="the layers' inverse of the base draw z with that seed (the "
                          "distribution must map z to x: tfb.Invert)")
+
+
+def own_nll(model, x):
+    """-mean(log_prob(x)) of a stand-in model with TFP's density."""
+    return -float(np.mean(np.asarray(model.log_prob(tensor(x)))))
 
 
 @check(points=1, uses=("made", "flows"), reference=False, task="`FlowModel.train_step`",
@@ -202,7 +220,7 @@ def train_step_logs_the_nll(lab, rng):
     batches = [rng.normal(size=(n, DIM)).astype("float32") for n in (50, 30)]
     nlls, logged, moved = [], [], []
     for batch in batches:
-        nlls.append(-float(np.mean(check_log_prob(layers, batch))))
+        nlls.append(own_nll(model, batch))
         before = snapshot(model.trainable_variables)
         logs = model.train_step(tensor(batch))
         moved.append(largest_change(before, model.trainable_variables))
@@ -262,7 +280,7 @@ def test_step_evaluates(lab, rng):
     logged = model.evaluate(x, batch_size=40, verbose=0, return_dict=True)
     return {"names": json.dumps(sorted(logged)), "loss": float(logged.get("loss", np.nan)),
             "changed": largest_change(weights, model.weights),
-            "own_nll": -float(np.mean(check_log_prob(layers, x)))}
+            "own_nll": own_nll(model, x)}
 
 
 @test_step_evaluates.verdict

@@ -1,8 +1,11 @@
-"""The checks' own flow layers and model for lab15_flows: the student's FlowModel code runs
-on them (an affine layer, affine couplings and a sinh-arcsinh layer, written here), and the
-checks chain them with their own code to know the right answer. For train_step and
-test_step the stand-in model's density is the checks' own too
-(`stand_in_flow(..., own_density=True)`)."""
+"""The checks' own flow layers for lab15_flows: the student's FlowModel code runs on them.
+
+They are not the lab's layers (no ActNorm, no affine coupling): each wraps a TFP bijector of
+known behaviour, a lower-triangular linear map, a sinh-arcsinh map or an additive shear
+(tfb.RealNVP with a shift only), and keeps the lab's contract: forward(x) -> (z, log_det),
+inverse(z) -> (x, log_det). The right answer for a stack of them comes from TFP itself
+(`generative`, `density`): tfb.Chain and tfd.TransformedDistribution, not the checks'
+code, so no FlowModel method is written here."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,162 +13,166 @@ import numpy as np
 _CLASSES: dict = {}
 
 
-def stand_in_classes():
-    """(StandInAffine, StandInCoupling): flow layers written by the checks, with the lab's
-    forward/inverse contract (and _CLASSES["sinh"], an elementwise sinh-arcsinh layer).
-    Defined on first use (they need Keras)."""
+def _classes():
+    """The stand-in layer classes, defined on first use (they need Keras and TFP)."""
     if _CLASSES:
-        return _CLASSES["affine"], _CLASSES["coupling"]
+        return _CLASSES
     import keras
     import tensorflow as tf
+    import tensorflow_probability as tfp
+    tfb = tfp.bijectors
 
-    class StandInAffine(keras.layers.Layer):
-        """z = (x - loc) * exp(-log_scale) per dimension; log_det = -sum(log_scale)."""
-
-        def build(self, input_shape):
-            dim = input_shape[-1]
-            self.loc = self.add_weight(shape=(dim,), initializer="zeros", name="loc")
-            self.log_scale = self.add_weight(shape=(dim,), initializer="zeros", name="log_scale")
+    class BijectorLayer(keras.layers.Layer):
+        """A flow layer whose generative map z -> x is the TFP bijector `bijector()`: its
+        forward is the bijector's inverse, its inverse the bijector's forward."""
 
         def forward(self, x):
-            z = (x - self.loc) * tf.exp(-self.log_scale)
-            return z, -tf.reduce_sum(self.log_scale) * tf.ones_like(x[:, 0])
+            g = self.bijector()
+            return g.inverse(x), g.inverse_log_det_jacobian(x, event_ndims=1) + 0 * x[:, 0]
 
         def inverse(self, z):
-            x = z * tf.exp(self.log_scale) + self.loc
-            return x, tf.reduce_sum(self.log_scale) * tf.ones_like(z[:, 0])
+            g = self.bijector()
+            return g.forward(z), g.forward_log_det_jacobian(z, event_ndims=1) + 0 * z[:, 0]
 
         def call(self, x):
             return self.forward(x)
 
-    class StandInCoupling(keras.layers.Layer):
-        """An affine coupling: the mask-1 dimensions condition a bounded affine map of the
-        others; the heads start at zero (a fresh coupling is the identity)."""
-
-        def __init__(self, mask, hidden_units, bound=2.0, **kwargs):
-            super().__init__(**kwargs)
-            self.mask = np.asarray(mask, dtype="float32")
-            self.bound = float(bound)
-            self.hidden = [keras.layers.Dense(u, activation="relu") for u in hidden_units]
-            self.head = keras.layers.Dense(2 * len(self.mask), kernel_initializer="zeros")
+    class Linear(BijectorLayer):
+        """x = L z + b, L lower-triangular with a positive diagonal."""
 
         def build(self, input_shape):
-            shape = input_shape
+            dim = input_shape[-1]
+            self.lower = self.add_weight(shape=(dim, dim), initializer="zeros", name="lower")
+            self.log_diagonal = self.add_weight(shape=(dim,), initializer="zeros",
+                                                name="log_diagonal")
+            self.shift = self.add_weight(shape=(dim,), initializer="zeros", name="shift")
+
+        def bijector(self):
+            tril = (tf.linalg.band_part(self.lower, -1, 0)
+                    - tf.linalg.band_part(self.lower, 0, 0) + tf.linalg.diag(tf.exp(self.log_diagonal)))
+            return tfb.Chain([tfb.Shift(self.shift), tfb.ScaleMatvecTriL(scale_tril=tril)])
+
+    class SinhArcsinh(BijectorLayer):
+        """x = sinh((asinh(z) + skew) * tail) per dimension: a log-det that depends on z."""
+
+        def build(self, input_shape):
+            dim = input_shape[-1]
+            self.skew = self.add_weight(shape=(dim,), initializer="zeros", name="skew")
+            self.log_tail = self.add_weight(shape=(dim,), initializer="zeros", name="log_tail")
+
+        def bijector(self):
+            return tfb.SinhArcsinh(skewness=self.skew, tailweight=tf.exp(self.log_tail))
+
+    class Shear(BijectorLayer):
+        """An additive coupling: the first `kept` dimensions shift the others by an MLP of
+        them (log-det 0), the dimensions reversed around it so each gets moved."""
+
+        def __init__(self, kept, hidden_units, **kwargs):
+            super().__init__(**kwargs)
+            self.kept = int(kept)
+            self.hidden = [keras.layers.Dense(u, activation="tanh") for u in hidden_units]
+            self.head = None
+
+        def build(self, input_shape):
+            dim = input_shape[-1]
+            self.head = keras.layers.Dense(dim - self.kept, kernel_initializer="zeros")
+            shape = (None, self.kept)
             for layer in self.hidden:
                 layer.build(shape)
                 shape = layer.compute_output_shape(shape)
             self.head.build(shape)
+            self.dim = dim
 
-        def parameters(self, x):
-            h = x * self.mask
+        def _shift(self, kept, units):
+            h = kept
             for layer in self.hidden:
                 h = layer(h)
-            shift, raw = tf.split(self.head(h), 2, axis=-1)
-            return shift, self.bound * tf.tanh(raw / self.bound)
+            return self.head(h), None
 
-        def forward(self, x):
-            shift, log_scale = self.parameters(x)
-            z = self.mask * x + (1 - self.mask) * (x * tf.exp(log_scale) + shift)
-            return z, tf.reduce_sum((1 - self.mask) * log_scale, axis=-1)
+        def bijector(self):
+            order = list(range(self.dim))[::-1]
+            return tfb.Chain([tfb.Permute(order),
+                              tfb.RealNVP(num_masked=self.kept,
+                                          shift_and_log_scale_fn=self._shift)])
 
-        def inverse(self, z):
-            shift, log_scale = self.parameters(z)
-            x = self.mask * z + (1 - self.mask) * (z - shift) * tf.exp(-log_scale)
-            return x, -tf.reduce_sum((1 - self.mask) * log_scale, axis=-1)
-
-        def call(self, x):
-            return self.forward(x)
-
-    class StandInSinhArcsinh(keras.layers.Layer):
-        """z = sinh(a * asinh(x) + skew) per dimension, a = exp(log_tail): a non-linear
-        elementwise bijection whose log-determinant depends on where it is taken."""
-
-        def build(self, input_shape):
-            dim = input_shape[-1]
-            self.log_tail = self.add_weight(shape=(dim,), initializer="zeros", name="log_tail")
-            self.skew = self.add_weight(shape=(dim,), initializer="zeros", name="skew")
-
-        def forward(self, x):
-            w = tf.exp(self.log_tail) * tf.asinh(x) + self.skew
-            log_det = self.log_tail + tf.math.log(tf.cosh(w)) - 0.5 * tf.math.log1p(x * x)
-            return tf.sinh(w), tf.reduce_sum(log_det, axis=-1)
-
-        def inverse(self, z):
-            u = (tf.asinh(z) - self.skew) * tf.exp(-self.log_tail)
-            log_det = -self.log_tail + tf.math.log(tf.cosh(u)) - 0.5 * tf.math.log1p(z * z)
-            return tf.sinh(u), tf.reduce_sum(log_det, axis=-1)
-
-        def call(self, x):
-            return self.forward(x)
-
-    _CLASSES.update(affine=StandInAffine, coupling=StandInCoupling, sinh=StandInSinhArcsinh)
-    return StandInAffine, StandInCoupling
-
-
-def stand_in_layers(dim, couplings, hidden_units):
-    """[affine, coupling, affine, coupling, ...]: `couplings` couplings with alternating
-    masks (0, 1, 0, ... then its complement), each after an affine layer."""
-    affine, coupling = stand_in_classes()
-    first = np.arange(dim) % 2
-    layers = []
-    for k in range(couplings):
-        layers += [affine(), coupling(first if k % 2 == 0 else 1 - first, hidden_units)]
-    return layers
+    _CLASSES.update(linear=Linear, sinh=SinhArcsinh, shear=Shear)
+    return _CLASSES
 
 
 def mixed_layers(dim, hidden_units):
-    """[affine, coupling, sinh-arcsinh, coupling]: layers that do not commute, with
+    """[linear, sinh-arcsinh, shear, sinh-arcsinh]: layers that do not commute, with
     log-determinants that depend on where they are taken (the sinh-arcsinh's in a way that
     -forward log_det at z differs from the inverse log_det at z)."""
-    affine, coupling = stand_in_classes()
-    first = np.arange(dim) % 2
-    return [affine(), coupling(first, hidden_units), _CLASSES["sinh"](),
-            coupling(1 - first, hidden_units)]
+    c = _classes()
+    return [c["linear"](), c["sinh"](), c["shear"](1, hidden_units), c["sinh"]()]
 
 
-def chain_forward(layers, x):
-    """The checks' own chaining: z and the summed log_det of the layers, data side first."""
+def training_layers(count, hidden_units):
+    """`count` blocks [linear, shear, sinh-arcsinh] for 2-D data."""
+    c = _classes()
+    layers = []
+    for _ in range(count):
+        layers += [c["linear"](), c["shear"](1, hidden_units), c["sinh"]()]
+    return layers
+
+
+def generative(layers):
+    """The stack's map z -> x as one TFP bijector: tfb.Chain applies its last bijector
+    first, and the last layer is the latent side."""
+    import tensorflow_probability as tfp
+    return tfp.bijectors.Chain([layer.bijector() for layer in layers])
+
+
+def density(layers, dim):
+    """The stack's density, N(0, I) pushed through `generative(layers)` by TFP."""
     import tensorflow as tf
-    h = tf.convert_to_tensor(x, tf.float32)
-    log_det = tf.zeros_like(h[:, 0])
-    for layer in layers:
-        h, layer_log_det = layer.forward(h)
-        log_det += layer_log_det
-    return h, log_det
+    import tensorflow_probability as tfp
+    tfd = tfp.distributions
+    base = tfd.MultivariateNormalDiag(loc=tf.zeros(dim), scale_diag=tf.ones(dim))
+    return tfd.TransformedDistribution(base, generative(layers))
 
 
-def chain_inverse(layers, z):
+def expected_forward(layers, x):
+    """(z, log |det dz/dx|) of the stack, by TFP."""
     import tensorflow as tf
-    h = tf.convert_to_tensor(z, tf.float32)
-    log_det = tf.zeros_like(h[:, 0])
-    for layer in reversed(layers):
-        h, layer_log_det = layer.inverse(h)
-        log_det += layer_log_det
-    return h, log_det
+    x = tf.convert_to_tensor(np.asarray(x, dtype="float32"))
+    g = generative(layers)
+    return np.asarray(g.inverse(x)), np.asarray(g.inverse_log_det_jacobian(x, event_ndims=1))
 
 
-def gaussian_log_prob(z):
+def expected_inverse(layers, z):
+    """(x, log |det dx/dz|) of the stack, by TFP."""
     import tensorflow as tf
-    dim = float(z.shape[-1])
-    return -0.5 * tf.reduce_sum(tf.square(z), axis=-1) - 0.5 * dim * np.log(2 * np.pi)
+    z = tf.convert_to_tensor(np.asarray(z, dtype="float32"))
+    g = generative(layers)
+    return np.asarray(g.forward(z)), np.asarray(g.forward_log_det_jacobian(z, event_ndims=1))
 
 
-def check_log_prob(layers, x):
-    """log p(x) of a stack of the checks' layers on N(0, I), by the checks' own code."""
-    z, log_det = chain_forward(layers, x)
-    return gaussian_log_prob(z) + log_det
+def expected_log_prob(layers, x):
+    import tensorflow as tf
+    return np.asarray(density(layers, np.shape(x)[-1]).log_prob(tf.constant(
+        np.asarray(x, dtype="float32"))))
 
 
-def check_change_of_variables(x, forward, base):
-    """The checks' own change_of_variables_log_prob, standing in for the student's."""
+def stand_in_bijector(layer, name=None, **_):
+    """Stands in for FlowBijector(layer) while distribution() is graded: the layer's own
+    TFP bijector, turned to the layer's direction (x -> z)."""
+    import tensorflow_probability as tfp
+    return tfp.bijectors.Invert(layer.bijector())
+
+
+def stand_in_change_of_variables(x, forward, base):
+    """Stands in for change_of_variables_log_prob while log_prob is graded: NOT the change
+    of variables, a known other combination of what it is given (2 log base(z) + 3 log_det),
+    so the check sees which forward and base log_prob passed on."""
     z, log_det = forward(x)
-    return base.log_prob(z) + log_det
+    return 2.0 * base.log_prob(z) + 3.0 * log_det
 
 
 def stand_in_flow(lab, dim, layers, own_density=False):
     """The student's FlowModel holding the checks' layers. With own_density, its forward,
-    inverse and log_prob are the checks' too: only train_step, test_step and the trackers
-    are the student's."""
+    inverse and log_prob are TFP's (`generative`, `density`): only train_step, test_step
+    and the trackers are the student's."""
     import tensorflow as tf
 
     def __init__(self):
@@ -174,23 +181,33 @@ def stand_in_flow(lab, dim, layers, own_density=False):
             self.flow_layers.append(layer)
         self.build((None, dim))
 
+    def forward(self, x):
+        x = tf.cast(x, tf.float32)
+        g = generative(self.flow_layers)
+        return g.inverse(x), g.inverse_log_det_jacobian(x, event_ndims=1) + 0 * x[:, 0]
+
+    def inverse(self, z):
+        z = tf.cast(z, tf.float32)
+        g = generative(self.flow_layers)
+        return g.forward(z), g.forward_log_det_jacobian(z, event_ndims=1) + 0 * z[:, 0]
+
     methods = {"__init__": __init__}
     if own_density:
-        methods.update(
-            forward=lambda self, x: chain_forward(self.flow_layers, tf.cast(x, tf.float32)),
-            inverse=lambda self, z: chain_inverse(self.flow_layers, tf.cast(z, tf.float32)),
-            log_prob=lambda self, x: check_log_prob(self.flow_layers, tf.cast(x, tf.float32)))
+        methods.update(forward=forward, inverse=inverse,
+                       log_prob=lambda self, x: density(self.flow_layers, dim).log_prob(
+                           tf.cast(x, tf.float32)))
     return type("StandInFlow", (lab.flows.FlowModel,), methods)()
 
 
-def initialize_affine(layers, x):
-    """The checks' data-dependent init: each affine layer maps what reaches it to mean 0,
-    std 1 per dimension."""
+def own_forward_flow(lab, dim, layers):
+    """The student's FlowModel on the checks' layers with TFP's forward: its log_prob is the
+    student's, on a forward that is right."""
     import tensorflow as tf
-    affine, _ = stand_in_classes()
-    h = tf.convert_to_tensor(x, tf.float32)
-    for layer in layers:
-        if isinstance(layer, affine):
-            layer.loc.assign(tf.reduce_mean(h, axis=0))
-            layer.log_scale.assign(tf.math.log(tf.math.reduce_std(h, axis=0) + 1e-6))
-        h, _ = layer.forward(h)
+    model = stand_in_flow(lab, dim, layers)
+
+    def forward(x):
+        x = tf.cast(x, tf.float32)
+        g = generative(layers)
+        return g.inverse(x), g.inverse_log_det_jacobian(x, event_ndims=1) + 0 * x[:, 0]
+    model.forward = forward
+    return model

@@ -1,5 +1,6 @@
 """Public checks of lab16_diffusion, part 1: the forward process (forward_process.py). The
-maths is compared with the reference on random betas the probes draw themselves."""
+maths is compared with the reference on random betas and alpha_bars the probes draw
+themselves."""
 import numpy as np
 
 from autograder.api import check
@@ -7,7 +8,7 @@ from autograder.check_helpers import scalar, tensor
 from autograder.checks.lab16_diffusion.probes import (
     FORWARD,
     expect_close_naming,
-    numpy_schedule,
+    random_alpha_bars,
     random_betas,
     timesteps,
 )
@@ -63,13 +64,12 @@ def _(student, reference):
             "picked per example and broadcast over the data dimensions")
 def q_sample(lab, rng):
     """x_t for 16 examples with one t each, t = 0 and T - 1 among them."""
-    schedule = numpy_schedule(random_betas(rng, 20))
+    alpha_bars = random_alpha_bars(rng, 20)
     x0 = 2.0 * rng.normal(size=(16, 2))
     noise = rng.normal(size=(16, 2))
     t = timesteps(rng, 16, 20, include=(0, 19))
-    x_t = lab.forward_process.q_sample(tensor(x0), t, tensor(noise),
-                                       tensor(schedule["alpha_bars"]))
-    return {"x_t": x_t, "x0": x0, "noise": noise, "alpha_bar": schedule["alpha_bars"][t][:, None]}
+    x_t = lab.forward_process.q_sample(tensor(x0), t, tensor(noise), tensor(alpha_bars))
+    return {"x_t": x_t, "x0": x0, "noise": noise, "alpha_bar": alpha_bars[t][:, None]}
 
 
 @q_sample.verdict
@@ -92,7 +92,7 @@ def _(student, reference):
 def noise_prediction_loss(lab, rng):
     """The loss of a made-up network, against the reference."""
     import tensorflow as tf
-    schedule = numpy_schedule(random_betas(rng, 20))
+    alpha_bars = random_alpha_bars(rng, 20)
     x0, noise = 2.0 * rng.normal(size=(32, 2)), rng.normal(size=(32, 2))
     t = timesteps(rng, 32, 20, include=(0, 19))
 
@@ -100,7 +100,7 @@ def noise_prediction_loss(lab, rng):
         return 0.5 * tf.convert_to_tensor(x_t) + 0.01 * tf.cast(tf.reshape(t, (-1, 1)), tf.float32)
 
     loss = lab.forward_process.noise_prediction_loss(predict_noise, tensor(x0), t, tensor(noise),
-                                                     tensor(schedule["alpha_bars"]))
+                                                     tensor(alpha_bars))
     return {"loss": scalar(loss, "noise_prediction_loss")}
 
 
