@@ -162,8 +162,8 @@ class ModelStandIns:
         ema_variables, variables = list(ema_variables), list(variables)
         if self.active:
             self.decays.append(float(decay) if not tf.is_tensor(decay) else np.nan)
-        for ema, value in zip(ema_variables, variables):
-            ema.assign(tf.cast(value, ema.dtype))
+        for copy, value in zip(ema_variables, variables):
+            copy.assign(tf.cast(value, copy.dtype))
 
     @contextlib.contextmanager
     def standing_in(self, lab):
