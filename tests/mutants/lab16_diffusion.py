@@ -1,7 +1,7 @@
 """Mutants of lab16_diffusion: the slips that break a first diffusion model.
 
-Each part is graded on its own (the samplers with the checks' own single steps, the model
-with the checks' own schedule, loss, label dropout, guidance and EMA step), so a slip
+Each part is graded on its own (the samplers with stand-ins for the single steps, the model
+with stand-ins for the schedule, loss, label dropout, guidance and EMA step), so a slip
 breaks the checks of its own function only."""
 from tests.mutants import Mutant
 
@@ -73,7 +73,7 @@ MUTANTS = [
     Mutant("train_step_no_label_dropout", MODEL,
            "labels = drop_labels(labels, uniform, self.label_dropout, self.null_label)",
            "labels = labels",
-           breaks=("train_step_drops_labels",), says="never replaces a label"),
+           breaks=("train_step_drops_labels",), says="never calls drop_labels"),
     # The reloaded model silently gets the default ema_decay.
     Mutant("get_config_drops_ema_decay", MODEL,
            "label_dropout=self.label_dropout, ema_decay=self.ema_decay)",
