@@ -35,6 +35,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from made import MADE, ORDERS
 
+from dlkit.training import LossTrackers
+
 tfd = tfp.distributions
 tfb = tfp.bijectors
 
@@ -294,11 +296,11 @@ class FlowModel(keras.Model):
         super().__init__(**kwargs)
         self.dim = int(dim)
         self.flow_layers = []
-        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.trackers = LossTrackers("loss")
 
     @property
     def metrics(self):
-        return [self.loss_tracker]
+        return self.trackers.metrics
 
     def build(self, input_shape):
         # Loading a .keras file builds again: leave built layers alone.
@@ -341,16 +343,16 @@ class FlowModel(keras.Model):
         # TODO: loss = -mean(log_prob(x)) inside a GradientTape; scale_loss; gradients w.r.t.
         #       self.trainable_variables; optimizer.apply
         raise NotImplementedError("fill in the TODO above")
-        self.loss_tracker.update_state(loss)
-        return {"loss": self.loss_tracker.result()}
+        self.trackers.update(loss=loss)
+        return self.trackers.results()
 
     def test_step(self, data):
         """The batch-mean NLL, no gradient step (evaluate and validation call it)."""
         x = data[0] if isinstance(data, tuple) else data
         # TODO: loss = -mean(log_prob(x))
         raise NotImplementedError("fill in the TODO above")
-        self.loss_tracker.update_state(loss)
-        return {"loss": self.loss_tracker.result()}
+        self.trackers.update(loss=loss)
+        return self.trackers.results()
 
     def call(self, x):
         return self.log_prob(x)

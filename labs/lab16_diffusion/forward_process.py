@@ -27,7 +27,9 @@ def linear_betas(num_steps, beta_min=0.1, beta_max=20.0):
     """DDPM's linear schedule: beta grows linearly from beta_min / T to beta_max / T.
 
     With T = 1000 that is the paper's 1e-4 to 0.02; dividing by T keeps the total amount of
-    noise (sum of the betas, about (beta_min + beta_max) / 2) the same for any T.
+    noise (sum of the betas, about (beta_min + beta_max) / 2) the same for any T. A diffusion
+    needs T > beta_max (T > 20 by default): with fewer steps the last betas reach 1 or more,
+    alpha_bar hits 0 or turns negative, and training gives NaN (use the cosine schedule).
 
     Returns betas: float32 numpy array (T,).
     """

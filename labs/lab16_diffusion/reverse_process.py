@@ -63,7 +63,7 @@ def ddpm_step(x_t, t, predicted_noise, noise, schedule, variance="posterior"):
 
 
 def ddpm_sample(predict_noise, x_T, schedule, seed=None, variance="posterior"):
-    """Ancestral sampling: T ddpm_steps from x_T down to x_0.
+    """Ancestral sampling: T ddpm_steps, for t = T - 1 down to t = 0 included, from x_T to x_0.
 
     predict_noise: a callable (x_t (N, ...), t (N,) int32) -> predicted noise (N, ...);
     x_T: (N, ...) the starting noise; seed: an int, a keras.random.SeedGenerator or None,
@@ -80,8 +80,9 @@ def ddpm_sample(predict_noise, x_T, schedule, seed=None, variance="posterior"):
 def ddim_timesteps(num_steps, num_sample_steps):
     """The sub-sequence of timesteps DDIM visits: num_sample_steps of them, evenly spread.
 
-    Rounded values of num_sample_steps evenly spaced points from T - 1 down to 0, so the
-    first is T - 1 and the last 0 (a single step: just T - 1).
+    The num_sample_steps evenly spaced points from T - 1 down to 0 (np.linspace), each
+    rounded to the NEAREST integer (at an exact half either neighbour will do: np.round
+    picks the even one); the first is T - 1 and the last 0 (a single step: just T - 1).
     Returns int numpy array (num_sample_steps,), strictly decreasing.
     """
     if not 1 <= num_sample_steps <= num_steps:
@@ -108,7 +109,7 @@ def ddim_step(x_t, t, t_prev, predicted_noise, schedule):
 def ddim_sample(predict_noise, x_T, schedule, num_sample_steps):
     """Deterministic DDIM sampling along ddim_timesteps(T, num_sample_steps).
 
-    From each visited t to the next one (to -1 after the last): one ddim_step. The same x_T
+    From each visited t to the next one, and from the last (t = 0) to -1: one ddim_step each. The same x_T
     always gives the same x_0. predict_noise: a callable (x_t, t (N,) int32) -> (N, ...);
     x_T: (N, ...). Returns x_0: (N, ...).
     """

@@ -35,6 +35,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from made import MADE, ORDERS
 
+from dlkit.training import LossTrackers
+
 tfd = tfp.distributions
 tfb = tfp.bijectors
 
@@ -324,11 +326,11 @@ class FlowModel(keras.Model):
         super().__init__(**kwargs)
         self.dim = int(dim)
         self.flow_layers = []
-        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.trackers = LossTrackers("loss")
 
     @property
     def metrics(self):
-        return [self.loss_tracker]
+        return self.trackers.metrics
 
     def build(self, input_shape):
         # Loading a .keras file builds again: leave built layers alone.
@@ -385,8 +387,8 @@ class FlowModel(keras.Model):
         grads = tape.gradient(scaled_loss, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
         # END SOLUTION
-        self.loss_tracker.update_state(loss)
-        return {"loss": self.loss_tracker.result()}
+        self.trackers.update(loss=loss)
+        return self.trackers.results()
 
     def test_step(self, data):
         """The batch-mean NLL, no gradient step (evaluate and validation call it)."""
@@ -394,8 +396,8 @@ class FlowModel(keras.Model):
         # BEGIN SOLUTION loss = -mean(log_prob(x))
         loss = -tf.reduce_mean(self.log_prob(x))
         # END SOLUTION
-        self.loss_tracker.update_state(loss)
-        return {"loss": self.loss_tracker.result()}
+        self.trackers.update(loss=loss)
+        return self.trackers.results()
 
     def call(self, x):
         return self.log_prob(x)

@@ -15,6 +15,8 @@ from forward_process import NoiseSchedule, make_betas, noise_prediction_loss
 from guidance import drop_labels, guided_noise
 from reverse_process import ddim_sample, ddpm_sample
 
+from dlkit.training import LossTrackers
+
 
 def ema_update(ema_variables, variables, decay):
     """One EMA step for each pair: ema <- decay * ema + (1 - decay) * variable.
@@ -69,7 +71,7 @@ class DiffusionModel(keras.Model):
         self.schedule = NoiseSchedule(make_betas(schedule, self.num_steps))
         self.ema_denoiser = copy_frozen(denoiser)
         self.noise = keras.random.SeedGenerator()
-        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.trackers = LossTrackers("loss")
         # Build both networks now (fit never calls the model, and an unbuilt model saves
         # without its weights), then start the EMA from the initial weights.
         for network in (self.denoiser, self.ema_denoiser):
@@ -81,7 +83,7 @@ class DiffusionModel(keras.Model):
 
     @property
     def metrics(self):
-        return [self.loss_tracker]
+        return self.trackers.metrics
 
     @property
     def null_label(self):
@@ -99,9 +101,10 @@ class DiffusionModel(keras.Model):
     def train_step(self, data):
         """One gradient step on a batch, then one EMA step. Returns {"loss": mean so far}.
 
-        1. t ~ uniform on {0, ..., T-1} per example and noise ~ N(0, I), both drawn with
-           seed=self.noise; for a conditional model, drop_labels with self.label_dropout
-           and U[0, 1) draws;
+        1. t ~ uniform on {0, ..., T-1} per example (keras.random.randint's maxval is
+           exclusive) and noise ~ N(0, I) of x0's shape, both drawn with seed=self.noise; for
+           a conditional model, drop_labels with self.label_dropout and U[0, 1) draws, one
+           per example;
         2. under a tape: noise_prediction_loss of the denoiser (self.run) on the batch,
            with self.schedule.alpha_bars; scale_loss; gradients w.r.t. the trainable
            variables (the EMA's are not among them); optimizer.apply;
@@ -128,8 +131,8 @@ class DiffusionModel(keras.Model):
         self.optimizer.apply(grads, self.trainable_variables)
         ema_update(self.ema_denoiser.weights, self.denoiser.weights, self.ema_decay)
         # END SOLUTION
-        self.loss_tracker.update_state(loss)
-        return {"loss": self.loss_tracker.result()}
+        self.trackers.update(loss=loss)
+        return self.trackers.results()
 
     def predict_noise(self, x_t, t, labels=None, guidance_weight=0.0, use_ema=True):
         """The noise prediction samplers use: the EMA network's, by default.

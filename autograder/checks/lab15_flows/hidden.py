@@ -1,9 +1,11 @@
-"""Hidden checks of lab15_flows: fresh shapes, masks and sizes; the density of a flow
-integrates to one; a MAF trains as well as the reference. References from the solution."""
+"""Hidden checks of lab15_flows: fresh shapes, masks and sizes; the density of the student's
+own RealNVP and MAF integrates to one; the student's whole MAF (MADE, layers, model,
+train_step) trains as well as the reference. References from the solution."""
 import numpy as np
 
 from autograder.api import check
-from autograder.checks.lab15_flows.public import (
+from autograder.check_helpers import assign_random_weights
+from autograder.checks.lab15_flows.probes import (
     coupling_probe,
     judge_autoregressive,
     judge_list,
@@ -12,7 +14,6 @@ from autograder.checks.lab15_flows.public import (
     judge_training,
     made_dependencies,
     maf_probe,
-    randomize,
     train_probe,
 )
 from autograder.verdicts import expect_close, expect_true
@@ -83,7 +84,7 @@ def density_integrates_to_one(lab, rng):
     out = {}
     for name, model in (("RealNVP", lab.flows.RealNVP(2, num_couplings=3, hidden_units=(16,))),
                         ("MAF", lab.flows.MAF(2, num_layers=2, hidden_units=(16,)))):
-        randomize(model, rng, 0.25)
+        assign_random_weights(model, rng, 0.25)
         log_prob = np.asarray(model.log_prob(grid), dtype=np.float64)
         out[name] = float(np.sum(np.exp(log_prob)) * step * step)
     return out

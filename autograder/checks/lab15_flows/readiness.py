@@ -11,6 +11,6 @@ def _build(lab):
 (realnvp_trains_with_xla, realnvp_trains_in_mixed_precision,
  realnvp_train_step_traces_at_most_twice) = readiness.checks_for(
     __name__, "realnvp", build=_build, data=readiness.gaussian_points,
-    uses=("made", "flows"),
+    uses=("made", "flows"), task="`FlowModel.train_step`",
     scale_hint="scaled = self.optimizer.scale_loss(nll) inside the tape; the log-density and "
                "log-determinants in float32")

@@ -3,9 +3,17 @@ samplers (reverse_process.py), score matching and Langevin dynamics (score_match
 classifier-free guidance (guidance.py), the MLP denoiser (denoiser.py) and the diffusion
 model with its EMA (diffusion_model.py).
 
-The maths is fed noise schedules the probes compute themselves, and the model checks train
-a denoiser the probes build themselves, so each part is graded even when another is
-unfinished.
+probes.py: the checks' own schedules, denoiser, stand-ins and training; sampling.py: the
+checks' own sampler steps that stand in while a sampler's loop is graded.
+public.py: the forward process; public_reverse.py: the single steps and the samplers;
+public_score_guidance_denoiser.py: score matching, Langevin, guidance, the denoiser;
+public_training.py: DiffusionModel (train_step's timesteps, noise, labels, loss and EMA,
+predict_noise, training on moons, saving); readiness.py: XLA, mixed precision, retracing.
+hidden.py: fresh shapes and sizes, and the whole lab trained at once with guidance.
+
+Each part is graded on its own: the maths gets schedules the probes compute, the samplers
+the checks' own single steps, the model the checks' own denoiser, schedule, loss, label
+dropout, guidance and EMA step.
 """
 MODULES = ("forward_process", "reverse_process", "score_matching", "guidance", "denoiser",
            "diffusion_model")
