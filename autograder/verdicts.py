@@ -122,6 +122,38 @@ def expect_true(condition: bool, message: str) -> None:
         raise CheckFailed(message)
 
 
+def expect_close_naming(actual, expected, what: str, mistakes=(), *, advice: str = "",
+                        match_rtol: float = 1e-4, match_atol: float = 1e-5, **tolerances) -> None:
+    """expect_close, but when the answer matches the value of a known mistake (`mistakes`:
+    pairs (value, message), values the probe computed for the slips) the failure says
+    `what: message`; otherwise `advice`, if any, follows the difference."""
+    try:
+        expect_close(actual, expected, what, **tolerances)
+    except CheckFailed as failure:
+        actual = np.asarray(actual, dtype=np.float64)
+        for wrong, message in mistakes:
+            wrong = np.asarray(wrong, dtype=np.float64)
+            got = actual.reshape(()) if wrong.ndim == 0 and actual.size == 1 else actual
+            if got.shape == wrong.shape and np.allclose(got, wrong, rtol=match_rtol,
+                                                        atol=match_atol):
+                raise CheckFailed(f"{what}: {message}") from None
+        if advice:
+            raise CheckFailed(f"{failure}: {advice}") from None
+        raise
+
+
+def expect_update(update, reference, what: str, advice: str, mistakes=None,
+                  explanations=None) -> None:
+    """A training step's parameter update equals the reference's; when it does not, the slip
+    whose update it equals is named (`mistakes`: updates the probe computed for slips, by
+    name; `explanations`: messages by the same names), or else `advice` is given."""
+    mistakes = mistakes or {}
+    named = [(mistakes[name], message) for name, message in (explanations or {}).items()
+             if mistakes.get(name) is not None]
+    expect_close_naming(update, reference, what, named, advice=advice, rtol=1e-3, atol=1e-5,
+                        match_rtol=1e-3)
+
+
 def _apart(value: float, bound: float) -> tuple[str, str]:
     """value and bound with 4 significant digits, or as many more as it takes for the two to
     print differently (a value just past its bound must not read as equal to it)."""

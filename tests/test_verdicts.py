@@ -7,8 +7,10 @@ from autograder.verdicts import (
     expect_at_least,
     expect_at_most,
     expect_close,
+    expect_close_naming,
     expect_equal,
     expect_shape,
+    expect_update,
 )
 
 REF = np.linspace(0.5, 3.0, 12, dtype=np.float32).reshape(3, 4)
@@ -80,3 +82,19 @@ def test_a_value_just_past_its_bound_does_not_print_equal_to_it():
     with pytest.raises(CheckFailed) as failed:
         expect_at_most(0.100004, 0.1, "loss")
     assert "is 0.100004, needs at most 0.1" in str(failed.value)
+
+
+def test_a_value_matching_a_known_mistake_is_named():
+    slips = [(2.0, "summed, not averaged"), (np.zeros(2), "never updated")]
+    expect_close_naming(1.0, 1.0, "loss", slips)
+    with pytest.raises(CheckFailed, match="^loss: summed, not averaged$"):
+        expect_close_naming(np.array([2.0]), 1.0, "loss", slips)
+    with pytest.raises(CheckFailed, match="differs.*: check the sign"):
+        expect_close_naming([5.0, 3.0], [1.0, 1.0], "update", slips, advice="check the sign")
+
+
+def test_an_update_equal_to_a_named_slip_says_which():
+    with pytest.raises(CheckFailed, match="update: the logits were swapped"):
+        expect_update([2.0], [1.0], "update", "take the gradient",
+                      {"swapped": [2.0], "absent": None}, {"swapped": "the logits were swapped",
+                                                           "absent": "never said"})

@@ -293,33 +293,6 @@ def sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=np.float64)))
 
 
-def expect_loss(value, reference, what, known_mistakes):
-    """expect_close, but name a known mistake when the value matches one exactly."""
-    try:
-        expect_close(value, reference, what)
-    except CheckFailed:
-        value = float(np.asarray(value, dtype=np.float64).reshape(-1)[0])
-        for mistake_value, message in known_mistakes:
-            if np.isclose(value, mistake_value, rtol=1e-4, atol=1e-5):
-                raise CheckFailed(f"{what} {message}") from None
-        raise
-
-
-def expect_update(update, reference, what, advice, mistakes=None, explanations=None):
-    """A step's SGD update equals the reference's; when it does not, name the slip whose
-    update (computed by the probe, in `mistakes`) it equals, or else give `advice`."""
-    update = np.asarray(update, dtype=np.float64)
-    try:
-        expect_close(update, reference, what, rtol=1e-3, atol=1e-5)
-    except CheckFailed as failure:
-        for name, message in (explanations or {}).items():
-            candidate = (mistakes or {}).get(name)
-            if candidate is not None and np.shape(candidate) == update.shape \
-                    and np.allclose(update, candidate, rtol=1e-3, atol=1e-5):
-                raise CheckFailed(f"{what}: {message}") from None
-        raise CheckFailed(f"{failure}: {advice}") from None
-
-
 def expect_steps_alone(student, step, changes, stays):
     """`step` changed `changes`'s weights and left every weight of `stays` as it was."""
     expect_true(student[f"{changes}_change"] > 0,

@@ -5,11 +5,10 @@ from autograder.api import CheckFailed, check
 from autograder.check_helpers import tensor
 from autograder.checks.lab12_gan.probes import (
     LOSSES,
-    expect_loss,
     gradient_of,
     scalar,
 )
-from autograder.verdicts import expect_close, expect_finite, expect_true
+from autograder.verdicts import expect_close, expect_close_naming, expect_finite, expect_true
 
 # Logits this far out put a cross-entropy term at 0 (softplus(-40) is about 4e-18): the
 # reference's loss on them isolates the other term, for the verdicts' known mistakes.
@@ -47,7 +46,7 @@ def _(student, reference):
     n, m = (int(size) for size in reference["sizes"])
     real_term, fake_term = float(reference["real_term"]), float(reference["fake_term"])
     what = "discriminator_loss(real_logits, fake_logits)"
-    expect_loss(student["loss"], reference["loss"], what, [
+    expect_close_naming(student["loss"], reference["loss"], what, [
         (reference["negated"],
          "swaps the labels: real data must be labelled 1 (-log D(x)) and fakes 0 "
          "(-log(1 - D(G(z))))"),
@@ -85,7 +84,7 @@ def minimax_generator_loss(lab, rng):
 @minimax_generator_loss.verdict
 def _(student, reference):
     want = float(reference["loss"])
-    expect_loss(student["loss"], want, "minimax_generator_loss(fake_logits)", [
+    expect_close_naming(student["loss"], want, "minimax_generator_loss(fake_logits)", [
         (reference["non_saturating"], "is the non-saturating loss -log D(G(z)); the minimax "
                                       "loss is log(1 - D(G(z))) = -softplus(logit)"),
         (-want, "has the wrong sign: it is mean(-log(1 - D(G(z)))), which G would minimise "
@@ -110,7 +109,7 @@ def non_saturating_generator_loss(lab, rng):
 def _(student, reference):
     want = float(reference["loss"])
     minimax = float(reference["minimax"])
-    expect_loss(student["loss"], want, "non_saturating_generator_loss(fake_logits)", [
+    expect_close_naming(student["loss"], want, "non_saturating_generator_loss(fake_logits)", [
         (-minimax, "labels the fakes 0 (fake): G's loss must label them 1 (real), i.e. "
                    "-log D(G(z)) = softplus(-logit)"),
         (minimax, "is the minimax loss log(1 - D(G(z))); the non-saturating loss is "

@@ -13,7 +13,6 @@ from autograder.checks.lab12_gan.probes import (
     STANDIN_GENERATOR_LOSSES,
     expect_latent_sizes,
     expect_steps_alone,
-    expect_update,
     gradient_wrt,
     labelled_batch,
     moving_statistics,
@@ -28,7 +27,13 @@ from autograder.checks.lab12_gan.probes import (
     step_gan,
     weights_of,
 )
-from autograder.verdicts import expect_close, expect_finite, expect_shape, expect_true
+from autograder.verdicts import (
+    expect_close,
+    expect_finite,
+    expect_shape,
+    expect_true,
+    expect_update,
+)
 
 BATCH = 48
 UPDATE = "(plain SGD, divided by its learning rate: the gradient it applied)"

@@ -11,10 +11,9 @@ import contextlib
 
 import numpy as np
 
-from autograder.api import CheckFailed
 from autograder.check_helpers import judge_relative_training, standing_in, tensor
 from autograder.check_helpers import scalar as check_scalar
-from autograder.verdicts import expect_close, expect_finite
+from autograder.verdicts import expect_finite
 
 
 def scalar(value, what):
@@ -245,37 +244,6 @@ def sliced_w1(x, y, n_directions=64):
                                    np.cos(a) * y[:, 0] + np.sin(a) * y[:, 1])
                           for a in angles]))
 
-
-def expect_value(value, reference, what, known_mistakes=()):
-    """expect_close, but name a known mistake when the value matches one."""
-    try:
-        expect_close(value, reference, what)
-    except CheckFailed:
-        value = np.asarray(value, dtype=np.float64)
-        for mistake_value, message in known_mistakes:
-            mistake_value = np.asarray(mistake_value, dtype=np.float64)
-            if value.shape == mistake_value.shape and np.allclose(value, mistake_value,
-                                                                  rtol=1e-4, atol=1e-5):
-                raise CheckFailed(f"{what} {message}") from None
-        raise
-
-
-def expect_update(update, reference, what, advice, mistakes=None, explanations=None):
-    """A step's SGD update equals the reference's; when it does not, name the slip whose
-    update (computed by the probe, in `mistakes`) it equals, or else give `advice`."""
-    update = np.asarray(update, dtype=np.float64)
-    try:
-        expect_close(update, reference, what, rtol=1e-3, atol=1e-5)
-    except CheckFailed as failure:
-        for name, message in (explanations or {}).items():
-            candidate = (mistakes or {}).get(name)
-            if candidate is not None and np.shape(candidate) == update.shape \
-                    and np.allclose(update, candidate, rtol=1e-3, atol=1e-5):
-                raise CheckFailed(f"{what}: {message}") from None
-        raise CheckFailed(f"{failure}: {advice}") from None
-
-
-# ------------------------------------------------------------------------------ training
 
 def train_toy_wgan(lab, rng, name, steps, snapshots=3, **wgan_args):
     """Train a WGAN of probe networks on a 2-D toy set for `steps` generator steps (the

@@ -7,10 +7,9 @@ from autograder.check_helpers import tensor
 from autograder.checks.lab13_wgan.probes import (
     LOSSES,
     WASSERSTEIN,
-    expect_value,
     scalar,
 )
-from autograder.verdicts import expect_close
+from autograder.verdicts import expect_close, expect_close_naming
 
 # Small cases whose W1 is known by hand: (x, y, W1, what a likely slip gives, the slip).
 HAND_CASES = [
@@ -72,14 +71,14 @@ def _(student, reference):
                  "wasserstein_1d(x, y) for y = x + 3, shuffled (every point moves by exactly 3, "
                  "so W1 = 3),")
     x, y = reference["x"], reference["y"]
-    expect_value(student["w1"], reference["w1"], "wasserstein_1d(x, y) (300 points each)", [
+    expect_close_naming(student["w1"], reference["w1"], "wasserstein_1d(x, y) (300 points each)", [
         (np.abs(x - y).mean(), "pairs x_i with y_i as given; the optimal coupling pairs "
                                "them in sorted order (sort both first)"),
         (np.sqrt(((np.sort(x) - np.sort(y)) ** 2).mean()),
          "is the root mean *squared* gap (W2); W1 is the mean absolute gap"),
     ])
     small_x, small_y = reference["small_x"], reference["small_y"]
-    expect_value(student["small"], reference["small"], "wasserstein_1d(x, y) on 5 and 7 "
+    expect_close_naming(student["small"], reference["small"], "wasserstein_1d(x, y) on 5 and 7 "
                  "points", [(truncated(small_x, small_y), TRUNCATED)])
     expect_close(student["large"], reference["large"], "wasserstein_1d(x, y) on 300 and 170 "
                  "points")
@@ -102,7 +101,7 @@ def sliced_wasserstein(lab, rng):
 @sliced_wasserstein.verdict
 def _(student, reference):
     count = int(reference["directions"])
-    expect_value(student["sliced"], reference["sliced"], "sliced_wasserstein(x, y, directions) "
+    expect_close_naming(student["sliced"], reference["sliced"], "sliced_wasserstein(x, y, directions) "
                  f"on 3-D samples and {count} directions", [
                      (count * reference["sliced"], "sums over the directions; take the mean")])
 
@@ -136,7 +135,7 @@ def critic_loss(lab, rng):
 def _(student, reference):
     n, m = (int(size) for size in reference["sizes"])
     real_term, fake_term = float(reference["real_term"]), float(reference["fake_term"])
-    expect_value(student["loss"], reference["loss"], "critic_loss(real_scores, fake_scores)", [
+    expect_close_naming(student["loss"], reference["loss"], "critic_loss(real_scores, fake_scores)", [
         ((n * real_term + m * fake_term) / (n + m), "takes one mean over the real and fake "
                                                     "scores together; take each batch's mean"),
         (reference["cross_entropy"], "is the GAN's cross-entropy; the WGAN critic's loss is "
@@ -156,6 +155,6 @@ def generator_loss(lab, rng):
 
 @generator_loss.verdict
 def _(student, reference):
-    expect_value(student["loss"], reference["loss"], "generator_loss(fake_scores)", [
+    expect_close_naming(student["loss"], reference["loss"], "generator_loss(fake_scores)", [
         (reference["size"] * float(reference["loss"]), "sums the scores; take the mean"),
     ])

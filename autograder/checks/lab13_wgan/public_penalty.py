@@ -7,14 +7,13 @@ from autograder.check_helpers import tensor
 from autograder.checks.lab13_wgan.probes import (
     LOSSES,
     elementwise,
-    expect_value,
     flat,
     in_float64,
     input_gradients,
     mlp,
     scalar,
 )
-from autograder.verdicts import expect_close, expect_finite, expect_true
+from autograder.verdicts import expect_close, expect_close_naming, expect_finite, expect_true
 
 POINTS, IMAGES = (64, 3), (16, 2, 2, 1)
 
@@ -114,7 +113,7 @@ def judge_penalty(student, reference, what):
         mistakes.append((((last_axis - 1) ** 2).mean(),
                          "takes the norm over the last axis only: on images the norm runs "
                          "over all axes but the batch axis (flatten each example's gradient)"))
-    expect_value(student["penalty"], reference["penalty"], what, mistakes)
+    expect_close_naming(student["penalty"], reference["penalty"], what, mistakes)
 
 
 @check(points=2, uses=LOSSES, task="`gradient_penalty`",

@@ -12,7 +12,6 @@ from autograder.checks.lab13_wgan.probes import (
     MODEL,
     SGD_RATE,
     compiled_wgan,
-    expect_update,
     gradient_wrt,
     probe_networks,
     run_step,
@@ -25,7 +24,7 @@ from autograder.checks.lab13_wgan.probes import (
     step_wgan,
     weights_of,
 )
-from autograder.verdicts import expect_close, expect_finite, expect_true
+from autograder.verdicts import expect_close, expect_finite, expect_true, expect_update
 
 BATCH = 48
 UPDATE = "(plain SGD, divided by its learning rate: the gradient it applied)"

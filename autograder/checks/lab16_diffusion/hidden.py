@@ -17,7 +17,6 @@ from autograder.checks.lab16_diffusion.probes import (
     SCORE,
     ProbeSchedule,
     build_diffusion,
-    expect_close_naming,
     gaussian_noise_predictor,
     known_log_snr,
     per_example,
@@ -27,7 +26,13 @@ from autograder.checks.lab16_diffusion.probes import (
     timesteps,
 )
 from autograder.checks.lab16_diffusion.sampling import judge_ddim_timesteps
-from autograder.verdicts import expect_close, expect_equal, expect_finite, expect_true
+from autograder.verdicts import (
+    expect_close,
+    expect_close_naming,
+    expect_equal,
+    expect_finite,
+    expect_true,
+)
 
 # The budget of guidance_learns_classes: the student's MLPDenoiser, labelled moons.
 CONDITIONAL = {"data": "moons", "num_steps": 50, "hidden_units": 64, "learning_rate": 3e-3,

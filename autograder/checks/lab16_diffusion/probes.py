@@ -21,7 +21,7 @@ import numpy as np
 
 from autograder.api import CheckFailed
 from autograder.check_helpers import judge_relative_training, standing_in, tensor
-from autograder.verdicts import expect_close, expect_finite, expect_shape, expect_true
+from autograder.verdicts import expect_finite, expect_shape, expect_true
 
 FORWARD = ("forward_process",)
 REVERSE = ("forward_process", "reverse_process")
@@ -315,19 +315,6 @@ def train_probe(lab, rng, budget):
 
 
 # ---- Verdict helpers -------------------------------------------------------------------------
-
-def expect_close_naming(actual, expected, what, mistakes, **tolerances):
-    """expect_close, but name a known slip when the answer matches it."""
-    try:
-        expect_close(actual, expected, what, **tolerances)
-    except CheckFailed:
-        actual = np.asarray(actual, dtype=np.float64)
-        for wrong, message in mistakes:
-            wrong = np.asarray(wrong, dtype=np.float64)
-            if actual.shape == wrong.shape and np.allclose(actual, wrong, rtol=1e-4, atol=1e-5):
-                raise CheckFailed(f"{what} {message}") from None
-        raise
-
 
 def per_example(variance, n, what):
     """A per-example variance as (n, 1), from (n, 1), (n,) or (n, D) with equal columns."""

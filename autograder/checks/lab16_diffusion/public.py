@@ -7,12 +7,11 @@ from autograder.api import check
 from autograder.check_helpers import scalar, tensor
 from autograder.checks.lab16_diffusion.probes import (
     FORWARD,
-    expect_close_naming,
     random_alpha_bars,
     random_betas,
     timesteps,
 )
-from autograder.verdicts import expect_close
+from autograder.verdicts import expect_close, expect_close_naming
 
 
 @check(points=2, uses=FORWARD, task="`linear_betas`, `cosine_betas`",

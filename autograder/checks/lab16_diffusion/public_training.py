@@ -21,13 +21,12 @@ from autograder.check_helpers import (
 from autograder.checks.lab16_diffusion.probes import (
     MODEL,
     Recorder,
-    expect_close_naming,
     judge_training,
     model_stand_ins,
     probe_denoiser,
     train_probe,
 )
-from autograder.verdicts import expect_close, expect_shape, expect_true
+from autograder.verdicts import expect_close, expect_close_naming, expect_shape, expect_true
 
 # The training budget of diffusion_learns_moons, stated in the handout.
 TRAIN = {"data": "moons", "num_steps": 50, "hidden_units": 64, "learning_rate": 3e-3,
