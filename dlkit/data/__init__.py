@@ -3,6 +3,7 @@
 - digits:    scikit-learn's 8x8 handwritten digits (ships inside sklearn)
 - toy2d:     2-D toy densities and labelled 2-D sets, drawn with numpy
 - shapes:    procedural shape images with labels, masks and boxes
+- point_clouds: points sampled from procedural 3-D shapes, with classes and part labels
 - tfds_real: real datasets read from the local TFDS folder only (fails fast if absent)
 - pipelines: numpy arrays -> seeded, batched tf.data pipeline
 
@@ -10,6 +11,12 @@ The numpy loaders never import TensorFlow; the *_dataset functions import it on 
 """
 from dlkit.data.digits import digits_dataset, load_digits
 from dlkit.data.pipelines import arrays_dataset
+from dlkit.data.point_clouds import (
+    PART_NAMES,
+    POINT_CLOUD_CLASSES,
+    make_point_clouds,
+    point_clouds_dataset,
+)
 from dlkit.data.shapes import SHAPE_CLASSES, make_shapes, shapes_dataset
 from dlkit.data.tfds_real import DatasetNotAvailable, find_prepared, load_tfds
 from dlkit.data.toy2d import (
@@ -25,6 +32,8 @@ from dlkit.data.toy2d import (
 __all__ = [
     "CLASSIFICATION_NAMES",
     "DatasetNotAvailable",
+    "PART_NAMES",
+    "POINT_CLOUD_CLASSES",
     "SHAPE_CLASSES",
     "TOY2D_NAMES",
     "arrays_dataset",
@@ -32,7 +41,9 @@ __all__ = [
     "find_prepared",
     "load_digits",
     "load_tfds",
+    "make_point_clouds",
     "make_shapes",
+    "point_clouds_dataset",
     "sample_toy2d",
     "shapes_dataset",
     "toy2d_classification",
