@@ -4,7 +4,7 @@ Sets, the T-Net and its regulariser, PointNet classification and part segmentati
 mean IoU, attention pooling).
 
 probes.py: brute-force geometry (scipy), the checks' stand-ins, the training probes.
-public_geometry.py: geometry.py against scipy's distance matrices and KD-trees.
+public.py: geometry.py against scipy's distance matrices and KD-trees.
 public_models.py: the layers (invariance, equivariance, values on fixed weights), the losses.
 public_training.py: the classifier's train_step on the checks' stand-ins, and training.
 readiness.py: XLA, mixed precision and retracing of the student's PointNetClassifier.

@@ -18,9 +18,11 @@ from autograder.verdicts import expect_close, expect_close_naming, expect_true
        hint="|a|^2 - 2 a.b + |b|^2 (squared: no sqrt), then tf.maximum(..., 0)")
 def pairwise_squared_distances(lab, rng):
     """Against scipy's cdist on a batch of sets of different sizes; never negative, even
-    for equal points far from the origin."""
+    for nearly equal points far from the origin."""
     a, b = point_sets(rng, 2, 7), point_sets(rng, 2, 5)
-    far = (rng.normal(size=(1, 6, 3)) * 300).astype("float32")
+    # 12 points within 0.001 of one point 1000 from the origin: the expansion's rounding
+    # (about 0.1 here) swamps their true squared distances (about 1e-6).
+    far = (1000.0 + 1e-3 * rng.normal(size=(1, 12, 3))).astype("float32")
     return {"a": a, "b": b, "distances": lab.geometry.pairwise_squared_distances(a, b),
             "expected": squared_distance_matrix(a, b),
             "same": lab.geometry.pairwise_squared_distances(far, far)}
@@ -34,8 +36,8 @@ def _(student, _reference):
         (np.sqrt(expected), "is the distance, not its square")], against="scipy's cdist",
         rtol=1e-4, atol=1e-4)
     same = np.asarray(student["same"], dtype=np.float64)
-    expect_true(same.shape == (1, 6, 6) and same.min() >= 0.0,
-                f"pairwise_squared_distances(x, x) for points ~300 from the origin has the "
+    expect_true(same.shape == (1, 12, 12) and same.min() >= 0.0,
+                f"pairwise_squared_distances(x, x) for close points ~1000 from the origin has the "
                 f"entry {same.min():.4g}: rounding makes the expansion dip under 0; clip it "
                 "with tf.maximum(..., 0.0)")
 
