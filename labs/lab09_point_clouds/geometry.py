@@ -9,7 +9,6 @@ TensorFlow tensors (numpy arrays are accepted as inputs) and works on a batch.
 """
 import tensorflow as tf
 
-
 # ---------------------------------------------------------------------------------------------
 # 1. Distances between point sets
 # ---------------------------------------------------------------------------------------------
