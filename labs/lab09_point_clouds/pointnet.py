@@ -152,7 +152,8 @@ class PointNetClassifier(OneOptimizer, keras.Model):
     call(points (B, N, 3), return_transform=False) returns logits, float32 (B, num_classes),
     and with return_transform also A.
 
-    fit(points, labels) trains with its own train_step on
+    fit(points, labels) trains with its own train_step, which minimises
+    self.classification_loss(points, labels) (call it: do not write the loss again there):
         loss = mean cross-entropy(labels, logits) + regularizer_weight * orthogonality_loss(A)
     and logs "loss" (that total) and "accuracy".
     """
