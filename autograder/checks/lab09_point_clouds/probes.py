@@ -145,23 +145,23 @@ def fixed_transform(matrix=None):
 def stand_in_orthogonality(transform):
     """NOT PointNet's regulariser: the mean |A - I| over every entry of the batch."""
     import tensorflow as tf
-    transform = tf.cast(transform, tf.float32)
-    return tf.reduce_mean(tf.abs(transform - tf.eye(tf.shape(transform)[-1])))
+    matrices = tf.cast(transform, "float32")
+    return tf.reduce_mean(tf.abs(matrices - tf.eye(tf.shape(matrices)[-1])))
 
 
 def mean_pool_call(self, points, return_transform=False):
     """A classifier call of known, different behaviour: the stand-in transform, the shared
     layers, the MEAN over the points (not the max), the head."""
     import tensorflow as tf
-    transform = self.input_transform(points)
-    x = tf.matmul(points, tf.cast(transform, points.dtype))
+    matrix = self.input_transform(points)
+    x = tf.matmul(points, tf.cast(matrix, points.dtype))
     for layer in self.shared:
         x = layer(x)
     x = tf.reduce_mean(x, axis=1)
     for layer in self.head:
         x = layer(x)
     logits = tf.cast(x, tf.float32)
-    return (logits, transform) if return_transform else logits
+    return (logits, matrix) if return_transform else logits
 
 
 def smoothed_classification_loss(self, points, labels):
@@ -169,13 +169,13 @@ def smoothed_classification_loss(self, points, labels):
     plus 0.01 times the stand-in regulariser; and the argmax accuracy."""
     import keras
     import tensorflow as tf
-    logits, transform = self(points, return_transform=True)
+    logits, matrices = self(points, return_transform=True)
     targets = tf.one_hot(tf.cast(labels, tf.int32), tf.shape(logits)[-1])
     loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)(
         targets, logits)
-    loss = loss + 0.01 * stand_in_orthogonality(transform)
+    loss = loss + 0.01 * stand_in_orthogonality(matrices)
     hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), tf.cast(labels, tf.int32))
-    return loss, tf.reduce_mean(tf.cast(hits, tf.float32))
+    return loss, tf.reduce_mean(tf.cast(hits, "float32"))
 
 
 # ---- Training -------------------------------------------------------------------------------
