@@ -23,7 +23,7 @@ def pairwise_squared_distances(lab, rng):
     # 12 points within 0.001 of one point 1000 from the origin: the expansion's rounding
     # (about 0.1 here) swamps their true squared distances (about 1e-6).
     far = (1000.0 + 1e-3 * rng.normal(size=(1, 12, 3))).astype("float32")
-    return {"a": a, "b": b, "distances": lab.geometry.pairwise_squared_distances(a, b),
+    return {"distances": lab.geometry.pairwise_squared_distances(a, b),
             "expected": squared_distance_matrix(a, b),
             "same": lab.geometry.pairwise_squared_distances(far, far)}
 
@@ -50,7 +50,7 @@ def chamfer_distance(lab, rng):
     12 and 9 points; 0 for a set and itself, symmetric."""
     a, b = point_sets(rng, 3, 12), point_sets(rng, 3, 9)
     shuffled = a[:, rng.permutation(12)]
-    return {"a": a, "b": b, "chamfer": lab.geometry.chamfer_distance(a, b),
+    return {"chamfer": lab.geometry.chamfer_distance(a, b),
             "swapped": lab.geometry.chamfer_distance(b, a),
             "itself": lab.geometry.chamfer_distance(a, shuffled),
             "matrix": squared_distance_matrix(a, b)}
@@ -86,7 +86,7 @@ def furthest_point_sampling(lab, rng):
     """The picks (8 of 40 points, 3 clouds), against a greedy loop over scipy's full
     distance matrix."""
     points = point_sets(rng, 3, 40)
-    return {"points": points, "picks": lab.geometry.furthest_point_sampling(points, 8),
+    return {"picks": lab.geometry.furthest_point_sampling(points, 8),
             "expected": greedy_furthest(points, 8),
             "last_only": greedy_furthest(points, 8, "last"),
             "summed": greedy_furthest(points, 8, "sum")}
