@@ -20,21 +20,37 @@ WHOLE = {"train_size": 300, "test_size": 150, "num_points": 32, "widths": (32, 6
          "head_units": (32,), "learning_rate": 3e-3, "batch_size": 32, "epochs": 3}
 
 
-@check(points=1, uses="geometry", hint="furthest point sampling must work for any N and S")
-def sampling_and_balls_other_sizes(lab, rng):
+def other_sizes(rng):
     n, s, k = int(rng.integers(30, 60)), int(rng.integers(5, 12)), int(rng.integers(3, 9))
-    points = point_sets(rng, 2, n)
+    return point_sets(rng, 2, n), s, k
+
+
+@check(points=1, uses="geometry",
+       hint="furthest_point_sampling must work for any number of points N and of samples S")
+def sampling_other_sizes(lab, rng):
+    points, s, _ = other_sizes(rng)
+    return {"picks": lab.geometry.furthest_point_sampling(points, s),
+            "expected_picks": greedy_furthest(points, s)}
+
+
+@sampling_other_sizes.verdict
+def _(student, _reference):
+    judge_indices(student["picks"], student["expected_picks"], "furthest_point_sampling", [])
+
+
+@check(points=1, uses="geometry",
+       hint="ball_query must work for any number of points N, centroids S, radius and K")
+def balls_other_sizes(lab, rng):
+    points, s, k = other_sizes(rng)
     picks = greedy_furthest(points, s)
     centroids = np.stack([cloud[index] for cloud, index in zip(points, picks)])
     radius = float(rng.uniform(0.6, 1.2))
-    return {"picks": lab.geometry.furthest_point_sampling(points, s), "expected_picks": picks,
-            "balls": lab.geometry.ball_query(points, centroids, radius, k),
+    return {"balls": lab.geometry.ball_query(points, centroids, radius, k),
             "expected_balls": balls(points, centroids, radius, k)}
 
 
-@sampling_and_balls_other_sizes.verdict
+@balls_other_sizes.verdict
 def _(student, _reference):
-    judge_indices(student["picks"], student["expected_picks"], "furthest_point_sampling", [])
     judge_indices(student["balls"], student["expected_balls"], "ball_query", [])
 
 
@@ -53,7 +69,14 @@ def _(student, _reference):
                  rtol=1e-4, atol=1e-5)
 
 
-@check(points=1, uses="pointnet", hint="Deep Sets, the T-Net and PMA for other widths")
+LAYERS = {"deep_sets": "DeepSets(3, phi_units=(6,), rho_units=(5, 4))(x)",
+          "tnet": "TNet(C, widths=(6,), head_units=(5,))(x)",
+          "pma": "PoolingByMultiheadAttention(num_seeds=3, num_heads=1, key_dim=3)(x)"}
+
+
+@check(points=1, uses="pointnet", hint="DeepSets.call, TNet.call and "
+       "PoolingByMultiheadAttention.call must work for other widths and set sizes (the "
+       "message names the one that failed)")
 def set_layers_other_sizes(lab, rng):
     n, c = int(rng.integers(3, 15)), int(rng.integers(2, 7))
     x = rng.normal(size=(2, n, c)).astype("float32")
@@ -65,13 +88,14 @@ def set_layers_other_sizes(lab, rng):
     pma.build(x.shape)
     for layer in (deep_sets, tnet, pma):
         assign_random_weights(layer, rng, 0.5)
-    return {"deep_sets": deep_sets(x), "tnet": tnet(x), "pma": pma(x)}
+    return {"deep_sets": deep_sets(x), "tnet": tnet(x), "pma": pma(x), "x": x}
 
 
 @set_layers_other_sizes.verdict
 def _(student, reference):
     for key in ("deep_sets", "tnet", "pma"):
-        expect_close(student[key], reference[key], key)
+        shape = tuple(np.shape(student["x"]))
+        expect_close(student[key], reference[key], f"{LAYERS[key]} for x {shape}")
 
 
 @check(points=2, timeout=45, uses="pointnet",
@@ -82,4 +106,7 @@ def whole_pointnet_trains(lab, rng):
 
 @whole_pointnet_trains.verdict
 def _(student, reference):
-    judge_classifier_training(student, reference)
+    judge_classifier_training(student, reference, blame=(
+        "the whole PointNet trains differently from the reference: TNet.call, "
+        "orthogonality_loss, PointNetClassifier.call, classification_loss or train_step (the "
+        "public check of each names it)"))

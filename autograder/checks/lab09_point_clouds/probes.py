@@ -218,7 +218,11 @@ def classifier_train_probe(lab, rng, budget, stand_ins=True):
             "accuracy": accuracy}
 
 
-def judge_classifier_training(student, reference):
+TRAIN_STEP_ONLY = ("train_step minimises self.classification_loss and logs it as it is")
+
+
+def judge_classifier_training(student, reference, blame=TRAIN_STEP_ONLY):
+    """`blame`: what the message tells the student to look at."""
     logged = json.loads(student["logged"])
     expect_true(logged == ["accuracy", "loss"], f"fit() logged {logged}; train_step must return "
                 "exactly {'loss': ..., 'accuracy': ...} (the trackers' results)")
@@ -233,13 +237,12 @@ def judge_classifier_training(student, reference):
                if abs(loss - student["first_loss"]) < 0.05 else "")
         raise CheckFailed(f"fit() logged loss = {loss:.4g} in the last epoch, where the "
                           f"reference's train_step logs {expected:.4g} for the same "
-                          f"training{why}: train_step minimises self.classification_loss and "
-                          "logs it as it is")
+                          f"training{why}: {blame}")
     accuracy = student["accuracy"]
     expect_true(accuracy >= reference["accuracy"] - ACCURACY_MARGIN,
                 f"the held-out accuracy after training is {accuracy:.3f}, the reference's "
                 f"{reference['accuracy']:.3f} with the same model, data and budget (needs at "
-                f"least {reference['accuracy'] - ACCURACY_MARGIN:.3f})")
+                f"least {reference['accuracy'] - ACCURACY_MARGIN:.3f}): {blame}")
 
 
 def segmenter_train_probe(lab, rng, budget):
@@ -268,5 +271,5 @@ def judge_segmenter_training(student, reference):
     expect_true(student["mean_iou"] >= reference["mean_iou"] - IOU_MARGIN,
                 f"the held-out part mean IoU after training is {student['mean_iou']:.3f}, the "
                 f"reference's {reference['mean_iou']:.3f} with the same budget (needs at least "
-                f"{reference['mean_iou'] - IOU_MARGIN:.3f}): does every point see the global "
-                "feature, and the local one?")
+                f"{reference['mean_iou'] - IOU_MARGIN:.3f}): each point's logits come from its own "
+                "local feature, then the cloud's global feature, the MAX over the points")

@@ -121,7 +121,8 @@ def ball_query(lab, rng):
             "expected": balls(points, centroids, radius, k),
             "nearest": balls(points, centroids, radius, k, "nearest"),
             "pad_zero": balls(points, centroids, radius, k, "pad_zero"),
-            "by_distance": balls(points, centroids, radius, k, "by_distance")}
+            "by_distance": balls(points, centroids, radius, k, "by_distance"),
+            "radius_not_squared": balls(points, centroids, np.sqrt(radius), k)}
 
 
 @ball_query.verdict
@@ -133,7 +134,9 @@ def _(student, _reference):
                       (student["pad_zero"], "pads short balls with index 0: repeat the "
                        "ball's first index (point 0 may be far away)"),
                       (student["by_distance"], "orders each ball nearest first: keep the "
-                       "first K by INDEX (sort the indices)")])
+                       "first K by INDEX (sort the indices)"),
+                      (student["radius_not_squared"], "compares the SQUARED distances with "
+                       "the radius itself: compare them with radius ** 2")])
 
 
 @check(points=1, uses="geometry", task="`group_points`",

@@ -13,6 +13,43 @@ from autograder.checks.lab09_point_clouds.probes import fixed_transform
 from autograder.verdicts import expect_close, expect_close_naming, expect_shape, expect_true
 
 
+def with_point_0_twice(x):
+    """The clouds with their point 0 repeated at the end: a max over the points is unchanged,
+    a mean or a sum is not."""
+    return np.concatenate([x, x[:, :1]], axis=1)
+
+
+def unknown_points(layer, x):
+    """layer(x) traced by a tf.function whose inputs have no static batch or points size (as
+    fit traces a pipeline of clouds of different sizes): the output, and the error if any."""
+    import tensorflow as tf
+    traced = tf.function(lambda p: layer(p),
+                         input_signature=[tf.TensorSpec((None, None, x.shape[-1]), tf.float32)])
+    try:
+        return np.asarray(traced(tf.constant(x))), ""
+    except Exception as error:  # noqa: BLE001 - the message goes to the student
+        last = [line.strip() for line in str(error).splitlines() if line.strip()][-1:]
+        return (np.full((1,), np.nan, np.float32),
+                f"{type(error).__name__}: {(last or [''])[0][:160]}")
+
+
+def judge_unknown_points(student, key, what, fix):
+    if student[f"{key}_error"]:
+        raise CheckFailed(f"{what} fails when the number of points is not known while tracing "
+                          f"(a tf.function with inputs (None, None, C), as fit on clouds of "
+                          f"different sizes): {student[f'{key}_error']}: {fix}")
+    expect_close(student[f"{key}_traced"], student[key], f"{what} in a tf.function with "
+                 "inputs (None, None, C)", against="its output called directly",
+                 rtol=1e-4, atol=1e-5)
+
+
+def judge_max_pool(student, key, what, fix):
+    got = np.asarray(student[f"{key}_point_0_twice"])
+    if not np.allclose(got, student[key], rtol=1e-4, atol=1e-5):
+        raise CheckFailed(f"{what} changes when the cloud's point 0 appears twice: that pools "
+                          f"by a mean or a sum; {fix}")
+
+
 def invariant(student, key, what):
     expect_close(student[f"{key}_shuffled"], student[key], f"{what} on the shuffled points",
                  against="its output on the points in order (a set has no order)",
@@ -84,12 +121,16 @@ def _(student, reference):
             "reshape to (B, k, k), PLUS tf.eye(k)")
 def tnet(lab, rng):
     """A fresh TNet(3) gives the identity for every cloud; with random weights, the same
-    transform for a shuffled cloud, and the reference's values."""
+    transform for a shuffled cloud and for a cloud with a point repeated, inside a tf.function
+    with unknown sizes, and the reference's values."""
     x = rng.normal(size=(4, 10, 3)).astype("float32")
     layer = lab.pointnet.TNet(3, widths=(8, 16), head_units=(8,))
     fresh = layer(x)
     assign_random_weights(layer, rng, 0.4)
-    return {"fresh": fresh, "out": layer(x), "out_shuffled": layer(x[:, rng.permutation(10)])}
+    traced, error = unknown_points(layer, x)
+    return {"fresh": fresh, "out": layer(x), "out_shuffled": layer(x[:, rng.permutation(10)]),
+            "out_point_0_twice": layer(with_point_0_twice(x)), "out_traced": traced,
+            "out_error": error}
 
 
 @tnet.verdict
@@ -102,6 +143,10 @@ def _(student, reference):
     expect_close(fresh, np.tile(np.eye(3, dtype=np.float32), (4, 1, 1)), f"a fresh {what}",
                  against="the identity (transform_dense starts at zero)")
     invariant(student, "out", what)
+    judge_max_pool(student, "out", what, "the T-Net pools by the MAX over the points "
+                   "(tf.reduce_max(..., axis=1))")
+    judge_unknown_points(student, "out", what, "reshape with tf.shape(x)[0] (or -1), not "
+                         "x.shape[0]")
     expect_close(student["out"], reference["out"], f"{what} (random weights)")
 
 
@@ -129,6 +174,7 @@ def classifier_call(lab, rng):
         out[name] = model(x)
         if name == "logits":
             out["logits_shuffled"] = model(x[:, rng.permutation(12)])
+            out["logits_point_0_twice"] = model(with_point_0_twice(x))
             _, out["transform"] = model(x, return_transform=True)
     out["matrix"] = matrix
     return out
@@ -139,6 +185,8 @@ def _(student, reference):
     what = "PointNetClassifier(4)(x) for x (3, 12, 3), on a stand-in T-Net"
     expect_shape(student["logits"], (3, 4), what)
     invariant(student, "logits", what)
+    judge_max_pool(student, "logits", what, "PointNet pools by the MAX over the points "
+                   "(tf.reduce_max(..., axis=1))")
     expect_close(student["transform"], np.tile(student["matrix"], (3, 1, 1)).astype(np.float32),
                  f"the transform {what.replace('(x)', '(x, return_transform=True)')} returns",
                  against="the stand-in T-Net's matrix")
@@ -156,7 +204,8 @@ def _(student, reference):
 def segmenter_call(lab, rng):
     """PointNetSegmenter(5) with random weights on 2 clouds of 9 points: shuffling the points
     shuffles the logits alike; a point's logits change when the OTHER points move (the global
-    feature); values."""
+    feature), not when a point is repeated (a max); the same in a tf.function with unknown
+    sizes; values."""
     model = lab.pointnet.PointNetSegmenter(5, widths=(8, 12), head_units=(8,))
     x = rng.normal(size=(2, 9, 3)).astype("float32")
     model(x)
@@ -164,8 +213,19 @@ def segmenter_call(lab, rng):
     order = rng.permutation(9)
     moved = x.copy()
     moved[:, 1:] = 2.0 * moved[:, 1:] + 0.5
-    return {"logits": model(x), "logits_shuffled": model(x[:, order]), "order": order,
-            "others_moved": model(moved)}
+    out = {"logits": model(x), "logits_shuffled": model(x[:, order]), "order": order,
+           "others_moved": model(moved),
+           "logits_point_0_twice": np.asarray(model(with_point_0_twice(x)))[:, :9]}
+    out["logits_traced"], out["logits_error"] = unknown_points(model, x)
+    # The first head layer with the halves of its kernel's rows swapped: a call that puts the
+    # global feature first then gives what the right order gives with the kernel as it was.
+    kernel = model.point_head[0].kernel
+    rows = np.asarray(kernel)
+    half = rows.shape[0] // 2
+    kernel.assign(np.concatenate([rows[half:], rows[:half]]))
+    out["halves_swapped"] = model(x)
+    kernel.assign(rows)
+    return out
 
 
 @segmenter_call.verdict
@@ -180,7 +240,13 @@ def _(student, reference):
         raise CheckFailed(f"{what}: point 0's logits do not change when every other point "
                           "moves: concatenate the cloud's global (max-pooled) feature to each "
                           "point's local one")
-    expect_close(logits, reference["logits"], what)
+    judge_max_pool(student, "logits", what, "the global feature is the MAX over the points "
+                   "(tf.reduce_max(local, axis=1))")
+    judge_unknown_points(student, "logits", what, "tile the global feature over "
+                         "tf.shape(points)[1] points, not points.shape[1]")
+    expect_close_naming(logits, reference["logits"], what, [
+        (reference["halves_swapped"], "puts the global feature BEFORE the local one: "
+                                      "concat([local, global], axis=-1), local first")])
     expect_close(student["others_moved"], reference["others_moved"],
                  f"{what} with the other points moved")
 
@@ -217,12 +283,20 @@ def _(student, _reference):
             "attention(seeds, x, x); return H + feed_forward(H)")
 def attention_pooling(lab, rng):
     """PMA with 2 seeds on 3 sets of 7 elements, random weights: the shape (B, 2, D), the
-    same output for shuffled sets, values."""
+    same output for shuffled sets, values, and values with the feed-forward at 0."""
     layer = lab.pointnet.PoolingByMultiheadAttention(num_seeds=2, num_heads=2, key_dim=4)
     x = rng.normal(size=(3, 7, 6)).astype("float32")
     layer.build(x.shape)
     assign_random_weights(layer, rng, 0.5)
-    return {"out": layer(x), "out_shuffled": layer(x[:, rng.permutation(7)])}
+    out = {"out": layer(x), "out_shuffled": layer(x[:, rng.permutation(7)])}
+    # With the feed-forward's weights at zero, it outputs 0: out = H.
+    saved = [np.asarray(w) for w in layer.feed_forward.weights]
+    for w in layer.feed_forward.weights:
+        w.assign(np.zeros(w.shape, "float32"))
+    out["no_feed_forward"] = layer(x)
+    for w, value in zip(layer.feed_forward.weights, saved):
+        w.assign(value)
+    return out
 
 
 @attention_pooling.verdict
@@ -234,4 +308,10 @@ def _(student, reference):
                           "are the queries (B, num_seeds, D), the set gives keys and values")
     expect_shape(out, (3, 2, 6), what)
     invariant(student, "out", what)
+    if np.allclose(student["no_feed_forward"], 0.0) and not np.allclose(
+            reference["no_feed_forward"], 0.0):
+        raise CheckFailed(f"{what} is 0 when the feed-forward's weights are 0: the residual "
+                          "around it is missing; return H + feed_forward(H)")
+    expect_close(student["no_feed_forward"], reference["no_feed_forward"],
+                 f"{what} with the feed-forward's weights at 0 (out = H)")
     expect_close(out, reference["out"], what)

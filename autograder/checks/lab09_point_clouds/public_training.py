@@ -48,7 +48,9 @@ REGULARIZER_WEIGHT = 0.5
 def classification_loss(lab, rng):
     """On the stand-in T-Net and a stand-in for orthogonality_loss: loss and accuracy of a
     batch of 10 clouds, against scipy's log-softmax of the model's own logits plus
-    regularizer_weight times the stand-in's value."""
+    regularizer_weight times the stand-in's value; the regulariser's gradient with respect to
+    the T-Net's weights (the loss with regularizer_weight 0.5 minus the loss with 0)."""
+    import tensorflow as tf
     from scipy.special import log_softmax
     matrix = rng.normal(scale=0.5, size=(3, 3)) + np.eye(3)
     with standing_in(lab.pointnet, TNet=fixed_transform(matrix),
@@ -57,15 +59,32 @@ def classification_loss(lab, rng):
                                                 num_points=12,
                                                 regularizer_weight=REGULARIZER_WEIGHT)
         assign_random_weights(model, rng, 0.6)
+        model.input_transform.matrix.assign(matrix.astype("float32"))
         x = rng.normal(size=(10, 12, 3)).astype("float32")
         labels = rng.integers(0, 4, size=10).astype("int32")
-        loss, accuracy = model.classification_loss(tensor(x), tensor(labels, "int32"))
+        tnet = model.input_transform.matrix
+        gradients = []
+        for weight in (REGULARIZER_WEIGHT, 0.0):
+            model.regularizer_weight = weight
+            with tf.GradientTape() as tape:
+                loss, accuracy = model.classification_loss(tensor(x), tensor(labels, "int32"))
+            gradients.append(np.asarray(tape.gradient(loss, tnet)))
+            if weight:
+                loss_and_accuracy = (np.asarray(loss), np.asarray(accuracy))
+            else:
+                unweighted = np.asarray(loss)
+        model.regularizer_weight = REGULARIZER_WEIGHT
+        with tf.GradientTape() as tape:
+            regularizer = stand_in_orthogonality(model.input_transform(x))
+        expected_gradient = REGULARIZER_WEIGHT * np.asarray(tape.gradient(regularizer, tnet))
         logits, transform = (np.asarray(v) for v in model(x, return_transform=True))
         regularizer = float(stand_in_orthogonality(transform))
     cross_entropy = -log_softmax(logits.astype(np.float64), axis=1)[np.arange(10), labels]
-    return {"loss": np.asarray(loss), "accuracy": np.asarray(accuracy),
-            "cross_entropy": cross_entropy, "regularizer": regularizer,
-            "hits": (np.argmax(logits, axis=1) == labels).astype(np.float64)}
+    return {"loss": loss_and_accuracy[0], "accuracy": loss_and_accuracy[1],
+            "unweighted": unweighted, "cross_entropy": cross_entropy, "regularizer": regularizer,
+            "hits": (np.argmax(logits, axis=1) == labels).astype(np.float64),
+            "regularizer_gradient": gradients[0] - gradients[1],
+            "expected_gradient": expected_gradient}
 
 
 @classification_loss.verdict
@@ -73,6 +92,15 @@ def _(student, _reference):
     ce, reg = student["cross_entropy"], student["regularizer"]
     what = (f"classification_loss(points, labels) with regularizer_weight={REGULARIZER_WEIGHT} "
             "(stand-in T-Net and regulariser)")
+    loss = float(np.asarray(student["loss"], dtype=np.float64).reshape(-1)[0])
+    implied = (loss - ce.mean()) / reg
+    weight_ignored = abs(float(student["unweighted"]) - loss) <= 1e-6 + 1e-5 * abs(loss)
+    if (weight_ignored and abs(implied) > 1e-4 and abs(implied - 1) > 1e-4
+            and abs(implied - REGULARIZER_WEIGHT) > 1e-4):
+        raise CheckFailed(f"the loss of {what} weights the regulariser by {implied:.3g} "
+                          "whatever self.regularizer_weight is (the same loss with "
+                          "regularizer_weight=0): the weight is not self.regularizer_weight; "
+                          "use self.regularizer_weight, not a number")
     expect_close_naming(student["loss"], np.float32(ce.mean() + REGULARIZER_WEIGHT * reg),
                         f"the loss of {what}", [
         (ce.mean(), "leaves out the regulariser: add regularizer_weight * "
@@ -85,6 +113,18 @@ def _(student, _reference):
     expect_close_naming(student["accuracy"], np.float32(student["hits"].mean()),
                         f"the accuracy of {what}", [], against="the argmax accuracy",
                         rtol=1e-6, atol=1e-6)
+    gradient = np.asarray(student["regularizer_gradient"], dtype=np.float64)
+    expected = np.asarray(student["expected_gradient"], dtype=np.float64)
+    if np.allclose(gradient, 0.0, atol=1e-7):
+        raise CheckFailed(f"{what}: the regulariser sends no gradient to the T-Net's weights "
+                          "(its value is right, so is A behind tf.stop_gradient, or taken out "
+                          "of the tape?): regularizer_weight * orthogonality_loss(A) must train "
+                          "the T-Net, so A must be the one call(..., return_transform=True) "
+                          "returns")
+    expect_close_naming(gradient, expected, f"the gradient of the regulariser's term of {what} "
+                        "with respect to the T-Net's weights", [],
+                        against="regularizer_weight * the gradient of orthogonality_loss(A)",
+                        rtol=1e-3, atol=1e-6)
 
 
 @check(points=1, uses="pointnet", reference=False, task="`PointNetClassifier.train_step`",
@@ -109,8 +149,10 @@ def train_step_logs_the_loss(lab, rng):
             expected.append([float(v) for v in
                              model.classification_loss(tensor(x), tensor(y, "int32"))])
             before = snapshot(model.trainable_variables)
+            tnet_before = snapshot(model.input_transform.trainable_variables)
             logs = model.train_step((tensor(x), tensor(y, "int32")))
-            moved.append(largest_change(before, model.trainable_variables))
+            moved.append([largest_change(before, model.trainable_variables),
+                          largest_change(tnet_before, model.input_transform.trainable_variables)])
             if not isinstance(logs, dict):
                 raise ValueError(f"train_step returned {type(logs).__name__}, expected a dict "
                                  "{'loss': ..., 'accuracy': ...}")
@@ -125,12 +167,22 @@ def _(student, _reference):
     expect_true(sorted(logged[0]) == ["accuracy", "loss"], f"train_step returned "
                 f"{sorted(logged[0])}; it must return {{'loss': ..., 'accuracy': ...}} (the "
                 "trackers' results)")
-    expect_true(student["moved"][0] > 0, "one train_step left every weight unchanged: apply "
-                "the gradients with self.optimizer.apply")
+    expect_true(student["moved"][0][0] > 0, "one train_step left every weight unchanged: "
+                "apply the gradients with self.optimizer.apply")
+    expect_true(student["moved"][0][1] > 0, "one train_step moved some weights but not the "
+                "T-Net's (input_transform): take tape.gradient with respect to "
+                "self.trainable_variables, every one of them, and apply them all")
     first = logged[0]["loss"]
     if loss_1 and abs(first / loss_1 - 24) < 0.5:
         raise CheckFailed(f"the loss train_step logs for a batch of 24 is {first:.5g}, 24 times "
                           f"classification_loss ({loss_1:.5g}): log the loss as it is")
+    second = logged[1]["loss"]
+    if (abs(second - loss_2) <= 1e-4 * abs(loss_2) + 1e-4
+            and abs(loss_2 - loss_1) > 1e-3 * abs(loss_1) + 1e-3):
+        raise CheckFailed(f"the loss logged after a second train_step is {second:.5g}, the "
+                          f"second batch's loss alone: the trackers must keep running means "
+                          "over the epoch (do not reset them in train_step; fit resets them "
+                          "each epoch)")
     for got, want, what in ((first, loss_1, "the loss logged by the first train_step"),
                             (logged[0]["accuracy"], acc_1, "the accuracy logged by the first "
                                                            "train_step"),
