@@ -69,7 +69,7 @@ MUTANTS = [
     Mutant("classifier_mean_pooling", POINTNET,
            "features = tf.reduce_max(run(self.shared, aligned), axis=1)",
            "features = tf.reduce_mean(run(self.shared, aligned), axis=1)",
-           breaks=("classifier_call",)),
+           breaks=("classifier_call",), says="MAX over the points"),
     Mutant("classifier_ignores_the_transform", POINTNET,
            "features = tf.reduce_max(run(self.shared, aligned), axis=1)",
            "features = tf.reduce_max(run(self.shared, points), axis=1)",
@@ -105,4 +105,54 @@ MUTANTS = [
            "scaled_loss = self.optimizer.scale_loss(loss)",
            "scaled_loss = loss",
            breaks=("pointnet_trains_in_mixed_precision",)),
+    # Found by the fresh-eyes review of the checks.
+    Mutant("ball_query_radius_not_squared", GEOMETRY,
+           "inside = tf.where(distances < radius ** 2, indices, count)",
+           "inside = tf.where(distances < radius, indices, count)",
+           breaks=("ball_query",), says="radius \\*\\* 2"),
+    Mutant("tnet_mean_pooling", POINTNET,
+           "features = tf.reduce_max(run(self.shared, x), axis=1)",
+           "features = tf.reduce_mean(run(self.shared, x), axis=1)",
+           breaks=("tnet",), says="point 0 appears twice"),
+    Mutant("loss_regularizer_stop_gradient", POINTNET,
+           "loss = cross_entropy + self.regularizer_weight * orthogonality_loss(transform)",
+           "loss = cross_entropy + self.regularizer_weight * orthogonality_loss(\n"
+           "            tf.stop_gradient(transform))",
+           breaks=("classification_loss",), says="no gradient to the T-Net"),
+    Mutant("loss_hardcoded_regularizer_weight", POINTNET,
+           "loss = cross_entropy + self.regularizer_weight * orthogonality_loss(transform)",
+           "loss = cross_entropy + 1e-3 * orthogonality_loss(transform)",
+           breaks=("classification_loss",), says="not self.regularizer_weight"),
+    Mutant("segmenter_mean_global_feature", POINTNET,
+           "pooled = tf.reduce_max(local, axis=1, keepdims=True)",
+           "pooled = tf.reduce_mean(local, axis=1, keepdims=True)",
+           breaks=("segmenter_call",), says="MAX over the points"),
+    Mutant("segmenter_global_feature_first", POINTNET,
+           "logits = run(self.point_head, tf.concat([local, pooled], axis=-1))",
+           "logits = run(self.point_head, tf.concat([pooled, local], axis=-1))",
+           breaks=("segmenter_call",), says="BEFORE the local one"),
+    # points.shape[1] is None when fit traces clouds of different sizes.
+    Mutant("segmenter_static_num_points", POINTNET,
+           "pooled = tf.tile(pooled, (1, tf.shape(points)[1], 1))",
+           "pooled = tf.tile(pooled, (1, points.shape[1], 1))",
+           breaks=("segmenter_call",), says="not known while tracing"),
+    Mutant("pma_without_feed_forward_residual", POINTNET,
+           "return pooled + self.feed_forward(pooled)",
+           "return self.feed_forward(pooled)",
+           breaks=("attention_pooling",), says="residual"),
+    Mutant("train_step_resets_trackers", POINTNET,
+           "self.optimizer.apply(gradients, self.trainable_variables)\n"
+           "        self.trackers.update(loss=loss, accuracy=accuracy)",
+           "self.optimizer.apply(gradients, self.trainable_variables)\n"
+           "        for tracker in self.metrics:\n"
+           "            tracker.reset_state()\n"
+           "        self.trackers.update(loss=loss, accuracy=accuracy)",
+           breaks=("train_step_logs_the_loss", "classifier_trains"), says="running means"),
+    Mutant("train_step_skips_tnet_weights", POINTNET,
+           "gradients = tape.gradient(scaled_loss, self.trainable_variables)\n"
+           "        self.optimizer.apply(gradients, self.trainable_variables)",
+           "weights = [w for layer in self.shared + self.head for w in layer.trainable_weights]\n"
+           "        gradients = tape.gradient(scaled_loss, weights)\n"
+           "        self.optimizer.apply(gradients, weights)",
+           breaks=("train_step_logs_the_loss", "classifier_trains"), says="T-Net"),
 ]

@@ -28,7 +28,8 @@ def unknown_points(layer, x):
     try:
         return np.asarray(traced(tf.constant(x))), ""
     except Exception as error:  # noqa: BLE001 - the message goes to the student
-        last = [line.strip() for line in str(error).splitlines() if line.strip()][-1:]
+        last = [line.strip() for line in str(error).splitlines() if line.strip()
+                and not line.strip().startswith(("•", "Call arguments", "File "))][-1:]
         return (np.full((1,), np.nan, np.float32),
                 f"{type(error).__name__}: {(last or [''])[0][:160]}")
 
