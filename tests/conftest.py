@@ -18,7 +18,7 @@ LABS = all_labs()
 # written by someone who had not read the checks), with its generated handout table, split
 # check files and twins. The tests of those parts are expected to fail for them, strictly:
 # a lab that passes them must leave this set.
-PENDING_REVIEW: set[str] = set()
+PENDING_REVIEW: set[str] = {"lab08_gnn"}
 
 
 def reviewed(lab: str, strict: bool = True):

@@ -2,6 +2,7 @@
 
 - digits:    scikit-learn's 8x8 handwritten digits (ships inside sklearn)
 - toy2d:     2-D toy densities and labelled 2-D sets, drawn with numpy
+- graphs:    the karate club (networkx), citation-like and cycle/tree graphs
 - shapes:    procedural shape images with labels, masks and boxes
 - tfds_real: real datasets read from the local TFDS folder only (fails fast if absent)
 - pipelines: numpy arrays -> seeded, batched tf.data pipeline
@@ -9,6 +10,7 @@
 The numpy loaders never import TensorFlow; the *_dataset functions import it on first call.
 """
 from dlkit.data.digits import digits_dataset, load_digits
+from dlkit.data.graphs import citation_graph, cycles_and_trees, edges_both_ways, karate_club
 from dlkit.data.pipelines import arrays_dataset
 from dlkit.data.shapes import SHAPE_CLASSES, make_shapes, shapes_dataset
 from dlkit.data.tfds_real import DatasetNotAvailable, find_prepared, load_tfds
@@ -28,8 +30,12 @@ __all__ = [
     "SHAPE_CLASSES",
     "TOY2D_NAMES",
     "arrays_dataset",
+    "citation_graph",
+    "cycles_and_trees",
     "digits_dataset",
+    "edges_both_ways",
     "find_prepared",
+    "karate_club",
     "load_digits",
     "load_tfds",
     "make_shapes",
