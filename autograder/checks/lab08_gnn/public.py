@@ -71,7 +71,8 @@ def batch_graphs(lab, rng):
             "edges": edge_rows(batch["edge_index"], batch["edge_attr"]),
             "expected": {key: union[key] for key in ("x", "graph_ids")},
             "expected_edges": edge_rows(union["edge_index"], union["edge_attr"]),
-            "unshifted_edges": edge_rows(unshifted, union["edge_attr"])}
+            "unshifted_edges": edge_rows(unshifted, np.concatenate([g["edge_attr"]
+                                                                    for g in graphs]))}
 
 
 @batch_graphs.verdict

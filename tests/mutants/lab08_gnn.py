@@ -1,0 +1,83 @@
+"""Mutants of lab08_gnn: the mistakes students make in a first GNN.
+
+The layer checks run MessagePassing and GraphNetworkBlock on the checks' own aggregate, and
+the training checks build A_hat and batches with networkx, so a mistake in one function
+breaks that function's checks only."""
+from tests.mutants import Mutant
+
+GNN = "gnn.py"
+
+MUTANTS = [
+    # The GCN's A_hat without self-loops: a node forgets its own features.
+    Mutant("adjacency_without_self_loops", GNN,
+           "    a += np.eye(num_nodes, dtype=np.float32)\n",
+           "    a = a + 1e-12\n",
+           breaks=("normalized_adjacency",), says="self-loops"),
+    # D^-1 (A + I): a random-walk normalisation instead of the symmetric one.
+    Mutant("adjacency_row_normalised", GNN,
+           "return (inv_sqrt[:, None] * a * inv_sqrt[None, :]).astype(np.float32)",
+           "return (a / a.sum(axis=1, keepdims=True)).astype(np.float32)",
+           breaks=("normalized_adjacency",), says="row normalisation"),
+    # Edges of every graph left unshifted: they all point at the first graph's nodes.
+    Mutant("batch_edges_not_shifted", GNN,
+           "np.asarray(g[\"edge_index\"]) + offset",
+           "np.asarray(g[\"edge_index\"]) + 0 * offset",
+           breaks=("batch_graphs",), says="not shifted"),
+    # Graph ids counted per node instead of per graph.
+    Mutant("batch_graph_ids_per_node", GNN,
+           "\"graph_ids\": np.repeat(np.arange(len(graphs)), sizes).astype(np.int32),",
+           "\"graph_ids\": np.arange(sum(sizes)).astype(np.int32),",
+           breaks=("batch_graphs",), says="graph_ids"),
+    # The max of an empty segment left at the lowest float.
+    Mutant("aggregate_max_empty_not_zeroed", GNN,
+           "return tf.where(counts > 0, largest, tf.zeros_like(largest))",
+           "return largest",
+           breaks=("aggregate",), says="receives no message"),
+    # The mean divides by the number of segments, not by each segment's count.
+    Mutant("aggregate_mean_over_all_segments", GNN,
+           "return tf.math.unsorted_segment_mean(messages, segment_ids, num_segments)",
+           "return tf.math.unsorted_segment_sum(messages, segment_ids, num_segments) / "
+           "tf.cast(num_segments, messages.dtype)",
+           breaks=("aggregate",), says="num_segments"),
+    # a_hat applied on the right side / transposed.
+    Mutant("gcn_a_hat_transposed", GNN,
+           "return self.activation(tf.matmul(a_hat, transformed) + self.bias)",
+           "return self.activation(tf.matmul(a_hat, transformed, transpose_a=True) + self.bias)",
+           breaks=("gcn_layer",), says="transposed"),
+    # The GCN layer never propagates: an MLP on each node alone.
+    Mutant("gcn_ignores_a_hat", GNN,
+           "return self.activation(tf.matmul(a_hat, transformed) + self.bias)",
+           "return self.activation(transformed + self.bias)",
+           breaks=("gcn_layer", "gcn_on_citation_graph"), says="ignores a_hat"),
+    # Messages collected at the senders instead of the receivers.
+    Mutant("messages_aggregated_at_senders", GNN,
+           "incoming = aggregate(messages, receivers, tf.shape(x)[0], self.reduction)",
+           "incoming = aggregate(messages, senders, tf.shape(x)[0], self.reduction)",
+           breaks=("message_passing",), says="senders"),
+    # The reduction chosen by the constructor is ignored.
+    Mutant("message_passing_always_sums", GNN,
+           "incoming = aggregate(messages, receivers, tf.shape(x)[0], self.reduction)",
+           "incoming = aggregate(messages, receivers, tf.shape(x)[0], \"sum\")",
+           breaks=("message_passing",), says="reduction"),
+    # Sender and receiver features swapped in the message.
+    Mutant("message_sender_receiver_swapped", GNN,
+           "inputs = tf.concat([tf.gather(x, senders), tf.gather(x, receivers),",
+           "inputs = tf.concat([tf.gather(x, receivers), tf.gather(x, senders),",
+           breaks=("message_passing",)),
+    # The global update sums the nodes instead of averaging them.
+    Mutant("graph_network_global_sums_nodes", GNN,
+           "[u, aggregate(new_nodes, graph_ids, num_graphs, \"mean\"),",
+           "[u, aggregate(new_nodes, graph_ids, num_graphs, \"sum\"),",
+           breaks=("graph_network_block",), says="reduction"),
+    # The graph network's edge update reads the globals of node i instead of edge's graph.
+    Mutant("graph_network_globals_by_node_index", GNN,
+           "tf.gather(u, edge_graph)], axis=-1))",
+           "tf.gather(u, tf.zeros_like(edge_graph))], axis=-1))",
+           breaks=("graph_network_block",)),
+    # The readout pools the whole batch into one vector: one prediction for all graphs.
+    Mutant("readout_pools_the_whole_batch", GNN,
+           "pooled = aggregate(h, batch[\"graph_ids\"], batch[\"num_graphs\"], self.readout)",
+           "pooled = tf.reduce_sum(h, axis=0, keepdims=True)",
+           breaks=("graph_classifier_on_cycles_and_trees", "permutation_symmetry"),
+           says="one row per GRAPH"),
+]
