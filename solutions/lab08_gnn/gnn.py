@@ -312,19 +312,21 @@ def model_inputs(batch):
     return inputs
 
 
-def fit_node_classifier(model, x, a_hat, y, train_mask, steps=100, learning_rate=1e-2):
-    """Train a node classifier full-batch on one graph (given): `steps` Adam steps on the
-    cross-entropy of the labelled nodes only (train_mask as the sample weight). Every step
-    sees the whole graph; fit runs them as one epoch of `steps` copies, 25 per execution.
-    Returns the loss history that fit logged."""
+def fit_node_classifier(model, x, a_hat, y, train_mask, steps=100, learning_rate=1e-2,
+                        epochs=1, callbacks=None):
+    """Train a node classifier full-batch on one graph (given): `epochs` times `steps` Adam
+    steps on the cross-entropy of the labelled nodes only (train_mask as the sample weight).
+    Every step sees the whole graph; fit runs an epoch as `steps` copies of it, 25 per
+    execution. Returns the loss history that fit logged (one value per epoch)."""
     import tensorflow as tf
     weights = np.asarray(train_mask, np.float32)
     data = tf.data.Dataset.from_tensors(
         ((np.asarray(x, np.float32), np.asarray(a_hat, np.float32)), np.asarray(y), weights))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  steps_per_execution=25)
-    return model.fit(data.repeat(steps), epochs=1, verbose=0).history
+                  steps_per_execution=min(25, int(steps)))
+    return model.fit(data.repeat(steps), epochs=epochs, callbacks=callbacks, shuffle=False,
+                     verbose=0).history
 
 
 def train_graph_classifier(model, batches, epochs, learning_rate=1e-2):
