@@ -11,8 +11,8 @@ MUTANTS = [
     # The GCN's A_hat without self-loops: a node forgets its own features.
     Mutant("adjacency_without_self_loops", GNN,
            "    a += np.eye(num_nodes, dtype=np.float32)\n",
-           "    a = a + 1e-12\n",
-           breaks=("normalized_adjacency",), says="self-loops"),
+           "",
+           breaks=("normalized_adjacency",), says="without its self-loop"),
     # D^-1 (A + I): a random-walk normalisation instead of the symmetric one.
     Mutant("adjacency_row_normalised", GNN,
            "return (inv_sqrt[:, None] * a * inv_sqrt[None, :]).astype(np.float32)",
@@ -63,17 +63,17 @@ MUTANTS = [
     Mutant("message_sender_receiver_swapped", GNN,
            "inputs = tf.concat([tf.gather(x, senders), tf.gather(x, receivers),",
            "inputs = tf.concat([tf.gather(x, receivers), tf.gather(x, senders),",
-           breaks=("message_passing",)),
+           breaks=("message_passing",), says="in that order"),
     # The global update sums the nodes instead of averaging them.
     Mutant("graph_network_global_sums_nodes", GNN,
            "[u, aggregate(new_nodes, graph_ids, num_graphs, \"mean\"),",
            "[u, aggregate(new_nodes, graph_ids, num_graphs, \"sum\"),",
            breaks=("graph_network_block",), says="reduction"),
-    # The graph network's edge update reads the globals of node i instead of edge's graph.
+    # The edge update reads the first graph's globals for every edge.
     Mutant("graph_network_globals_by_node_index", GNN,
            "tf.gather(u, edge_graph)], axis=-1))",
            "tf.gather(u, tf.zeros_like(edge_graph))], axis=-1))",
-           breaks=("graph_network_block",)),
+           breaks=("graph_network_block",), says="u\\[graph of the receiver\\]"),
     # The readout pools the whole batch into one vector: one prediction for all graphs.
     Mutant("readout_pools_the_whole_batch", GNN,
            "pooled = aggregate(h, batch[\"graph_ids\"], batch[\"num_graphs\"], self.readout)",

@@ -26,11 +26,9 @@ def normalized_adjacency(lab, rng):
     expected = np.eye(n) - nx.normalized_laplacian_matrix(graph, nodelist=range(n)).toarray()
     looped = nx.to_numpy_array(graph, nodelist=range(n))
     plain = looped - np.eye(n)
-    degree = plain.sum(1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        no_loops = plain / np.sqrt(np.outer(degree, degree))
+    scale = np.sqrt(np.maximum(np.outer(plain.sum(1), plain.sum(1)), 1.0))  # isolated: 0
     return {"a_hat": a_hat, "expected": expected,
-            "no_self_loops": np.nan_to_num(no_loops),
+            "no_self_loops": plain / scale,
             "row_normalised": looped / looped.sum(1, keepdims=True),
             "no_sqrt": looped / np.outer(looped.sum(1), looped.sum(1))}
 
@@ -38,6 +36,9 @@ def normalized_adjacency(lab, rng):
 @normalized_adjacency.verdict
 def _(student, reference):
     what = "normalized_adjacency(edge_index, 7)"
+    a_hat = np.asarray(student["a_hat"], dtype=np.float64)
+    expect_true(np.isfinite(a_hat).all(), f"{what} has NaN or inf values: node 6 has no "
+                "edge, so without its self-loop its degree is 0; add I to A before the degrees")
     expect_close_naming(student["a_hat"], student["expected"].astype(np.float32), what, [
         (student["no_self_loops"], "has no self-loops: add I to A before the degrees"),
         (student["row_normalised"], "is D^-1 (A + I), a row normalisation: scale rows AND "

@@ -16,7 +16,7 @@ from autograder.checks.lab08_gnn.probes import (
     permute_graph,
     random_graph,
 )
-from autograder.verdicts import expect_close, expect_true
+from autograder.verdicts import expect_close, expect_close_naming, expect_true
 
 
 @check(points=2, task="`GCNLayer.call`",
@@ -78,8 +78,10 @@ def _(student, reference):
     what = "MessagePassing(5, 'max')(x, edge_index, edge_attr)"
     judge_calls(student["calls"], [("max", 6, student["receivers"],
                                     "the incoming messages of every node")], what)
-    expect_close(student["out"], reference["out"], what,
-                 against="the reference (both on the checks' own aggregate)")
+    expect_close_naming(student["out"], reference["out"], what,
+                        against="the reference (both on the checks' own aggregate)",
+                        advice="message_net reads [x[senders], x[receivers], edge_attr] in "
+                               "that order, update_net [x, incoming]")
 
 
 @check(points=2, task="`GraphNetworkBlock.call`",
@@ -113,9 +115,13 @@ def _(student, reference):
         ("sum", 7, student["receivers"], "the incoming edges of every node"),
         ("mean", 2, student["graph_ids"], "the nodes of every graph"),
         ("mean", 2, student["edge_graphs"], "the edges of every graph")], what)
+    inputs = {"edges": "[edge_attr, x[senders], x[receivers], u[graph of the receiver]]",
+              "nodes": "[x, incoming e', u[graph of the node]]",
+              "globals": "[u, mean x' per graph, mean e' per graph]"}
     for key, name in (("edges", "e'"), ("nodes", "x'"), ("globals", "u'")):
-        expect_close(student[key], reference[key], f"the {name} of {what}",
-                     against="the reference (both on the checks' own aggregate)")
+        expect_close_naming(student[key], reference[key], f"the {name} of {what}",
+                            against="the reference (both on the checks' own aggregate)",
+                            advice=f"its network reads {inputs[key]}, in that order")
 
 
 @check(points=2, reference=False,
