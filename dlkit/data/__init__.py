@@ -2,7 +2,6 @@
 
 - digits:    scikit-learn's 8x8 handwritten digits (ships inside sklearn)
 - toy2d:     2-D toy densities and labelled 2-D sets, drawn with numpy
-- graphs:    the karate club (networkx), citation-like and cycle/tree graphs
 - shapes:    procedural shape images with labels, masks and boxes
 - tfds_real: real datasets read from the local TFDS folder only (fails fast if absent)
 - pipelines: numpy arrays -> seeded, batched tf.data pipeline
@@ -10,7 +9,13 @@
 The numpy loaders never import TensorFlow; the *_dataset functions import it on first call.
 """
 from dlkit.data.digits import digits_dataset, load_digits
-from dlkit.data.graphs import citation_graph, cycles_and_trees, edges_both_ways, karate_club
+from dlkit.data.graphs import (
+    citation_graph,
+    cycles_and_trees,
+    edges_both_ways,
+    karate_club,
+    spring_systems,
+)
 from dlkit.data.pipelines import arrays_dataset
 from dlkit.data.shapes import SHAPE_CLASSES, make_shapes, shapes_dataset
 from dlkit.data.tfds_real import DatasetNotAvailable, find_prepared, load_tfds
@@ -41,6 +46,7 @@ __all__ = [
     "make_shapes",
     "sample_toy2d",
     "shapes_dataset",
+    "spring_systems",
     "toy2d_classification",
     "toy2d_dataset",
     "toy2d_mode_counts",

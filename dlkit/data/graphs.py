@@ -10,7 +10,8 @@ A graph is a dict of numpy arrays:
 plus, per set, labels and masks. `karate_club` is Zachary's karate club as networkx ships
 it (a small real data set); `citation_graph` is a stochastic block model with noisy
 class-dependent features (citation-like: papers cite papers of their own field more
-often); `cycles_and_trees` is a graph-classification set whose label is structure alone.
+often); `cycles_and_trees` is a graph-classification set whose label is structure alone;
+`spring_systems` are n-body trajectories of masses joined by springs.
 
 Only numpy is imported here; networkx is imported by the functions that need it.
 """
@@ -124,3 +125,54 @@ def cycles_and_trees(num_graphs: int = 200, min_nodes: int = 6, max_nodes: int =
         graphs.append({"x": np.ones((n, 1), np.float32), "edge_index": edge_index,
                        "edge_attr": np.ones((edge_index.shape[1], 1), np.float32)})
     return graphs, labels
+
+
+def spring_accelerations(positions, stiffness, edge_index):
+    """Accelerations of unit masses joined by springs of rest length 0 (numpy).
+
+    positions: (..., N, 2); stiffness: (..., E) one constant per directed edge (0: no
+    spring); edge_index (2, E). Body r feels k (x_s - x_r) from every edge s -> r.
+    Returns (..., N, 2)."""
+    senders, receivers = edge_index
+    pull = stiffness[..., None] * (positions[..., senders, :] - positions[..., receivers, :])
+    out = np.zeros_like(positions)
+    for r in range(positions.shape[-2]):
+        out[..., r, :] = pull[..., receivers == r, :].sum(axis=-2)
+    return out
+
+
+def spring_systems(num_systems: int = 100, num_bodies: int = 5, steps: int = 40,
+                   dt: float = 0.05, spring_prob: float = 0.5, seed: int = 0) -> dict:
+    """n-body spring systems for an interaction network (Battaglia et al., 2016).
+
+    Every system has `num_bodies` unit masses in the plane; each pair is joined by a spring
+    (rest length 0) with probability spring_prob, of stiffness uniform in [0.5, 1.5]. The
+    graph is complete (every ordered pair is an edge) and the edge feature is the stiffness,
+    0 where there is no spring. Positions and velocities start N(0, 0.5^2); the motion is
+    integrated with semi-implicit Euler (v += a dt, then x += v dt), `steps` steps of dt.
+
+    Returns states (S, steps + 1, N, 4) [x, y, vx, vy]; accelerations (S, steps + 1, N, 2),
+    the exact acceleration at each state; edge_index (2, N (N - 1)), shared by all systems;
+    edge_attr (S, E, 1) the stiffness of each directed edge; and dt.
+    """
+    rng = np.random.default_rng(seed)
+    n = num_bodies
+    senders, receivers = np.nonzero(~np.eye(n, dtype=bool))
+    edge_index = np.stack([senders, receivers]).astype(np.int32)
+    upper = np.triu(rng.uniform(0.5, 1.5, size=(num_systems, n, n))
+                    * (rng.random((num_systems, n, n)) < spring_prob), k=1)
+    symmetric = upper + upper.transpose(0, 2, 1)
+    stiffness = symmetric[:, senders, receivers]
+    position = 0.5 * rng.normal(size=(num_systems, n, 2))
+    velocity = 0.5 * rng.normal(size=(num_systems, n, 2))
+    states, accelerations = [], []
+    for _ in range(steps + 1):
+        acceleration = spring_accelerations(position, stiffness, edge_index)
+        states.append(np.concatenate([position, velocity], axis=-1))
+        accelerations.append(acceleration)
+        velocity = velocity + dt * acceleration
+        position = position + dt * velocity
+    return {"states": np.stack(states, axis=1).astype(np.float32),
+            "accelerations": np.stack(accelerations, axis=1).astype(np.float32),
+            "edge_index": edge_index,
+            "edge_attr": stiffness[..., None].astype(np.float32), "dt": float(dt)}
