@@ -8,7 +8,13 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from dlkit.data import citation_graph, cycles_and_trees, edges_both_ways, karate_club
+from dlkit.data import (
+    citation_graph,
+    cycles_and_trees,
+    edges_both_ways,
+    karate_club,
+    spring_systems,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -76,3 +82,29 @@ def test_graphs_module_imports_numpy_only():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          timeout=60)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_spring_systems_follow_hookes_law_with_symplectic_euler():
+    data = spring_systems(6, num_bodies=4, steps=30, dt=0.05, seed=5)
+    states, accelerations, k = data["states"], data["accelerations"], data["edge_attr"][..., 0]
+    assert states.shape == (6, 31, 4, 4) and accelerations.shape == (6, 31, 4, 2)
+    assert data["edge_index"].shape == (2, 12) and data["edge_attr"].shape == (6, 12, 1)
+    # Springs are symmetric: k of s -> r equals k of r -> s.
+    senders, receivers = data["edge_index"]
+    for e in range(12):
+        back = np.flatnonzero((senders == receivers[e]) & (receivers == senders[e]))[0]
+        assert np.allclose(k[:, e], k[:, back])
+    # The acceleration is the sum of the spring pulls (an independent double loop).
+    system, t = 2, 7
+    x = states[system, t, :, :2].astype(np.float64)
+    expected = np.zeros((4, 2))
+    for e in range(12):
+        expected[receivers[e]] += k[system, e] * (x[senders[e]] - x[receivers[e]])
+    assert np.allclose(accelerations[system, t], expected, atol=1e-5)
+    # Semi-implicit Euler: v_{t+1} = v_t + dt a_t, x_{t+1} = x_t + dt v_{t+1}.
+    v_next = states[:, 1:, :, 2:]
+    assert np.allclose(v_next, states[:, :-1, :, 2:] + 0.05 * accelerations[:, :-1], atol=1e-5)
+    assert np.allclose(states[:, 1:, :, :2], states[:, :-1, :, :2] + 0.05 * v_next, atol=1e-5)
+    # Forces cancel in pairs: the total momentum is conserved.
+    momentum = states[..., 2:].sum(axis=2)
+    assert np.allclose(momentum, momentum[:, :1], atol=1e-4)

@@ -17,7 +17,7 @@ The pieces, in the order the handout builds them:
 2. mini-batches of graphs       batch_graphs (one disjoint graph with a graph id per node)
 3. aggregation                  aggregate (sum / mean / max over the incoming messages)
 4. layers                       GCNLayer, MessagePassing, GraphNetworkBlock (with a global
-                                attribute)
+                                attribute), InteractionNetwork (n-body dynamics), rollout
 5. models                       GCN (node classification, given), GraphClassifier (graph
                                 classification with a readout)
 
@@ -194,6 +194,62 @@ class GraphNetworkBlock(keras.layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
+@keras.saving.register_keras_serializable(package="dlkit_lab08_gnn")
+class InteractionNetwork(keras.layers.Layer):
+    """An interaction network (Battaglia et al., 2016) that predicts the accelerations of
+    bodies from their states and the relations between them:
+
+        effect_k = relation_net([state[sender_k] - state[receiver_k], edge_attr_k])  (E, H)
+        incoming = aggregate(effects, receivers, N, "sum")                            (N, H)
+        acceleration = object_net([state[:, 2:], incoming])                          (N, 2)
+
+    The relation sees only DIFFERENCES of states, and the object only its velocity: moving
+    every body by the same amount changes nothing, as in physics. relation_net (two ReLU
+    Dense(hidden) layers, then Dense(hidden)) and object_net (one ReLU Dense(hidden), then
+    Dense(2)) are given.
+    call(state, edge_index, edge_attr): state (N, 4) [x, y, vx, vy], edge_index (2, E),
+    edge_attr (E, A). Returns accelerations (N, 2).
+    """
+
+    def __init__(self, hidden=64, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = int(hidden)
+        self.relation_net = keras.Sequential(
+            [keras.layers.Dense(self.hidden, activation="relu"),
+             keras.layers.Dense(self.hidden, activation="relu"),
+             keras.layers.Dense(self.hidden)], name="relation")
+        self.object_net = keras.Sequential(
+            [keras.layers.Dense(self.hidden, activation="relu"), keras.layers.Dense(2)],
+            name="object")
+
+    def build(self, state_shape, edge_index_shape, edge_attr_shape):
+        self.relation_net.build((None, state_shape[-1] + edge_attr_shape[-1]))
+        self.object_net.build((None, state_shape[-1] - 2 + self.hidden))
+
+    def call(self, state, edge_index, edge_attr):
+        # TODO: relation_net on [state of the sender - state of the receiver, edge_attr]; sum the
+        #       effects at the receivers with aggregate; object_net on [velocities, incoming]
+        raise NotImplementedError("fill in the TODO above")
+
+    def get_config(self):
+        return {**super().get_config(), "hidden": self.hidden}
+
+
+def rollout(acceleration_fn, state, steps, dt):
+    """Roll a system forward with semi-implicit (symplectic) Euler, the integrator of the
+    data: per step, a = acceleration_fn(state); v <- v + dt a; THEN x <- x + dt v (the new v).
+    Explicit Euler (x with the old v) gains energy every step and spirals out.
+
+    acceleration_fn: state (N, 4) -> (N, 2) (a model with its graph bound, or the exact
+    law); state (N, 4) [x, y, vx, vy]. Returns the trajectory (steps + 1, N, 4) as numpy,
+    the initial state first.
+    """
+    state = np.asarray(state, np.float32)
+    # TODO: per step: a from acceleration_fn(state) (as numpy); the new velocity from a, then the
+    #       new position from the NEW velocity; collect every state
+    raise NotImplementedError("fill in the TODO above")
+
+
 # ---------------------------------------------------------------------------------------------
 # 5. Models
 # ---------------------------------------------------------------------------------------------
@@ -278,6 +334,39 @@ def fit_node_classifier(model, x, a_hat, y, train_mask, steps=100, learning_rate
                   steps_per_execution=min(25, int(steps)))
     return model.fit(data.repeat(steps), epochs=epochs, callbacks=callbacks, shuffle=False,
                      verbose=0).history
+
+
+def train_dynamics(model, states, accelerations, edge_index, edge_attr, steps=300,
+                   batch_systems=16, learning_rate=3e-3, seed=0):
+    """Train an InteractionNetwork on one-step targets (given): Adam on the mean squared
+    error of the accelerations, `steps` steps, each on `batch_systems` random systems (from a
+    np.random.default_rng(seed)) at one random time, put side by side as one disjoint graph.
+    states (S, T, N, 4), accelerations (S, T, N, 2), edge_index (2, E) shared by the systems,
+    edge_attr (S, E, A). The step is a tf.function: every batch has the same shapes.
+    Returns the loss of every step."""
+    rng = np.random.default_rng(seed)
+    num_systems, num_times, n = states.shape[:3]
+    offsets = (np.arange(batch_systems) * n)[:, None, None]
+    batch_edges = np.concatenate(list(edge_index[None] + offsets), axis=1).astype(np.int32)
+    optimizer = keras.optimizers.Adam(learning_rate)
+    optimizer.build(model.trainable_variables)
+
+    @tf.function
+    def step(state, target, edge_attr_batch):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(state, batch_edges, edge_attr_batch) - target))
+        optimizer.apply(tape.gradient(loss, model.trainable_variables),
+                        model.trainable_variables)
+        return loss
+
+    losses = []
+    for _ in range(steps):
+        systems = rng.choice(num_systems, size=batch_systems, replace=False)
+        times = rng.integers(0, num_times, size=batch_systems)
+        losses.append(float(step(states[systems, times].reshape(-1, 4),
+                                 accelerations[systems, times].reshape(-1, 2),
+                                 edge_attr[systems].reshape(-1, edge_attr.shape[-1]))))
+    return losses
 
 
 def train_graph_classifier(model, batches, epochs, learning_rate=1e-2):

@@ -12,4 +12,12 @@ CLAIMS = [
           "2 message layers of 16 units, sum readout: 99 %", at_least=0.97),
     Claim("graph_classifier_on_cycles_and_trees", "no_messages_accuracy",
           "no message layer: 50 % (chance)", at_least=0.4, at_most=0.6),
+    Claim("interaction_network_learns_springs", "mse",
+          "the mean squared error of its accelerations is 0.009", at_most=0.012),
+    Claim("interaction_network_learns_springs", "zero_mse",
+          "predicting no acceleration scores 1.68", at_least=1.6, at_most=1.76),
+    Claim("interaction_network_learns_springs", "rollout_error",
+          "the bodies end 0.15 away from where the true springs take them", at_most=0.17),
+    Claim("interaction_network_learns_springs", "constant_velocity_error",
+          "moving every body in a straight line ends 1.49 away", at_least=1.45, at_most=1.53),
 ]

@@ -81,3 +81,27 @@ MUTANTS = [
            breaks=("graph_classifier_on_cycles_and_trees", "permutation_symmetry"),
            says="one row per GRAPH"),
 ]
+
+MUTANTS += [
+    # Explicit Euler: the position moves with the old velocity.
+    Mutant("rollout_explicit_euler", GNN,
+           "position = state[:, :2] + dt * velocity",
+           "position = state[:, :2] + dt * state[:, 2:]",
+           breaks=("rollout",), says="explicit Euler"),
+    # The relations read absolute states: moving every body changes the forces.
+    Mutant("interaction_absolute_states", GNN,
+           "difference = tf.gather(state, senders) - tf.gather(state, receivers)",
+           "difference = tf.gather(state, senders) + 0 * tf.gather(state, receivers)",
+           breaks=("interaction_network",), says="DIFFERENCES"),
+    # The effects summed at the senders.
+    Mutant("interaction_effects_at_senders", GNN,
+           "incoming = aggregate(effects, receivers, tf.shape(state)[0], \"sum\")",
+           "incoming = aggregate(effects, senders, tf.shape(state)[0], \"sum\")",
+           breaks=("interaction_network",), says="senders"),
+    # The object network reads the positions too: the model is no longer translation
+    # invariant.
+    Mutant("interaction_object_reads_positions", GNN,
+           "return self.object_net(tf.concat([state[:, 2:], incoming], axis=-1))",
+           "return self.object_net(tf.concat([state[:, :2], incoming], axis=-1))",
+           breaks=("interaction_network",), says="velocity only"),
+]

@@ -123,3 +123,39 @@ def _(student, reference):
     for readout in ("max", "mean"):
         expect_close(student[readout], reference[readout],
                      f"GraphClassifier(readout={readout!r}) logits on fixed weights")
+
+
+@check(points=1, uses="gnn", hint="the interaction network with the real aggregate, on any "
+       "number of bodies and edge features")
+def interaction_network_with_own_aggregate(lab, rng):
+    n = int(rng.integers(3, 8))
+    edge_index = random_graph(rng, n, 2 * n)
+    state = rng.normal(size=(n, 4)).astype("float32")
+    edge_attr = rng.normal(size=(edge_index.shape[1], 2)).astype("float32")
+    layer = lab.gnn.InteractionNetwork(6)
+    layer.build((None, 4), (2, None), (None, 2))
+    assign_random_weights(layer, rng, 0.4)
+    return {"out": layer(state, edge_index, edge_attr)}
+
+
+@interaction_network_with_own_aggregate.verdict
+def _(student, reference):
+    expect_close(student["out"], reference["out"], "InteractionNetwork(6) with your aggregate")
+
+
+@check(points=1, uses="gnn", hint="rollout: semi-implicit Euler for any step count and dt")
+def rollout_other_laws(lab, rng):
+    coupling = rng.normal(size=(2, 2)).astype("float32")
+    state = rng.normal(size=(int(rng.integers(2, 6)), 4)).astype("float32")
+
+    def law(s):
+        s = np.asarray(s, np.float64)
+        return (-s[:, :2] @ (np.eye(2) + 0.3 * coupling) - np.tanh(s[:, 2:])).astype("float32")
+    return {"trajectory": lab.gnn.rollout(law, state, int(rng.integers(5, 25)),
+                                          float(rng.uniform(0.01, 0.2)))}
+
+
+@rollout_other_laws.verdict
+def _(student, reference):
+    expect_close(student["trajectory"], reference["trajectory"],
+                 "rollout on a fresh law, step count and dt", rtol=1e-4, atol=1e-5)
