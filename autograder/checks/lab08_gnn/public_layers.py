@@ -91,11 +91,10 @@ def _(student, reference):
 def graph_network_block(lab, rng):
     """GraphNetworkBlock(4) on a batch of two graphs, fixed random weights, the checks' own
     aggregate: x', e', u', and the three aggregations it asked for."""
-    x, edge_index, edge_attr = _edge_graph(rng, n=7, m=8)
     graph_ids = np.array([0, 0, 0, 1, 1, 1, 1], dtype=np.int32)
-    # Keep every edge inside its graph: renumber so edges join nodes of one graph only.
-    edge_index = edge_index[:, (graph_ids[edge_index[0]] == graph_ids[edge_index[1]])]
-    edge_attr = edge_attr[: edge_index.shape[1]]
+    edge_index = np.concatenate([random_graph(rng, 3, 2), random_graph(rng, 4, 4) + 3], axis=1)
+    x = rng.normal(size=(7, 3)).astype("float32")
+    edge_attr = rng.normal(size=(edge_index.shape[1], 2)).astype("float32")
     u = rng.normal(size=(2, 3)).astype("float32")
     block = lab.gnn.GraphNetworkBlock(4)
     block.build((None, 3), (2, None), (None, 2), (None, 3), (None,))
