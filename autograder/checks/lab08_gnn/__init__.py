@@ -1,6 +1,6 @@
 """Checks of lab08_gnn (graph neural networks): the graded module is gnn.py (the GCN
 propagation matrix, disjoint-union batching, segment aggregation, the GCN, message-passing
-and graph-network layers, a graph classifier).
+and graph-network layers, a graph classifier, an interaction network and its rollout).
 
 probes.py: the helpers the checks share (random graphs, permutations, the checks' own
 aggregate with a known, different behaviour, graphs batched by networkx).
@@ -11,6 +11,9 @@ public_layers.py: GCNLayer, MessagePassing and GraphNetworkBlock on fixed random
 invariance.
 public_models.py: relative training checks: a GCN on a citation-like graph and on the karate
 club, a graph classifier on cycles and trees.
+public_dynamics.py: the interaction network (on the checks' own aggregate), rollout (with the
+checks' own acceleration law), and a relative training check on n-body springs whose motion
+is measured with scipy's solve_ivp.
 hidden.py: fresh graphs and sizes, the layers with the student's own aggregate, against the
 solution run live.
 """
