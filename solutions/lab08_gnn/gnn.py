@@ -37,9 +37,10 @@ REDUCTIONS = ("sum", "mean", "max")
 def normalized_adjacency(edge_index, num_nodes):
     """The GCN propagation matrix A_hat = D^-1/2 (A + I) D^-1/2 (Kipf and Welling, 2017).
 
-    edge_index: (2, E) ints, every undirected edge in both directions; A[r, s] = 1 when an
-    edge goes from s to r (a repeated edge still counts once). I adds a self-loop to every
-    node; D is the diagonal of the row sums of A + I (each degree plus one).
+    edge_index: (2, E) ints, every undirected edge in both directions, no self-loops;
+    A[r, s] = 1 when an edge goes from s to r (a repeated edge still counts once). I adds a
+    self-loop to every node; D is the diagonal of the row sums of A + I (each degree plus
+    one).
     Returns a_hat: float32 numpy (num_nodes, num_nodes), symmetric for an undirected graph.
     """
     edge_index = np.asarray(edge_index)
@@ -57,7 +58,7 @@ def batch_graphs(graphs):
     """Several graphs as ONE graph: their disjoint union, as real GNN code batches them.
 
     graphs: a list of dicts with x (n_g, F), edge_index (2, e_g) and, optionally,
-    edge_attr (e_g, A) (all graphs have it, or none). Returns a dict:
+    edge_attr (e_g, A) (all graphs have it, or none), left unchanged. Returns a new dict:
 
         x           (sum n_g, F)  the node features, graph after graph
         edge_index  (2, sum e_g)  graph g's edges, its node numbers shifted by the number of

@@ -67,9 +67,30 @@ def judge_calls(calls, expected, what):
                     + (" (the senders? messages go to the RECEIVERS, edge_index[1])"
                        if meaning.startswith("the incoming") else ""))
         expect_true(num == want_num, f"{what}: aggregate for {meaning} got num_segments={num}, "
-                    f"expected {want_num}")
+                    f"expected {want_num}"
+                    + (" (the count of segments is the number of nodes, tf.shape(x)[0], not "
+                       "max(ids) + 1: the last nodes may receive nothing)"
+                       if num < want_num and meaning.startswith("the incoming") else ""))
         expect_true(reduction == want_reduction, f"{what}: aggregate for {meaning} used "
                     f"reduction={reduction!r}, expected {want_reduction!r}")
+
+
+def run_recorded(module, call):
+    """call() with the checks' stand-in aggregate in place of module.aggregate. Returns
+    (output or None, the recorded calls, the error message or None): the calls survive a
+    layer that crashes after asking for the wrong aggregation, so the verdict can name it."""
+    recorder = RecordingAggregate()
+    from autograder.check_helpers import standing_in
+    with standing_in(module, aggregate=recorder):
+        try:
+            return call(), recorder.calls, None
+        except Exception as error:  # noqa: BLE001 - the verdict reports it after the calls
+            return None, recorder.calls, f"{type(error).__name__}: {error}"[:400]
+
+
+def raise_error(error, what):
+    """The verdict's failure for a layer that crashed (once its calls were judged)."""
+    expect_true(error is None, f"{what} raised {error}")
 
 
 def networkx_batch(graphs):

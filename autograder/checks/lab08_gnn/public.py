@@ -19,6 +19,7 @@ def normalized_adjacency(lab, rng):
     edge_index = random_graph(rng, n - 1, 8)            # node n-1 is isolated
     edge_index = np.concatenate([edge_index, edge_index[:, :1]], axis=1)  # one edge twice
     a_hat = lab.gnn.normalized_adjacency(edge_index, n)
+    dtype = str(np.asarray(a_hat).dtype)
     graph = nx.Graph()
     graph.add_nodes_from(range(n))
     graph.add_edges_from(edge_index.T.tolist())
@@ -27,7 +28,10 @@ def normalized_adjacency(lab, rng):
     looped = nx.to_numpy_array(graph, nodelist=range(n))
     plain = looped - np.eye(n)
     scale = np.sqrt(np.maximum(np.outer(plain.sum(1), plain.sum(1)), 1.0))  # isolated: 0
-    return {"a_hat": a_hat, "expected": expected,
+    counted = np.eye(n)
+    np.add.at(counted, (edge_index[1], edge_index[0]), 1.0)
+    return {"a_hat": a_hat, "dtype": dtype, "expected": expected,
+            "repeats_counted": counted / np.sqrt(np.outer(counted.sum(1), counted.sum(1))),
             "no_self_loops": plain / scale,
             "row_normalised": looped / looped.sum(1, keepdims=True),
             "no_sqrt": looped / np.outer(looped.sum(1), looped.sum(1))}
@@ -43,9 +47,13 @@ def _(student, reference):
         (student["no_self_loops"], "has no self-loops: add I to A before the degrees"),
         (student["row_normalised"], "is D^-1 (A + I), a row normalisation: scale rows AND "
                                     "columns by 1/sqrt(deg)"),
-        (student["no_sqrt"], "scales by 1/deg on both sides: take the square root")],
+        (student["no_sqrt"], "scales by 1/deg on both sides: take the square root"),
+        (student["repeats_counted"], "counts the repeated edge twice: A[r, s] is 1 however "
+                                     "often the edge s -> r appears (set it, do not add)")],
         against="I - networkx's normalised Laplacian of the graph with self-loops")
     expect_close(student["a_hat"], reference["a_hat"], what)
+    expect_true(student["dtype"] == "float32", f"{what} returns {student['dtype']} values, "
+                "expected float32 (.astype(np.float32))")
 
 
 def _graphs(rng, sizes):
@@ -64,10 +72,15 @@ def batch_graphs(lab, rng):
     """Three random graphs with edge features, against networkx's disjoint union of them
     (the same edges, in any order); graph ids and the graph count."""
     graphs = _graphs(rng, (4, 6, 5))
-    batch = lab.gnn.batch_graphs(graphs)
+    given = [{key: value.copy() for key, value in g.items()} for g in graphs]
+    batch = lab.gnn.batch_graphs(given)
+    changed = sorted({key for g, mine in zip(given, graphs) for key in mine
+                      if key not in g or np.shape(g[key]) != mine[key].shape
+                      or not np.array_equal(g[key], mine[key])})
     union = networkx_batch(graphs)
     unshifted = np.concatenate([g["edge_index"] for g in graphs], axis=1)
-    return {"x": batch["x"], "graph_ids": batch["graph_ids"],
+    return {"x": batch["x"], "graph_ids": batch["graph_ids"], "changed": changed,
+            "graph_ids_dtype": str(np.asarray(batch["graph_ids"]).dtype),
             "num_graphs": int(batch["num_graphs"]),
             "edges": edge_rows(batch["edge_index"], batch["edge_attr"]),
             "expected": {key: union[key] for key in ("x", "graph_ids")},
@@ -79,10 +92,16 @@ def batch_graphs(lab, rng):
 @batch_graphs.verdict
 def _(student, reference):
     what = "batch_graphs([3 graphs of 4, 6 and 5 nodes])"
+    expect_true(not student["changed"], f"{what} changed its input graphs' "
+                f"{', '.join(student['changed'])} in place (an in-place += on the caller's "
+                "arrays?): build new arrays, e.g. edge_index + offset, and leave the inputs as "
+                "they were")
     expect_close(student["x"], student["expected"]["x"], f"the x of {what}",
                  against="the node features, graph after graph")
     expect_equal(student["graph_ids"], student["expected"]["graph_ids"],
                  f"the graph_ids of {what}")
+    expect_true(student["graph_ids_dtype"] == "int32", f"the graph_ids of {what} are "
+                f"{student['graph_ids_dtype']}, expected int32 (.astype(np.int32))")
     expect_true(student["num_graphs"] == 3, f"{what}['num_graphs'] is {student['num_graphs']}, "
                 "expected 3")
     edges = np.asarray(student["edges"])
@@ -129,9 +148,12 @@ def _(student, reference):
         what = f"aggregate(messages, segment_ids, 6, {reduction!r})"
         got = np.asarray(student[reduction], dtype=np.float64)
         if got.shape == (6, 3) and not np.allclose(got[empty], 0.0):
+            cause = {"max": " (unsorted_segment_max gives the lowest float there; replace "
+                            "it)",
+                     "mean": " (a sum divided by a count of 0 is 0/0 = nan: divide by "
+                             "max(count, 1), or use unsorted_segment_mean)"}.get(reduction, "")
             expect_true(False, f"{what} gives {got[empty].ravel()[0]:.4g} for a segment that "
-                        "receives no message: it must get 0 (unsorted_segment_max gives the "
-                        "lowest float there; replace it)")
+                        f"receives no message: it must get 0{cause}")
         expected = student[f"expected_{reduction}"].astype(np.float32)
         mistakes = []
         if reduction == "mean":

@@ -10,8 +10,8 @@ judged once."""
 import numpy as np
 
 from autograder.api import check
-from autograder.check_helpers import assign_random_weights, standing_in
-from autograder.checks.lab08_gnn.probes import RecordingAggregate, judge_calls
+from autograder.check_helpers import assign_random_weights
+from autograder.checks.lab08_gnn.probes import judge_calls, raise_error, run_recorded
 from autograder.verdicts import expect_at_most, expect_close, expect_close_naming, expect_true
 
 # The budget of interaction_network_learns_springs, stated in the handout.
@@ -23,7 +23,9 @@ FACTOR, SLACK = {"mse": 2.0, "rollout_error": 2.0}, {"mse": 0.01, "rollout_error
 
 
 def _system(rng, n=5):
+    """n bodies, every pair related, but no relation ends at the last body."""
     senders, receivers = np.nonzero(~np.eye(n, dtype=bool))
+    senders, receivers = senders[receivers < n - 1], receivers[receivers < n - 1]
     edge_index = np.stack([senders, receivers]).astype(np.int32)
     state = rng.normal(size=(n, 4)).astype("float32")
     edge_attr = rng.uniform(0, 1.5, size=(edge_index.shape[1], 1)).astype("float32")
@@ -34,20 +36,17 @@ def _system(rng, n=5):
        hint="relation_net([state[senders] - state[receivers], edge_attr]); aggregate(effects, "
             "receivers, N, 'sum'); object_net([state[:, 2:], incoming])")
 def interaction_network(lab, rng):
-    """InteractionNetwork(8) on fixed random weights with the checks' own aggregate: the
-    accelerations, the aggregation it asked for, and the same with every body moved by
-    one offset (nothing may change)."""
+    """InteractionNetwork(8) on fixed random weights with the checks' own aggregate, the last
+    body receiving no relation: the accelerations, the aggregation it asked for, and the
+    same with every body moved by one offset (nothing may change)."""
     state, edge_index, edge_attr = _system(rng)
     layer = lab.gnn.InteractionNetwork(8)
     layer.build((None, 4), (2, None), (None, 1))
     assign_random_weights(layer, rng, 0.4)
     moved = state + np.array([3.0, -2.0, 0.0, 0.0], dtype="float32")
-    recorder = RecordingAggregate()
-    with standing_in(lab.gnn, aggregate=recorder):
-        out = layer(state, edge_index, edge_attr)
-        calls = list(recorder.calls)
-        out_moved = layer(moved, edge_index, edge_attr)
-    return {"out": out, "moved": out_moved, "calls": calls,
+    out, calls, error = run_recorded(lab.gnn, lambda: layer(state, edge_index, edge_attr))
+    out_moved, _, _ = run_recorded(lab.gnn, lambda: layer(moved, edge_index, edge_attr))
+    return {"out": out, "moved": out_moved, "calls": calls, "error": error,
             "receivers": edge_index[1].tolist()}
 
 
@@ -56,6 +55,7 @@ def _(student, reference):
     what = "InteractionNetwork(8)(state, edge_index, edge_attr)"
     judge_calls(student["calls"], [("sum", 5, student["receivers"],
                                     "the incoming effects of every body")], what)
+    raise_error(student["error"], what)
     expect_close(student["moved"], student["out"],
                  f"{what} with every body moved by (3, -2)",
                  against="its output before the move: the relations must see state "
@@ -106,6 +106,12 @@ def _(student, reference):
     what = "rollout(law, state, steps=30, dt=0.1)"
     expect_true(student["calls"] == 30, f"{what} called the acceleration law "
                 f"{student['calls']} times, expected once per step (30)")
+    got = np.asarray(student["trajectory"])
+    if got.ndim == 3 and len(got) > 2 and np.array_equal(got[0], got[-1]) and np.array_equal(
+            got[1], got[-1]):
+        expect_true(False, f"{what}: every stored state is the last one: the trajectory's "
+                    "rows are one array updated in place (state[:, 2:] += ...); store a new "
+                    "array each step (or a .copy())")
     expect_close_naming(student["trajectory"], reference["trajectory"], what, [
         (student["explicit"], "is explicit Euler (x moved with the OLD velocity): update v "
                               "first, then x with the new v (semi-implicit Euler)"),

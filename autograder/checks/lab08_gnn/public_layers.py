@@ -11,16 +11,18 @@ import numpy as np
 from autograder.api import CheckFailed, check
 from autograder.check_helpers import assign_random_weights, standing_in
 from autograder.checks.lab08_gnn.probes import (
-    RecordingAggregate,
     judge_calls,
     permute_graph,
+    raise_error,
     random_graph,
+    run_recorded,
 )
 from autograder.verdicts import expect_close, expect_close_naming, expect_true
 
 
 @check(points=2, task="`GCNLayer.call`",
-       hint="out = activation(a_hat @ (x @ kernel) + bias): a_hat on the LEFT, not transposed")
+       hint="out = activation(a_hat @ (x @ kernel) + bias): a_hat on the left, the bias added "
+            "after propagating")
 def gcn_layer(lab, rng):
     """A GCNLayer(4, tanh) on fixed random weights, with a random non-symmetric (7, 7)
     a_hat and with its transpose."""
@@ -29,18 +31,24 @@ def gcn_layer(lab, rng):
     assign_random_weights(layer, rng, 0.5)
     x = rng.normal(size=(7, 3)).astype("float32")
     a_hat = rng.uniform(size=(7, 7)).astype("float32") * (rng.uniform(size=(7, 7)) < 0.4)
+    kernel, bias = (np.asarray(w, np.float64) for w in layer.trainable_weights)
     return {"out": layer(x, a_hat), "out_transposed": layer(x, a_hat.T.copy()),
-            "no_propagation": layer(x, np.eye(7, dtype="float32"))}
+            "no_propagation": layer(x, np.eye(7, dtype="float32")),
+            "bias_propagated": np.tanh(a_hat @ (x @ kernel + bias))}
 
 
 @gcn_layer.verdict
 def _(student, reference):
-    what = "GCNLayer(4, 'tanh')(x, a_hat) for a non-symmetric a_hat"
+    what = "GCNLayer(4, 'tanh')(x, a_hat)"
     got = np.asarray(student["out"])
-    for wrong, message in ((reference["out_transposed"], "uses a_hat transposed: row r of the "
-                            "output mixes the nodes that ROW r of a_hat weights (a_hat @ h)"),
+    for wrong, message in ((reference["out_transposed"], "for a non-symmetric a_hat uses a_hat "
+                            "transposed: row r of the output mixes the nodes that ROW r of "
+                            "a_hat weights (a_hat @ h)"),
                            (reference["no_propagation"], "ignores a_hat: multiply the "
-                            "transformed features by a_hat on the left")):
+                            "transformed features by a_hat on the left"),
+                           (student["bias_propagated"], "adds the bias BEFORE propagating "
+                            "(a_hat @ (x @ kernel + bias)): propagate x @ kernel, then add "
+                            "the bias")):
         if got.shape == np.shape(wrong) and np.allclose(got, wrong, rtol=1e-4, atol=1e-5):
             raise CheckFailed(f"{what} {message}")
     expect_close(got, reference["out"], what)
@@ -49,7 +57,8 @@ def _(student, reference):
 
 
 def _edge_graph(rng, n=6, m=7, node_features=3, edge_features=2):
-    edge_index = random_graph(rng, n, m)
+    """A random graph on n nodes whose last node is isolated (it receives no message)."""
+    edge_index = random_graph(rng, n - 1, m)
     x = rng.normal(size=(n, node_features)).astype("float32")
     edge_attr = rng.normal(size=(edge_index.shape[1], edge_features)).astype("float32")
     return x, edge_index, edge_attr
@@ -61,16 +70,14 @@ def _edge_graph(rng, n=6, m=7, node_features=3, edge_features=2):
             "[x, incoming]")
 def message_passing(lab, rng):
     """MessagePassing(5, 'max') on fixed random weights with the checks' own aggregate (a
-    weighted sum that records its arguments): the output, and the segment ids, count and
-    reduction it was given."""
+    weighted sum that records its arguments), on a graph whose last node receives no
+    message: the output, and the segment ids, count and reduction it was given."""
     x, edge_index, edge_attr = _edge_graph(rng)
     layer = lab.gnn.MessagePassing(5, reduction="max")
     layer.build((None, 3), (2, None), (None, 2))
     assign_random_weights(layer, rng, 0.5)
-    recorder = RecordingAggregate()
-    with standing_in(lab.gnn, aggregate=recorder):
-        out = layer(x, edge_index, edge_attr)
-    return {"out": out, "calls": recorder.calls, "receivers": edge_index[1].tolist()}
+    out, calls, error = run_recorded(lab.gnn, lambda: layer(x, edge_index, edge_attr))
+    return {"out": out, "calls": calls, "error": error, "receivers": edge_index[1].tolist()}
 
 
 @message_passing.verdict
@@ -78,6 +85,7 @@ def _(student, reference):
     what = "MessagePassing(5, 'max')(x, edge_index, edge_attr)"
     judge_calls(student["calls"], [("max", 6, student["receivers"],
                                     "the incoming messages of every node")], what)
+    raise_error(student["error"], what)
     expect_close_naming(student["out"], reference["out"], what,
                         against="the reference (both on the checks' own aggregate)",
                         advice="message_net reads [x[senders], x[receivers], edge_attr] in "
@@ -89,20 +97,21 @@ def _(student, reference):
             "from [x, summed incoming edges, u of the node's graph]; globals from [u, mean "
             "node, mean edge per graph]")
 def graph_network_block(lab, rng):
-    """GraphNetworkBlock(4) on a batch of two graphs, fixed random weights, the checks' own
-    aggregate: x', e', u', and the three aggregations it asked for."""
+    """GraphNetworkBlock(4) on a batch of two graphs (the last node isolated), fixed random
+    weights, the checks' own aggregate: x', e', u', and the three aggregations it asked
+    for."""
     graph_ids = np.array([0, 0, 0, 1, 1, 1, 1], dtype=np.int32)
-    edge_index = np.concatenate([random_graph(rng, 3, 2), random_graph(rng, 4, 4) + 3], axis=1)
+    edge_index = np.concatenate([random_graph(rng, 3, 2), random_graph(rng, 3, 3) + 3], axis=1)
     x = rng.normal(size=(7, 3)).astype("float32")
     edge_attr = rng.normal(size=(edge_index.shape[1], 2)).astype("float32")
     u = rng.normal(size=(2, 3)).astype("float32")
     block = lab.gnn.GraphNetworkBlock(4)
     block.build((None, 3), (2, None), (None, 2), (None, 3), (None,))
     assign_random_weights(block, rng, 0.5)
-    recorder = RecordingAggregate()
-    with standing_in(lab.gnn, aggregate=recorder):
-        nodes, edges, globals_ = block(x, edge_index, edge_attr, u, graph_ids)
-    return {"nodes": nodes, "edges": edges, "globals": globals_, "calls": recorder.calls,
+    out, calls, error = run_recorded(lab.gnn,
+                                     lambda: block(x, edge_index, edge_attr, u, graph_ids))
+    nodes, edges, globals_ = out if out is not None else (None, None, None)
+    return {"nodes": nodes, "edges": edges, "globals": globals_, "calls": calls, "error": error,
             "receivers": edge_index[1].tolist(), "graph_ids": graph_ids.tolist(),
             "edge_graphs": graph_ids[edge_index[1]].tolist()}
 
@@ -114,6 +123,7 @@ def _(student, reference):
         ("sum", 7, student["receivers"], "the incoming edges of every node"),
         ("mean", 2, student["graph_ids"], "the nodes of every graph"),
         ("mean", 2, student["edge_graphs"], "the edges of every graph")], what)
+    raise_error(student["error"], what)
     inputs = {"edges": "[edge_attr, x[senders], x[receivers], u[graph of the receiver]]",
               "nodes": "[x, incoming e', u[graph of the node]]",
               "globals": "[u, mean x' per graph, mean e' per graph]"}
@@ -185,3 +195,61 @@ def _(student, _reference):
     expect_true(np.asarray(before["logits"]).shape == (2, 3),
                 f"GraphClassifier's logits for 2 graphs have shape "
                 f"{np.asarray(before['logits']).shape}, expected (2, 3)")
+
+
+def _node_mixer():
+    """The checks' stand-in for gnn.MessagePassing inside GraphClassifier: a Dense(units,
+    tanh) on each node alone (known behaviour, not message passing), so the readout is
+    judged whatever MessagePassing does."""
+    import keras
+
+    class NodeMixer(keras.layers.Layer):
+        def __init__(self, units, reduction="sum", **kwargs):
+            super().__init__(**kwargs)
+            self.dense = keras.layers.Dense(units, activation="tanh")
+
+        def call(self, x, edge_index, edge_attr):
+            return self.dense(x)
+    return NodeMixer
+
+
+@check(points=1, task="`GraphClassifier.call`",
+       hint="pool with aggregate(h, graph_ids, num_graphs, self.readout): the readout the "
+            "constructor was given, not a fixed one")
+def graph_classifier_readouts(lab, rng):
+    """GraphClassifier with each readout ('sum', 'mean', 'max') on a batch of three graphs,
+    fixed random weights, the checks' own message layers (a Dense per node) and aggregate:
+    the logits, and the pooling it asked for."""
+    sizes = np.array([3, 5, 4])
+    parts, offset = [], 0
+    for n in sizes:
+        parts.append(random_graph(rng, int(n), int(n)) + offset)
+        offset += int(n)
+    edge_index = np.concatenate(parts, axis=1)
+    batch = {"x": rng.normal(size=(offset, 2)).astype("float32"), "edge_index": edge_index,
+             "edge_attr": rng.normal(size=(edge_index.shape[1], 1)).astype("float32"),
+             "graph_ids": np.repeat(np.arange(3), sizes).astype(np.int32),
+             "num_graphs": np.asarray(3, np.int32)}
+    out = {"graph_ids": batch["graph_ids"].tolist()}
+    with standing_in(lab.gnn, MessagePassing=_node_mixer()):
+        for readout in ("sum", "mean", "max"):
+            model = lab.gnn.GraphClassifier(6, 1, 2, readout=readout)
+            run_recorded(lab.gnn, lambda: model(batch))             # builds the weights
+            assign_random_weights(model, rng, 0.5)
+            logits, calls, error = run_recorded(lab.gnn, lambda: model(batch))
+            out[readout] = {"logits": logits, "calls": calls, "error": error}
+    return out
+
+
+@graph_classifier_readouts.verdict
+def _(student, reference):
+    for readout in ("sum", "mean", "max"):
+        got = student[readout]
+        what = f"GraphClassifier(readout={readout!r}) on a batch of 3 graphs"
+        judge_calls(got["calls"], [(readout, 3, student["graph_ids"],
+                                    "the readout (the nodes of every graph)")], what)
+        raise_error(got["error"], what)
+        expect_close_naming(got["logits"], reference[readout]["logits"], f"the logits of {what}",
+                            against="the reference (both on the checks' own message layers "
+                                    "and aggregate)",
+                            advice="the head reads the pooled vector of every graph")
