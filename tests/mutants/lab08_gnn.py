@@ -105,3 +105,50 @@ MUTANTS += [
            "return self.object_net(tf.concat([state[:, :2], incoming], axis=-1))",
            breaks=("interaction_network",), says="velocity only"),
 ]
+
+# Mistakes that a first review of the checks found them missing or misnaming.
+MUTANTS += [
+    # N taken as the largest receiver plus one: a last node that receives nothing is lost.
+    Mutant("message_passing_count_from_receivers", GNN,
+           "incoming = aggregate(messages, receivers, tf.shape(x)[0], self.reduction)",
+           "incoming = aggregate(messages, receivers, tf.reduce_max(receivers) + 1, "
+           "self.reduction)",
+           breaks=("message_passing",), says="max\\(ids\\) \\+ 1"),
+    # graph_ids left as np.repeat's int64, against the docstring's int32.
+    Mutant("batch_graph_ids_int64", GNN,
+           "\"graph_ids\": np.repeat(np.arange(len(graphs)), sizes).astype(np.int32),",
+           "\"graph_ids\": np.repeat(np.arange(len(graphs)), sizes).astype(np.int64),",
+           breaks=("batch_graphs",), says="expected int32"),
+    # Every graph's edge_index shifted in place: the caller's graphs are changed.
+    Mutant("batch_shifts_inputs_in_place", GNN,
+           "\"edge_index\": np.concatenate([np.asarray(g[\"edge_index\"]) + offset",
+           "\"edge_index\": np.concatenate([np.add(g[\"edge_index\"], offset, "
+           "out=g[\"edge_index\"])",
+           breaks=("batch_graphs",), says="in place"),
+    # The readout fixed to a mean, whatever the constructor was given.
+    Mutant("readout_always_mean", GNN,
+           "pooled = aggregate(h, batch[\"graph_ids\"], batch[\"num_graphs\"], self.readout)",
+           "pooled = aggregate(h, batch[\"graph_ids\"], batch[\"num_graphs\"], \"mean\")",
+           breaks=("graph_classifier_readouts",), says="reduction='mean', expected 'sum'"),
+    # The bias added before propagating: a_hat @ (x W + b).
+    Mutant("gcn_bias_before_propagation", GNN,
+           "return self.activation(tf.matmul(a_hat, transformed) + self.bias)",
+           "return self.activation(tf.matmul(a_hat, transformed + self.bias))",
+           breaks=("gcn_layer",), says="BEFORE propagating"),
+    # A repeated edge counted twice in A.
+    Mutant("adjacency_counts_repeated_edges", GNN,
+           "a[edge_index[1], edge_index[0]] = 1.0",
+           "np.add.at(a, (edge_index[1], edge_index[0]), 1.0)",
+           breaks=("normalized_adjacency",), says="repeated edge twice"),
+    # The mean as sum / count with no guard: 0/0 for an empty segment.
+    Mutant("aggregate_mean_unguarded", GNN,
+           "return tf.math.unsorted_segment_mean(messages, segment_ids, num_segments)",
+           "return tf.math.unsorted_segment_sum(messages, segment_ids, num_segments) / "
+           "tf.math.unsorted_segment_sum(tf.ones_like(messages), segment_ids, num_segments)",
+           breaks=("aggregate",), says="0/0"),
+    # One state array updated in place: every stored state is the last one.
+    Mutant("rollout_states_aliased", GNN,
+           "state = np.concatenate([position, velocity], axis=-1).astype(np.float32)",
+           "state[:] = np.concatenate([position, velocity], axis=-1)",
+           breaks=("rollout",), says="every stored state is the last one"),
+]
