@@ -10,6 +10,13 @@
 The numpy loaders never import TensorFlow; the *_dataset functions import it on first call.
 """
 from dlkit.data.digits import digits_dataset, load_digits
+from dlkit.data.graphs import (
+    citation_graph,
+    cycles_and_trees,
+    edges_both_ways,
+    karate_club,
+    spring_systems,
+)
 from dlkit.data.pipelines import arrays_dataset
 from dlkit.data.point_clouds import (
     PART_NAMES,
@@ -37,8 +44,12 @@ __all__ = [
     "SHAPE_CLASSES",
     "TOY2D_NAMES",
     "arrays_dataset",
+    "citation_graph",
+    "cycles_and_trees",
     "digits_dataset",
+    "edges_both_ways",
     "find_prepared",
+    "karate_club",
     "load_digits",
     "load_tfds",
     "make_point_clouds",
@@ -46,6 +57,7 @@ __all__ = [
     "point_clouds_dataset",
     "sample_toy2d",
     "shapes_dataset",
+    "spring_systems",
     "toy2d_classification",
     "toy2d_dataset",
     "toy2d_mode_counts",
