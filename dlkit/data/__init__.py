@@ -3,6 +3,7 @@
 - digits:    scikit-learn's 8x8 handwritten digits (ships inside sklearn)
 - toy2d:     2-D toy densities and labelled 2-D sets, drawn with numpy
 - shapes:    procedural shape images with labels, masks and boxes
+- graphs:    the karate club (networkx), a citation-like graph, cycles and trees, springs
 - point_clouds: points sampled from procedural 3-D shapes, with classes and part labels
 - tfds_real: real datasets read from the local TFDS folder only (fails fast if absent)
 - pipelines: numpy arrays -> seeded, batched tf.data pipeline
