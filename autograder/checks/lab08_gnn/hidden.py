@@ -5,7 +5,7 @@ import numpy as np
 
 from autograder.api import check
 from autograder.check_helpers import assign_random_weights
-from autograder.checks.lab08_gnn.probes import random_graph
+from autograder.checks.lab08_gnn.probes import random_batch, random_graph
 from autograder.verdicts import expect_close, expect_equal, expect_true
 
 
@@ -100,15 +100,7 @@ def _(student, reference):
        "self.readout), whatever the readout")
 def classifier_readouts(lab, rng):
     sizes = rng.integers(3, 7, size=3)
-    parts, offset = [], 0
-    for n in sizes:
-        parts.append(random_graph(rng, int(n), int(n)) + offset)
-        offset += int(n)
-    edge_index = np.concatenate(parts, axis=1)
-    batch = {"x": rng.normal(size=(offset, 2)).astype("float32"), "edge_index": edge_index,
-             "edge_attr": rng.normal(size=(edge_index.shape[1], 1)).astype("float32"),
-             "graph_ids": np.repeat(np.arange(3), sizes).astype(np.int32),
-             "num_graphs": np.asarray(3, np.int32)}
+    batch = random_batch(rng, sizes)
     out = {}
     for readout in ("max", "mean"):
         model = lab.gnn.GraphClassifier(6, 1, 2, readout=readout)

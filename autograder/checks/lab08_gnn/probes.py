@@ -88,6 +88,20 @@ def run_recorded(module, call):
             return None, recorder.calls, f"{type(error).__name__}: {error}"[:400]
 
 
+def random_batch(rng, sizes):
+    """Random graphs of the given node counts (as many edges as nodes) as one disjoint batch,
+    the dict GraphClassifier takes: 2 node features, 1 edge feature."""
+    parts, offset = [], 0
+    for n in sizes:
+        parts.append(random_graph(rng, int(n), int(n)) + offset)
+        offset += int(n)
+    edge_index = np.concatenate(parts, axis=1)
+    return {"x": rng.normal(size=(offset, 2)).astype("float32"), "edge_index": edge_index,
+            "edge_attr": rng.normal(size=(edge_index.shape[1], 1)).astype("float32"),
+            "graph_ids": np.repeat(np.arange(len(sizes)), sizes).astype(np.int32),
+            "num_graphs": np.asarray(len(sizes), np.int32)}
+
+
 def raise_error(error, what):
     """The verdict's failure for a layer that crashed (once its calls were judged)."""
     expect_true(error is None, f"{what} raised {error}")

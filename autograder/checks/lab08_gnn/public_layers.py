@@ -14,6 +14,7 @@ from autograder.checks.lab08_gnn.probes import (
     judge_calls,
     permute_graph,
     raise_error,
+    random_batch,
     random_graph,
     run_recorded,
 )
@@ -221,15 +222,7 @@ def graph_classifier_readouts(lab, rng):
     fixed random weights, the checks' own message layers (a Dense per node) and aggregate:
     the logits, and the pooling it asked for."""
     sizes = np.array([3, 5, 4])
-    parts, offset = [], 0
-    for n in sizes:
-        parts.append(random_graph(rng, int(n), int(n)) + offset)
-        offset += int(n)
-    edge_index = np.concatenate(parts, axis=1)
-    batch = {"x": rng.normal(size=(offset, 2)).astype("float32"), "edge_index": edge_index,
-             "edge_attr": rng.normal(size=(edge_index.shape[1], 1)).astype("float32"),
-             "graph_ids": np.repeat(np.arange(3), sizes).astype(np.int32),
-             "num_graphs": np.asarray(3, np.int32)}
+    batch = random_batch(rng, sizes)
     out = {"graph_ids": batch["graph_ids"].tolist()}
     with standing_in(lab.gnn, MessagePassing=_node_mixer()):
         for readout in ("sum", "mean", "max"):
