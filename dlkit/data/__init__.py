@@ -7,6 +7,7 @@
 - point_clouds: points sampled from procedural 3-D shapes, with classes and part labels
 - tfds_real: real datasets read from the local TFDS folder only (fails fast if absent)
 - pipelines: numpy arrays -> seeded, batched tf.data pipeline
+- sequences: drifting class-dependent sinusoid mixtures with their latent phase (CPC)
 
 The numpy loaders never import TensorFlow; the *_dataset functions import it on first call.
 """
@@ -25,6 +26,7 @@ from dlkit.data.point_clouds import (
     make_point_clouds,
     point_clouds_dataset,
 )
+from dlkit.data.sequences import SEQUENCE_FREQUENCIES, make_sequences
 from dlkit.data.shapes import SHAPE_CLASSES, make_shapes, shapes_dataset
 from dlkit.data.tfds_real import DatasetNotAvailable, find_prepared, load_tfds
 from dlkit.data.toy2d import (
@@ -42,6 +44,7 @@ __all__ = [
     "DatasetNotAvailable",
     "PART_NAMES",
     "POINT_CLOUD_CLASSES",
+    "SEQUENCE_FREQUENCIES",
     "SHAPE_CLASSES",
     "TOY2D_NAMES",
     "arrays_dataset",
@@ -54,6 +57,7 @@ __all__ = [
     "load_digits",
     "load_tfds",
     "make_point_clouds",
+    "make_sequences",
     "make_shapes",
     "point_clouds_dataset",
     "sample_toy2d",

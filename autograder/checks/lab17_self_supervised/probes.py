@@ -1,0 +1,152 @@
+"""Helpers that the checks of lab17_self_supervised share.
+
+The references here are written differently from what the student writes: the contrastive
+losses by explicit enumeration of each row's positive and negatives in float64 Python loops,
+BYOL's loss as the squared distance of unit vectors. The stand-ins have known behaviour that
+differs from the lab's components: an augmenter that scales its input by a factor that
+depends on how many times it was called, and losses that record their arguments.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from autograder.verdicts import CheckFailed, expect_close
+
+# ---- references by enumeration (numpy, float64) ----------------------------------------------
+
+
+def _unit(v):
+    v = np.asarray(v, dtype=np.float64)
+    return v / math.sqrt(float(np.dot(v, v)))
+
+
+def _log_sum_exp(scores):
+    top = max(scores)
+    return top + math.log(sum(math.exp(s - top) for s in scores))
+
+
+def nt_xent_enumerated(z1, z2, temperature, *, normalise=True, both_views=True,
+                       skip_self=True, divide=True):
+    """NT-Xent by enumeration: for each anchor, its positive and its list of negatives.
+    The keyword flags give the value of a known slip (all True: the right answer)."""
+    rows = [np.asarray(r, np.float64) for r in list(z1) + list(z2)]
+    if normalise:
+        rows = [_unit(r) for r in rows]
+    n = len(z1)
+    anchors = range(2 * n) if both_views else range(n)
+    terms = []
+    for a in anchors:
+        partner = a + n if a < n else a - n
+        def score(b):
+            s = float(np.dot(rows[a], rows[b]))
+            return s / temperature if divide else s * temperature
+        others = [score(b) for b in range(2 * n) if b != a or not skip_self]
+        terms.append(_log_sum_exp(others) - score(partner))
+    return sum(terms) / len(terms)
+
+
+def info_nce_enumerated(predictions, targets, *, transpose=False, normalise=False):
+    """InfoNCE by enumeration: row i's positive is target i, its negatives every other
+    target. transpose: the slip that normalises over predictions instead of targets."""
+    p = [np.asarray(r, np.float64) for r in predictions]
+    t = [np.asarray(r, np.float64) for r in targets]
+    if normalise:
+        p, t = [_unit(r) for r in p], [_unit(r) for r in t]
+    if transpose:
+        p, t = t, p
+    terms = []
+    for i in range(len(p)):
+        scores = [float(np.dot(p[i], t[j])) for j in range(len(t))]
+        terms.append(_log_sum_exp(scores) - scores[i])
+    return sum(terms) / len(terms)
+
+
+def byol_distance(predictions, targets):
+    """Mean squared distance between the unit vectors: ||p/|p| - t/|t|||^2 = 2 - 2 cos."""
+    total = 0.0
+    for p, t in zip(predictions, targets):
+        d = _unit(p) - _unit(t)
+        total += float(np.dot(d, d))
+    return total / len(predictions)
+
+
+# ---- stand-ins (run in the worker) ---------------------------------------------------------
+
+def counting_augmenter():
+    """A Keras layer of known behaviour standing in for the augmenter: with training=True,
+    call number c (counted while TensorFlow traces) returns x * (1 + 0.25 c) + 0.05 c, so
+    two calls give two different views; with training=False it returns x unchanged."""
+    import keras
+
+    class CountingAugmenter(keras.layers.Layer):
+        def __init__(self):
+            super().__init__(name="counting_augmenter")
+            self.calls = 0
+            self.inference_calls = 0
+
+        def call(self, x, training=None):
+            if not training:
+                self.inference_calls += 1
+                return x
+            c = self.calls
+            self.calls += 1
+            return x * (1.0 + 0.25 * c) + 0.05 * c
+
+    return CountingAugmenter()
+
+
+def view_of(x, c):
+    """The counting augmenter's call number c, in numpy."""
+    return np.asarray(x, np.float32) * (1.0 + 0.25 * c) + 0.05 * c
+
+
+def tiny_encoder(rng, feature_dim=6, name="encoder"):
+    """The checks' encoder: Flatten -> Dense(feature_dim, tanh) with random weights."""
+    import keras
+    encoder = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                                keras.layers.Dense(feature_dim, activation="tanh")], name=name)
+    randomise(encoder, rng)
+    return encoder
+
+
+def randomise(model, rng, scale=0.3):
+    for v in model.weights:
+        v.assign(rng.normal(scale=scale, size=tuple(v.shape)).astype("float32"))
+
+
+def weights_of(variables):
+    return [np.array(v.numpy(), dtype=np.float64) for v in variables]
+
+
+def judge_lists(got, expected, what, **tolerances):
+    if len(got) != len(expected):
+        raise CheckFailed(f"{what}: {len(got)} arrays, expected {len(expected)}")
+    for k, (g, e) in enumerate(zip(got, expected)):
+        expect_close(g, e, f"{what} [{k}]", **tolerances)
+
+
+def sgd_step_expected(variables, gradients, learning_rate):
+    """The weights after one plain SGD step (None gradients leave a weight unchanged)."""
+    return [np.array(v.numpy(), np.float64) - (0.0 if g is None else
+                                                learning_rate * np.asarray(g, np.float64))
+            for v, g in zip(variables, gradients)]
+
+
+def few_labels(y, per_class, seed):
+    """Indices of `per_class` training examples of each class, seeded."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False)
+                           for c in np.unique(y)])
+
+
+def sklearn_probe_accuracy(train_features, y_train, test_features, y_test):
+    """The checks' own linear probe: scikit-learn's logistic regression on standardised
+    features (an independent library, not the student's linear_probe_accuracy)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+    scaler = StandardScaler().fit(train_features)
+    model = LogisticRegression(max_iter=2000, C=1.0)
+    model.fit(scaler.transform(train_features), y_train)
+    return float(model.score(scaler.transform(test_features), y_test))
