@@ -12,7 +12,6 @@ import tensorflow as tf
 
 from dlkit.training import LossTrackers, OneOptimizer
 
-
 # ---- Augmentations -----------------------------------------------------------------------------
 
 def make_augmenter(max_shift=0.125, contrast=0.4, brightness=0.2, noise_std=0.05, seed=0):
