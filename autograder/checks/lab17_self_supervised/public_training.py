@@ -15,7 +15,7 @@ SIMCLR = {"epochs": 4, "batch_size": 128, "learning_rate": 3e-3, "labels_per_cla
           "seed": 0}
 SIMCLR_MARGIN = 0.10        # pretrained minus random-encoder probe accuracy, at least
 SIMCLR_SLACK = 0.08         # how far below the reference's probe accuracy a student may land
-CPC = {"n": 256, "length": 32, "epochs": 3, "batch_size": 32, "learning_rate": 3e-3,
+CPC = {"n": 256, "length": 32, "epochs": 3, "batch_size": 32, "learning_rate": 1e-2,
        "steps_ahead": 3, "seed": 0}
 CPC_SLACK = 0.15            # nats above the reference's held-out CPC loss
 CPC_PROBE_SLACK = 0.15      # below the reference's class-probe accuracy
@@ -60,6 +60,8 @@ def simclr_beats_random_encoder(lab, rng):
 @simclr_beats_random_encoder.verdict
 def _(student, reference):
     expect_true(np.isfinite(student["last_loss"]), "SimCLR's training loss became NaN")
+    expect_at_most(student["last_loss"], student["first_loss"] - 0.2, "SimCLR's logged loss in "
+                   f"the last epoch (it was {student['first_loss']:.3f} in the first)")
     expect_at_least(student["pretrained"] - student["random"], SIMCLR_MARGIN,
                     f"probe accuracy of the SimCLR encoder ({student['pretrained']:.3f}) minus "
                     f"that of a random encoder ({student['random']:.3f})")
@@ -91,14 +93,14 @@ def cpc_run(lab, budget):
             "that tell the sequence classes apart")
 def cpc_trains(lab, rng):
     """CPC on the procedural sequences (the budget below): the held-out CPC loss (64
-    sequences) falls to within 0.15 nats of the reference's, and a logistic-regression probe
+    sequences) falls by at least 0.3 nats and to within 0.15 nats of the reference's, and a logistic-regression probe
     of the class from the last context vector is within 0.15 of the reference's accuracy."""
     return cpc_run(lab, CPC)
 
 
 @cpc_trains.verdict
 def _(student, reference):
-    expect_at_most(student["after"], student["before"] - 0.2,
+    expect_at_most(student["after"], student["before"] - 0.3,
                    f"the held-out CPC loss after training (it was {student['before']:.3f} before)")
     expect_at_most(student["after"], reference["after"] + CPC_SLACK,
                    f"the held-out CPC loss after training (the reference reaches "
