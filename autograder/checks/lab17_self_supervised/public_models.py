@@ -69,8 +69,7 @@ def simclr_train_step(lab, rng):
         return stand_in_pair_loss(z1, z2, 0.25)
     with tf.GradientTape() as tape:
         loss = loss_of(view_of(x, 0), view_of(x, 1))
-    grads = tape.gradient(loss, variables)
-    expected_after = sgd_step_expected(variables, grads, LR)
+    expected_after = sgd_step_expected(variables, tape.gradient(loss, variables), LR)
     slips = [float(loss_of(view_of(x, 0), view_of(x, 0))), float(loss_of(x, x))]
     with standing_in(lab.selfsup, nt_xent_loss=stand_in_pair_loss):
         logged = one_eager_step(model, x)
