@@ -3,6 +3,7 @@ scales, and the EMA at another rate, against the solution run live."""
 import numpy as np
 
 from autograder.api import check
+from autograder.checks.lab17_self_supervised.probes import cpc_pairs_probe, judge_cpc_pairs
 from autograder.verdicts import expect_close
 
 LOSS = {"rtol": 1e-5, "atol": 1e-5}
@@ -56,3 +57,15 @@ def byol_and_ema_other_rates(lab, rng):
 def _(student, reference):
     expect_close(student["byol"], reference["byol"], "byol_loss on fresh sizes", **LOSS)
     expect_close(student["target"], reference["target"], "ema_update at a fresh decay", **LOSS)
+
+
+@check(points=1, uses="selfsup", reference=False,
+       hint="cpc_loss must pair W_k c_t with z_t+k for any number of steps ahead and length")
+def cpc_loss_other_sizes(lab, rng):
+    return cpc_pairs_probe(lab, rng, latent=3, context=4, steps=int(rng.integers(1, 4)),
+                           n=int(rng.integers(2, 5)), length=2 * int(rng.integers(5, 9)))
+
+
+@cpc_loss_other_sizes.verdict
+def _(student, _reference):
+    judge_cpc_pairs(student)

@@ -150,3 +150,67 @@ def sklearn_probe_accuracy(train_features, y_train, test_features, y_test):
     model = LogisticRegression(max_iter=2000, C=1.0)
     model.fit(scaler.transform(train_features), y_train)
     return float(model.score(scaler.transform(test_features), y_test))
+
+
+# ---- CPC's pairs (public and hidden) -------------------------------------------------------------
+
+def stand_in_scores(predictions, targets):
+    """The checks' stand-in for info_nce_loss: the mean product (order-free over rows)."""
+    import tensorflow as tf
+    return tf.reduce_mean(tf.cast(predictions, tf.float32) * tf.cast(targets, tf.float32))
+
+
+def sorted_pairs(predictions, targets, latent):
+    """The (prediction, target) rows, concatenated and sorted: any row order is fine."""
+    rows = np.concatenate([np.asarray(predictions, np.float64).reshape(-1, latent),
+                           np.asarray(targets, np.float64).reshape(-1, latent)], axis=1)
+    return rows[np.lexsort(rows.T[::-1])]
+
+
+def cpc_pairs_probe(lab, rng, *, latent, context, steps, n, length):
+    """The student's CPC.cpc_loss with a recording stand-in for info_nce_loss, and the
+    pairs and value the checks expect, from the model's own encoder, GRU and W_k."""
+    import tensorflow as tf
+
+    from autograder.check_helpers import standing_in
+    model = lab.selfsup.CPC(latent_dim=latent, context_dim=context, steps_ahead=steps)
+    randomise(model, rng, 0.5)
+    x = rng.normal(size=(n, length, 1)).astype("float32")
+    calls = []
+
+    def recording(predictions, targets):
+        calls.append(sorted_pairs(predictions, targets, latent))
+        return stand_in_scores(predictions, targets)
+    with standing_in(lab.selfsup, info_nce_loss=recording):
+        loss = float(model.cpc_loss(tf.constant(x)))
+    z = model.encoder(x)
+    c = model.context(z)
+    expected, values = [], []
+    for k in range(1, steps + 1):
+        p, t = model.predictors[k - 1](c[:, :-k]), z[:, k:]
+        expected.append(sorted_pairs(p, t, latent))
+        values.append(float(stand_in_scores(p, t)))
+    return {"calls": calls, "expected": expected, "loss": loss, "steps": steps,
+            "expected_loss": float(np.mean(values)), "sequences": n,
+            "off_by_one": sorted_pairs(model.predictors[0](c[:, :-1]), z[:, :-1], latent)}
+
+
+def judge_cpc_pairs(student):
+    calls, expected, steps = student["calls"], student["expected"], int(student["steps"])
+    if len(calls) != steps:
+        raise CheckFailed(f"CPC(steps_ahead={steps}).cpc_loss called info_nce_loss {len(calls)} "
+                          "times: once per step ahead k = 1..steps_ahead")
+    n = int(student["sequences"])
+    for k, (got, want) in enumerate(zip(calls, expected), start=1):
+        if k == 1 and got.shape == student["off_by_one"].shape and np.allclose(
+                got, student["off_by_one"], atol=1e-5):
+            raise CheckFailed("cpc_loss for k = 1 pairs W_1 c_t with z_t, the present: the "
+                              "target of c_t is z_(t+k) (targets z[:, k:], contexts c[:, :-k])")
+        if got.shape != want.shape:
+            raise CheckFailed(f"cpc_loss for k = {k} gives info_nce_loss {got.shape[0]} rows, "
+                              f"expected {want.shape[0]} ({n} sequences x {want.shape[0] // n} "
+                              "times t with t + k inside the encoded sequence)")
+        expect_close(got, want, f"the (W_{k} c_t, z_t+{k}) rows cpc_loss gives info_nce_loss",
+                     rtol=1e-4, atol=1e-5)
+    expect_close(student["loss"], student["expected_loss"], "cpc_loss (the MEAN over k of the "
+                 "InfoNCE terms)", rtol=1e-5, atol=1e-6)
