@@ -157,4 +157,16 @@ for name in ("supervised", "pi_model", "mean_teacher"):
         save_loss_curves(history, out / f"loss_{name}.png", title=name)
     results[name] = float(np.mean(np.argmax(np.asarray(net(x_test)), 1) == y_test))
 print({k: round(v, 3) for k, v in results.items()})
+
+# %% [markdown]
+# ## The `.keras` round trip
+#
+# Every model saves and reloads with its parts (encoder, augmenter, heads, BYOL's target)
+# and its optimizer state.
+
+# %%
+byol.save(out / "byol.keras")
+reloaded = keras.saving.load_model(out / "byol.keras")
+print("max |feature difference| after reload:", float(np.max(np.abs(
+    np.asarray(reloaded.encoder(x_test[:64])) - np.asarray(byol.encoder(x_test[:64]))))))
 print("written:", sorted(p.name for p in out.glob("*.png")))

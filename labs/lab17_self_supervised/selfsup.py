@@ -12,6 +12,31 @@ import tensorflow as tf
 
 from dlkit.training import LossTrackers, OneOptimizer
 
+
+class SavedWithParts:
+    """Mixin (given): get_config / from_config for a model built from other Keras objects.
+
+    NESTED names the constructor arguments that are Keras objects (serialised with their own
+    configs), SCALARS the plain ones; each is stored under the same attribute name."""
+
+    NESTED: tuple = ()
+    SCALARS: tuple = ()
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({name: keras.saving.serialize_keras_object(getattr(self, name))
+                       for name in self.NESTED})
+        config.update({name: getattr(self, name) for name in self.SCALARS})
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for name in cls.NESTED:
+            config[name] = keras.saving.deserialize_keras_object(config[name])
+        return cls(**config)
+
+
 # ---- Augmentations -----------------------------------------------------------------------------
 
 def make_augmenter(max_shift=0.125, contrast=0.4, brightness=0.2, noise_std=0.05, seed=0):
@@ -81,7 +106,8 @@ def info_nce_loss(predictions, targets):
 
 # ---- SimCLR -------------------------------------------------------------------------------------
 
-class SimCLR(OneOptimizer, keras.Model):
+@keras.saving.register_keras_serializable(package="lab17_self_supervised")
+class SimCLR(SavedWithParts, OneOptimizer, keras.Model):
     """SimCLR: two augmented views of each image, encoder, projection head, NT-Xent.
 
     encoder: a built keras model (N, 8, 8, 1) -> (N, F); augmenter: a layer (make_augmenter).
@@ -89,10 +115,14 @@ class SimCLR(OneOptimizer, keras.Model):
     trains encoder and head; the encoder's output (not the projection) is the feature.
     """
 
+    NESTED = ("encoder", "augmenter")
+    SCALARS = ("projection_dim", "hidden_units", "temperature")
+
     def __init__(self, encoder, augmenter, projection_dim=32, hidden_units=64, temperature=0.5,
                  **kwargs):
         super().__init__(**kwargs)
         self.encoder, self.augmenter, self.temperature = encoder, augmenter, temperature
+        self.projection_dim, self.hidden_units = projection_dim, hidden_units
         self.projector = make_head(hidden_units, projection_dim, encoder.output_shape[-1],
                                    "projector")
         self.trackers = LossTrackers("loss")
@@ -119,13 +149,16 @@ class SimCLR(OneOptimizer, keras.Model):
 
 # ---- CPC ------------------------------------------------------------------------------------------
 
-class CPC(OneOptimizer, keras.Model):
+@keras.saving.register_keras_serializable(package="lab17_self_supervised")
+class CPC(SavedWithParts, OneOptimizer, keras.Model):
     """Contrastive predictive coding on sequences (N, T, 1).
 
     encoder: Conv1D(latent_dim, 4, strides=2, relu) -> Conv1D(latent_dim, 1): z of (N, T/2, L);
     context: GRU(context_dim, return_sequences=True) over z: c of (N, T/2, C);
     predictors: one Dense(latent_dim, use_bias=False) W_k per step ahead k = 1..steps_ahead.
     """
+
+    SCALARS = ("latent_dim", "context_dim", "steps_ahead")
 
     def __init__(self, latent_dim=16, context_dim=32, steps_ahead=3, **kwargs):
         super().__init__(**kwargs)
@@ -200,16 +233,21 @@ def copy_network(network, name):
     return twin
 
 
-class BYOL(OneOptimizer, keras.Model):
+@keras.saving.register_keras_serializable(package="lab17_self_supervised")
+class BYOL(SavedWithParts, OneOptimizer, keras.Model):
     """BYOL: the online network (encoder, projector, predictor) predicts the target network's
     projection of the other view. The target (target_encoder, target_projector) starts as a
     copy of the online encoder and projector, gets no gradient, and follows the online
     network by ema_update after every step (rate `decay`)."""
 
+    NESTED = ("encoder", "augmenter")
+    SCALARS = ("projection_dim", "hidden_units", "decay")
+
     def __init__(self, encoder, augmenter, projection_dim=32, hidden_units=64, decay=0.99,
                  **kwargs):
         super().__init__(**kwargs)
         self.encoder, self.augmenter, self.decay = encoder, augmenter, decay
+        self.projection_dim, self.hidden_units = projection_dim, hidden_units
         self.projector = make_head(hidden_units, projection_dim, encoder.output_shape[-1],
                                    "projector")
         self.predictor = make_head(hidden_units, projection_dim, projection_dim, "predictor")
@@ -270,7 +308,8 @@ def consistency_loss(probabilities, targets):
     raise NotImplementedError("fill in the TODO above")
 
 
-class PiModel(OneOptimizer, keras.Model):
+@keras.saving.register_keras_serializable(package="lab17_self_supervised")
+class PiModel(SavedWithParts, OneOptimizer, keras.Model):
     """The Pi-model: cross-entropy on the few labelled images plus a ramped consistency term
     between two stochastic passes (augmentation) over every image.
 
@@ -278,6 +317,9 @@ class PiModel(OneOptimizer, keras.Model):
     the unlabelled images: every batch mixes labelled and unlabelled ones. The weight of the
     consistency term at optimizer step s is max_weight * sigmoid_rampup(s, ramp_steps).
     """
+
+    NESTED = ("classifier", "augmenter")
+    SCALARS = ("max_weight", "ramp_steps")
 
     def __init__(self, classifier, augmenter, max_weight=10.0, ramp_steps=100, **kwargs):
         super().__init__(**kwargs)
@@ -320,9 +362,12 @@ class PiModel(OneOptimizer, keras.Model):
         return self.trackers.results()
 
 
+@keras.saving.register_keras_serializable(package="lab17_self_supervised")
 class MeanTeacher(PiModel):
     """The mean teacher: the consistency target comes from a teacher, an EMA copy of the
     classifier (rate `decay`) that gets no gradient."""
+
+    SCALARS = ("max_weight", "ramp_steps", "decay")
 
     def __init__(self, classifier, augmenter, decay=0.99, **kwargs):
         super().__init__(classifier, augmenter, **kwargs)
