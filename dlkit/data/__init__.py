@@ -7,6 +7,7 @@
 - point_clouds: points sampled from procedural 3-D shapes, with classes and part labels
 - tfds_real: real datasets read from the local TFDS folder only (fails fast if absent)
 - pipelines: numpy arrays -> seeded, batched tf.data pipeline
+- glyphs:    Omniglot-like glyph classes (train / held-out split), sinusoid regression tasks
 
 The numpy loaders never import TensorFlow; the *_dataset functions import it on first call.
 """
@@ -17,6 +18,12 @@ from dlkit.data.graphs import (
     edges_both_ways,
     karate_club,
     spring_systems,
+)
+from dlkit.data.glyphs import (
+    NUM_GLYPH_CLASSES,
+    glyph_classes,
+    make_glyphs,
+    sinusoid_tasks,
 )
 from dlkit.data.pipelines import arrays_dataset
 from dlkit.data.point_clouds import (
@@ -40,6 +47,7 @@ from dlkit.data.toy2d import (
 __all__ = [
     "CLASSIFICATION_NAMES",
     "DatasetNotAvailable",
+    "NUM_GLYPH_CLASSES",
     "PART_NAMES",
     "POINT_CLOUD_CLASSES",
     "SHAPE_CLASSES",
@@ -50,14 +58,17 @@ __all__ = [
     "digits_dataset",
     "edges_both_ways",
     "find_prepared",
+    "glyph_classes",
     "karate_club",
     "load_digits",
     "load_tfds",
+    "make_glyphs",
     "make_point_clouds",
     "make_shapes",
     "point_clouds_dataset",
     "sample_toy2d",
     "shapes_dataset",
+    "sinusoid_tasks",
     "spring_systems",
     "toy2d_classification",
     "toy2d_dataset",
