@@ -1,0 +1,100 @@
+"""Helpers that the checks of lab18_few_shot share. Probes import TensorFlow inside.
+
+The training checks use the checks' own small encoder; `train_step_logs` also puts a
+stand-in head in place of the student's `episode_log_probs`: the log-softmax of minus the
+L1 distance to the nearest support example of each class, a head of known, different
+behaviour, so the train_step is graded even when the student's heads are wrong."""
+from __future__ import annotations
+
+import numpy as np
+
+# The episodic training budget of the accuracy checks: batches of 4 episodes of 5-way
+# 5-shot with 5 queries per class, Adam 2e-3, from the training classes; evaluated on 100
+# episodes of the held-out classes, 1-shot and 5-shot.
+TRAIN = {"episodes": 160, "batch": 4, "learning_rate": 2e-3, "eval_episodes": 100}
+# Accuracy (fraction) below the reference's that a student's model may end at. A correct
+# head trains like the reference up to float rounding; mistakes land near chance (0.2).
+ACCURACY_MARGIN = 0.08
+CHANCE = 0.2
+
+
+def encoder(seed: int = 0):
+    """The checks' own encoder: conv 16 - pool - conv 16 - pool - dense 32."""
+    import keras
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([
+        keras.Input((12, 12, 1)),
+        keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(32),
+    ])
+
+
+def nearest_neighbour_head(support_embeddings, support_y, query_embeddings, n_way,
+                           head="prototypical"):
+    """Stand-in for episode_log_probs: log-softmax of minus the L1 distance to the NEAREST
+    support example of each class (a nearest-neighbour head, not a prototype)."""
+    import tensorflow as tf
+    one_hot = tf.one_hot(tf.cast(support_y, tf.int32), n_way)                   # (E, S, N)
+    distance = tf.reduce_sum(tf.abs(query_embeddings[:, :, None] - support_embeddings[:, None]),
+                             -1)                                                # (E, Q, S)
+    per_class = tf.reduce_min(distance[..., None] + 1e4 * (1.0 - one_hot[:, None]), axis=2)
+    return tf.nn.log_softmax(-per_class, axis=-1)
+
+
+def glyph_data():
+    from dlkit.data import glyph_classes, make_glyphs
+    train = make_glyphs(10, split="train", seed=0)
+    test = make_glyphs(10, split="test", seed=1)
+    return train, test, glyph_classes("train"), glyph_classes("test")
+
+
+def episodes(rng, images, labels, classes, count, n_way, k_shot, n_query):
+    """Episodes drawn by the checks (not the student's sample_episode): numpy arrays."""
+    s_idx, q_idx, s_y, q_y = [], [], [], []
+    for _ in range(count):
+        chosen = rng.permutation(classes)[:n_way]
+        s, q = [], []
+        for cls in chosen:
+            members = rng.permutation(np.flatnonzero(labels == cls))
+            s.append(members[:k_shot])
+            q.append(members[k_shot:k_shot + n_query])
+        s_idx.append(np.concatenate(s))
+        q_idx.append(np.concatenate(q))
+        s_y.append(np.repeat(np.arange(n_way), k_shot))
+        q_y.append(np.repeat(np.arange(n_way), n_query))
+    return ((images[np.stack(s_idx)], np.stack(s_y).astype("int32"), images[np.stack(q_idx)]),
+            np.stack(q_y).astype("int32"))
+
+
+def train_and_evaluate(lab, rng, head: str) -> dict:
+    """The student's EpisodicClassifier with the checks' encoder, trained episodically on the
+    training classes, then its accuracy on unseen classes, 5-way 1-shot and 5-shot."""
+    import keras
+    train, test, train_classes, test_classes = glyph_data()
+    x, y = episodes(rng, train["images"], train["labels"], train_classes, TRAIN["episodes"],
+                    5, 5, 5)
+    model = lab.fewshot.EpisodicClassifier(encoder(0), 5, head)
+    model.compile(keras.optimizers.Adam(TRAIN["learning_rate"]))
+    history = model.fit(x, y, batch_size=TRAIN["batch"], epochs=1, shuffle=False, verbose=0)
+    out = {"loss": float(history.history["loss"][-1])}
+    for k in (1, 5):
+        ex, ey = episodes(rng, test["images"], test["labels"], test_classes,
+                          TRAIN["eval_episodes"], 5, k, 5)
+        log_probs = np.asarray(model(ex))
+        out[f"accuracy_{k}shot"] = float((log_probs.argmax(-1) == ey).mean())
+    return out
+
+
+def judge_accuracy(student, reference, what: str) -> None:
+    from autograder.verdicts import expect_at_least, expect_finite
+    expect_finite(student["loss"], f"the training loss of {what}")
+    for k in (1, 5):
+        key = f"accuracy_{k}shot"
+        floor = max(reference[key] - ACCURACY_MARGIN, CHANCE + 0.1)
+        expect_at_least(student[key], floor,
+                        f"{what}: 5-way {k}-shot accuracy on unseen classes (chance 0.2, the "
+                        f"reference {reference[key]:.2f})")
