@@ -205,24 +205,31 @@ class EpisodicClassifier(OneOptimizer, keras.Model):
                                       self.n_way, self.head)
         return tf.cast(log_probs, tf.float32)
 
-    def _loss_and_accuracy(self, query_y, log_probs):
+    def loss_and_accuracy(self, query_y, log_probs):
+        """query_y: (E, Q) labels; log_probs: (E, Q, N). Returns (the mean negative
+        log-probability of the true labels over every query of every episode, the fraction
+        of queries whose most likely class is the true one)."""
+        # BEGIN SOLUTION picked = tf.gather(log_probs, query_y, axis=-1, batch_dims=2), the
+        #   log-probability of each query's true class; loss = -mean(picked); accuracy =
+        #   mean(argmax(log_probs) == query_y) as float32
         query_y = tf.cast(query_y, tf.int32)
         picked = tf.gather(log_probs, query_y, axis=-1, batch_dims=2)
         loss = -tf.reduce_mean(picked)
         correct = tf.cast(tf.equal(tf.argmax(log_probs, axis=-1, output_type=tf.int32),
                                    query_y), tf.float32)
         return loss, tf.reduce_mean(correct)
+        # END SOLUTION
 
     def train_step(self, data):
         x, query_y = data[0], data[1]
         # BEGIN SOLUTION in a GradientTape: log_probs = self(x, training=True); loss = the
-        #   mean negative log-probability of the true query labels (self._loss_and_accuracy);
+        #   mean negative log-probability of the true query labels (self.loss_and_accuracy);
         #   scale it with self.optimizer.scale_loss, take the gradient of the scaled loss,
         #   self.optimizer.apply(grads, self.trainable_variables); update the trackers with
         #   the unscaled loss and the accuracy and return their results
         with tf.GradientTape() as tape:
             log_probs = self(x, training=True)
-            loss, accuracy = self._loss_and_accuracy(query_y, log_probs)
+            loss, accuracy = self.loss_and_accuracy(query_y, log_probs)
             scaled_loss = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled_loss, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
@@ -232,7 +239,7 @@ class EpisodicClassifier(OneOptimizer, keras.Model):
 
     def test_step(self, data):
         x, query_y = data[0], data[1]
-        loss, accuracy = self._loss_and_accuracy(query_y, self(x, training=False))
+        loss, accuracy = self.loss_and_accuracy(query_y, self(x, training=False))
         self.trackers.update(loss=loss, accuracy=accuracy)
         return self.trackers.results()
 

@@ -17,7 +17,8 @@ from autograder.checks.lab18_few_shot.probes import (
 from autograder.verdicts import expect_at_least, expect_close, expect_close_naming
 
 
-@check(points=2, uses="fewshot", task="`EpisodicClassifier.train_step`",
+@check(points=2, uses="fewshot",
+       task="`EpisodicClassifier.loss_and_accuracy`, `train_step`",
        hint="loss = -mean(log p(true label)) over the queries of all episodes; "
        "scale_loss, gradient of the scaled loss, optimizer.apply; log the unscaled loss")
 def train_step_logs(lab, rng):
