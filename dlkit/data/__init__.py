@@ -12,18 +12,13 @@
 The numpy loaders never import TensorFlow; the *_dataset functions import it on first call.
 """
 from dlkit.data.digits import digits_dataset, load_digits
+from dlkit.data.glyphs import NUM_GLYPH_CLASSES, glyph_classes, make_glyphs, sinusoid_tasks
 from dlkit.data.graphs import (
     citation_graph,
     cycles_and_trees,
     edges_both_ways,
     karate_club,
     spring_systems,
-)
-from dlkit.data.glyphs import (
-    NUM_GLYPH_CLASSES,
-    glyph_classes,
-    make_glyphs,
-    sinusoid_tasks,
 )
 from dlkit.data.pipelines import arrays_dataset
 from dlkit.data.point_clouds import (

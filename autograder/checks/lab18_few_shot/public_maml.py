@@ -179,6 +179,7 @@ def maml_second_order_mlp(lab, rng):
     second-order meta-gradient equals central finite differences of the meta-loss (float64),
     and the first-order one does not."""
     import tensorflow as tf
+
     from dlkit.data import sinusoid_tasks
     data = sinusoid_tasks(2, 10, seed=int(rng.integers(1000)))
     tasks = [(data["x"][t, :5], data["y"][t, :5], data["x"][t, 5:], data["y"][t, 5:])

@@ -7,8 +7,8 @@ import numpy as np
 from autograder.api import check
 from autograder.check_helpers import largest_change, snapshot, standing_in
 from autograder.checks.lab18_few_shot.probes import (
-    episodes,
     encoder,
+    episodes,
     glyph_data,
     judge_accuracy,
     nearest_neighbour_head,
