@@ -51,8 +51,8 @@ def inner_adapt(forward, loss_fn, params, x, y, inner_lr: float, steps: int = 1,
     included. With first_order=True each inner gradient is a constant (tf.stop_gradient),
     so the adapted parameters depend on `params` through the identity only."""
     # TODO: start from fast = list(params); each step: a GradientTape that watches fast, loss =
-    #       loss_fn(forward(fast, x), y), grads = tape.gradient(loss, fast) (stop_gradient them when
-    #       first_order), fast = [p - inner_lr * g]
+    #       loss_fn(forward(fast, x), y), grads = tape.gradient(loss, fast) (tf.stop_gradient them
+    #       when first_order), fast = [p - inner_lr * g]
     raise NotImplementedError("fill in the TODO above")
 
 

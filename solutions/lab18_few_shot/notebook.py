@@ -106,9 +106,9 @@ save_loss_curves(history, out / "siamese_loss.png", title="contrastive loss")
 
 
 def siamese_predict(support_x, support_y, query_x):
-    e, s = support_x.shape[:2]
-    embed = lambda x: np.asarray(siamese.encoder(x.reshape((-1,) + x.shape[2:]))).reshape(  # noqa: E731
-        x.shape[0], x.shape[1], -1)
+    def embed(x):
+        flat = np.asarray(siamese.encoder(x.reshape((-1,) + x.shape[2:])))
+        return flat.reshape(x.shape[0], x.shape[1], -1)
     support, query = embed(support_x), embed(query_x)
     distance = ((query[:, :, None] - support[:, None]) ** 2).sum(-1)
     return np.take_along_axis(support_y[:, None, :], distance.argmin(-1)[..., None], -1)[..., 0]

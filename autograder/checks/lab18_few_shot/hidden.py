@@ -19,8 +19,9 @@ def heads_other_shapes(lab, rng):
            "prototypes": np.asarray(fewshot.prototypes(support, support_y, n))}
     for head in ("prototypical", "matching"):
         out[head] = np.asarray(fewshot.episode_log_probs(support, support_y, query, n, head))
-    out["contrastive"] = np.asarray(fewshot.contrastive_loss(
-        rng.uniform(0, 2, size=9).astype("float32"), rng.integers(0, 2, size=9), margin=0.7))
+    distance = rng.uniform(0, 2, size=9).astype("float32")
+    same = rng.integers(0, 2, size=9).astype("float32")
+    out["contrastive"] = np.asarray(fewshot.contrastive_loss(distance, same, margin=0.7))
     return out
 
 

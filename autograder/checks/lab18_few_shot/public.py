@@ -175,7 +175,8 @@ def siamese_network(lab, rng):
 @siamese_network.verdict
 def _(student, reference):
     exact = np.linalg.norm(student["x1"] @ student["w"] - student["x2"] @ student["w"], axis=1)
-    expect_close(student["distance"], exact.astype(np.float32), "SiameseNetwork(encoder)((x1, x2))",
+    expect_close(student["distance"], exact.astype(np.float32),
+                 "SiameseNetwork(encoder)((x1, x2))",
                  against="the distance between the encoder's embeddings", atol=1e-5)
     expect_equal(student["weights"], 1, "the number of trainable weights of SiameseNetwork "
                  "around a one-kernel encoder (both branches share the encoder)")
@@ -230,7 +231,8 @@ def _(student, reference):
     expect_close_naming(student["protos_one"], protos_one,
                         "prototypes(support (10, 3), labels with 1 to 4 shots per class, 4)",
                         [(np.stack([student["one"][student["one_y"] == j].sum(0)
-                                    for j in range(4)]), "class SUMS: divide by each class's count")],
+                                    for j in range(4)]),
+                          "class SUMS: divide by each class's count")],
                         against="the per-class means", atol=1e-5)
     protos = np.stack([means(x, y, 3) for x, y in zip(student["batch"], student["batch_y"])])
     expect_close(student["protos_batch"], protos, "prototypes of a batch of 2 episodes",
@@ -250,7 +252,8 @@ def _(student, reference):
 def matching_head(lab, rng):
     """Class probabilities of a batch of 2 episodes (shuffled labels, uneven norms) for
     scale 10 and 3, against a loop with scipy's softmax."""
-    support = (rng.normal(size=(2, 8, 4)) * rng.uniform(0.5, 3.0, size=(2, 8, 1))).astype("float32")
+    norms = rng.uniform(0.5, 3.0, size=(2, 8, 1))
+    support = (rng.normal(size=(2, 8, 4)) * norms).astype("float32")
     support_y = np.stack([rng.permutation(np.repeat(np.arange(4), 2)) for _ in range(2)])
     query = (rng.normal(size=(2, 5, 4)) * 2.0).astype("float32")
     fewshot = lab.fewshot
