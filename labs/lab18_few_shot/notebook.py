@@ -15,8 +15,8 @@
 # episodes of the *training* glyph classes, and measures them on episodes of the 16
 # *held-out* classes, which they never saw. Then MAML, first-order MAML and Reptile learn to
 # fit sinusoids from 5 points. Every figure is written as a PNG under
-# `outputs/lab18_few_shot/`. `DLKIT_QUICK=1` shrinks every budget so the whole file runs in
-# seconds.
+# `outputs/lab18_few_shot/`, the TensorBoard logs next to them. `DLKIT_QUICK=1` shrinks
+# every budget so the whole file runs in seconds.
 
 # %%
 import os
@@ -28,7 +28,7 @@ from dlkit import backend
 from dlkit.backend import reset_keras
 from dlkit.data import glyph_classes, make_glyphs, sinusoid_tasks
 from dlkit.plots import save_image_grid, save_loss_curves
-from dlkit.training import run_dir
+from dlkit.training import run_dir, tensorboard_callbacks
 
 keras = backend.keras()  # the quiet TensorFlow import, before the graded modules import it
 tf = backend.tensorflow()
@@ -100,7 +100,8 @@ siamese.compile(keras.optimizers.Adam(1e-3),
                 loss=lambda y, d: fewshot.contrastive_loss(d, y, margin=1.0))
 start = time.time()
 history = siamese.fit((train["images"][first], train["images"][second]), same.astype("float32"),
-                      batch_size=64, epochs=1 if QUICK else 5, verbose=0)
+                      batch_size=64, epochs=1 if QUICK else 5, verbose=0,
+                      callbacks=tensorboard_callbacks(out / "tb_siamese"))
 print(f"Siamese: {time.time() - start:.0f} s")
 save_loss_curves(history, out / "siamese_loss.png", title="contrastive loss")
 
@@ -131,7 +132,8 @@ for head in ("prototypical", "matching"):
     model = fewshot.EpisodicClassifier(fewshot.glyph_encoder(), 5, head)
     model.compile(keras.optimizers.Adam(1e-3))
     start = time.time()
-    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0,
+                        callbacks=tensorboard_callbacks(out / f"tb_{head}"))
     print(f"{head}: {time.time() - start:.0f} s")
     save_loss_curves(history, out / f"{head}_loss.png", title=head)
     for k in (1, 5):
