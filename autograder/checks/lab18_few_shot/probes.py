@@ -53,21 +53,27 @@ def glyph_data():
 
 
 def episodes(rng, images, labels, classes, count, n_way, k_shot, n_query):
-    """Episodes drawn by the checks (not the student's sample_episode): numpy arrays."""
-    s_idx, q_idx, s_y, q_y = [], [], [], []
-    for _ in range(count):
-        chosen = rng.permutation(classes)[:n_way]
-        s, q = [], []
-        for cls in chosen:
-            members = rng.permutation(np.flatnonzero(labels == cls))
-            s.append(members[:k_shot])
-            q.append(members[k_shot:k_shot + n_query])
-        s_idx.append(np.concatenate(s))
-        q_idx.append(np.concatenate(q))
-        s_y.append(np.repeat(np.arange(n_way), k_shot))
-        q_y.append(np.repeat(np.arange(n_way), n_query))
-    return ((images[np.stack(s_idx)], np.stack(s_y).astype("int32"), images[np.stack(q_idx)]),
-            np.stack(q_y).astype("int32"))
+    """Episodes laid out by the checks from the data's own order (make_glyphs returns each
+    class's samples as one block): the classes of episode e are the next n_way of a cycle
+    through `classes`, the support and query the next k_shot + n_query samples of a class's
+    block, from a random offset. Returns numpy arrays ((support_x, support_y, query_x), query_y)."""
+    blocks = images.reshape((len(np.unique(labels)), -1) + images.shape[1:])
+    first_class = int(np.asarray(labels).min())
+    per_class = blocks.shape[1]
+    cycle = rng.permutation(np.asarray(classes) - first_class)
+    grid_s = np.arange(k_shot)[None, :]
+    grid_q = np.arange(k_shot, k_shot + n_query)[None, :]
+    support_x, query_x = [], []
+    for e in range(count):
+        rows = cycle[(e * n_way + np.arange(n_way)) % len(cycle)][:, None]
+        offset = rng.integers(per_class)
+        support_x.append(blocks[rows, (offset + grid_s) % per_class].reshape(
+            (-1,) + images.shape[1:]))
+        query_x.append(blocks[rows, (offset + grid_q) % per_class].reshape(
+            (-1,) + images.shape[1:]))
+    support_y = np.tile(np.repeat(np.arange(n_way), k_shot), (count, 1)).astype("int32")
+    query_y = np.tile(np.repeat(np.arange(n_way), n_query), (count, 1)).astype("int32")
+    return (np.stack(support_x), support_y, np.stack(query_x)), query_y
 
 
 def train_and_evaluate(lab, rng, head: str) -> dict:
