@@ -25,7 +25,8 @@ def sample_episode(labels, classes, n_way: int, k_shot: int, n_query: int,
     labels: (M,) class id of every image; classes: the class ids allowed (e.g. the held-out
     ones); rng: a numpy Generator. Draws n_way distinct classes, then for each class
     k_shot + n_query distinct images of it: the first k_shot go to the support set, the rest
-    to the query set. Labels are relabelled 0..n_way-1 in the order the classes were drawn.
+    to the query set. Labels are relabelled 0..n_way-1, one per drawn class (any order will
+    do, e.g. the order the classes were drawn).
 
     Returns (support_index (N*K,), support_y (N*K,), query_index (N*Q,), query_y (N*Q,)),
     all int arrays; support_index and query_index index into `labels`."""

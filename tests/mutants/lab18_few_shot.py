@@ -83,10 +83,49 @@ MUTANTS = [
     Mutant("inner_adapt_one_step", MAML,
            "    for _ in range(steps):\n        with tf.GradientTape() as tape:",
            "    for _ in range(1):\n        with tf.GradientTape() as tape:",
-           breaks=("inner_adapt", "maml_second_order_linear", "reptile_update"),
-           says="one step"),
+           breaks=("inner_adapt", "maml_second_order_linear"), says="one step"),
     Mutant("reptile_jumps_to_the_adapted_weights", MAML,
            "return [p + epsilon * (a - p) for p, a in zip(params, adapted)]",
            "return adapted",
            breaks=("reptile_update",), says="epsilon"),
+    # np.random's choice draws WITH replacement by default: one class under two labels.
+    Mutant("episode_classes_with_replacement", FEWSHOT,
+           "chosen = rng.choice(np.asarray(classes), size=n_way, replace=False)",
+           "chosen = rng.choice(np.asarray(classes), size=n_way)",
+           breaks=("episode_sampling",), says="two labels"),
+    # The model called without training=True: dropout and batch norm would not train.
+    Mutant("train_step_no_training_flag", FEWSHOT,
+           "log_probs = self(x, training=True)\n            loss, accuracy",
+           "log_probs = self(x)\n            loss, accuracy",
+           breaks=("train_step_logs",), says="training=True"),
+    # Dividing by the static shape: None once Keras relaxes the batch axis.
+    Mutant("loss_static_shape_division", FEWSHOT,
+           "loss = -tf.reduce_mean(picked)",
+           "n_episodes, n_queries = query_y.shape\n"
+           "        loss = -tf.reduce_sum(picked) / (n_episodes * n_queries)",
+           breaks=("train_step_logs", "episodic_train_step_traces_at_most_twice"),
+           says="NoneType"),
+    # The tasks adapted before the outer tape opens: every meta-gradient is None.
+    Mutant("maml_inner_outside_outer_tape", MAML,
+           "    with tf.GradientTape() as outer_tape:\n"
+           "        outer_tape.watch(params)\n"
+           "        losses = []\n"
+           "        for support_x, support_y, query_x, query_y in tasks:\n"
+           "            adapted = inner_adapt(forward, loss_fn, params, support_x, support_y, "
+           "inner_lr,\n"
+           "                                  inner_steps, first_order)\n",
+           "    adapted_all = [inner_adapt(forward, loss_fn, params, sx, sy, inner_lr, inner_steps,\n"
+           "                               first_order) for sx, sy, _, _ in tasks]\n"
+           "    with tf.GradientTape() as outer_tape:\n"
+           "        outer_tape.watch(params)\n"
+           "        losses = []\n"
+           "        for (support_x, support_y, query_x, query_y), adapted in zip(tasks, "
+           "adapted_all):\n",
+           breaks=("maml_second_order_linear", "maml_second_order_mlp"), says="None gradients"),
+    # assign_sub on the caller's Variables: params change, and MAML loses its second order.
+    Mutant("inner_adapt_assign_in_place", MAML,
+           "fast = [p - inner_lr * g for p, g in zip(fast, grads)]",
+           "fast = [p.assign_sub(inner_lr * g) if isinstance(p, tf.Variable) else "
+           "p - inner_lr * g\n                for p, g in zip(fast, grads)]",
+           breaks=("inner_adapt", "maml_second_order_linear"), says="in place"),
 ]

@@ -4,7 +4,12 @@ classes."""
 import numpy as np
 
 from autograder.api import check
-from autograder.checks.lab18_few_shot.probes import judge_accuracy, train_and_evaluate
+from autograder.checks.lab18_few_shot.probes import (
+    flat_gradients,
+    judge_accuracy,
+    judge_no_none_gradient,
+    train_and_evaluate,
+)
 from autograder.verdicts import expect_close
 
 
@@ -45,7 +50,8 @@ def maml_mlp_several_steps(lab, rng):
         loss, grads = maml.maml_meta_gradient(maml.mlp_forward, maml.mse, params, tasks, 0.02, 3,
                                               first_order)
         out[f"loss_{first_order}"] = np.asarray(loss)
-        out[f"grad_{first_order}"] = np.concatenate([np.ravel(g) for g in grads])
+        out[f"grad_{first_order}"], out[f"grad_{first_order}_none"] = flat_gradients(grads,
+                                                                                    params)
     new = maml.reptile_update(maml.mlp_forward, maml.mse, params, tasks[0][0], tasks[0][1],
                               0.02, 3, 0.5)
     out["reptile"] = np.concatenate([np.ravel(tf.convert_to_tensor(p)) for p in new])
@@ -54,6 +60,9 @@ def maml_mlp_several_steps(lab, rng):
 
 @maml_mlp_several_steps.verdict
 def _(student, reference):
+    for first_order in (False, True):
+        judge_no_none_gradient(student, f"grad_{first_order}",
+                               f"maml_meta_gradient(first_order={first_order})")
     for key in ("loss_False", "grad_False", "loss_True", "grad_True", "reptile"):
         expect_close(student[key], reference[key], f"{key} on a 1-8-8-1 MLP, 3 inner steps",
                      rtol=1e-3, atol=1e-5)

@@ -18,12 +18,30 @@ ACCURACY_MARGIN = 0.08
 CHANCE = 0.2
 
 
-def encoder(seed: int = 0):
-    """The checks' own encoder: conv 16 - pool - conv 16 - pool - dense 32."""
+def training_recorder():
+    """An identity layer that records the `training` flag of every call it gets (Python runs
+    while TensorFlow traces, so a traced train_step records the flag it passed down)."""
+    import keras
+
+    class RecordsTraining(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.seen = []
+
+        def call(self, x, training=None):
+            self.seen.append(repr(training))
+            return x
+    return RecordsTraining()
+
+
+def encoder(seed: int = 0, recorder=None):
+    """The checks' own encoder: conv 16 - pool - conv 16 - pool - dense 32, after `recorder`
+    (an identity layer, training_recorder()) when given."""
     import keras
     keras.utils.set_random_seed(seed)
     return keras.Sequential([
         keras.Input((12, 12, 1)),
+        *([recorder] if recorder is not None else []),
         keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
         keras.layers.MaxPooling2D(2),
         keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
@@ -104,3 +122,22 @@ def judge_accuracy(student, reference, what: str) -> None:
         expect_at_least(student[key], floor,
                         f"{what}: 5-way {k}-shot accuracy on unseen classes (chance 0.2, the "
                         f"reference {reference[key]:.2f})")
+
+
+def flat_gradients(grads, params) -> tuple[np.ndarray, int]:
+    """A list of gradients as one float64 vector, a None gradient counted and read as zeros
+    (the probe's output must be plain numbers), and how many were None."""
+    grads = list(grads) if grads is not None else [None] * len(params)
+    flat = [np.zeros(np.shape(p)) if g is None else np.asarray(g, dtype=np.float64)
+            for g, p in zip(grads, params)]
+    return (np.concatenate([np.ravel(g) for g in flat]),
+            sum(g is None for g in grads) + max(len(params) - len(grads), 0))
+
+
+def judge_no_none_gradient(student, key: str, what: str) -> None:
+    """Fails when the probe found None gradients: the loss is not connected to params."""
+    from autograder.verdicts import expect_equal
+    expect_equal(int(student[f"{key}_none"]), 0,
+                 f"the number of None gradients that {what} returned (None: the meta-loss does "
+                 "not depend on params on the outer tape: call inner_adapt INSIDE the outer "
+                 "tape, on params themselves, and compute the query losses there too)")

@@ -28,7 +28,7 @@ def _episode_labels(rng):
 
 @check(points=2, uses="fewshot", reference=False, task="`sample_episode`",
        hint="rng.choice(classes, n_way, replace=False), then per class k_shot + n_query "
-       "distinct images of it; labels 0..n_way-1 in the order the classes were drawn")
+       "distinct images of it; labels 0..n_way-1, one per drawn class (any order)")
 def episode_sampling(lab, rng):
     """30 episodes per setting (5-way 2-shot, 5-way 1-shot, 3-way 4-shot) from 10 allowed
     classes: shapes, relabelling 0..N-1 (one class per label, the same in support and query),
@@ -60,6 +60,18 @@ def _(student, _reference):
         q_y = expect_shape(student[f"query_y_{n}_{k}_{q}"], (e, n * q), f"query_y of {call}")
         for t in range(e):
             both = np.concatenate([s_idx[t], q_idx[t]])
+            # One class under two labels (classes drawn with replacement) also repeats images:
+            # name the class draw first, since the image draw may well be right.
+            class_of_label = {}
+            for idx, y in ((s_idx[t], s_y[t]), (q_idx[t], q_y[t])):
+                for i, label in zip(idx, y):
+                    class_of_label.setdefault(int(label), set()).add(int(labels[i]))
+            drawn = [next(iter(v)) for _, v in sorted(class_of_label.items()) if len(v) == 1]
+            twice = sorted({c for c in drawn if drawn.count(c) > 1})
+            expect_true(not twice,
+                        f"{call}: class {twice} is drawn under two labels in one episode: the "
+                        "n_way classes must be distinct: rng.choice(classes, n_way, "
+                        "replace=False) (np.random's choice draws WITH replacement by default)")
             expect_true(len(set(both.tolist())) == len(both),
                         f"{call}: an image appears twice in one episode (in the support and the "
                         "query, or twice in one of them): draw each class's k_shot + n_query "
@@ -265,10 +277,17 @@ def matching_head(lab, rng):
 def _(student, reference):
     s, q, y = (student[k].astype(np.float64) for k in ("support", "query", "support_y"))
 
-    def probs(scale, cosine=True):
+    def unit(x):
+        return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+    def probs(scale, cosine=True, only=None):
         out = np.zeros(q.shape[:2] + (4,))
         for e in range(2):
             similarity = (1 - cdist(q[e], s[e], "cosine")) if cosine else q[e] @ s[e].T
+            if only == "query":
+                similarity = unit(q[e]) @ s[e].T
+            elif only == "support":
+                similarity = q[e] @ unit(s[e]).T
             attention = softmax(scale * similarity, axis=1)
             for j in range(4):
                 out[e, :, j] = attention[:, y[e] == j].sum(1)
@@ -278,7 +297,11 @@ def _(student, reference):
         expect_close_naming(student[key], probs(scale), what,
                             [(probs(scale, cosine=False), "dot products, not cosines: "
                               "l2-normalise the query and support embeddings first"),
-                             (probs(1.0), "the scale is not applied to the cosines")],
+                             (probs(1.0), "the scale is not applied to the cosines"),
+                             (probs(scale, only="query"), "only the QUERY embeddings are "
+                              "l2-normalised: normalise the support embeddings too"),
+                             (probs(scale, only="support"), "only the SUPPORT embeddings are "
+                              "l2-normalised: normalise the query embeddings too")],
                             against="a softmax over the support of the scaled cosines", atol=1e-5)
     expect_close(student["probs"], reference["probs"], "matching_probabilities(...)")
 

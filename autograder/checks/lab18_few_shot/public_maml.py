@@ -9,6 +9,8 @@ whose inner step the probe computes with one tf.GradientTape."""
 import numpy as np
 
 from autograder.api import check
+from autograder.check_helpers import standing_in
+from autograder.checks.lab18_few_shot.probes import flat_gradients, judge_no_none_gradient
 from autograder.verdicts import expect_close, expect_close_naming, expect_true
 
 
@@ -61,12 +63,14 @@ def inner_adapt(lab, rng):
     theta = _theta(rng)
     x, y = _linear_task(rng)
     import tensorflow as tf
-    params = [tf.Variable(p) for p in theta]
     out = {"theta": _flat(theta), "x": x, "y": y}
     for first_order in (False, True):
+        # Fresh Variables per call: a call that changes them is reported by name, and does
+        # not spoil the next call's values.
+        params = [tf.Variable(p) for p in theta]
         adapted = lab.maml.inner_adapt(linear_forward, mse, params, x, y, 0.1, 3, first_order)
-        out[f"adapted_{first_order}"] = _flat(adapted)
-    out["after"] = _flat(params)
+        out[f"adapted_{first_order}"] = _flat([tf.identity(a) for a in adapted])
+        out[f"after_{first_order}"] = _flat(params)
     return out
 
 
@@ -76,14 +80,19 @@ def _(student, reference):
     exact = _descend(theta, x, y, 0.1, 3)
     for first_order in (False, True):
         what = f"inner_adapt(..., inner_lr=0.1, steps=3, first_order={first_order})"
+        expect_true(np.array_equal(student[f"after_{first_order}"], theta),
+                    f"{what} changed the caller's params (tf.Variables) in place, by "
+                    f"{np.abs(student[f'after_{first_order}'] - theta).max():.3g} at most: no "
+                    "assign/assign_sub; build new tensors, fast = [p - inner_lr * g], and "
+                    "leave params as they were (MAML differentiates through them)")
+    for first_order in (False, True):
+        what = f"inner_adapt(..., inner_lr=0.1, steps=3, first_order={first_order})"
         expect_close_naming(student[f"adapted_{first_order}"], exact, what,
                             [(_descend(theta, x, y, 0.1, 1), "one step only: take `steps` steps, "
                               "each from the parameters of the one before"),
                              (theta + (exact - theta) * -1, "the step goes UP the gradient: "
                               "p - inner_lr * g")],
                             against="gradient descent in closed form", rtol=1e-4, atol=1e-5)
-    expect_close(student["after"], theta, "params after inner_adapt (it must not change them)",
-                 against="params before", atol=0)
 
 
 @check(points=3, uses="maml", task="`maml_meta_gradient`",
@@ -104,7 +113,7 @@ def maml_second_order_linear(lab, rng):
         loss, grads = lab.maml.maml_meta_gradient(linear_forward, mse, params, tasks, 0.05, 2,
                                                   first_order)
         out[f"loss_{first_order}"] = np.asarray(loss)
-        out[f"grad_{first_order}"] = _flat(grads)
+        out[f"grad_{first_order}"], out[f"grad_{first_order}_none"] = flat_gradients(grads, theta)
     return out
 
 
@@ -123,6 +132,9 @@ def _(student, reference):
     second, first = np.mean(second, 0), np.mean(first, 0)
     expect_true(np.abs(second - first).max() > 0.05, "internal: the probe's tasks do not tell "
                 "second-order MAML from first-order")
+    for first_order in (False, True):
+        judge_no_none_gradient(student, f"grad_{first_order}",
+                               f"maml_meta_gradient(first_order={first_order})")
     for first_order in (False, True):
         expect_close(student[f"loss_{first_order}"], np.mean(losses),
                      f"the meta-loss of maml_meta_gradient(first_order={first_order})",
@@ -199,12 +211,15 @@ def maml_second_order_mlp(lab, rng):
         params = [tf.Variable(p) for p in theta]
         _, grads = lab.maml.maml_meta_gradient(_mlp_forward, mse, params, tasks, lr, 1,
                                                first_order)
-        out[f"grad_{first_order}"] = _flat(grads)
+        out[f"grad_{first_order}"], out[f"grad_{first_order}_none"] = flat_gradients(grads, theta)
     return out
 
 
 @maml_second_order_mlp.verdict
 def _(student, reference):
+    for first_order in (False, True):
+        judge_no_none_gradient(student, f"grad_{first_order}",
+                               f"maml_meta_gradient(first_order={first_order}) on a tanh MLP")
     finite = student["finite"]
     scale = np.abs(finite).max()
     expect_close_naming(student["grad_False"], finite,
@@ -225,18 +240,37 @@ def _(student, reference):
        hint="adapted = inner_adapt(..., first_order=True); new = p + epsilon * (adapted - p)")
 def reptile_update(lab, rng):
     """One Reptile update (4 inner steps, epsilon 0.3) on a linear model, against closed-form
-    gradient descent and the interpolation."""
+    gradient descent and the interpolation; inner_adapt is replaced by gradient descent in
+    closed form, so this check judges reptile_update alone; params are left unchanged."""
     theta = _theta(rng)
     x, y = _linear_task(rng, n=8)
     import tensorflow as tf
     params = [tf.Variable(p) for p in theta]
-    new = lab.maml.reptile_update(linear_forward, mse, params, x, y, 0.05, 4, 0.3)
-    return {"theta": _flat(theta), "x": x, "y": y, "new": _flat(new)}
+    maml = lab.maml
+    with standing_in(maml, inner_adapt=_closed_form_inner_adapt):
+        new = maml.reptile_update(linear_forward, mse, params, x, y, 0.05, 4, 0.3)
+        new = _flat([tf.identity(p) for p in new])
+    return {"theta": _flat(theta), "x": x, "y": y, "new": new, "after": _flat(params)}
+
+
+def _closed_form_inner_adapt(forward, loss_fn, params, x, y, inner_lr, steps=1,
+                             first_order=False):
+    """Stand-in for inner_adapt in reptile_update's check: gradient descent on the checks'
+    linear model with the MSE, in closed form in numpy (so reptile_update is judged even when
+    inner_adapt is wrong)."""
+    import tensorflow as tf
+    phi = _descend(_flat(params), np.asarray(x), np.asarray(y), inner_lr, steps)
+    sizes = [int(np.prod(np.shape(p))) for p in params]
+    return [tf.constant(part.reshape(np.shape(p)), tf.float32)
+            for part, p in zip(np.split(phi, np.cumsum(sizes)[:-1]), params)]
 
 
 @reptile_update.verdict
 def _(student, reference):
     theta = student["theta"]
+    expect_true(np.array_equal(student["after"], theta),
+                "reptile_update changed the caller's params (tf.Variables) in place: return the "
+                "new values as a new list and leave params as they were (meta_train assigns)")
     adapted = _descend(theta, student["x"], student["y"], 0.05, 4)
     exact = theta + 0.3 * (adapted - theta)
     expect_close_naming(student["new"], exact, "reptile_update(..., inner_steps=4, epsilon=0.3)",
