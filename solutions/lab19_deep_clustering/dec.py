@@ -201,8 +201,8 @@ class DEC(keras.Model):
         x, index = data[0], data[1]
         # BEGIN SOLUTION at steps 0, T, 2T, ... (self.optimizer.iterations % self.update_interval
         #   == 0) call self.update_targets() BEFORE the step (tf.cond: Keras traces train_step
-        #   without autograph, so a Python `if` on a tensor fails); p = tf.gather(self.targets, index);
-        #   in a GradientTape: losses = self.compute_losses(x, p); scale losses["loss"] with
+        #   without autograph, so a Python `if` on a tensor fails);
+        #   p = tf.gather(self.targets, index); in a GradientTape: losses = self.compute_losses(x, p); scale losses["loss"] with
         #   self.optimizer.scale_loss; gradients for self.trainable_variables (the encoder AND
         #   the centres); self.optimizer.apply; update the trackers; return their results
         refresh = tf.equal(self.optimizer.iterations % self.update_interval, 0)

@@ -96,12 +96,13 @@ def dec_train_step(lab, rng):
     stand-in formulas: the targets after each step, the logged loss, and the weights."""
     model, x = small_dec(lab, rng)
     index = rng.permutation(12)[:4].astype("int32")
-    targets, losses, moved = [], [], []
+    targets, losses, moved, centres_moved = [], [], [], []
     with standing_in(lab.dec, **STAND_INS):
         for step in range(5):
-            before = snapshot(model.trainable_variables)
+            before, centres = snapshot(model.trainable_variables), np.asarray(model.centres)
             logs = model.train_on_batch(x[index], index, return_dict=True)
             moved.append(largest_change(before, model.trainable_variables))
+            centres_moved.append(float(np.abs(np.asarray(model.centres) - centres).max()))
             targets.append(np.asarray(model.targets))
             losses.append(logged(logs, "train_step"))
             index = np.roll(np.arange(12), -4 * (step + 1))[:4].astype("int32")
@@ -109,8 +110,8 @@ def dec_train_step(lab, rng):
                                                      for entry in losses],
             "names": sorted(losses[0]), "centres": np.asarray(model.centres),
             "moved_centres": float(np.abs(np.asarray(model.centres)).sum()),
-            "moved": moved, "encoder": np.concatenate([np.ravel(w) for w in
-                                                       model.encoder.get_weights()])}
+            "moved": moved, "centres_moved": centres_moved,
+            "encoder": np.concatenate([np.ravel(w) for w in model.encoder.get_weights()])}
 
 
 @dec_train_step.verdict
@@ -119,6 +120,9 @@ def _(student, reference):
                 "it must return the trackers' results, {'loss': ..., 'kl': ...}")
     expect_true(min(student["moved"]) > 0, "a train_step left every weight unchanged: apply "
                 "the gradients with self.optimizer.apply")
+    expect_true(min(student["centres_moved"]) > 0, "a train_step left the centres unchanged: "
+                "they are trainable weights of the model, so take the gradient (and apply it) "
+                "for self.trainable_variables, the encoder's AND self.centres")
     targets, expected = student["targets"], reference["targets"]
     for step in range(5):
         refreshed = step % 2 == 0
@@ -140,6 +144,10 @@ def _(student, reference):
                  "self.centres)", rtol=1e-4, atol=1e-6)
     expect_close(student["moved_centres"], reference["moved_centres"], "sum |centres|",
                  rtol=1e-4)
+    expect_close(np.array(student["moved"]), np.array(reference["moved"]),
+                 "the largest weight change of each step", rtol=1e-3, atol=1e-6)
+    expect_close(np.array(student["centres_moved"]), np.array(reference["centres_moved"]),
+                 "the largest change of the centres at each step", rtol=1e-3, atol=1e-6)
 
 
 @check(points=2, uses="dec", reference=False, task="`IDEC.compute_losses`",
