@@ -29,7 +29,7 @@ from dlkit import backend  # noqa: E402
 from dlkit.backend import reset_keras  # noqa: E402
 from dlkit.data import load_digits  # noqa: E402
 from dlkit.plots import save_image_grid, save_loss_curves  # noqa: E402
-from dlkit.training import run_dir  # noqa: E402
+from dlkit.training import run_dir, tensorboard_callbacks  # noqa: E402
 
 keras = backend.keras()  # the quiet TensorFlow import, before dec.py imports it
 
@@ -66,6 +66,9 @@ score("k-means on pixels", KMeans(K, n_init=10, random_state=0).fit_predict(x))
 encoder, decoder, autoencoder = dec.build_autoencoder(64, (128, 64), 10)
 history = dec.pretrain_autoencoder(autoencoder, x, epochs=2 if QUICK else 60, batch_size=64,
                                    learning_rate=3e-3)
+# pretrain_autoencoder compiled the model: one more short fit with TensorBoard logging.
+autoencoder.fit(x, x, batch_size=64, epochs=1, verbose=0,
+                callbacks=tensorboard_callbacks(out / "tb_autoencoder"))
 save_loss_curves(history, out / "pretraining.png", title="autoencoder: reconstruction MSE")
 sample = x[:16]
 save_image_grid(np.concatenate([sample, np.asarray(autoencoder(sample))]).reshape(-1, 8, 8),
@@ -90,7 +93,8 @@ def train(model, steps, name):
     index = np.concatenate([rng.permutation(len(x)) for _ in range(-(-size // len(x)))])
     index = index[:size].astype("int32")
     history = model.fit(x[index], index, batch_size=256, epochs=max(1, steps // 100),
-                        shuffle=False, verbose=0)
+                        shuffle=False, verbose=0,
+                        callbacks=tensorboard_callbacks(out / f"tb_{name}"))
     save_loss_curves(history, out / f"loss_{name}.png", title=f"{name}: training losses")
     clusters = model.predict_clusters(x)
     score(name, clusters)
@@ -116,7 +120,7 @@ from scipy.optimize import linear_sum_assignment  # noqa: E402
 
 counts = np.zeros((K, K), dtype=int)
 np.add.at(counts, (y, idec_clusters), 1)
-_, order = linear_sum_assignment(counts, maximize=True)
+_, order = linear_sum_assignment(-counts)  # the best matching: most points matched
 figure, axes = plt.subplots(1, 3, figsize=(15, 4.5))
 axes[0].imshow(counts[:, order], cmap="Blues")
 axes[0].set(xlabel="cluster (matched order)", ylabel="digit", title="IDEC: digits x clusters")

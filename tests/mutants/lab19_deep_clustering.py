@@ -42,7 +42,7 @@ MUTANTS = [
     Mutant("target_frequency_over_rows", DEC,
            "frequency = tf.reduce_sum(q, axis=0)",
            "frequency = tf.reduce_sum(q, axis=1, keepdims=True)",
-           breaks=("target_distribution",), says="ROW sums"),
+           breaks=("target_distribution",), says="ROW sums of q"),
     # No stop-gradient: a target computed from q in the tape passes its gradient on.
     Mutant("kl_without_stop_gradient", DEC,
            "p = tf.stop_gradient(tf.cast(p, tf.float32))",
@@ -95,8 +95,8 @@ MUTANTS = [
            breaks=("idec_losses",), says="gamma"),
     # The Hungarian algorithm minimises by default: the worst matching.
     Mutant("matching_minimises", DEC,
-           "linear_sum_assignment(counts, maximize=True)",
-           "linear_sum_assignment(counts)",
+           "rows, cols = linear_sum_assignment(counts, maximize=True)",
+           "rows, cols = linear_sum_assignment(counts)",
            breaks=("cluster_accuracy",), says="MAXIMISES"),
     Mutant("accuracy_without_matching", DEC,
            "return float(counts[rows, cols].sum() / len(y_true))",

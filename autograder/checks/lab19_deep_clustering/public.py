@@ -149,10 +149,9 @@ def _(student, reference):
     p = expect_shape(student["p"], (10, 4), what)
     rows = lambda w: w / w.sum(1, keepdims=True)  # noqa: E731
     expect_close_naming(p, reference["p"], what, [
-        (rows(q ** 2), "ignores the cluster frequencies: divide q^2 by f_j = sum_i q_ij (a "
-                       "column sum) before normalising the rows"),
-        (rows(q ** 2 / q.sum(1, keepdims=True)), "divides by ROW sums of q (1 for every "
-                                                 "point); f_j sums over the points (axis 0)"),
+        (rows(q ** 2), "ignores the cluster frequencies (or divides by the ROW sums of q, "
+                       "which are 1 for every point): divide q^2 by f_j = sum_i q_ij, a COLUMN "
+                       "sum over the points, before normalising the rows"),
         (rows(q / q.sum(0)), "does not square q: the square is what sharpens the target"),
         ((q ** 2 / q.sum(0)) / (q ** 2 / q.sum(0)).sum(0), "is normalised over the points; "
                                                            "each ROW must sum to 1"),
