@@ -240,10 +240,10 @@ class IDEC(DEC):
         averaged over the points and the input dimensions."""
         # BEGIN SOLUTION z = self.encoder(x) once; q from z and the centres; kl as in DEC;
         #   reconstruction = mean((decoder(z) - x)^2) in float32; loss = kl + gamma * reconstruction
-        x = tf.cast(x, tf.float32)
         z = self.encoder(x)
         kl = clustering_kl(p, soft_assignment(z, self.centres, self.alpha))
-        reconstruction = tf.reduce_mean(tf.square(tf.cast(self.decoder(z), tf.float32) - x))
+        decoded = tf.cast(self.decoder(z), tf.float32)
+        reconstruction = tf.reduce_mean(tf.square(decoded - tf.cast(x, tf.float32)))
         return {"loss": kl + self.gamma * reconstruction, "kl": kl,
                 "reconstruction": reconstruction}
         # END SOLUTION

@@ -55,8 +55,8 @@ def squared_rows(q):
 def cross_entropy(p, q):
     """Stand-in for clustering_kl: mean over points of -sum_j p_ij log q_ij, p held fixed."""
     import tensorflow as tf
-    p = tf.stop_gradient(tf.cast(p, tf.float32))
-    return -tf.reduce_mean(tf.reduce_sum(p * tf.math.log(tf.cast(q, tf.float32) + 1e-10), 1))
+    fixed = tf.stop_gradient(tf.convert_to_tensor(p, tf.float32))
+    return -tf.reduce_mean(tf.reduce_sum(fixed * tf.math.log(tf.cast(q, tf.float32) + 1e-10), 1))
 
 
 STAND_INS = {"soft_assignment": gaussian_assignment, "target_distribution": squared_rows,
