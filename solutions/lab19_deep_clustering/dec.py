@@ -186,6 +186,8 @@ class DEC(keras.Model):
         # END SOLUTION
 
     def _refreshed(self):
+        """The refreshing branch of a tf.cond: update_targets, then a tensor (the other branch,
+        lambda: tf.constant(False), must return the same structure)."""
         self.update_targets()
         return tf.constant(True)
 
@@ -200,8 +202,9 @@ class DEC(keras.Model):
     def train_step(self, data):
         x, index = data[0], data[1]
         # BEGIN SOLUTION at steps 0, T, 2T, ... (self.optimizer.iterations % self.update_interval
-        #   == 0) call self.update_targets() BEFORE the step (tf.cond: Keras traces train_step
-        #   without autograph, so a Python `if` on a tensor fails);
+        #   == 0) call self.update_targets() BEFORE the step: tf.cond(refresh, self._refreshed,
+        #   lambda: tf.constant(False)), since Keras traces train_step without autograph and a
+        #   Python `if` on a tensor fails;
         #   p = tf.gather(self.targets, index); in a GradientTape: losses = self.compute_losses(x, p); scale losses["loss"] with
         #   self.optimizer.scale_loss; gradients for self.trainable_variables (the encoder AND
         #   the centres); self.optimizer.apply; update the trackers; return their results
