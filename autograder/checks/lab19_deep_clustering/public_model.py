@@ -87,13 +87,13 @@ def _(student, _reference):
                  rtol=1e-4, atol=1e-6)
 
 
-@check(points=3, uses="dec", task="`DEC.train_step`",
+@check(points=3, uses="dec", task="`DEC.train_step`, `DEC.compute_losses`",
        hint="refresh the targets at steps 0, T, 2T, ... (iterations % T == 0, BEFORE the step, "
             "with tf.cond); p = tf.gather(self.targets, index); loss = compute_losses(x, p); "
             "gradients for the encoder AND the centres; optimizer.apply; the trackers")
 def dec_train_step(lab, rng):
-    """Five train_steps (T = 2) by `fit` on batches of 4 (x, index), with the checks'
-    stand-in formulas: the targets after each step, the logged loss, and the weights."""
+    """Five train_steps (T = 2, by `train_on_batch`) on batches of 4 (x, index), with the
+    checks' stand-in formulas: the targets after each step, the logged loss, and the weights."""
     model, x = small_dec(lab, rng)
     index = rng.permutation(12)[:4].astype("int32")
     targets, losses, moved, centres_moved = [], [], [], []
