@@ -105,6 +105,7 @@ def clustering_kl(p, q):
 # 5. The model
 # ---------------------------------------------------------------------------------------------
 
+@keras.saving.register_keras_serializable(package="dlkit_lab19_deep_clustering")
 class DEC(keras.Model):
     """Deep embedded clustering: an encoder and K trainable cluster centres.
 
@@ -116,9 +117,13 @@ class DEC(keras.Model):
     training steps (at steps 0, T, 2T, ...: self.optimizer.iterations before the step), the
     train_step refreshes all targets from the current encoder and centres (update_targets),
     and in between they stay fixed. call(x) returns the soft assignments q (N, K).
+
+    It saves to .keras with its stored data and targets (get_config records n_points, so
+    load_model recreates them before it restores the weights).
     """
 
-    def __init__(self, encoder, n_clusters, *, alpha=1.0, update_interval=20, **kwargs):
+    def __init__(self, encoder, n_clusters, *, alpha=1.0, update_interval=20, n_points=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.n_clusters = int(n_clusters)
@@ -129,7 +134,30 @@ class DEC(keras.Model):
                                        initializer="zeros")
         self.data = None
         self.targets = None
+        if n_points is not None:  # a reloaded model: its stored data and targets come back too
+            self._storage(int(n_points), int(encoder.input_shape[-1]))
         self.trackers = LossTrackers(*self.loss_names())
+
+    def _storage(self, n_points, input_dim):
+        self.data = self.add_weight(shape=(n_points, input_dim), name="data", trainable=False,
+                                    initializer="zeros")
+        self.targets = self.add_weight(shape=(n_points, self.n_clusters), name="targets",
+                                       trainable=False, initializer="zeros")
+
+    def get_config(self):
+        return {**super().get_config(),
+                "encoder": keras.saving.serialize_keras_object(self.encoder),
+                "n_clusters": self.n_clusters, "alpha": self.alpha,
+                "update_interval": self.update_interval,
+                "n_points": None if self.data is None else int(self.data.shape[0])}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for name in ("encoder", "decoder"):
+            if name in config:
+                config[name] = keras.saving.deserialize_keras_object(config[name])
+        return cls(**config)
 
     def loss_names(self):
         return ("loss", "kl")
@@ -144,11 +172,9 @@ class DEC(keras.Model):
     def initialize(self, x, seed=0):
         """Store x (N, D), set the centres by k-means on the codes; returns k-means' labels."""
         x = np.asarray(x, dtype="float32")
-        self.data = self.add_weight(shape=x.shape, name="data", trainable=False,
-                                    initializer="zeros")
+        if self.data is None:
+            self._storage(*x.shape)
         self.data.assign(x)
-        self.targets = self.add_weight(shape=(len(x), self.n_clusters), name="targets",
-                                       trainable=False, initializer="zeros")
         # TODO: codes = the encoder's output on x, as numpy; KMeans(self.n_clusters, n_init=10,
         #       random_state=seed).fit(codes); assign its cluster_centers_ to self.centres; return
         #       its labels_
@@ -187,6 +213,7 @@ class DEC(keras.Model):
         return np.argmax(np.asarray(self(np.asarray(x, dtype="float32"))), axis=1)
 
 
+@keras.saving.register_keras_serializable(package="dlkit_lab19_deep_clustering")
 class IDEC(DEC):
     """DEC that keeps the decoder: loss = KL(P || Q) + gamma * reconstruction, the
     reconstruction being the mean squared error of decoder(encoder(x)) against x. The
@@ -199,6 +226,10 @@ class IDEC(DEC):
 
     def loss_names(self):
         return ("loss", "kl", "reconstruction")
+
+    def get_config(self):
+        return {**super().get_config(), "gamma": self.gamma,
+                "decoder": keras.saving.serialize_keras_object(self.decoder)}
 
     def compute_losses(self, x, p):
         """{"loss": kl + gamma * reconstruction, "kl": kl, "reconstruction": mse}, the mse

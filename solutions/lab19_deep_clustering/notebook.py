@@ -106,7 +106,17 @@ encoder.set_weights(pretrained[0])
 dec_clusters = train(dec.DEC(encoder, K, update_interval=25), steps, "DEC")
 encoder.set_weights(pretrained[0])
 decoder.set_weights(pretrained[1])
-idec_clusters = train(dec.IDEC(encoder, decoder, K, gamma=1.0, update_interval=25), steps, "IDEC")
+idec = dec.IDEC(encoder, decoder, K, gamma=1.0, update_interval=25)
+idec_clusters = train(idec, steps, "IDEC")
+
+# %% [markdown]
+# The model saves to `.keras` with its centres, stored data and targets, and reloads.
+
+# %%
+idec.save(out / "idec.keras")
+reloaded = keras.saving.load_model(out / "idec.keras")
+assert np.array_equal(reloaded.predict_clusters(x), idec_clusters)
+print("reloaded IDEC gives the same clusters")
 
 # %% [markdown]
 # ## What the numbers hide: which digits go together
