@@ -106,4 +106,49 @@ MUTANTS = [
            "return float(max(mutual, 0.0) / ((h_true + h_pred) / 2))",
            "return float(max(mutual, 0.0) / np.sqrt(h_true * h_pred))",
            breaks=("normalized_mutual_info",), says="geometric"),
+    # Two constant labelings: 0/0 gives nan where the docstring (and scikit-learn) say 1.0.
+    Mutant("nmi_without_the_constant_case", DEC,
+           "    if h_true == 0 and h_pred == 0:\n        return 1.0\n",
+           "",
+           breaks=("normalized_mutual_info",), says="two constant labelings"),
+    # The decoder fed a detached code: the values are right, but the reconstruction no longer
+    # reaches the encoder, and IDEC quietly becomes DEC plus a separately trained decoder.
+    Mutant("idec_decoder_detached", DEC,
+           "decoded = tf.cast(self.decoder(z), tf.float32)",
+           "decoded = tf.cast(self.decoder(tf.stop_gradient(z)), tf.float32)",
+           breaks=("idec_losses",), says="KL's gradient alone"),
+    # The refresh after optimizer.apply: step 0 trains on the all-zero targets.
+    Mutant("targets_refreshed_after_apply", DEC,
+           "        tf.cond(refresh, self._refreshed, lambda: tf.constant(False))\n"
+           "        p = tf.gather(self.targets, tf.cast(index, tf.int32))\n"
+           "        with tf.GradientTape() as tape:\n"
+           "            losses = self.compute_losses(x, p)\n"
+           "            scaled = self.optimizer.scale_loss(losses[\"loss\"])\n"
+           "        gradients = tape.gradient(scaled, self.trainable_variables)\n"
+           "        self.optimizer.apply(gradients, self.trainable_variables)\n",
+           "        p = tf.gather(self.targets, tf.cast(index, tf.int32))\n"
+           "        with tf.GradientTape() as tape:\n"
+           "            losses = self.compute_losses(x, p)\n"
+           "            scaled = self.optimizer.scale_loss(losses[\"loss\"])\n"
+           "        gradients = tape.gradient(scaled, self.trainable_variables)\n"
+           "        self.optimizer.apply(gradients, self.trainable_variables)\n"
+           "        tf.cond(refresh, self._refreshed, lambda: tf.constant(False))\n",
+           breaks=("dec_train_step",), says="all-zero"),
+    # Adam at its default learning rate: pretraining ignores its argument.
+    Mutant("pretrain_ignores_the_learning_rate", DEC,
+           "optimizer=keras.optimizers.Adam(learning_rate)",
+           "optimizer=keras.optimizers.Adam()",
+           breaks=("pretrain_autoencoder",), says="learning rate"),
+    # Greedy matching: the largest count first, which is not the best matching.
+    Mutant("matching_greedy", DEC,
+           "rows, cols = linear_sum_assignment(counts, maximize=True)",
+           "rows, cols = [], []\n"
+           "    left = counts.astype(float)\n"
+           "    for _ in range(min(left.shape)):\n"
+           "        row, col = np.unravel_index(np.argmax(left), left.shape)\n"
+           "        rows.append(row)\n"
+           "        cols.append(col)\n"
+           "        left[row, :] = -1\n"
+           "        left[:, col] = -1",
+           breaks=("cluster_accuracy",), says="GREEDY"),
 ]

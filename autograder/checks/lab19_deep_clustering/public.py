@@ -55,8 +55,9 @@ def _(student, reference):
        hint="compile(Adam(learning_rate), loss='mse'), then fit(x, x, epochs, batch_size, "
             "shuffle=True): the target is x itself")
 def pretrain_autoencoder(lab, rng):
-    """The checks' own small autoencoder on 256 digits, 4 epochs: the logged loss is the MSE
-    and falls like the reference's."""
+    """The checks' own small autoencoder on 256 digits, 4 epochs at learning rate 0.01: the
+    compiled optimizer is Adam at that learning rate, and the logged loss is the MSE and falls
+    like the reference's."""
     import keras
 
     from dlkit.data import load_digits
@@ -68,7 +69,13 @@ def pretrain_autoencoder(lab, rng):
     history = lab.dec.pretrain_autoencoder(model, x, epochs=4, batch_size=32,
                                            learning_rate=1e-2)
     losses = [float(v) for v in getattr(history, "history", {}).get("loss", [])]
+    optimizer = getattr(model, "optimizer", None)
+    try:
+        rate = float(np.asarray(optimizer.learning_rate))
+    except Exception:  # no optimizer, or a schedule: judged by the losses only
+        rate = float("nan")
     return {"before": before, "losses": np.array(losses),
+            "optimizer": type(optimizer).__name__, "learning_rate": rate,
             "after": float(np.mean((np.asarray(model(x)) - x) ** 2))}
 
 
@@ -77,9 +84,17 @@ def _(student, reference):
     losses = student["losses"]
     expect_true(len(losses) == 4, f"pretrain_autoencoder(epochs=4) returned a History with "
                 f"{len(losses)} epochs of 'loss': return what fit returns")
+    expect_true(student["optimizer"] in ("Adam", "NoneType"), f"pretrain_autoencoder compiled the model "
+                f"with {student['optimizer']}: compile with keras.optimizers.Adam(learning_rate)")
+    rate = student["learning_rate"]
+    expect_true(not np.isfinite(rate) or np.isclose(rate, 0.01, rtol=1e-3),
+                f"pretrain_autoencoder(learning_rate=0.01) compiled Adam with learning rate "
+                f"{rate:.4g}: pass the argument on, keras.optimizers.Adam(learning_rate) (Adam() "
+                "alone uses its default 0.001)")
     expect_true(abs(losses[-1] - reference["losses"][-1]) <= 0.25 * reference["losses"][-1],
                 f"the last epoch's logged loss is {losses[-1]:.4f}, the reference logs "
-                f"{reference['losses'][-1]:.4f}: the loss is the mean squared error ('mse')")
+                f"{reference['losses'][-1]:.4f}: the loss is the mean squared error ('mse'), "
+                "trained for the given epochs and batch size")
     expect_true(student["after"] < 0.6 * student["before"],
                 f"the reconstruction MSE went from {student['before']:.4f} to "
                 f"{student['after']:.4f} only: fit x onto x with the mse loss")
@@ -214,10 +229,29 @@ def brute_force_accuracy(y_true, y_pred, pick=max):
     return float(pick(hits)) / len(y_true)
 
 
+def greedy_accuracy(y_true, y_pred):
+    """What greedy matching finds: the largest remaining count first, its row and column
+    struck out, until no cluster or class is left (a slip, not the best matching)."""
+    clusters, classes = np.unique(y_pred), np.unique(y_true)
+    left = np.array([[np.sum((y_pred == c) & (y_true == k)) for k in classes]
+                     for c in clusters], dtype=float)
+    hits = 0.0
+    for _ in range(min(left.shape)):
+        row, col = np.unravel_index(np.argmax(left), left.shape)
+        hits += left[row, col]
+        left[row, :] = -1
+        left[:, col] = -1
+    return hits / len(y_true)
+
+
 ACCURACY_CASES = {
     # greedy matching takes cluster 0 -> class 0 (5) and loses; the best is 4 + 4
     "greedy_fails": ([0] * 5 + [1] * 4 + [0] * 4, [0] * 5 + [0] * 4 + [1] * 4),
     "relabelled": ([0, 0, 1, 1, 2, 2, 2, 3], [3, 3, 0, 0, 1, 1, 2, 2]),
+    # greedy takes cluster 2 -> class 0 (5) and ends at 8 of 16; the best is 4 + 4 + 3; here
+    # greedy, the worst matching and the unmatched accuracy all differ, so the slip is named
+    "greedy_largest_first": ([0] * 5 + [1] * 4 + [0] * 4 + [2] * 3,
+                             [2] * 5 + [2] * 4 + [0] * 4 + [1] * 3),
 }
 
 
@@ -225,7 +259,7 @@ ACCURACY_CASES = {
        hint="counts[c, k] = points of cluster c with class k; linear_sum_assignment(counts, "
             "maximize=True) (it MINIMISES by default); accuracy = matched counts / N")
 def cluster_accuracy(lab, rng):
-    """Against brute force over every matching: a case where greedy matching fails, relabelled
+    """Against brute force over every matching: two cases where greedy matching fails, relabelled
     clusters, 3 clusters for 4 classes, 5 clusters with gaps in their ids for 3 classes."""
     cases = {name: (np.array(t), np.array(p)) for name, (t, p) in ACCURACY_CASES.items()}
     y_true = rng.integers(0, 4, size=40)
@@ -238,6 +272,7 @@ def cluster_accuracy(lab, rng):
     return {name: {"accuracy": float(lab.dec.cluster_accuracy(t, p)),
                    "brute_force": brute_force_accuracy(t, p),
                    "worst": brute_force_accuracy(t, p, pick=min),
+                   "greedy": greedy_accuracy(t, p),
                    "unmatched": float(np.mean(t == p))} for name, (t, p) in cases.items()}
 
 
@@ -249,6 +284,10 @@ def _(student, reference):
         slips = [(got["worst"], "is the WORST matching's accuracy: linear_sum_assignment "
                                 "minimises by default; the best matching MAXIMISES the matched "
                                 "counts (maximize=True)"),
+                 (got["greedy"], "is what GREEDY matching gives (the largest count first, "
+                                 "then the next free one): greedy is not the best one-to-one "
+                                 "matching; use the Hungarian algorithm, "
+                                 "linear_sum_assignment(counts, maximize=True)"),
                  (got["unmatched"], "is the plain accuracy mean(y_true == y_pred): match the "
                                     "clusters to the classes first (Hungarian)")]
         # Name a slip from a case where only that slip gives the student's answer.
@@ -256,8 +295,9 @@ def _(student, reference):
         try:
             expect_close_naming(np.float64(got["accuracy"]), np.float64(got["brute_force"]),
                                 what, matching if len(matching) == 1 else [],
-                                advice="the best one-to-one matching MAXIMISES the matched "
-                                       "counts (linear_sum_assignment(..., maximize=True))",
+                                advice="the best one-to-one matching: the Hungarian algorithm, "
+                                       "linear_sum_assignment(counts, maximize=True) (it "
+                                       "minimises by default; greedy matching is not enough)",
                                 rtol=1e-9, atol=1e-9, against="the best accuracy over every "
                                                               "matching")
         except CheckFailed as failure:
@@ -266,7 +306,7 @@ def _(student, reference):
         raise CheckFailed(sorted(failures)[0][1])
 
 
-NMI_CASES = ("random", "relabelled", "unequal", "single_cluster")
+NMI_CASES = ("random", "relabelled", "unequal", "single_cluster", "both_constant")
 
 
 @check(points=2, uses="dec", reference=False, task="`normalized_mutual_info`",
@@ -274,17 +314,21 @@ NMI_CASES = ("random", "relabelled", "unequal", "single_cluster")
             "from the joint distribution")
 def normalized_mutual_info(lab, rng):
     """Against scikit-learn's `normalized_mutual_info_score` (arithmetic mean): random
-    labelings, a relabelled copy, labelings of very different entropies, one cluster."""
+    labelings, a relabelled copy, labelings of very different entropies, one cluster, and both
+    labelings constant (1.0, as the docstring says)."""
     from sklearn.metrics import normalized_mutual_info_score
     y = rng.integers(0, 4, size=60)
     cases = {"random": (y, rng.integers(0, 5, size=60)),
              "relabelled": (y, np.array([7, 3, 1, 0])[y]),
              "unequal": (y, np.where(rng.uniform(size=60) < 0.8, (y > 1).astype(int), 0)),
-             "single_cluster": (y, np.zeros(60, dtype=int))}
+             "single_cluster": (y, np.zeros(60, dtype=int)),
+             "both_constant": (np.full(60, 3), np.zeros(60, dtype=int))}
     out = {}
     for name in NMI_CASES:
         t, p = cases[name]
-        out[name] = {"nmi": float(lab.dec.normalized_mutual_info(t, p)),
+        with np.errstate(all="ignore"):  # 0/0 in a student's NMI is judged, not warned about
+            nmi = float(lab.dec.normalized_mutual_info(t, p))
+        out[name] = {"nmi": nmi,
                      "sklearn": float(normalized_mutual_info_score(t, p)),
                      **{method: float(normalized_mutual_info_score(t, p, average_method=method))
                         for method in ("geometric", "max", "min")}}
@@ -295,6 +339,11 @@ def normalized_mutual_info(lab, rng):
 def _(student, reference):
     for name in NMI_CASES:
         got = student[name]
+        if name == "both_constant":
+            expect_true(np.isclose(got["nmi"], 1.0), f"normalized_mutual_info of two constant "
+                        f"labelings is {got['nmi']}: there H(Y) = H(C) = I = 0 and the ratio "
+                        "is 0/0; return 1.0 in that case, as the docstring (and scikit-learn) "
+                        "says")
         expect_close_naming(np.float64(got["nmi"]), np.float64(got["sklearn"]),
                             f"normalized_mutual_info on the case {name!r}", [
             (got["geometric"], "normalises by sqrt(H(Y) H(C)) (the geometric mean); use the "

@@ -22,7 +22,7 @@ from autograder.checks.lab19_deep_clustering.probes import (
     tiny_encoder,
     train_probe,
 )
-from autograder.verdicts import expect_close, expect_equal, expect_true
+from autograder.verdicts import expect_close, expect_close_naming, expect_equal, expect_true
 
 
 @check(points=1, uses="dec", reference=False, task="`DEC.initialize`",
@@ -123,6 +123,15 @@ def _(student, reference):
                  atol=1e-6, against="the reference's: the targets are refreshed BEFORE step 0 "
                                     "(iterations % update_interval == 0), so the first step "
                                     "trains on them")
+    moved, losses = student["moved"], student["losses"]
+    zero_targets = (moved[0] == 0 and max(moved[1:]) > 0) or (
+        abs(losses[0]) < 1e-9 < abs(reference["losses"][0]))
+    expect_true(not zero_targets, f"training step 0 logged loss {losses[0]:.4g} (the reference "
+                f"{reference['losses'][0]:.4g}) and moved no weight (largest change "
+                f"{moved[0]:.3g}), while later steps train: step 0 trained on the all-zero "
+                "targets self.targets starts with. Refresh the targets BEFORE the step "
+                "(tf.cond on iterations % update_interval == 0 first, then gather p, then the "
+                "tape), not after optimizer.apply")
     expect_true(min(student["moved"]) > 0, "a train_step left every weight unchanged: apply "
                 "the gradients with self.optimizer.apply")
     expect_true(min(student["centres_moved"]) > 0, "a train_step left the centres unchanged: "
@@ -154,29 +163,52 @@ def _(student, reference):
                  "the largest change of the centres at each step", rtol=1e-3, atol=1e-6)
 
 
+def flat_gradient(tape, target, variables):
+    """The gradient of target for variables as one float64 vector (None as zeros)."""
+    gradients = tape.gradient(target, variables)
+    return np.concatenate([np.zeros(int(np.prod(v.shape))) if g is None
+                           else np.ravel(np.asarray(g, dtype="float64"))
+                           for g, v in zip(gradients, variables)])
+
+
 @check(points=2, uses="dec", reference=False, task="`IDEC.compute_losses`",
        hint="z = encoder(x); kl = clustering_kl(p, soft_assignment(z, centres, alpha)); "
-            "reconstruction = mean((decoder(z) - x)^2); loss = kl + gamma * reconstruction")
+            "reconstruction = mean((decoder(z) - x)^2); loss = kl + gamma * reconstruction, "
+            "with the gradient of both terms reaching the encoder")
 def idec_losses(lab, rng):
     """With the checks' stand-in formulas and gamma = 0.3: kl, reconstruction and loss against
-    numpy; the decoder's weights get a gradient."""
+    numpy; the gradient of the loss for the decoder, and for the ENCODER (the KL's plus gamma
+    times the reconstruction's, by tape), so the reconstruction shapes the code space."""
+    import keras
     import tensorflow as tf
+
+    from autograder.checks.lab19_deep_clustering.probes import (
+        cross_entropy,
+        gaussian_assignment,
+    )
     encoder, decoder = tiny_encoder(rng), tiny_decoder(rng)
     model = lab.dec.IDEC(encoder, decoder, 3, gamma=0.3)
     model.centres.assign(rng.normal(size=(3, 3)).astype("float32"))
     x = rng.uniform(size=(6, 5)).astype("float32")
     p = np_squared_rows(rng.dirichlet(np.ones(3), size=6))
-    with standing_in(lab.dec, **STAND_INS), tf.GradientTape() as tape:
+    with standing_in(lab.dec, **STAND_INS), tf.GradientTape(persistent=True) as tape:
         losses = model.compute_losses(tensor(x), tensor(p))
         total = losses["loss"]
-    gradient = tape.gradient(total, decoder.trainable_variables)
+    decoder_gradient = flat_gradient(tape, total, decoder.trainable_variables)
+    encoder_gradient = flat_gradient(tape, total, encoder.trainable_variables)
+    with tf.GradientTape(persistent=True) as tape:  # the two terms, the checks' own way
+        kl_term = cross_entropy(p, gaussian_assignment(encoder(x), model.centres))
+        mse_term = keras.losses.MeanSquaredError()(x, decoder(encoder(x)))
+    kl_gradient = flat_gradient(tape, kl_term, encoder.trainable_variables)
+    mse_gradient = flat_gradient(tape, mse_term, encoder.trainable_variables)
     codes = np.asarray(encoder(x), dtype="float64")
     q = np_gaussian_assignment(codes, np.asarray(model.centres))
     return {"names": sorted(losses), "values": {k: float(v) for k, v in losses.items()},
             "kl": float(-np.mean(np.sum(p * np.log(q + 1e-10), 1))),
             "reconstruction": float(np.mean((np.asarray(decoder(codes)) - x) ** 2)),
-            "decoder_gradient": float(sum(0 if g is None else np.abs(np.asarray(g)).sum()
-                                          for g in gradient))}
+            "decoder_gradient": float(np.abs(decoder_gradient).sum()),
+            "encoder_gradient": encoder_gradient, "kl_gradient": kl_gradient,
+            "mse_gradient": mse_gradient}
 
 
 @idec_losses.verdict
@@ -197,6 +229,20 @@ def _(student, _reference):
                  against="kl + gamma * reconstruction", rtol=1e-4)
     expect_true(student["decoder_gradient"] > 0, "IDEC's loss gives the decoder no gradient: "
                 "the reconstruction must come from self.decoder(z) with TensorFlow ops")
+    kl_gradient, mse_gradient = student["kl_gradient"], student["mse_gradient"]
+    expect_close_naming(
+        student["encoder_gradient"], kl_gradient + 0.3 * mse_gradient,
+        "the encoder's gradient of IDEC.compute_losses(x, p)['loss'] with gamma=0.3", [
+            (kl_gradient, "is the KL's gradient alone: the reconstruction sends the encoder no "
+                          "gradient (decoder(tf.stop_gradient(z))? a detached or numpy z?); "
+                          "decode the encoder's own output z, so the reconstruction keeps the "
+                          "code space in shape, which is IDEC's point"),
+            (0.3 * mse_gradient, "is the reconstruction's gradient alone: the KL sends the "
+                                 "encoder no gradient"),
+            (np.zeros_like(kl_gradient), "is zero: the loss must depend on the encoder's "
+                                         "weights through TensorFlow ops")],
+        rtol=1e-3, atol=1e-6, against="the KL's gradient plus gamma times the "
+                                      "reconstruction's (by tape, the checks' stand-ins)")
 
 
 @check(points=4, timeout=60, uses="dec", task="`DEC`, `IDEC` (the whole model)",
@@ -204,9 +250,10 @@ def _(student, _reference):
             "with p held fixed; IDEC adds gamma * reconstruction. Must come within 0.03 of the "
             "reference's accuracy and NMI")
 def dec_and_idec_train(lab, rng):
-    """k-means on the pixels and on the codes of the checks' own pretrained autoencoder
-    (scikit-learn), then your DEC and IDEC from those codes, with the budget below: their
-    accuracy and NMI within 0.03 of the reference's, and the same logged loss."""
+    """The checks' own k-means baselines (scikit-learn, n_init=5) on the pixels and on the codes
+    of the checks' pretrained autoencoder, then your DEC and IDEC from those codes (your
+    initialize, n_init=10), with the budget below: their accuracy and NMI within 0.03 of the
+    reference's, and the same logged loss."""
     return train_probe(lab, rng, TRAIN)
 
 
