@@ -7,11 +7,13 @@
 - point_clouds: points sampled from procedural 3-D shapes, with classes and part labels
 - tfds_real: real datasets read from the local TFDS folder only (fails fast if absent)
 - pipelines: numpy arrays -> seeded, batched tf.data pipeline
+- glyphs:    Omniglot-like glyph classes (train / held-out split), sinusoid regression tasks
 - sequences: drifting class-dependent sinusoid mixtures with their latent phase (CPC)
 
 The numpy loaders never import TensorFlow; the *_dataset functions import it on first call.
 """
 from dlkit.data.digits import digits_dataset, load_digits
+from dlkit.data.glyphs import NUM_GLYPH_CLASSES, glyph_classes, make_glyphs, sinusoid_tasks
 from dlkit.data.graphs import (
     citation_graph,
     cycles_and_trees,
@@ -42,6 +44,7 @@ from dlkit.data.toy2d import (
 __all__ = [
     "CLASSIFICATION_NAMES",
     "DatasetNotAvailable",
+    "NUM_GLYPH_CLASSES",
     "PART_NAMES",
     "POINT_CLOUD_CLASSES",
     "SEQUENCE_FREQUENCIES",
@@ -53,15 +56,18 @@ __all__ = [
     "digits_dataset",
     "edges_both_ways",
     "find_prepared",
+    "glyph_classes",
     "karate_club",
     "load_digits",
     "load_tfds",
+    "make_glyphs",
     "make_point_clouds",
     "make_sequences",
     "make_shapes",
     "point_clouds_dataset",
     "sample_toy2d",
     "shapes_dataset",
+    "sinusoid_tasks",
     "spring_systems",
     "toy2d_classification",
     "toy2d_dataset",
