@@ -98,4 +98,31 @@ MUTANTS = [
            "f_train = np.asarray(encoder(x_train, training=False), dtype=np.float32)",
            "f_train = np.asarray(encoder(x_train, training=True), dtype=np.float32)",
            breaks=("linear_probe",), says="training=False"),
+    # The forward passes in inference mode: dropout and batch norm would not train.
+    Mutant("simclr_encoder_in_inference_mode", SELFSUP,
+           "            z1 = self(view1, training=True)\n            z2 = self(view2, training=True)",
+           "            z1 = self(view1)\n            z2 = self(view2)",
+           breaks=("simclr_train_step",), says="inference mode"),
+    # A deterministic teacher: the targets lose the noise the consistency term is about.
+    Mutant("mean_teacher_teacher_in_inference_mode", SELFSUP,
+           "            self.augmenter(x, training=True), training=True), tf.float32)))",
+           "            self.augmenter(x, training=True), training=False), tf.float32)))",
+           breaks=("mean_teacher",), says="inference mode"),
+    # Two random layers on one seed draw the same numbers: correlated augmentations.
+    Mutant("augmenter_layers_share_a_seed", SELFSUP,
+           "keras.layers.RandomContrast(contrast, seed=seed + 1)",
+           "keras.layers.RandomContrast(contrast, seed=seed)",
+           breaks=("augmenter",), says="own seed"),
+    # A test-time leak: the test features standardised with their own statistics.
+    Mutant("linear_probe_test_standardised_by_itself", SELFSUP,
+           "f_train, f_test = (f_train - mean) / std, (f_test - mean) / std",
+           "f_train, f_test = (f_train - mean) / std, (f_test - f_test.mean(axis=0)) / (\n"
+           "        f_test.std(axis=0) + 1e-6)",
+           breaks=("linear_probe",), says="TRAINING features' mean and std"),
+    # Minibatches of 32: four times the optimizer steps the handout's budget states.
+    Mutant("linear_probe_minibatches", SELFSUP,
+           "batches = tf.data.Dataset.from_tensors((f_train, y_train)).repeat(epochs)",
+           "batches = tf.data.Dataset.from_tensor_slices((f_train, y_train)).batch(32).repeat("
+           "epochs)",
+           breaks=("linear_probe",), says="full batch"),
 ]

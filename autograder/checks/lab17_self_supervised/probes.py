@@ -102,11 +102,27 @@ def view_of(x, c):
     return np.asarray(x, np.float32) * (1.0 + 0.25 * c) + 0.05 * c
 
 
-def tiny_encoder(rng, feature_dim=6, name="encoder"):
-    """The checks' encoder: Flatten -> Dense(feature_dim, tanh) with random weights."""
+def training_flag_layer():
+    """A layer standing in for dropout and batch norm: its output depends on the training
+    flag. training=True multiplies its input by 1.5; training=False or None (the default of
+    a call without the flag) leaves it unchanged. It has no weights and clones like any
+    Keras layer (the mean teacher's teacher is a clone)."""
     import keras
-    encoder = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
-                                keras.layers.Dense(feature_dim, activation="tanh")], name=name)
+
+    class TrainingFlag(keras.layers.Layer):
+        def call(self, x, training=None):
+            return x * 1.5 if training else x
+
+    return TrainingFlag(name="training_flag")
+
+
+def tiny_encoder(rng, feature_dim=6, name="encoder", flag=False):
+    """The checks' encoder: Flatten -> Dense(feature_dim, tanh) with random weights, then
+    (flag=True) the training-flag layer."""
+    import keras
+    layers = [keras.Input((8, 8, 1)), keras.layers.Flatten(),
+              keras.layers.Dense(feature_dim, activation="tanh")]
+    encoder = keras.Sequential(layers + ([training_flag_layer()] if flag else []), name=name)
     randomise(encoder, rng)
     return encoder
 

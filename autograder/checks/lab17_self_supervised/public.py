@@ -4,7 +4,7 @@ compared with the explicit enumerations of probes.py (float64) and with the stor
 a wrong answer that equals a known slip is named."""
 import numpy as np
 
-from autograder.api import check
+from autograder.api import CheckFailed, check
 from autograder.checks.lab17_self_supervised.probes import (
     byol_distance,
     info_nce_enumerated,
@@ -27,10 +27,11 @@ PHOTOMETRIC = ("RandomContrast", "RandomBrightness", "GaussianNoise")
 
 @check(points=2, uses="selfsup", reference=False, task="`make_augmenter`",
        hint="keras.Sequential of RandomTranslation, RandomContrast, RandomBrightness, "
-            "GaussianNoise and a clip to [0, 1]; no RandomFlip for digits")
+            "GaussianNoise (seeds seed, seed + 1, ...) and a clip to [0, 1]; no RandomFlip "
+            "for digits")
 def augmenter(lab, rng):
-    """The layers (a geometric one, a photometric or noise one, no flip); identity at
-    inference; two training calls give two different views of the same digit, in [0, 1], each
+    """The layers (a geometric one, a photometric or noise one, no flip), each random one
+    with its own seed; identity at inference; two training calls give two different views of the same digit, in [0, 1], each
     close to the digit and closer to it than to its mirror image."""
     from dlkit.data import load_digits
     x = load_digits("train")[0][:64]
@@ -44,7 +45,10 @@ def augmenter(lab, rng):
         a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
         return (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1) + 1e-12)
     v = view1.reshape(len(x), -1)
-    return {"layers": [type(sub).__name__ for sub in getattr(layer, "layers", [layer])],
+    parts = getattr(layer, "layers", [layer])
+    seeds = [sub.seed for sub in parts if type(sub).__name__ in FLIPS + GEOMETRIC + PHOTOMETRIC
+             and isinstance(getattr(sub, "seed", None), int)]
+    return {"layers": [type(sub).__name__ for sub in parts], "seeds": seeds,
             "inference_change": float(np.abs(np.asarray(layer(x, training=False)) - x).max()),
             "shape": list(view1.shape), "low": float(min(view1.min(), view2.min())),
             "high": float(max(view1.max(), view2.max())),
@@ -63,6 +67,11 @@ def _(student, _reference):
                 "it needs a random translation (or crop)")
     expect_true(any(name in PHOTOMETRIC for name in layers), f"make_augmenter() holds {layers}: "
                 "it needs random contrast, brightness or Gaussian noise")
+    seeds = list(student.get("seeds", []))
+    expect_true(len(set(seeds)) == len(seeds), f"make_augmenter(seed) gives its random layers "
+                f"the seeds {seeds}: layers with the same seed draw the same random numbers, so "
+                "their changes are correlated (the largest shift always comes with the largest "
+                "contrast change); give each its own seed: seed, seed + 1, ...")
     expect_equal(student["shape"], [64, 8, 8, 1], "the shape of augmenter(x, training=True)")
     expect_at_most(student["inference_change"], 1e-6,
                    "max |augmenter(x, training=False) - x| (inference must be the identity)")
@@ -234,8 +243,10 @@ def _(student, reference):
 def linear_probe(lab, rng):
     """On digits (10 labels per class) with the checks' encoder (a fixed random projection
     followed by dropout, so features taken in training mode are noisy): the accuracy, close
-    to the stored one and to scikit-learn's logistic regression on the same features; the
-    encoder's weights do not change."""
+    to the stored one and to scikit-learn's logistic regression on the same features; 100
+    full-batch optimizer steps for 100 epochs; on a test set unlike the training set (its
+    training rows of digits 0 and 1) the test features are standardised with the training
+    statistics; the encoder's weights do not change."""
     import keras
 
     from autograder.checks.lab17_self_supervised.probes import (
@@ -252,11 +263,31 @@ def linear_probe(lab, rng):
                                 keras.layers.Dense(24, activation="tanh"),
                                 keras.layers.Dropout(0.5)])
     before = weights_of(encoder.weights)
-    accuracy = lab.selfsup.linear_probe_accuracy(encoder, x_train[index], y_train[index],
-                                                 x_test, y_test, epochs=100)
+    optimizers = []   # every optimizer built during the call, to count its steps
+    original_init = keras.optimizers.Optimizer.__init__
+
+    def recorded(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        optimizers.append(self)
+    keras.optimizers.Optimizer.__init__ = recorded
+    try:
+        accuracy = lab.selfsup.linear_probe_accuracy(encoder, x_train[index], y_train[index],
+                                                     x_test, y_test, epochs=100)
+        steps = sum(int(o.iterations.numpy()) for o in optimizers)
+        # A test set unlike the training set: the training rows of digits 0 and 1. Standardised
+        # with the training features' statistics they are what the probe was fitted on;
+        # standardised with their own, they move and the probe misreads them.
+        shifted = np.flatnonzero(y_train[index] <= 1)
+        on_shifted = lab.selfsup.linear_probe_accuracy(
+            encoder, x_train[index], y_train[index], x_train[index][shifted],
+            y_train[index][shifted], epochs=100)
+    finally:
+        keras.optimizers.Optimizer.__init__ = original_init
     moved = max(float(np.abs(a - b).max()) for a, b in zip(weights_of(encoder.weights), before))
     features = [np.asarray(encoder(x, training=False)) for x in (x_train[index], x_test)]
-    return {"accuracy": float(accuracy), "moved": moved,
+    return {"accuracy": float(accuracy), "moved": moved, "steps": steps,
+            "optimizers": len(optimizers), "rows": len(index),
+            "on_shifted": float(on_shifted),
             "sklearn": sklearn_probe_accuracy(features[0], y_train[index], features[1], y_test)}
 
 
@@ -264,6 +295,17 @@ def linear_probe(lab, rng):
 def _(student, reference):
     expect_at_most(student["moved"], 0.0, "the largest change of the encoder's weights during "
                    "linear_probe_accuracy (the encoder is frozen)")
+    if student.get("optimizers") and student["steps"] != 100:
+        raise CheckFailed(f"linear_probe_accuracy(..., epochs=100) on {student['rows']} training "
+                          f"rows took {student['steps']} optimizer steps, expected 100: the probe "
+                          "trains full batch, one step on all the rows per epoch "
+                          "(batch_size=len(x_train))")
+    if "on_shifted" in reference:
+        expect_at_least(student["on_shifted"], reference["on_shifted"] - 0.25,
+                        "linear_probe_accuracy on a test set that is the probe's own training "
+                        f"rows of digits 0 and 1 (the reference: {reference['on_shifted']:.3f}; "
+                        "standardise the test features with the TRAINING features' mean and "
+                        "std, never with the test set's own)")
     expect_close(student["accuracy"], reference["accuracy"], "linear_probe_accuracy(...) on the "
                  "checks' encoder (features in training mode are noisy: use training=False)",
                  atol=0.04, rtol=0)

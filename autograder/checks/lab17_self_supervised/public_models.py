@@ -20,6 +20,7 @@ from autograder.checks.lab17_self_supervised.probes import (
     randomise,
     sgd_step_expected,
     tiny_encoder,
+    training_flag_layer,
     view_of,
     weights_of,
 )
@@ -55,24 +56,26 @@ def judge_step(student, what):
        hint="two calls of self.augmenter(x, training=True); z = self(view, training=True); "
             "loss = nt_xent_loss(z1, z2, self.temperature); gradients of every trainable weight")
 def simclr_train_step(lab, rng):
-    """One SGD step with the checks' augmenter, encoder and pair loss (temperature 0.25)
-    standing in for nt_xent_loss: the logged loss and the update of every encoder and
-    projection-head weight, against GradientTape."""
+    """One SGD step with the checks' augmenter, encoder (whose output depends on the training
+    flag, like dropout's) and pair loss (temperature 0.25) standing in for nt_xent_loss: the
+    logged loss and the update of every encoder and projection-head weight, against
+    GradientTape."""
     import tensorflow as tf
-    model = lab.selfsup.SimCLR(tiny_encoder(rng), counting_augmenter(), projection_dim=3,
-                               hidden_units=5, temperature=0.25)
+    model = lab.selfsup.SimCLR(tiny_encoder(rng, flag=True), counting_augmenter(),
+                               projection_dim=3, hidden_units=5, temperature=0.25)
     randomise(model.projector, rng)
     x = rng.uniform(size=(6, 8, 8, 1)).astype("float32")
     variables = model.encoder.trainable_variables + model.projector.trainable_variables
 
-    def loss_of(v1, v2):
-        z1 = model.projector(model.encoder(tf.constant(v1)))
-        z2 = model.projector(model.encoder(tf.constant(v2)))
+    def loss_of(v1, v2, training=True):
+        z1 = model.projector(model.encoder(tf.constant(v1), training=training))
+        z2 = model.projector(model.encoder(tf.constant(v2), training=training))
         return stand_in_pair_loss(z1, z2, 0.25)
     with tf.GradientTape() as tape:
         loss = loss_of(view_of(x, 0), view_of(x, 1))
     expected_after = sgd_step_expected(variables, tape.gradient(loss, variables), LR)
-    slips = [float(loss_of(view_of(x, 0), view_of(x, 0))), float(loss_of(x, x))]
+    slips = [float(loss_of(view_of(x, 0), view_of(x, 0))), float(loss_of(x, x)),
+             float(loss_of(view_of(x, 0), view_of(x, 1), training=False))]
     with standing_in(lab.selfsup, nt_xent_loss=stand_in_pair_loss):
         logged = one_eager_step(model, x)
     return {"logged": logged.get("loss", np.nan), "expected_loss": float(loss), "slips": slips,
@@ -83,7 +86,9 @@ def simclr_train_step(lab, rng):
 def _(student, _reference):
     for wrong, message in zip(student["slips"], (
             "both views are one augmenter call: call self.augmenter(x, training=True) twice",
-            "the views are x itself: call the augmenter with training=True")):
+            "the views are x itself: call the augmenter with training=True",
+            "the encoder ran in inference mode (the checks' encoder, like one with dropout or "
+            "batch norm, answers differently in training): z = self(view, training=True)")):
         if np.isclose(student["logged"], wrong, rtol=1e-5) and not np.isclose(
                 wrong, student["expected_loss"], rtol=1e-5):
             raise CheckFailed(f"SimCLR.train_step logs {student['logged']:.6g}: {message}")
@@ -277,16 +282,18 @@ def _(student, _reference):
 
 @check(points=2, uses="selfsup", reference=False,
        task="`MeanTeacher.consistency_targets`, `after_step`",
-       hint="targets = stop_gradient(softmax(teacher(augmenter(x, training=True)))); "
+       hint="targets = stop_gradient(softmax(teacher(augmenter(x, training=True), "
+            "training=True))); "
             "after_step: ema_update(self.teacher.weights, self.classifier.weights, self.decay)")
 def mean_teacher(lab, rng):
     """consistency_targets: the teacher's (not the classifier's) probabilities on an
-    augmented view, with no gradient to the teacher; after_step moves the teacher 10 % of the
+    augmented view in training mode (the checks' classifier answers differently in training),
+    with no gradient to the teacher; after_step moves the teacher 10 % of the
     way to the classifier (decay 0.9)."""
     import keras
     import tensorflow as tf
     classifier = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
-                                   keras.layers.Dense(4)])
+                                   keras.layers.Dense(4), training_flag_layer()])
     model = lab.selfsup.MeanTeacher(classifier, counting_augmenter(), decay=0.9)
     randomise(classifier, rng)
     randomise(model.teacher, rng)
@@ -299,9 +306,10 @@ def mean_teacher(lab, rng):
     teacher0, classifier0 = weights_of(model.teacher.weights), weights_of(classifier.weights)
     expected = np.asarray(tf.nn.softmax(model_output(model.teacher, x)))
     from_classifier = np.asarray(tf.nn.softmax(model_output(classifier, x)))
+    in_inference = np.asarray(tf.nn.softmax(model.teacher(view_of(x, 0), training=False)))
     model.after_step()
     return {"targets": np.asarray(targets), "expected": expected,
-            "from_classifier": from_classifier,
+            "from_classifier": from_classifier, "in_inference": in_inference,
             "to_teacher": max(0.0 if g is None else float(np.abs(np.asarray(g)).max())
                               for g in gradient),
             "teacher": weights_of(model.teacher.weights),
@@ -309,7 +317,7 @@ def mean_teacher(lab, rng):
 
 
 def model_output(network, x):
-    return network(view_of(x, 0))
+    return network(view_of(x, 0), training=True)
 
 
 @mean_teacher.verdict
@@ -317,6 +325,12 @@ def _(student, _reference):
     if np.allclose(student["targets"], student["from_classifier"], atol=1e-6):
         raise CheckFailed("MeanTeacher.consistency_targets uses the classifier: the targets "
                           "come from self.teacher")
+    if np.allclose(student["targets"], student["in_inference"], atol=1e-6) and not np.allclose(
+            student["in_inference"], student["expected"], atol=1e-6):
+        raise CheckFailed("MeanTeacher.consistency_targets runs the teacher in inference mode "
+                          "(the checks' classifier, like one with dropout, answers differently "
+                          "in training): the teacher's pass is as stochastic as the student's, "
+                          "self.teacher(augmenter(x, training=True), training=True)")
     expect_close(student["targets"], student["expected"], "MeanTeacher.consistency_targets(x) "
                  "(softmax of the teacher on augmenter(x, training=True))", **STEP)
     expect_at_most(student["to_teacher"], 0.0, "the largest gradient of consistency_targets "

@@ -13,7 +13,7 @@ from autograder.verdicts import expect_at_least, expect_at_most, expect_true
 
 SIMCLR = {"epochs": 4, "batch_size": 128, "learning_rate": 3e-3, "labels_per_class": 5,
           "seed": 0}
-SIMCLR_MARGIN = 0.10        # pretrained minus random-encoder probe accuracy, at least
+SIMCLR_MARGIN = 0.05        # pretrained minus random-encoder probe accuracy, at least
 SIMCLR_SLACK = 0.08         # how far below the reference's probe accuracy a student may land
 CPC = {"n": 256, "length": 32, "epochs": 3, "batch_size": 32, "learning_rate": 1e-2,
        "steps_ahead": 3, "seed": 0}
@@ -52,7 +52,7 @@ def simclr_run(lab, budget):
             "a random encoder's")
 def simclr_beats_random_encoder(lab, rng):
     """SimCLR on the digits (the budget below), then a logistic-regression probe on 5 labels
-    per class: the pretrained encoder's test accuracy is at least 0.10 above a randomly
+    per class: the pretrained encoder's test accuracy is at least 0.05 above a randomly
     initialised one's and at most 0.08 below the reference's."""
     return simclr_run(lab, SIMCLR)
 

@@ -1,0 +1,483 @@
+"""Self-supervised and semi-supervised learning on 8x8 digits and procedural sequences.
+
+Augmentations as Keras preprocessing layers, the NT-Xent loss and SimCLR, InfoNCE and CPC,
+BYOL with an EMA target network, the Pi-model and the mean teacher, and a linear probe on
+frozen features. Every model with a custom objective trains in its own `train_step`.
+
+Shapes: images (N, 8, 8, 1) in [0, 1]; sequences (N, T, 1); embeddings (N, D).
+"""
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dlkit.training import LossTrackers, OneOptimizer
+
+
+class SavedWithParts:
+    """Mixin (given): get_config / from_config for a model built from other Keras objects.
+
+    NESTED names the constructor arguments that are Keras objects (serialised with their own
+    configs), SCALARS the plain ones; each is stored under the same attribute name."""
+
+    NESTED: tuple = ()
+    SCALARS: tuple = ()
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({name: keras.saving.serialize_keras_object(getattr(self, name))
+                       for name in self.NESTED})
+        config.update({name: getattr(self, name) for name in self.SCALARS})
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for name in cls.NESTED:
+            config[name] = keras.saving.deserialize_keras_object(config[name])
+        return cls(**config)
+
+
+# ---- Augmentations -----------------------------------------------------------------------------
+
+def make_augmenter(max_shift=0.125, contrast=0.4, brightness=0.2, noise_std=0.05, seed=0):
+    """A keras.Sequential of random preprocessing layers for (N, 8, 8, 1) images in [0, 1].
+
+    In order: a random translation by up to `max_shift` of the height and width (empty
+    pixels filled with 0), a random contrast change (factor `contrast`), a random brightness
+    change (factor `brightness`, value_range (0, 1)), Gaussian noise of std `noise_std`, and
+    a clip back to [0, 1] (keras.layers.ReLU(max_value=1.0)). Each random layer gets its own
+    seed (seed, seed + 1, ...). No flips: a mirrored 2 or 5 is not a digit. At inference
+    (training=False) every layer is the identity.
+    """
+    augmenter = keras.Sequential(name="digit_augmenter")
+    augmenter.add(keras.layers.RandomTranslation(
+        height_factor=max_shift, width_factor=max_shift, fill_mode="constant", fill_value=0.0,
+        seed=seed))
+    augmenter.add(keras.layers.RandomContrast(factor=contrast, seed=seed + 1))
+    augmenter.add(keras.layers.RandomBrightness(factor=brightness, value_range=(0.0, 1.0),
+                                                seed=seed + 2))
+    augmenter.add(keras.layers.GaussianNoise(stddev=noise_std, seed=seed + 3))
+    augmenter.add(keras.layers.ReLU(max_value=1.0))
+    return augmenter
+
+
+def make_encoder(feature_dim=32, name="encoder"):
+    """A small convolutional encoder (N, 8, 8, 1) -> (N, feature_dim), built. Given."""
+    return keras.Sequential([
+        keras.Input((8, 8, 1)),
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+        keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(feature_dim),
+    ], name=name)
+
+
+def make_head(hidden_units, output_dim, input_dim, name):
+    """Dense(hidden_units, relu) -> Dense(output_dim), built for input_dim features. Given."""
+    return keras.Sequential([keras.Input((input_dim,)),
+                             keras.layers.Dense(hidden_units, activation="relu"),
+                             keras.layers.Dense(output_dim)], name=name)
+
+
+# ---- Contrastive losses ------------------------------------------------------------------------
+
+def nt_xent_loss(z1, z2, temperature=0.5):
+    """SimCLR's normalized-temperature cross-entropy, symmetric over both views.
+
+    z1, z2: (N, D) projections of two views of the same N images (row i of z1 and row i of
+    z2 are a positive pair). Stack them into 2N rows, L2-normalise each row, take the
+    cosine similarities divided by `temperature`; for each of the 2N rows the positive is
+    its other view and the 2N - 2 remaining rows are negatives (a row is never compared
+    with itself). Returns the mean over the 2N rows of -log softmax(positive), a float32
+    scalar.
+    """
+    ops = keras.ops
+    z = ops.concatenate([ops.cast(z1, "float32"), ops.cast(z2, "float32")], axis=0)
+    z = z / ops.sqrt(ops.maximum(ops.sum(z * z, axis=1, keepdims=True), 1e-12))
+    n = ops.shape(z1)[0]
+    sim = ops.matmul(z, ops.transpose(z)) / temperature
+    two_n = 2 * n
+    self_mask = ops.eye(two_n, dtype="bool")
+    masked = ops.where(self_mask, ops.full_like(sim, -1e9), sim)
+    # positive of row i is row (i + N) mod 2N
+    positive_index = ops.mod(ops.arange(two_n) + n, two_n)
+    positives = ops.take_along_axis(sim, ops.expand_dims(positive_index, 1), axis=1)[:, 0]
+    log_denominator = ops.logsumexp(masked, axis=1)
+    return ops.mean(log_denominator - positives)
+
+
+def info_nce_loss(predictions, targets):
+    """InfoNCE with the other rows as negatives.
+
+    predictions, targets: (M, D). Row i of predictions scores every target by the dot
+    product; its positive is target i, the M - 1 others are negatives. Returns the mean over
+    rows of -log softmax(scores)[i], a float32 scalar (at most log M for a useless model
+    whose scores are all equal).
+    """
+    ops = keras.ops
+    scores = ops.matmul(ops.cast(predictions, "float32"),
+                        ops.transpose(ops.cast(targets, "float32")))
+    log_probs = ops.log_softmax(scores, axis=-1)
+    return -ops.mean(ops.diagonal(log_probs))
+
+
+# ---- SimCLR -------------------------------------------------------------------------------------
+
+@keras.saving.register_keras_serializable(package="lab17_self_supervised")
+class SimCLR(SavedWithParts, OneOptimizer, keras.Model):
+    """SimCLR: two augmented views of each image, encoder, projection head, NT-Xent.
+
+    encoder: a built keras model (N, 8, 8, 1) -> (N, F); augmenter: a layer (make_augmenter).
+    The projection head Dense(hidden, relu) -> Dense(projection_dim) is built here. fit(x)
+    trains encoder and head; the encoder's output (not the projection) is the feature.
+    """
+
+    NESTED = ("encoder", "augmenter")
+    SCALARS = ("projection_dim", "hidden_units", "temperature")
+
+    def __init__(self, encoder, augmenter, projection_dim=32, hidden_units=64, temperature=0.5,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.augmenter, self.temperature = encoder, augmenter, temperature
+        self.projection_dim, self.hidden_units = projection_dim, hidden_units
+        self.projector = make_head(hidden_units, projection_dim, encoder.output_shape[-1],
+                                   "projector")
+        self.trackers = LossTrackers("loss")
+
+    @property
+    def metrics(self):
+        return self.trackers.metrics
+
+    def call(self, x, training=False):
+        return self.projector(self.encoder(x, training=training), training=training)
+
+    def train_step(self, data):
+        """Two views per image (the augmenter called twice with training=True), the NT-Xent
+        loss of their projections (nt_xent_loss, self.temperature), one optimizer step on the
+        encoder and the head. Returns {"loss": mean so far}."""
+        x = data[0] if isinstance(data, tuple) else data
+        view1 = self.augmenter(x, training=True)
+        view2 = self.augmenter(x, training=True)
+        with tf.GradientTape() as tape:
+            z1 = self.projector(self.encoder(view1, training=True), training=True)
+            z2 = self.projector(self.encoder(view2, training=True), training=True)
+            loss = nt_xent_loss(z1, z2, temperature=self.temperature)
+            scaled_loss = self.optimizer.scale_loss(loss)
+        variables = self.trainable_variables
+        gradients = tape.gradient(scaled_loss, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        self.trackers.update(loss=loss)
+        return self.trackers.results()
+
+
+# ---- CPC ------------------------------------------------------------------------------------------
+
+@keras.saving.register_keras_serializable(package="lab17_self_supervised")
+class CPC(SavedWithParts, OneOptimizer, keras.Model):
+    """Contrastive predictive coding on sequences (N, T, 1).
+
+    encoder: Conv1D(latent_dim, 4, strides=2, relu) -> Conv1D(latent_dim, 1): z of (N, T/2, L);
+    context: GRU(context_dim, return_sequences=True) over z: c of (N, T/2, C);
+    predictors: one Dense(latent_dim, use_bias=False) W_k per step ahead k = 1..steps_ahead.
+    """
+
+    SCALARS = ("latent_dim", "context_dim", "steps_ahead")
+
+    def __init__(self, latent_dim=16, context_dim=32, steps_ahead=3, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim, self.context_dim, self.steps_ahead = latent_dim, context_dim, steps_ahead
+        self.encoder = keras.Sequential([
+            keras.Input((None, 1)),
+            keras.layers.Conv1D(latent_dim, 4, strides=2, padding="same", activation="relu"),
+            keras.layers.Conv1D(latent_dim, 1)], name="cpc_encoder")
+        self.context = keras.Sequential([keras.Input((None, latent_dim)),
+                                         keras.layers.GRU(context_dim, return_sequences=True)],
+                                        name="cpc_context")
+        self.predictors = [keras.layers.Dense(latent_dim, use_bias=False, name=f"predict_{k}")
+                           for k in range(1, steps_ahead + 1)]
+        for predictor in self.predictors:
+            predictor.build((None, context_dim))
+        self.trackers = LossTrackers("loss")
+
+    @property
+    def metrics(self):
+        return self.trackers.metrics
+
+    def call(self, x, training=False):
+        """The context vectors c: (N, T/2, context_dim)."""
+        return self.context(self.encoder(x, training=training), training=training)
+
+    def features(self, x):
+        """The last context vector of each sequence: (N, context_dim). Given."""
+        return self(x)[:, -1]
+
+    def cpc_loss(self, x):
+        """The mean over k = 1..steps_ahead of info_nce_loss(W_k c_t, z_{t+k}), over every
+        (sequence, t) with t + k inside the sequence, flattened into one batch of rows (the
+        negatives are the other sequences and times)."""
+        z = self.encoder(x)
+        c = self.context(z)
+        total = 0.0
+        for k, predictor in enumerate(self.predictors, start=1):
+            predicted = predictor(c[:, :-k, :])
+            future = z[:, k:, :]
+            total = total + info_nce_loss(tf.reshape(predicted, [-1, predicted.shape[-1]]),
+                                          tf.reshape(future, [-1, future.shape[-1]]))
+        return total / len(self.predictors)
+
+    def train_step(self, data):
+        """One optimizer step on cpc_loss(x). Returns {"loss": mean so far}."""
+        x = data[0] if isinstance(data, tuple) else data
+        with tf.GradientTape() as tape:
+            loss = self.cpc_loss(x)
+            scaled_loss = self.optimizer.scale_loss(loss)
+        variables = self.trainable_variables
+        gradients = tape.gradient(scaled_loss, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        self.trackers.update(loss=loss)
+        return self.trackers.results()
+
+
+# ---- BYOL -----------------------------------------------------------------------------------------
+
+def byol_loss(predictions, targets):
+    """BYOL's regression loss: 2 - 2 cos(prediction, target) per row, averaged over rows.
+
+    predictions, targets: (N, D). Returns a float32 scalar in [0, 4]. It does not stop
+    gradients: the caller decides what is a target."""
+    p = keras.ops.cast(predictions, "float32")
+    t = keras.ops.cast(targets, "float32")
+    # keras's cosine_similarity is the per-row cosine (l2-normalised dot product)
+    cosine = keras.ops.sum(keras.ops.normalize(p, axis=-1) * keras.ops.normalize(t, axis=-1),
+                           axis=-1)
+    return keras.ops.mean(2.0 - 2.0 * cosine)
+
+
+def ema_update(target_variables, online_variables, decay):
+    """Move each target variable towards its online twin: t <- decay * t + (1 - decay) * o.
+
+    decay close to 1 moves the target slowly (0.99: 1 % of the way per step)."""
+    for target, online in zip(target_variables, online_variables):
+        target.assign_sub((1.0 - decay) * (target - online))
+
+
+def copy_network(network, name):
+    """A copy of a built keras network with its own weights, equal to the original's. Given."""
+    twin = keras.models.clone_model(network)
+    twin.build(network.input_shape)
+    twin.set_weights(network.get_weights())
+    twin.name = name
+    return twin
+
+
+@keras.saving.register_keras_serializable(package="lab17_self_supervised")
+class BYOL(SavedWithParts, OneOptimizer, keras.Model):
+    """BYOL: the online network (encoder, projector, predictor) predicts the target network's
+    projection of the other view. The target (target_encoder, target_projector) starts as a
+    copy of the online encoder and projector, gets no gradient, and follows the online
+    network by ema_update after every step (rate `decay`)."""
+
+    NESTED = ("encoder", "augmenter")
+    SCALARS = ("projection_dim", "hidden_units", "decay")
+
+    def __init__(self, encoder, augmenter, projection_dim=32, hidden_units=64, decay=0.99,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.augmenter, self.decay = encoder, augmenter, decay
+        self.projection_dim, self.hidden_units = projection_dim, hidden_units
+        self.projector = make_head(hidden_units, projection_dim, encoder.output_shape[-1],
+                                   "projector")
+        self.predictor = make_head(hidden_units, projection_dim, projection_dim, "predictor")
+        self.target_encoder = copy_network(encoder, "target_encoder")
+        self.target_projector = copy_network(self.projector, "target_projector")
+        self.target_encoder.trainable = False
+        self.target_projector.trainable = False
+        self.trackers = LossTrackers("loss")
+
+    @property
+    def metrics(self):
+        return self.trackers.metrics
+
+    @property
+    def online_variables(self):
+        """The online encoder's and projector's weights, in the order of target_variables."""
+        return self.encoder.weights + self.projector.weights
+
+    @property
+    def target_variables(self):
+        return self.target_encoder.weights + self.target_projector.weights
+
+    def call(self, x, training=False):
+        return self.predictor(self.projector(self.encoder(x, training=training)))
+
+    def byol_objective(self, view1, view2):
+        """byol_loss(online prediction of view1, target projection of view2) plus the same
+        with the views swapped; the target projections pass through tf.stop_gradient."""
+        def online(view):
+            return self.predictor(self.projector(self.encoder(view, training=True),
+                                                 training=True), training=True)
+
+        def target(view):
+            return keras.ops.stop_gradient(
+                self.target_projector(self.target_encoder(view, training=True), training=True))
+
+        return byol_loss(online(view1), target(view2)) + byol_loss(online(view2), target(view1))
+
+    def train_step(self, data):
+        """Two augmented views; one optimizer step on byol_objective over the online weights
+        (self.trainable_variables: the target is not trainable); then ema_update of the target
+        towards the updated online network with self.decay. Returns {"loss": mean so far}."""
+        x = data[0] if isinstance(data, tuple) else data
+        first = self.augmenter(x, training=True)
+        second = self.augmenter(x, training=True)
+        with tf.GradientTape() as tape:
+            loss = self.byol_objective(first, second)
+            scaled_loss = self.optimizer.scale_loss(loss)
+        variables = self.trainable_variables
+        gradients = tape.gradient(scaled_loss, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        ema_update(self.target_variables, self.online_variables, self.decay)
+        self.trackers.update(loss=loss)
+        return self.trackers.results()
+
+
+# ---- Semi-supervised: the Pi-model and the mean teacher ---------------------------------------
+
+def sigmoid_rampup(step, ramp_steps):
+    """exp(-5 (1 - t)^2) with t = clip(step / ramp_steps, 0, 1): from exp(-5) at step 0 to 1
+    at ramp_steps and after (Laine & Aila). A float32 tensor; step may be a tensor."""
+    t = keras.ops.clip(keras.ops.divide(keras.ops.cast(step, "float32"),
+                                        keras.ops.cast(ramp_steps, "float32")), 0.0, 1.0)
+    return keras.ops.exp(-5.0 * (1.0 - t) * (1.0 - t))
+
+
+def consistency_loss(probabilities, targets):
+    """Mean over rows of the summed squared difference of two (N, C) class distributions."""
+    difference = keras.ops.cast(probabilities, "float32") - keras.ops.cast(targets, "float32")
+    return keras.ops.mean(keras.ops.sum(difference ** 2, axis=1))
+
+
+@keras.saving.register_keras_serializable(package="lab17_self_supervised")
+class PiModel(SavedWithParts, OneOptimizer, keras.Model):
+    """The Pi-model: cross-entropy on the few labelled images plus a ramped consistency term
+    between two stochastic passes (augmentation) over every image.
+
+    classifier: a built keras model (N, 8, 8, 1) -> (N, C) logits. fit(x, y) with y = -1 for
+    the unlabelled images: every batch mixes labelled and unlabelled ones. The weight of the
+    consistency term at optimizer step s is max_weight * sigmoid_rampup(s, ramp_steps).
+    """
+
+    NESTED = ("classifier", "augmenter")
+    SCALARS = ("max_weight", "ramp_steps")
+
+    def __init__(self, classifier, augmenter, max_weight=10.0, ramp_steps=100, **kwargs):
+        super().__init__(**kwargs)
+        self.classifier, self.augmenter = classifier, augmenter
+        self.max_weight, self.ramp_steps = max_weight, ramp_steps
+        self.trackers = LossTrackers("loss", "supervised", "consistency")
+
+    @property
+    def metrics(self):
+        return self.trackers.metrics
+
+    def call(self, x, training=False):
+        return self.classifier(x, training=training)
+
+    def consistency_targets(self, x):
+        """The class probabilities the student is pulled towards: for the Pi-model, a second
+        stochastic pass of the classifier itself (augmenter(x, training=True)), which also
+        gets gradients."""
+        return tf.nn.softmax(tf.cast(self.classifier(self.augmenter(x, training=True),
+                                                     training=True), tf.float32))
+
+    def after_step(self):
+        """Nothing for the Pi-model (the mean teacher updates its teacher here)."""
+
+    def train_step(self, data):
+        """First pass: logits = classifier(augmenter(x, training=True)); the supervised loss is
+        the mean cross-entropy over the LABELLED rows of the batch (y >= 0; 0 when there are
+        none); the consistency loss is consistency_loss(softmax(logits), consistency_targets(x))
+        over every row; loss = supervised + max_weight * sigmoid_rampup(optimizer.iterations,
+        ramp_steps) * consistency. One optimizer step, then self.after_step().
+        Returns {"loss", "supervised", "consistency"} (the last unweighted)."""
+        x, y = data
+        y = keras.ops.reshape(keras.ops.cast(y, "int32"), (-1,))
+        is_labelled = keras.ops.cast(keras.ops.greater_equal(y, 0), "float32")
+        ramp = sigmoid_rampup(self.optimizer.iterations, self.ramp_steps)
+        weight = self.max_weight * ramp
+        with tf.GradientTape() as tape:
+            student = self.classifier(self.augmenter(x, training=True), training=True)
+            student = keras.ops.cast(student, "float32")
+            per_row = keras.losses.sparse_categorical_crossentropy(
+                keras.ops.where(is_labelled > 0, y, keras.ops.zeros_like(y)), student,
+                from_logits=True)
+            count = keras.ops.sum(is_labelled)
+            supervised = keras.ops.sum(per_row * is_labelled) / keras.ops.maximum(count, 1.0)
+            consistency = consistency_loss(keras.ops.softmax(student, axis=-1),
+                                           self.consistency_targets(x))
+            loss = supervised + weight * consistency
+            scaled_loss = self.optimizer.scale_loss(loss)
+        variables = self.trainable_variables
+        gradients = tape.gradient(scaled_loss, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        self.after_step()
+        self.trackers.update(loss=loss, supervised=supervised, consistency=consistency)
+        return self.trackers.results()
+
+
+@keras.saving.register_keras_serializable(package="lab17_self_supervised")
+class MeanTeacher(PiModel):
+    """The mean teacher: the consistency target comes from a teacher, an EMA copy of the
+    classifier (rate `decay`) that gets no gradient."""
+
+    SCALARS = ("max_weight", "ramp_steps", "decay")
+
+    def __init__(self, classifier, augmenter, decay=0.99, **kwargs):
+        super().__init__(classifier, augmenter, **kwargs)
+        self.decay = decay
+        self.teacher = copy_network(classifier, "teacher")
+        self.teacher.trainable = False
+
+    def consistency_targets(self, x):
+        """The teacher's class probabilities on its own augmented pass, without gradient."""
+        view = self.augmenter(x, training=True)
+        probabilities = keras.ops.softmax(keras.ops.cast(self.teacher(view, training=True),
+                                                         "float32"), axis=-1)
+        return keras.ops.stop_gradient(probabilities)
+
+    def after_step(self):
+        """The teacher follows the classifier: ema_update with self.decay."""
+        ema_update(self.teacher.variables, self.classifier.variables, self.decay)
+
+
+# ---- Linear probe -----------------------------------------------------------------------------
+
+def linear_probe_accuracy(encoder, x_train, y_train, x_test, y_test, num_classes=10,
+                          epochs=200, learning_rate=0.05, seed=0):
+    """Accuracy on (x_test, y_test) of a linear softmax classifier trained on the FROZEN
+    features of `encoder` (numpy in, a float out).
+
+    Features = encoder(x, training=False), standardised with the training features' mean and
+    std (+1e-6); a keras Dense(num_classes) trained full-batch with Adam(learning_rate) for
+    `epochs` steps on the sparse cross-entropy, seeded with keras.utils.set_random_seed(seed).
+    The encoder's weights never change.
+    """
+    train_features = tf.cast(encoder(x_train, training=False), tf.float32)
+    test_features = tf.cast(encoder(x_test, training=False), tf.float32)
+    mean = tf.reduce_mean(train_features, axis=0)
+    std = tf.math.reduce_std(train_features, axis=0) + 1e-6
+    train_features = (train_features - mean) / std
+    test_features = (test_features - mean) / std
+    keras.utils.set_random_seed(seed)
+    head = keras.layers.Dense(num_classes)
+    head.build(train_features.shape)
+    optimizer = keras.optimizers.Adam(learning_rate)
+    labels = tf.convert_to_tensor(np.asarray(y_train), tf.int32)
+    for _ in range(epochs):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels, head(train_features)))
+        gradients = tape.gradient(loss, head.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, head.trainable_variables))
+    predicted = tf.argmax(head(test_features), axis=1, output_type=tf.int32).numpy()
+    return float(np.mean(predicted == np.asarray(y_test).astype(np.int32)))
