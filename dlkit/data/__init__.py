@@ -7,10 +7,12 @@
 - point_clouds: points sampled from procedural 3-D shapes, with classes and part labels
 - tfds_real: real datasets read from the local TFDS folder only (fails fast if absent)
 - pipelines: numpy arrays -> seeded, batched tf.data pipeline
+- domains:   a source task and shifted target domains of the digits (transfer, adaptation)
 
 The numpy loaders never import TensorFlow; the *_dataset functions import it on first call.
 """
 from dlkit.data.digits import digits_dataset, load_digits
+from dlkit.data.domains import SHIFTS, make_domains, paired_domains, shift_images, transfer_task
 from dlkit.data.graphs import (
     citation_graph,
     cycles_and_trees,
@@ -43,6 +45,7 @@ __all__ = [
     "PART_NAMES",
     "POINT_CLOUD_CLASSES",
     "SHAPE_CLASSES",
+    "SHIFTS",
     "TOY2D_NAMES",
     "arrays_dataset",
     "citation_graph",
@@ -53,14 +56,18 @@ __all__ = [
     "karate_club",
     "load_digits",
     "load_tfds",
+    "make_domains",
     "make_point_clouds",
     "make_shapes",
+    "paired_domains",
     "point_clouds_dataset",
     "sample_toy2d",
     "shapes_dataset",
+    "shift_images",
     "spring_systems",
     "toy2d_classification",
     "toy2d_dataset",
     "toy2d_mode_counts",
     "toy2d_modes",
+    "transfer_task",
 ]

@@ -3,8 +3,9 @@
 The pieces, in the order the handout builds them:
 
 1. a backbone           make_backbone (given), pretrained on a source task in the notebook
-2. transfer             build_transfer_model (feature extraction: frozen backbone; fine-tuning:
-                        unfrozen backbone), transfer_learning_rate (a lower rate to fine-tune)
+2. transfer             TransferClassifier.call (batch norm in inference mode), build_transfer_model
+                        (feature extraction: frozen backbone; fine-tuning: unfrozen backbone),
+                        transfer_learning_rate (a lower rate to fine-tune)
 3. gradient reversal    gradient_reversal (tf.custom_gradient), GradientReversal (a layer)
 4. MMD                  gaussian_kernel, mmd2 (the UNBIASED estimator of MMD^2)
 5. DANN                 DANN.train_step: a label loss on the source, a domain loss through
@@ -14,7 +15,6 @@ Images are (N, 8, 8, 1) in [0, 1]; features (N, F); logits (N, C).
 """
 import keras
 import tensorflow as tf
-
 
 # ---------------------------------------------------------------------------------------------
 # 1-2. A backbone, feature extraction and fine-tuning
@@ -34,22 +34,39 @@ def make_backbone(filters=(16, 32), name="backbone"):
     return keras.Sequential(layers, name=name)
 
 
+class TransferClassifier(keras.Model):
+    """A new Dense head on a pretrained backbone: images (N, 8, 8, 1) -> logits (N, C).
+
+    A subclassed model, not a functional one: in Keras 3, fit's training=True reaches a
+    backbone nested in a functional model even when it was called with training=False."""
+
+    def __init__(self, backbone, num_classes, **kwargs):
+        super().__init__(**kwargs)
+        self.backbone = backbone
+        self.head = keras.layers.Dense(num_classes, name="head")
+
+    def call(self, images, training=None):
+        """The head's logits on the backbone's features. The backbone ALWAYS runs with
+        training=False, whatever `training` is: its batch norm layers normalise with their
+        moving statistics from pretraining and never update them."""
+        # BEGIN SOLUTION self.head of self.backbone(images, training=False)
+        return self.head(self.backbone(images, training=False))
+        # END SOLUTION
+
+
 def build_transfer_model(backbone, num_classes, *, fine_tune):
-    """A classifier for a new task on top of a pretrained backbone.
+    """A TransferClassifier for a new task on a pretrained backbone, built (called once).
 
     fine_tune=False (feature extraction): the backbone is frozen (backbone.trainable = False)
-    and only the new Dense(num_classes) head (logits, no activation) trains.
-    fine_tune=True: the backbone trains too (backbone.trainable = True).
-    Either way the backbone runs with training=False, so its batch norm layers normalise
-    with their moving statistics from pretraining and never update them.
-    Returns a keras.Model from (N, 8, 8, 1) images to (N, num_classes) logits."""
-    # BEGIN SOLUTION set backbone.trainable from fine_tune; inputs = keras.Input((8, 8, 1));
-    #   features = backbone(inputs, training=False); logits = keras.layers.Dense(num_classes)
+    and only the new head trains.
+    fine_tune=True: the backbone trains too (backbone.trainable = True)."""
+    # BEGIN SOLUTION set backbone.trainable from fine_tune; model = TransferClassifier(backbone,
+    #   num_classes); call it once on keras.ops.zeros((1, 8, 8, 1)) to build it; return it
     backbone.trainable = bool(fine_tune)
-    inputs = keras.Input((8, 8, 1))
-    features = backbone(inputs, training=False)
-    logits = keras.layers.Dense(num_classes, name="head")(features)
-    return keras.Model(inputs, logits, name="fine_tuned" if fine_tune else "feature_extractor")
+    model = TransferClassifier(backbone, num_classes,
+                               name="fine_tuned" if fine_tune else "feature_extractor")
+    model(keras.ops.zeros((1, 8, 8, 1)))
+    return model
     # END SOLUTION
 
 

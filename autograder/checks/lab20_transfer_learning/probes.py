@@ -50,7 +50,9 @@ def randomise_backbone(backbone, rng):
         if name == "moving_variance":
             value = rng.uniform(0.2, 2.0, shape)
         elif name == "moving_mean":
-            value = rng.normal(0.3, 0.5, shape)
+            value = rng.normal(0.0, 0.3, shape)
+        elif name == "beta":
+            value = rng.normal(0.3, 0.3, shape)
         elif name == "gamma":
             value = rng.uniform(0.5, 1.5, shape)
         else:
@@ -79,6 +81,7 @@ def transfer_probe(lab, rng, *, fine_tune, filters=(4, 6), num_classes=3, n=24):
     model = transfer.build_transfer_model(backbone, num_classes, fine_tune=fine_tune)
     x = rng.uniform(size=(n, 8, 8, 1)).astype("float32")
     y = rng.integers(0, num_classes, n).astype("int32")
+    model(x[:1])   # built, whether or not build_transfer_model built it
     groups = kinds(backbone)
     own = {id(w) for w in backbone.weights}
     head = [w for w in model.weights if id(w) not in own]

@@ -51,8 +51,8 @@ def judge_training_mode_logits(student, what):
                          "statistics", rtol=1e-4, atol=1e-5)
 
 
-@check(points=2, task="`build_transfer_model` (feature extraction)",
-       hint="backbone.trainable = False; logits = Dense(num_classes)(backbone(inputs, "
+@check(points=2, task="`build_transfer_model` (feature extraction), `TransferClassifier.call`",
+       hint="backbone.trainable = False; call returns self.head(self.backbone(images, "
             "training=False))")
 def feature_extractor_freezes_the_backbone(lab, rng):
     """fine_tune=False: after a few SGD steps through `fit`, no backbone weight (kernels, batch
@@ -79,9 +79,10 @@ def _(student, _reference):
     judge_training_mode_logits(student, what)
 
 
-@check(points=2, task="`build_transfer_model` (fine-tuning)",
-       hint="backbone.trainable = True, but still call backbone(inputs, training=False): "
-            "batch norm keeps the moving statistics of pretraining")
+@check(points=2, task="`build_transfer_model` (fine-tuning), `TransferClassifier.call`",
+       hint="backbone.trainable = True, but TransferClassifier.call still runs "
+            "self.backbone(images, training=False): batch norm keeps the moving statistics of "
+            "pretraining")
 def fine_tuning_trains_the_backbone(lab, rng):
     """fine_tune=True: the kernels, batch norm scales and the head move under `fit`, the batch
     norm moving statistics do not (the backbone runs with training=False); training-mode
@@ -101,8 +102,9 @@ def _(student, _reference):
                     "trains the backbone and the head")
     expect_true(student["moving_moved"] == 0.0,
                 f"{what}: fit changed the batch norm moving statistics (by up to "
-                f"{student['moving_moved']:.3g}): call backbone(inputs, training=False), so "
-                "batch norm normalises with the statistics of pretraining and keeps them")
+                f"{student['moving_moved']:.3g}): TransferClassifier.call must run "
+                "self.backbone(images, training=False) whatever `training` is, so batch norm "
+                "normalises with the statistics of pretraining and keeps them")
     judge_training_mode_logits(student, what)
 
 
