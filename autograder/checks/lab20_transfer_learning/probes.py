@@ -119,8 +119,8 @@ def dann_pairs(rng, n=32):
 
 def dann_steps(lab, rng, *, lambda_, mmd_weight, steps=2, batch=16, stand_ins=True):
     """DANN (filters (4, 6), hidden 8) with random weights, `steps` train_steps through fit
-    on fixed batches, with the checks' stand-ins unless stand_ins=False. Returns the logged
-    values and every trainable and non-trainable weight after the steps."""
+    on fixed batches, with the checks' stand-ins unless stand_ins=False. Returns the values
+    the first step logged and every trainable and non-trainable weight after all steps."""
     import keras
 
     from autograder.check_helpers import assign_random_weights, standing_in
@@ -132,8 +132,12 @@ def dann_steps(lab, rng, *, lambda_, mmd_weight, steps=2, batch=16, stand_ins=Tr
     x, y = dann_pairs(rng, steps * batch)
     names = {"gradient_reversal": stand_in_reversal, "mmd2": stand_in_mmd} if stand_ins else {}
     with standing_in(transfer, **names):
-        history = model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
-    logs = {key: float(values[-1]) for key, values in history.history.items()}
+        # The first step alone: its logs are the losses at the given weights, before any
+        # update, so a wrong loss is told apart from a wrong gradient.
+        first = model.fit(x[:batch], y[:batch], batch_size=batch, epochs=1, verbose=0,
+                          shuffle=False)
+        model.fit(x[batch:], y[batch:], batch_size=batch, epochs=1, verbose=0, shuffle=False)
+    logs = {key: float(values[-1]) for key, values in first.history.items()}
     return {"logs": logs, "weights": [np.asarray(w) for w in model.weights],
             "weight_names": [w.path for w in model.weights]}
 
@@ -151,7 +155,9 @@ def judge_dann_steps(student, reference, what):
         "class_loss": "the sparse cross-entropy of the SOURCE logits and labels, with the "
                       "backbone run once on concat([source, target]) in training mode",
         "domain_loss": "binary cross-entropy (from logits) of self.domain_logits(features) "
-                       "against 0 for the source rows and 1 for the target rows",
+                       "against 0 for the source rows and 1 for the target rows, the features "
+                       "from the backbone run once on concat([source, target]) (batch norm "
+                       "normalises both domains together)",
         "mmd": "mmd2(source_features, target_features, self.bandwidths) when mmd_weight > 0, "
                "else 0.0",
         "loss": "class_loss + domain_loss + mmd_weight * mmd"}

@@ -26,8 +26,8 @@ from autograder.verdicts import expect_at_least
             "1 (target); scale_loss, gradients of every trainable variable, optimizer.apply")
 def dann_train_step(lab, rng):
     """Two SGD steps of `fit` (lambda 0.8, no MMD) from random weights, on the checks' own
-    gradient reversal: the logged losses and every weight (batch norm statistics too)
-    against the reference's."""
+    gradient reversal: the losses logged by the first step and every weight after both
+    (batch norm statistics too) against the reference's."""
     return dann_steps(lab, rng, lambda_=0.8, mmd_weight=0.0)
 
 
