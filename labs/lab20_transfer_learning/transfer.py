@@ -142,6 +142,8 @@ class DANN(keras.Model):
 
     fit(x, y): x (N, 2, 8, 8, 1) pairs, x[:, 0] a source image and x[:, 1] a target image
     (dlkit.data.paired_domains); y (N,) the source labels. The target labels are never seen.
+    train_step runs the backbone ONCE on the source rows followed by the target rows, so
+    batch norm normalises the two domains together.
     lambda_=0 and mmd_weight=0 train the source-only baseline with the same networks.
     call(images) returns the label logits."""
 
@@ -181,12 +183,13 @@ class DANN(keras.Model):
     def train_step(self, data):
         x, y = data[0], data[1]
         source, target = x[:, 0], x[:, 1]
-        # TODO: in the tape: features of source and target (backbone, training=True); class loss on
-        #       the source logits; domain logits of the concatenated features (self.domain_logits)
-        #       against zeros for source, ones for target; plus mmd_weight * mmd2(source features,
-        #       target features, self.bandwidths) when mmd_weight > 0; loss = class + domain (+
-        #       mmd); scale_loss, gradient over trainable_variables, optimizer.apply; update the
-        #       four trackers (mmd tracks 0.0 when it is off)
+        # TODO: in the tape: features = self.backbone(concat([source, target]), training=True), ONE
+        #       call, so batch norm sees both domains; class loss on the source rows' logits; domain
+        #       logits of the concatenated features (self.domain_logits) against zeros for source,
+        #       ones for target; plus mmd_weight * mmd2(source features, target features,
+        #       self.bandwidths) when mmd_weight > 0; loss = class + domain (+ mmd); scale_loss,
+        #       gradient over trainable_variables, optimizer.apply; update the four trackers (mmd
+        #       tracks 0.0 when it is off)
         raise NotImplementedError("fill in the TODO above")
         return {m.name: m.result() for m in self.metrics}
 
