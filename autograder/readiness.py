@@ -192,6 +192,7 @@ def judge_mixed_precision(student) -> None:
 
 def traces_over_batch_sizes(build, compile_model, data, sizes=(32, 24, 16, 8, 5)) -> dict:
     """One batch of each given size, counting how often train_step traces."""
+    import keras
     model = build()
     compile_model(model)
     parts = _parts(data)
@@ -209,10 +210,12 @@ def traces_over_batch_sizes(build, compile_model, data, sizes=(32, 24, 16, 8, 5)
         traces[0] += 1   # Python runs only while TensorFlow traces the step
         return original(batch)
     model.train_step = counted
+    model.train_function = None   # the unbuilt model's first step compiled the uncounted one
     for size in sizes:
         # fit, not train_on_batch: train_step gets (x, y) as in training, not (x, y, None).
-        model.fit(*(part[:size] for part in parts), batch_size=size, epochs=1, verbose=0,
-                  shuffle=False)
+        # A part may itself be a tuple of inputs (a support set and its queries): cut each.
+        model.fit(*(keras.tree.map_structure(lambda a: a[:size], part) for part in parts),
+                  batch_size=size, epochs=1, verbose=0, shuffle=False)
     moved = any(not np.array_equal(b, a) for b, a in zip(before, _weights(model)))
     return {"traces": traces[0], "sizes": list(sizes), "weights_moved": moved}
 

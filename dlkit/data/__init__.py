@@ -8,11 +8,13 @@
 - tfds_real: real datasets read from the local TFDS folder only (fails fast if absent)
 - pipelines: numpy arrays -> seeded, batched tf.data pipeline
 - domains:   a source task and shifted target domains of the digits (transfer, adaptation)
+- glyphs:    Omniglot-like glyph classes (train / held-out split), sinusoid regression tasks
 
 The numpy loaders never import TensorFlow; the *_dataset functions import it on first call.
 """
 from dlkit.data.digits import digits_dataset, load_digits
 from dlkit.data.domains import SHIFTS, make_domains, paired_domains, shift_images, transfer_task
+from dlkit.data.glyphs import NUM_GLYPH_CLASSES, glyph_classes, make_glyphs, sinusoid_tasks
 from dlkit.data.graphs import (
     citation_graph,
     cycles_and_trees,
@@ -42,6 +44,7 @@ from dlkit.data.toy2d import (
 __all__ = [
     "CLASSIFICATION_NAMES",
     "DatasetNotAvailable",
+    "NUM_GLYPH_CLASSES",
     "PART_NAMES",
     "POINT_CLOUD_CLASSES",
     "SHAPE_CLASSES",
@@ -53,10 +56,12 @@ __all__ = [
     "digits_dataset",
     "edges_both_ways",
     "find_prepared",
+    "glyph_classes",
     "karate_club",
     "load_digits",
     "load_tfds",
     "make_domains",
+    "make_glyphs",
     "make_point_clouds",
     "make_shapes",
     "paired_domains",
@@ -64,6 +69,7 @@ __all__ = [
     "sample_toy2d",
     "shapes_dataset",
     "shift_images",
+    "sinusoid_tasks",
     "spring_systems",
     "toy2d_classification",
     "toy2d_dataset",

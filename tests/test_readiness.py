@@ -1,0 +1,38 @@
+"""The engine's GPU-readiness probes on models the tests define."""
+from __future__ import annotations
+
+import numpy as np
+
+from autograder import readiness
+
+
+def two_input_model():
+    import keras
+
+    class Sum(keras.Model):
+        """Adds a projection of each of its two inputs: x is a tuple (a, b)."""
+
+        def __init__(self):
+            super().__init__()
+            self.left, self.right = keras.layers.Dense(1), keras.layers.Dense(1)
+
+        def call(self, inputs):
+            a, b = inputs
+            return self.left(a) + self.right(b)
+
+    return Sum()
+
+
+def compile_mse(model):
+    import keras
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+
+
+def test_retracing_probe_cuts_every_input_of_a_tuple_to_the_batch_size():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(32, 3)), rng.normal(size=(32, 2))
+    data = ((a.astype("float32"), b.astype("float32")), rng.normal(size=(32, 1)).astype("float32"))
+    result = readiness.traces_over_batch_sizes(two_input_model, compile_mse, data)
+    assert result["weights_moved"]
+    assert 1 <= result["traces"] <= readiness.MAX_TRACES
+    readiness.judge_traces(result)
