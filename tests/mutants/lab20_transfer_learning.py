@@ -79,6 +79,23 @@ MUTANTS = [
            "loss = loss + self.mmd_weight * mmd",
            "loss = loss + mmd",
            breaks=("dann_train_step_adds_mmd",), says="mmd_weight"),
+    # Fine-tuning never unfreezes: a backbone frozen for feature extraction first (the
+    # two-stage recipe) stays frozen, and only the head trains.
+    Mutant("fine_tune_never_unfreezes", TRANSFER,
+           "backbone.trainable = bool(fine_tune)",
+           "if not fine_tune:\n        backbone.trainable = False",
+           breaks=("fine_tuning_trains_the_backbone",), says="frozen before"),
+    # The model returned unbuilt: no head weights until fit builds it.
+    Mutant("build_without_call", TRANSFER,
+           "    model(keras.ops.zeros((1, 8, 8, 1)))\n    return model",
+           "    return model",
+           breaks=("feature_extractor_freezes_the_backbone", "fine_tuning_trains_the_backbone"),
+           says="not built"),
+    # The unbiased estimate clipped at zero, as if it were a squared distance.
+    Mutant("mmd_clipped_at_zero", TRANSFER,
+           "return xx + yy - 2.0 * tf.reduce_mean(k_xy)",
+           "return tf.maximum(xx + yy - 2.0 * tf.reduce_mean(k_xy), 0.0)",
+           breaks=("mmd2_unbiased",), says="clip"),
     # No loss scaling: float16 gradients underflow under mixed precision.
     Mutant("train_step_without_scale_loss", TRANSFER,
            "scaled = self.optimizer.scale_loss(loss)",

@@ -15,15 +15,17 @@ from autograder.check_helpers import snapshot
 
 # The domain-adaptation training of dann_beats_source_only (stated in the handout): the
 # textured target domain, Adam 3e-3, batches of 64 pairs, lambda ramped by DANN's schedule
-# lambda_max * (2 / (1 + exp(-10 p)) - 1), p the fraction of training done.
-DANN_TRAIN = {"shift": "texture", "seed": 2, "steps": 250, "batch_size": 64,
-              "learning_rate": 3e-3, "lambda_max": 1.0}
+# lambda_max * (2 / (1 + exp(-10 p)) - 1), p the fraction of training done; source-only and
+# DANN each trained at two seeds and their accuracies averaged (one seed's gain is noisy).
+DANN_TRAIN = {"shift": "texture", "seeds": (0, 1), "steps": 250, "batch_size": 64,
+              "learning_rate": 3e-3, "lambda_max": 0.5}
 # A correct train_step that computes the same losses in another order may end a few
 # points of accuracy away from the reference after 250 steps; a broken reversal or domain
-# loss ends near source-only.
+# loss ends near or below source-only.
 DANN_MARGIN = 0.05
-# DANN must beat the same networks trained on the source alone (lambda 0) by this much.
-DANN_GAIN = 0.03
+# DANN's mean accuracy must beat the same networks trained on the source alone (lambda 0)
+# by this much (the reference's mean gain, over the pairs of seeds 0-5: +2.0 to +7.2 points).
+DANN_GAIN = 0.01
 
 
 def stand_in_reversal(x, lambda_=1.0):
@@ -78,7 +80,11 @@ def transfer_probe(lab, rng, *, fine_tune, filters=(4, 6), num_classes=3, n=24):
     transfer = lab.transfer
     backbone = transfer.make_backbone(filters)
     randomise_backbone(backbone, rng)
+    # The two-stage recipe: a backbone that fine-tuning gets was frozen for feature
+    # extraction first, and one that feature extraction gets may have been trained.
+    backbone.trainable = not fine_tune
     model = transfer.build_transfer_model(backbone, num_classes, fine_tune=fine_tune)
+    built = bool(getattr(model, "built", False)) and len(model.weights) > len(backbone.weights)
     x = rng.uniform(size=(n, 8, 8, 1)).astype("float32")
     y = rng.integers(0, num_classes, n).astype("int32")
     model(x[:1])   # built, whether or not build_transfer_model built it
@@ -100,7 +106,7 @@ def transfer_probe(lab, rng, *, fine_tune, filters=(4, 6), num_classes=3, n=24):
     kernel = [np.asarray(w, np.float64) for w in head if len(w.shape) == 2]
     bias = [np.asarray(w, np.float64) for w in head if len(w.shape) == 1]
     expected = (features @ kernel[0] + (bias[0] if bias else 0.0)) if len(kernel) == 1 else None
-    return {"backbone_trainable": bool(backbone.trainable),
+    return {"built": built, "backbone_trainable": bool(backbone.trainable),
             "trainable_backbone_weights": int(trainable_backbone),
             "backbone_weights": len(backbone.weights),
             "kernel_moved": moved["kernel"], "gamma_beta_moved": moved["gamma_beta"],

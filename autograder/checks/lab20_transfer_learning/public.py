@@ -40,6 +40,12 @@ def _(student, reference):
                                      "head and uses the base rate")], rtol=1e-6, atol=0)
 
 
+def judge_built(student, what):
+    expect_true(student["built"], f"{what} returned a model that is not built (no head "
+                "weights yet): call it once on keras.ops.zeros((1, 8, 8, 1)) before returning "
+                "it, as the docstring says, so its weights exist and count_params works")
+
+
 def judge_training_mode_logits(student, what):
     expect_true(student["expected_logits"].size > 0, f"{what}: expected one Dense head "
                 f"(kernel and bias) on top of the backbone, found weights "
@@ -52,8 +58,8 @@ def judge_training_mode_logits(student, what):
 
 
 @check(points=2, task="`build_transfer_model` (feature extraction), `TransferClassifier.call`",
-       hint="backbone.trainable = False; call returns self.head(self.backbone(images, "
-            "training=False))")
+       hint="feature extraction: only the new head trains; the backbone runs in inference "
+            "mode")
 def feature_extractor_freezes_the_backbone(lab, rng):
     """fine_tune=False: after a few SGD steps through `fit`, no backbone weight (kernels, batch
     norm scales, moving statistics) moved and the new head did; training-mode logits are the
@@ -66,6 +72,7 @@ def _(student, _reference):
     what = "build_transfer_model(backbone, 3, fine_tune=False)"
     expect_true(not student["backbone_trainable"], f"{what} leaves backbone.trainable True: "
                 "feature extraction freezes it (backbone.trainable = False)")
+    judge_built(student, what)
     expect_true(student["trainable_backbone_weights"] == 0,
                 f"{what}: {student['trainable_backbone_weights']} backbone weights are among "
                 "the model's trainable weights; only the head may train")
@@ -80,9 +87,8 @@ def _(student, _reference):
 
 
 @check(points=2, task="`build_transfer_model` (fine-tuning), `TransferClassifier.call`",
-       hint="backbone.trainable = True, but TransferClassifier.call still runs "
-            "self.backbone(images, training=False): batch norm keeps the moving statistics of "
-            "pretraining")
+       hint="fine-tuning: the backbone (kernels, batch norm scales) and the head train; the "
+            "batch norm layers keep the statistics of pretraining")
 def fine_tuning_trains_the_backbone(lab, rng):
     """fine_tune=True: the kernels, batch norm scales and the head move under `fit`, the batch
     norm moving statistics do not (the backbone runs with training=False); training-mode
@@ -93,13 +99,20 @@ def fine_tuning_trains_the_backbone(lab, rng):
 @fine_tuning_trains_the_backbone.verdict
 def _(student, _reference):
     what = "build_transfer_model(backbone, 3, fine_tune=True)"
-    expect_true(student["backbone_trainable"], f"{what} leaves backbone.trainable False: "
-                "fine-tuning unfreezes it (backbone.trainable = True)")
+    expect_true(student["backbone_trainable"], f"{what} leaves backbone.trainable False on a "
+                "backbone that was frozen before (the two-stage recipe: feature extraction, "
+                "then fine-tuning of the same backbone): fine-tuning must set "
+                "backbone.trainable = True, not only leave it as it was")
+    judge_built(student, what)
+    advice = {"kernel_moved": "fine-tuning trains the backbone and the head",
+              "gamma_beta_moved": "fine-tuning trains them too; do not freeze the batch norm "
+                                  "layers: TransferClassifier.call's training=False is what "
+                                  "keeps them in inference mode",
+              "head_moved": "fine-tuning trains the backbone and the head"}
     for key, name in (("kernel_moved", "convolution kernels"),
                       ("gamma_beta_moved", "batch norm scales and offsets"),
                       ("head_moved", "head weights")):
-        expect_true(student[key] > 0, f"{what}: fit did not change the {name}: fine-tuning "
-                    "trains the backbone and the head")
+        expect_true(student[key] > 0, f"{what}: fit did not change the {name}: {advice[key]}")
     expect_true(student["moving_moved"] == 0.0,
                 f"{what}: fit changed the batch norm moving statistics (by up to "
                 f"{student['moving_moved']:.3g}): TransferClassifier.call must run "
@@ -177,6 +190,10 @@ def kernel_mmd_probe(lab, rng, n, m, dim, bandwidths):
             return kxx.mean() + kyy.mean() - 2 * kxy.mean()
         return ((kxx.sum() - np.trace(kxx)) / (n * (n - 1))
                 + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean())
+    def mmd_with(xx_div, yy_div, kern=kernel):
+        kxx, kyy, kxy = kern(x, x), kern(y, y), kern(x, y)
+        return ((kxx.sum() - np.trace(kxx)) / xx_div + (kyy.sum() - np.trace(kyy)) / yy_div
+                - 2 * kxy.mean())
     bw = tuple(bandwidths)
     return {
         "kernel": np.asarray(lab.transfer.gaussian_kernel(x.astype("float32"),
@@ -189,7 +206,31 @@ def kernel_mmd_probe(lab, rng, n, m, dim, bandwidths):
         "kernel_summed": kernel(x, y) * len(bw),
         "expected_mmd": mmd(kernel), "biased_mmd": mmd(kernel, biased=True),
         "mmd_no_two": mmd(lambda a, b: kernel(a, b, two=1.0)),
-        "mmd_square_rooted": np.sqrt(max(mmd(kernel), 0.0))}
+        "mmd_square_rooted": np.sqrt(max(mmd(kernel), 0.0)),
+        "mmd_n_squared": mmd_with(n * n, m * m),
+        "mmd_n_for_both": mmd_with(n * (n - 1), n * (n - 1)),
+        "mmd_clipped": max(mmd(kernel), 0.0)}
+
+
+def same_distribution_probe(lab, rng, n, m, dim, bandwidths):
+    """The student's MMD of two samples of ONE distribution, drawn (seeded) until the unbiased
+    estimate is negative, with that estimate and the usual slips."""
+    from scipy.spatial.distance import cdist
+
+    def unbiased(x, y):
+        def k(a, b):
+            d = cdist(a, b, "sqeuclidean")
+            return np.mean([np.exp(-d / (2 * s ** 2)) for s in bandwidths], axis=0)
+        kxx, kyy = k(x, x), k(y, y)
+        return ((kxx.sum() - np.trace(kxx)) / (n * (n - 1))
+                + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * k(x, y).mean())
+    for _ in range(200):
+        x, y = rng.normal(size=(n, dim)), rng.normal(size=(m, dim))
+        if unbiased(x, y) < -1e-3:
+            break
+    value = float(np.asarray(lab.transfer.mmd2(x.astype("float32"), y.astype("float32"),
+                                               tuple(bandwidths))))
+    return {"same_mmd": value, "same_expected": unbiased(x, y)}
 
 
 def judge_kernel(student, what):
@@ -205,8 +246,25 @@ def judge_mmd(student, what):
         (student["biased_mmd"], "is the BIASED estimate (the diagonal k(x_i, x_i) kept in the "
                                 "means): leave the diagonal out and divide by n (n - 1)"),
         (student["mmd_no_two"], "uses a kernel exp(-d^2 / s^2): divide by 2 s^2"),
-        (student["mmd_square_rooted"], "is the MMD, not its square")],
+        (student["mmd_square_rooted"], "is the MMD, not its square"),
+        (student["mmd_n_squared"], "leaves out the diagonal but divides by n^2 and m^2: "
+                                   "the unbiased means divide by n (n - 1) and m (m - 1)"),
+        (student["mmd_n_for_both"], "divides the k_yy sum by n (n - 1): y has m points, so "
+                                    "its term divides by m (m - 1)"),
+        (student["mmd_clipped"], "is clipped at 0: the unbiased estimate can be negative, "
+                                 "return it as it is")],
         against="the unbiased estimate from scipy's cdist", rtol=1e-4, atol=1e-5)
+
+
+def judge_same_distribution(student, what):
+    expect_close_naming(student["same_mmd"], student["same_expected"], what, [
+        (0.0, "is 0 where the unbiased estimate is negative: do not clip it at 0 (with "
+              "tf.maximum or a ReLU); two samples of one distribution often give a slightly "
+              "negative estimate"),
+        (abs(student["same_expected"]), "is the absolute value: the unbiased estimate can be "
+                                        "negative, return it as it is")],
+        against=f"the unbiased estimate {student['same_expected']:.4g} (negative) from "
+                "scipy's cdist", rtol=1e-4, atol=1e-6)
 
 
 @check(points=1, reference=False, task="`gaussian_kernel`",
@@ -225,15 +283,18 @@ def _(student, _reference):
 
 
 @check(points=2, reference=False, task="`mmd2`",
-       hint="unbiased: the k_xx and k_yy means leave out the diagonal (divide by n (n - 1)); "
-            "minus twice the mean of k_xy")
+       hint="the unbiased estimator of the handout, term by term")
 def mmd2_unbiased(lab, rng):
-    """The unbiased MMD^2 of samples of sizes 7 and 4 (bandwidths (1, 3)), against one built
-    from scipy's cdist."""
+    """The unbiased MMD^2 of samples of sizes 7 and 4 (bandwidths (1, 3)), and of two samples
+    of one distribution (sizes 6 and 5) whose unbiased estimate is negative, against values
+    built from scipy's cdist."""
     out = kernel_mmd_probe(lab, rng, 7, 4, 3, (1.0, 3.0))
-    return {key: value for key, value in out.items() if "mmd" in key}
+    out = {key: value for key, value in out.items() if "mmd" in key}
+    return {**out, **same_distribution_probe(lab, rng, 6, 5, 2, (1.0, 3.0))}
 
 
 @mmd2_unbiased.verdict
 def _(student, _reference):
     judge_mmd(student, "mmd2(x, y, (1.0, 3.0)) for 7 and 4 points")
+    judge_same_distribution(student, "mmd2(x, y, (1.0, 3.0)) for two samples of one "
+                            "distribution (6 and 5 points)")

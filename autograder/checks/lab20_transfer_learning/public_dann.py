@@ -52,7 +52,8 @@ def _(student, reference):
 
 def dann_training(lab, rng, config):
     """Train source-only (lambda 0) and DANN (lambda ramped to lambda_max) with the student's
-    DANN at one seed; their accuracies on the labelled target images (train and test)."""
+    DANN at each seed; their accuracies on the labelled target images (train and test),
+    averaged over the seeds."""
     import keras
     import tensorflow as tf
 
@@ -75,41 +76,47 @@ def dann_training(lab, rng, config):
             self.model.reversal.lambda_.assign(
                 self.lambda_max * (2.0 / (1.0 + np.exp(-10.0 * progress)) - 1.0))
 
-    out = {}
-    for name, lambda_max in (("source_only", 0.0), ("dann", config["lambda_max"])):
-        reset_keras(config["seed"])
-        x, y = paired_domains(domains["source_x"], domains["source_y"], domains["target_x"],
-                              seed=config["seed"])
-        model = lab.transfer.DANN(10, lambda_=0.0)
-        model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]))
-        data = (tf.data.Dataset.from_tensor_slices((x, y))
-                .shuffle(len(x), seed=config["seed"]).repeat().batch(config["batch_size"]))
-        model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0,
-                  callbacks=[Ramp(lambda_max)])
-        logits = model.predict(images, batch_size=512, verbose=0)
-        out[name] = float((logits.argmax(axis=-1) == labels).mean())
-    return out
+    runs = {"source_only": [], "dann": []}
+    for seed in config["seeds"]:
+        for name, lambda_max in (("source_only", 0.0), ("dann", config["lambda_max"])):
+            reset_keras(seed)
+            x, y = paired_domains(domains["source_x"], domains["source_y"],
+                                  domains["target_x"], seed=seed)
+            model = lab.transfer.DANN(10, lambda_=0.0)
+            model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]))
+            data = (tf.data.Dataset.from_tensor_slices((x, y))
+                    .shuffle(len(x), seed=seed).repeat().batch(config["batch_size"]))
+            model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0,
+                      callbacks=[Ramp(lambda_max)])
+            logits = model.predict(images, batch_size=512, verbose=0)
+            runs[name].append(float((logits.argmax(axis=-1) == labels).mean()))
+    return {"source_only": float(np.mean(runs["source_only"])),
+            "dann": float(np.mean(runs["dann"])),
+            "source_only_runs": np.array(runs["source_only"]), "dann_runs": np.array(runs["dann"])}
 
 
 @check(points=3, timeout=90, task="`DANN.train_step`, `gradient_reversal`",
-       hint="a DANN no better than source-only: is the reversal's gradient -lambda_ * upstream, "
-            "and does the domain loss reach the backbone through self.domain_logits?")
+       hint="the whole DANN trained: train_step, the reversal and the domain loss together")
 def dann_beats_source_only(lab, rng):
-    """Source-only (lambda 0) and DANN (lambda ramped to 1) on the textured target domain,
-    the budget below: DANN's target accuracy beats source-only's by 3 points and comes within
-    5 points of the reference's."""
+    """Source-only (lambda 0) and DANN (lambda ramped to 0.5) on the textured target domain,
+    at seeds 0 and 1, the budget below: DANN's mean target accuracy beats source-only's by
+    1 point and comes within 5 points of the reference's."""
     return dann_training(lab, rng, DANN_TRAIN)
 
 
 @dann_beats_source_only.verdict
 def _(student, reference):
+    seeds = DANN_TRAIN["seeds"]
     expect_at_least(student["source_only"], reference["source_only"] - DANN_MARGIN,
-                    "the source-only DANN (lambda 0)'s target accuracy (the reference reaches "
-                    f"{reference['source_only']:.3f} at the same seed and budget: check the "
-                    "class loss)")
+                    f"the source-only DANN (lambda 0)'s target accuracy, mean over seeds {seeds} "
+                    f"(the reference reaches {reference['source_only']:.3f} at the same seeds "
+                    "and budget: check the class loss on the source rows)")
     expect_at_least(student["dann"], student["source_only"] + DANN_GAIN,
-                    f"DANN's target accuracy (source-only reaches {student['source_only']:.3f}; "
-                    "DANN must beat it by 3 points: check the reversal and the domain loss)")
+                    f"DANN's target accuracy, mean over seeds {seeds} (your source-only run "
+                    f"reaches {student['source_only']:.3f}; DANN must beat it by "
+                    f"{100 * DANN_GAIN:.0f} point: check that the reversal's gradient is "
+                    "-lambda_ * upstream and that the domain loss reaches the backbone through "
+                    "self.domain_logits)")
     expect_at_least(student["dann"], reference["dann"] - DANN_MARGIN,
-                    f"DANN's target accuracy (the reference reaches {reference['dann']:.3f} "
-                    "at the same seed and budget)")
+                    f"DANN's target accuracy, mean over seeds {seeds} (the reference reaches "
+                    f"{reference['dann']:.3f} at the same seeds and budget)")

@@ -13,5 +13,6 @@ def _build(lab):
  dann_train_step_traces_at_most_twice) = readiness.checks_for(
     __name__, "dann", build=_build, data=lambda rng: dann_pairs(rng, 64),
     uses=("transfer",), task="`DANN.train_step`",
-    scale_hint="scaled = self.optimizer.scale_loss(loss) inside the tape; the MMD in float32",
+    scale_hint="under mixed_float16 the features and gradients are float16: cast the "
+               "float32 values mixed with them; differentiate what scale_loss returned",
     trace_hint="use tf.shape(source)[0] for the batch size, not source.shape[0]")
