@@ -7,12 +7,14 @@
 - point_clouds: points sampled from procedural 3-D shapes, with classes and part labels
 - tfds_real: real datasets read from the local TFDS folder only (fails fast if absent)
 - pipelines: numpy arrays -> seeded, batched tf.data pipeline
+- domains:   a source task and shifted target domains of the digits (transfer, adaptation)
 - glyphs:    Omniglot-like glyph classes (train / held-out split), sinusoid regression tasks
 - sequences: drifting class-dependent sinusoid mixtures with their latent phase (CPC)
 
 The numpy loaders never import TensorFlow; the *_dataset functions import it on first call.
 """
 from dlkit.data.digits import digits_dataset, load_digits
+from dlkit.data.domains import SHIFTS, make_domains, paired_domains, shift_images, transfer_task
 from dlkit.data.glyphs import NUM_GLYPH_CLASSES, glyph_classes, make_glyphs, sinusoid_tasks
 from dlkit.data.graphs import (
     citation_graph,
@@ -49,6 +51,7 @@ __all__ = [
     "POINT_CLOUD_CLASSES",
     "SEQUENCE_FREQUENCIES",
     "SHAPE_CLASSES",
+    "SHIFTS",
     "TOY2D_NAMES",
     "arrays_dataset",
     "citation_graph",
@@ -60,17 +63,21 @@ __all__ = [
     "karate_club",
     "load_digits",
     "load_tfds",
+    "make_domains",
     "make_glyphs",
     "make_point_clouds",
     "make_sequences",
     "make_shapes",
+    "paired_domains",
     "point_clouds_dataset",
     "sample_toy2d",
     "shapes_dataset",
+    "shift_images",
     "sinusoid_tasks",
     "spring_systems",
     "toy2d_classification",
     "toy2d_dataset",
     "toy2d_mode_counts",
     "toy2d_modes",
+    "transfer_task",
 ]

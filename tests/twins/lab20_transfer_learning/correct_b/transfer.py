@@ -1,0 +1,241 @@
+"""Lab 20: transfer learning and domain adaptation. Fill in the parts marked TODO.
+
+The pieces, in the order the handout builds them:
+
+1. a backbone           make_backbone (given), pretrained on a source task in the notebook
+2. transfer             TransferClassifier.call (batch norm in inference mode), build_transfer_model
+                        (feature extraction: frozen backbone; fine-tuning: unfrozen backbone),
+                        transfer_learning_rate (a lower rate to fine-tune)
+3. gradient reversal    gradient_reversal (tf.custom_gradient), GradientReversal (a layer)
+4. MMD                  gaussian_kernel, mmd2 (the UNBIASED estimator of MMD^2)
+5. DANN                 DANN.train_step: a label loss on the source, a domain loss through
+                        gradient reversal on both domains, and an optional MMD term
+
+Images are (N, 8, 8, 1) in [0, 1]; features (N, F); logits (N, C).
+"""
+import keras
+import tensorflow as tf
+
+# ---------------------------------------------------------------------------------------------
+# 1-2. A backbone, feature extraction and fine-tuning
+# ---------------------------------------------------------------------------------------------
+
+def make_backbone(filters=(16, 32), name="backbone"):
+    """A small CNN feature extractor: per entry of `filters`, Conv2D(3x3, same) -> batch norm
+    -> ReLU, the second and later with stride 2; then global average pooling.
+    Input (N, 8, 8, 1); output (N, filters[-1]) features. Given: do not edit."""
+    layers = [keras.Input((8, 8, 1))]
+    for index, width in enumerate(filters):
+        layers += [keras.layers.Conv2D(width, 3, strides=1 if index == 0 else 2, padding="same",
+                                       use_bias=False),
+                   keras.layers.BatchNormalization(momentum=0.9),
+                   keras.layers.ReLU()]
+    layers.append(keras.layers.GlobalAveragePooling2D())
+    return keras.Sequential(layers, name=name)
+
+
+class TransferClassifier(keras.Model):
+    """A new Dense head on a pretrained backbone: images (N, 8, 8, 1) -> logits (N, C).
+
+    A subclassed model, not a functional one: in Keras 3, fit's training=True reaches a
+    backbone nested in a functional model even when it was called with training=False."""
+
+    def __init__(self, backbone, num_classes, **kwargs):
+        super().__init__(**kwargs)
+        self.backbone = backbone
+        self.head = keras.layers.Dense(num_classes, name="head")
+
+    def call(self, images, training=None):
+        """The head's logits on the backbone's features. The backbone ALWAYS runs with
+        training=False, whatever `training` is: its batch norm layers normalise with their
+        moving statistics from pretraining and never update them."""
+        features = self.backbone(images, training=False)
+        logits = self.head(features)
+        return logits
+
+
+def build_transfer_model(backbone, num_classes, *, fine_tune):
+    """A TransferClassifier for a new task on a pretrained backbone, built (called once).
+
+    fine_tune=False (feature extraction): the backbone is frozen (backbone.trainable = False)
+    and only the new head trains.
+    fine_tune=True: the backbone trains too (backbone.trainable = True)."""
+    if fine_tune:
+        backbone.trainable = True
+    else:
+        backbone.trainable = False
+    model = TransferClassifier(backbone, num_classes)
+    _ = model(keras.ops.zeros((1, 8, 8, 1)), training=False)
+    return model
+
+
+def transfer_learning_rate(base_rate, *, fine_tune, factor=0.1):
+    """The learning rate to train a transfer model with: base_rate for feature extraction,
+    base_rate * factor for fine-tuning (small steps keep the pretrained features)."""
+    scale = factor if fine_tune else 1.0
+    return base_rate * scale
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Gradient reversal
+# ---------------------------------------------------------------------------------------------
+
+def gradient_reversal(x, lambda_=1.0):
+    """The gradient reversal of DANN (Ganin and Lempitsky, 2015): the identity on the way
+    forward; on the way back, the incoming gradient times -lambda_.
+
+    Write it with @tf.custom_gradient (an inner function of x returning (y, grad_fn)).
+    x: a tensor of any shape; lambda_: a Python float or a scalar tensor.
+    Returns a tensor equal to x."""
+    @tf.custom_gradient
+    def flip(inputs):
+        def backward(dy):
+            strength = keras.ops.cast(lambda_, dy.dtype)
+            return keras.ops.negative(dy) * strength
+        return tf.identity(inputs), backward
+    return flip(x)
+
+
+class GradientReversal(keras.layers.Layer):
+    """gradient_reversal as a layer, with a settable strength `lambda_` (a non-trainable
+    variable, so a schedule can raise it during training without retracing). Given."""
+
+    def __init__(self, lambda_=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.initial_lambda = float(lambda_)
+        self.lambda_ = self.add_weight(shape=(), initializer=keras.initializers.Constant(
+            self.initial_lambda), trainable=False, name="lambda", dtype="float32")
+
+    def call(self, x):
+        return gradient_reversal(x, self.lambda_)
+
+    def get_config(self):
+        return {**super().get_config(), "lambda_": self.initial_lambda}
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Maximum mean discrepancy
+# ---------------------------------------------------------------------------------------------
+
+def gaussian_kernel(x, y, bandwidths=(1.0,)):
+    """The Gaussian kernel matrix, averaged over bandwidths:
+    k(x_i, y_j) = mean over s in bandwidths of exp(-|x_i - y_j|^2 / (2 s^2)).
+
+    x: (N, F), y: (M, F). Returns (N, M)."""
+    x = keras.ops.convert_to_tensor(x)
+    y = keras.ops.cast(keras.ops.convert_to_tensor(y), x.dtype)
+    diff = keras.ops.expand_dims(x, 1) - keras.ops.expand_dims(y, 0)      # (N, M, F)
+    d2 = keras.ops.sum(diff * diff, axis=-1)                               # (N, M)
+    total = 0.0
+    for s in bandwidths:
+        total = total + keras.ops.exp(-d2 / (2.0 * s * s))
+    return total / len(bandwidths)
+
+
+def mmd2(x, y, bandwidths=(1.0,)):
+    """The UNBIASED estimate of the squared MMD between the samples x (N, F) and y (M, F):
+
+        mean_{i != i'} k(x_i, x_i') + mean_{j != j'} k(y_j, y_j') - 2 mean_{i, j} k(x_i, y_j)
+
+    (the diagonal terms k(x_i, x_i) = 1 left out of the first two means). Returns a scalar;
+    it can be slightly negative when the two samples come from one distribution."""
+    def off_diagonal_mean(k):
+        size = keras.ops.shape(k)[0]
+        mask = 1.0 - keras.ops.eye(size, dtype=k.dtype)
+        return keras.ops.sum(k * mask) / keras.ops.sum(mask)
+
+    k_xx = gaussian_kernel(x, x, bandwidths)
+    k_yy = gaussian_kernel(y, y, bandwidths)
+    k_xy = gaussian_kernel(x, y, bandwidths)
+    return off_diagonal_mean(k_xx) + off_diagonal_mean(k_yy) - 2.0 * keras.ops.mean(k_xy)
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Domain-adversarial training
+# ---------------------------------------------------------------------------------------------
+
+class DANN(keras.Model):
+    """Domain-adversarial neural network: a backbone shared by a label classifier (trained on
+    the labelled source domain) and a domain classifier (source 0, target 1) that sees the
+    features through a gradient reversal layer, so the backbone learns features the domain
+    classifier cannot tell apart.
+
+    fit(x, y): x (N, 2, 8, 8, 1) pairs, x[:, 0] a source image and x[:, 1] a target image
+    (dlkit.data.paired_domains); y (N,) the source labels. The target labels are never seen.
+    train_step runs the backbone ONCE on the source rows followed by the target rows, so
+    batch norm normalises the two domains together.
+    lambda_=0 and mmd_weight=0 train the source-only baseline with the same networks.
+    call(images) returns the label logits."""
+
+    def __init__(self, num_classes=10, filters=(16, 32), hidden=32, lambda_=1.0,
+                 mmd_weight=0.0, bandwidths=(1.0, 2.0, 4.0), **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes, self.filters, self.hidden = num_classes, tuple(filters), hidden
+        self.mmd_weight, self.bandwidths = float(mmd_weight), tuple(bandwidths)
+        self.backbone = make_backbone(self.filters)
+        self.label_head = keras.layers.Dense(num_classes, name="label_head")
+        self.reversal = GradientReversal(lambda_, name="reversal")
+        self.domain_head = keras.Sequential([
+            keras.layers.Dense(hidden, activation="relu"), keras.layers.Dense(1)],
+            name="domain_head")
+        self.class_loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        self.domain_loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.class_tracker = keras.metrics.Mean(name="class_loss")
+        self.domain_tracker = keras.metrics.Mean(name="domain_loss")
+        self.mmd_tracker = keras.metrics.Mean(name="mmd")
+        # Built here: fit never builds a model whose train_step is overridden.
+        features = self.backbone(keras.ops.zeros((1, 8, 8, 1)))
+        self.label_head(features)
+        self.domain_head(features)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.class_tracker, self.domain_tracker, self.mmd_tracker]
+
+    def call(self, images, training=False):
+        return self.label_head(self.backbone(images, training=training))
+
+    def domain_logits(self, features):
+        """The domain classifier's logits (N, 1) on features seen through the reversal."""
+        return self.domain_head(self.reversal(features))
+
+    def train_step(self, data):
+        x, y = data[0], data[1]
+        source, target = x[:, 0], x[:, 1]
+        batch = keras.ops.shape(source)[0]
+        images = keras.ops.concatenate([source, target], axis=0)
+        with tf.GradientTape() as tape:
+            features = self.backbone(images, training=True)
+            feats_s = features[:batch]
+            feats_t = features[batch:]
+            class_loss = self.class_loss_fn(y, self.label_head(feats_s))
+            d_logits = self.domain_logits(features)
+            d_labels = keras.ops.concatenate([keras.ops.zeros_like(d_logits[:batch]),
+                                              keras.ops.ones_like(d_logits[batch:])], axis=0)
+            domain_loss = self.domain_loss_fn(d_labels, d_logits)
+            mmd_value = 0.0
+            total = class_loss + domain_loss
+            if self.mmd_weight > 0.0:
+                mmd_value = mmd2(feats_s, feats_t, self.bandwidths)
+                total = total + self.mmd_weight * keras.ops.cast(mmd_value, total.dtype)
+            scaled_loss = self.optimizer.scale_loss(total)
+        variables = self.trainable_variables
+        gradients = tape.gradient(scaled_loss, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        for tracker, value in ((self.loss_tracker, total), (self.class_tracker, class_loss),
+                               (self.domain_tracker, domain_loss), (self.mmd_tracker, mmd_value)):
+            tracker.update_state(value)
+        return {m.name: m.result() for m in self.metrics}
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes,
+                "filters": list(self.filters), "hidden": self.hidden,
+                "lambda_": self.reversal.initial_lambda, "mmd_weight": self.mmd_weight,
+                "bandwidths": list(self.bandwidths)}
+
+
+def target_accuracy(model, x, y, batch_size=256):
+    """The fraction of x that model (images -> logits) labels y. Given."""
+    logits = model.predict(x, batch_size=batch_size, verbose=0)
+    return float((logits.argmax(axis=-1) == y).mean())
