@@ -398,7 +398,8 @@ def linear_probe_accuracy(encoder, x_train, y_train, x_test, y_test, num_classes
     `epochs` steps on the sparse cross-entropy, seeded with keras.utils.set_random_seed(seed).
     The encoder's weights never change.
     """
-    # TODO: features with training=False; standardise by the train mean / std; seed; a
-    #       Dense(num_classes) model compiled with Adam and sparse CE from logits, fit full batch
-    #       for `epochs`; accuracy of argmax on the standardised test features
+    keras.utils.set_random_seed(seed)   # the probe's initial weights
+    # TODO: features with training=False; standardise by the train mean / std; a Dense(num_classes)
+    #       model compiled with Adam and sparse CE from logits, fit full batch for `epochs`;
+    #       accuracy of argmax on the standardised test features
     raise NotImplementedError("fill in the TODO above")

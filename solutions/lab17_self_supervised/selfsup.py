@@ -477,14 +477,14 @@ def linear_probe_accuracy(encoder, x_train, y_train, x_test, y_test, num_classes
     `epochs` steps on the sparse cross-entropy, seeded with keras.utils.set_random_seed(seed).
     The encoder's weights never change.
     """
-    # BEGIN SOLUTION features with training=False; standardise by the train mean / std; seed; a
+    keras.utils.set_random_seed(seed)   # the probe's initial weights
+    # BEGIN SOLUTION features with training=False; standardise by the train mean / std; a
     #   Dense(num_classes) model compiled with Adam and sparse CE from logits, fit full batch
     #   for `epochs`; accuracy of argmax on the standardised test features
     f_train = np.asarray(encoder(x_train, training=False), dtype=np.float32)
     f_test = np.asarray(encoder(x_test, training=False), dtype=np.float32)
     mean, std = f_train.mean(axis=0), f_train.std(axis=0) + 1e-6
     f_train, f_test = (f_train - mean) / std, (f_test - mean) / std
-    keras.utils.set_random_seed(seed)
     probe = keras.Sequential([keras.Input((f_train.shape[1],)), keras.layers.Dense(num_classes)])
     probe.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
