@@ -140,7 +140,10 @@ def test_the_loop_keeps_going_after_a_grading_error_and_stops_after_the_rechecks
     def student():
         for text in ("crash", "pass", "pass"):   # the last save changes nothing graded
             time.sleep(0.3)
-            (tmp_path / "vae.py").write_text(text + "\n")
+            # Saved whole, as editors do: on a busy machine the watcher could otherwise read
+            # the file between its truncation and its write, and grade an empty file.
+            (tmp_path / "vae.py.tmp").write_text(text + "\n")
+            os.replace(tmp_path / "vae.py.tmp", tmp_path / "vae.py")
             time.sleep(0.3)
     saving = threading.Thread(target=student)
     saving.start()
