@@ -10,11 +10,18 @@
 - domains:   a source task and shifted target domains of the digits (transfer, adaptation)
 - glyphs:    Omniglot-like glyph classes (train / held-out split), sinusoid regression tasks
 - sequences: drifting class-dependent sinusoid mixtures with their latent phase (CPC)
+- gaussians: correlated Gaussian pairs with their true mutual information, discrete joints
 
 The numpy loaders never import TensorFlow; the *_dataset functions import it on first call.
 """
 from dlkit.data.digits import digits_dataset, load_digits
 from dlkit.data.domains import SHIFTS, make_domains, paired_domains, shift_images, transfer_task
+from dlkit.data.gaussians import (
+    correlated_gaussians,
+    gaussian_mutual_information,
+    random_joint,
+    sample_joint,
+)
 from dlkit.data.glyphs import NUM_GLYPH_CLASSES, glyph_classes, make_glyphs, sinusoid_tasks
 from dlkit.data.graphs import (
     citation_graph,
@@ -55,10 +62,12 @@ __all__ = [
     "TOY2D_NAMES",
     "arrays_dataset",
     "citation_graph",
+    "correlated_gaussians",
     "cycles_and_trees",
     "digits_dataset",
     "edges_both_ways",
     "find_prepared",
+    "gaussian_mutual_information",
     "glyph_classes",
     "karate_club",
     "load_digits",
@@ -70,6 +79,8 @@ __all__ = [
     "make_shapes",
     "paired_domains",
     "point_clouds_dataset",
+    "random_joint",
+    "sample_joint",
     "sample_toy2d",
     "shapes_dataset",
     "shift_images",
