@@ -1,0 +1,87 @@
+"""Mutants of lab24_information: the mistakes students make measuring information.
+
+The discrete functions are judged against scipy and scikit-learn, the bounds against Keras's
+cross-entropy and scipy's logsumexp, and train_step on the checks' stand-in bound, so a
+mistake in a bound does not cost train_step's points."""
+from tests.mutants import Mutant
+
+INFO = "information.py"
+
+MUTANTS = [
+    # Natural log where the default base is 2: every entropy in nats, labelled bits.
+    Mutant("entropy_forgets_the_base", INFO,
+           "return -np.sum(np.where(p > 0, p * np.log(safe), 0.0), axis=-1) / np.log(base)",
+           "return -np.sum(np.where(p > 0, p * np.log(safe), 0.0), axis=-1)",
+           breaks=("entropy_bits_and_nats",), says="natural log"),
+    # p log p with p = 0: 0 * -inf = NaN.
+    Mutant("entropy_nan_on_zero_probabilities", INFO,
+           "return -np.sum(np.where(p > 0, p * np.log(safe), 0.0), axis=-1) / np.log(base)",
+           "return -np.sum(p * np.log(p), axis=-1) / np.log(base)",
+           breaks=("entropy_bits_and_nats",), says="0 \\* log 0"),
+    # KL(q || p): the expectation under the model instead of the data.
+    Mutant("kl_arguments_swapped", INFO,
+           "return cross_entropy(p, q, base) - entropy(p, base)",
+           "return cross_entropy(q, p, base) - entropy(q, base)",
+           breaks=("cross_entropy_and_kl",), says="swapped"),
+    Mutant("kl_sign_flipped", INFO,
+           "return cross_entropy(p, q, base) - entropy(p, base)",
+           "return entropy(p, base) - cross_entropy(p, q, base)",
+           breaks=("cross_entropy_and_kl",), says="opposite sign"),
+    # The marginals summed over the wrong axes: the product table is the wrong shape's.
+    Mutant("mi_marginals_swapped", INFO,
+           "p_x, p_y = joint.sum(axis=1), joint.sum(axis=0)",
+           "p_x, p_y = joint.sum(axis=0), joint.sum(axis=1)",
+           breaks=("mutual_information_of_joints",)),
+    # Frequencies only up to the largest value seen: an unseen last value drops out.
+    Mutant("empirical_distribution_without_minlength", INFO,
+           "np.bincount(samples, minlength=num_values).astype",
+           "np.bincount(samples).astype",
+           breaks=("plug_in_entropy_of_samples",), says="shape"),
+    # Miller-Madow with K, the number of possible values, instead of m, the values seen.
+    Mutant("miller_madow_counts_all_values", INFO,
+           "seen = np.count_nonzero(np.bincount(samples.astype(np.int64), minlength=num_values))",
+           "seen = num_values",
+           breaks=("miller_madow_bias",)),
+    # The correction is in nats: added unconverted to an estimate in bits.
+    Mutant("miller_madow_correction_not_converted", INFO,
+           "(seen - 1) / (2 * len(samples)) / np.log(base)",
+           "(seen - 1) / (2 * len(samples))",
+           breaks=("miller_madow_bias",)),
+    # The softmax over the positives' column instead of their row.
+    Mutant("infonce_softmax_over_columns", INFO,
+           "tf.nn.log_softmax(scores, axis=1)",
+           "tf.nn.log_softmax(scores, axis=0)",
+           breaks=("infonce_bound_values",), says="column"),
+    Mutant("infonce_without_log_n", INFO,
+           "return tf.reduce_mean(tf.linalg.diag_part(log_probs)) + tf.math.log(n)",
+           "return tf.reduce_mean(tf.linalg.diag_part(log_probs))",
+           breaks=("infonce_bound_values",), says="log N"),
+    # log SUM exp: the bound is off by log M.
+    Mutant("dv_log_sum_not_mean", INFO,
+           "log_mean_exp = tf.reduce_logsumexp(marginal_scores) - tf.math.log(m)",
+           "log_mean_exp = tf.reduce_logsumexp(marginal_scores)",
+           breaks=("donsker_varadhan_values",), says="MEAN"),
+    # exp then log: right for small scores, inf for scores near 100.
+    Mutant("dv_unstable_log_mean_exp", INFO,
+           "log_mean_exp = tf.reduce_logsumexp(marginal_scores) - tf.math.log(m)",
+           "log_mean_exp = tf.math.log(tf.reduce_mean(tf.exp(marginal_scores)))",
+           breaks=("donsker_varadhan_values",), says="overflow"),
+    # Minimising the bound: the critic learns to mismatch the pairs.
+    Mutant("train_step_minimises_the_bound", INFO,
+           "            loss = -bound\n",
+           "            loss = bound\n",
+           breaks=("train_step_one_step", "infonce_trains"), says="UP the loss"),
+    Mutant("train_step_logs_the_loss_as_mi", INFO,
+           "self.mi_tracker.update_state(bound)",
+           "self.mi_tracker.update_state(loss)",
+           breaks=("train_step_one_step",), says="`mi`"),
+    # Unscaled gradients: the LossScaleOptimizer divides float16 gradients by its scale.
+    Mutant("train_step_loss_not_scaled", INFO,
+           "scaled = self.optimizer.scale_loss(loss)  # so mixed precision still trains",
+           "scaled = loss",
+           breaks=("infonce_trains_in_mixed_precision",)),
+    Mutant("train_step_logs_the_scaled_loss", INFO,
+           "self.loss_tracker.update_state(loss)",
+           "self.loss_tracker.update_state(scaled)",
+           breaks=("infonce_trains_in_mixed_precision",), says="not what scale_loss returned"),
+]
