@@ -34,7 +34,7 @@ from dlkit.data import (  # noqa: E402
     sample_joint,
 )
 from dlkit.plots import save_loss_curves  # noqa: E402
-from dlkit.training import run_dir  # noqa: E402
+from dlkit.training import run_dir, tensorboard_callbacks  # noqa: E402
 
 keras = backend.keras()  # the quiet TensorFlow import, before information.py imports it
 tf = backend.tensorflow()
@@ -106,7 +106,8 @@ x, y = correlated_gaussians(batch * steps, dim, rho, seed=24)
 x_test, y_test = correlated_gaussians(2048, dim, rho, seed=25)
 model = information.InfoNCEEstimator(dim, hidden_units=(64,), embed_dim=16)
 model.compile(optimizer=keras.optimizers.Adam(3e-3))
-history = model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+history = model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False,
+                    callbacks=tensorboard_callbacks(out / "infonce"))
 save_loss_curves({"mi": history.history["mi"]}, out / "infonce_training.png",
                  title=f"InfoNCE during training (truth {truth:.2f} nats)")
 scores = model.critic(x_test[:batch], y_test[:batch])
