@@ -14,7 +14,7 @@ from autograder.checks.lab24_information.probes import (
 )
 from autograder.verdicts import expect_close
 
-HIDDEN_TRAIN = {"dim": 3, "rho": 0.6, "batch_size": 64, "steps": 150, "learning_rate": 3e-3,
+HIDDEN_TRAIN = {"dim": 3, "rho": 0.6, "batch_size": 64, "steps": 100, "learning_rate": 3e-3,
                 "seed": 7}
 
 
