@@ -86,7 +86,8 @@ def miller_madow_entropy(samples, num_values: int, base: float = 2.0) -> float:
     # BEGIN SOLUTION m = number of distinct values seen; add (m - 1) / (2 N) / log(base) to
     #   the plug-in entropy
     seen = np.count_nonzero(np.bincount(samples.astype(np.int64), minlength=num_values))
-    return plug_in_entropy(samples, num_values, base) + (seen - 1) / (2 * len(samples)) / np.log(base)
+    correction = (seen - 1) / (2 * len(samples)) / np.log(base)
+    return plug_in_entropy(samples, num_values, base) + correction
     # END SOLUTION
 
 
