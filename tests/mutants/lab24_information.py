@@ -6,6 +6,7 @@ mistake in a bound does not cost train_step's points."""
 from tests.mutants import Mutant
 
 INFO = "information.py"
+BN = "bottleneck.py"
 
 MUTANTS = [
     # Natural log where the default base is 2: every entropy in nats, labelled bits.
@@ -64,4 +65,56 @@ MUTANTS = [
            "scaled = self.optimizer.scale_loss(loss)  # so mixed precision still trains",
            "scaled = loss",
            breaks=("infonce_trains_in_mixed_precision",)),
+    # MINE without its correction: the batch's mean of exp(T) in the denominator.
+    Mutant("mine_uncorrected_denominator", BN,
+           "denominator = tf.stop_gradient(tf.cast(running_mean, tf.float32))",
+           "denominator = tf.stop_gradient(tf.reduce_mean(tf.exp(marginal_scores)))",
+           breaks=("mine_corrected_gradient",), says="biased DV gradient"),
+    Mutant("moving_average_decay_swapped", BN,
+           "return decay * tf.cast(running, tf.float32) + (1.0 - decay) * tf.cast(value, "
+           "tf.float32)",
+           "return (1.0 - decay) * tf.cast(running, tf.float32) + decay * tf.cast(value, "
+           "tf.float32)",
+           breaks=("mine_corrected_gradient", "mine_train_step_one_step"), says="OLD average"),
+    # The denominator from before this batch's update.
+    Mutant("mine_step_uses_the_old_average", BN,
+           "            loss = -mine_surrogate(joint, marginal, running)\n",
+           "            loss = -mine_surrogate(joint, marginal, self.running_mean)\n",
+           breaks=("mine_train_step_one_step",), says="BEFORE"),
+    Mutant("vib_rate_prior_first", BN,
+           "return tfd.kl_divergence(posterior, standard_normal(latent_dim))",
+           "return tfd.kl_divergence(standard_normal(latent_dim), posterior)",
+           breaks=("vib_posterior_and_rate",), says="posterior goes"),
+    Mutant("posterior_scale_exp_not_softplus", BN,
+           "scale = tf.nn.softplus(params[:, latent_dim:]) + 1e-4",
+           "scale = tf.exp(params[:, latent_dim:])",
+           breaks=("vib_posterior_and_rate",), says="softplus"),
+    Mutant("vib_beta_on_the_cross_entropy", BN,
+           "return tf.reduce_mean(ce) + beta * tf.reduce_mean(tf.cast(rates, tf.float32))",
+           "return beta * tf.reduce_mean(ce) + tf.reduce_mean(tf.cast(rates, tf.float32))",
+           breaks=("vib_loss_values",), says="RATE"),
+    Mutant("iwae_without_log_k", BN,
+           "return tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(k)",
+           "return tf.reduce_logsumexp(log_weights, axis=0)",
+           breaks=("iwae_and_bits_values",), says="log K"),
+    Mutant("bits_per_dim_stays_in_nats", BN,
+           "return nats / (num_dims * math.log(2.0))",
+           "return nats / num_dims",
+           breaks=("iwae_and_bits_values",), says="nats to bits"),
+    # The VIB trained without its bottleneck: beta never reaches the loss.
+    Mutant("vib_train_step_ignores_beta", BN,
+           "loss = vib_loss(labels, logits, rates, self.beta)",
+           "loss = vib_loss(labels, logits, rates, 0.0)",
+           breaks=("vib_beta_tradeoff",), says="rate"),
+    # Importance weights without the prior: not log p(x, z) - log q(z | x).
+    Mutant("iwae_weights_without_the_prior", BN,
+           "return (self.likelihood(z).log_prob(x) + standard_normal(self.latent_dim)"
+           ".log_prob(z)\n                - posterior.log_prob(z))",
+           "return self.likelihood(z).log_prob(x) - posterior.log_prob(z)",
+           breaks=("vae_bits_back",)),
+    Mutant("vae_train_step_loss_not_scaled", BN,
+           "            loss = tf.reduce_mean(rates + distortion)\n"
+           "            scaled = self.optimizer.scale_loss(loss)",
+           "            loss = tf.reduce_mean(rates + distortion)\n            scaled = loss",
+           breaks=("vae_trains_in_mixed_precision",)),
 ]
