@@ -55,15 +55,15 @@ def _(student, reference):
     values = np.asarray(student["values"]).reshape(-1)
     masks = student["masks"]
     expect_equal(values.shape, (16,), f"the shape of {what} for 16 coalitions")
+    expect_close_naming(values, reference["values"], what, [
+        (student["background_mean_first"], "the background is averaged BEFORE the model; "
+         "average model_fn's OUTPUTS over the background rows")], rtol=1e-9, atol=1e-9)
     full, empty = masks.all(axis=1), ~masks.any(axis=1)
     expect_close(values[full], [student["at_x"]], f"{what} for the full coalition (model_fn(x))",
                  rtol=1e-9, atol=1e-9)
     expect_close(values[empty], [student["on_background"]],
                  f"{what} for the empty coalition (the mean of model_fn over the background)",
                  rtol=1e-9, atol=1e-9)
-    expect_close_naming(values, reference["values"], what, [
-        (student["background_mean_first"], "the background is averaged BEFORE the model; "
-         "average model_fn's OUTPUTS over the background rows")], rtol=1e-9, atol=1e-9)
     expect_true(student["calls"] == 1, f"{what} called model_fn {student['calls']} times for "
                 "16 coalitions: stack every (coalition, background row) into one batch")
 
