@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 
-
 # ---- Given helpers -----------------------------------------------------------------------
 
 def all_coalitions(n_players: int) -> np.ndarray:
