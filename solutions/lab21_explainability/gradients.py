@@ -121,11 +121,9 @@ def guided_backprop(model, x, target) -> np.ndarray:
     with tf.GradientTape() as tape:
         tape.watch(x)
         h = x
-        for layer in model.layers:
-            if isinstance(layer, keras.layers.ReLU):
-                h = guided_relu(h)
-            else:
-                h = layer(h, training=False)
+        for step in model.layers:
+            is_relu = isinstance(step, keras.layers.ReLU)
+            h = guided_relu(h) if is_relu else step(h, training=False)
         total = tf.reduce_sum(target_scores(h, target))
     return tape.gradient(total, x).numpy()
     # END SOLUTION

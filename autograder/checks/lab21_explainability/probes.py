@@ -103,7 +103,7 @@ def shapley_by_orders(table) -> np.ndarray:
     contribution when it joins the players before it."""
     table = np.asarray(table, dtype=np.float64)
     n_players = int(round(math.log2(len(table))))
-    phi = np.zeros(n_players)
+    phi = np.zeros(n_players, dtype=np.float64)
     for order in itertools.permutations(range(n_players)):
         members = 0
         for player in order:
