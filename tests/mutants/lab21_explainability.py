@@ -29,8 +29,8 @@ MUTANTS = [
            breaks=("guided_relu",), says="ordinary ReLU"),
     # The model called whole: its ReLU layers are never swapped.
     Mutant("guided_backprop_never_swaps_the_relus", GRADIENTS,
-           "            if isinstance(layer, keras.layers.ReLU):\n                h = guided_relu(h)",
-           "            if False:\n                h = guided_relu(h)",
+           "is_relu = isinstance(step, keras.layers.ReLU)",
+           "is_relu = False",
            breaks=("guided_backprop",), says="in place of every"),
     # The left Riemann sum.
     Mutant("ig_left_riemann_sum", GRADIENTS,
