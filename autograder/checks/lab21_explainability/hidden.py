@@ -59,13 +59,13 @@ def _(student, reference):
 def integrated_gradients_relu_net(lab, rng):
     model = tiny_convnet(rng, size=5)
     x = rng.normal(size=(2, 5, 5, 1)).astype("float32")
-    ig = lab.gradients.integrated_gradients(model, x, np.array([0, 1]), None, steps=64)
+    ig = lab.gradients.integrated_gradients(model, x, np.array([0, 1]), None, steps=32)
     return {"ig": ig, "gap": lab.gradients.completeness_gap(model, x, np.array([0, 1]), ig)}
 
 
 @integrated_gradients_relu_net.verdict
 def _(student, reference):
-    expect_close(student["ig"], reference["ig"], "integrated_gradients on a ReLU CNN, 64 steps",
+    expect_close(student["ig"], reference["ig"], "integrated_gradients on a ReLU CNN, 32 steps",
                  rtol=1e-3, atol=1e-5)
     expect_close(student["gap"], reference["gap"], "its completeness gap", rtol=1e-2, atol=1e-4)
 
