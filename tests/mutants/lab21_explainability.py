@@ -13,6 +13,11 @@ MUTANTS = [
            "total = tf.reduce_sum(target_scores(model(x, training=False), target))",
            "total = tf.reduce_sum(target_scores(tf.nn.softmax(model(x, training=False)), target))",
            breaks=("input_gradients",), says="probability"),
+    # abs after the max: a large negative gradient is lost to a small positive one.
+    Mutant("saliency_abs_of_the_max", GRADIENTS,
+           "return np.abs(np.asarray(gradients)).max(axis=-1)",
+           "return np.abs(np.asarray(gradients).max(axis=-1))",
+           breaks=("saliency_map",), says="abs after max"),
     Mutant("saliency_mean_over_channels", GRADIENTS,
            "return np.abs(np.asarray(gradients)).max(axis=-1)",
            "return np.abs(np.asarray(gradients)).mean(axis=-1)",
@@ -21,7 +26,7 @@ MUTANTS = [
     Mutant("smoothgrad_absolute_sigma", GRADIENTS,
            "scale = (sigma * value_range).reshape(-1, *([1] * (x.ndim - 1)))",
            "scale = (sigma + 0 * value_range).reshape(-1, *([1] * (x.ndim - 1)))",
-           breaks=("smoothgrad",), says="max\\(\\) - x\\[n\\].min"),
+           breaks=("smoothgrad",), says="sigma itself"),
     # The ordinary ReLU backward pass: negative gradients pass too.
     Mutant("guided_relu_is_a_plain_relu", GRADIENTS,
            "keep = tf.cast(x > 0, upstream.dtype) * tf.cast(upstream > 0, upstream.dtype)",
@@ -32,6 +37,11 @@ MUTANTS = [
            "is_relu = isinstance(step, keras.layers.ReLU)",
            "is_relu = False",
            breaks=("guided_backprop",), says="in place of every"),
+    # The layers run in training mode: Dropout and BatchNormalization change the output.
+    Mutant("guided_backprop_in_training_mode", GRADIENTS,
+           "h = guided_relu(h) if is_relu else step(h, training=False)",
+           "h = guided_relu(h) if is_relu else step(h, training=True)",
+           breaks=("guided_backprop",), says="training mode"),
     # The left Riemann sum.
     Mutant("ig_left_riemann_sum", GRADIENTS,
            "alpha = (k + 0.5) / steps",
@@ -51,6 +61,11 @@ MUTANTS = [
            "z = np.where(masks[:, None, :], x[None, None, :], "
            "background.mean(axis=0)[None, None, :] + 0 * background[None, :, :])",
            breaks=("masked_value_function",), says="BEFORE the model"),
+    # The where's branches swapped: the coalition takes the background, the others x.
+    Mutant("value_function_swaps_the_where", SHAPLEY,
+           "z = np.where(masks[:, None, :], x[None, None, :], background[None, :, :])",
+           "z = np.where(masks[:, None, :], background[None, :, :], x[None, None, :])",
+           breaks=("masked_value_function",), says="swapped"),
     # 1/M for every coalition size: not divided by the number of coalitions of that size.
     Mutant("shapley_weight_uniform_over_sizes", SHAPLEY,
            "weights = [math.factorial(int(s)) * math.factorial(n_players - int(s) - 1)\n"
@@ -67,6 +82,11 @@ MUTANTS = [
            "orders = [rng.permutation(n_players) for _ in range(permutations)]",
            "orders = [rng.permutation(n_players)] * permutations",
            breaks=("permutation_shapley", "permutation_error_shrinks")),
+    # The gain of the j-th player to join credited to player j, not to player order[j].
+    Mutant("permutation_shapley_credits_the_position", SHAPLEY,
+           "phi[order] += np.diff(values[p])",
+           "phi += np.diff(values[p])",
+           breaks=("permutation_shapley", "permutation_error_shrinks"), says="POSITION"),
     Mutant("shapley_kernel_without_the_binomial", SHAPLEY,
            "(n_players - 1) / (math.comb(n_players, int(s)) * int(s) * (n_players - int(s)))",
            "(n_players - 1) / (int(s) * (n_players - int(s)))",
@@ -76,4 +96,9 @@ MUTANTS = [
            "return np.append(head, total - head.sum())",
            "return np.append(head, 0.0)",
            breaks=("kernel_shap",), says="sum to"),
+    # Ordinary least squares: the kernel weights forgotten.
+    Mutant("kernel_shap_unweighted", SHAPLEY,
+           "root = np.sqrt(shapley_kernel(n_players, z.sum(axis=1).astype(int)))",
+           "root = np.ones(len(z))",
+           breaks=("kernel_shap",), says="ORDINARY least squares"),
 ]

@@ -20,16 +20,17 @@ from autograder.verdicts import expect_close, expect_shape, expect_true
 
 
 class SineModel:
-    """logits[n, k] = (k + 1) * sum(sin(x[n])) for k < classes: the score of class k has the
-    exact gradient (k + 1) * cos(x)."""
+    """logits[n, k] = (k + 1) * sum(sin(x[n]) + offset) for k < classes: the score of class k
+    has the exact gradient (k + 1) * cos(x); with an offset, the zero image scores nonzero."""
 
-    def __init__(self, classes: int = 3):
+    def __init__(self, classes: int = 3, offset: float = 0.0):
         self.classes = classes
+        self.offset = offset
 
     def __call__(self, x, training=None):
         import tensorflow as tf
         x = tf.convert_to_tensor(x, tf.float32)
-        total = tf.reduce_sum(tf.reshape(tf.sin(x), (tf.shape(x)[0], -1)), axis=1)
+        total = tf.reduce_sum(tf.reshape(tf.sin(x) + self.offset, (tf.shape(x)[0], -1)), axis=1)
         return total[:, None] * tf.range(1, self.classes + 1, dtype=tf.float32)[None, :]
 
 
@@ -40,13 +41,35 @@ def sine_gradients(model, x, target):
     return (factor.reshape(-1, *([1] * (x.ndim - 1))) * np.cos(x)).astype(np.float32)
 
 
+_SWITCH = []
+
+
+def training_switch():
+    """A layer whose output depends on the training flag, like Dropout but deterministic:
+    the identity at inference (training False or None); with training=True every other unit
+    is zeroed and the others doubled. A model holding it tells whether its layers were called
+    with training=False."""
+    if not _SWITCH:
+        import keras
+
+        class TrainingSwitch(keras.layers.Layer):
+            def call(self, h, training=False):
+                if not training:
+                    return h
+                units = h.shape[-1]
+                return h * np.tile([2.0, 0.0], units // 2 + 1)[:units].astype("float32")
+        _SWITCH.append(TrainingSwitch)
+    return _SWITCH[0]()
+
+
 def tiny_convnet(rng, activation_layers=True, classes=3, size=5, channels=1):
-    """A random Conv2D-ReLU-Flatten-Dense-ReLU-Dense network on (size, size, channels)."""
+    """A random Conv2D-ReLU-Flatten-Switch-Dense-ReLU-Dense network on (size, size, channels),
+    Switch a training_switch() (the identity at inference)."""
     import keras
     model = keras.Sequential([
         keras.Input((size, size, channels)),
         keras.layers.Conv2D(3, 3, padding="same"), keras.layers.ReLU(),
-        keras.layers.Flatten(),
+        keras.layers.Flatten(), training_switch(),
         keras.layers.Dense(6), keras.layers.ReLU(),
         keras.layers.Dense(classes)])
     for variable in model.weights:
@@ -54,18 +77,22 @@ def tiny_convnet(rng, activation_layers=True, classes=3, size=5, channels=1):
     return model
 
 
-def layerwise_gradient(model, x, target, relu_backward, relu_forward=None):
+def layerwise_gradient(model, x, target, relu_backward, relu_forward=None, training=False):
     """d score / d x by an explicit backward sweep over model.layers: record each layer's
     input on the way up, then, from the one-hot seed at the logits, take each layer's
     vector-Jacobian product alone with tf.GradientTape, and at ReLU layers apply
-    relu_backward(layer_input, upstream) instead (and relu_forward on the way up, if given)."""
+    relu_backward(layer_input, upstream) instead (and relu_forward on the way up, if given).
+    training: the flag the other layers are called with."""
     import tensorflow as tf
     h = tf.constant(np.asarray(x, dtype="float32"))
     inputs = []
     for layer in model.layers:
         inputs.append(h)
         is_relu = layer.__class__.__name__ == "ReLU"
-        h = relu_forward(h) if is_relu and relu_forward is not None else layer(h)
+        if is_relu and relu_forward is not None:
+            h = relu_forward(h)
+        else:
+            h = layer(h, training=training)
     target = np.broadcast_to(np.asarray(target), (len(x),))
     upstream = tf.constant(np.eye(h.shape[-1], dtype="float32")[target])
     for layer, layer_input in zip(reversed(model.layers), reversed(inputs)):
@@ -74,7 +101,7 @@ def layerwise_gradient(model, x, target, relu_backward, relu_forward=None):
             continue
         with tf.GradientTape() as tape:
             tape.watch(layer_input)
-            out = layer(layer_input)
+            out = layer(layer_input, training=training)
         upstream = tape.gradient(out, layer_input, output_gradients=upstream)
     return upstream.numpy()
 

@@ -29,6 +29,12 @@ from autograder.verdicts import (
 IG_TOLERANCE = 1e-2
 
 
+# The checks' tiny CNN holds a layer that, like Dropout, acts only in training mode.
+TRAINING_MODE = ("the model's layers ran in training mode (training=True): a Dropout or "
+                 "BatchNormalization layer then changes the output; call them with "
+                 "training=False")
+
+
 def _plain_relu_backward(layer_input, upstream):
     import tensorflow as tf
     return upstream * tf.cast(layer_input > 0, upstream.dtype)
@@ -57,7 +63,9 @@ def input_gradients(lab, rng):
             "sweep_one": layerwise_gradient(model, x, 1, _plain_relu_backward),
             "all_logits": tape.gradient(everything, xt).numpy(),
             "probability": tape.gradient(probability, xt).numpy(),
-            "class_zero": layerwise_gradient(model, x, 0, _plain_relu_backward)}
+            "class_zero": layerwise_gradient(model, x, 0, _plain_relu_backward),
+            "training": layerwise_gradient(model, x, per_example, _plain_relu_backward,
+                                           training=True)}
 
 
 @input_gradients.verdict
@@ -71,7 +79,8 @@ def _(student, reference):
          (student["probability"], "that is the gradient of the softmax probability; explain "
           "the target LOGIT"),
          (student["class_zero"], "that is the gradient of class 0 for every example: the "
-          "target is ignored")], rtol=1e-4, atol=1e-5)
+          "target is ignored"),
+         (student["training"], TRAINING_MODE)], rtol=1e-4, atol=1e-5)
     expect_close(student["one_target"], student["sweep_one"],
                  "input_gradients(model, x, target=1) (one int target for the whole batch)",
                  rtol=1e-4, atol=1e-5)
@@ -94,6 +103,8 @@ def _(student, reference):
     expect_close_naming(values, reference["saliency"], what, [
         (np.abs(g).mean(axis=-1), "that is the MEAN absolute gradient; take the max"),
         (g.max(axis=-1), "that is the max of the SIGNED gradients; take absolute values first"),
+        (np.abs(g.max(axis=-1)), "that is the absolute value of the max (abs after max): "
+         "take |gradient| first, then the max over the channels"),
         (np.abs(g).sum(axis=-1), "that is the SUM over channels; take the max")])
 
 
@@ -108,8 +119,16 @@ def smoothgrad(lab, rng):
     with standing_in(lab.gradients, input_gradients=sine_gradients):
         noisy = lab.gradients.smoothgrad(model, x, np.array([1, 2]), sigma=0.2, samples=6, seed=5)
         still = lab.gradients.smoothgrad(model, x, 0, sigma=0.0, samples=3, seed=1)
-    return {"noisy": noisy, "still": still, "gradient": sine_gradients(model, x, 0),
+    return {"x": x, "noisy": noisy, "still": still, "gradient": sine_gradients(model, x, 0),
             "gradient_12": sine_gradients(model, x, np.array([1, 2]))}
+
+
+def _smoothed_sine(x, spread, factor, samples, seed):
+    """The mean over the seeded noisy copies x + spread * noise of the sine model's exact
+    gradient factor * cos(.), for a noise scale `spread` given per image (N,)."""
+    draws = np.random.default_rng(seed).normal(size=(samples, *x.shape))
+    copies = x[None] + np.reshape(spread, (1, -1, 1, 1, 1)) * draws
+    return np.reshape(factor, (-1, 1, 1, 1)) * np.cos(copies).mean(axis=0)
 
 
 @smoothgrad.verdict
@@ -121,7 +140,15 @@ def _(student, reference):
     noisy = expect_shape(student["noisy"], (2, 4, 4, 1), what)
     expect_true(not np.allclose(noisy, student["gradient_12"], atol=1e-6),
                 f"{what} is the gradient at x itself: no noise was added")
-    expect_close_naming(noisy, reference["noisy"], what, [], advice="draw the noise as ONE "
+    x = student["x"].astype(np.float64)
+    factor, sigma = np.array([2.0, 3.0]), 0.2
+    batch_range = np.full(2, x.max() - x.min())
+    slips = [(_smoothed_sine(x, sigma * batch_range, factor, 6, 5), "the noise is scaled by "
+              "the range of the whole BATCH; use each image's own range, sigma * (x[n].max() "
+              "- x[n].min())"),
+             (_smoothed_sine(x, np.full(2, sigma), factor, 6, 5), "the noise std is sigma "
+              "itself; scale it by each image's range, sigma * (x[n].max() - x[n].min())")]
+    expect_close_naming(noisy, reference["noisy"], what, slips, advice="draw the noise as ONE "
                         "array rng.normal(size=(samples, *x.shape)) from "
                         "np.random.default_rng(seed), scale it by sigma * (x[n].max() - "
                         "x[n].min()) per image, and average input_gradients over the noisy "
@@ -167,8 +194,11 @@ def guided_backprop(lab, rng):
     target = np.array([1, 2, 0])
     with standing_in(lab.gradients, guided_relu=tf.nn.softplus):
         out = lab.gradients.guided_backprop(model, x, target)
-    return {"guided": out, "sweep": layerwise_gradient(model, x, target, softplus_backward, tf.nn.softplus),
-            "plain": layerwise_gradient(model, x, target, _plain_relu_backward)}
+    return {"guided": out,
+            "sweep": layerwise_gradient(model, x, target, softplus_backward, tf.nn.softplus),
+            "plain": layerwise_gradient(model, x, target, _plain_relu_backward),
+            "training": layerwise_gradient(model, x, target, softplus_backward, tf.nn.softplus,
+                                           training=True)}
 
 
 @guided_backprop.verdict
@@ -177,7 +207,8 @@ def _(student, reference):
     expect_shape(student["guided"], (3, 5, 5, 1), what)
     expect_close_naming(student["guided"], student["sweep"], what, [
         (student["plain"], "that is the plain gradient through the model's own ReLU layers: "
-         "call guided_relu in place of every keras.layers.ReLU layer")], rtol=1e-4, atol=1e-5)
+         "call guided_relu in place of every keras.layers.ReLU layer"),
+        (student["training"], TRAINING_MODE)], rtol=1e-4, atol=1e-5)
     expect_close(student["guided"], reference["guided"], what, rtol=1e-4, atol=1e-5)
 
 
@@ -215,7 +246,9 @@ def _(student, reference):
         (_riemann(x, baseline, factor, 5, 1.0), "that is the RIGHT Riemann sum (a_k = (k + 1) "
          "/ steps); use the midpoints (k + 0.5) / steps"),
         (_riemann(x, baseline, factor, 5, 0.5) / (x - baseline), "the mean gradient is not "
-         "multiplied by (x - baseline)")], rtol=1e-4, atol=1e-5)
+         "multiplied by (x - baseline)"),
+        (_riemann(x, baseline, factor, 5, 0.5) / (x - baseline) * x, "the mean gradient is "
+         "multiplied by x; multiply it by (x - baseline)")], rtol=1e-4, atol=1e-5)
     expect_close(student["zero"], reference["zero"],
                  "integrated_gradients(model, x, 1, baseline=None, steps=5) (None means a zero "
                  "baseline)", rtol=1e-4, atol=1e-5)
@@ -226,17 +259,17 @@ def _(student, reference):
        hint="gap = sum(attributions[n]) - (score(x[n]) - score(baseline[n])); with the midpoint "
        "rule it shrinks about 16-fold for 4 times the steps")
 def completeness(lab, rng):
-    """completeness_gap of random attributions; then the gap of integrated gradients of the
-    sine model (exact gradient standing in) at 4, 16, 32 and 64 steps, relative to
+    """completeness_gap of random attributions on the sine model lifted by 0.5 a pixel (so
+    the zero image scores nonzero); then the gap of integrated gradients of the sine model (exact gradient standing in) at 4, 16, 32 and 64 steps, relative to
     |f(x) - f(baseline)|."""
     x = rng.uniform(-2, 2, size=(3, 4, 4, 1)).astype("float32")
     baseline = rng.uniform(-2, 2, size=x.shape).astype("float32")
     target = np.array([2, 0, 1])
     attributions = rng.normal(size=x.shape).astype("float32")
-    model = SineModel()
+    model, lifted = SineModel(), SineModel(offset=0.5)
     out = {"x": x, "baseline": baseline, "attributions": attributions,
-           "gap": lab.gradients.completeness_gap(model, x, target, attributions, baseline),
-           "gap_zero": lab.gradients.completeness_gap(model, x, 1, attributions)}
+           "gap": lab.gradients.completeness_gap(lifted, x, target, attributions, baseline),
+           "gap_zero": lab.gradients.completeness_gap(lifted, x, 1, attributions)}
     with standing_in(lab.gradients, input_gradients=sine_gradients):
         for steps in (4, 16, 32, 64):
             ig = lab.gradients.integrated_gradients(model, x, target, baseline, steps=steps)
@@ -250,13 +283,18 @@ def _(student, reference):
     x, b = student["x"].astype(np.float64), student["baseline"].astype(np.float64)
     factor = np.array([3.0, 1.0, 2.0])
     change = factor * (np.sin(x).reshape(3, -1).sum(1) - np.sin(b).reshape(3, -1).sum(1))
+    # The scores completeness_gap sees: sum(sin + 0.5) over the 16 pixels, times the factor.
+    score_x = factor * (np.sin(x).reshape(3, -1).sum(1) + 8.0)
+    score_zero = factor * 8.0
     attributed = student["attributions"].astype(np.float64).reshape(3, -1).sum(1)
     what = "completeness_gap(model, x, [2, 0, 1], attributions, baseline)"
     gap = expect_shape(student["gap"], (3,), what)
     expect_close_naming(gap, attributed - change, what, [
         (change - attributed, "the sign is flipped: sum(attributions) - (f(x) - f(baseline))"),
-        (attributed - factor * np.sin(x).reshape(3, -1).sum(1), "f(baseline) is not "
-         "subtracted")], rtol=1e-4, atol=1e-4)
+        (attributed - score_x, "f(baseline) is not subtracted"),
+        (attributed - (score_x - score_zero), "the baseline argument is ignored: that "
+         "subtracts f(zeros), the score of the zero image; score the baseline given")],
+        rtol=1e-4, atol=1e-4)
     change_zero = 2.0 * np.sin(x).reshape(3, -1).sum(1)
     expect_close(student["gap_zero"], attributed - change_zero,
                  "completeness_gap(model, x, 1, attributions) (no baseline: zeros)",

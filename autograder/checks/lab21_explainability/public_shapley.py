@@ -55,9 +55,16 @@ def _(student, reference):
     values = np.asarray(student["values"]).reshape(-1)
     masks = student["masks"]
     expect_equal(values.shape, (16,), f"the shape of {what} for 16 coalitions")
+    # v of the complement of each coalition: what np.where with its branches swapped gives.
+    bits = (masks * (1 << np.arange(masks.shape[1]))).sum(axis=1)
+    by_bits = np.empty(16)
+    by_bits[bits] = np.asarray(reference["values"], dtype=np.float64).reshape(-1)
+    complement = by_bits[15 - bits]
     expect_close_naming(values, reference["values"], what, [
         (student["background_mean_first"], "the background is averaged BEFORE the model; "
-         "average model_fn's OUTPUTS over the background rows")], rtol=1e-9, atol=1e-9)
+         "average model_fn's OUTPUTS over the background rows"),
+        (complement, "the coalition's features come from the BACKGROUND and the others from "
+         "x (the where is swapped): the players in S take x's values")], rtol=1e-9, atol=1e-9)
     full, empty = masks.all(axis=1), ~masks.any(axis=1)
     expect_close(values[full], [student["at_x"]], f"{what} for the full coalition (model_fn(x))",
                  rtol=1e-9, atol=1e-9)
@@ -86,7 +93,10 @@ def _(student, reference):
         expect_close_naming(weights, reference[f"m{m}"], what, [
             (np.full(m, 1.0 / m), "every size gets 1/M: the weight must also divide by the "
              "number of coalitions of that size"),
-            (np.full(m, 0.5 ** (m - 1)), "that is the Banzhaf weight 1/2^(M-1)")],
+            (np.full(m, 0.5 ** (m - 1)), "that is the Banzhaf weight 1/2^(M-1)"),
+            (np.array([math.factorial(s) * math.factorial(m - s) for s in range(m)])
+             / math.factorial(m), "that is |S|! (M - |S|)! / M!: the second factorial is "
+             "(M - |S| - 1)!, the players after i")],
             rtol=1e-12, atol=1e-15)
         expect_close(float(counts @ weights), 1.0, f"the sum of {what} over all coalitions "
                      "without the player", rtol=1e-12, atol=1e-12)
@@ -151,6 +161,18 @@ def permutation_shapley(lab, rng):
             "evaluated": int(np.sum(calls))}
 
 
+def _by_position(table, orders, seed):
+    """The slip that credits the gain at position j of each seeded order to player j: the
+    mean over the orders of v(first j + 1 players) - v(first j), per position j."""
+    rng = np.random.default_rng(seed)
+    n_players = int(round(math.log2(len(table))))
+    steps = np.zeros(n_players)
+    for _ in range(orders):
+        prefix_bits = np.concatenate([[0], np.cumsum(1 << rng.permutation(n_players))])
+        steps += np.diff(np.asarray(table)[prefix_bits])
+    return steps / orders
+
+
 @permutation_shapley.verdict
 def _(student, reference):
     what = "permutation_shapley(value_fn, 5, 7, seed=3)"
@@ -162,9 +184,12 @@ def _(student, reference):
                  "v(everyone) - v(empty), so the estimate is efficient EXACTLY: is each "
                  "player's gain taken against the coalition of the players before it?)",
                  rtol=1e-9, atol=1e-9)
-    expect_close_naming(phi, reference["phi"], what, [], advice="draw the orders one after the "
-                        "other, each as rng.permutation(5), from rng = "
-                        "np.random.default_rng(seed)", rtol=1e-9, atol=1e-12)
+    expect_close_naming(phi, reference["phi"], what, [
+        (_by_position(table, 7, 3), "the gain of the j-th player to join is credited to "
+         "player j (its POSITION in the order); credit it to the player order[j]")],
+        advice="the orders are drawn one after the other, each as rng.permutation(5), from "
+        "rng = np.random.default_rng(seed); player order[j] gains v(first j + 1) - v(first j)",
+        rtol=1e-9, atol=1e-12)
     expect_true(student["calls"] == 1, f"{what} called value_fn {student['calls']} times: "
                 "put the M + 1 prefixes of every order in one call")
 
@@ -191,8 +216,9 @@ def _(student, _reference):
     expect_true(np.isfinite(e512) and e512 < MC_SHRINK * e8 and e512 < e64,
                 f"the mean error of permutation_shapley is {e8:.3g} at 8 orders, {e64:.3g} at "
                 f"64 and {e512:.3g} at 512: it must fall like 1/sqrt(orders) (below "
-                f"{MC_SHRINK} x {e8:.3g} at 512); is every order's estimate averaged, and a new "
-                "order drawn each time?")
+                f"{MC_SHRINK} x {e8:.3g} at 512); is every order's estimate averaged, a new "
+                "order drawn each time, and each gain credited to the player order[j] (not to "
+                "position j)?")
 
 
 @check(points=1, uses="shapley", task="`shapley_kernel`",
@@ -229,8 +255,30 @@ def kernel_shap(lab, rng):
             "small": np.asarray(lab.shapley.kernel_shap(table_game(small), 4), dtype=np.float64)}
 
 
+def _unweighted_fit(table):
+    """The slip that drops the kernel weights: ordinary least squares of v(S) - v(empty) on
+    the members of the coalitions 0 < |S| < M, under sum(phi) = v(everyone) - v(empty), by
+    the KKT system [[2 Z'Z, 1], [1', 0]] [phi, lam] = [2 Z' y, total]."""
+    table = np.asarray(table, dtype=np.float64)
+    n_players = int(round(math.log2(len(table))))
+    members = ((np.arange(1, len(table) - 1)[:, None] >> np.arange(n_players)) & 1).astype(float)
+    gains = table[1:-1] - table[0]
+    system = np.zeros((n_players + 1, n_players + 1))
+    system[:n_players, :n_players] = 2 * members.T @ members
+    system[:n_players, -1] = system[-1, :n_players] = 1.0
+    right = np.append(2 * members.T @ gains, table[-1] - table[0])
+    return np.linalg.solve(system, right)[:n_players]
+
+
 @kernel_shap.verdict
 def _(student, reference):
+    for name, m in (("big", 5), ("small", 4)):
+        phi = np.asarray(student[name], dtype=np.float64)
+        unweighted = _unweighted_fit(student[f"{name}_table"])
+        expect_true(phi.shape != unweighted.shape or np.allclose(phi, reference[name])
+                    or not np.allclose(phi, unweighted, rtol=1e-8, atol=1e-10),
+                    f"kernel_shap(value_fn, {m}): that is ORDINARY least squares; weight each "
+                    "coalition's squared error by shapley_kernel(M, |S|)")
     judge_shapley(student["big"], student["big_table"], "kernel_shap(value_fn, 5)", atol=1e-9)
     judge_shapley(student["small"], student["small_table"], "kernel_shap(value_fn, 4)",
                   atol=1e-9)
