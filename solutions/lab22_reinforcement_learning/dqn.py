@@ -4,10 +4,9 @@ keras.Model whose `train_step` takes one replay batch.
 A replay batch is a dict of arrays: obs (B, D) float32, actions (B,) int32, rewards (B,)
 float32, next_obs (B, D) float32, dones (B,) float32 (1.0 where the episode ended).
 """
+import keras
 import numpy as np
 import tensorflow as tf
-
-import keras
 
 
 class ReplayBuffer:

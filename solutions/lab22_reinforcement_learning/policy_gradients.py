@@ -2,10 +2,9 @@
 estimation (the advantages of actor-critic methods) and PPO's clipped surrogate objective.
 The REINFORCE agent on CartPole (gymnasium) at the bottom is given code that uses them.
 """
+import keras
 import numpy as np
 import tensorflow as tf
-
-import keras
 
 
 def discounted_returns(rewards, gamma):
