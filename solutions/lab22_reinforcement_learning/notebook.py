@@ -68,6 +68,11 @@ ax.set_ylabel("return")
 ax.legend()
 figure.savefig(out / "reinforce_returns.png", dpi=100)
 plt.close(figure)
+writer = tf.summary.create_file_writer(str(out / "reinforce"))
+with writer.as_default():
+    for step, value in enumerate(returns):
+        tf.summary.scalar("episode_return", value, step=step)
+writer.flush()
 print(f"mean return of the last {window} episodes: {returns[-window:].mean():.1f}")
 
 # %% [markdown]

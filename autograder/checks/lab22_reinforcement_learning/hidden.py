@@ -6,7 +6,8 @@ from autograder.checks.lab22_reinforcement_learning import probes
 from autograder.verdicts import expect_close, expect_true
 
 
-@check(points=1, uses="tabular", task="`value_iteration`, `greedy_policy`")
+@check(points=1, uses="tabular", task="`value_iteration`, `greedy_policy`",
+       hint="V = max_a action_values until converged; argmax over actions")
 def value_iteration_fresh(lab, rng):
     """A 5x5 gridworld with a fresh seed and a larger random MDP, against the reference."""
     from dlkit.data import make_gridworld
@@ -29,7 +30,8 @@ def _(student, reference):
                      "the value of greedy_policy", rtol=1e-6)
 
 
-@check(points=1, uses="policy_gradients", task="`discounted_returns`, `gae_advantages`")
+@check(points=1, uses="policy_gradients", task="`discounted_returns`, `gae_advantages`",
+       hint="backward passes; dones cut the bootstrap and the carried advantage")
 def returns_and_gae_fresh(lab, rng):
     """Longer fresh episodes and rollouts, against the reference."""
     pg = lab.policy_gradients
@@ -45,7 +47,8 @@ def _(student, reference):
     expect_close(student["a"], reference["a"], "gae_advantages", rtol=1e-8)
 
 
-@check(points=1, uses="policy_gradients", task="`ppo_clip_loss`")
+@check(points=1, uses="policy_gradients", task="`ppo_clip_loss`",
+       hint="-mean(minimum(ratio * A, clip(ratio) * A))")
 def ppo_fresh(lab, rng):
     """Random ratios and advantages, clip 0.1, against the reference."""
     new, old, adv = (rng.normal(size=40).astype("float32") * s for s in (0.3, 0.3, 1.0))
@@ -57,7 +60,8 @@ def _(student, reference):
     expect_close(student["loss"], reference["loss"], "ppo_clip_loss", rtol=1e-5)
 
 
-@check(points=1, uses="mcts", timeout=60, task="`MCTS.simulate`")
+@check(points=1, uses="mcts", timeout=60, task="`MCTS.simulate`",
+       hint="negate the backed-up value at every level")
 def mcts_fresh_positions(lab, rng):
     """Random mid-game positions: the chosen move is minimax-optimal."""
     got, best = [], []

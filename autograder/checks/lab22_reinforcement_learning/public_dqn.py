@@ -22,8 +22,8 @@ def replay_buffer(lab, rng):
     twin = lab.dqn.ReplayBuffer(5, 2, seed=4)
     for step in range(8):
         for b in (buffer, twin):
-            b.add(np.array([step, -step], np.float32), step % 3, float(step),
-                  np.array([step + 1, 0], np.float32), step == 7)
+            b.add(np.array([step + 1, -step], np.float32), step % 3, float(step + 1),
+                  np.array([step + 2, 0], np.float32), step == 7)
         if step == 2:
             out["len3"] = len(buffer)
             out["ids3"] = np.asarray(buffer.sample(400)["rewards"], np.float64)
@@ -32,9 +32,9 @@ def replay_buffer(lab, rng):
     batch = buffer.sample(3000)
     out["ids8"] = np.asarray(batch["rewards"], np.float64)
     out["consistent"] = bool(np.array_equal(batch["obs"][:, 0], out["ids8"])
-                             and np.array_equal(batch["actions"], out["ids8"].astype(int) % 3)
+                             and np.array_equal(batch["actions"], (out["ids8"].astype(int) - 1) % 3)
                              and np.array_equal(batch["next_obs"][:, 0], out["ids8"] + 1)
-                             and np.array_equal(batch["dones"], (out["ids8"] == 7) * 1.0))
+                             and np.array_equal(batch["dones"], (out["ids8"] == 8) * 1.0))
     out["repeats"] = bool(np.array_equal(twin.sample(3000)["rewards"], batch["rewards"]))
     return out
 
@@ -43,13 +43,13 @@ def replay_buffer(lab, rng):
 def _(student, reference):
     expect_equal(student["len3"], 3, "len(buffer) after 3 adds (capacity 5)")
     expect_equal(student["len8"], 5, "len(buffer) after 8 adds (capacity 5: it stays full)")
-    expect_true(set(student["ids3"]) == {0.0, 1.0, 2.0}, "sample() from a buffer holding 3 "
+    expect_true(set(student["ids3"]) == {1.0, 2.0, 3.0}, "sample() from a buffer holding 3 "
                 f"transitions drew {sorted(set(student['ids3']))}: draw from the filled "
-                "slots only (0 .. size - 1)")
-    expect_true(set(student["ids8"]) == {3.0, 4.0, 5.0, 6.0, 7.0}, "after 8 adds to a buffer "
+                "slots only (0 .. size - 1; an empty slot reads as reward 0)")
+    expect_true(set(student["ids8"]) == {4.0, 5.0, 6.0, 7.0, 8.0}, "after 8 adds to a buffer "
                 f"of 5, sample() drew transitions {sorted(set(student['ids8']))}: the ring must "
-                "overwrite the OLDEST (0, 1, 2) and keep 3..7")
-    counts = np.bincount(student["ids8"].astype(int), minlength=8)[3:]
+                "overwrite the OLDEST (1, 2, 3) and keep 4..8")
+    counts = np.bincount(student["ids8"].astype(int), minlength=9)[4:]
     expect_true(counts.min() > 450 and counts.max() < 750, f"sample(3000) drew the 5 stored "
                 f"transitions {counts.tolist()} times: sample uniformly")
     expect_true(student["consistent"], "sample() mixes fields of different transitions: index "
