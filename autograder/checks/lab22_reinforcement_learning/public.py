@@ -15,7 +15,11 @@ from autograder.verdicts import (
     expect_true,
 )
 
-REINFORCE_EPISODES, REINFORCE_SEED = 30, 2
+# Two seeds, averaged: at seeds 0 and 4 the reference itself collapses to ~12 in 30 episodes.
+# The margin was calibrated on 10 runs (seeds 2 and 7 at learning rates 0.008-0.012, standing
+# in for correct code whose rounding sends the episodes elsewhere): their two-seed means were
+# 38.8-78.5; a sign-flipped loss gives ~11, a policy that never updates 15.4.
+REINFORCE_EPISODES, REINFORCE_SEEDS = 30, (2, 7)
 
 
 def _worlds(rng):
@@ -297,16 +301,26 @@ def _(student, reference):
        hint="the returns-to-go, advantages with a detached baseline and the loss sign: "
        "minimising the loss must make good actions more likely")
 def reinforce_trains(lab, rng):
-    """`train_reinforce` on CartPole-v1 for 30 episodes at seed 2: the mean return of the last
-    10 episodes reaches half the reference's (and at least 20; a random policy gets ~20)."""
-    _, returns = lab.policy_gradients.train_reinforce(REINFORCE_EPISODES, seed=REINFORCE_SEED,
-                                                      max_steps=200)
-    return {"first": float(np.mean(returns[:10])), "last": float(np.mean(returns[-10:]))}
+    """`train_reinforce` on CartPole-v1 for 30 episodes at seeds 2 and 7: the mean return of
+    the last 10 episodes, averaged over both seeds, reaches 0.4 of the reference's and at
+    least 25 (an untrained policy gets ~15, a sign-flipped loss ~11)."""
+    out = {}
+    for seed in REINFORCE_SEEDS:
+        _, returns = lab.policy_gradients.train_reinforce(REINFORCE_EPISODES, seed=seed,
+                                                          max_steps=200)
+        returns = np.asarray(returns, np.float64)
+        out[f"first{seed}"] = float(np.mean(returns[:10]))
+        out[f"last{seed}"] = float(np.mean(returns[-10:]))
+    out["last"] = float(np.mean([out[f"last{seed}"] for seed in REINFORCE_SEEDS]))
+    return out
 
 
 @reinforce_trains.verdict
 def _(student, reference):
-    expect_at_least(student["last"], max(20.0, 0.5 * reference["last"]),
-                    "the mean return of the last 10 of 30 REINFORCE episodes on CartPole "
-                    f"(the reference reaches {reference['last']:.1f})")
-    expect_true(np.isfinite(student["first"]), "the first episodes' returns are not finite")
+    per_seed = ", ".join(f"{student[f'last{s}']:.1f} at seed {s}" for s in REINFORCE_SEEDS)
+    expect_at_least(student["last"], max(25.0, 0.4 * reference["last"]),
+                    "the mean return of the last 10 of 30 REINFORCE episodes on CartPole, "
+                    f"averaged over seeds 2 and 7 ({per_seed}; the reference reaches "
+                    f"{reference['last']:.1f})")
+    expect_true(all(np.isfinite(student[f"first{s}"]) for s in REINFORCE_SEEDS),
+                "the first episodes' returns are not finite")
