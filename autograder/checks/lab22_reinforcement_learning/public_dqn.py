@@ -152,3 +152,47 @@ def _(student, reference):
                           "after the optimizer step"),
                          (student["copied"], "copied from the online network; Polyak "
                           "averaging moves it by tau only")], rtol=1e-4, atol=1e-6)
+
+
+def _chain_batch():
+    """Every transition of a 4-state chain (one-hot observations): action 1 moves right,
+    action 0 left (state 0 stays); reaching state 3 pays 1 and ends the episode."""
+    states = np.repeat(np.arange(3), 2)
+    actions = np.tile(np.array([0, 1], np.int32), 3)
+    after = np.where(actions == 1, states + 1, np.maximum(states - 1, 0))
+    eye = np.eye(4, dtype="float32")
+    return {"obs": eye[states], "actions": actions, "rewards": (after == 3).astype("float32"),
+            "next_obs": eye[after], "dones": (after == 3).astype("float32")}, states, after
+
+
+@check(points=2, uses="dqn", timeout=60, task="`DQN.train_step` (training)",
+       hint="a replay batch of the whole chain, 200 steps: the online Q must reach Q*; check "
+       "the terminal mask, the target network's Q(next_obs) and the Polyak sync")
+def dqn_learns_chain(lab, rng):
+    """DQN (hidden 16, gamma 0.9, tau 0.2, Adam 0.02, seed 0) fitted for 200 steps on the
+    6 transitions of a 4-state chain: its Q-values reach Q* of the chain (computed by a sweep
+    over the table) as closely as the reference's (within 0.05, or 3 times its error)."""
+    import keras
+    import tensorflow as tf
+    batch, states, after = _chain_batch()
+    optimal = np.zeros((4, 2))
+    for _ in range(60):
+        for s, a, n in zip(states, batch["actions"], after):
+            optimal[s, a] = (n == 3) + 0.9 * (n != 3) * optimal[n].max()
+    keras.utils.set_random_seed(0)
+    model = lab.dqn.DQN(4, 2, hidden=(16,), gamma=0.9, tau=0.2)
+    model.compile(optimizer=keras.optimizers.Adam(0.02))
+    model.fit(tf.data.Dataset.from_tensors(batch).repeat(200), epochs=1, verbose=0)
+    q = np.asarray(model.online(np.eye(4, dtype="float32")[:3]), np.float64)
+    return {"q": q, "error": float(np.abs(q - optimal[:3]).max()), "optimal": optimal[:3]}
+
+
+@dqn_learns_chain.verdict
+def _(student, reference):
+    expect_true(np.all(np.isfinite(student["q"])), "the DQN's Q-values are not finite")
+    expect_true(student["error"] <= max(0.05, 3 * reference["error"]),
+                "after 200 train_steps on the chain, the online Q-values are "
+                f"{np.round(student['q'], 3).tolist()}, "
+                f"{student['error']:.3f} from Q* {np.round(student['optimal'], 3).tolist()} "
+                f"(the reference gets within {reference['error']:.4f}): are targets masked at "
+                "the terminal step and taken from the target network, and the target synced?")
