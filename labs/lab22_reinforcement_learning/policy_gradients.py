@@ -45,6 +45,16 @@ def ppo_clip_loss(new_log_probs, old_log_probs, advantages, clip=0.2):
 
 # ---- REINFORCE with a baseline on CartPole (given code, except `reinforce_update`) ----------
 
+def actor_critic_loss(logits, values, actions, returns, value_coef=0.5, entropy_coef=0.01):
+    """The advantage actor-critic loss: the policy term is policy_gradient_loss on the
+    advantages returns - values, detached (the critic learns from its own term only); plus
+    value_coef times the critic's mean squared error to the returns; minus entropy_coef
+    times the policy's mean entropy (a bonus that keeps it exploring). logits: (N, A) float;
+    values, returns: (N,) float; actions: (N,) int. Returns a scalar."""
+    # TODO: advantages = stop_gradient(returns - values) into policy_gradient_loss; value term
+    #       mean((returns - values)^2); entropy -sum_a p log p per sample, averaged
+    raise NotImplementedError("fill in the TODO above")
+
 def mlp(inputs, outputs, hidden=(32,), name=None):
     """A small tanh MLP, built."""
     model = keras.Sequential([keras.Input((inputs,))]

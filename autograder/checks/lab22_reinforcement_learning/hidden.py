@@ -63,7 +63,8 @@ def _(student, reference):
 @check(points=1, uses="mcts", timeout=60, task="`MCTS.simulate`",
        hint="negate the backed-up value at every level")
 def mcts_fresh_positions(lab, rng):
-    """Random mid-game positions: the chosen move is minimax-optimal."""
+    """Random mid-game positions: the chosen move is minimax-optimal; the root's visits and
+    the backed-up signs after a fresh number of simulations from a fresh opening."""
     got, best = [], []
     for _ in range(4):
         board = [0] * 9
@@ -74,10 +75,17 @@ def mcts_fresh_positions(lab, rng):
         move, _ = lab.mcts.MCTS(seed=1).search(board, 500)
         got.append(values.get(int(move), -9))
         best.append(max(values.values()))
-    return {"got": np.array(got), "best": np.array(best)}
+    board = [0] * 9
+    board[int(rng.integers(9))] = 1
+    sims = int(rng.integers(25, 40))
+    root_visits, rows = probes.backup_table(lab.mcts, tuple(board), sims, seed=2)
+    return {"got": np.array(got), "best": np.array(best), "root_visits": root_visits,
+            "rows": rows, "sims": sims}
 
 
 @mcts_fresh_positions.verdict
 def _(student, reference):
+    problem = probes.backup_problem(student["root_visits"], student["rows"], student["sims"])
+    expect_true(problem is None, f"MCTS.simulate on a fresh position: {problem}")
     expect_true(np.all(student["got"] >= student["best"]),
                 "MCTS picks a move worse than minimax on a fresh position")

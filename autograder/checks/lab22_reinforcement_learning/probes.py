@@ -43,8 +43,9 @@ def brute_returns(rewards, gamma):
                      for t in range(len(rewards))])
 
 
-def brute_gae(rewards, values, last_value, dones, gamma, lam):
-    """A_t = sum_l (gamma lam)^l delta_{t+l}, stopping after the first done step."""
+def brute_gae(rewards, values, last_value, dones, gamma, lam, stop_at_done=True):
+    """A_t = sum_l (gamma lam)^l delta_{t+l}, stopping after the first done step (or, with
+    stop_at_done=False, summing on into the next episode: a known slip)."""
     values_next = np.append(values[1:], last_value)
     deltas = [rewards[t] + gamma * values_next[t] * (not dones[t]) - values[t]
               for t in range(len(rewards))]
@@ -53,7 +54,7 @@ def brute_gae(rewards, values, last_value, dones, gamma, lam):
         total = 0.0
         for k in range(t, len(rewards)):
             total += (gamma * lam) ** (k - t) * deltas[k]
-            if dones[k]:
+            if dones[k] and stop_at_done:
                 break
         advantages.append(total)
     return np.array(advantages)
@@ -127,3 +128,43 @@ TEST_POSITIONS = (
     (1, 0, 0, 0, 0, 0, 0, 0, -1),       # X to move: a forced win exists
     (1, -1, 0, 0, 1, 0, 0, 0, -1),      # O to move... X threatens
 )
+
+
+def backup_table(mcts, board, simulations, seed=0):
+    """Run `simulations` of the student's MCTS.simulate from a fresh root on `board`, with
+    leaves valued by a stand-in of known behaviour (0.5 for player 1, so 0.5 * to_move for
+    the player to move); returns the root's visits and one row per non-root node:
+    (depth, player who moved into it, visits, value_sum). A correct backup gives every node
+    value_sum == 0.5 * mover * visits, and the root `simulations` visits."""
+    search = mcts.MCTS(seed=seed)
+    search.evaluate = lambda b: 0.5 * mcts.to_move(b)
+    root = mcts.Node(1.0)
+    search.expand(root, board)
+    for _ in range(simulations):
+        search.simulate(root, board)
+    rows, stack = [], [(child, 1, mcts.to_move(board)) for child in root.children.values()]
+    while stack:
+        node, depth, mover = stack.pop()
+        rows.append((depth, mover, node.visits, node.value_sum))
+        stack.extend((child, depth + 1, -mover) for child in node.children.values())
+    return int(root.visits), np.array(rows, np.float64).reshape(-1, 4)
+
+
+def backup_problem(root_visits, rows, simulations):
+    """What is wrong with a backup table from `backup_table`, or None."""
+    if root_visits != simulations:
+        return (f"after {simulations} simulations the root's own visits are {root_visits}: the "
+                "root must be on the backed-up path too (visits += 1 every simulation), or "
+                "sqrt(N(root)) = 0 in select_child and the root never explores")
+    visited = rows[rows[:, 2] > 0]
+    expected = 0.5 * visited[:, 1] * visited[:, 2]
+    wrong = ~np.isclose(visited[:, 3], expected, atol=1e-9)
+    if not wrong.any():
+        return None
+    if np.allclose(visited[:, 3], -expected, atol=1e-9):
+        return ("every node's value_sum has the sign of the player TO MOVE there; it must be "
+                "for the player who MOVED INTO it (-value at the leaf)")
+    depths = sorted({int(d) for d in visited[wrong, 0]})
+    return (f"with leaves worth +0.5 to player 1, nodes at depth {depths} hold value_sums of "
+            "the wrong sign for the player who moved into them: negate the backed-up value "
+            "at every level on the way up")

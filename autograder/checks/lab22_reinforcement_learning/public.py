@@ -127,38 +127,47 @@ def _(student, reference):
 @check(points=2, uses="policy_gradients", task="`policy_gradient_loss`",
        hint="-mean(log_softmax(logits)[i, a_i] * stop_gradient(advantages_i))")
 def policy_gradient_loss(lab, rng):
-    """The loss and its gradients (tf.GradientTape) on random logits and signed advantages,
-    against numpy: d/dlogits = -(onehot - softmax) * A / N, and none for the advantages."""
+    """The loss on three batches of random logits and signed advantages (8, 5 and 11
+    samples, 3 actions) and its gradients (tf.GradientTape) on the first, against numpy:
+    d/dlogits = -(onehot - softmax) * A / N, and none for the advantages."""
     import tensorflow as tf
-    logits = tf.Variable(rng.normal(size=(8, 3)).astype("float32"))
-    actions = rng.integers(0, 3, size=8).astype("int32")
-    advantages = tf.Variable(rng.normal(size=8).astype("float32"))
-    with tf.GradientTape() as tape:
-        loss = lab.policy_gradients.policy_gradient_loss(logits, actions, advantages)
-    grad_logits, grad_adv = tape.gradient(loss, [logits, advantages])
-    z, a = logits.numpy().astype(np.float64), advantages.numpy().astype(np.float64)
-    log_p = probes.log_softmax(z)
-    onehot = np.eye(3)[actions]
-    return {"loss": float(loss), "grad_logits": grad_logits,
-            "grad_adv": np.zeros(8) if grad_adv is None else grad_adv,
-            "numpy_loss": -np.mean(log_p[np.arange(8), actions] * a),
-            "numpy_grad": -(onehot - np.exp(log_p)) * a[:, None] / 8,
-            "probs_loss": -np.mean(np.exp(log_p)[np.arange(8), actions] * a),
-            "sum_loss": -np.sum(log_p[np.arange(8), actions] * a)}
+    out = {k: [] for k in ("loss", "numpy_loss", "probs_loss", "sum_loss")}
+    for k, n in enumerate((8, 5, 11)):
+        logits = tf.Variable(rng.normal(size=(n, 3)).astype("float32"))
+        actions = rng.integers(0, 3, size=n).astype("int32")
+        advantages = tf.Variable(rng.normal(size=n).astype("float32"))
+        with tf.GradientTape() as tape:
+            loss = lab.policy_gradients.policy_gradient_loss(logits, actions, advantages)
+        z, a = logits.numpy().astype(np.float64), advantages.numpy().astype(np.float64)
+        log_p = probes.log_softmax(z)
+        out["loss"].append(float(loss))
+        out["numpy_loss"].append(-np.mean(log_p[np.arange(n), actions] * a))
+        out["probs_loss"].append(-np.mean(np.exp(log_p)[np.arange(n), actions] * a))
+        out["sum_loss"].append(-np.sum(log_p[np.arange(n), actions] * a))
+        if k == 0:
+            grad_logits, grad_adv = tape.gradient(loss, [logits, advantages])
+            out["grad_logits"] = grad_logits
+            out["grad_adv"] = np.zeros(n) if grad_adv is None else grad_adv
+            out["numpy_grad"] = -(np.eye(3)[actions] - np.exp(log_p)) * a[:, None] / n
+    return {k: np.asarray(v, np.float64) if isinstance(v, list) else v for k, v in out.items()}
 
 
 @policy_gradient_loss.verdict
 def _(student, reference):
-    what = "policy_gradient_loss(logits, actions, advantages)"
+    what = "policy_gradient_loss(logits, actions, advantages) on three batches"
     expect_close_naming(student["loss"], student["numpy_loss"], what,
                         [(-student["numpy_loss"], "the sign is flipped: minimising it must "
                           "RAISE log pi of actions with positive advantage"),
                          (student["probs_loss"], "uses probabilities, not LOG-probabilities"),
-                         (student["sum_loss"], "a batch SUM; take the mean")], rtol=1e-5)
+                         (student["sum_loss"], "a batch SUM; take the mean"),
+                         (student["numpy_loss"] / 3, "a mean over the (N, A) one-hot product "
+                          "divides by the number of actions too: sum over the actions, mean "
+                          "over the batch")], rtol=1e-5)
     expect_close(student["grad_logits"], student["numpy_grad"],
-                 f"the gradient of {what} with respect to the logits", rtol=1e-4, atol=1e-6)
+                 "the gradient of policy_gradient_loss on the first batch with respect to "
+                 "the logits", rtol=1e-4, atol=1e-6)
     expect_true(np.allclose(student["grad_adv"], 0.0),
-                f"{what} sends gradients into the advantages: wrap them in tf.stop_gradient "
+                "policy_gradient_loss sends gradients into the advantages: wrap them in tf.stop_gradient "
                 "(the baseline must not be trained through the policy loss)")
 
 
@@ -178,6 +187,9 @@ def gae_advantages(lab, rng):
         out[f"brute{k}"] = probes.brute_gae(rewards, values, 0.7, dones, 0.95, lam)
         out[f"unmasked{k}"] = probes.brute_gae(rewards, values, 0.7, np.zeros(12, bool),
                                                0.95, lam)
+        out[f"carried{k}"] = probes.brute_gae(rewards, values, 0.7, dones, 0.95, lam,
+                                              stop_at_done=False)
+        out[f"no_last{k}"] = probes.brute_gae(rewards, values, 0.0, dones, 0.95, lam)
     return out
 
 
@@ -187,7 +199,12 @@ def _(student, reference):
         expect_close_naming(student[f"a{k}"], student[f"brute{k}"],
                             f"gae_advantages(..., gamma=0.95, lam={lam})",
                             [(student[f"unmasked{k}"], "ignores dones: an episode's end must "
-                              "stop both the bootstrap and the advantage carried back")],
+                              "stop both the bootstrap and the advantage carried back"),
+                             (student[f"carried{k}"], "a done step cuts the bootstrap but the "
+                              "next episode's advantage is still carried back across it: "
+                              "multiply A_next by (1 - done) too"),
+                             (student[f"no_last{k}"], "the final step bootstraps from 0; the "
+                              "rollout was cut mid-episode, so V_next there is last_value")],
                             rtol=1e-9)
 
 
@@ -238,8 +255,76 @@ def _linear_policy_loss(logits, actions, advantages):
     -mean(logits[i, a_i] * A_i), raw logits (no log-softmax). It records the advantages."""
     import tensorflow as tf
     _linear_policy_loss.seen = tf.identity(advantages).numpy()
-    taken = tf.reduce_sum(tf.one_hot(actions, 2) * logits, axis=1)
+    taken = tf.reduce_sum(tf.one_hot(actions, tf.shape(logits)[-1]) * logits, axis=1)
     return -tf.reduce_mean(taken * tf.stop_gradient(advantages))
+
+
+@check(points=2, uses="policy_gradients", task="`actor_critic_loss`",
+       hint="policy_gradient_loss(logits, actions, stop_gradient(returns - values)) + "
+       "value_coef * mean((returns - values)^2) - entropy_coef * mean(-sum p log p)")
+def actor_critic_loss(lab, rng):
+    """The loss (value_coef 0.7, entropy_coef 0.05) on random logits, values and returns, and
+    its gradients with respect to the logits and the values (tf.GradientTape), against
+    numpy and finite differences; the policy term goes through a stand-in
+    policy_gradient_loss (-mean(logits[i, a_i] * A_i)) when actor_critic_loss calls it."""
+    import tensorflow as tf
+    pg = lab.policy_gradients
+    n = 10
+    logits = tf.Variable(rng.normal(size=(n, 3)).astype("float32"))
+    values = tf.Variable(rng.normal(size=n).astype("float32"))
+    actions = rng.integers(0, 3, size=n).astype("int32")
+    returns = (rng.normal(size=n) * 2.0).astype("float32")
+    with standing_in(pg, policy_gradient_loss=_linear_policy_loss):
+        _linear_policy_loss.seen = None
+        with tf.GradientTape() as tape:
+            loss = pg.actor_critic_loss(logits, values, actions, returns,
+                                        value_coef=0.7, entropy_coef=0.05)
+        grad_logits, grad_values = tape.gradient(loss, [logits, values])
+    stood_in = _linear_policy_loss.seen is not None
+    z0, v0 = logits.numpy().astype(np.float64), values.numpy().astype(np.float64)
+    g, rows = returns.astype(np.float64), np.arange(n)
+    advantages = g - v0  # a copy: the differences below move v0 but not the advantages
+
+    def terms(z, v, advantages):
+        log_p = probes.log_softmax(z)
+        taken = z[rows, actions] if stood_in else log_p[rows, actions]
+        entropy = np.mean(-np.sum(np.exp(log_p) * log_p, axis=1))
+        return -np.mean(taken * advantages), np.mean((g - v) ** 2), entropy
+
+    def numpy_loss(z=z0, v=v0):
+        policy, value, entropy = terms(z, v, advantages)
+        return policy + 0.7 * value - 0.05 * entropy
+    policy, value, entropy = terms(z0, v0, advantages)
+    taken = z0[rows, actions] if stood_in else probes.log_softmax(z0)[rows, actions]
+    grad_v = probes.gradient_by_differences(lambda: numpy_loss(z0, v0), v0)
+    return {"loss": float(loss), "numpy_loss": numpy_loss(),
+            "entropy_penalised": policy + 0.7 * value + 0.05 * entropy,
+            "advantages_reversed": -policy + 0.7 * value - 0.05 * entropy,
+            "value_unscaled": policy + value - 0.05 * entropy,
+            "grad_logits": np.zeros((n, 3)) if grad_logits is None else grad_logits,
+            "numpy_grad_logits": probes.gradient_by_differences(lambda: numpy_loss(z0, v0), z0),
+            "grad_values": np.zeros(n) if grad_values is None else grad_values,
+            "numpy_grad_values": grad_v, "undetached_grad_values": grad_v + taken / n}
+
+
+@actor_critic_loss.verdict
+def _(student, reference):
+    what = "actor_critic_loss(logits, values, actions, returns, value_coef=0.7, entropy_coef=0.05)"
+    expect_close_naming(student["loss"], student["numpy_loss"], what,
+                        [(student["entropy_penalised"], "the entropy is ADDED to the loss: "
+                          "the bonus is subtracted (minus entropy_coef * entropy), so "
+                          "minimising keeps the policy spread out"),
+                         (student["advantages_reversed"], "the advantages are values - returns; "
+                          "they are returns - values"),
+                         (student["value_unscaled"], "the value term is not multiplied by "
+                          "value_coef")], rtol=1e-5)
+    expect_close_naming(student["grad_values"], student["numpy_grad_values"],
+                        f"the gradient of {what} with respect to the values",
+                        [(student["undetached_grad_values"], "the policy term sends gradients "
+                          "into the values: detach the advantages (tf.stop_gradient)")],
+                        rtol=1e-3, atol=1e-5)
+    expect_close(student["grad_logits"], student["numpy_grad_logits"],
+                 f"the gradient of {what} with respect to the logits", rtol=1e-3, atol=1e-5)
 
 
 @check(points=2, uses="policy_gradients", task="`reinforce_update`",

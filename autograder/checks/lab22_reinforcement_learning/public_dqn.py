@@ -133,6 +133,8 @@ def dqn_train_step(lab, rng):
             "polyak": np.concatenate([(0.3 * a + 0.7 * t).ravel()
                                       for a, t in zip(online_after, target)]),
             "untouched": np.concatenate([t.ravel() for t in target]),
+            "synced_before": np.concatenate([(0.3 * a + 0.7 * t).ravel()
+                                             for a, t in zip(online, target)]),
             "copied": np.concatenate([a.ravel() for a in online_after])}
 
 
@@ -151,7 +153,10 @@ def _(student, reference):
                         [(student["untouched"], "unchanged: call self.sync_target(self.tau) "
                           "after the optimizer step"),
                          (student["copied"], "copied from the online network; Polyak "
-                          "averaging moves it by tau only")], rtol=1e-4, atol=1e-6)
+                          "averaging moves it by tau only"),
+                         (student["synced_before"], "averaged with the online weights from "
+                          "BEFORE the optimizer step: call sync_target after optimizer.apply")],
+                        rtol=1e-4, atol=1e-6)
 
 
 def _chain_batch():

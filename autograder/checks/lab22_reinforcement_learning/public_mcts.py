@@ -28,6 +28,23 @@ def _(student, reference):
                           "divide by zero")], rtol=1e-9)
 
 
+@check(points=2, uses="mcts", task="`MCTS.simulate` (backup)",
+       hint="every simulation adds one visit to EVERY node on its path, the root included; "
+       "value_sum gets -value at the leaf, negated at every level up")
+def mcts_backs_up_values(lab, rng):
+    """30 simulations from the empty board with a stand-in leaf value (+0.5 for player 1):
+    the root's own visits are 30, and every node's value_sum is +-0.5 times its visits, for
+    the player who moved into it."""
+    root_visits, rows = probes.backup_table(lab.mcts, (0,) * 9, 30)
+    return {"root_visits": root_visits, "rows": rows}
+
+
+@mcts_backs_up_values.verdict
+def _(student, reference):
+    problem = probes.backup_problem(student["root_visits"], student["rows"], 30)
+    expect_true(problem is None, f"MCTS.simulate: {problem}")
+
+
 @check(points=3, uses="mcts", timeout=60, task="`MCTS.simulate`",
        hint="back the leaf value up with alternating signs: value_sum of a node is for the "
        "player who moved into it")
@@ -54,5 +71,6 @@ def _(student, reference):
     expect_true(wrong.size == 0, "MCTS(seed=0).search(board, 400) picks a move worse than "
                 f"minimax on {wrong.size} of {len(student['got'])} positions (first: "
                 f"{probes.TEST_POSITIONS[wrong[0]] if wrong.size else ''}, move "
-                f"{student['moves'][wrong[0]] if wrong.size else ''}): is the backed-up value "
-                "negated at every level, for the player who moved into each node?")
+                f"{student['moves'][wrong[0]] if wrong.size else ''}): does every simulation "
+                "visit the root too, and is the backed-up value negated at every level, for "
+                "the player who moved into each node?")
