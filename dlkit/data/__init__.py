@@ -11,6 +11,8 @@
 - glyphs:    Omniglot-like glyph classes (train / held-out split), sinusoid regression tasks
 - sequences: drifting class-dependent sinusoid mixtures with their latent phase (CPC)
 - gaussians: correlated Gaussian pairs with their true mutual information, discrete joints
+- tabular:   eight features with known effects (additive, one interaction, irrelevant)
+- gridworld: a seeded gridworld MDP as tables (transitions with slip, rewards, terminals)
 
 The numpy loaders never import TensorFlow; the *_dataset functions import it on first call.
 """
@@ -30,6 +32,7 @@ from dlkit.data.graphs import (
     karate_club,
     spring_systems,
 )
+from dlkit.data.gridworld import GRID_ACTIONS, make_gridworld, render_gridworld
 from dlkit.data.pipelines import arrays_dataset
 from dlkit.data.point_clouds import (
     PART_NAMES,
@@ -39,6 +42,7 @@ from dlkit.data.point_clouds import (
 )
 from dlkit.data.sequences import SEQUENCE_FREQUENCIES, make_sequences
 from dlkit.data.shapes import SHAPE_CLASSES, make_shapes, shapes_dataset
+from dlkit.data.tabular import TABULAR_FEATURES, TABULAR_RELEVANT, make_tabular, tabular_target
 from dlkit.data.tfds_real import DatasetNotAvailable, find_prepared, load_tfds
 from dlkit.data.toy2d import (
     CLASSIFICATION_NAMES,
@@ -53,12 +57,15 @@ from dlkit.data.toy2d import (
 __all__ = [
     "CLASSIFICATION_NAMES",
     "DatasetNotAvailable",
+    "GRID_ACTIONS",
     "NUM_GLYPH_CLASSES",
     "PART_NAMES",
     "POINT_CLOUD_CLASSES",
     "SEQUENCE_FREQUENCIES",
     "SHAPE_CLASSES",
     "SHIFTS",
+    "TABULAR_FEATURES",
+    "TABULAR_RELEVANT",
     "TOY2D_NAMES",
     "arrays_dataset",
     "citation_graph",
@@ -74,18 +81,22 @@ __all__ = [
     "load_tfds",
     "make_domains",
     "make_glyphs",
+    "make_gridworld",
     "make_point_clouds",
     "make_sequences",
     "make_shapes",
+    "make_tabular",
     "paired_domains",
     "point_clouds_dataset",
     "random_joint",
+    "render_gridworld",
     "sample_joint",
     "sample_toy2d",
     "shapes_dataset",
     "shift_images",
     "sinusoid_tasks",
     "spring_systems",
+    "tabular_target",
     "toy2d_classification",
     "toy2d_dataset",
     "toy2d_mode_counts",
