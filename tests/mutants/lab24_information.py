@@ -37,7 +37,29 @@ MUTANTS = [
     Mutant("miller_madow_counts_all_values", INFO,
            "seen = np.count_nonzero(np.bincount(samples.astype(np.int64), minlength=num_values))",
            "seen = num_values",
-           breaks=("miller_madow_bias",)),
+           breaks=("miller_madow_bias",), says="m = K = 8"),
+    # m = K gives a constant offset of (K - m) / (2N): named, not only "off by a constant".
+    Mutant("miller_madow_correction_in_nats", INFO,
+           "correction = (seen - 1) / (2 * len(samples)) / np.log(base)",
+           "correction = (seen - 1) / (2 * len(samples))",
+           breaks=("miller_madow_bias",), says="in nats to an entropy in bits"),
+    # Fancy-index increments are unbuffered: a repeated (x, y) pair counts once.
+    Mutant("plug_in_mi_fancy_index_increment", INFO,
+           "np.add.at(counts, (x, y), 1.0)\n    return mutual_information(counts / len(x), base)",
+           "counts[x, y] += 1.0\n    return mutual_information(counts / counts.sum(), base)",
+           breaks=("plug_in_mutual_information_of_samples",), says="np.add.at"),
+    # log(softmax): -inf where a positive sits ~104 below its row's maximum.
+    Mutant("infonce_log_of_softmax", INFO,
+           "tf.nn.log_softmax(scores, axis=1)",
+           "tf.math.log(tf.nn.softmax(scores, axis=1))",
+           breaks=("infonce_bound_values",), says="log\\(softmax"),
+    # One encoder trained: h keeps its initial weights.
+    Mutant("train_step_updates_only_g", INFO,
+           "grads = tape.gradient(scaled, self.trainable_variables)\n"
+           "        self.optimizer.apply(grads, self.trainable_variables)",
+           "grads = tape.gradient(scaled, self.g.trainable_variables)\n"
+           "        self.optimizer.apply(grads, self.g.trainable_variables)",
+           breaks=("train_step_one_step", "infonce_trains"), says="only self.g"),
     Mutant("infonce_softmax_over_columns", INFO,
            "tf.nn.log_softmax(scores, axis=1)",
            "tf.nn.log_softmax(scores, axis=0)",

@@ -10,7 +10,7 @@ from autograder.verdicts import expect_close, expect_true
 # Budgets (the handout quotes what the reference reaches with them).
 MINE = {"dim": 2, "rho": 0.8, "batch_size": 128, "steps": 100, "learning_rate": 3e-3,
         "seed": 24, "held_out": 256}
-VIB = {"betas": (1e-3, 1.0), "epochs": 3, "batch_size": 64, "latent_dim": 4,
+VIB = {"betas": (1e-3, 1.0), "epochs": 2, "batch_size": 64, "latent_dim": 4,
        "hidden_units": (32,), "learning_rate": 1e-2, "seed": 24}
 VAE = {"epochs": 3, "batch_size": 64, "latent_dim": 4, "hidden_units": (64,),
        "learning_rate": 1e-2, "seed": 24, "ks": (1, 8, 64)}

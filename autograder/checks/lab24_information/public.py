@@ -13,7 +13,7 @@ from autograder.checks.lab24_information.probes import (
     judge_inf_where,
     judge_values,
 )
-from autograder.verdicts import expect_close, expect_true
+from autograder.verdicts import expect_close, expect_close_naming, expect_true
 
 
 @check(points=2, uses="information", task="`entropy`",
@@ -107,8 +107,8 @@ def _(student, reference):
        hint="frequencies of 0..K-1 (np.bincount(samples, minlength=K) / N), K values even "
        "when some never occur; the plug-in entropy is their entropy")
 def plug_in_entropy_of_samples(lab, rng):
-    """Frequencies and the plug-in entropy of 40 samples of 7 values (one never drawn, the
-    largest too), against `np.unique` counts and `scipy.stats.entropy`."""
+    """Frequencies and the plug-in entropy of 40 samples of 7 values (two never drawn, one of
+    them the largest), against `np.unique` counts and `scipy.stats.entropy`."""
     from scipy.stats import entropy
     samples = discrete_samples(rng, 7, 40, skip=2)
     samples = samples[samples != 6]                 # the last value never occurs either
@@ -145,6 +145,7 @@ def miller_madow_bias(lab, rng):
     draws = [rng.choice(8, size=15, p=p) for _ in range(300)]
     return {"bits": info.miller_madow_entropy(samples, 8),
             "nats": info.miller_madow_entropy(samples, 8, base=np.e),
+            "seen": len(np.unique(samples)), "n": len(samples),
             "plug_in_mean": float(np.mean([info.plug_in_entropy(d, 8) for d in draws])),
             "corrected_mean": float(np.mean([info.miller_madow_entropy(d, 8) for d in draws])),
             "truth": float(entropy(p, base=2))}
@@ -152,10 +153,21 @@ def miller_madow_bias(lab, rng):
 
 @miller_madow_bias.verdict
 def _(student, reference):
-    for key in ("bits", "nats"):
-        expect_close(student[key], reference[key],
-                     f"miller_madow_entropy(samples, 8{', base=np.e' if key == 'nats' else ''}) "
-                     "(25 samples, 7 values seen)", **EXACT)
+    seen, n = student["seen"], student["n"]
+    for key, log_base in (("bits", np.log(2.0)), ("nats", 1.0)):
+        # The slips as offsets from the reference: m = K = 8 where the samples show `seen`
+        # values; the correction left in nats where the base asks for bits.
+        slips = [(reference[key] + (8 - seen) / (2 * n) / log_base,
+                  f"uses m = K = 8 (every possible value): m counts the values SEEN at least "
+                  f"once ({seen} here)")]
+        if key == "bits":
+            slips.append((reference[key] + (seen - 1) / (2 * n) * (1 - 1 / log_base),
+                          "adds the correction (m - 1) / (2N) in nats to an entropy in bits: "
+                          "divide it by log(base) too"))
+        expect_close_naming(student[key], reference[key],
+                            f"miller_madow_entropy(samples, 8"
+                            f"{', base=np.e' if key == 'nats' else ''}) ({n} samples, {seen} "
+                            "values seen)", slips, **EXACT)
     truth, plug, fixed = student["truth"], student["plug_in_mean"], student["corrected_mean"]
     expect_true(plug < truth and abs(fixed - truth) < abs(plug - truth),
                 f"over 300 samples of N = 15, the plug-in entropy averages {plug:.4f} bits and "
@@ -174,7 +186,16 @@ def plug_in_mutual_information_of_samples(lab, rng):
     y = np.where(rng.uniform(size=60) < 0.6, x % 4, rng.integers(0, 4, size=60))
     info = lab.information
     sklearn_nats = mutual_info_score(x, y)
-    return {"bits": info.plug_in_mutual_information(x, y),
+    # table[x, y] += 1 with repeated pairs counts each distinct pair once: the MI of that
+    # 0/1 table, normalised by its sum (sklearn) or by N (the KL of unnormalised cells).
+    seen = np.zeros((5, 4))
+    seen[x, y] = 1.0
+    cells = seen / len(x)
+    outer = np.outer(cells.sum(axis=1), cells.sum(axis=0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_n = float(np.sum(np.where(cells > 0, cells * np.log(cells / outer), 0.0)))
+    return {"fancy_nats": [mutual_info_score(None, None, contingency=seen), by_n],
+            "bits": info.plug_in_mutual_information(x, y),
             "nats": info.plug_in_mutual_information(x, y, base=np.e),
             "swapped": info.plug_in_mutual_information(y, x),
             "sklearn_nats": sklearn_nats}
@@ -183,6 +204,12 @@ def plug_in_mutual_information_of_samples(lab, rng):
 @plug_in_mutual_information_of_samples.verdict
 def _(student, reference):
     nats = student["sklearn_nats"]
+    for fancy in student["fancy_nats"]:
+        expect_true(not np.isclose(student["bits"], fancy / np.log(2.0), rtol=1e-6, atol=1e-9)
+                    and not np.isclose(student["bits"], fancy, rtol=1e-6, atol=1e-9),
+                    "plug_in_mutual_information(x, y) counts each distinct (x, y) pair once: "
+                    "table[x, y] += 1 with fancy indices adds 1 once per repeated index "
+                    "(unbuffered increments need np.add.at(table, (x, y), 1))")
     judge_values(student["bits"], nats / np.log(2.0), "plug_in_mutual_information(x, y)",
                  "sklearn's mutual_info_score (in bits)", nats=nats, base=2.0)
     judge_values(student["nats"], nats, "plug_in_mutual_information(x, y, base=np.e)",

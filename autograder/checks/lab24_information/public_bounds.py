@@ -13,7 +13,7 @@ from autograder.checks.lab24_information.probes import (
     stand_in_bound,
     train_probe,
 )
-from autograder.verdicts import expect_close, expect_close_naming
+from autograder.verdicts import expect_close, expect_close_naming, expect_true
 
 # The budget of infonce_trains (the handout quotes what the reference reaches with it).
 TRAIN = {"dim": 2, "rho": 0.8, "batch_size": 128, "steps": 150, "learning_rate": 3e-3,
@@ -28,6 +28,7 @@ def infonce_bound_values(lab, rng):
     categorical cross-entropy (labels 0..N-1); unchanged by a constant added to each row;
     at most log N, and close to it for a dominant diagonal."""
     import keras
+    from scipy.special import log_softmax
     out = {}
     for n in (8, 5):
         scores = (rng.normal(scale=2.0, size=(n, n)) + rng.normal(size=(n, 1)) * 3.0
@@ -42,6 +43,13 @@ def infonce_bound_values(lab, rng):
         shift = rng.normal(scale=5.0, size=(n, 1)).astype("float32")
         out[f"row_shifted_{n}"] = float(lab.information.infonce_bound(scores + shift))
     out["dominant"] = float(lab.information.infonce_bound(50.0 * np.eye(6, dtype="float32")))
+    # Rows whose positive sits far below the row's maximum (a gap of 150 and of 120):
+    # softmax underflows to 0 there, so log(softmax) is -inf.
+    far = rng.normal(size=(4, 4)).astype("float32")
+    far[0, 1], far[2, 3] = 150.0, 120.0
+    out["far"] = float(lab.information.infonce_bound(far))
+    out["far_expected"] = float(np.log(4.0) + np.mean(np.diag(log_softmax(
+        far.astype(np.float64), axis=1))))
     return out
 
 
@@ -60,6 +68,13 @@ def _(student, reference):
                      **FLOAT32)
     expect_close(student["dominant"], np.log(6.0), "infonce_bound(50 * eye(6))",
                  against="log 6, the cap of InfoNCE with N = 6", rtol=1e-5, atol=1e-5)
+    expect_true(np.isfinite(student["far"]),
+                f"infonce_bound(scores) is {student['far']} for a 4×4 matrix whose positives sit "
+                "150 and 120 below their rows' maxima: log(softmax(scores)) underflows to log 0 "
+                "= -inf there; use tf.nn.log_softmax (or scores - reduce_logsumexp)")
+    expect_close(student["far"], student["far_expected"],
+                 "infonce_bound(scores) with positives far below their rows' maxima",
+                 against="log N + scipy's log_softmax in float64", rtol=1e-5, atol=1e-4)
     expect_close(student["bound_8"], reference["bound_8"], "infonce_bound(scores)", **FLOAT32)
 
 
@@ -116,11 +131,18 @@ def train_step_one_step(lab, rng):
         [np.ravel(g.numpy()) for g in tape.gradient(value, model.trainable_variables)])
     expected = flat(model.trainable_variables) + lr * bound_gradient   # descends loss = -bound
     ascent = flat(model.trainable_variables) - lr * bound_gradient     # climbs it
+    # A step on one encoder only: the other's weights never move.
+    in_g = np.concatenate([np.full(int(np.prod(v.shape)), any(v is w for w in
+                                                                model.g.trainable_variables))
+                           for v in model.trainable_variables])
+    only_g = flat(model.trainable_variables) + lr * bound_gradient * in_g
+    only_h = flat(model.trainable_variables) + lr * bound_gradient * ~in_g
     model.compile(optimizer=keras.optimizers.SGD(lr))
     with standing_in(info, infonce_bound=stand_in_bound):
         # fit, not train_on_batch: train_step gets (x, y) as in training, not (x, y, None).
         logs = model.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False).history
     return {"after": flat(model.trainable_variables), "expected": expected, "ascent": ascent,
+            "only_g": only_g, "only_h": only_h,
             "loss": float(logs.get("loss", [np.nan])[-1]),
             "mi": float(logs.get("mi", [np.nan])[-1]),
             "value": float(value)}
@@ -131,7 +153,11 @@ def _(student, _reference):
     what = "the weights after one InfoNCEEstimator.train_step (SGD, lr 0.1)"
     expect_close_naming(student["after"], student["expected"], what,
                         [(student["ascent"], "moved UP the loss: minimise loss = -bound "
-                          "(or maximise the bound), not the other way round")],
+                          "(or maximise the bound), not the other way round"),
+                         (student["only_g"], "updates only self.g's weights; self.h never "
+                          "trains: take the gradients of self.trainable_variables"),
+                         (student["only_h"], "updates only self.h's weights; self.g never "
+                          "trains: take the gradients of self.trainable_variables")],
                         advice="the step must follow the gradient of -infonce_bound(critic(x, y)) "
                         "(the checks replace infonce_bound by their own function: call it, do "
                         "not write the bound inline)", against="a tf.GradientTape step",

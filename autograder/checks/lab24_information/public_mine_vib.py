@@ -191,7 +191,7 @@ def _(student, reference):
        hint="train_step must minimise vib_loss as the reference does, sampling z by "
        "reparameterized_sample")
 def vib_beta_tradeoff(lab, rng):
-    """`fit` on `load_digits` with β = 0.001 and β = 1 (3 epochs, a 32-unit encoder, a 4-d
+    """`fit` on `load_digits` with β = 0.001 and β = 1 (2 epochs, a 32-unit encoder, a 4-d
     code): test accuracy and the mean rate (the I(Z; X) upper bound) both fall as β grows,
     each within the margin of the reference's at the same seed."""
     return vib_probe(lab, VIB)
