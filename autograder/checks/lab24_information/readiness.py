@@ -22,14 +22,15 @@ def _pairs(rng, n: int = 64):
 
 
 def _digits(rng, n: int = 64):
-    return (rng.uniform(size=(n, 64)).astype("float32"),
-            rng.integers(0, 10, size=n).astype("int32"))
+    """16-pixel stand-ins of 4 classes: the readiness checks need a train_step, not digits."""
+    return (rng.uniform(size=(n, 16)).astype("float32"),
+            rng.integers(0, 4, size=n).astype("int32"))
 
 
 (mine_trains_with_xla, mine_trains_in_mixed_precision,
  mine_train_step_traces_at_most_twice) = readiness.checks_for(
     __name__, "mine", build=lambda lab: lambda: lab.bottleneck.MINEEstimator(
-        2, hidden_units=(16,)), data=_pairs, uses=("bottleneck",),
+        2, hidden_units=(8,)), data=_pairs, uses=("bottleneck",),
     task="`MINEEstimator.train_step`",
     scale_hint="scaled = self.optimizer.scale_loss(loss) inside the tape, scores in float32",
     trace_hint="no Python floats from tensors in train_step; N from tf.shape")
@@ -37,14 +38,14 @@ def _digits(rng, n: int = 64):
 (vib_trains_with_xla, vib_trains_in_mixed_precision,
  vib_train_step_traces_at_most_twice) = readiness.checks_for(
     __name__, "vib", build=lambda lab: lambda: lab.bottleneck.VIBClassifier(
-        hidden_units=(16,), latent_dim=2), data=_digits, uses=("bottleneck",),
+        input_dim=16, num_classes=4, hidden_units=(8,), latent_dim=2), data=_digits, uses=("bottleneck",),
     task="`VIBClassifier.train_step`",
     scale_hint="scaled = self.optimizer.scale_loss(loss) inside the tape")
 
 (vae_trains_with_xla, vae_trains_in_mixed_precision,
  vae_train_step_traces_at_most_twice) = readiness.checks_for(
     __name__, "vae", build=lambda lab: lambda: lab.bottleneck.BitsBackVAE(
-        hidden_units=(16,), latent_dim=2), data=lambda rng: (rng.uniform(size=(64, 64)) > 0.5
-                                                            ).astype("float32"),
+        input_dim=16, hidden_units=(8,), latent_dim=2),
+    data=lambda rng: (rng.uniform(size=(64, 16)) > 0.5).astype("float32"),
     uses=("bottleneck",), task="`BitsBackVAE.train_step`",
     scale_hint="scaled = self.optimizer.scale_loss(loss) inside the tape")
