@@ -1,0 +1,107 @@
+"""Hidden checks of lab23_nngp_ntk: the kernels at fresh depths, variances and sizes; GP
+regression on other sizes; and the student's whole pipeline: the empirical NTK of their own
+wide ntk_mlp against their analytic NTK, their training against their own kernel flow, and
+their NTK drifting less at a larger width. References from the solution."""
+import numpy as np
+
+from autograder.api import check
+from autograder.checks.lab23_nngp_ntk.probes import judge_tight, unit_inputs
+from autograder.verdicts import expect_shape, expect_true
+
+
+@check(points=1, uses="kernels", hint="the recursions must hold for any depth, any variances "
+       "and inputs of any dimension and norm")
+def kernels_other_depths(lab, rng):
+    depth = int(rng.integers(3, 6))
+    weight_var, bias_var = float(rng.uniform(1.0, 3.0)), float(rng.uniform(0.0, 0.5))
+    dim = int(rng.integers(2, 7))
+    x1 = rng.normal(size=(int(rng.integers(3, 7)), dim))
+    x2 = rng.normal(size=(int(rng.integers(3, 7)), dim))
+    nngp, ntk = lab.kernels.ntk_kernel(x1, x2, depth, weight_var, bias_var)
+    return {"nngp": nngp, "ntk": ntk, "what": f"ntk_kernel(x1, x2, depth={depth}, "
+            f"{weight_var:.3g}, {bias_var:.3g}) for inputs of dimension {dim}"}
+
+
+@kernels_other_depths.verdict
+def _(student, reference):
+    for key in ("nngp", "ntk"):
+        expect_shape(student[key], np.shape(reference[key]), f"{reference['what']} ({key})")
+        judge_tight(student[key], reference[key], f"{reference['what']} ({key})")
+
+
+@check(points=1, uses="kernels", hint="gp_posterior must work for any sizes and noise levels")
+def gp_posterior_other_sizes(lab, rng):
+    n, m = int(rng.integers(15, 30)), int(rng.integers(3, 10))
+    x = unit_inputs(rng, n, 3)
+    xs = unit_inputs(rng, m, 3)
+    k = lab.kernels.nngp_kernel
+    y = rng.normal(size=n)
+    noise = float(rng.uniform(0.01, 0.5))
+    mean, var = lab.kernels.gp_posterior(k(x, x, 2), k(xs, x, 2), np.diag(k(xs, xs, 2)), y,
+                                         noise)
+    return {"mean": mean, "var": var}
+
+
+@gp_posterior_other_sizes.verdict
+def _(student, reference):
+    judge_tight(student["mean"], reference["mean"], "the GP posterior mean (NNGP kernel)")
+    judge_tight(student["var"], reference["var"], "the GP posterior variance (NNGP kernel)")
+
+
+@check(points=2, timeout=40, uses="kernels", reference=False,
+       hint="the empirical NTK of a wide ntk_mlp, averaged over seeds, must approach the "
+       "analytic NTK: the layer's scaling, the MLP and empirical_ntk must agree")
+def wide_mlp_matches_analytic_ntk(lab, rng):
+    x = unit_inputs(rng, 5, 3)
+    seeds = rng.integers(0, 10_000, size=6)
+    ntks = np.asarray([lab.kernels.empirical_ntk(lab.kernels.ntk_mlp(3, 512, 1, 2.0, 0.2,
+                                                                     seed=int(s) * 10), x, x)
+                       for s in seeds])
+    return {"empirical": ntks, "analytic": lab.kernels.ntk_kernel(x, x, 1, 2.0, 0.2)[1]}
+
+
+@wide_mlp_matches_analytic_ntk.verdict
+def _(student, _reference):
+    mean = student["empirical"].mean(axis=0)
+    error = student["empirical"].std(axis=0, ddof=1) / np.sqrt(len(student["empirical"]))
+    gap = np.abs(mean - student["analytic"])
+    expect_true(bool(np.all(gap <= 5 * error + 0.03 * np.abs(student["analytic"]).max())),
+                f"the empirical NTK of ntk_mlp(3, 512, depth=1), averaged over 6 seeds, is "
+                f"{gap.max():.3g} away from ntk_kernel: check NTKDense's scaling")
+
+
+@check(points=2, timeout=40, uses="kernels", reference=False,
+       hint="a wide network trained by train_full_batch follows kernel_gradient_flow of its "
+       "own initial empirical NTK")
+def training_follows_the_flow(lab, rng):
+    x = unit_inputs(rng, 8, 2)
+    y = np.sin(2 * np.arctan2(x[:, 1], x[:, 0]))
+    model = lab.kernels.ntk_mlp(2, 512, 1, 2.0, 0.1, seed=int(rng.integers(1000)))
+    theta = lab.kernels.empirical_ntk(model, x, x)
+    outputs = lab.kernels.train_full_batch(model, x, y, 0.02, 40)
+    flow = lab.kernels.kernel_gradient_flow(theta, y, outputs[0], 0.02, np.arange(41))
+    return {"outputs": outputs, "flow": flow}
+
+
+@training_follows_the_flow.verdict
+def _(student, _reference):
+    gap = np.abs(student["outputs"] - student["flow"]).max()
+    expect_true(gap < 0.05, f"train_full_batch on ntk_mlp(2, 512) strays {gap:.3g} from "
+                "kernel_gradient_flow of its initial empirical NTK (expected under 0.05)")
+
+
+@check(points=1, timeout=40, uses="kernels", reference=False,
+       hint="the NTK of a wider network moves less in training")
+def drift_shrinks_with_width(lab, rng):
+    x = unit_inputs(rng, 6, 2)
+    y = np.cos(np.arctan2(x[:, 1], x[:, 0]))
+    seed = int(rng.integers(1000))
+    return {str(w): float(lab.kernels.ntk_relative_change(
+        lab.kernels.ntk_mlp(2, w, 1, 2.0, 0.1, seed=seed), x, y, 0.02, 20)) for w in (16, 1024)}
+
+
+@drift_shrinks_with_width.verdict
+def _(student, _reference):
+    expect_true(student["1024"] < 0.5 * student["16"],
+                f"ntk_relative_change is {student['1024']:.3g} at width 1024 and "
+                f"{student['16']:.3g} at width 16: the wide network's NTK should move less")

@@ -1,0 +1,165 @@
+"""Public checks of lab23_nngp_ntk, part 1: the arc-cosine expectations, the NNGP and NTK
+recursions and GP regression. Each is compared tightly with the reference, and with a
+computation of the checks' own: quadrature, random wide networks drawn in numpy (their
+output covariance, their NTK by backpropagation written out), scipy's Cholesky solver."""
+import numpy as np
+
+from autograder.api import check
+from autograder.checks.lab23_nngp_ntk.probes import (
+    independent_expectations,
+    judge_monte_carlo,
+    judge_tight,
+    random_network_kernels,
+    unit_inputs,
+)
+from autograder.verdicts import expect_close_naming, expect_shape, expect_true
+
+
+def _scaled_inputs(rng, n, dim):
+    """Points of different norms (0.5 to 2), so a kernel that assumes unit inputs fails."""
+    return unit_inputs(rng, n, dim) * rng.uniform(0.5, 2.0, size=(n, 1))
+
+
+@check(points=2, task="`relu_expectations`",
+       hint="cos(theta) = k12 / sqrt(k11 k22); E[relu relu] = sqrt(k11 k22) / (2 pi) * "
+       "(sin(theta) + (pi - theta) cos(theta)); E[relu' relu'] = (pi - theta) / (2 pi)")
+def relu_expectations(lab, rng):
+    """Both expectations for 40 covariances (unequal variances, correlations from -1 to 1),
+    against quadrature (scipy's bivariate normal CDF for the second) and the reference."""
+    k11 = rng.uniform(0.3, 3.0, size=40)
+    k22 = rng.uniform(0.3, 3.0, size=40)
+    rho = np.concatenate([[-1.0, -0.999, 0.0, 0.999, 1.0], rng.uniform(-0.95, 0.95, size=35)])
+    k12 = rho * np.sqrt(k11 * k22)
+    e_relu, e_step = lab.kernels.relu_expectations(k12, k11, k22)
+    quad_relu, quad_step = independent_expectations(k12, k11, k22)
+    return {"e_relu": e_relu, "e_step": e_step, "quad_relu": quad_relu,
+            "quad_step": quad_step, "k12": k12, "k11": k11, "k22": k22}
+
+
+@relu_expectations.verdict
+def _(student, reference):
+    k12, k11, k22 = student["k12"], student["k11"], student["k22"]
+    theta = np.arccos(np.clip(k12 / np.sqrt(k11 * k22), -1, 1))
+    for key, quad, name in (("e_relu", "quad_relu", "E[relu(u) relu(v)]"),
+                            ("e_step", "quad_step", "E[relu'(u) relu'(v)]")):
+        what = f"relu_expectations(k12, k11, k22): {name}"
+        value = expect_shape(student[key], (40,), what)
+        expect_true(np.all(np.abs(value - student[quad]) <= 0.02 * np.abs(student[quad]) + 2e-3),
+                    f"{what} is off quadrature by up to "
+                    f"{np.abs(value - student[quad]).max():.3g}: check the 1/(2 pi), the angle "
+                    "(pi - theta, not theta) and sqrt(k11 k22)")
+    expect_close_naming(
+        student["e_relu"], reference["e_relu"], "relu_expectations(...)[0]",
+        [(2 * reference["e_relu"], "1/pi instead of 1/(2 pi)"),
+         (np.sqrt(k11 * k22) / (2 * np.pi) * (np.sin(theta) + theta * np.cos(theta)),
+          "theta in place of pi - theta")], rtol=1e-7, atol=1e-10)
+    expect_close_naming(
+        student["e_step"], reference["e_step"], "relu_expectations(...)[1]",
+        [(theta / (2 * np.pi), "theta / (2 pi) instead of (pi - theta) / (2 pi)"),
+         ((np.pi - theta) / np.pi, "(pi - theta) / pi (missing the 2)")],
+        rtol=1e-7, atol=1e-10)
+
+
+NNGP_MC = {"depth": 2, "width": 256, "weight_var": 2.0, "bias_var": 0.3, "nets": 40}
+
+
+@check(points=2, task="`ntk_kernel` (its NNGP half, returned by `nngp_kernel`)",
+       hint="K^1 = bias_var + weight_var x1 x2^T / d (the /d matters), then depth times "
+       "K = bias_var + weight_var E[relu relu], with the diagonals updated the same way")
+def nngp_kernel(lab, rng):
+    """nngp_kernel(x1, x2) of inputs of different norms, depths 1 and 3, against the
+    reference, and nngp_kernel(x, x) against the output covariance of 40 random ReLU networks
+    of width 256 (numpy), within 5 standard errors plus 2 % for the finite width."""
+    x1, x2 = _scaled_inputs(rng, 4, 3), _scaled_inputs(rng, 6, 3)
+    x = _scaled_inputs(rng, 5, 3)
+    covariances, _ = random_network_kernels(
+        x, NNGP_MC["depth"], NNGP_MC["width"], NNGP_MC["weight_var"], NNGP_MC["bias_var"],
+        NNGP_MC["nets"], rng)
+    k = lab.kernels.nngp_kernel
+    return {"cross_1": k(x1, x2, 1, 2.0, 0.1), "cross_3": k(x1, x2, 3, 1.5, 0.4),
+            "same": k(x, x, NNGP_MC["depth"], NNGP_MC["weight_var"], NNGP_MC["bias_var"]),
+            "samples": covariances}
+
+
+@nngp_kernel.verdict
+def _(student, reference):
+    judge_monte_carlo(expect_shape(student["same"], (5, 5), "nngp_kernel(x, x, depth=2)"),
+                      student["samples"], "nngp_kernel(x, x, depth=2)",
+                      "the output covariances of random ReLU networks of width 256")
+    for key, what in (("cross_1", "nngp_kernel(x1, x2, depth=1, 2.0, 0.1)"),
+                      ("cross_3", "nngp_kernel(x1, x2, depth=3, 1.5, 0.4)")):
+        expect_shape(student[key], (4, 6), f"{what} for x1 (4, 3) and x2 (6, 3)")
+        judge_tight(student[key], reference[key], what)
+
+
+NTK_MC = {"depth": 2, "width": 384, "weight_var": 2.0, "bias_var": 0.2, "nets": 16}
+
+
+@check(points=2, task="`ntk_kernel`",
+       hint="Theta^1 = K^1; then Theta^{l+1} = K^{l+1} + weight_var * E[relu' relu'] * "
+       "Theta^l, with both expectations under K^l (the previous layer's kernel)")
+def ntk_kernel(lab, rng):
+    """The NTK of ntk_kernel(x1, x2) at depths 1 and 3, against the reference, and at depth 2
+    against the NTK of 16 random networks of width 384 (numpy, backpropagation written out),
+    within 5 standard errors plus 2 %; its NNGP half equals nngp_kernel."""
+    x1, x2 = _scaled_inputs(rng, 4, 3), _scaled_inputs(rng, 6, 3)
+    x = unit_inputs(rng, 5, 3)
+    _, ntks = random_network_kernels(x, NTK_MC["depth"], NTK_MC["width"], NTK_MC["weight_var"],
+                                     NTK_MC["bias_var"], NTK_MC["nets"], rng)
+    k = lab.kernels.ntk_kernel
+    return {"cross_1": k(x1, x2, 1, 2.0, 0.1)[1], "cross_3": k(x1, x2, 3, 1.5, 0.4)[1],
+            "same": k(x, x, NTK_MC["depth"], NTK_MC["weight_var"], NTK_MC["bias_var"])[1],
+            "samples": ntks}
+
+
+@ntk_kernel.verdict
+def _(student, reference):
+    judge_monte_carlo(expect_shape(student["same"], (5, 5), "ntk_kernel(x, x, depth=2)[1]"),
+                      student["samples"], "ntk_kernel(x, x, depth=2)[1]",
+                      "the NTKs of random ReLU networks of width 384")
+    for key, what in (("cross_1", "ntk_kernel(x1, x2, depth=1, 2.0, 0.1)[1]"),
+                      ("cross_3", "ntk_kernel(x1, x2, depth=3, 1.5, 0.4)[1]")):
+        expect_shape(student[key], (4, 6), f"{what} for x1 (4, 3) and x2 (6, 3)")
+        judge_tight(student[key], reference[key], what)
+
+
+@check(points=2, task="`gp_posterior`",
+       hint="with L = cholesky(K + noise I): mean = K* (K + noise I)^-1 y, var = diag(K**) - "
+       "diag(K* (K + noise I)^-1 K*^T): the noise goes on the training kernel only")
+def gp_posterior(lab, rng):
+    """Posterior mean and variance with an RBF kernel, 12 training and 7 test points, two
+    noise levels, against scipy's cho_factor / cho_solve."""
+    from scipy.linalg import cho_factor, cho_solve
+    x = rng.uniform(-2, 2, size=(12, 2))
+    xs = rng.uniform(-2, 2, size=(7, 2))
+    y = np.sin(x[:, 0]) + 0.1 * rng.normal(size=12)
+
+    def rbf(a, b):
+        return 1.3 * np.exp(-0.5 * ((a[:, None] - b[None]) ** 2).sum(-1) / 0.8 ** 2)
+
+    out = {}
+    for name, noise in (("noisy", 0.3), ("quiet", 1e-3)):
+        mean, var = lab.kernels.gp_posterior(rbf(x, x), rbf(xs, x), np.diag(rbf(xs, xs)),
+                                             y, noise)
+        factor = cho_factor(rbf(x, x) + noise * np.eye(12))
+        out[name] = {"mean": mean, "var": var,
+                     "scipy_mean": rbf(xs, x) @ cho_solve(factor, y),
+                     "scipy_var": np.diag(rbf(xs, xs) - rbf(xs, x) @ cho_solve(factor,
+                                                                               rbf(x, xs)))}
+    return out
+
+
+@gp_posterior.verdict
+def _(student, reference):
+    for name, noise in (("noisy", 0.3), ("quiet", 1e-3)):
+        s = student[name]
+        what = f"gp_posterior(K, K*, diag K**, y, noise_var={noise})"
+        expect_close_naming(expect_shape(s["mean"], (7,), f"the mean of {what}"),
+                            s["scipy_mean"], f"the mean of {what}", rtol=1e-6, atol=1e-8)
+        expect_close_naming(
+            expect_shape(s["var"], (7,), f"the variance of {what}"), s["scipy_var"],
+            f"the variance of {what}",
+            [(s["scipy_var"] + noise, "noise_var added to the test variance")],
+            advice="the variance is that of f(x*), without the "
+            "observation noise", rtol=1e-6, atol=1e-8)
+        judge_tight(s["mean"], reference[name]["mean"], f"the mean of {what}")
