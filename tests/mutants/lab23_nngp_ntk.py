@@ -29,12 +29,6 @@ MUTANTS = [
            "    k11 = bias_var + weight_var * np.sum(x1 * x1, axis=1)\n"
            "    k22 = bias_var + weight_var * np.sum(x2 * x2, axis=1)",
            breaks=("nngp_kernel", "ntk_kernel"), says="random ReLU networks"),
-    # The diagonals kept from the first layer: right at depth 1 only.
-    Mutant("diagonals_not_propagated", KERNELS,
-           "        k11 = bias_var + weight_var * k11 / 2.0   # E[relu(u)^2] = k / 2\n"
-           "        k22 = bias_var + weight_var * k22 / 2.0",
-           "        pass",
-           breaks=("nngp_kernel", "ntk_kernel")),
     # The NTK recursion without the NNGP term of the layer's own weights.
     Mutant("ntk_without_the_nngp_term", KERNELS,
            "ntk = k12 + weight_var * e_step * ntk",
@@ -45,11 +39,6 @@ MUTANTS = [
            "var = np.asarray(k_test_diag, dtype=np.float64) - np.sum(v * v, axis=0)",
            "var = np.asarray(k_test_diag, dtype=np.float64) - np.sum(v * v, axis=0) + noise_var",
            breaks=("gp_posterior",), says="noise_var added"),
-    # The noise left out of the training kernel: interpolates the noisy targets.
-    Mutant("gp_ignores_the_noise", KERNELS,
-           "chol = np.linalg.cholesky(k_train + noise_var * np.eye(len(k_train)))",
-           "chol = np.linalg.cholesky(k_train + 1e-6 * np.eye(len(k_train)))",
-           breaks=("gp_posterior",)),
     # The layer scaled by the variances instead of the standard deviations.
     Mutant("ntk_dense_scales_by_variance", KERNELS,
            "float(np.sqrt(self.weight_var / self.fan_in))\n"
@@ -72,20 +61,11 @@ MUTANTS = [
            "loss = 0.5 * tf.reduce_sum(",
            "loss = 0.5 * tf.reduce_mean(",
            breaks=("train_full_batch",), says="mean instead of a sum"),
-    # The untrained outputs not recorded: steps rows instead of steps + 1.
-    Mutant("train_forgets_the_initial_outputs", KERNELS,
-           "outputs = [model(x)[:, 0].numpy()]",
-           "outputs = []",
-           breaks=("train_full_batch",), says="steps \\+ 1"),
     # The flow started from zero outputs.
     Mutant("flow_ignores_u0", KERNELS,
            "start = vectors.T @ (np.asarray(u0, dtype=np.float64) - y)",
            "start = vectors.T @ (-y)",
            breaks=("kernel_gradient_flow",), says="u0 is ignored"),
-    Mutant("flow_without_the_learning_rate", KERNELS,
-           "decay = np.exp(-learning_rate * np.outer(",
-           "decay = np.exp(-np.outer(",
-           breaks=("kernel_gradient_flow",)),
     # The change measured relative to the trained NTK.
     Mutant("drift_relative_to_the_trained_ntk", KERNELS,
            "np.linalg.norm(after - before) / np.linalg.norm(before)",

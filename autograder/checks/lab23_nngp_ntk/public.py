@@ -40,6 +40,19 @@ def relu_expectations(lab, rng):
 def _(student, reference):
     k12, k11, k22 = student["k12"], student["k11"], student["k22"]
     theta = np.arccos(np.clip(k12 / np.sqrt(k11 * k22), -1, 1))
+    for key in ("e_relu", "e_step"):
+        expect_shape(student[key], (40,), f"relu_expectations(k12, k11, k22)[{key}] for 40 "
+                     "covariances")
+    expect_close_naming(
+        student["e_relu"], reference["e_relu"], "relu_expectations(...)[0]",
+        [(2 * reference["e_relu"], "1/pi instead of 1/(2 pi)"),
+         (np.sqrt(k11 * k22) / (2 * np.pi) * (np.sin(theta) + theta * np.cos(theta)),
+          "theta in place of pi - theta")], rtol=1e-6, atol=1e-9)
+    expect_close_naming(
+        student["e_step"], reference["e_step"], "relu_expectations(...)[1]",
+        [(theta / (2 * np.pi), "theta / (2 pi) instead of (pi - theta) / (2 pi)"),
+         ((np.pi - theta) / np.pi, "(pi - theta) / pi (missing the 2)")],
+        rtol=1e-6, atol=1e-9)
     for key, quad, name in (("e_relu", "quad_relu", "E[relu(u) relu(v)]"),
                             ("e_step", "quad_step", "E[relu'(u) relu'(v)]")):
         what = f"relu_expectations(k12, k11, k22): {name}"
@@ -48,16 +61,6 @@ def _(student, reference):
                     f"{what} is off quadrature by up to "
                     f"{np.abs(value - student[quad]).max():.3g}: check the 1/(2 pi), the angle "
                     "(pi - theta, not theta) and sqrt(k11 k22)")
-    expect_close_naming(
-        student["e_relu"], reference["e_relu"], "relu_expectations(...)[0]",
-        [(2 * reference["e_relu"], "1/pi instead of 1/(2 pi)"),
-         (np.sqrt(k11 * k22) / (2 * np.pi) * (np.sin(theta) + theta * np.cos(theta)),
-          "theta in place of pi - theta")], rtol=1e-7, atol=1e-10)
-    expect_close_naming(
-        student["e_step"], reference["e_step"], "relu_expectations(...)[1]",
-        [(theta / (2 * np.pi), "theta / (2 pi) instead of (pi - theta) / (2 pi)"),
-         ((np.pi - theta) / np.pi, "(pi - theta) / pi (missing the 2)")],
-        rtol=1e-7, atol=1e-10)
 
 
 NNGP_MC = {"depth": 2, "width": 256, "weight_var": 2.0, "bias_var": 0.3, "nets": 40}

@@ -61,16 +61,16 @@ def ntk_mlp(lab, rng):
     model = lab.kernels.ntk_mlp(3, 7, 2, 1.5, 0.2, seed=4)
     again = lab.kernels.ntk_mlp(3, 7, 2, 1.5, 0.2, seed=4)
     other = lab.kernels.ntk_mlp(3, 7, 2, 1.5, 0.2, seed=5)
-    return {"layers": " ".join(type(layer).__name__ for layer in model.layers),
+    return {"units": [int(layer.units) for layer in model.layers
+                      if isinstance(layer, lab.kernels.NTKDense)],
             "params": model.count_params(), "out": np.asarray(model(x)),
             "again": np.asarray(again(x)), "other": np.asarray(other(x))}
 
 
 @ntk_mlp.verdict
 def _(student, reference):
-    expect_true(str(student["layers"]) == str(reference["layers"]),
-                f"the layers of ntk_mlp(3, 7, depth=2) are {student['layers']}, expected "
-                f"{reference['layers']}")
+    expect_equal(np.asarray(student["units"]), np.asarray(reference["units"]),
+                 "the units of the NTKDense layers of ntk_mlp(3, 7, depth=2)")
     expect_equal(student["params"], reference["params"],
                  "the weight count of ntk_mlp(3, 7, depth=2)")
     expect_close(student["again"], student["out"], "ntk_mlp(..., seed=4) built twice")
@@ -182,8 +182,8 @@ def _(student, reference):
     outputs = expect_shape(student["outputs"], (41, 8), f"{what} (steps + 1 rows of 8 outputs)")
     gap = np.abs(outputs - student["flow"]).max()
     expect_true(gap < 0.05, f"{what} strays {gap:.3g} from the kernel gradient flow of the "
-                "network's NTK (it stays within 0.02 when the loss is 0.5 * SUM of squares and "
-                "the first row is the untrained output): a mean instead of a sum trains n "
+                "network's NTK (the reference stays within about 0.03: the loss is 0.5 * SUM of "
+                "squares, and the first row is the untrained output): a mean instead of a sum trains n "
                 "times slower")
     expect_close(outputs, reference["outputs"], what, rtol=1e-3, atol=1e-4)
 
