@@ -104,7 +104,7 @@ NTK_MC = {"depth": 2, "width": 384, "weight_var": 2.0, "bias_var": 0.2, "nets": 
 def ntk_kernel(lab, rng):
     """The NTK of ntk_kernel(x1, x2) at depths 1 and 3, against the reference, and at depth 2
     against the NTK of 16 random networks of width 384 (numpy, backpropagation written out),
-    within 5 standard errors plus 2 %; its NNGP half equals nngp_kernel."""
+    within 5 standard errors plus 2 %."""
     x1, x2 = _scaled_inputs(rng, 4, 3), _scaled_inputs(rng, 6, 3)
     x = unit_inputs(rng, 5, 3)
     _, ntks = random_network_kernels(x, NTK_MC["depth"], NTK_MC["width"], NTK_MC["weight_var"],

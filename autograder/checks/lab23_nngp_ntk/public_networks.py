@@ -55,8 +55,8 @@ def _(student, _reference):
        hint="depth times [NTKDense(width, ..., seed=seed + k), ReLU], then NTKDense(1, ..., "
        "seed=seed + depth), as a keras.Sequential built for (None, input_dim)")
 def ntk_mlp(lab, rng):
-    """ntk_mlp(3, 7, depth=2, seed=4): the layers, the weight count, the outputs (the same
-    for the same seed, others for another seed)."""
+    """ntk_mlp(3, 7, depth=2, seed=4): the units of its NTKDense layers, the weight count,
+    the outputs (the same for the same seed, others for another seed)."""
     x = rng.normal(size=(5, 3)).astype("float32")
     model = lab.kernels.ntk_mlp(3, 7, 2, 1.5, 0.2, seed=4)
     again = lab.kernels.ntk_mlp(3, 7, 2, 1.5, 0.2, seed=4)
