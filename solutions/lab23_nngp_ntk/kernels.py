@@ -163,7 +163,8 @@ def empirical_ntk(model, x1, x2):
     def jacobian(x):
         x = tf.convert_to_tensor(np.asarray(x, dtype=np.float32))
         # A persistent tape without pfor: faster than pfor's graph for a few examples.
-        with tf.GradientTape(persistent=True) as tape:
+        tape = tf.GradientTape(persistent=True)
+        with tape:
             out = model(x)[:, 0]
         parts = tape.jacobian(out, model.trainable_variables, experimental_use_pfor=False)
         return np.concatenate([np.reshape(p.numpy(), (len(x), -1)) for p in parts],

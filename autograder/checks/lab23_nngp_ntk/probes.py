@@ -103,17 +103,17 @@ def check_mlp(input_dim, width, depth, seed, activation="relu"):
     """The check's own MLP in the NTK parameterisation without biases: Dense(use_bias=False)
     with N(0, 1) kernels, each followed by a Rescaling by sqrt(2 / fan_in)."""
     import keras
-    layers = [keras.Input(shape=(input_dim,))]
+    stack = [keras.Input((input_dim,))]
     fan_in = input_dim
     for k in range(depth + 1):
         units = width if k < depth else 1
-        layers += [keras.layers.Dense(units, use_bias=False, kernel_initializer=keras.
+        stack += [keras.layers.Dense(units, use_bias=False, kernel_initializer=keras.
                                       initializers.RandomNormal(stddev=1.0, seed=seed + k)),
                    keras.layers.Rescaling(float(np.sqrt(2.0 / fan_in)))]
         if k < depth:
-            layers.append(keras.layers.Activation(activation))
+            stack.append(keras.layers.Activation(activation))
         fan_in = units
-    return keras.Sequential(layers)
+    return keras.Sequential(stack)
 
 
 def keras_fit_trainer(model, x, y, learning_rate, steps):
