@@ -70,7 +70,7 @@ def _(student, _reference):
                 f"{gap.max():.3g} away from ntk_kernel: check NTKDense's scaling")
 
 
-@check(points=2, timeout=40, uses="kernels", reference=False,
+@check(points=2, timeout=40, uses="kernels",
        hint="a wide network trained by train_full_batch follows kernel_gradient_flow of its "
        "own initial empirical NTK")
 def training_follows_the_flow(lab, rng):
@@ -78,16 +78,19 @@ def training_follows_the_flow(lab, rng):
     y = np.sin(2 * np.arctan2(x[:, 1], x[:, 0]))
     model = lab.kernels.ntk_mlp(2, 512, 1, 2.0, 0.1, seed=int(rng.integers(1000)))
     theta = lab.kernels.empirical_ntk(model, x, x)
-    outputs = lab.kernels.train_full_batch(model, x, y, 0.02, 40)
-    flow = lab.kernels.kernel_gradient_flow(theta, y, outputs[0], 0.02, np.arange(41))
+    outputs = lab.kernels.train_full_batch(model, x, y, 0.01, 40)
+    flow = lab.kernels.kernel_gradient_flow(theta, y, outputs[0], 0.01, np.arange(41))
     return {"outputs": outputs, "flow": flow}
 
 
 @training_follows_the_flow.verdict
-def _(student, _reference):
+def _(student, reference):
     gap = np.abs(student["outputs"] - student["flow"]).max()
-    expect_true(gap < 0.05, f"train_full_batch on ntk_mlp(2, 512) strays {gap:.3g} from "
-                "kernel_gradient_flow of its initial empirical NTK (expected under 0.05)")
+    # The reference's own gap (finite width, finite steps) is about 0.02 to 0.04; a mean loss
+    # strays by about 0.9.
+    bound = max(0.08, 2.0 * np.abs(reference["outputs"] - reference["flow"]).max())
+    expect_true(gap < bound, f"train_full_batch on ntk_mlp(2, 512) strays {gap:.3g} from "
+                f"kernel_gradient_flow of its initial empirical NTK (expected under {bound:.3g})")
 
 
 @check(points=1, timeout=40, uses="kernels", reference=False,
