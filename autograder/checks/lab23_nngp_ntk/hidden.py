@@ -5,7 +5,7 @@ their NTK drifting less at a larger width. References from the solution."""
 import numpy as np
 
 from autograder.api import check
-from autograder.checks.lab23_nngp_ntk.probes import judge_tight, unit_inputs
+from autograder.checks.lab23_nngp_ntk.probes import judge_tight, loop_ntk, unit_inputs
 from autograder.verdicts import expect_shape, expect_true
 
 
@@ -54,10 +54,21 @@ def _(student, reference):
 def wide_mlp_matches_analytic_ntk(lab, rng):
     x = unit_inputs(rng, 5, 3)
     seeds = rng.integers(0, 10_000, size=6)
-    ntks = np.asarray([lab.kernels.empirical_ntk(lab.kernels.ntk_mlp(3, 512, 1, 2.0, 0.2,
-                                                                     seed=int(s) * 10), x, x)
-                       for s in seeds])
-    return {"empirical": ntks, "analytic": lab.kernels.ntk_kernel(x, x, 1, 2.0, 0.2)[1]}
+    models = [lab.kernels.ntk_mlp(3, 512, 1, 2.0, 0.2, seed=int(s) * 10) for s in seeds]
+    ntks = np.asarray([lab.kernels.empirical_ntk(model, x, x) for model in models])
+    # To say which part disagrees: the first model's NTK from a per-example gradient loop, and
+    # the analytic NTK of one hidden layer written out.
+    return {"empirical": ntks, "analytic": lab.kernels.ntk_kernel(x, x, 1, 2.0, 0.2)[1],
+            "loop": loop_ntk(models[0], x, x), "exact": _one_layer_ntk(x, 2.0, 0.2)}
+
+
+def _one_layer_ntk(x, weight_var, bias_var):
+    k = bias_var + weight_var * x @ x.T / x.shape[1]
+    diag = np.sqrt(np.diag(k))
+    cos = np.clip(k / np.outer(diag, diag), -1.0, 1.0)
+    theta = np.arccos(cos)
+    e_relu = np.outer(diag, diag) / (2 * np.pi) * (np.sin(theta) + (np.pi - theta) * cos)
+    return bias_var + weight_var * e_relu + weight_var * (np.pi - theta) / (2 * np.pi) * k
 
 
 @wide_mlp_matches_analytic_ntk.verdict
@@ -65,9 +76,20 @@ def _(student, _reference):
     mean = student["empirical"].mean(axis=0)
     error = student["empirical"].std(axis=0, ddof=1) / np.sqrt(len(student["empirical"]))
     gap = np.abs(mean - student["analytic"])
-    expect_true(bool(np.all(gap <= 5 * error + 0.03 * np.abs(student["analytic"]).max())),
-                f"the empirical NTK of ntk_mlp(3, 512, depth=1), averaged over 6 seeds, is "
-                f"{gap.max():.3g} away from ntk_kernel: check NTKDense's scaling")
+    if bool(np.all(gap <= 5 * error + 0.03 * np.abs(student["analytic"]).max())):
+        return
+    parts = []
+    if not np.allclose(student["analytic"], student["exact"], rtol=1e-6, atol=1e-8):
+        parts.append("ntk_kernel(x, x, depth=1) is not the analytic NTK (check Theta^1 = K^1, "
+                     "bias_var included, and the recursion)")
+    if not np.allclose(student["empirical"][0], student["loop"], rtol=1e-3, atol=1e-4):
+        parts.append("empirical_ntk of your ntk_mlp differs from a loop of per-example "
+                     "gradients over all trainable variables (biases included)")
+    expect_true(False, f"the empirical NTK of ntk_mlp(3, 512, depth=1), averaged over 6 seeds, "
+                f"is {gap.max():.3g} away from ntk_kernel: " + ("; ".join(parts) if parts else
+                "ntk_kernel and empirical_ntk agree with the checks, so the network is off: "
+                "check NTKDense's scaling (sqrt(weight_var / fan_in), sqrt(bias_var)) and "
+                "ntk_mlp's layers"))
 
 
 @check(points=2, timeout=40, uses="kernels",

@@ -15,6 +15,18 @@ from autograder.checks.lab23_nngp_ntk.probes import (
 from autograder.verdicts import expect_close_naming, expect_shape, expect_true
 
 
+def _expect_finite(value, what):
+    """A kernel with nan or inf is named, with the usual cause: arccos of a cosine that rounding
+    pushed just past +-1 (on the diagonal, where x1_i = x2_j)."""
+    value = np.asarray(value, dtype=np.float64)
+    bad = np.argwhere(~np.isfinite(value))
+    expect_true(bad.size == 0, f"{what}[{bad[0][0] if bad.size else 0}, "
+                f"{bad[0][1] if bad.size else 0}] is not finite "
+                f"({value[tuple(bad[0])] if bad.size else 0}): where x1_i = x2_j, rounding puts "
+                "k12 / sqrt(k11 k22) just past 1, and arccos of it is nan: clip cos(theta) to "
+                "[-1, 1] in relu_expectations")
+
+
 def _scaled_inputs(rng, n, dim):
     """Points of different norms (0.5 to 2), so a kernel that assumes unit inputs fails."""
     return unit_inputs(rng, n, dim) * rng.uniform(0.5, 2.0, size=(n, 1))
@@ -24,12 +36,19 @@ def _scaled_inputs(rng, n, dim):
        hint="cos(theta) = k12 / sqrt(k11 k22); E[relu relu] = sqrt(k11 k22) / (2 pi) * "
        "(sin(theta) + (pi - theta) cos(theta)); E[relu' relu'] = (pi - theta) / (2 pi)")
 def relu_expectations(lab, rng):
-    """Both expectations for 40 covariances (unequal variances, correlations from -1 to 1),
+    """Both expectations for 44 covariances (unequal variances, correlations from -1 to 1, and
+    equal or opposite vectors of large norm, whose cosine rounds just past +-1),
     against quadrature (scipy's bivariate normal CDF for the second) and the reference."""
     k11 = rng.uniform(0.3, 3.0, size=40)
     k22 = rng.uniform(0.3, 3.0, size=40)
     rho = np.concatenate([[-1.0, -0.999, 0.0, 0.999, 1.0], rng.uniform(-0.95, 0.95, size=35)])
     k12 = rho * np.sqrt(k11 * k22)
+    # Identical (and opposite) vectors of large norm: k12 = +-k11 = +-k22 up to rounding, which
+    # pushes k12 / sqrt(k11 k22) a few ulps past +-1, as in a kernel's own diagonal.
+    big = np.full(4, 1e4) * rng.uniform(1.0, 3.0, size=4)
+    k11, k22 = np.concatenate([k11, big ** 2]), np.concatenate([k22, big ** 2])
+    k12 = np.concatenate([k12, big ** 2 * (1 + np.array([2.0, 6.0, -2.0, -6.0]) * 2.0 ** -52)
+                          * np.array([1.0, 1.0, -1.0, -1.0])])
     e_relu, e_step = lab.kernels.relu_expectations(k12, k11, k22)
     quad_relu, quad_step = independent_expectations(k12, k11, k22)
     return {"e_relu": e_relu, "e_step": e_step, "quad_relu": quad_relu,
@@ -40,13 +59,23 @@ def relu_expectations(lab, rng):
 def _(student, reference):
     k12, k11, k22 = student["k12"], student["k11"], student["k22"]
     theta = np.arccos(np.clip(k12 / np.sqrt(k11 * k22), -1, 1))
-    for key in ("e_relu", "e_step"):
-        expect_shape(student[key], (40,), f"relu_expectations(k12, k11, k22)[{key}] for 40 "
-                     "covariances")
+    for index, key in enumerate(("e_relu", "e_step")):
+        value = expect_shape(student[key], (44,), f"relu_expectations(k12, k11, k22)[{index}] "
+                             "for 44 covariances")
+        bad = np.flatnonzero(~np.isfinite(value))
+        expect_true(bad.size == 0, f"relu_expectations(k12, k11, k22)[{index}] is "
+                    f"{value[bad[0]] if bad.size else 0} for k12 / sqrt(k11 k22) = "
+                    f"{k12[bad[0]] / np.sqrt(k11[bad[0]] * k22[bad[0]]) if bad.size else 0:.17g} "
+                    "(rounding puts the cosine of equal or opposite vectors just past +-1): clip "
+                    "cos(theta) to [-1, 1] before arccos")
+    # E[relu relu] over sqrt(k11 k22): of order 1 at every scale, so one tolerance fits the
+    # covariances of norm 1e8 as well (their rounding is that large in absolute terms).
+    scale = np.sqrt(k22) * np.sqrt(k11)
     expect_close_naming(
-        student["e_relu"], reference["e_relu"], "relu_expectations(...)[0]",
-        [(2 * reference["e_relu"], "1/pi instead of 1/(2 pi)"),
-         (np.sqrt(k11 * k22) / (2 * np.pi) * (np.sin(theta) + theta * np.cos(theta)),
+        student["e_relu"] / scale, reference["e_relu"] / scale,
+        "relu_expectations(...)[0] / sqrt(k11 k22)",
+        [(2 * reference["e_relu"] / scale, "1/pi instead of 1/(2 pi)"),
+         ((np.sin(theta) + theta * np.cos(theta)) / (2 * np.pi),
           "theta in place of pi - theta")], rtol=1e-6, atol=1e-9)
     expect_close_naming(
         student["e_step"], reference["e_step"], "relu_expectations(...)[1]",
@@ -56,7 +85,7 @@ def _(student, reference):
     for key, quad, name in (("e_relu", "quad_relu", "E[relu(u) relu(v)]"),
                             ("e_step", "quad_step", "E[relu'(u) relu'(v)]")):
         what = f"relu_expectations(k12, k11, k22): {name}"
-        value = expect_shape(student[key], (40,), what)
+        value = expect_shape(student[key], (44,), what)
         expect_true(np.all(np.abs(value - student[quad]) <= 0.02 * np.abs(student[quad]) + 2e-3),
                     f"{what} is off quadrature by up to "
                     f"{np.abs(value - student[quad]).max():.3g}: check the 1/(2 pi), the angle "
@@ -86,7 +115,9 @@ def nngp_kernel(lab, rng):
 
 @nngp_kernel.verdict
 def _(student, reference):
-    judge_monte_carlo(expect_shape(student["same"], (5, 5), "nngp_kernel(x, x, depth=2)"),
+    _expect_finite(expect_shape(student["same"], (5, 5), "nngp_kernel(x, x, depth=2)"),
+                   "nngp_kernel(x, x, depth=2)")
+    judge_monte_carlo(student["same"],
                       student["samples"], "nngp_kernel(x, x, depth=2)",
                       "the output covariances of random ReLU networks of width 256")
     for key, what in (("cross_1", "nngp_kernel(x1, x2, depth=1, 2.0, 0.1)"),
@@ -117,7 +148,9 @@ def ntk_kernel(lab, rng):
 
 @ntk_kernel.verdict
 def _(student, reference):
-    judge_monte_carlo(expect_shape(student["same"], (5, 5), "ntk_kernel(x, x, depth=2)[1]"),
+    _expect_finite(expect_shape(student["same"], (5, 5), "ntk_kernel(x, x, depth=2)[1]"),
+                   "ntk_kernel(x, x, depth=2)[1]")
+    judge_monte_carlo(student["same"],
                       student["samples"], "ntk_kernel(x, x, depth=2)[1]",
                       "the NTKs of random ReLU networks of width 384")
     for key, what in (("cross_1", "ntk_kernel(x1, x2, depth=1, 2.0, 0.1)[1]"),
@@ -146,6 +179,9 @@ def gp_posterior(lab, rng):
                                              y, noise)
         factor = cho_factor(rbf(x, x) + noise * np.eye(12))
         out[name] = {"mean": mean, "var": var,
+                     "no_noise_mean": rbf(xs, x) @ np.linalg.solve(rbf(x, x), y),
+                     "half_solve_mean": rbf(xs, x) @ np.linalg.solve(
+                         np.linalg.cholesky(rbf(x, x) + noise * np.eye(12)), y),
                      "scipy_mean": rbf(xs, x) @ cho_solve(factor, y),
                      "scipy_var": np.diag(rbf(xs, xs) - rbf(xs, x) @ cho_solve(factor,
                                                                                rbf(x, xs)))}
@@ -158,7 +194,11 @@ def _(student, reference):
         s = student[name]
         what = f"gp_posterior(K, K*, diag K**, y, noise_var={noise})"
         expect_close_naming(expect_shape(s["mean"], (7,), f"the mean of {what}"),
-                            s["scipy_mean"], f"the mean of {what}", rtol=1e-6, atol=1e-8)
+                            s["scipy_mean"], f"the mean of {what}",
+                            [(s["no_noise_mean"], "noise_var is left out: factor K + noise_var I, "
+                              "not K"),
+                             (s["half_solve_mean"], "alpha = L^-1 y is half the solve: alpha = "
+                              "L^-T (L^-1 y)")], rtol=1e-6, atol=1e-8)
         expect_close_naming(
             expect_shape(s["var"], (7,), f"the variance of {what}"), s["scipy_var"],
             f"the variance of {what}",

@@ -9,7 +9,6 @@ from autograder.api import check
 from autograder.check_helpers import standing_in
 from autograder.checks.lab23_nngp_ntk.probes import (
     check_mlp,
-    judge_tight,
     keras_fit_trainer,
     loop_ntk,
     unit_inputs,
@@ -73,6 +72,13 @@ def _(student, reference):
                  "the units of the NTKDense layers of ntk_mlp(3, 7, depth=2)")
     expect_equal(student["params"], reference["params"],
                  "the weight count of ntk_mlp(3, 7, depth=2)")
+    outputs = np.concatenate([np.ravel(student["out"]), np.ravel(student["other"])])
+    if np.any(np.asarray(reference["out"]) < 0):
+        expect_true(np.any(outputs < 0),
+                    "ntk_mlp(3, 7, 2, 1.5, 0.2)(x) is " + ("0 for every input and both seeds"
+                    if np.all(outputs == 0) else "never negative, for 5 inputs and two seeds")
+                    + ": the output NTKDense(1) must have no activation after it (a ReLU "
+                    "belongs after each hidden layer only)")
     expect_close(student["again"], student["out"], "ntk_mlp(..., seed=4) built twice")
     expect_true(np.abs(student["other"] - student["out"]).max() > 1e-4,
                 "ntk_mlp(..., seed=5) gives the same outputs as seed=4: pass seed + k to layer k")
@@ -142,7 +148,8 @@ def kernel_gradient_flow(lab, rng):
     flow = lab.kernels.kernel_gradient_flow(theta, y, u0, 0.3, times)
     return {"flow": flow,
             "scipy": np.stack([y + expm(-0.3 * theta * t) @ (u0 - y) for t in times]),
-            "from_zero": np.stack([y - expm(-0.3 * theta * t) @ y for t in times])}
+            "from_zero": np.stack([y - expm(-0.3 * theta * t) @ y for t in times]),
+            "no_rate": np.stack([y + expm(-theta * t) @ (u0 - y) for t in times])}
 
 
 @kernel_gradient_flow.verdict
@@ -151,7 +158,10 @@ def _(student, _reference):
                         "times) for 5 times and 6 points")
     expect_close_naming(flow, student["scipy"], "kernel_gradient_flow(theta, y, u0, 0.3, times)",
                         [(student["from_zero"], "u0 is ignored: u(t) = y + exp(-eta Theta t) "
-                          "(u0 - y)")], against="scipy.linalg.expm", rtol=1e-6, atol=1e-8)
+                          "(u0 - y)"),
+                         (student["no_rate"], "the learning rate is missing: each eigen-"
+                          "direction decays as exp(-learning_rate * lambda * t)")],
+                        against="scipy.linalg.expm", rtol=1e-6, atol=1e-8)
 
 
 TRAIN = {"width": 256, "depth": 1, "n": 8, "learning_rate": 0.02, "steps": 40}
@@ -171,20 +181,41 @@ def train_full_batch(lab, rng):
     theta = loop_ntk(model, x, x)
     u0 = np.asarray(model(x.astype("float32")))[:, 0].astype(np.float64)
     outputs = lab.kernels.train_full_batch(model, x, y, TRAIN["learning_rate"], TRAIN["steps"])
-    flow = np.stack([y + expm(-TRAIN["learning_rate"] * theta * t) @ (u0 - y)
-                     for t in range(TRAIN["steps"] + 1)])
-    return {"outputs": outputs, "flow": flow}
+
+    def flow(rate, times):
+        return np.stack([y + expm(-rate * theta * t) @ (u0 - y) for t in times])
+
+    steps, rate = TRAIN["steps"], TRAIN["learning_rate"]
+    # The flows of the usual slips, to name the one the outputs follow.
+    return {"outputs": outputs, "flow": flow(rate, range(steps + 1)),
+            "slips": {"mean": flow(rate / TRAIN["n"], range(steps + 1)),
+                      "no_half": flow(2 * rate, range(steps + 1)),
+                      "before_step": flow(rate, [0, *range(steps)])}}
+
+
+TRAIN_SLIPS = {
+    "mean": "it follows the flow n = 8 times slower, as a MEAN of the squared errors trains: "
+    "the loss is 0.5 * SUM of squares",
+    "no_half": "it follows the flow twice as fast, as the sum of squares WITHOUT the 0.5 "
+    "trains: the loss is 0.5 * SUM of squares",
+    "before_step": "row t + 1 is the output after t steps, as when the outputs are recorded "
+    "BEFORE each step: record them once before the loop and then after every step"}
 
 
 @train_full_batch.verdict
 def _(student, reference):
     what = "train_full_batch(model, x, y, 0.02, 40)"
+    expect_true(np.shape(student["outputs"]) != (40, 8), f"{what} has 40 rows, one per step: "
+                "the first row is the output before any training (steps + 1 rows)")
     outputs = expect_shape(student["outputs"], (41, 8), f"{what} (steps + 1 rows of 8 outputs)")
     gap = np.abs(outputs - student["flow"]).max()
+    slips = {name: np.abs(outputs - value).max() for name, value in student["slips"].items()}
+    nearest = min(slips, key=slips.get)
     expect_true(gap < 0.05, f"{what} strays {gap:.3g} from the kernel gradient flow of the "
-                "network's NTK (the reference stays within about 0.03: the loss is 0.5 * SUM of "
-                "squares, and the first row is the untrained output): a mean instead of a sum trains n "
-                "times slower")
+                "network's NTK (the reference stays within about 0.03)" + (
+                    f": {TRAIN_SLIPS[nearest]}" if slips[nearest] < min(0.1, gap / 3) else
+                    ": the loss is 0.5 * SUM of squares, one step per call, and the first row "
+                    "is the untrained output"))
     expect_close(outputs, reference["outputs"], what, rtol=1e-3, atol=1e-4)
 
 
@@ -201,21 +232,42 @@ def ntk_drift(lab, rng):
     x = unit_inputs(rng, DRIFT["n"], 2)
     y = np.cos(2 * np.arctan2(x[:, 1], x[:, 0]))
     seed = int(rng.integers(1000))
-    out = {}
-    with standing_in(lab.kernels, train_full_batch=keras_fit_trainer, empirical_ntk=loop_ntk):
+    out, ntks = {}, []
+
+    def recorded_ntk(model, x1, x2):
+        ntks.append(loop_ntk(model, x1, x2))
+        return ntks[-1]
+
+    with standing_in(lab.kernels, train_full_batch=keras_fit_trainer, empirical_ntk=recorded_ntk):
         for width in DRIFT["widths"]:
+            del ntks[:]
             out[f"width_{width}"] = float(lab.kernels.ntk_relative_change(
                 check_mlp(2, width, 1, seed), x, y, DRIFT["learning_rate"], DRIFT["steps"]))
+            if len(ntks) == 2:   # the slips, from the NTKs it asked for (before, after)
+                before, after = ntks
+                change = np.linalg.norm(after - before)
+                out[f"slips_{width}"] = {
+                    "divided by ||Theta_after||_F instead of ||Theta_before||_F":
+                        change / np.linalg.norm(after),
+                    "not divided by ||Theta_before||_F": change,
+                    "squared norms (the ratio of ||.||_F^2)": (change / np.linalg.norm(before))
+                    ** 2}
     return out
 
 
 @ntk_drift.verdict
 def _(student, reference):
     for width in DRIFT["widths"]:
-        key = f"width_{width}"
-        judge_tight(student[key], reference[key],
-                    f"ntk_relative_change(model of width {width}, x, y, 0.02, 30)",
-                    rtol=1e-3, atol=1e-6)
+        value, expected = student[f"width_{width}"], reference[f"width_{width}"]
+        what = f"ntk_relative_change(model of width {width}, x, y, 0.02, 30)"
+        if abs(value - expected) <= 1e-3 * abs(expected) + 1e-6:
+            continue
+        named = [name for name, slip in student.get(f"slips_{width}", {}).items()
+                 if abs(value - slip) <= 1e-4 * abs(slip) + 1e-9]
+        size = (f"too large by a factor {value / expected:.4g}" if value > expected else
+                f"too small by a factor {expected / value:.4g}" if value > 0 else "not positive")
+        expect_true(False, f"{what} = {value:.6g}, the reference's {expected:.6g}: {size}"
+                    + (f" ({named[0]})" if named else ""))
     expect_true(student["width_512"] < 0.5 * student["width_16"],
                 f"the NTK moves by {student['width_512']:.3g} at width 512 and "
                 f"{student['width_16']:.3g} at width 16: it should move less when wider")
