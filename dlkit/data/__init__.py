@@ -10,6 +10,7 @@
 - domains:   a source task and shifted target domains of the digits (transfer, adaptation)
 - glyphs:    Omniglot-like glyph classes (train / held-out split), sinusoid regression tasks
 - sequences: drifting class-dependent sinusoid mixtures with their latent phase (CPC)
+- kernels_data: small seeded regression sets on the circle, sphere or an interval (NNGP, NTK)
 - tabular:   eight features with known effects (additive, one interaction, irrelevant)
 - gridworld: a seeded gridworld MDP as tables (transitions with slip, rewards, terminals)
 
@@ -26,6 +27,7 @@ from dlkit.data.graphs import (
     spring_systems,
 )
 from dlkit.data.gridworld import GRID_ACTIONS, make_gridworld, render_gridworld
+from dlkit.data.kernels_data import KERNEL_DOMAINS, kernel_target, make_kernel_regression
 from dlkit.data.pipelines import arrays_dataset
 from dlkit.data.point_clouds import (
     PART_NAMES,
@@ -91,4 +93,7 @@ __all__ = [
     "toy2d_mode_counts",
     "toy2d_modes",
     "transfer_task",
+    "KERNEL_DOMAINS",
+    "kernel_target",
+    "make_kernel_regression",
 ]
