@@ -11,6 +11,7 @@
 - glyphs:    Omniglot-like glyph classes (train / held-out split), sinusoid regression tasks
 - sequences: drifting class-dependent sinusoid mixtures with their latent phase (CPC)
 - gaussians: correlated Gaussian pairs with their true mutual information, discrete joints
+- kernels_data: small seeded regression sets on the circle, sphere or an interval (NNGP, NTK)
 - tabular:   eight features with known effects (additive, one interaction, irrelevant)
 - gridworld: a seeded gridworld MDP as tables (transitions with slip, rewards, terminals)
 
@@ -33,6 +34,7 @@ from dlkit.data.graphs import (
     spring_systems,
 )
 from dlkit.data.gridworld import GRID_ACTIONS, make_gridworld, render_gridworld
+from dlkit.data.kernels_data import KERNEL_DOMAINS, kernel_target, make_kernel_regression
 from dlkit.data.pipelines import arrays_dataset
 from dlkit.data.point_clouds import (
     PART_NAMES,
@@ -58,6 +60,7 @@ __all__ = [
     "CLASSIFICATION_NAMES",
     "DatasetNotAvailable",
     "GRID_ACTIONS",
+    "KERNEL_DOMAINS",
     "NUM_GLYPH_CLASSES",
     "PART_NAMES",
     "POINT_CLOUD_CLASSES",
@@ -77,11 +80,13 @@ __all__ = [
     "gaussian_mutual_information",
     "glyph_classes",
     "karate_club",
+    "kernel_target",
     "load_digits",
     "load_tfds",
     "make_domains",
     "make_glyphs",
     "make_gridworld",
+    "make_kernel_regression",
     "make_point_clouds",
     "make_sequences",
     "make_shapes",
