@@ -139,4 +139,28 @@ MUTANTS = [
            "            scaled = self.optimizer.scale_loss(loss)",
            "            loss = tf.reduce_mean(rates + distortion)\n            scaled = loss",
            breaks=("vae_trains_in_mixed_precision",)),
+    # The `ce` tracker fed the whole loss: the logged cross-entropy includes beta * rate.
+    Mutant("vib_ce_logs_the_loss", BN,
+           "(loss, loss - self.beta * mean_rate, mean_rate)",
+           "(loss, loss, mean_rate)",
+           breaks=("vib_train_step_logs",), says="full loss"),
+    # The negative ELBO summed over the batch: the logged loss N times too big.
+    Mutant("vae_loss_summed_over_the_batch", BN,
+           "            loss = tf.reduce_mean(rates + distortion)\n"
+           "            scaled = self.optimizer.scale_loss(loss)",
+           "            loss = tf.reduce_sum(rates + distortion)\n"
+           "            scaled = self.optimizer.scale_loss(loss)",
+           breaks=("vae_elbo_terms_and_logs",), says="MEAN"),
+    # No stop_gradient on the running average: the surrogate's gradient gains a term.
+    Mutant("mine_running_mean_not_stopped", BN,
+           "denominator = tf.stop_gradient(tf.cast(running_mean, tf.float32))",
+           "denominator = tf.cast(running_mean, tf.float32)",
+           breaks=("mine_corrected_gradient", "mine_train_step_one_step"),
+           says="stop_gradient"),
+    # The VIB trained at the posterior mean: no noise, no bottleneck.
+    Mutant("vib_trains_at_the_posterior_mean", BN,
+           "            z = reparameterized_sample(posterior, self.seed_generator)\n"
+           "            logits = self.decoder(z)",
+           "            z = posterior.mean()\n            logits = self.decoder(z)",
+           breaks=("vib_train_step_logs",), says="posterior mean"),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.checks.lab24_information.probes import flat
-from autograder.verdicts import expect_close, expect_true
+from autograder.verdicts import expect_close, expect_close_naming, expect_true
 
 # Budgets (the handout quotes what the reference reaches with them).
 MINE = {"dim": 2, "rho": 0.8, "batch_size": 128, "steps": 100, "learning_rate": 3e-3,
@@ -33,6 +33,8 @@ def corrected_step(model, x, y, *, lr, old, decay):
     weights = model.trainable_variables
     with tf.GradientTape(persistent=True) as tape:
         joint, marginal = model.scores(x, y)
+        moving = decay * old + (1 - decay) * tf.reduce_mean(tf.exp(marginal))
+        unstopped = tf.reduce_mean(joint) - tf.reduce_mean(tf.exp(marginal)) / moving
     e = np.exp(marginal.numpy().astype(np.float64))
     n = len(x)
     new = decay * old + (1 - decay) * e.mean()
@@ -45,6 +47,8 @@ def corrected_step(model, x, y, *, lr, old, decay):
     m = marginal.numpy().astype(np.float64)
     return {"expected": start + lr * ascent(new), "with_old": start + lr * ascent(old),
             "ascent": start - lr * ascent(new), "new_running": new,
+            "batch": start + lr * ascent(e.mean()),
+            "unstopped": start + lr * flat(tape.gradient(unstopped, weights)),
             "dv": float(joint.numpy().mean() - logsumexp(m) + np.log(n))}
 
 
@@ -176,3 +180,118 @@ def judge_vae(student, reference, budget):
     expect_close(student[f"iwae_bits_{ks[-1]}"], reference[f"iwae_bits_{ks[-1]}"],
                  f"the importance-weighted code length with K = {ks[-1]}", rtol=0,
                  atol=VAE_BITS)
+
+
+def _softplus(v):
+    return np.logaddexp(0.0, v)
+
+
+def _posterior_numpy(params, latent_dim):
+    """(loc, scale, closed-form KL(q || N(0, I))) in float64 from raw encoder outputs."""
+    params = np.asarray(params, dtype=np.float64)
+    loc, scale = params[:, :latent_dim], _softplus(params[:, latent_dim:]) + 1e-4
+    kl = 0.5 * np.sum(loc ** 2 + scale ** 2 - 1.0 - 2.0 * np.log(scale), axis=1)
+    return loc, scale, kl
+
+
+def next_noise(model, shape):
+    """The eps the model's next draw from its seed generator gives, the state put back
+    after: train_step's sample is then known before the step."""
+    import keras
+    state = model.seed_generator.state.numpy()
+    eps = keras.random.normal(shape, seed=model.seed_generator).numpy().astype(np.float64)
+    model.seed_generator.state.assign(state)
+    return eps
+
+
+def vib_step_probe(lab, rng):
+    """One SGD step of a small VIBClassifier (beta 0.5) on 16 examples: the logged loss, ce
+    and rate against numpy at the sample train_step draws, and at the posterior mean."""
+    import keras
+    from scipy.special import log_softmax
+    keras.utils.set_random_seed(7)
+    model = lab.bottleneck.VIBClassifier(input_dim=6, num_classes=3, latent_dim=2,
+                                         hidden_units=(8,), beta=0.5, seed=3)
+    x = rng.normal(size=(16, 6)).astype("float32")
+    labels = rng.integers(0, 3, size=16).astype("int32")
+    loc, scale, kl = _posterior_numpy(model.encoder(x).numpy(), 2)
+    eps = next_noise(model, (16, 2))
+
+    def ce(z):
+        logits = model.decoder(z.astype("float32")).numpy().astype(np.float64)
+        return float(-np.mean(log_softmax(logits, axis=1)[np.arange(16), labels]))
+    sampled, at_mean = ce(loc + scale * eps), ce(loc)
+    model.compile(optimizer=keras.optimizers.SGD(0.05))
+    logs = model.fit(x, labels, batch_size=16, epochs=1, verbose=0, shuffle=False).history
+    rate = float(kl.mean())
+    return {**{k: float(logs.get(k, [np.nan])[-1]) for k in ("loss", "ce", "rate")},
+            "ce_expected": sampled, "loss_expected": sampled + 0.5 * rate,
+            "rate_expected": rate, "loss_at_mean": at_mean + 0.5 * rate,
+            "ce_at_mean": at_mean, "rate_sum": float(kl.sum())}
+
+
+def judge_vib_step(student):
+    sample = ("at z = posterior mean: train_step must draw z = reparameterized_sample("
+              "posterior, self.seed_generator), the mean is only for call()")
+    expect_close_naming(student["loss"], student["loss_expected"],
+                        "the `loss` VIBClassifier.train_step logs (beta 0.5)",
+                        [(student["loss_at_mean"], sample)],
+                        against="numpy's cross-entropy at the sampled z + 0.5 * mean rate",
+                        rtol=1e-4, atol=1e-4)
+    expect_close_naming(student["rate"], student["rate_expected"], "the `rate` it logs",
+                        [(student["rate_sum"], "sums the rates over the batch: log their mean")],
+                        against="the mean closed-form KL(q || N(0, I))", rtol=1e-4, atol=1e-4)
+    expect_close_naming(student["ce"], student["ce_expected"], "the `ce` it logs",
+                        [(student["loss_expected"], "is the full loss: log the cross-entropy "
+                          "alone, loss - beta * mean rate"),
+                         (student["ce_at_mean"], sample)],
+                        against="numpy's cross-entropy at the sampled z", rtol=1e-4, atol=1e-4)
+
+
+def vae_step_probe(lab, rng):
+    """A small BitsBackVAE on 16 binary vectors: elbo_terms against numpy at the sample it
+    draws (and at the posterior mean), then one SGD step's logged loss, rate and distortion."""
+    import keras
+    keras.utils.set_random_seed(8)
+    model = lab.bottleneck.BitsBackVAE(input_dim=10, latent_dim=2, hidden_units=(8,), seed=4)
+    x = (rng.uniform(size=(16, 10)) > 0.5).astype("float32")
+    loc, scale, kl = _posterior_numpy(model.encoder(x).numpy(), 2)
+
+    def distortion(z):
+        logits = model.decoder(z.astype("float32")).numpy().astype(np.float64)
+        return np.sum(_softplus(logits) - x * logits, axis=1)
+    eps = next_noise(model, (16, 2))
+    expected, at_mean = distortion(loc + scale * eps), distortion(loc)
+    rates, dist = (np.asarray(t, dtype=np.float64) for t in model.elbo_terms(x))
+    eps = next_noise(model, (16, 2))
+    step = distortion(loc + scale * eps)
+    model.compile(optimizer=keras.optimizers.SGD(0.05))
+    logs = model.fit(x, batch_size=16, epochs=1, verbose=0, shuffle=False).history
+    return {"terms_rates": rates, "terms_distortion": dist, "kl": kl, "distortion_expected": expected,
+            "distortion_at_mean": at_mean,
+            **{k: float(logs.get(k, [np.nan])[-1]) for k in ("loss", "rate", "distortion")},
+            "loss_expected": float(np.mean(kl + step)), "loss_sum": float(np.sum(kl + step)),
+            "rate_expected": float(kl.mean()), "step_distortion": float(step.mean())}
+
+
+def judge_vae_step(student):
+    expect_close(student["terms_rates"], student["kl"], "the rates of BitsBackVAE.elbo_terms",
+                 against="the closed-form KL(q || N(0, I)) in numpy", rtol=1e-4, atol=1e-4)
+    expect_close_naming(student["terms_distortion"], student["distortion_expected"],
+                        "the distortion of BitsBackVAE.elbo_terms",
+                        [(student["distortion_at_mean"], "is -log p(x | z) at z = the posterior "
+                          "mean: take it at one sample, z = reparameterized_sample(posterior, "
+                          "self.seed_generator)")],
+                        against="numpy's Bernoulli -log p(x | z) at the seeded sample",
+                        rtol=1e-4, atol=1e-4)
+    expect_close_naming(student["loss"], student["loss_expected"],
+                        "the `loss` BitsBackVAE.train_step logs",
+                        [(student["loss_sum"], "sums the negative ELBO over the batch: the "
+                          "loss is its MEAN (tf.reduce_mean(rates + distortion))")],
+                        against="numpy's mean negative ELBO at the sample", rtol=1e-4,
+                        atol=1e-4)
+    expect_close(student["rate"], student["rate_expected"], "the `rate` it logs",
+                 against="the mean closed-form KL", rtol=1e-4, atol=1e-4)
+    expect_close(student["distortion"], student["step_distortion"],
+                 "the `distortion` it logs", against="numpy's mean -log p(x | z) at the sample",
+                 rtol=1e-4, atol=1e-4)

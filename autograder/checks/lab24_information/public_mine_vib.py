@@ -14,10 +14,14 @@ from autograder.checks.lab24_information.probes_bottleneck import (
     corrected_step,
     judge_mine,
     judge_vae,
+    judge_vae_step,
     judge_vib,
+    judge_vib_step,
     mine_probe,
     vae_probe,
+    vae_step_probe,
     vib_probe,
+    vib_step_probe,
 )
 from autograder.verdicts import expect_close, expect_close_naming
 
@@ -26,8 +30,8 @@ from autograder.verdicts import expect_close, expect_close_naming
        hint="decay * running + (1 - decay) * value; surrogate = mean(joint) - mean(exp("
        "marginal)) / stop_gradient(running_mean)")
 def mine_corrected_gradient(lab, rng):
-    """For a small critic with random weights, 12 joint and 12 shuffled pairs and a given
-    running average 0.6: the gradient of `mine_surrogate` against the bias-corrected DV
+    """For a small critic with random weights, 12 joint and 12 shuffled pairs and a running
+    average that depends on the weights (0.3 + 0.5 mean(exp(T_marginal))): the gradient of `mine_surrogate` against the bias-corrected DV
     gradient E_joint[∇T] − E_marg[e^T ∇T] / running, computed with a tape's weighted
     output gradients; `moving_average` against decay·old + (1 − decay)·new."""
     import keras
@@ -38,12 +42,15 @@ def mine_corrected_gradient(lab, rng):
     assign_random_weights(model, rng, 0.6)
     x = rng.normal(size=(12, 2)).astype("float32")
     y = (0.8 * x + 0.6 * rng.normal(size=(12, 2))).astype("float32")
-    running = 0.6
     weights = model.trainable_variables
     with tf.GradientTape(persistent=True) as tape:
         joint, marginal = model.scores(x, y)
-        surrogate = bn.mine_surrogate(joint, marginal, tf.constant(running))
+        # a running average that depends on the weights: only stop_gradient keeps it constant
+        held = 0.3 + 0.5 * tf.reduce_mean(tf.exp(marginal))
+        surrogate = bn.mine_surrogate(joint, marginal, held)
+        unstopped = tf.reduce_mean(joint) - tf.reduce_mean(tf.exp(marginal)) / held
     student = flat(tape.gradient(surrogate, weights))
+    running = float(held)
     e = np.exp(marginal.numpy().astype(np.float64))
     corrected, uncorrected, _ = (
         flat(tape.gradient(joint, weights, output_gradients=tf.fill(tf.shape(joint), 1 / 12)))
@@ -51,6 +58,7 @@ def mine_corrected_gradient(lab, rng):
             (e / (12 * denominator)).astype("float32"))))
         for denominator in (running, e.mean(), 1.0))
     return {"gradient": student, "corrected": corrected, "uncorrected": uncorrected,
+            "unstopped": flat(tape.gradient(unstopped, weights)),
             "average": float(bn.moving_average(tf.constant(2.0), tf.constant(5.0), 0.9)),
             "average_swapped": 0.1 * 2.0 + 0.9 * 5.0}
 
@@ -60,7 +68,9 @@ def _(student, reference):
     expect_close_naming(
         student["gradient"], student["corrected"], "the gradient of mine_surrogate",
         [(student["uncorrected"], "uses the batch's mean of exp(T) in the denominator (the "
-          "biased DV gradient): divide by the running average, held constant")],
+          "biased DV gradient): divide by the running average, held constant"),
+         (student["unstopped"], "lets the gradient flow through running_mean: wrap it in "
+          "tf.stop_gradient, it is a constant of the surrogate")],
         advice="E_joint[grad T] - E_marginal[exp(T) grad T] / running_mean: "
         "mean(joint) - mean(exp(marginal)) / stop_gradient(running_mean)",
         against="the corrected gradient from a tape's weighted output gradients",
@@ -99,7 +109,13 @@ def _(student, _reference):
     expect_close_naming(student["after"], student["expected"], what,
                         [(student["with_old"], "divides by the running average BEFORE this "
                           "batch's update: update it first, then use it"),
-                         (student["ascent"], "moved UP the loss: minimise -surrogate")],
+                         (student["ascent"], "moved UP the loss: minimise -surrogate"),
+                         (student["batch"], "divides by this batch's mean of exp(T) (the "
+                          "biased DV gradient): pass the moving average "
+                          "moving_average(self.running_mean, it, self.decay)"),
+                         (student["unstopped"], "lets the gradient flow through the running "
+                          "average: the batch's mean of exp(T) and running_mean get "
+                          "tf.stop_gradient")],
                         advice="the step must follow the corrected gradient of "
                         "-mine_surrogate(joint, marginal, running)",
                         against="a tf.GradientTape step", rtol=1e-4, atol=1e-5)
@@ -187,6 +203,21 @@ def _(student, reference):
                         against="scipy's log-softmax cross-entropy + 0.3 * mean rate", **FLOAT32)
 
 
+@check(points=2, uses="bottleneck", task="`VIBClassifier.train_step`",
+       hint="z = reparameterized_sample(posterior, self.seed_generator); log loss, ce = loss - "
+       "beta * mean rate, and the mean rate")
+def vib_train_step_logs(lab, rng):
+    """One SGD step of a small VIB (beta 0.5) on 16 examples: the logged `loss`, `ce` and
+    `rate` against numpy's cross-entropy at the z its seed generator draws and the
+    closed-form KL (the next draw read before the step, the state put back)."""
+    return vib_step_probe(lab, rng)
+
+
+@vib_train_step_logs.verdict
+def _(student, reference):
+    judge_vib_step(student)
+
+
 @check(points=3, timeout=90, uses="bottleneck", task="`VIBClassifier.train_step`",
        hint="train_step must minimise vib_loss as the reference does, sampling z by "
        "reparameterized_sample")
@@ -231,6 +262,21 @@ def _(student, reference):
                         [(100.0 / 64, "forgets to convert nats to bits (divide by log 2)"),
                          (100.0 / np.log(2.0), "forgets to divide by the dimensions")],
                         **FLOAT32)
+
+
+@check(points=2, uses="bottleneck", task="`BitsBackVAE.elbo_terms`, `BitsBackVAE.train_step`",
+       hint="distortion = -log p(x | z) at z = reparameterized_sample(...); loss = "
+       "mean(rates + distortion); log loss, mean rate, mean distortion")
+def vae_elbo_terms_and_logs(lab, rng):
+    """A small VAE on 16 binary vectors: `elbo_terms` against numpy's KL and Bernoulli
+    -log p(x | z) at the z its seed generator draws; then one SGD step's logged `loss`,
+    `rate` and `distortion` against numpy's means at the step's sample."""
+    return vae_step_probe(lab, rng)
+
+
+@vae_elbo_terms_and_logs.verdict
+def _(student, reference):
+    judge_vae_step(student)
 
 
 @check(points=3, timeout=90, uses="bottleneck", task="`BitsBackVAE.elbo_terms`, "
