@@ -11,8 +11,6 @@ Everything here is in nats unless a name says bits.
 """
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 import tensorflow as tf
