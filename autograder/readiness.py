@@ -165,6 +165,11 @@ def judge_mixed_precision(student) -> None:
                 f"stay float32; found {student['variable_dtypes']}")
     calls = list(student["scale_loss_calls"])
     applied = list(student["applied"])
+    if not any(applied) and any(calls) and any(student["loss_scaled"]):
+        # A LossScaleOptimizer skips every step whose gradients are not finite.
+        raise CheckFailed("under mixed_float16 the optimizer skipped every step: the scaled loss "
+                          "or its gradients overflowed float16 (inf or NaN). Is the loss a mean "
+                          "over the batch rather than a sum, and computed in float32?")
     expect_true(any(applied), "training under mixed_float16 applied no optimizer")
     used = [i for i, a in enumerate(applied) if a]
     for index in used:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from autograder import readiness
+from autograder.verdicts import CheckFailed
 
 
 def two_input_model():
@@ -36,3 +38,12 @@ def test_retracing_probe_cuts_every_input_of_a_tuple_to_the_batch_size():
     assert result["weights_moved"]
     assert 1 <= result["traces"] <= readiness.MAX_TRACES
     readiness.judge_traces(result)
+
+
+def test_a_step_skipped_for_float16_overflow_is_named_as_such():
+    student = {"compute_dtype": "float16", "variable_dtypes": ["float32"],
+               "scale_loss_calls": [1], "gradients_through_scaled_loss": [3],
+               "loss_scaled": [True], "applied": [False], "largest_unscaled_loss": 7e4,
+               "logs": ["loss"], "last": [7e4], "weights_moved": 0.0, "weights_finite": True}
+    with pytest.raises(CheckFailed, match="skipped every step.*overflowed float16"):
+        readiness.judge_mixed_precision(student)
