@@ -256,8 +256,7 @@ def _(student, _reference):
 
 
 def low_rank_probe(lab, rng, inputs, outputs, rank):
-    """The student's factors and factorised Dense against numpy's SVD."""
-    import keras
+    """The student's factors against numpy's SVD (Eckart-Young's error too)."""
     kernel = rng.normal(size=(inputs, outputs)).astype("float32")
     a, b = lab.compression.low_rank_factors(kernel, rank)
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)

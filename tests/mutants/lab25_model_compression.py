@@ -1,0 +1,107 @@
+"""Mutants of lab25_model_compression: the mistakes students make in a first model-compression
+lab.
+
+The Distiller and pruning-callback checks run the student's code on the checks' own soft loss
+and mask, so a mistake in distillation_loss or magnitude_mask breaks their own checks only."""
+from tests.mutants import Mutant
+
+C = "compression.py"
+
+MUTANTS = [
+    # Mish with tanh(x) in place of tanh(softplus(x)).
+    Mutant("mish_without_softplus", C,
+           "return x * tf.tanh(tf.math.softplus(x))", "return x * tf.tanh(x)",
+           breaks=("swish_and_mish",), says="softplus"),
+    # Swish that forgets beta.
+    Mutant("swish_ignores_beta", C,
+           "return x * tf.sigmoid(tf.cast(beta, x.dtype) * x)", "return x * tf.sigmoid(x)",
+           breaks=("swish_and_mish",), says="ignores beta"),
+    # Squeeze by the maximum (global max pooling) in place of the mean.
+    Mutant("squeeze_by_max", C,
+           "squeezed = tf.reduce_mean(x, axis=[1, 2])", "squeezed = tf.reduce_max(x, axis=[1, 2])",
+           breaks=("squeeze_excite",), says="MEAN"),
+    # The distillation loss without the T^2 factor.
+    Mutant("distillation_without_t_squared", C,
+           "return t * t * tf.reduce_mean(kl)", "return tf.reduce_mean(kl)",
+           breaks=("distillation_loss",), says="without the factor T\\^2"),
+    # The KL the wrong way round.
+    Mutant("distillation_kl_reversed", C,
+           "kl = tf.reduce_sum(tf.exp(log_p) * (log_p - log_q), axis=-1)",
+           "kl = tf.reduce_sum(tf.exp(log_q) * (log_q - log_p), axis=-1)",
+           breaks=("distillation_loss",), says="teacher's distribution comes first"),
+    # The teacher's logits not softened.
+    Mutant("teacher_not_softened", C,
+           "log_p = tf.nn.log_softmax(tf.cast(teacher_logits, \"float32\") / t, axis=-1)",
+           "log_p = tf.nn.log_softmax(tf.cast(teacher_logits, \"float32\"), axis=-1)",
+           breaks=("distillation_loss",), says="does not divide the teacher"),
+    # The teacher run in training mode: dropout on and batch norm statistics updated.
+    Mutant("teacher_in_training_mode", C,
+           "teacher_logits = tf.cast(self.teacher(x, training=False), \"float32\")",
+           "teacher_logits = tf.cast(self.teacher(x, training=True), \"float32\")",
+           breaks=("distiller_train_step",), says="teacher"),
+    # The weights of the two terms swapped.
+    Mutant("distiller_alpha_swapped", C,
+           "loss = self.alpha * hard + (1.0 - self.alpha) * soft",
+           "loss = (1.0 - self.alpha) * hard + self.alpha * soft",
+           breaks=("distiller_train_step",), says="alpha"),
+    # Gradients of every trainable variable, the teacher unfrozen: the teacher trains too.
+    Mutant("teacher_not_frozen", C,
+           "        self.teacher.trainable = False\n", "",
+           breaks=("distiller_train_step",), says="teacher"),
+    # No loss scaling: float16 gradients underflow under mixed precision.
+    Mutant("distiller_without_scale_loss", C,
+           "scaled = self.optimizer.scale_loss(loss)", "scaled = loss",
+           breaks=("distiller_trains_in_mixed_precision",), says="scale_loss"),
+    # The schedule raises p (not 1 - p) to the power.
+    Mutant("schedule_power_of_p", C,
+           "return float(final_sparsity + (initial_sparsity - final_sparsity) * (1.0 - progress) "
+           "** power)",
+           "return float(initial_sparsity + (final_sparsity - initial_sparsity) * progress ** power)",
+           breaks=("polynomial_sparsity",), says="raises p"),
+    # The schedule's progress not clipped.
+    Mutant("schedule_not_clipped", C,
+           "progress = min(max((step - begin_step) / (end_step - begin_step), 0.0), 1.0)",
+           "progress = (step - begin_step) / (end_step - begin_step)",
+           breaks=("polynomial_sparsity",), says="clip"),
+    # Pruning by signed value: the large negative weights go first.
+    Mutant("mask_by_signed_value", C,
+           "mask[np.argsort(np.abs(weights), axis=None, kind=\"stable\")[:k]] = 0.0",
+           "mask[np.argsort(weights, axis=None, kind=\"stable\")[:k]] = 0.0",
+           breaks=("magnitude_mask",), says="ABSOLUTE"),
+    # The new mask computed from the raw kernel: weights revived by the optimizer may survive.
+    Mutant("pruning_forgets_old_mask", C,
+           "masked = np.asarray(kernel) * self.masks[index]", "masked = np.asarray(kernel)",
+           breaks=("pruning_keeps_weights_pruned",), says="pruning"),
+    # The lottery ticket rewound to the trained values.
+    Mutant("rewind_keeps_trained_values", C,
+           "kernel.assign(np.asarray(initial, np.float32) * mask)",
+           "kernel.assign(np.asarray(kernel) * mask)",
+           breaks=("lottery_rewind",), says="TRAINED"),
+    # One scale for the whole kernel.
+    Mutant("quantize_per_tensor", C,
+           "scale = (np.abs(kernel).max(axis=0) / 127.0).astype(np.float32)",
+           "scale = np.full(kernel.shape[1], np.abs(kernel).max() / 127.0, np.float32)",
+           breaks=("int8_matches_keras",), says="one scale for the whole kernel"),
+    # No straight-through estimator: the gradient of round is 0.
+    Mutant("fake_quant_without_ste", C,
+           "return upstream * tf.cast(inside, upstream.dtype)", "return upstream * 0.0",
+           breaks=("fake_quant_matches_tensorflow",), says="straight-through"),
+    # No nudging of the range.
+    Mutant("fake_quant_not_nudged", C,
+           "zero_point = min(max(round(-min_value / scale), 0.0), levels)\n"
+           "    nudged_min = -zero_point * scale",
+           "nudged_min = min_value",
+           breaks=("fake_quant_matches_tensorflow",), says="nudge"),
+    # The smallest singular values kept.
+    Mutant("low_rank_keeps_smallest", C,
+           "root = np.sqrt(s[:rank])\n    return ((u[:, :rank] * root).astype(np.float32),\n"
+           "            (root[:, None] * vt[:rank]).astype(np.float32))",
+           "root = np.sqrt(s[-rank:])\n    return ((u[:, -rank:] * root).astype(np.float32),\n"
+           "            (root[:, None] * vt[-rank:]).astype(np.float32))",
+           breaks=("low_rank_factors",), says="SMALLEST"),
+    # The factorised layer loses its activation.
+    Mutant("factorized_without_activation", C,
+           "keras.layers.Dense(kernel.shape[1], activation=layer.activation, name=\"factor_b\")",
+           "keras.layers.Dense(kernel.shape[1], name=\"factor_b\")",
+           breaks=("factorize_dense",), says="activation"),
+]
