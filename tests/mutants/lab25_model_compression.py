@@ -71,7 +71,7 @@ MUTANTS = [
     # The new mask computed from the raw kernel: weights revived by the optimizer may survive.
     Mutant("pruning_forgets_old_mask", C,
            "masked = np.asarray(kernel) * self.masks[index]", "masked = np.asarray(kernel)",
-           breaks=("pruning_keeps_weights_pruned",), says="pruning"),
+           breaks=("pruning_keeps_weights_pruned",), says="OLD mask"),
     # The lottery ticket rewound to the trained values.
     Mutant("rewind_keeps_trained_values", C,
            "kernel.assign(np.asarray(initial, np.float32) * mask)",

@@ -156,9 +156,9 @@ def pruning_probe(lab, rng, *, schedule, steps=5, stand_in=True, units=(7, 5)):
             stayed.append(all(bool(np.all(n[p])) for n, p in zip(now, previous)))
             previous[:] = now
 
-    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    model.compile(optimizer=keras.optimizers.SGD(2.0), loss="mse")
     x = rng.normal(size=(steps * 8, 4)).astype("float32")
-    y = rng.normal(size=(steps * 8, units[1])).astype("float32")
+    y = (3 * rng.normal(size=(steps * 8, units[1]))).astype("float32")
     names = {"magnitude_mask": stand_in_magnitude_mask} if stand_in else {}
     with standing_in(compression, **names):
         model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False,
