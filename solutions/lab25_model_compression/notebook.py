@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from dlkit import backend  # noqa: E402
 from dlkit.backend import reset_keras  # noqa: E402
 from dlkit.data import load_digits  # noqa: E402
-from dlkit.training import run_dir  # noqa: E402
+from dlkit.training import run_dir, tensorboard_callbacks  # noqa: E402
 
 keras = backend.keras()  # the quiet TensorFlow import, before compression.py imports it
 tf = backend.tensorflow()
@@ -83,7 +83,8 @@ for name, alpha in (("alone", 1.0), ("distilled", 0.1)):
                                   temperature=4.0, alpha=alpha)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     model.fit(tf.data.Dataset.from_tensors((x[few], y[few])).repeat(),
-              steps_per_epoch=STUDENT_STEPS, epochs=1, verbose=0)
+              steps_per_epoch=STUDENT_STEPS, epochs=1, verbose=0,
+              callbacks=tensorboard_callbacks(out / f"tb_{name}"))
     results[name] = accuracy(model)
 print(results)
 
@@ -112,7 +113,6 @@ def prune_run(initial=None, mask=None, seed=1):
 
 pruned, start, masks = prune_run()
 ticket, _, _ = prune_run(start, masks)
-shuffled = [np.random.default_rng(2).permutation(m.ravel()).reshape(m.shape) for m in masks]
 random_init = [np.random.default_rng(3).normal(0, s.std(), s.shape) for s in start]
 fresh, _, _ = prune_run(random_init, masks)
 sparsity = [float((np.asarray(k) == 0).mean()) for k in pruned.trainable_weights[::2]]

@@ -56,7 +56,8 @@ MUTANTS = [
     Mutant("schedule_power_of_p", C,
            "return float(final_sparsity + (initial_sparsity - final_sparsity) * (1.0 - progress) "
            "** power)",
-           "return float(initial_sparsity + (final_sparsity - initial_sparsity) * progress ** power)",
+           "return float(initial_sparsity\n"
+           "                 + (final_sparsity - initial_sparsity) * progress ** power)",
            breaks=("polynomial_sparsity",), says="raises p"),
     # The schedule's progress not clipped.
     Mutant("schedule_not_clipped", C,

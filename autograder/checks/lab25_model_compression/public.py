@@ -260,7 +260,7 @@ def low_rank_probe(lab, rng, inputs, outputs, rank):
     kernel = rng.normal(size=(inputs, outputs)).astype("float32")
     a, b = lab.compression.low_rank_factors(kernel, rank)
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    u, s, vt = np.linalg.svd(kernel.astype(np.float64))
+    u, s, vt = np.linalg.svd(kernel.astype(np.float64), full_matrices=False)
     best = (u[:, :rank] * s[:rank]) @ vt[:rank]
     return {"shapes": [list(a.shape), list(b.shape)], "product": a @ b, "best": best,
             "smallest": (u[:, -rank:] * s[-rank:]) @ vt[-rank:],
