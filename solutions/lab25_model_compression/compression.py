@@ -316,12 +316,12 @@ def factorize_dense(layer, rank):
     #   keras.Input((n,)) and the two Dense layers; set_weights([A]) and ([B, layer.bias])
     kernel = np.asarray(layer.kernel)
     first, second = low_rank_factors(kernel, rank)
-    model = keras.Sequential([
+    factorised = keras.Sequential([
         keras.Input((kernel.shape[0],)),
         keras.layers.Dense(rank, use_bias=False, name="factor_a"),
         keras.layers.Dense(kernel.shape[1], activation=layer.activation, name="factor_b")],
         name="low_rank")
-    model.layers[0].set_weights([first])
-    model.layers[1].set_weights([second, np.asarray(layer.bias)])
-    return model
+    factorised.layers[0].set_weights([first])
+    factorised.layers[1].set_weights([second, np.asarray(layer.bias)])
+    return factorised
     # END SOLUTION

@@ -30,9 +30,9 @@ DISTILL_MARGIN = 0.05
 def stand_in_distillation_loss(teacher_logits, student_logits, temperature):
     """The checks' soft loss: T * mean((teacher - student)^2 / T), logit matching."""
     import tensorflow as tf
-    t = tf.cast(temperature, "float32")
-    diff = tf.cast(teacher_logits, "float32") - tf.cast(student_logits, "float32")
-    return t * tf.reduce_mean(tf.square(diff) / t)
+    temp = tf.cast(temperature, tf.float32)
+    diff = tf.cast(teacher_logits, tf.float32) - tf.cast(student_logits, tf.float32)
+    return temp * tf.reduce_mean(tf.square(diff) / temp)
 
 
 def stand_in_magnitude_mask(weights, sparsity):
