@@ -48,7 +48,10 @@ def _scrubbed_env(scratch: Path) -> dict:
                PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore",
                # One BLAS thread: the zygote must not fork with a thread pool running, and
                # every worker computes the same sums whichever way it was started.
-               OPENBLAS_NUM_THREADS="1")
+               OPENBLAS_NUM_THREADS="1",
+               # Keras imports pandas when it is installed (shap needs it), pandas imports
+               # pyarrow, and pyarrow's allocator would start a background thread.
+               JE_ARROW_MALLOC_CONF="background_thread:false")
     return env
 
 

@@ -10,6 +10,7 @@
 - domains:   a source task and shifted target domains of the digits (transfer, adaptation)
 - glyphs:    Omniglot-like glyph classes (train / held-out split), sinusoid regression tasks
 - sequences: drifting class-dependent sinusoid mixtures with their latent phase (CPC)
+- tabular:   eight features with known effects (additive, one interaction, irrelevant)
 
 The numpy loaders never import TensorFlow; the *_dataset functions import it on first call.
 """
@@ -32,6 +33,7 @@ from dlkit.data.point_clouds import (
 )
 from dlkit.data.sequences import SEQUENCE_FREQUENCIES, make_sequences
 from dlkit.data.shapes import SHAPE_CLASSES, make_shapes, shapes_dataset
+from dlkit.data.tabular import TABULAR_FEATURES, TABULAR_RELEVANT, make_tabular, tabular_target
 from dlkit.data.tfds_real import DatasetNotAvailable, find_prepared, load_tfds
 from dlkit.data.toy2d import (
     CLASSIFICATION_NAMES,
@@ -52,6 +54,8 @@ __all__ = [
     "SEQUENCE_FREQUENCIES",
     "SHAPE_CLASSES",
     "SHIFTS",
+    "TABULAR_FEATURES",
+    "TABULAR_RELEVANT",
     "TOY2D_NAMES",
     "arrays_dataset",
     "citation_graph",
@@ -68,6 +72,7 @@ __all__ = [
     "make_point_clouds",
     "make_sequences",
     "make_shapes",
+    "make_tabular",
     "paired_domains",
     "point_clouds_dataset",
     "sample_toy2d",
@@ -75,6 +80,7 @@ __all__ = [
     "shift_images",
     "sinusoid_tasks",
     "spring_systems",
+    "tabular_target",
     "toy2d_classification",
     "toy2d_dataset",
     "toy2d_mode_counts",
