@@ -32,11 +32,13 @@ from dlkit.training import run_dir, tensorboard_callbacks  # noqa: E402
 keras = backend.keras()  # the quiet TensorFlow import, before compression.py imports it
 tf = backend.tensorflow()
 
-import compression  # noqa: E402  (the graded module, next to this file)
+import compression  # noqa: E402  (the graded modules, next to this file)
+import qat  # noqa: E402
 
 QUICK = os.environ.get("DLKIT_QUICK") == "1"
 out = run_dir("lab25_model_compression", "quick" if QUICK else "full")
 TEACHER_STEPS, STUDENT_STEPS, PRUNE_STEPS = (5, 5, 10) if QUICK else (300, 60, 400)
+QAT_STEPS = 5 if QUICK else 40
 x, y = load_digits("train", flatten=True)
 test_x, test_y = load_digits("test", flatten=True)
 
@@ -136,6 +138,55 @@ print("largest rounding error of the hidden kernel", error)
 float_accuracy = accuracy(teacher)
 teacher.quantize("int8")
 print({"float32": float_accuracy, "int8 (model.quantize)": accuracy(teacher)})
+
+# %% [markdown]
+# ## Quantisation-aware training (qat.py)
+#
+# Left: fake quantisation at 3 bits on [-1, 1.5] (the nudged grid) and its straight-through
+# gradient. Right: an MLP 64-16-10 of float Dense layers and the same of QATDense layers, 40
+# Adam steps at seed 0 (the budget of the hidden check `qat_survives_int8`), before and after
+# Keras's `model.quantize("int8")`.
+
+# %%
+grid = tf.constant(np.linspace(-2, 2.5, 451).astype("float32"))
+with tf.GradientTape() as tape:
+    tape.watch(grid)
+    staircase = qat.fake_quant_range(grid, tf.constant(-1.0), tf.constant(1.5), 3)
+slope = tape.gradient(staircase, grid)
+
+
+def float_mlp(hidden=16):
+    return keras.Sequential([keras.Input((64,)), keras.layers.Dense(hidden, activation="relu"),
+                             keras.layers.Dense(10)])
+
+
+qat_results = {}
+for name in ("float", "QAT"):
+    reset_keras(0)
+    model = qat.make_qat_mlp((16,)) if name == "QAT" else float_mlp()
+    model.compile(keras.optimizers.Adam(1e-2),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(batches(), steps_per_epoch=QAT_STEPS, epochs=1, verbose=0)
+    plain = float_mlp()
+    for target, layer in zip(plain.layers, model.layers):
+        target.set_weights([np.asarray(layer.kernel), np.asarray(layer.bias)])
+    plain.quantize("int8")
+    qat_results[name] = (accuracy(model), accuracy(plain))
+print(qat_results)
+fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+left.plot(grid, staircase, label="fake_quant_range, 3 bits")
+left.plot(grid, slope, "--", label="straight-through gradient")
+left.set_xlabel("x")
+left.legend()
+names = list(qat_results)
+right.bar(np.arange(2) - 0.2, [qat_results[n][0] for n in names], 0.4, label="float32")
+right.bar(np.arange(2) + 0.2, [qat_results[n][1] for n in names], 0.4, label="int8")
+right.set_xticks(range(2), names)
+right.set_ylim(0.5, 1)
+right.set_ylabel("test accuracy")
+right.legend()
+fig.savefig(out / "qat.png", dpi=100)
+plt.close(fig)
 
 # %% [markdown]
 # ## Low rank: the hidden layer of a fresh float teacher at several ranks

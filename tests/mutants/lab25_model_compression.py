@@ -6,6 +6,7 @@ and mask, so a mistake in distillation_loss or magnitude_mask breaks their own c
 from tests.mutants import Mutant
 
 C = "compression.py"
+Q = "qat.py"
 
 MUTANTS = [
     # Mish with tanh(x) in place of tanh(softplus(x)).
@@ -105,4 +106,44 @@ MUTANTS = [
            "keras.layers.Dense(kernel.shape[1], activation=layer.activation, name=\"factor_b\")",
            "keras.layers.Dense(kernel.shape[1], name=\"factor_b\")",
            breaks=("factorize_dense",), says="activation"),
+    # QAT: one scale for the whole kernel in place of one per output channel.
+    Mutant("qat_per_tensor_scale", Q,
+           "scale = tf.maximum(tf.reduce_max(tf.abs(kernel), axis=0) / levels, 1e-12)",
+           "scale = tf.maximum(tf.reduce_max(tf.abs(kernel)) / levels, 1e-12)",
+           breaks=("fake_quant_per_channel", "qat_dense_forward_and_gradient"),
+           says="one scale for the whole kernel"),
+    # QAT: the asymmetric 255-level grid on [-max, max] in place of 127 levels each side.
+    Mutant("qat_kernel_full_range", Q,
+           "levels = float(2 ** (num_bits - 1) - 1)",
+           "levels = float(2 ** num_bits - 1) / 2",
+           breaks=("fake_quant_per_channel", "qat_dense_forward_and_gradient"),
+           says="2\\^bits - 1 levels"),
+    # QAT: the kernel rounded with no straight-through estimator (no gradient reaches it).
+    Mutant("qat_kernel_without_ste", Q,
+           "return kernel + tf.stop_gradient(quantised - kernel)", "return quantised",
+           breaks=("fake_quant_per_channel", "qat_dense_forward_and_gradient"),
+           says="straight-through"),
+    # QAT: the activations' range not nudged so that 0.0 is on the grid.
+    Mutant("qat_range_not_nudged", Q,
+           "zero_point = tf.clip_by_value(tf.round(-low / scale), 0.0, levels)",
+           "zero_point = -low / scale",
+           breaks=("fake_quant_range", "qat_dense_forward_and_gradient"), says="nudge"),
+    # QAT: the straight-through gradient passed where x was clipped too.
+    Mutant("qat_range_gradient_through_clip", Q,
+           "return clipped + tf.stop_gradient(rounded - clipped)",
+           "return x + tf.stop_gradient(rounded - x)",
+           breaks=("fake_quant_range", "qat_dense_forward_and_gradient"),
+           says="0 where x was clipped"),
+    # QAT: the range kept from the first batch (no moving average).
+    Mutant("qat_range_frozen_after_first_batch", Q,
+           "m = self.momentum", "m = 1.0",
+           breaks=("qat_dense_forward_and_gradient",), says="keeps the first batch's range"),
+    # QAT: the range updated in inference too.
+    Mutant("qat_range_updated_in_inference", Q,
+           "        if training:\n            batch_min", "        if True:\n            batch_min",
+           breaks=("qat_dense_forward_and_gradient",), says="training=False"),
+    # QAT: the inputs left in float.
+    Mutant("qat_float_inputs", Q,
+           "x_q = fake_quant_range(x, self.input_min, self.input_max, self.num_bits)", "x_q = x",
+           breaks=("qat_dense_forward_and_gradient",), says="the output in inference"),
 ]
