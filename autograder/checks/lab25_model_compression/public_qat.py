@@ -167,7 +167,7 @@ def qat_dense_probe(lab, rng, inputs, units, batches, momentum, bits):
             low = momentum * low + (1 - momentum) * float(batch.min())
             high = momentum * high + (1 - momentum) * float(batch.max())
         expected.append((low, high))
-    x = tf.constant(rng.normal(0, 1.5, (5, inputs)).astype("float32"))
+    x = tf.constant(rng.normal(0, 3.0, (5, inputs)).astype("float32"))  # some clipped
     upstream = tf.constant(rng.normal(size=(5, units)).astype("float32"))
     k, b = tf.constant(kernel), tf.constant(bias)
     lo, hi = ranges[-1]
@@ -221,9 +221,10 @@ def judge_qat_dense(student, what):
             "fake_quant_range(x, range) @ fake_quant_per_channel(kernel) + bias")
 def qat_dense_forward_and_gradient(lab, rng):
     """A QATDense(4, tanh) on 6 inputs (momentum 0.8, 8 bits) with random weights, three
-    training calls on batches of different ranges, then one in inference: the tracked range
-    after each call against a numpy moving average, the output and the tf.GradientTape
-    gradients in the kernel, bias and inputs against TensorFlow's fake-quant ops."""
+    training calls on batches of different ranges, then one in inference on inputs partly
+    outside the range: the tracked range after each call against a numpy moving average, the
+    output and the tf.GradientTape gradients in the kernel, bias and inputs against
+    TensorFlow's fake-quant ops."""
     return qat_dense_probe(lab, rng, 6, 4, 3, 0.8, 8)
 
 
