@@ -25,11 +25,11 @@ def fake_quant_per_channel(kernel, num_bits=8):
     # BEGIN SOLUTION scale = the absolute maximum over axis 0 over (2^(bits-1) - 1), kept
     #   above 0 (tf.maximum with a tiny value); q = tf.round(kernel / scale) * scale; the
     #   straight-through trick: kernel + tf.stop_gradient(q - kernel)
-    kernel = tf.convert_to_tensor(kernel, tf.float32)
+    weights = tf.convert_to_tensor(kernel, "float32")
     levels = float(2 ** (num_bits - 1) - 1)
-    scale = tf.maximum(tf.reduce_max(tf.abs(kernel), axis=0) / levels, 1e-12)
-    quantised = tf.round(kernel / scale) * scale
-    return kernel + tf.stop_gradient(quantised - kernel)
+    scale = tf.maximum(tf.reduce_max(tf.abs(weights), axis=0) / levels, 1e-12)
+    quantised = tf.round(weights / scale) * scale
+    return weights + tf.stop_gradient(quantised - weights)
     # END SOLUTION
 
 
@@ -43,7 +43,7 @@ def fake_quant_range(x, min_value, max_value, num_bits=8):
     #   scale), 0, levels), nudged_min and nudged_max; clipped = tf.clip_by_value(x, ...);
     #   rounded = nudged_min + tf.round((clipped - nudged_min) / scale) * scale; return
     #   clipped + tf.stop_gradient(rounded - clipped) (the clip's gradient is 1 inside, 0 out)
-    x = tf.convert_to_tensor(x, tf.float32)
+    values = tf.convert_to_tensor(x, "float32")
     levels = float(2 ** num_bits - 1)
     low = tf.stop_gradient(tf.cast(min_value, tf.float32))
     high = tf.stop_gradient(tf.cast(max_value, tf.float32))
@@ -51,7 +51,7 @@ def fake_quant_range(x, min_value, max_value, num_bits=8):
     zero_point = tf.clip_by_value(tf.round(-low / scale), 0.0, levels)
     nudged_min = -zero_point * scale
     nudged_max = nudged_min + levels * scale
-    clipped = tf.clip_by_value(x, nudged_min, nudged_max)
+    clipped = tf.clip_by_value(values, nudged_min, nudged_max)
     rounded = nudged_min + tf.round((clipped - nudged_min) / scale) * scale
     return clipped + tf.stop_gradient(rounded - clipped)
     # END SOLUTION
@@ -89,9 +89,9 @@ class QATDense(keras.layers.Layer):
         #   range = the batch's where self.seen == 0 (tf.where), else the moving average; assign
         #   both, seen.assign_add(1). Then fake_quant_range(x, input_min, input_max, bits) @
         #   fake_quant_per_channel(kernel, bits) + bias, through self.activation
-        x = tf.cast(x, tf.float32)
+        inputs = tf.cast(x, "float32")
         if training:
-            batch_min, batch_max = tf.reduce_min(x), tf.reduce_max(x)
+            batch_min, batch_max = tf.reduce_min(inputs), tf.reduce_max(inputs)
             first = tf.equal(self.seen, 0.0)
             m = self.momentum
             self.input_min.assign(tf.where(first, batch_min,
@@ -99,7 +99,7 @@ class QATDense(keras.layers.Layer):
             self.input_max.assign(tf.where(first, batch_max,
                                            m * self.input_max + (1.0 - m) * batch_max))
             self.seen.assign_add(1.0)
-        x_q = fake_quant_range(x, self.input_min, self.input_max, self.num_bits)
+        x_q = fake_quant_range(inputs, self.input_min, self.input_max, self.num_bits)
         w_q = fake_quant_per_channel(self.kernel, self.num_bits)
         return self.activation(tf.matmul(x_q, w_q) + self.bias)
         # END SOLUTION

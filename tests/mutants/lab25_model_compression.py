@@ -108,8 +108,8 @@ MUTANTS = [
            breaks=("factorize_dense",), says="activation"),
     # QAT: one scale for the whole kernel in place of one per output channel.
     Mutant("qat_per_tensor_scale", Q,
-           "scale = tf.maximum(tf.reduce_max(tf.abs(kernel), axis=0) / levels, 1e-12)",
-           "scale = tf.maximum(tf.reduce_max(tf.abs(kernel)) / levels, 1e-12)",
+           "scale = tf.maximum(tf.reduce_max(tf.abs(weights), axis=0) / levels, 1e-12)",
+           "scale = tf.maximum(tf.reduce_max(tf.abs(weights)) / levels, 1e-12)",
            breaks=("fake_quant_per_channel", "qat_dense_forward_and_gradient"),
            says="one scale for the whole kernel"),
     # QAT: the asymmetric 255-level grid on [-max, max] in place of 127 levels each side.
@@ -120,7 +120,7 @@ MUTANTS = [
            says="2\\^bits - 1 levels"),
     # QAT: the kernel rounded with no straight-through estimator (no gradient reaches it).
     Mutant("qat_kernel_without_ste", Q,
-           "return kernel + tf.stop_gradient(quantised - kernel)", "return quantised",
+           "return weights + tf.stop_gradient(quantised - weights)", "return quantised",
            breaks=("fake_quant_per_channel", "qat_dense_forward_and_gradient"),
            says="straight-through"),
     # QAT: the activations' range not nudged so that 0.0 is on the grid.
@@ -131,7 +131,7 @@ MUTANTS = [
     # QAT: the straight-through gradient passed where x was clipped too.
     Mutant("qat_range_gradient_through_clip", Q,
            "return clipped + tf.stop_gradient(rounded - clipped)",
-           "return x + tf.stop_gradient(rounded - x)",
+           "return values + tf.stop_gradient(rounded - values)",
            breaks=("fake_quant_range", "qat_dense_forward_and_gradient"),
            says="0 where x was clipped"),
     # QAT: the range kept from the first batch (no moving average).
@@ -144,6 +144,7 @@ MUTANTS = [
            breaks=("qat_dense_forward_and_gradient",), says="training=False"),
     # QAT: the inputs left in float.
     Mutant("qat_float_inputs", Q,
-           "x_q = fake_quant_range(x, self.input_min, self.input_max, self.num_bits)", "x_q = x",
+           "x_q = fake_quant_range(inputs, self.input_min, self.input_max, self.num_bits)",
+           "x_q = inputs",
            breaks=("qat_dense_forward_and_gradient",), says="the output in inference"),
 ]
