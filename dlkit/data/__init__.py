@@ -11,6 +11,7 @@
 - glyphs:    Omniglot-like glyph classes (train / held-out split), sinusoid regression tasks
 - sequences: drifting class-dependent sinusoid mixtures with their latent phase (CPC)
 - tabular:   eight features with known effects (additive, one interaction, irrelevant)
+- gridworld: a seeded gridworld MDP as tables (transitions with slip, rewards, terminals)
 
 The numpy loaders never import TensorFlow; the *_dataset functions import it on first call.
 """
@@ -24,6 +25,7 @@ from dlkit.data.graphs import (
     karate_club,
     spring_systems,
 )
+from dlkit.data.gridworld import GRID_ACTIONS, make_gridworld, render_gridworld
 from dlkit.data.pipelines import arrays_dataset
 from dlkit.data.point_clouds import (
     PART_NAMES,
@@ -48,6 +50,7 @@ from dlkit.data.toy2d import (
 __all__ = [
     "CLASSIFICATION_NAMES",
     "DatasetNotAvailable",
+    "GRID_ACTIONS",
     "NUM_GLYPH_CLASSES",
     "PART_NAMES",
     "POINT_CLOUD_CLASSES",
@@ -69,12 +72,14 @@ __all__ = [
     "load_tfds",
     "make_domains",
     "make_glyphs",
+    "make_gridworld",
     "make_point_clouds",
     "make_sequences",
     "make_shapes",
     "make_tabular",
     "paired_domains",
     "point_clouds_dataset",
+    "render_gridworld",
     "sample_toy2d",
     "shapes_dataset",
     "shift_images",

@@ -147,4 +147,22 @@ MUTANTS = [
            "x_q = fake_quant_range(inputs, self.input_min, self.input_max, self.num_bits)",
            "x_q = inputs",
            breaks=("qat_dense_forward_and_gradient",), says="the output in inference"),
+    # k truncated (int(s * size)) in place of rounded: 6.6 entries prune 6, not 7.
+    Mutant("mask_truncates_k", C,
+           "k = int(round(sparsity * weights.size))", "k = int(sparsity * weights.size)",
+           breaks=("magnitude_mask",), says="truncates"),
+    # The callback's step counted from 1: the schedule is read one batch ahead.
+    Mutant("pruning_step_from_one", C,
+           "sparsity = self.schedule(self.step)\n        self.step += 1",
+           "self.step += 1\n        sparsity = self.schedule(self.step)",
+           breaks=("pruning_keeps_weights_pruned",), says="counts from 0"),
+    # The KL summed over the batch in place of averaged.
+    Mutant("distillation_summed_over_batch", C,
+           "return t * t * tf.reduce_mean(kl)", "return t * t * tf.reduce_sum(kl)",
+           breaks=("distillation_loss",), says="MEAN over the batch"),
+    # numpy's V^T taken for V: the first r columns of vt, transposed.
+    Mutant("low_rank_v_for_vt", C,
+           "(root[:, None] * vt[:rank]).astype(np.float32))",
+           "(root[:, None] * vt[:, :rank].T).astype(np.float32))",
+           breaks=("low_rank_factors",), says="V\\^T for V"),
 ]

@@ -45,6 +45,34 @@ def stand_in_magnitude_mask(weights, sparsity):
     return (np.abs(np.asarray(weights)) > threshold).astype(np.float32)
 
 
+def mask_count(sparsity, size):
+    """k = round(sparsity * size), the count of zeros the handout asks for."""
+    return int(round(sparsity * size))
+
+
+def half_ties(sparsity, size):
+    """Both roundings of sparsity * size when it is a tie (x.5), which the handout leaves open;
+    the checks' sizes and sparsities avoid ties, this keeps a tie from failing either way."""
+    product = sparsity * size
+    if abs(product - np.floor(product) - 0.5) < 1e-9:
+        return {int(np.floor(product)), int(np.ceil(product))}
+    return set()
+
+
+def count_slip(pruned, sparsity, size):
+    """What a count of zeros other than round(sparsity * size) likely comes from."""
+    k = mask_count(sparsity, size)
+    if pruned == int(sparsity * size) != k:
+        return (f": it truncates sparsity * size = {sparsity * size:.4g} to {pruned} (int() or "
+                "floor); round it to the nearest integer, k = round(sparsity * size)")
+    if pruned == int(np.ceil(sparsity * size)) != k:
+        return (f": it rounds sparsity * size = {sparsity * size:.4g} up to {pruned} (ceil); "
+                "round it to the nearest integer")
+    if pruned == size - k:
+        return " (did you keep the k smallest and prune the rest?)"
+    return ""
+
+
 def teacher_with_noise_layers(rng):
     """A teacher whose training mode differs from its inference mode (batch norm with moving
     statistics far from 0 and 1, dropout), so calling it with training=True shows."""
@@ -136,7 +164,9 @@ def pruning_probe(lab, rng, *, schedule, steps=5, stand_in=True, units=(7, 5)):
     """An MLP 4-7-5 with random weights, fit for `steps` batches with the student's
     MagnitudePruning on both kernels and a fixed schedule (a list), the stand-in mask unless
     stand_in=False. After every step: each kernel's zero count and whether every entry that
-    was 0 stays 0; the final kernels and the callback's masks."""
+    was 0 stays 0; the final kernels and the callback's masks. The schedule is total (a step
+    past its end reads its last value) and records the steps it is asked for. With the
+    student's own mask, also the zeros magnitude_mask itself leaves at each sparsity."""
     import keras
 
     from autograder.check_helpers import assign_random_weights, standing_in
@@ -145,7 +175,12 @@ def pruning_probe(lab, rng, *, schedule, steps=5, stand_in=True, units=(7, 5)):
                               keras.layers.Dense(units[1])])
     assign_random_weights(model, rng, 0.6)
     kernels = [layer.kernel for layer in model.layers]
-    pruning = compression.MagnitudePruning(kernels, lambda step: schedule[step])
+    asked = []
+
+    def schedule_of(step):
+        asked.append(int(step))
+        return schedule[min(max(int(step), 0), len(schedule) - 1)]
+    pruning = compression.MagnitudePruning(kernels, schedule_of)
     zeros, stayed = [], []
     previous = [np.zeros(tuple(k.shape), bool) for k in kernels]
 
@@ -163,7 +198,12 @@ def pruning_probe(lab, rng, *, schedule, steps=5, stand_in=True, units=(7, 5)):
     with standing_in(compression, **names):
         model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False,
                   callbacks=[pruning, Record()])
-    return {"zeros": np.array(zeros), "stayed": np.array(stayed),
+    own_counts = [] if stand_in else [
+        [int((np.asarray(compression.magnitude_mask(
+            rng.normal(size=tuple(k.shape)).astype("float32"), s)) == 0).sum()) for k in kernels]
+        for s in schedule[:steps]]
+    return {"zeros": np.array(zeros), "stayed": np.array(stayed), "asked": np.array(asked),
+            "own_counts": np.array(own_counts),
             "sizes": np.array([int(np.prod(k.shape)) for k in kernels]),
             "kernels": [np.asarray(k) for k in kernels],
             "masks": [np.asarray(m, np.float32) for m in pruning.masks],
@@ -174,8 +214,21 @@ def judge_pruning(student, reference, what):
     from autograder.verdicts import expect_close, expect_equal, expect_true
     expect_true(len(student["zeros"]) == len(student["schedule"]),
                 f"{what}: recorded {len(student['zeros'])} steps")
+    asked = student["asked"].tolist()
+    expected_steps = list(range(len(student["schedule"])))
+    expect_true(list(dict.fromkeys(asked)) == expected_steps,
+                f"{what}: over {len(expected_steps)} batches the callback asked the schedule "
+                f"for steps {asked}, expected {expected_steps}: the step counts from 0 (call "
+                "self.schedule(self.step) once per batch, THEN self.step += 1)")
     for step, sparsity in enumerate(student["schedule"]):
-        wanted = [int(round(sparsity * n)) for n in student["sizes"]]
+        wanted = [mask_count(sparsity, n) for n in student["sizes"]]
+        if len(student["own_counts"]):
+            for n, own in zip(student["sizes"], student["own_counts"][step]):
+                expect_true(own == mask_count(sparsity, n) or own in half_ties(sparsity, n),
+                            f"{what}: your magnitude_mask itself zeros {own} of {n} entries at "
+                            f"sparsity {sparsity:g}, expected round(sparsity * size) = "
+                            f"{mask_count(sparsity, n)}" + count_slip(own, sparsity, n)
+                            + " (the mask's count, not the callback, is the cause)")
         expect_true(list(student["zeros"][step]) == wanted,
                     f"{what}: after step {step} (schedule {sparsity:g}) the kernels hold "
                     f"{list(student['zeros'][step])} zeros, expected {wanted}: after EVERY "

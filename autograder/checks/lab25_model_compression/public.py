@@ -103,7 +103,7 @@ def distillation_loss_probe(lab, rng, n, classes, temperatures):
     student = rng.normal(size=(n, classes)) * 2
     out = {"temperatures": np.array(temperatures)}
     for key in ("got", "expected", "no_t2", "reversed", "t_once", "cross_entropy",
-                "teacher_hard"):
+                "teacher_hard", "batch_sum"):
         out[key] = []
     for t in temperatures:
         p, q = softmax(teacher / t, axis=1), softmax(student / t, axis=1)
@@ -111,24 +111,29 @@ def distillation_loss_probe(lab, rng, n, classes, temperatures):
         out["got"].append(float(np.asarray(lab.compression.distillation_loss(
             teacher.astype("float32"), student.astype("float32"), t))))
         out["expected"].append(t * t * kl)
+        out["batch_sum"].append(t * t * rel_entr(p, q).sum())
         out["no_t2"].append(kl)
         out["reversed"].append(t * t * rel_entr(q, p).sum(axis=1).mean())
         out["t_once"].append(t * kl)
         out["cross_entropy"].append(t * t * -(p * log_softmax(student / t, axis=1)).sum(1).mean())
         out["teacher_hard"].append(t * t * rel_entr(softmax(teacher, axis=1), q).sum(1).mean())
+    out["batch"] = n
     return {key: np.array(value) for key, value in out.items()}
 
 
 def judge_distillation_loss(student, what):
     for index, t in enumerate(student["temperatures"]):
-        pick = {key: student[key][index] for key in student if key != "temperatures"}
+        pick = {key: student[key][index] for key in student
+                if key not in ("temperatures", "batch")}
         expect_close_naming(pick["got"], pick["expected"], f"{what} at T = {t:g}", [
             (pick["no_t2"], "is the KL without the factor T^2"),
             (pick["t_once"], "is scaled by T, not T^2"),
             (pick["reversed"], "is KL(q_T || p_T): the teacher's distribution comes first"),
             (pick["cross_entropy"], "is the cross-entropy: subtract the teacher's entropy "
                                     "(KL = sum p (log p - log q))"),
-            (pick["teacher_hard"], "does not divide the teacher's logits by T")],
+            (pick["teacher_hard"], "does not divide the teacher's logits by T"),
+            (pick["batch_sum"], f"sums the KL over the batch ({int(student['batch'])} rows): "
+                                "take its MEAN over the batch")],
             against="T^2 * KL(p_T || q_T) from scipy's rel_entr", rtol=1e-4, atol=1e-6)
 
 
@@ -257,13 +262,18 @@ def _(student, _reference):
 
 def low_rank_probe(lab, rng, inputs, outputs, rank):
     """The student's factors against numpy's SVD (Eckart-Young's error too)."""
+    import tensorflow as tf
     kernel = rng.normal(size=(inputs, outputs)).astype("float32")
     a, b = lab.compression.low_rank_factors(kernel, rank)
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     u, s, vt = np.linalg.svd(kernel.astype(np.float64), full_matrices=False)
     best = (u[:, :rank] * s[:rank]) @ vt[:rank]
+    s_tf, u_tf, v_tf = (np.asarray(m, np.float64) for m in tf.linalg.svd(kernel))
     return {"shapes": [list(a.shape), list(b.shape)], "product": a @ b, "best": best,
             "smallest": (u[:, -rank:] * s[-rank:]) @ vt[-rank:],
+            # V^T taken for V: the first r columns of numpy's V^T (or rows of tf's V).
+            "v_for_vt": [(u[:, :rank] * s[:rank]) @ vt[:, :rank].T,
+                         (u_tf[:, :rank] * s_tf[:rank]) @ v_tf[:rank]],
             "error": float(np.linalg.norm(kernel - a @ b)),
             "eckart_young": float(np.sqrt(np.sum(s[rank:] ** 2)))}
 
@@ -306,7 +316,10 @@ def judge_low_rank(student, what, rank):
                 f"{rank}) and ({rank}, outputs)")
     expect_close_naming(student["product"], student["best"], f"{what}: A @ B", [
         (student["smallest"], "keeps the SMALLEST singular values: np.linalg.svd sorts them "
-                              "in decreasing order, keep the first r")],
+                              "in decreasing order, keep the first r")] + [
+        (v_for_vt, "takes V^T for V: np.linalg.svd returns V^T (keep its first r ROWS, "
+                   "vt[:r]), tf.linalg.svd returns V (keep its first r COLUMNS, transposed)")
+        for v_for_vt in student["v_for_vt"]],
         against="the truncated SVD from numpy", rtol=1e-4, atol=1e-4)
     expect_close(student["error"], student["eckart_young"], f"{what}: |W - A B|_F",
                  against="sqrt of the sum of the discarded squared singular values "

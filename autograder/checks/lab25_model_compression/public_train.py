@@ -14,9 +14,12 @@ from autograder.checks.lab25_model_compression.probes import (
     DISTILL_GAIN,
     DISTILL_MARGIN,
     DISTILL_TRAIN,
+    count_slip,
     distiller_steps,
+    half_ties,
     judge_distiller_steps,
     judge_pruning,
+    mask_count,
     pruning_probe,
 )
 from autograder.verdicts import expect_at_least, expect_close, expect_close_naming, expect_true
@@ -85,11 +88,10 @@ def judge_masks(student, what):
         expect_true(mask.shape == w.shape, f"{call}: the mask has shape {mask.shape}")
         expect_true(bool(np.all((mask == 0) | (mask == 1))), f"{call}: the mask holds values "
                     "other than 0 and 1")
-        k = int(round(s * w.size))
-        pruned = int((mask == 0).sum())
-        expect_true(pruned == k, f"{call} zeros {pruned} of {w.size} entries, expected "
-                    f"round(sparsity * size) = {k}" + (" (did you keep the k smallest and prune "
-                    "the rest?)" if pruned == w.size - k else ""))
+        k, pruned = mask_count(s, w.size), int((mask == 0).sum())
+        expect_true(pruned == k or pruned in half_ties(s, w.size), f"{call} zeros {pruned} of "
+                    f"{w.size} entries, expected round(sparsity * size) = {k}"
+                    + count_slip(pruned, s, w.size))
         if 0 < k < w.size:
             kept, gone = np.abs(w[mask == 1]), np.abs(w[mask == 0])
             expect_true(kept.min() >= gone.max(), f"{call} prunes an entry of |w| "
@@ -100,9 +102,10 @@ def judge_masks(student, what):
 @check(points=1, reference=False, task="`magnitude_mask`",
        hint="zero the round(s * size) entries of smallest |w| over the whole array")
 def magnitude_mask(lab, rng):
-    """Masks of random (6, 5) and (4, 3, 2) arrays at sparsities 0.3, 0.75 and 0: the count
-    of zeros is round(s * size) and every kept |w| is at least every pruned one."""
-    return mask_probe(lab, rng, [(6, 5), (4, 3, 2), (3, 3)], [0.3, 0.75, 0.0])
+    """Masks of random (6, 5), (4, 3, 2), (5, 4) and (3, 3) arrays at sparsities 0.3, 0.75,
+    0.33 (6.6 entries: rounds to 7) and 0: the count of zeros is round(s * size) and every
+    kept |w| is at least every pruned one."""
+    return mask_probe(lab, rng, [(6, 5), (4, 3, 2), (5, 4), (3, 3)], [0.3, 0.75, 0.33, 0.0])
 
 
 @magnitude_mask.verdict
