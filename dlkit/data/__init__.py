@@ -10,6 +10,8 @@
 - domains:   a source task and shifted target domains of the digits (transfer, adaptation)
 - glyphs:    Omniglot-like glyph classes (train / held-out split), sinusoid regression tasks
 - sequences: drifting class-dependent sinusoid mixtures with their latent phase (CPC)
+- gaussians: correlated Gaussian pairs with their true mutual information, discrete joints
+- kernels_data: small seeded regression sets on the circle, sphere or an interval (NNGP, NTK)
 - tabular:   eight features with known effects (additive, one interaction, irrelevant)
 - gridworld: a seeded gridworld MDP as tables (transitions with slip, rewards, terminals)
 
@@ -17,6 +19,12 @@ The numpy loaders never import TensorFlow; the *_dataset functions import it on 
 """
 from dlkit.data.digits import digits_dataset, load_digits
 from dlkit.data.domains import SHIFTS, make_domains, paired_domains, shift_images, transfer_task
+from dlkit.data.gaussians import (
+    correlated_gaussians,
+    gaussian_mutual_information,
+    random_joint,
+    sample_joint,
+)
 from dlkit.data.glyphs import NUM_GLYPH_CLASSES, glyph_classes, make_glyphs, sinusoid_tasks
 from dlkit.data.graphs import (
     citation_graph,
@@ -26,6 +34,7 @@ from dlkit.data.graphs import (
     spring_systems,
 )
 from dlkit.data.gridworld import GRID_ACTIONS, make_gridworld, render_gridworld
+from dlkit.data.kernels_data import KERNEL_DOMAINS, kernel_target, make_kernel_regression
 from dlkit.data.pipelines import arrays_dataset
 from dlkit.data.point_clouds import (
     PART_NAMES,
@@ -51,6 +60,7 @@ __all__ = [
     "CLASSIFICATION_NAMES",
     "DatasetNotAvailable",
     "GRID_ACTIONS",
+    "KERNEL_DOMAINS",
     "NUM_GLYPH_CLASSES",
     "PART_NAMES",
     "POINT_CLOUD_CLASSES",
@@ -62,24 +72,30 @@ __all__ = [
     "TOY2D_NAMES",
     "arrays_dataset",
     "citation_graph",
+    "correlated_gaussians",
     "cycles_and_trees",
     "digits_dataset",
     "edges_both_ways",
     "find_prepared",
+    "gaussian_mutual_information",
     "glyph_classes",
     "karate_club",
+    "kernel_target",
     "load_digits",
     "load_tfds",
     "make_domains",
     "make_glyphs",
     "make_gridworld",
+    "make_kernel_regression",
     "make_point_clouds",
     "make_sequences",
     "make_shapes",
     "make_tabular",
     "paired_domains",
     "point_clouds_dataset",
+    "random_joint",
     "render_gridworld",
+    "sample_joint",
     "sample_toy2d",
     "shapes_dataset",
     "shift_images",

@@ -1,0 +1,199 @@
+"""Lab 24: information theory for deep learning.
+
+Discrete entropy, cross-entropy, KL divergence and mutual information (numpy); plug-in
+estimates from samples and the Miller-Madow bias correction; the InfoNCE and
+Donsker-Varadhan lower bounds on mutual information, and a Keras model whose `train_step`
+maximises InfoNCE on samples of (X, Y).
+
+Units: the discrete functions take `base` (2: bits, the default; np.e: nats). The neural
+bounds are in nats, as log-softmax gives them.
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+# ---- Discrete distributions (numpy) -----------------------------------------------------------
+
+def entropy(p, base: float = 2.0):
+    """H(p) = -sum_k p_k log p_k over the last axis, with 0 log 0 = 0.
+
+    p: (..., K) probabilities. Returns (...) float64 in units of log base `base`."""
+    p = np.asarray(p, dtype=np.float64)
+    # BEGIN SOLUTION sum -p log p over the last axis, only where p > 0 (0 log 0 = 0), then
+    #   divide by log(base)
+    safe = np.where(p > 0, p, 1.0)
+    return -np.sum(np.where(p > 0, p * np.log(safe), 0.0), axis=-1) / np.log(base)
+    # END SOLUTION
+
+
+def cross_entropy(p, q, base: float = 2.0):
+    """H(p, q) = -sum_k p_k log q_k over the last axis: the expected code length of data
+    from p under a code built for q. Terms with p_k = 0 count 0; p_k > 0 with q_k = 0 gives
+    inf. p, q: (..., K). Returns (...) float64."""
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    # BEGIN SOLUTION -sum p log q over the last axis where p > 0 (inf where q = 0 there),
+    #   divided by log(base)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * np.log(q), 0.0)
+    return -np.sum(terms, axis=-1) / np.log(base)
+    # END SOLUTION
+
+
+def kl_divergence(p, q, base: float = 2.0):
+    """KL(p || q) = sum_k p_k log(p_k / q_k) = H(p, q) - H(p) over the last axis.
+    p, q: (..., K). Returns (...) float64 (inf where q = 0 < p)."""
+    # BEGIN SOLUTION KL(p || q) = cross_entropy(p, q) - entropy(p), in the same base
+    return cross_entropy(p, q, base) - entropy(p, base)
+    # END SOLUTION
+
+
+def mutual_information(joint, base: float = 2.0) -> float:
+    """I(X; Y) of a (Kx, Ky) joint distribution P(X = i, Y = j): the KL divergence from the
+    joint to the product of its marginals, equivalently H(X) + H(Y) - H(X, Y)."""
+    joint = np.asarray(joint, dtype=np.float64)
+    # BEGIN SOLUTION marginals p_x = joint summed over axis 1, p_y over axis 0; then
+    #   KL(joint || outer(p_x, p_y)) over all cells (flatten both)
+    p_x, p_y = joint.sum(axis=1), joint.sum(axis=0)
+    return float(kl_divergence(joint.ravel(), np.outer(p_x, p_y).ravel(), base))
+    # END SOLUTION
+
+
+# ---- Estimates from samples -------------------------------------------------------------------
+
+def empirical_distribution(samples, num_values: int) -> np.ndarray:
+    """Frequencies of the values 0..num_values-1 in integer `samples` (N,). Returns (K,)."""
+    samples = np.asarray(samples).astype(np.int64)
+    # BEGIN SOLUTION counts of each value 0..K-1 (np.bincount with minlength) divided by N
+    return np.bincount(samples, minlength=num_values).astype(np.float64) / len(samples)
+    # END SOLUTION
+
+
+def plug_in_entropy(samples, num_values: int, base: float = 2.0) -> float:
+    """The plug-in (maximum-likelihood) estimate: the entropy of the empirical distribution.
+    It is biased low: on average below the true H, by about (m - 1) / (2 N) nats."""
+    # BEGIN SOLUTION entropy of empirical_distribution(samples, num_values)
+    return float(entropy(empirical_distribution(samples, num_values), base))
+    # END SOLUTION
+
+
+def miller_madow_entropy(samples, num_values: int, base: float = 2.0) -> float:
+    """The plug-in estimate plus the Miller-Madow correction (m - 1) / (2 N) nats, m the
+    number of values seen at least once, N the number of samples (converted to `base`)."""
+    samples = np.asarray(samples)
+    # BEGIN SOLUTION m = number of distinct values seen; add (m - 1) / (2 N) / log(base) to
+    #   the plug-in entropy
+    seen = np.count_nonzero(np.bincount(samples.astype(np.int64), minlength=num_values))
+    correction = (seen - 1) / (2 * len(samples)) / np.log(base)
+    return plug_in_entropy(samples, num_values, base) + correction
+    # END SOLUTION
+
+
+def plug_in_mutual_information(x, y, base: float = 2.0) -> float:
+    """I(X; Y) of the empirical joint of integer samples x, y (N,) with values 0..max."""
+    x = np.asarray(x).astype(np.int64)
+    y = np.asarray(y).astype(np.int64)
+    # BEGIN SOLUTION count the pairs into a (max(x)+1, max(y)+1) table (np.add.at), divide by
+    #   N, then mutual_information of that table
+    counts = np.zeros((x.max() + 1, y.max() + 1))
+    np.add.at(counts, (x, y), 1.0)
+    return mutual_information(counts / len(x), base)
+    # END SOLUTION
+
+
+# ---- Neural lower bounds (TensorFlow, nats) ------------------------------------------------
+
+def infonce_bound(scores):
+    """The InfoNCE lower bound on I(X; Y) from a critic's (N, N) score matrix,
+    scores[i, j] = f(x_i, y_j): row i holds x_i against every y, its positive y_i on the
+    diagonal. I >= log N + mean_i log softmax_j(scores[i, :])[i]. It never exceeds log N.
+    Returns a float32 scalar tensor (nats)."""
+    scores = tf.convert_to_tensor(scores, tf.float32)
+    # BEGIN SOLUTION log-softmax over each ROW (axis 1), take the diagonal, mean, plus log N
+    #   with N = tf.shape(scores)[0] (cast to float32)
+    n = tf.cast(tf.shape(scores)[0], tf.float32)
+    log_probs = tf.nn.log_softmax(scores, axis=1)
+    return tf.reduce_mean(tf.linalg.diag_part(log_probs)) + tf.math.log(n)
+    # END SOLUTION
+
+
+def donsker_varadhan_bound(joint_scores, marginal_scores):
+    """The Donsker-Varadhan (MINE) lower bound I >= E_joint[T] - log E_marginals[exp T],
+    from T on N joint pairs (N,) and on M shuffled pairs (M,). The log of a MEAN of
+    exponentials, computed stably. Returns a float32 scalar tensor (nats)."""
+    joint_scores = tf.convert_to_tensor(joint_scores, tf.float32)
+    marginal_scores = tf.convert_to_tensor(marginal_scores, tf.float32)
+    # BEGIN SOLUTION mean(joint) - (logsumexp(marginal) - log M), M = tf.shape(marginal)[0]
+    m = tf.cast(tf.shape(marginal_scores)[0], tf.float32)
+    log_mean_exp = tf.reduce_logsumexp(marginal_scores) - tf.math.log(m)
+    return tf.reduce_mean(joint_scores) - log_mean_exp
+    # END SOLUTION
+
+
+def mlp(hidden_units, out_units, name):
+    """The encoders of the critic: ReLU hidden layers, a linear output (given code)."""
+    return keras.Sequential([keras.layers.Dense(u, activation="relu") for u in hidden_units]
+                            + [keras.layers.Dense(out_units)], name=name)
+
+
+@keras.saving.register_keras_serializable(package="lab24")
+class InfoNCEEstimator(keras.Model):
+    """A separable critic f(x, y) = g(x) . h(y) trained to maximise InfoNCE on (x, y) pairs.
+
+    fit(x, y): every batch of N pairs gives an (N, N) score matrix whose diagonal holds the
+    true pairs. `train_step` logs `loss` (minus the bound) and `mi` (the bound, nats)."""
+
+    def __init__(self, dim, hidden_units=(64,), embed_dim=16, **kwargs):
+        super().__init__(**kwargs)
+        self.dim = int(dim)
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.embed_dim = int(embed_dim)
+        self.g = mlp(self.hidden_units, self.embed_dim, "g")
+        self.h = mlp(self.hidden_units, self.embed_dim, "h")
+        self.g.build((None, self.dim))   # built here: fit never builds a train_step model
+        self.h.build((None, self.dim))
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.mi_tracker = keras.metrics.Mean(name="mi")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.mi_tracker]
+
+    def critic(self, x, y):
+        """scores[i, j] = g(x_i) . h(y_j): (N, N) float32 (given code)."""
+        return tf.cast(tf.matmul(self.g(x), self.h(y), transpose_b=True), tf.float32)
+
+    def call(self, inputs):
+        x, y = inputs
+        return self.critic(x, y)
+
+    def train_step(self, data):
+        x, y = data[0], data[1]
+        # BEGIN SOLUTION in a tape: bound = infonce_bound(self.critic(x, y)), loss = -bound,
+        #   scaled = self.optimizer.scale_loss(loss); apply the gradients of scaled to
+        #   self.trainable_variables; update both trackers; return {m.name: m.result()}
+        with tf.GradientTape() as tape:
+            bound = infonce_bound(self.critic(x, y))
+            loss = -bound
+            scaled = self.optimizer.scale_loss(loss)  # so mixed precision still trains
+        grads = tape.gradient(scaled, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        self.loss_tracker.update_state(loss)
+        self.mi_tracker.update_state(bound)
+        # END SOLUTION
+        return {m.name: m.result() for m in self.metrics}
+
+    def estimate(self, x, y, batch_size=256):
+        """The InfoNCE bound averaged over full batches of held-out pairs (given code)."""
+        n = (len(x) // batch_size) * batch_size
+        values = [float(infonce_bound(self.critic(x[i:i + batch_size], y[i:i + batch_size])))
+                  for i in range(0, n, batch_size)]
+        return float(np.mean(values))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(dim=self.dim, hidden_units=list(self.hidden_units),
+                      embed_dim=self.embed_dim)
+        return config

@@ -1,0 +1,28 @@
+from tests.handout_numbers import Claim
+
+CLAIMS = [
+    Claim("infonce_trains", "estimate", "| the reference after the budget | 0.99 |",
+          at_least=0.96, at_most=1.03),
+    Claim("infonce_trains", "before", "| the untrained critic | 0.01 |",
+          at_least=-0.05, at_most=0.05),
+    Claim("infonce_trains", "truth", "| the true I(X; Y) | 1.02 |",
+          at_least=1.015, at_most=1.025),
+    Claim("mine_trains", "estimate", "| MINE after the budget (held-out DV) | 0.97 |",
+          at_least=0.94, at_most=1.0),
+    Claim("vib_beta_tradeoff", "accuracy_0.001", "| 0.001 | 0.66 | 19.5 |",
+          at_least=0.655, at_most=0.665),
+    Claim("vib_beta_tradeoff", "rate_0.001", "| 0.001 | 0.66 | 19.5 |",
+          at_least=19.45, at_most=19.55),
+    Claim("vib_beta_tradeoff", "accuracy_1", "| 1 | 0.42 | 0.07 |",
+          at_least=0.415, at_most=0.425),
+    Claim("vib_beta_tradeoff", "rate_1", "| 1 | 0.42 | 0.07 |", at_least=0.065, at_most=0.075),
+    Claim("vae_bits_back", "elbo_bits", "| negative ELBO (rate + distortion) | 0.531 |",
+          at_least=0.5305, at_most=0.5315),
+    Claim("vae_bits_back", "rate_bits", "| rate | 0.036 |", at_least=0.0355, at_most=0.0365),
+    Claim("vae_bits_back", "distortion_bits", "| distortion | 0.495 |",
+          at_least=0.4945, at_most=0.4955),
+    Claim("vae_bits_back", "iwae_bits_8", "| IWAE, K = 8 | 0.523 |",
+          at_least=0.5225, at_most=0.5235),
+    Claim("vae_bits_back", "iwae_bits_64", "| IWAE, K = 64 | 0.521 |",
+          at_least=0.5205, at_most=0.5215),
+]
