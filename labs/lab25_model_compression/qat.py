@@ -34,10 +34,12 @@ def fake_quant_range(x, min_value, max_value, num_bits=8):
     on it, x clipped to [nudged_min, nudged_max] and rounded; the straight-through gradient
     (the upstream gradient inside [nudged_min, nudged_max], 0 outside). No gradient reaches
     the range. Returns a tensor of x's shape."""
-    # TODO: as fake_quant, in TensorFlow ops: scale, zero point clip(round(-min / scale), 0,
-    #       levels), nudged_min and nudged_max; clipped = tf.clip_by_value(x, ...); rounded =
-    #       nudged_min + tf.round((clipped - nudged_min) / scale) * scale; return clipped +
-    #       tf.stop_gradient(rounded - clipped) (the clip's gradient is 1 inside, 0 out)
+    # TODO: as fake_quant, in TensorFlow ops, the bounds get NO gradient: first min_value =
+    #       tf.stop_gradient(min_value), the same for max_value; then scale, zero point
+    #       clip(round(-min / scale), 0, levels), nudged_min and nudged_max; clipped =
+    #       tf.clip_by_value(x, ...); rounded = nudged_min + tf.round((clipped - nudged_min) /
+    #       scale) * scale; return clipped + tf.stop_gradient(rounded - clipped) (the clip's
+    #       gradient is 1 inside, 0 out)
     raise NotImplementedError("fill in the TODO above")
 
 

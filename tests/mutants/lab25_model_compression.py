@@ -7,6 +7,17 @@ from tests.mutants import Mutant
 
 C = "compression.py"
 Q = "qat.py"
+# QATDense.call: the range update, then the inputs quantised on the updated range
+UPDATE = ('        if training:\n'
+          '            batch_min, batch_max = tf.reduce_min(inputs), tf.reduce_max(inputs)\n'
+          '            first = tf.equal(self.seen, 0.0)\n'
+          '            m = self.momentum\n'
+          '            self.input_min.assign(tf.where(first, batch_min,\n'
+          '                                           m * self.input_min + (1.0 - m) * batch_min))\n'
+          '            self.input_max.assign(tf.where(first, batch_max,\n'
+          '                                           m * self.input_max + (1.0 - m) * batch_max))\n'
+          '            self.seen.assign_add(1.0)\n')
+QUANTISE = '        x_q = fake_quant_range(inputs, self.input_min, self.input_max, self.num_bits)\n'
 
 MUTANTS = [
     # Mish with tanh(x) in place of tanh(softplus(x)).
@@ -142,6 +153,19 @@ MUTANTS = [
     Mutant("qat_range_updated_in_inference", Q,
            "        if training:\n            batch_min", "        if True:\n            batch_min",
            breaks=("qat_dense_forward_and_gradient",), says="training=False"),
+    # QAT: 127 levels hard-coded in the kernel's grid, whatever num_bits.
+    Mutant("qat_kernel_127_levels", Q,
+           "levels = float(2 ** (num_bits - 1) - 1)", "levels = 127.0",
+           breaks=("fake_quant_per_channel", "qat_dense_forward_and_gradient"),
+           says="127 levels"),
+    # QAT: the inputs quantised on the range from before this batch's update.
+    Mutant("qat_quantises_on_stale_range", Q, UPDATE + QUANTISE, QUANTISE + UPDATE,
+           breaks=("qat_dense_forward_and_gradient",), says="BEFORE this batch's update"),
+    # QAT: the gradient reaches the tracked range (the bounds not under stop_gradient).
+    Mutant("qat_range_gets_gradient", Q,
+           "low = tf.stop_gradient(tf.cast(min_value, tf.float32))",
+           "low = tf.cast(min_value, tf.float32)",
+           breaks=("fake_quant_range",), says="reaches the range"),
     # QAT: the inputs left in float.
     Mutant("qat_float_inputs", Q,
            "x_q = fake_quant_range(inputs, self.input_min, self.input_max, self.num_bits)",

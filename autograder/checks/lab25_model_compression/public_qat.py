@@ -45,10 +45,12 @@ def per_channel_probe(lab, rng, shape, bits):
     grad = tape.gradient(got, k, output_gradients=upstream)
     levels = 2 ** (bits - 1) - 1
     whole = np.abs(kernel).max() / levels
+    fixed = top / 127  # 127 levels whatever the bit width
     return {"got": np.asarray(got), "expected": np.asarray(ref), "bits": bits,
             "grad": np.zeros(shape) if grad is None else np.asarray(grad),
             "expected_grad": np.asarray(tape.gradient(ref, k, output_gradients=upstream)),
             "per_tensor": np.round(kernel / whole) * whole,
+            "fixed_127": np.round(kernel / fixed) * fixed,
             "per_row": np.round(kernel / (top[None, :] * 0 + np.abs(kernel).max(1, keepdims=True)
                                           / levels)) * (np.abs(kernel).max(1, keepdims=True)
                                                         / levels),
@@ -63,7 +65,11 @@ def judge_per_channel(student, what):
         (student["per_row"], "takes the max over the last axis: a scale per OUTPUT channel is "
                              "the max over the inputs (axis 0)"),
         (student["full_range"], "uses 2^bits - 1 levels over [-max, max]: the symmetric grid "
-                                "has 2^(bits-1) - 1 each side")],
+                                "has 2^(bits-1) - 1 each side")] + ([
+        (student["fixed_127"], f"uses 127 levels each side whatever num_bits: at "
+                               f"{student['bits']} bits there are 2^(bits-1) - 1 = "
+                               f"{2 ** (student['bits'] - 1) - 1}")]
+        if student["bits"] != 8 else []),
         against="tf.quantization.fake_quant_with_min_max_vars_per_channel(narrow_range=True)",
         rtol=1e-5, atol=1e-6)
     expect_true(bool(np.abs(student["grad"]).max() > 0),
@@ -128,8 +134,8 @@ def judge_range(student, name="fake_quant_range"):
 
 
 @check(points=1, reference=False, task="`fake_quant_range`",
-       hint="fake_quant's nudged grid in TensorFlow ops on tensor bounds; clipped + "
-            "tf.stop_gradient(rounded - clipped)")
+       hint="fake_quant's nudged grid in TensorFlow ops on tensor bounds, the bounds under "
+            "tf.stop_gradient; clipped + tf.stop_gradient(rounded - clipped)")
 def fake_quant_range(lab, rng):
     """x spread beyond the range, for tensor ranges (-1.3, 2.1) at 8 bits and (0.4, 3) at 4:
     forward and gradient in x against tf.quantization.fake_quant_with_min_max_vars, and no
@@ -145,22 +151,37 @@ def _(student, _reference):
 def qat_dense_probe(lab, rng, inputs, units, batches, momentum, bits):
     """A QATDense(units, tanh) with random weights, called in training on `batches` random
     batches (different ranges) and then in inference; the tracked range after each call
-    against a numpy moving average; the inference output and the tape gradients in the
-    kernel, the bias and x against TensorFlow's fake-quant ops on the same range."""
+    against a numpy moving average; each training call's output against TensorFlow's
+    fake-quant ops on the range after that call's update (and on the range before it, the
+    stale range, named); the inference output and the tape gradients in the kernel, the bias
+    and x against TensorFlow's fake-quant ops on the same range."""
     import keras
     import tensorflow as tf
+
+    def forward(inputs, lo, hi, kernel_bits, quantise_x=True, quantise_kernel=True):
+        xq = tf.quantization.fake_quant_with_min_max_vars(inputs, lo, hi, num_bits=bits)
+        top = np.abs(kernel).max(axis=0)
+        wq = tf.quantization.fake_quant_with_min_max_vars_per_channel(
+            kernel, -top, top, num_bits=kernel_bits, narrow_range=True)
+        return np.tanh(np.asarray(xq if quantise_x else inputs)
+                       @ np.asarray(wq if quantise_kernel else kernel) + bias)
     layer = lab.qat.QATDense(units, activation="tanh", momentum=momentum, num_bits=bits)
     layer.build((None, inputs))
     kernel = (rng.normal(size=(inputs, units)) * rng.uniform(0.1, 1.5, units)).astype("float32")
     bias = rng.normal(0, 0.3, units).astype("float32")
     layer.kernel.assign(kernel)
     layer.bias.assign(bias)
-    ranges, expected = [], []
+    ranges, expected, train_out, train_ref, train_stale = [], [], [], [], []
     low = high = None
     for index in range(batches):
-        batch = rng.normal(rng.uniform(-1, 1), rng.uniform(0.5, 2), (6, inputs)).astype("float32")
-        layer(tf.constant(batch), training=True)
+        # the first batch mostly negative: the initial [0, 1] differs most from its range
+        centre = -1.5 if index == 0 else rng.uniform(-1, 1)
+        batch = rng.normal(centre, rng.uniform(0.5, 2), (6, inputs)).astype("float32")
+        before = (float(np.asarray(layer.input_min)), float(np.asarray(layer.input_max)))
+        train_out.append(np.asarray(layer(tf.constant(batch), training=True)))
         ranges.append((float(np.asarray(layer.input_min)), float(np.asarray(layer.input_max))))
+        train_ref.append(forward(batch, *ranges[-1], bits))
+        train_stale.append(forward(batch, *before, bits))
         if low is None:
             low, high = float(batch.min()), float(batch.max())
         else:
@@ -187,6 +208,11 @@ def qat_dense_probe(lab, rng, inputs, units, batches, momentum, bits):
             "after_inference": np.array(after), "momentum": momentum,
             "output": np.asarray(got), "expected_output": np.asarray(ref),
             "float_output": np.tanh(np.asarray(x) @ kernel + bias),
+            "kernel_127": forward(np.asarray(x), lo, hi, 8), "bits": bits,
+            "float_kernel": forward(np.asarray(x), lo, hi, bits, quantise_kernel=False),
+            "float_inputs": forward(np.asarray(x), lo, hi, bits, quantise_x=False),
+            "train_output": np.array(train_out), "train_expected": np.array(train_ref),
+            "train_stale": np.array(train_stale),
             "grads": [np.zeros(1) if g is None else np.asarray(g) for g in grads],
             "expected_grads": [np.asarray(g) for g in ref_grads]}
 
@@ -206,14 +232,30 @@ def judge_qat_dense(student, what):
     expect_close_naming(student["output"], student["expected_output"],
                         f"{what}: the output in inference", [
         (student["float_output"], "is the float layer: fake-quantise the inputs on the tracked "
-                                  "range and the kernel per output channel")],
+                                  "range and the kernel per output channel"),
+        (student["float_kernel"], "uses the float kernel: fake-quantise it per output channel "
+                                  "(fake_quant_per_channel(kernel, num_bits))"),
+        (student["float_inputs"], "uses the float inputs: fake-quantise them on the tracked "
+                                  "range (fake_quant_range(x, input_min, input_max, num_bits))")
+        ] + ([
+        (student["kernel_127"], f"quantises the kernel on 127 levels whatever num_bits: at "
+                                f"{student['bits']} bits, 2^(bits-1) - 1 each side")]
+        if student["bits"] != 8 else []),
         against="tanh(fq(x) @ fq_c(W) + b) with TensorFlow's fake-quant ops", rtol=1e-4,
-        atol=1e-5)
+        atol=1e-5, advice="if fake_quant_per_channel or fake_quant_range fail their own "
+                          "checks, fix them first")
     for name, got, expected in zip(("the kernel", "the bias", "x"), student["grads"],
                                    student["expected_grads"]):
         expect_close(got, expected, f"{what}: the gradient in {name}",
                      against="the straight-through gradients of TensorFlow's fake-quant ops",
                      rtol=1e-4, atol=1e-5)
+    expect_close_naming(student["train_output"], student["train_expected"],
+                        f"{what}: the output of each training call", [
+        (student["train_stale"], "quantises x on the range from BEFORE this batch's update (on "
+                                 "the first call the initial [0, 1]): update the range first, "
+                                 "then fake_quant_range on the updated range")],
+        against="tanh(fq(x) @ fq_c(W) + b) on the range after this call's update", rtol=1e-4,
+        atol=1e-5)
 
 
 @check(points=2, reference=False, task="`QATDense.call`",
@@ -222,15 +264,19 @@ def judge_qat_dense(student, what):
 def qat_dense_forward_and_gradient(lab, rng):
     """A QATDense(4, tanh) on 6 inputs (momentum 0.8, 8 bits) with random weights, three
     training calls on batches of different ranges, then one in inference on inputs partly
-    outside the range: the tracked range after each call against a numpy moving average, the
-    output and the tf.GradientTape gradients in the kernel, bias and inputs against
-    TensorFlow's fake-quant ops."""
-    return qat_dense_probe(lab, rng, 6, 4, 3, 0.8, 8)
+    outside the range; then a QATDense(3, tanh) on 5 inputs (momentum 0.5, 4 bits), two
+    training calls and one in inference: the tracked range after each call against a numpy
+    moving average, the output of each training call (on the range after its update), the
+    inference output and the tf.GradientTape gradients in the kernel, bias and inputs
+    against TensorFlow's fake-quant ops."""
+    return [qat_dense_probe(lab, rng, 6, 4, 3, 0.8, 8),
+            qat_dense_probe(lab, rng, 5, 3, 2, 0.5, 4)]
 
 
 @qat_dense_forward_and_gradient.verdict
 def _(student, _reference):
-    judge_qat_dense(student, "QATDense(4, tanh)")
+    judge_qat_dense(student[0], "QATDense(4, tanh)")
+    judge_qat_dense(student[1], "QATDense(3, tanh, momentum 0.5, 4 bits)")
 
 
 def qat_training(lab, rng, config):
