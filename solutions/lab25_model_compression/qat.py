@@ -43,8 +43,8 @@ def fake_quant_range(x, min_value, max_value, num_bits=8):
     #   min_value = tf.stop_gradient(min_value), the same for max_value; then scale, zero
     #   point clip(round(-min / scale), 0, levels), nudged_min and nudged_max; clipped =
     #   tf.clip_by_value(x, ...); rounded = nudged_min + tf.round((clipped - nudged_min) /
-    #   scale) * scale; return clipped + tf.stop_gradient(rounded - clipped) (the clip's
-    #   gradient is 1 inside, 0 out)
+    #   scale) * scale; return clipped + the straight-through tf.stop_gradient(rounded -
+    #   clipped) (the clip's gradient is 1 inside, 0 out)
     values = tf.convert_to_tensor(x, "float32")
     levels = float(2 ** num_bits - 1)
     low = tf.stop_gradient(tf.cast(min_value, tf.float32))
