@@ -113,17 +113,22 @@ def nngp_kernel(lab, rng):
             "samples": covariances}
 
 
-@nngp_kernel.verdict
-def _(student, reference):
-    _expect_finite(expect_shape(student["same"], (5, 5), "nngp_kernel(x, x, depth=2)"),
-                   "nngp_kernel(x, x, depth=2)")
-    judge_monte_carlo(student["same"],
-                      student["samples"], "nngp_kernel(x, x, depth=2)",
-                      "the output covariances of random ReLU networks of width 256")
-    for key, what in (("cross_1", "nngp_kernel(x1, x2, depth=1, 2.0, 0.1)"),
-                      ("cross_3", "nngp_kernel(x1, x2, depth=3, 1.5, 0.4)")):
+def _judge_kernel(student, reference, function: str, part: str, samples: str) -> None:
+    """The depth-2 kernel of x against random networks' `samples`, the two cross kernels
+    against the reference; `part` is "" or "[1]" (ntk_kernel's NTK half)."""
+    same = f"{function}(x, x, depth=2){part}"
+    _expect_finite(expect_shape(student["same"], (5, 5), same), same)
+    judge_monte_carlo(student["same"], student["samples"], same, samples)
+    for key, what in (("cross_1", f"{function}(x1, x2, depth=1, 2.0, 0.1){part}"),
+                      ("cross_3", f"{function}(x1, x2, depth=3, 1.5, 0.4){part}")):
         expect_shape(student[key], (4, 6), f"{what} for x1 (4, 3) and x2 (6, 3)")
         judge_tight(student[key], reference[key], what)
+
+
+@nngp_kernel.verdict
+def _(student, reference):
+    _judge_kernel(student, reference, "nngp_kernel", "",
+                  "the output covariances of random ReLU networks of width 256")
 
 
 NTK_MC = {"depth": 2, "width": 384, "weight_var": 2.0, "bias_var": 0.2, "nets": 16}
@@ -148,15 +153,8 @@ def ntk_kernel(lab, rng):
 
 @ntk_kernel.verdict
 def _(student, reference):
-    _expect_finite(expect_shape(student["same"], (5, 5), "ntk_kernel(x, x, depth=2)[1]"),
-                   "ntk_kernel(x, x, depth=2)[1]")
-    judge_monte_carlo(student["same"],
-                      student["samples"], "ntk_kernel(x, x, depth=2)[1]",
-                      "the NTKs of random ReLU networks of width 384")
-    for key, what in (("cross_1", "ntk_kernel(x1, x2, depth=1, 2.0, 0.1)[1]"),
-                      ("cross_3", "ntk_kernel(x1, x2, depth=3, 1.5, 0.4)[1]")):
-        expect_shape(student[key], (4, 6), f"{what} for x1 (4, 3) and x2 (6, 3)")
-        judge_tight(student[key], reference[key], what)
+    _judge_kernel(student, reference, "ntk_kernel", "[1]",
+                  "the NTKs of random ReLU networks of width 384")
 
 
 @check(points=2, task="`gp_posterior`",
