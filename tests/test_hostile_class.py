@@ -1,6 +1,6 @@
 """A class with hostile submissions: each can only lose its own points.
 
-Every hostile student is a real lab11_vae submission with a few lines of attack added at
+Every hostile student is a real lab23_nngp_ntk submission with a few lines of attack added at
 import time. The class is graded with `grade_class`, two at a time, inside the jail, once in
 each kind of jail this machine offers (as root; in a user namespace, as a grader without
 root gets it); then every score is checked, and so is every attack's effect (no connection
@@ -25,14 +25,16 @@ from autograder.batch import grade_class
 from autograder.jail import available, mode
 from autograder.sandbox import GiB, Limits
 
-LAB = "lab11_vae"
-MODULE = "vae"
+# A one-module lab whose checks take about a second: the class costs little beyond the
+# attacks themselves (the endless loop waits out the import limit).
+LAB = "lab23_nngp_ntk"
+MODULE = "kernels"
 FORKED_SLEEP = "613"  # the fork bomb's children run `sleep 613`: easy to find if left over
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile_class"),
               pytest.mark.skipif(not available(), reason="needs namespaces (a jail)")]
 
 ATTACKS = {
-    # name: (base folder, code added at the top of vae.py)
+    # name: (base folder, code added at the top of the graded module)
     "sys_exit": ("solution", "import sys\nsys.exit(0)\n"),
     "os_exit": ("solution", "import os\nos._exit(0)\n"),
     "endless_loop": ("solution", "while True:\n    pass\n"),
@@ -79,6 +81,13 @@ ATTACKS = {
 }
 
 
+def at_the_top(source: str, attack: str) -> str:
+    """`attack` as the first code that runs: after the docstring and `__future__` imports,
+    which must stay first."""
+    head, future, rest = source.partition("from __future__ import annotations\n")
+    return head + future + attack + rest if future else attack + source
+
+
 def make_class(root, out, port):
     solution, skeleton = SOLUTIONS / LAB, LABS_DIR / LAB
     shutil.copytree(solution, root / "alice")
@@ -92,12 +101,12 @@ def make_class(root, out, port):
                   .replace("KITROOT", str(KIT_ROOT))
                   .replace("CLASSMATE", str(root / "alice" / f"{MODULE}.py")))
         graded = folder / f"{MODULE}.py"
-        graded.write_text(attack + graded.read_text())
-    # monkeypatch also flips the KL sign: patched comparisons must not hide it.
+        graded.write_text(at_the_top(graded.read_text(), attack))
+    # monkeypatch also flips the sign of the GP's mean: patched comparisons must not hide it.
     patched = root / "zz_monkeypatch" / f"{MODULE}.py"
     source = patched.read_text()
-    assert source.count("return 0.5 * tf.reduce_sum(") == 1
-    patched.write_text(source.replace("return 0.5 * tf.reduce_sum(", "return -0.5 * tf.reduce_sum("))
+    assert source.count("    mean = k_cross @ alpha\n") == 1
+    patched.write_text(source.replace("    mean = k_cross @ alpha\n", "    mean = -(k_cross @ alpha)\n"))
 
 
 class Listener(threading.Thread):
@@ -148,7 +157,7 @@ def graded_class(jail_kind):
     listener = Listener()
     listener.start()
     make_class(root, out, listener.port)
-    # lab11's probes stay under 1.4 GiB; at 2 GiB the memory hog is stopped within seconds
+    # The lab's probes stay well under 1.4 GiB; at 2 GiB the memory hog is stopped within seconds
     # even here, where touching fresh memory runs at about 350 MB/s, well before the 20 s
     # import limit (which the endless loop waits for).
     result = grade_class(root, LAB, out, jobs=2, limits=Limits(memory_bytes=2 * GiB))
@@ -170,7 +179,7 @@ def test_honest_students_get_full_marks_whatever_the_others_did(graded_class):
 @pytest.mark.parametrize("name,needle", [
     ("sys_exit", "called sys.exit(0)"),
     ("os_exit", "exited with status 0"),
-    ("endless_loop", "did not finish importing vae.py within"),
+    ("endless_loop", "did not finish importing kernels.py within"),
     ("memory_hog", "used more than"),
     ("print_flood", "printed more than"),
 ])
@@ -220,8 +229,8 @@ def test_results_files_cannot_be_forged(graded_class):
 
 def test_monkeypatching_the_grader_changes_nothing_outside_the_worker(graded_class):
     report = graded_class[0].graded["zz_monkeypatch"]
-    assert report.result("kl_divergence").status == "failed"
-    assert "opposite sign" in report.result("kl_divergence").message
+    assert report.result("gp_posterior").status == "failed"
+    assert "opposite sign" in report.result("gp_posterior").message
 
 
 def test_whole_class_is_in_the_gradebook(graded_class):

@@ -220,8 +220,16 @@ def test_watching_a_lab_reports_a_fixed_check_then_a_syntax_error_then_stops_on_
         assert watcher.poll() is None, "a syntax error stopped the watcher"
 
         watcher.send_signal(signal.SIGINT)
-        assert watcher.wait(timeout=60) == 0
-        output.wait_for("stopped watching", timeout=10)
+        try:
+            output.wait_for("stopped watching", timeout=60)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n(the watcher's exit status: {watcher.poll()})") from None
+        try:
+            status = watcher.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the watcher said it stopped but did not exit within 60 s; "
+                                 f"its output:\n{output.text}") from None
+        assert status == 0
         assert "Traceback" not in output.text
     finally:
         if watcher.poll() is None:
