@@ -45,6 +45,8 @@ class Check:
     module: str = ""
     hidden: bool = False
     task: str = ""                        # what the student writes, for the handout's table
+    datasets: tuple[str, ...] = ()        # TFDS data sets a GPU check reads (see gpu.py)
+    minutes: float = 0.0                  # a GPU check's budget on a T4-class GPU
     judge: Callable | None = field(default=None, repr=False)
 
     def verdict(self, judge: Callable) -> Callable:
@@ -65,7 +67,8 @@ class Check:
 def check(points: float, *, hint: str = "", timeout: float = DEFAULT_TIMEOUT,
           requires_gpu: bool = False, uses: str | tuple[str, ...] | None = None,
           reference: bool = True, name: str | None = None,
-          task: str = "") -> Callable[[Callable], Check]:
+          task: str = "", datasets: tuple[str, ...] = (),
+          minutes: float = 0.0) -> Callable[[Callable], Check]:
     """Declare a check whose probe is the decorated function. `task` names what the student
     writes (`"`VAE.train_step`"`) and the probe's docstring says what is checked: both go
     into the handout's table."""
@@ -74,7 +77,8 @@ def check(points: float, *, hint: str = "", timeout: float = DEFAULT_TIMEOUT,
         return Check(name=name or probe.__name__, points=points, probe=probe, hint=hint,
                      timeout=timeout, requires_gpu=requires_gpu, uses=used,
                      needs_reference=reference, module=probe.__module__,
-                     hidden=is_hidden_module(probe.__module__), task=task)
+                     hidden=is_hidden_module(probe.__module__), task=task,
+                     datasets=datasets, minutes=minutes)
     return wrap
 
 

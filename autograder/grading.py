@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
-from autograder import SOLUTIONS, profiles, references, zygote
+from autograder import SOLUTIONS, gpu, profiles, references, zygote
 from autograder import jail as jails
 from autograder.api import Check, CheckFailed, LabSpec, load_lab
 from autograder.results import CheckResult, Report
@@ -43,7 +43,7 @@ class References:
 
     def __init__(self, spec: LabSpec, limits: Limits, cache: dict | None = None):
         self.spec, self.limits = spec, limits
-        self.budget = 1.0   # GPU checks' budget: set from the profile once a worker is up
+        self.gpu: dict | None = None   # GPU checks' settings: from the profile, once a worker is up
         self.cache = {} if cache is None else cache
         self._stored: dict | None = None
         self._solution: Session | None = None
@@ -77,14 +77,16 @@ class References:
                 self._session().start()
 
     def _key(self, chk: Check, seed: int) -> str:
-        return f"{chk.name}:{seed}" + (f":x{self.budget:g}" if chk.requires_gpu else "")
+        if not chk.requires_gpu:
+            return f"{chk.name}:{seed}"
+        return f"{chk.name}:{seed}:" + ",".join(f"{k}={v}" for k, v in sorted(self.gpu.items()))
 
     def live(self, chk: Check, seed: int):
         key = self._key(chk, seed)
         with self._lock:
             if key not in self.cache:
                 try:
-                    self.cache[key] = self._session().probe(chk, seed, self.budget)
+                    self.cache[key] = self._session().probe(chk, seed, self.gpu)
                 except ProbeFailed as failure:
                     raise GradingError(f"the reference solution fails {chk.name}: "
                                        f"{failure.message}") from None
@@ -153,8 +155,10 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
         environment = sessions[0].start()
         warming.result()
         chosen = _profile_for(profile, environment)
-        refs.budget = chosen.budget
-        sessions[0].environment.update(profile=chosen.name, gpu_budget=chosen.budget)
+        refs.gpu = chosen.gpu_settings()
+        sessions[0].environment.update(profile=chosen.name)
+        if chosen.runs_gpu_checks:
+            sessions[0].environment.update(gpu_checks=refs.gpu)
         # A folder whose modules do not import gains nothing from more workers.
         if not sessions[0].import_errors:
             sessions += [new_session() for _ in range(min(workers, len(checks)) - 1)]
@@ -213,6 +217,9 @@ def _run_one(chk: Check, seed: int, student: Session, refs: References,
                           if not student.environment.get("gpus") else
                           "a GPU check, and this grading uses the cpu profile")
         return result
+    if chk.requires_gpu and (missing := gpu.missing_datasets(chk.datasets)):
+        result.status, result.message = "skipped", gpu.skip_message(missing)
+        return result
     if refs.is_live(chk) and not (SOLUTIONS / refs.spec.name).is_dir():
         result.status = "skipped"
         result.message = ("its reference is computed from the solution, which this copy of "
@@ -221,7 +228,7 @@ def _run_one(chk: Check, seed: int, student: Session, refs: References,
     started = time.perf_counter()
     reference = pool.submit(refs.get, chk, seed)  # the solution runs while the student does
     try:
-        output = student.probe(chk, seed, profile.budget)
+        output = student.probe(chk, seed, refs.gpu)
     except ProbeFailed as failure:
         result.message, result.trace = failure.message, failure.trace
     else:
@@ -230,4 +237,8 @@ def _run_one(chk: Check, seed: int, student: Session, refs: References,
             result.points = chk.points
     reference.result()  # a missing or failing reference is the grader's error, not the student's
     result.seconds = time.perf_counter() - started
+    if chk.requires_gpu:
+        result.device = student.environment.get("device", "")
+        ran = f"GPU check: {result.seconds:.1f} s on {result.device or 'an unknown device'}"
+        result.message = f"{result.message}\n{ran}" if result.message else ran
     return result

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from autograder import KIT_ROOT, namespaces
+from autograder import KIT_ROOT, gpu, namespaces
 
 FIRST_UID, UID_COUNT = 200_000, 1_000_000   # ids no account uses: one per jail
 MAX_PROCESSES = 1024            # threads count too: TensorFlow starts a few dozen
@@ -115,7 +115,9 @@ class Jail:
         hidden = {real(p) for p in (KIT_ROOT, Path.home(), "/tmp", *hide) if Path(p).exists()}
         # A folder inside another hidden one is covered already (and gone once it is).
         hidden = sorted(p for p in hidden if not any(p != q and p.is_relative_to(q) for q in hidden))
-        needed = {real(p) for p in (sys.prefix, sys.base_prefix, root)}
+        # The TFDS folder goes back in, read-only like the rest, for the GPU checks' data.
+        data = [gpu.data_dir()] if gpu.data_dir().is_dir() else []
+        needed = {real(p) for p in (sys.prefix, sys.base_prefix, root, *data)}
         binds = [[str(p), str(p)] for p in sorted(needed) if _under(p, hidden)]
         # The worker sees the copy at the kit's own path, so modules a warm zygote imported
         # from the kit and the ones it imports later come from the same place.

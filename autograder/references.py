@@ -21,15 +21,16 @@ def path(lab: str):
 
 def stamp(lab: str) -> str:
     """A hash of everything the public probes run: the graded modules, every check file but
-    the hidden ones (whose references are never stored), the cross-lab check helpers and
-    dlkit."""
+    the hidden and GPU ones (whose references are never stored), the cross-lab check helpers
+    and dlkit (but its command-line entry points)."""
     from autograder.api import checks_package, is_hidden_module, load_lab
     spec = load_lab(lab)
     checks_dir = KIT_ROOT / checks_package(lab).replace(".", "/")
     sources = [SOLUTIONS / lab / f"{m}.py" for m in spec.modules]
-    sources += sorted(f for f in checks_dir.glob("*.py") if not is_hidden_module(f.stem))
+    sources += sorted(f for f in checks_dir.glob("*.py")
+                      if not is_hidden_module(f.stem) and f.stem != "gpu")
     sources += [KIT_ROOT / "autograder" / "check_helpers.py"]
-    sources += sorted((KIT_ROOT / "dlkit").rglob("*.py"))
+    sources += sorted(f for f in (KIT_ROOT / "dlkit").rglob("*.py") if f.name != "__main__.py")
     digest = hashlib.sha256()
     for source in sources:
         digest.update(source.relative_to(KIT_ROOT).as_posix().encode())

@@ -16,6 +16,7 @@ class CheckResult:
     trace: str = ""
     seconds: float = 0.0
     hidden: bool = False
+    device: str = ""            # where a GPU check ran (its seconds are the wall time)
 
 
 @dataclass

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import KIT_ROOT, memory_watch, wire, zygote
+from autograder import KIT_ROOT, gpu, memory_watch, wire, zygote
 from autograder.jail import Jail
 
 GiB = 1 << 30
@@ -51,7 +51,9 @@ def _scrubbed_env(scratch: Path) -> dict:
                OPENBLAS_NUM_THREADS="1",
                # Keras imports pandas when it is installed (shap needs it), pandas imports
                # pyarrow, and pyarrow's allocator would start a background thread.
-               JE_ARROW_MALLOC_CONF="background_thread:false")
+               JE_ARROW_MALLOC_CONF="background_thread:false",
+               # The grader's TFDS folder, whatever HOME the worker gets (GPU checks read it).
+               TFDS_DATA_DIR=str(gpu.data_dir()))
     return env
 
 

@@ -87,9 +87,9 @@ class Session:
                 self._import(module)
         return self.environment
 
-    def probe(self, chk: Check, seed: int, budget: float = 1.0):
-        """Run chk's probe; a GPU check gets the profile's `budget` (and that much more time)."""
-        budget = budget if chk.requires_gpu else 1.0
+    def probe(self, chk: Check, seed: int, gpu: dict | None = None):
+        """Run chk's probe; a GPU check gets the profile's `gpu` settings (`lab.gpu`)."""
+        gpu = gpu if chk.requires_gpu else None
         for module in self.spec.modules_of(chk):
             if module in self.import_errors:
                 message, trace = self.import_errors[module]
@@ -97,8 +97,7 @@ class Session:
         worker = self._worker()
         try:
             answer = worker.request({"op": "probe", "check": chk.key, "seed": seed,
-                                     "budget": budget}, chk.timeout * budget,
-                                    f"running {chk.name}")
+                                     "gpu": gpu}, chk.timeout, f"running {chk.name}")
         except WorkerDied as death:
             raise ProbeFailed(f"the code under test {death}") from None
         if not answer["ok"]:

@@ -18,16 +18,17 @@ import numpy as np
 
 from autograder import errors, wire
 from autograder.api import find_check
+from autograder.gpu import GpuRun
 
 
 class LabModules:
     """`lab.vae` imports vae.py from the folder under test; `lab.tmpdir` is a scratch folder;
-    `lab.budget` scales the training of GPU checks (see profiles.py)."""
+    `lab.gpu` tells a GPU check how to train (autograder/gpu.py), None for other checks."""
 
     def __init__(self, folder: Path, modules: tuple[str, ...], tmpdir: Path,
-                 budget: float = 1.0):
+                 gpu: GpuRun | None = None):
         self._folder, self._modules, self.tmpdir = folder, modules, tmpdir
-        self.budget = budget
+        self.gpu = gpu
 
     def __getattr__(self, name: str):
         if name.startswith("_") or name not in self._modules:
@@ -58,15 +59,18 @@ class Worker:
             return self.failure(error)
         return {"ok": True}
 
-    def do_probe(self, key: str, seed: int, budget: float) -> dict:
-        from dlkit.backend import reset_keras
+    def do_probe(self, key: str, seed: int, gpu: dict | None) -> dict:
+        from dlkit.backend import keras, reset_keras
         started = time.perf_counter()
         workdir = Path(tempfile.mkdtemp(dir=self.scratch))
         os.chdir(workdir)
         try:
             chk = find_check(key)
             reset_keras(seed)
-            result = chk.probe(LabModules(self.folder, self.modules, workdir, budget),
+            run = GpuRun(**gpu) if gpu is not None else None
+            if run is not None and run.mixed_precision:
+                keras().mixed_precision.set_dtype_policy("mixed_float16")  # reset_keras undoes it
+            result = chk.probe(LabModules(self.folder, self.modules, workdir, run),
                                np.random.default_rng(seed))
             plain = wire.to_plain(result)
         except BaseException as error:
@@ -84,7 +88,7 @@ class Worker:
                 self.answer(self.do_import(request["module"]))
             elif request["op"] == "probe":
                 self.answer(self.do_probe(request["check"], int(request["seed"]),
-                                          float(request.get("budget", 1.0))))
+                                          request.get("gpu")))
             elif request["op"] == "exit":
                 return
             sys.stdout.flush()

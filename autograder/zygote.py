@@ -32,7 +32,7 @@ import time
 import traceback
 from pathlib import Path
 
-PER_WORKER_ENV = ("HOME", "TMPDIR", "DLKIT_FAKE_GPU")  # read after the import, per worker
+PER_WORKER_ENV = ("HOME", "TMPDIR", "DLKIT_FAKE_GPU", "TFDS_DATA_DIR")  # read after the import, per worker
 
 
 _unusable: str | None = None  # why this process stopped using the zygote, if it did

@@ -2,14 +2,17 @@
 they test dlkit itself: gradings run in worker subprocesses."""
 from __future__ import annotations
 
+import fcntl
 import shutil
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
+from autograder import KIT_ROOT, SOLUTIONS
 from autograder import LABS as LABS_DIR
-from autograder import SOLUTIONS
 from autograder.api import all_labs
 from autograder.grading import grade
 
@@ -60,3 +63,18 @@ def failures(report) -> dict[str, str]:
 @pytest.fixture(params=LABS)
 def lab(request):
     return request.param
+
+
+@pytest.fixture(scope="session")
+def tfds_dir(tmp_path_factory, worker_id):
+    """Stand-ins for the real TFDS data sets (tests/tfds_fixture.py), written once per run
+    and shared by the test workers."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base if worker_id == "master" else base.parent) / "tfds"
+    with open(root.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "written").exists():
+            subprocess.run([sys.executable, "-m", "tests.tfds_fixture", str(root)], check=True,
+                           cwd=KIT_ROOT, capture_output=True)
+            (root / "written").touch()
+    return root

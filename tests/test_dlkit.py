@@ -311,7 +311,7 @@ def test_absent_tfds_dataset_fails_fast_with_instructions(tmp_path):
         load_tfds("mnist", "train", data_dir=tmp_path)
     assert time.perf_counter() - start < 2.0
     message = str(error.value)
-    assert str(tmp_path / "mnist") in message and "tfds.load('mnist'" in message
+    assert str(tmp_path / "mnist") in message and "python -m dlkit.data prepare mnist" in message
     assert isinstance(error.value, RuntimeError)
 
 

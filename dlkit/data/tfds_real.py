@@ -11,6 +11,9 @@ import os
 import re
 from pathlib import Path
 
+# The real data sets the labs' GPU checks read: `python -m dlkit.data prepare all`.
+GPU_DATASETS = ("mnist", "fashion_mnist", "cifar10", "tiny_shakespeare")
+
 
 class DatasetNotAvailable(RuntimeError):
     """The requested dataset is not prepared in the local TFDS data folder."""
@@ -43,7 +46,7 @@ def _versions_in(folder: Path) -> list[Path]:
 def _how_to_get(name: str, data_dir: Path) -> str:
     return (
         "On a machine with network access, prepare it with\n"
-        f"    python -c \"import tensorflow_datasets as tfds; tfds.load('{name}', data_dir='{data_dir}')\"\n"
+        f"    python -m dlkit.data prepare {name} --data-dir {data_dir}\n"
         f"then copy that machine's {data_dir}/{_parse_name(name)[0]} folder to the same place here "
         "(or point $TFDS_DATA_DIR at a folder holding it)."
     )

@@ -2,7 +2,7 @@
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.verdicts import expect_close, expect_true
+from autograder.verdicts import expect_close
 
 
 def _healthy(lab, rng):
@@ -55,16 +55,3 @@ floods = misbehaving("floods", "print_flood", timeout=60)
 healthy_7 = healthy("healthy_7")
 lies = misbehaving("lies", "liar")
 healthy_8 = healthy("healthy_8")
-
-
-@check(points=1, hint="needs a GPU", requires_gpu=True, reference=False)
-def needs_gpu(lab, rng):
-    from dlkit.backend import device_summary
-    return {"budget": lab.budget, "device": device_summary()["device"]}
-
-
-@needs_gpu.verdict
-def _(student, reference):
-    # A GPU check runs only under the gpu profile, which scales its training budget.
-    expect_true(student["budget"] > 1, f"ran with budget {student['budget']}")
-    expect_true(student["device"].startswith("GPU"), f"ran on {student['device']}")

@@ -1,0 +1,37 @@
+"""GPU checks of the fixture lab: what the gpu profile gives a probe, and the data path."""
+from autograder.gpu import gpu_check
+from autograder.verdicts import expect_true
+
+DATA = "tiny_digits"   # the TFDS data set tests/test_gpu_profile.py writes
+
+
+@gpu_check(points=1, minutes=0.1, hint="needs a GPU", reference=False)
+def needs_gpu(lab, rng):
+    from dlkit.backend import device_summary, keras
+    return {"device": device_summary()["device"], "xla": lab.gpu.xla, "smoke": lab.gpu.smoke,
+            "policy": keras().mixed_precision.dtype_policy().name}
+
+
+@needs_gpu.verdict
+def _(student, reference):
+    expect_true(student["device"].startswith("GPU"), f"ran on {student['device']}")
+    expect_true(student["policy"] == "mixed_float16", f"ran under the {student['policy']} policy")
+    expect_true(student["xla"] != student["smoke"], "XLA is on, except in the smoke test")
+
+
+@gpu_check(points=1, minutes=0.1, datasets=(DATA,), hint="reads a TFDS data set",
+           reference=False)
+def reads_a_dataset(lab, rng):
+    x, y = lab.gpu.images(DATA, "train", 1000)
+    return {"shape": list(x.shape), "range": [float(x.min()), float(x.max())],
+            "labels": y.tolist(), "smoke": lab.gpu.smoke}
+
+
+@reads_a_dataset.verdict
+def _(student, reference):
+    from sklearn.datasets import load_digits
+    count = 96 if student["smoke"] else 128   # the smoke test's cut, else the whole split
+    expect_true(student["shape"] == [count, 8, 8, 1], f"read images of shape {student['shape']}")
+    expect_true(student["range"][0] == 0 and 0.9 < student["range"][1] <= 1,
+                f"pixels range over {student['range']}, not [0, 1]")
+    expect_true(student["labels"] == load_digits().target[:count].tolist(), "labels differ")
