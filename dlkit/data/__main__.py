@@ -26,8 +26,9 @@ from dlkit.data.tfds_real import (
 MIRROR = ("storage.googleapis.com", 443)
 
 
-def network_error(address=MIRROR, timeout: float = 5.0) -> str | None:
-    """Why `address` cannot be reached, or None when it can."""
+def network_error(address: tuple[str, int] | None = None, timeout: float = 5.0) -> str | None:
+    """Why `address` (default: the mirror) cannot be reached, or None when it can."""
+    address = address or MIRROR
     try:
         socket.create_connection(address, timeout=timeout).close()
     except OSError as error:
