@@ -30,7 +30,7 @@ def _points(value: float) -> str:
 
 
 def _row(number: int, chk: Check) -> str:
-    points = _points(chk.points) + (" (GPU)" if chk.requires_gpu else "")
+    points = _points(chk.points) + (f" (GPU, {chk.minutes:g} min)" if chk.requires_gpu else "")
     return f"| {number} | {_cell(chk.task)} | `{chk.name}` | {_cell(chk.description)} | {points} |"
 
 
