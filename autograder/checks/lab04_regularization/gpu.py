@@ -35,6 +35,8 @@ CLEAN_FLOOR, PGD_FLOOR = 0.95, 0.5
 def fit_steps(lab, model, x, y, epochs, batch):
     """fit for `lab.gpu.steps(epochs * len(x) // batch)` steps, whole epochs when it can."""
     steps = lab.gpu.steps(epochs * len(x) // batch)
+    # Batches of one shape (one trace) when the smoke test's few examples do not fill one.
+    batch = min(batch, max(1, len(x) // steps))
     epochs = max(1, min(epochs, steps * batch // len(x)))
     with train_step_returns_logs():
         model.fit(x, y, batch_size=batch, epochs=epochs, steps_per_epoch=steps // epochs,
