@@ -71,8 +71,8 @@ class References:
     def warm_up(self, checks: list[Check], seeds: dict[str, int]) -> None:
         """Start the solution's worker early when some hidden reference is not cached yet."""
         # GPU checks are left out: whether they run is known once the student's worker is up.
-        if any(self.is_live(c) and not c.requires_gpu and self._key(c, seeds[c.name])
-               not in self.cache for c in checks):
+        if any(self.is_live(c) and not c.requires_gpu and not self.cached(c, seeds[c.name])
+               for c in checks):
             with self._lock:
                 self._session().start()
 
@@ -80,6 +80,14 @@ class References:
         if not chk.requires_gpu:
             return f"{chk.name}:{seed}"
         return f"{chk.name}:{seed}:" + ",".join(f"{k}={v}" for k, v in sorted(self.gpu.items()))
+
+    def cached(self, chk: Check, seed: int) -> bool:
+        return self._key(chk, seed) in self.cache
+
+    def remember(self, chk: Check, seed: int, output) -> None:
+        """The solution's output, when the folder graded is the solution itself."""
+        with self._lock:
+            self.cache.setdefault(self._key(chk, seed), output)
 
     def live(self, chk: Check, seed: int):
         key = self._key(chk, seed)
@@ -151,7 +159,9 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
     refs = shared_references or References(spec, limits, reference_cache)
     references_pool = ThreadPoolExecutor(max_workers=1 + workers)
     try:
-        warming = references_pool.submit(refs.warm_up, checks, seeds)
+        # Graded, the solution is its own reference: each live probe runs once, not twice.
+        is_solution = package is None and Path(folder).resolve() == (SOLUTIONS / lab).resolve()
+        warming = references_pool.submit(refs.warm_up, [] if is_solution else checks, seeds)
         environment = sessions[0].start()
         warming.result()
         chosen = _profile_for(profile, environment)
@@ -163,7 +173,7 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
         if not sessions[0].import_errors:
             sessions += [new_session() for _ in range(min(workers, len(checks)) - 1)]
         report.results = _run_checks(checks, seeds, sessions, refs, chosen, references_pool,
-                                     progress, slots)
+                                     progress, slots, is_solution)
         if progress:
             progress(len(checks), len(checks), "")
     finally:
@@ -180,7 +190,7 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
 def _run_checks(checks: list[Check], seeds: dict[str, int], sessions: list[Session],
                 refs: References, profile: profiles.Profile, references_pool: ThreadPoolExecutor,
                 progress: Callable[[int, int, str], None] | None,
-                slots: threading.Semaphore | None) -> list[CheckResult]:
+                slots: threading.Semaphore | None, is_solution: bool = False) -> list[CheckResult]:
     """Each session takes the next check not yet taken, so a slow check does not hold up
     the others; the results keep the checks' order."""
     results: list[CheckResult | None] = [None] * len(checks)
@@ -199,7 +209,7 @@ def _run_checks(checks: list[Check], seeds: dict[str, int], sessions: list[Sessi
             chk = checks[index]
             with slots if slots is not None else contextlib.nullcontext():
                 results[index] = _run_one(chk, seeds[chk.name], session, refs, profile,
-                                          references_pool)
+                                          references_pool, is_solution)
 
     with ThreadPoolExecutor(max_workers=len(sessions)) as runners:
         for future in [runners.submit(work, s) for s in sessions]:
@@ -208,7 +218,8 @@ def _run_checks(checks: list[Check], seeds: dict[str, int], sessions: list[Sessi
 
 
 def _run_one(chk: Check, seed: int, student: Session, refs: References,
-             profile: profiles.Profile, pool: ThreadPoolExecutor) -> CheckResult:
+             profile: profiles.Profile, pool: ThreadPoolExecutor,
+             is_solution: bool = False) -> CheckResult:
     result = CheckResult(name=chk.name, points=0.0, max_points=chk.points, status="failed",
                          hint=chk.hint, hidden=chk.hidden)
     if chk.requires_gpu and not profile.runs_gpu_checks:
@@ -226,16 +237,21 @@ def _run_one(chk: Check, seed: int, student: Session, refs: References,
                           "the kit does not have (graded on the instructors' runners)")
         return result
     started = time.perf_counter()
-    reference = pool.submit(refs.get, chk, seed)  # the solution runs while the student does
+    own = is_solution and refs.is_live(chk) and not refs.cached(chk, seed)
+    # The solution runs while the student does, unless the student is the solution.
+    reference = None if own else pool.submit(refs.get, chk, seed)
     try:
         output = student.probe(chk, seed, refs.gpu)
     except ProbeFailed as failure:
         result.message, result.trace = failure.message, failure.trace
     else:
-        result.status, result.message = _judge(chk, output, reference.result())
+        if own:
+            refs.remember(chk, seed, output)
+        result.status, result.message = _judge(chk, output, output if own else reference.result())
         if result.status == "passed":
             result.points = chk.points
-    reference.result()  # a missing or failing reference is the grader's error, not the student's
+    if reference is not None:
+        reference.result()  # a missing or failing reference is the grader's error, not the student's
     result.seconds = time.perf_counter() - started
     if chk.requires_gpu:
         result.device = student.environment.get("device", "")

@@ -1,5 +1,6 @@
 """Every lab: the solution scores full marks, the skeleton scores 0 with a message on every
-check, labs/ is generated from solutions/, and the stored references are fresh."""
+check (the GPU checks included, run in the smoke test on a faked GPU), labs/ is generated
+from solutions/, and the stored references are fresh."""
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,9 @@ from tests.conftest import LABS, by_lab, failures, graded
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", by_lab(LABS))
-def test_solution_scores_full_marks_on_public_and_hidden_checks(lab):
+def test_solution_scores_full_marks_on_public_hidden_and_gpu_checks(lab, faked_gpu_smoke_test):
     report = graded(lab, SOLUTIONS / lab, hidden=True)
+    assert report.environment["gpu_checks"]["smoke"]
     assert failures(report) == {}
     assert report.score == report.max_score > 0
     assert any(r.hidden for r in report.results), f"{lab} has no hidden checks"
@@ -21,7 +23,7 @@ def test_solution_scores_full_marks_on_public_and_hidden_checks(lab):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", by_lab(LABS))
-def test_skeleton_scores_zero_with_a_message_on_every_check(lab):
+def test_skeleton_scores_zero_with_a_message_on_every_check(lab, faked_gpu_smoke_test):
     report = graded(lab, LABS_DIR / lab, hidden=True)
     assert report.score == 0
     for result in report.results:
