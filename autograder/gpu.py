@@ -18,6 +18,7 @@ data and the steps (profiles.py).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,20 @@ def skip_message(missing: list[str]) -> str:
 
 
 # -- the worker's side: lab.gpu ---------------------------------------------------------
+
+@contextlib.contextmanager
+def without_op_determinism():
+    """Op determinism off for the block, back as it was after. Keras refuses XLA
+    (`jit_compile=True`) while it is on: it warns and trains without it."""
+    from tensorflow.python.framework import config
+    was_on = config.is_op_determinism_enabled()
+    config.disable_op_determinism()
+    try:
+        yield
+    finally:
+        if was_on:
+            config.enable_op_determinism()
+
 
 @dataclass(frozen=True)
 class GpuRun:

@@ -73,20 +73,14 @@ def _fit_losses(model, data, batch_size: int, steps: int) -> dict:
 
 def jit_trains(build, compile_model, data, *, batch_size: int = 32, steps: int = 3) -> dict:
     """Compile `build()` with jit_compile=True, train a few steps; what happened."""
-    from tensorflow.python.framework import config
-    # Keras turns XLA off while op determinism is on (the grader's default); XLA is what
-    # this check is about, and it only asks whether the model trains.
-    deterministic = config.is_op_determinism_enabled()
-    config.disable_op_determinism()
-    try:
+    from autograder.gpu import without_op_determinism
+    # XLA is what this check is about, and it only asks whether the model trains.
+    with without_op_determinism():
         model = build()
         compile_model(model, jit_compile=True)
         result = _fit_losses(model, data, batch_size, steps)
         result["jit_compile"] = bool(model.jit_compile)
         return result
-    finally:
-        if deterministic:
-            config.enable_op_determinism()
 
 
 def judge_jit(student) -> None:

@@ -3,8 +3,11 @@ data sets `python -m dlkit.data prepare all` gets. tests/test_labs.py runs them 
 solution (full marks) and the skeleton (0) in the smoke test, on a faked GPU."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from autograder import KIT_ROOT
 from autograder.api import load_lab
 from dlkit.data.tfds_real import GPU_DATASETS
 from tests.conftest import LABS
@@ -27,3 +30,9 @@ def test_every_lab_that_trains_has_gpu_checks_within_the_budget(lab):
     for chk in checks:
         assert set(chk.datasets) <= set(GPU_DATASETS), (
             f"{chk.name} reads {chk.datasets}: `python -m dlkit.data prepare all` must get them")
+
+
+def test_the_readme_states_each_labs_gpu_minutes():
+    section = (KIT_ROOT / "README.md").read_text().split("### GPU runners")[1].split("\n### ")[0]
+    stated = dict(re.findall(r"^\| `(lab\w+)` \|.*\| ([\d.]+) \|$", section, re.M))
+    assert stated == {lab: f"{sum(c.minutes for c in gpu_checks(lab)):g}" for lab in GPU_LABS}

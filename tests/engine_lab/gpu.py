@@ -7,9 +7,16 @@ DATA = "tiny_digits"   # the TFDS data set tests/test_gpu_profile.py writes
 
 @gpu_check(points=1, minutes=0.1, hint="needs a GPU", reference=False)
 def needs_gpu(lab, rng):
-    from dlkit.backend import device_summary, keras
-    return {"device": device_summary()["device"], "xla": lab.gpu.xla, "smoke": lab.gpu.smoke,
-            "policy": keras().mixed_precision.dtype_policy().name}
+    import keras
+    import numpy as np
+
+    from dlkit.backend import device_summary
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    lab.gpu.compile(model, keras.optimizers.SGD(0.1), loss="mse")
+    model.fit(np.ones((8, 2)), np.ones((8, 1)), batch_size=4, verbose=0)
+    # Keras sets jit_compile back to False when it cannot use XLA (op determinism on).
+    return {"device": device_summary()["device"], "xla": bool(model.jit_compile),
+            "smoke": lab.gpu.smoke, "policy": keras.mixed_precision.dtype_policy().name}
 
 
 @needs_gpu.verdict
