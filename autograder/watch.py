@@ -7,6 +7,8 @@ is the loop. Grading runs through the `regrade` callable the CLI passes in.
 """
 from __future__ import annotations
 
+import faulthandler
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +159,11 @@ def watch(regrade: Callable[[], Report], folder: Path, console: Console, *,
     """Grade `folder` with `regrade`, print the table, then after every save grade again and
     print what changed. Runs until Ctrl-C (status 0), or for `rechecks` re-gradings (tests).
     Returns 2 only when the first grading cannot happen at all."""
+    # Ctrl-C must stop the loop even when the shell that started it ignores or blocks SIGINT
+    # (a background job, some IDE runners); SIGUSR2 prints where every thread is.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    faulthandler.register(signal.SIGUSR2, all_threads=True)
     try:
         seen = snapshot(folder)   # taken before grading: a save during it is not missed
         try:

@@ -25,6 +25,9 @@ def submission(tmp_path, prefix: str):
 def assert_all_failed_with(report, *needles):
     assert report.score == 0
     for result in report.results:
+        if result.status == "skipped":   # a GPU check, on this machine without a GPU
+            assert "needs a GPU" in result.message
+            continue
         assert result.status == "failed"
         for needle in needles:
             assert needle in result.message, (result.name, result.message)

@@ -28,6 +28,9 @@ def test_check_writes_gradescope_json_and_exits_zero_on_a_zero_score(tmp_path):
     assert document["score"] == 0 and document["execution_time"] > 0
     assert document["tests"], "no tests in results.json"
     for test in document["tests"]:
+        if test["output"].startswith("SKIPPED: needs a GPU"):   # the GPU checks, here
+            assert test["max_score"] == 0 and "status" not in test
+            continue
         assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
         assert test["status"] == "failed" and "not implemented yet" in test["output"]
     assert document["extra_data"]["environment"]["tensorflow"]

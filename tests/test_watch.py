@@ -177,6 +177,13 @@ class Output:
         threading.Thread(target=lambda: [self.lines.put(line) for line in stream],
                          daemon=True).start()
 
+    def drain(self) -> str:
+        """Whatever has been printed and not read yet."""
+        seen = ""
+        while not self.lines.empty():
+            seen += self.lines.get_nowait()
+        return seen
+
     def wait_for(self, needle: str, timeout: float) -> str:
         """Everything printed from now until a line containing `needle`."""
         seen, deadline = "", time.monotonic() + timeout
@@ -223,7 +230,11 @@ def test_watching_a_lab_reports_a_fixed_check_then_a_syntax_error_then_stops_on_
         try:
             output.wait_for("stopped watching", timeout=60)
         except AssertionError as error:
-            raise AssertionError(f"{error}\n(the watcher's exit status: {watcher.poll()})") from None
+            watcher.send_signal(signal.SIGUSR2)   # the watcher prints its threads' stacks
+            time.sleep(2)
+            stacks = output.drain()
+            raise AssertionError(f"{error}\n(the watcher's exit status: {watcher.poll()}; its "
+                                 f"threads:\n{stacks})") from None
         try:
             status = watcher.wait(timeout=60)
         except subprocess.TimeoutExpired:

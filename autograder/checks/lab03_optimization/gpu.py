@@ -48,12 +48,12 @@ def test_accuracy(model, x, y, batch=1000):
 def cifar_cnn(lab, widths, convs):
     import keras
     layers = [keras.Input((32, 32, 3))]
-    for stage, width in enumerate(widths):
+    for level, width in enumerate(widths):
         for _ in range(convs):
             layers += [keras.layers.Conv2D(width, 3, padding="same", use_bias=False,
                                            kernel_initializer=lab.initialization.ScaledNormal("he")),
                        lab.batchnorm.BatchNorm(), keras.layers.ReLU()]
-        if stage < len(widths) - 1:
+        if level < len(widths) - 1:
             layers.append(keras.layers.MaxPooling2D())
     layers += [keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)]
     return keras.Sequential(layers)

@@ -54,9 +54,9 @@ def accuracy(model, x, y, batch=1000):
 def regularised_cnn(lab, widths, convs):
     import keras
     layers = [keras.Input((32, 32, 3)), lab.augmentation.RandomShift(SHIFT, seed=1)]
-    for stage, width in enumerate(widths):
+    for level, width in enumerate(widths):
         layers += [keras.layers.Conv2D(width, 3, padding="same", activation="relu")
-                   for _ in range(convs if stage < len(widths) - 1 else 1)]
+                   for _ in range(convs if level < len(widths) - 1 else 1)]
         layers.append(keras.layers.MaxPooling2D())
     return keras.Sequential([
         *layers, keras.layers.Flatten(), lab.noise_layers.InvertedDropout(DROPOUT, seed=2),
