@@ -103,6 +103,29 @@ class GpuRun:
         """model.compile with XLA when the profile asks for it."""
         model.compile(optimizer=optimizer, jit_compile=self.xla, **kwargs)
 
+    def fit(self, model, x, y, *, epochs: int, batch: int) -> None:
+        """model.fit for `steps(epochs * len(x) // batch)` steps, in whole epochs when it can.
+        In the smoke test the batch shrinks so that its few examples make batches of one
+        shape: one trace of the step instead of two."""
+        steps = self.steps(epochs * len(x) // batch)
+        batch = min(batch, max(1, len(x) // steps))
+        epochs = max(1, min(epochs, steps * batch // len(x)))
+        model.fit(x, y, batch_size=batch, epochs=epochs, steps_per_epoch=steps // epochs,
+                  verbose=0)
+
+    @staticmethod
+    def outputs(model, x, batch: int = 500):
+        """The model's outputs on x, float32, from eager calls in chunks: predict() would
+        trace once more, seconds in the smoke test."""
+        import numpy as np
+        return np.concatenate([np.asarray(model(x[i:i + batch], training=False), "float32")
+                               for i in range(0, len(x), batch)])
+
+    def accuracy(self, model, x, y) -> float:
+        """Share of x whose largest logit is at the label y."""
+        import numpy as np
+        return float(np.mean(np.argmax(self.outputs(model, x), axis=-1) == y))
+
     def images(self, name: str, split: str, count: int):
         """The first `examples(count)` images of a prepared TFDS split: (x float32 in [0, 1],
         NHWC; y int32), read in one pass."""

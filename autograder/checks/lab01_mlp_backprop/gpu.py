@@ -22,14 +22,10 @@ def keras_mlp_on_mnist(lab, rng):
     x_test, y_test = lab.gpu.images("mnist", "test", 10_000)
     model = lab.mlp.build_keras_mlp(784, (512, 256), 10)
     lab.gpu.compile(model, keras.optimizers.Adam(1e-3),
-                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                    metrics=["accuracy"])
-    steps = lab.gpu.steps(EPOCHS * len(x) // BATCH)
-    epochs = max(1, steps * BATCH // len(x))
-    model.fit(x.reshape(len(x), -1), y, batch_size=BATCH, epochs=epochs,
-              steps_per_epoch=steps // epochs, verbose=0)
-    _, accuracy = model.evaluate(x_test.reshape(len(x_test), -1), y_test, verbose=0)
-    return {"accuracy": float(accuracy), "smoke": lab.gpu.smoke}
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    lab.gpu.fit(model, x.reshape(len(x), -1), y, epochs=EPOCHS, batch=BATCH)
+    return {"accuracy": lab.gpu.accuracy(model, x_test.reshape(len(x_test), -1), y_test),
+            "smoke": lab.gpu.smoke}
 
 
 @keras_mlp_on_mnist.verdict

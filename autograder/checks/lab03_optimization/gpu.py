@@ -27,24 +27,6 @@ MLP_MARGIN = 0.02
 MLP_FLOOR = 0.83    # the reference reaches about 0.87; at a wrong init scale it stalls
 
 
-def fit_steps(lab, model, x, y, epochs, batch):
-    """fit for `lab.gpu.steps(epochs * len(x) // batch)` steps, whole epochs when it can."""
-    steps = lab.gpu.steps(epochs * len(x) // batch)
-    # Batches of one shape (one trace) when the smoke test's few examples do not fill one.
-    batch = min(batch, max(1, len(x) // steps))
-    epochs = max(1, min(epochs, steps * batch // len(x)))
-    model.fit(x, y, batch_size=batch, epochs=epochs, steps_per_epoch=steps // epochs,
-              verbose=0)
-
-
-def test_accuracy(model, x, y, batch=1000):
-    """Eager calls in chunks: no predict(), one trace less (seconds in the smoke test)."""
-    import numpy as np
-    logits = np.concatenate([np.asarray(model(x[i:i + batch], training=False), "float32")
-                             for i in range(0, len(x), batch)])
-    return float(np.mean(np.argmax(logits, axis=1) == y))
-
-
 def cifar_cnn(lab, widths, convs):
     import keras
     layers = [keras.Input((32, 32, 3))]
@@ -80,8 +62,8 @@ def cnn_on_cifar10(lab, rng):
                                                 max(1, steps - WARMUP))
     lab.gpu.compile(model, lab.optimizers.Adam(schedule),
                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    fit_steps(lab, model, x, y, CNN_EPOCHS, CNN_BATCH)
-    return {"accuracy": test_accuracy(model, x_test, y_test), "smoke": lab.gpu.smoke}
+    lab.gpu.fit(model, x, y, epochs=CNN_EPOCHS, batch=CNN_BATCH)
+    return {"accuracy": lab.gpu.accuracy(model, x_test, y_test), "smoke": lab.gpu.smoke}
 
 
 @cnn_on_cifar10.verdict
@@ -116,8 +98,8 @@ def deep_mlp_on_fashion_mnist(lab, rng):
     model = keras.Sequential([*layers, keras.layers.Dense(10)])
     lab.gpu.compile(model, lab.optimizers.MomentumSGD(**SGD),
                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    fit_steps(lab, model, x.reshape(len(x), -1), y, MLP_EPOCHS, MLP_BATCH)
-    return {"accuracy": test_accuracy(model, x_test.reshape(len(x_test), -1), y_test),
+    lab.gpu.fit(model, x.reshape(len(x), -1), y, epochs=MLP_EPOCHS, batch=MLP_BATCH)
+    return {"accuracy": lab.gpu.accuracy(model, x_test.reshape(len(x_test), -1), y_test),
             "smoke": lab.gpu.smoke}
 
 

@@ -32,25 +32,6 @@ CLEAN_MARGIN = 0.02
 CLEAN_FLOOR, PGD_FLOOR = 0.95, 0.5
 
 
-def fit_steps(lab, model, x, y, epochs, batch):
-    """fit for `lab.gpu.steps(epochs * len(x) // batch)` steps, whole epochs when it can."""
-    steps = lab.gpu.steps(epochs * len(x) // batch)
-    # Batches of one shape (one trace) when the smoke test's few examples do not fill one.
-    batch = min(batch, max(1, len(x) // steps))
-    epochs = max(1, min(epochs, steps * batch // len(x)))
-    with train_step_returns_logs():
-        model.fit(x, y, batch_size=batch, epochs=epochs, steps_per_epoch=steps // epochs,
-                  verbose=0)
-
-
-def accuracy(model, x, y, batch=1000):
-    """Eager calls in chunks: no predict(), one trace less (seconds in the smoke test)."""
-    import numpy as np
-    logits = np.concatenate([np.asarray(model(x[i:i + batch], training=False), "float32")
-                             for i in range(0, len(x), batch)])
-    return float(np.mean(np.argmax(logits, axis=1) == y))
-
-
 def regularised_cnn(lab, widths, convs):
     import keras
     layers = [keras.Input((32, 32, 3)), lab.augmentation.RandomShift(SHIFT, seed=1)]
@@ -83,8 +64,9 @@ def regularised_cnn_on_cifar10(lab, rng):
              else regularised_cnn(lab, (32, 64, 128), 2))
     lab.gpu.compile(model, lab.weight_decay.AdamW(**ADAMW),
                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    fit_steps(lab, model, x, y, CNN_EPOCHS, CNN_BATCH)
-    return {"accuracy": accuracy(model, x_test, y_test), "smoke": lab.gpu.smoke}
+    with train_step_returns_logs():
+        lab.gpu.fit(model, x, y, epochs=CNN_EPOCHS, batch=CNN_BATCH)
+    return {"accuracy": lab.gpu.accuracy(model, x_test, y_test), "smoke": lab.gpu.smoke}
 
 
 @regularised_cnn_on_cifar10.verdict
@@ -116,11 +98,12 @@ def adversarial_training_on_mnist(lab, rng):
     classifier = lab.adversarial.make_mlp(784, (256, 256))
     model = lab.adversarial.AdversarialTraining(classifier, **ADV)
     lab.gpu.compile(model, keras.optimizers.Adam(1e-3))
-    fit_steps(lab, model, x, y, ADV_EPOCHS, ADV_BATCH)
-    result = {"clean": accuracy(classifier, x_test, y_test), "smoke": lab.gpu.smoke}
+    with train_step_returns_logs():
+        lab.gpu.fit(model, x, y, epochs=ADV_EPOCHS, batch=ADV_BATCH)
+    result = {"clean": lab.gpu.accuracy(classifier, x_test, y_test), "smoke": lab.gpu.smoke}
     for name, attack in lab_attacks(lab).items():
         x_adv = np.asarray(attack(classifier, x_test, y_test, ADV["epsilon"]), "float32")
-        result[name] = accuracy(classifier, x_adv.reshape(x_test.shape), y_test)
+        result[name] = lab.gpu.accuracy(classifier, x_adv.reshape(x_test.shape), y_test)
     return result
 
 

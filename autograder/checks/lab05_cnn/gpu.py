@@ -30,23 +30,6 @@ UNET_MARGIN = 0.03
 UNET_FLOOR = 0.85     # the depth-1 U-Net of the public check already reaches ~0.9 on 16x16
 
 
-def fit_steps(lab, model, x, y, epochs, batch):
-    """fit for `lab.gpu.steps(epochs * len(x) // batch)` steps, whole epochs when it can."""
-    steps = lab.gpu.steps(epochs * len(x) // batch)
-    # Batches of one shape (one trace) when the smoke test's few examples do not fill one.
-    batch = min(batch, max(1, len(x) // steps))
-    epochs = max(1, min(epochs, steps * batch // len(x)))
-    model.fit(x, y, batch_size=batch, epochs=epochs, steps_per_epoch=steps // epochs,
-              verbose=0)
-
-
-def outputs(model, x, batch=500):
-    """Eager calls in chunks, float32: no predict(), one trace less (the smoke test)."""
-    import numpy as np
-    return np.concatenate([np.asarray(model(x[i:i + batch], training=False), "float32")
-                           for i in range(0, len(x), batch)])
-
-
 @gpu_check(points=3, minutes=2.5, datasets=("cifar10",), uses="networks",
            task="`ResidualBlock`, `small_resnet`",
            hint="small_resnet((32, 32, 3), 10, (32, 64, 128), 2) trained on CIFAR-10 in mixed "
@@ -68,8 +51,8 @@ def resnet_on_cifar10(lab, rng):
     schedule = keras.optimizers.schedules.CosineDecay(RESNET_LR, steps)
     lab.gpu.compile(model, keras.optimizers.Adam(schedule),
                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    fit_steps(lab, model, x, y, RESNET_EPOCHS, RESNET_BATCH)
-    logits = outputs(model, x_test)
+    lab.gpu.fit(model, x, y, epochs=RESNET_EPOCHS, batch=RESNET_BATCH)
+    logits = lab.gpu.outputs(model, x_test)
     return {"accuracy": float(np.mean(np.argmax(logits, axis=1) == y_test)),
             "smoke": lab.gpu.smoke}
 
@@ -106,8 +89,8 @@ def unet_on_large_shapes(lab, rng):
     model = lab.networks.build_unet(channels=1, **unet)
     lab.gpu.compile(model, keras.optimizers.Adam(UNET_LR),
                     loss=keras.losses.BinaryCrossentropy(from_logits=True))
-    fit_steps(lab, model, train["images"], train["masks"], UNET_EPOCHS, UNET_BATCH)
-    logits = outputs(model, test["images"])
+    lab.gpu.fit(model, train["images"], train["masks"], epochs=UNET_EPOCHS, batch=UNET_BATCH)
+    logits = lab.gpu.outputs(model, test["images"])
     iou = mean_mask_iou(logits > 0, test["masks"]) if logits.shape == test["masks"].shape else 0.0
     return {"mean_iou": float(iou), "shape": list(logits.shape), "smoke": lab.gpu.smoke}
 
