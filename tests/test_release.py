@@ -52,8 +52,10 @@ def test_grading_works_inside_the_release(released):
     result = run(released, sys.executable, "-m", "autograder", "check", LAB, "--json", "r.json")
     assert result.returncode == 0, result.stdout + result.stderr
     tests = json.loads((released / "r.json").read_text())["tests"]
-    assert tests and all(t["status"] == "failed" for t in tests)
-    assert all("not implemented yet" in t["output"] for t in tests)
+    # The GPU checks are skipped on a student's machine: no GPU, and no solution to compare to.
+    graded = [t for t in tests if not t["output"].startswith("SKIPPED:")]
+    assert graded and all(t["status"] == "failed" for t in graded)
+    assert all("not implemented yet" in t["output"] for t in graded)
 
 
 def test_instructor_commands_explain_what_is_missing(released):
