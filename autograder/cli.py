@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from autograder import KIT_ROOT, LABS, SOLUTIONS
+from autograder.api import all_labs
 from autograder.profiles import CHOICES
 from autograder.shards import parse_shard
 
@@ -63,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
 
     release = commands.add_parser("release", help="write the student release to a new folder")
     release.add_argument("out", type=Path, help="a new (or empty) folder outside the kit")
+    release.add_argument("--labs", nargs="+", metavar="LAB",
+                         help="release only these labs (default: every lab)")
 
     refs = commands.add_parser("references", help="regenerate stored reference outputs")
     refs.add_argument("lab", nargs="*", help="labs to regenerate (default: all)")
@@ -73,6 +76,9 @@ def _check(args, console: Console) -> int:
     from autograder.grading import grade
     from autograder.report import print_report, write_json
     from autograder.session import DEFAULT_HIDDEN_SEED, GradingError
+    if args.lab not in all_labs():
+        console.print(f"[red]cannot grade: {_no_such_lab(args.lab)}[/]")
+        return 2
     folder = args.impl or LABS / args.lab
     if not folder.is_dir():
         console.print(f"[red]cannot grade: {folder} is not a folder[/]")
@@ -107,6 +113,15 @@ def _check(args, console: Console) -> int:
     if args.json:
         console.print(f"wrote {args.json}")
     return 0
+
+
+def _no_such_lab(lab: str) -> str:
+    here = ", ".join(all_labs())
+    if SOLUTIONS.is_dir():
+        return f"there is no lab {lab}; the labs are {here}"
+    # A student release holds the labs released so far (`release --labs`).
+    return (f"{lab} is not in this release of the kit, which holds {here}. Check the name; "
+            "a lab released later comes in a new release from your instructor")
 
 
 NO_ISOLATION = ("No isolation{why}: code under test runs as your user with only time/memory/"
@@ -185,7 +200,7 @@ def _assign(args, console: Console) -> int:
 def _release(args, console: Console) -> int:
     from autograder.release import ReleaseError, release
     try:
-        entries = release(args.out)
+        entries = release(args.out, args.labs)
     except ReleaseError as error:
         console.print(f"[red]cannot release: {error}[/]")
         return 2
@@ -203,7 +218,6 @@ def _needs_solutions(console: Console) -> bool:
 
 def _references(args, console: Console) -> int:
     from autograder import references
-    from autograder.api import all_labs
     from autograder.session import GradingError
     for lab in args.lab or all_labs():
         with console.status(f"running the public probes on solutions/{lab}"):
