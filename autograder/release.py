@@ -41,14 +41,15 @@ def _text_lines(folder: Path) -> set[str]:
     return lines
 
 
-def answers_by_lab(solutions: Path = SOLUTIONS, skeletons: Path = LABS) -> dict[str, set[str]]:
+def answers_by_lab(solutions: Path = SOLUTIONS, skeletons: Path = LABS,
+                   idioms: frozenset[str] = IDIOMS) -> dict[str, set[str]]:
     """{lab: its answers}: the lines its students must write, which nothing may show them.
 
     Every stripped, non-comment line of at least SECRET_MIN_CHARS characters inside a region
     of the lab, unless the lab's own skeleton (any file under skeletons/LAB) shows it anyway.
     A line in the regions of several labs is left out: two labs asking for it make it an
     idiom of the libraries (`return self.trackers.results()`), not one lab's answer. So are
-    the one-lab idioms listed, with the reasons, in idioms.py.
+    the one-lab `idioms` (by default those listed, with the reasons, in idioms.py).
     """
     regions: dict[str, set[str]] = {}
     for path in sorted(solutions.rglob("*.py")):
@@ -57,7 +58,7 @@ def answers_by_lab(solutions: Path = SOLUTIONS, skeletons: Path = LABS) -> dict[
             line for line in map(str.strip, region_lines(path.read_text()))
             if len(line) >= SECRET_MIN_CHARS and not line.startswith("#"))
     labs_asking = Counter(line for lines in regions.values() for line in lines)
-    return {lab: {line for line in lines if labs_asking[line] == 1 and line not in IDIOMS}
+    return {lab: {line for line in lines if labs_asking[line] == 1 and line not in idioms}
             - _text_lines(skeletons / lab)
             for lab, lines in regions.items()}
 
