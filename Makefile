@@ -7,6 +7,8 @@ LAB    ?= lab01_mlp_backprop
 IMPL   ?= labs
 ARGS   ?=
 LABS_TO_REFRESH ?=
+# Labs of a weekly release (make release OUT=... LABS="lab01_mlp_backprop ..."); empty: all.
+LABS   ?=
 
 .PHONY: setup check watch test lint kit-tests assign references release lock clean
 
@@ -44,8 +46,9 @@ assign: setup
 references: setup
 	$(PY) -m autograder references $(LABS_TO_REFRESH)
 
+# The student release, into a new folder OUT: every lab, or only those in LABS.
 release: setup
-	$(PY) -m autograder release $(OUT)
+	$(PY) -m autograder release $(OUT) $(if $(LABS),--labs $(LABS))
 
 lock:
 	$(PYTHON) -m venv /tmp/dlkit-lock && /tmp/dlkit-lock/bin/pip install --quiet -r requirements.in

@@ -136,5 +136,5 @@ def test_every_listed_idiom_is_the_region_line_of_one_lab():
     every_region_line = answers_by_lab(skeletons=SOLUTIONS / "none", idioms=frozenset())
     for idiom in IDIOMS:
         labs = [lab for lab, lines in every_region_line.items() if idiom in lines]
-        assert len(labs) == 1, f"{idiom!r} is asked for by {labs or 'no lab'}"
+        assert len(labs) == 1, f"{idiom!r} is not the region line of one lab only: {labs}"
         assert idiom not in answers[labs[0]]
