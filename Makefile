@@ -9,8 +9,10 @@ ARGS   ?=
 LABS_TO_REFRESH ?=
 # Labs of a weekly release (make release OUT=... LABS="lab01_mlp_backprop ..."); empty: all.
 LABS   ?=
+# Every `make check` keeps its results here; `make submit` zips them with the graded modules.
+RESULTS = $(or $(DLKIT_OUTPUT_DIR),outputs)/$(LAB)/results.json
 
-.PHONY: setup check watch test lint kit-tests assign references release lock clean
+.PHONY: setup check watch submit test lint kit-tests assign references release lock clean
 
 setup: $(VENV)/.installed
 
@@ -23,11 +25,16 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 check: setup
-	$(PY) -m autograder check $(LAB) --impl $(IMPL)/$(LAB) $(ARGS)
+	$(PY) -m autograder check $(LAB) --impl $(IMPL)/$(LAB) --json $(RESULTS) $(ARGS)
 
 # Grades, then grades again on every save of the lab's .py files; Ctrl-C stops it.
 watch: setup
-	$(PY) -m autograder check $(LAB) --impl $(IMPL)/$(LAB) --watch $(ARGS)
+	$(PY) -m autograder check $(LAB) --impl $(IMPL)/$(LAB) --json $(RESULTS) --watch $(ARGS)
+
+# submission-LAB.zip: the graded modules and the results of their last grading (graded again
+# first when a module changed since), the layout `grade` and the Gradescope bundle accept.
+submit: setup
+	$(PY) -m autograder submit $(LAB) --impl $(IMPL)/$(LAB)
 
 test: kit-tests setup lint
 	$(PY) -m pytest $(ARGS)

@@ -1,7 +1,8 @@
-"""`python -m autograder check|grade|merge|assign|references|release`: see README.md."""
+"""`python -m autograder check|grade|merge|submit|assign|references|release`: see README.md."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -67,15 +68,42 @@ def _parser() -> argparse.ArgumentParser:
     release.add_argument("--labs", nargs="+", metavar="LAB",
                          help="release only these labs (default: every lab)")
 
+    submit = commands.add_parser(
+        "submit", help="zip a lab's graded modules and their results.json, to hand in")
+    submit.add_argument("lab", help="lab name, e.g. lab11_vae")
+    submit.add_argument("--impl", type=Path, help="folder to submit (default: labs/LAB)")
+    submit.add_argument("--out", type=Path, help="the zip to write (default: submission-LAB.zip)")
+
     refs = commands.add_parser("references", help="regenerate stored reference outputs")
     refs.add_argument("lab", nargs="*", help="labs to regenerate (default: all)")
     return parser
 
 
-def _check(args, console: Console) -> int:
+def _grade_folder(args, folder: Path, console: Console):
+    """Grade folder as args.lab with a progress bar; write args.json when given."""
     from autograder.grading import grade
-    from autograder.report import print_report, write_json
-    from autograder.session import DEFAULT_HIDDEN_SEED, GradingError
+    from autograder.report import write_json
+    from autograder.session import DEFAULT_HIDDEN_SEED
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task(f"starting the worker for {args.lab}", total=None)
+
+        def on_progress(done: int, total: int, name: str) -> None:
+            progress.update(task, total=total, completed=done,
+                            description=f"{args.lab}: {name}" if name else "done")
+        report = grade(args.lab, folder, hidden=args.hidden,
+                       seed=DEFAULT_HIDDEN_SEED if args.seed is None else args.seed,
+                       only=args.only, progress=on_progress, profile=args.profile,
+                       workers=CHECK_WORKERS)
+    if args.json:   # with --watch, rewritten after every grading
+        write_json(report, args.json)
+    return report
+
+
+def _check(args, console: Console) -> int:
+    from autograder.report import print_report
+    from autograder.session import GradingError
     if args.lab not in all_labs():
         console.print(f"[red]cannot grade: {_no_such_lab(args.lab)}[/]")
         return 2
@@ -83,29 +111,12 @@ def _check(args, console: Console) -> int:
     if not folder.is_dir():
         console.print(f"[red]cannot grade: {folder} is not a folder[/]")
         return 2
-
-    def grade_folder():
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                      TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                      console=console, transient=True) as progress:
-            task = progress.add_task(f"starting the worker for {args.lab}", total=None)
-
-            def on_progress(done: int, total: int, name: str) -> None:
-                progress.update(task, total=total, completed=done,
-                                description=f"{args.lab}: {name}" if name else "done")
-            report = grade(args.lab, folder, hidden=args.hidden,
-                           seed=DEFAULT_HIDDEN_SEED if args.seed is None else args.seed,
-                           only=args.only, progress=on_progress, profile=args.profile,
-                           workers=CHECK_WORKERS)
-        if args.json:   # with --watch, rewritten after every grading
-            write_json(report, args.json)
-        return report
-
     if args.watch:
         from autograder.watch import watch
-        return watch(grade_folder, folder, console, verbose=args.verbose)
+        return watch(lambda: _grade_folder(args, folder, console), folder, console,
+                     verbose=args.verbose)
     try:
-        report = grade_folder()
+        report = _grade_folder(args, folder, console)
     except GradingError as error:
         console.print(f"[red]cannot grade: {error}[/]")
         return 2
@@ -122,6 +133,35 @@ def _no_such_lab(lab: str) -> str:
     # A student release holds the labs released so far (`release --labs`).
     return (f"{lab} is not in this release of the kit, which holds {here}. Check the name; "
             "a lab released later comes in a new release from your instructor")
+
+
+def _submit(args, console: Console) -> int:
+    from autograder.api import load_lab
+    from autograder.submit import SubmitError, results_path, stale_results, write_submission
+    folder = args.impl or LABS / args.lab
+    try:
+        modules = load_lab(args.lab).modules
+    except LookupError as error:
+        console.print(f"[red]cannot submit: {error}[/]")
+        return 2
+    results = results_path(args.lab)
+    if why := stale_results(results, folder, modules):
+        console.print(f"{why}: grading {folder} first")
+        grading = argparse.Namespace(lab=args.lab, impl=folder, json=results, verbose=False,
+                                     hidden=False, seed=None, only=None, watch=False,
+                                     profile="auto")
+        if _check(grading, console) != 0:
+            return 2
+    out = args.out or Path(f"submission-{args.lab}.zip")
+    try:
+        names = write_submission(folder, modules, results, out)
+    except SubmitError as error:
+        console.print(f"[red]cannot submit: {error}[/]")
+        return 2
+    graded = json.loads(results.read_text())
+    console.print(f"wrote {out}: {', '.join(names)} (score {graded['score']:g} / "
+                  f"{graded['extra_data']['max_score']:g}); hand in this file")
+    return 0
 
 
 NO_ISOLATION = ("No isolation{why}: code under test runs as your user with only time/memory/"
@@ -238,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("assign", "references", "release") and _needs_solutions(console):
         return 2
     handler = {"check": _check, "grade": _grade_class, "merge": _merge, "assign": _assign,
-               "references": _references, "release": _release}[args.command]
+               "references": _references, "release": _release, "submit": _submit}[args.command]
     return handler(args, console)
 
 

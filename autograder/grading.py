@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import threading
 import time
@@ -111,6 +112,13 @@ class References:
                 self._solution.close()
 
 
+def graded_files(folder: Path, modules: tuple[str, ...]) -> dict[str, str]:
+    """{file name: sha256} of the graded modules present in folder: which code a report is of."""
+    files = {f"{m}.py": folder / f"{m}.py" for m in modules}
+    return {name: hashlib.sha256(path.read_bytes()).hexdigest()
+            for name, path in files.items() if path.is_file()}
+
+
 def seeds_of(checks: list[Check], lab: str, seed: int) -> dict[str, int]:
     """Public checks always use the seed their stored references were made with."""
     return {c.name: check_seed(seed if c.hidden else PUBLIC_SEED, lab, c.name) for c in checks}
@@ -150,7 +158,8 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
         raise GradingError(str(error)) from None
     checks = [c for c in spec.checks if only is None or c.name in only]
     seeds = seeds_of(checks, lab, seed)
-    report = Report(lab=lab, folder=str(folder), seeds=seeds)
+    report = Report(lab=lab, folder=str(folder), seeds=seeds,
+                    files=graded_files(Path(folder), spec.modules))
     isolate = jails.available() if isolate is None else isolate
     if not zygote.enabled():
         workers = 1  # spreading pays only when a worker is a fork, not a TensorFlow import

@@ -65,7 +65,7 @@ def gradescope(report: Report) -> dict:
     return {"score": report.score, "execution_time": round(report.seconds, 2), "tests": tests,
             "extra_data": {"lab": report.lab, "folder": report.folder,
                            "max_score": report.max_score, "environment": report.environment,
-                           "seeds": report.seeds,
+                           "seeds": report.seeds, "files": report.files,
                            "skipped": [r.name for r in report.results if r.status == "skipped"]}}
 
 
