@@ -8,7 +8,7 @@ IMPL   ?= labs
 ARGS   ?=
 LABS_TO_REFRESH ?=
 
-.PHONY: setup check watch test lint kit-tests assign references release lock clean
+.PHONY: setup check watch test lint kit-tests assign references release gradescope lock clean
 
 setup: $(VENV)/.installed
 
@@ -46,6 +46,11 @@ references: setup
 
 release: setup
 	$(PY) -m autograder release $(OUT)
+
+# A lab's Gradescope autograder zip: make gradescope LAB=lab11_vae OUT=autograder.zip
+# (ARGS=--hidden adds the hidden checks, with the solution's outputs on them, never its code).
+gradescope: setup
+	$(PY) -m autograder gradescope $(LAB) --out $(OUT) $(ARGS)
 
 lock:
 	$(PYTHON) -m venv /tmp/dlkit-lock && /tmp/dlkit-lock/bin/pip install --quiet -r requirements.in

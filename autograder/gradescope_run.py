@@ -5,8 +5,8 @@
 It finds the lab's graded modules in $ROOT/submission (ROOT is DLKIT_GRADESCOPE_ROOT, by
 default /autograder): at the top of the upload, inside one folder of any name, or in a copy
 of the kit (labs/LAB/); other files there (results.json, notebook.py...) are ignored. It
-grades them with one worker and the cpu profile (Gradescope's default container has half a
-CPU and no GPU), and writes $ROOT/results/results.json. When it cannot grade at all, the
+grades them with one worker, started as a new process, and the cpu profile (Gradescope's
+default container has half a CPU and no GPU), and writes $ROOT/results/results.json. When it cannot grade at all, the
 file still says why, with a score of 0.
 """
 from __future__ import annotations
@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("lab")
     parser.add_argument("--hidden", action="store_true", help="run the hidden checks too")
     args = parser.parse_args(argv)
+    # One submission per container: a warm zygote saves no import, and its pages that the
+    # worker writes to are copied, about 50 MB more at the peak (README.md, Gradescope).
+    os.environ.setdefault("DLKIT_ZYGOTE", "off")
     results = root() / "results" / "results.json"
     try:
         report, message = grade_upload(args.lab, root() / "submission", args.hidden)
