@@ -39,7 +39,10 @@ class BundleError(RuntimeError):
 def hidden_outputs(lab: str) -> dict:
     """The solution's outputs on the hidden checks for the default hidden seed, as JSON-ready
     data keyed the way grading.References caches them."""
-    spec = load_lab(lab, hidden=True)
+    try:
+        spec = load_lab(lab, hidden=True)
+    except LookupError as error:
+        raise BundleError(str(error)) from None
     refs = References(spec, Limits())
     seeds = seeds_of(spec.checks, lab, DEFAULT_HIDDEN_SEED)
     try:

@@ -19,9 +19,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from autograder import references
+from autograder import jail, references
 from autograder.api import load_lab
 from autograder.batch import failed_everywhere, lab_folder_in
+from autograder.cli import NO_ISOLATION
 from autograder.files import write_atomic
 from autograder.grading import grade
 from autograder.report import print_report, write_json
@@ -88,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         output = CANNOT_GRADE.format(error=f"{type(error).__name__}: {error}")
         write_atomic(results, json.dumps({"score": 0, "output": output}) + "\n")
         return 1
-    print_report(report, Console(highlight=False, width=160))
+    console = Console(highlight=False, width=160)   # the log only instructors see
+    if not jail.available():
+        console.print(NO_ISOLATION.format(why=" in this container"), soft_wrap=True)
+    print_report(report, console)
     write_json(report, results, output=message)
     return 0
 
