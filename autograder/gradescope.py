@@ -3,9 +3,9 @@
     python -m autograder gradescope LAB --out autograder.zip [--hidden]
 
 At the top of the zip: setup.sh (Python 3.11 and the pinned requirements, run once when
-Gradescope builds the image), run_autograder (grades each submission: gradescope_run.py) and
-requirements.txt. Then dlkit/ and the engine with this lab's checks and stored references
-only. With --hidden the hidden check files ship too, with the solution's outputs on them for
+Gradescope builds the image), run_autograder (grades each submission: gradescope_run.py),
+requirements.txt, and lab_files/ when the lab folder holds data files. Then dlkit/ and the
+engine with this lab's checks and stored references only. With --hidden the hidden check files ship too, with the solution's outputs on them for
 the default hidden seed, computed now: the bundle never holds solution code, since student
 code shares Gradescope's container and, without a jail, could read any file of it. Every
 file is searched for solution lines before the zip is written, as for the student release.
@@ -18,8 +18,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from autograder import KIT_ROOT, SOLUTIONS, references, wire
+from autograder import KIT_ROOT, LABS, SOLUTIONS, references, wire
 from autograder.api import all_labs, checks_package, load_lab
+from autograder.gradescope_run import LAB_FILES
 from autograder.grading import References, seeds_of
 from autograder.release import leaks, solution_lines
 from autograder.sandbox import Limits
@@ -34,6 +35,13 @@ ENGINE_LEFT_OUT = shutil.ignore_patterns("__pycache__", "*.pyc", "checks", "refe
 
 class BundleError(RuntimeError):
     pass
+
+
+def lab_data_files(lab: str) -> list[Path]:
+    """Files of the lab folder that the graded modules read (lab06's corpus.txt): an upload
+    of the graded modules alone leaves them out, so the bundle brings them."""
+    return sorted(p for p in (LABS / lab).iterdir()
+                  if p.is_file() and p.suffix not in (".py", ".md"))
 
 
 def hidden_outputs(lab: str) -> dict:
@@ -62,6 +70,9 @@ def _stage(lab: str, staging: Path, hidden: bool) -> None:
         (staging / name).write_text(text)
         (staging / name).chmod(0o755)
     shutil.copy2(KIT_ROOT / "requirements.txt", staging / "requirements.txt")
+    for data in lab_data_files(lab):
+        (staging / LAB_FILES).mkdir(exist_ok=True)
+        shutil.copy2(data, staging / LAB_FILES / data.name)
     shutil.copytree(KIT_ROOT / "dlkit", staging / "dlkit",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     engine = staging / "autograder"

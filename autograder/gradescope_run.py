@@ -4,22 +4,24 @@
 
 It finds the lab's graded modules in $ROOT/submission (ROOT is DLKIT_GRADESCOPE_ROOT, by
 default /autograder): at the top of the upload, inside one folder of any name, or in a copy
-of the kit (labs/LAB/); other files there (results.json, notebook.py...) are ignored. It
-grades them with one worker, started as a new process, and the cpu profile (Gradescope's
-default container has half a CPU and no GPU), and writes $ROOT/results/results.json. When it cannot grade at all, the
-file still says why, with a score of 0.
+of the kit (labs/LAB/); other files there (results.json, notebook.py...) are ignored, and the
+lab's data files the upload leaves out come from the bundle. It grades them with one worker,
+started as a new process, and the cpu profile (Gradescope's default container has half a CPU
+and no GPU), and writes $ROOT/results/results.json. When it cannot grade at all, the file
+still says why, with a score of 0.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import traceback
 from pathlib import Path
 
 from rich.console import Console
 
-from autograder import jail, references
+from autograder import KIT_ROOT, jail, references
 from autograder.api import load_lab
 from autograder.batch import failed_everywhere, lab_folder_in
 from autograder.cli import NO_ISOLATION
@@ -29,6 +31,7 @@ from autograder.report import print_report, write_json
 from autograder.results import Report
 
 ROOT_ENV = "DLKIT_GRADESCOPE_ROOT"
+LAB_FILES = "lab_files"   # in the bundle: the lab folder's data files (gradescope.py)
 CANNOT_GRADE = ("The autograder could not grade this submission ({error}). This is not your "
                 "code's fault: tell your instructor.")
 
@@ -47,6 +50,13 @@ def find_lab_folder(upload: Path, lab: str, modules: tuple[str, ...]) -> Path | 
     return found
 
 
+def add_lab_files(folder: Path, lab_files: Path) -> None:
+    """Put the lab's data files that the upload left out next to its graded modules."""
+    for data in sorted(lab_files.glob("*")) if lab_files.is_dir() else []:
+        if not (folder / data.name).exists():
+            shutil.copy2(data, folder / data.name)
+
+
 def not_found_message(upload: Path, lab: str, modules: tuple[str, ...]) -> str:
     files = ", ".join(f"{m}.py" for m in modules)
     held = sorted(p.name + ("/" if p.is_dir() else "") for p in upload.iterdir())
@@ -63,6 +73,7 @@ def grade_upload(lab: str, upload: Path, hidden: bool) -> tuple[Report, str]:
         message = not_found_message(upload, lab, modules) if upload.is_dir() else \
             f"Found no upload at {upload}: nothing was graded."
         return failed_everywhere(lab, hidden, message), message
+    add_lab_files(folder, KIT_ROOT / LAB_FILES)
     cache = references.load_hidden(lab) if hidden else None
     try:
         return grade(lab, folder, hidden=hidden, profile="cpu", workers=1,

@@ -15,7 +15,7 @@ import pytest
 
 from autograder import LABS, SOLUTIONS
 from autograder.gradescope import BundleError, build
-from autograder.gradescope_run import find_lab_folder
+from autograder.gradescope_run import add_lab_files, find_lab_folder
 from autograder.release import leaks, solution_lines
 
 LAB = "lab02_autodiff"   # its solution grades fastest with one worker
@@ -188,3 +188,17 @@ def test_build_refuses_with_a_reason(tmp_path, lab, out, says):
     with pytest.raises(BundleError, match=says):
         build(lab, tmp_path / out)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_labs_data_files_ship_and_fill_in_what_the_upload_left_out(tmp_path):
+    build("lab06_rnn", tmp_path / "autograder.zip")
+    assert "lab_files/corpus.txt" in zipfile.ZipFile(tmp_path / "autograder.zip").namelist()
+    lab_files, upload = tmp_path / "lab_files", tmp_path / "upload"
+    lab_files.mkdir()
+    upload.mkdir()
+    (lab_files / "corpus.txt").write_text("the lab's text")
+    (lab_files / "mine.txt").write_text("the lab's")
+    (upload / "mine.txt").write_text("the student's own")
+    add_lab_files(upload, lab_files)
+    assert (upload / "corpus.txt").read_text() == "the lab's text"
+    assert (upload / "mine.txt").read_text() == "the student's own"
