@@ -74,8 +74,8 @@ def grade_upload(lab: str, upload: Path, hidden: bool) -> tuple[Report, str]:
             f"Found no upload at {upload}: nothing was graded."
         return failed_everywhere(lab, hidden, message), message
     add_lab_files(folder, KIT_ROOT / LAB_FILES)
-    cache = references.load_hidden(lab) if hidden else None
     try:
+        cache = references.load_hidden(lab) if hidden else None
         return grade(lab, folder, hidden=hidden, profile="cpu", workers=1,
                      reference_cache=cache), ""
     except Exception as error:   # the grader's own failure: each check says so

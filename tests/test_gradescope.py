@@ -159,7 +159,18 @@ def test_an_interpreter_that_cannot_start_still_leaves_a_results_file(bundle, tm
     unpack(bundle, tmp_path)
     shutil.copy2(tmp_path / "source" / "run_autograder", tmp_path / "run_autograder")
     results = run_autograder(tmp_path, python=str(tmp_path / "no-such-python"))
-    assert results["score"] == 0 and "could not start" in results["output"]
+    assert results["score"] == 0 and "stopped before writing its results" in results["output"]
+
+
+def test_a_grader_error_scores_zero_and_each_check_says_so(bundle, tmp_path):
+    unpack(bundle, tmp_path)
+    shutil.copy2(tmp_path / "source" / "run_autograder", tmp_path / "run_autograder")
+    (tmp_path / "source" / "autograder" / "references" / f"{LAB}.hidden.json").write_text("{")
+    upload_solution(tmp_path / "submission")
+    results = run_autograder(tmp_path)
+    assert results["score"] == 0 and "could not grade this submission" in results["output"]
+    assert "JSONDecodeError" in results["output"]
+    assert all(t["output"].startswith(results["output"]) for t in results["tests"])
 
 
 @pytest.mark.parametrize("layout,found", [
