@@ -83,9 +83,17 @@ def _stage(lab: str, staging: Path, hidden: bool) -> None:
     shutil.copy2(checks.parent / "__init__.py", engine / "checks" / "__init__.py")
     (engine / "references").mkdir()
     shutil.copy2(references.path(lab), engine / "references" / references.path(lab).name)
-    if hidden:
-        stored = engine / "references" / references.hidden_path(lab).name
-        stored.write_text(json.dumps(hidden_outputs(lab), sort_keys=True) + "\n")
+
+
+def _refuse_leaks(staging: Path, secret: set[str]) -> None:
+    found = leaks(staging, secret)
+    if not found:
+        return
+    advice = ("; the hidden checks ship with --hidden: make those lines differ from the "
+              "solution's, or build without --hidden"
+              if any("/hidden" in f for f in found) else "")
+    raise BundleError("solution code would ship in the bundle, at "
+                      f"{', '.join(found[:10])}{advice}; nothing was written")
 
 
 def _zip(staging: Path, out: Path) -> None:
@@ -115,9 +123,11 @@ def build(lab: str, out: Path, *, hidden: bool = False) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="dlkit-gradescope-") as staging:
         staging = Path(staging)
         _stage(lab, staging, hidden)
-        found = leaks(staging, solution_lines())
-        if found:
-            raise BundleError("solution code would ship in the bundle, at "
-                              f"{', '.join(found[:10])}; nothing was written")
+        secret = solution_lines()
+        _refuse_leaks(staging, secret)   # before the solution runs, which takes a while
+        if hidden:
+            stored = staging / "autograder" / "references" / references.hidden_path(lab).name
+            stored.write_text(json.dumps(hidden_outputs(lab), sort_keys=True) + "\n")
+            _refuse_leaks(staging, secret)
         _zip(staging, out)
         return sorted(p.name for p in staging.iterdir())
