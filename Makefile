@@ -12,7 +12,7 @@ LABS   ?=
 # Every `make check` keeps its results here; `make submit` zips them with the graded modules.
 RESULTS = $(or $(DLKIT_OUTPUT_DIR),outputs)/$(LAB)/results.json
 
-.PHONY: setup check watch submit test lint kit-tests assign references release lock clean
+.PHONY: setup check watch submit test lint kit-tests assign references release gradescope lock clean
 
 setup: $(VENV)/.installed
 
@@ -56,6 +56,11 @@ references: setup
 # The student release, into a new folder OUT: every lab, or only those in LABS.
 release: setup
 	$(PY) -m autograder release $(OUT) $(if $(LABS),--labs $(LABS))
+
+# A lab's Gradescope autograder zip: make gradescope LAB=lab11_vae OUT=autograder.zip
+# (ARGS=--hidden adds the hidden checks, with the solution's outputs on them, never its code).
+gradescope: setup
+	$(PY) -m autograder gradescope $(LAB) --out $(OUT) $(ARGS)
 
 lock:
 	$(PYTHON) -m venv /tmp/dlkit-lock && /tmp/dlkit-lock/bin/pip install --quiet -r requirements.in

@@ -1,4 +1,5 @@
-"""`python -m autograder check|grade|merge|submit|assign|references|release`: see README.md."""
+"""`python -m autograder check|grade|merge|submit|assign|references|release|gradescope`:
+see README.md."""
 from __future__ import annotations
 
 import argparse
@@ -40,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="after grading, grade again whenever a .py file of the folder is "
                             "saved and show only what changed (Ctrl-C to stop)")
     check.add_argument("--profile", choices=CHOICES, default="auto", help=PROFILE_HELP)
+    check.add_argument("--workers", type=_positive, default=CHECK_WORKERS,
+                       help=f"workers grading the folder at once (default {CHECK_WORKERS}; "
+                            "1 where memory is short, as on Gradescope)")
 
     batch = commands.add_parser("grade", help="grade a folder of submissions (one per student)")
     batch.add_argument("submissions", type=Path, help="folder with one sub-folder per student")
@@ -76,7 +80,20 @@ def _parser() -> argparse.ArgumentParser:
 
     refs = commands.add_parser("references", help="regenerate stored reference outputs")
     refs.add_argument("lab", nargs="*", help="labs to regenerate (default: all)")
+
+    bundle = commands.add_parser("gradescope", help="write a lab's Gradescope autograder zip")
+    bundle.add_argument("lab", help="lab name, e.g. lab11_vae")
+    bundle.add_argument("--out", required=True, type=Path, help="the zip to write")
+    bundle.add_argument("--hidden", action="store_true",
+                        help="grade the hidden checks too (ships the solution's outputs on "
+                             "them, never its code)")
     return parser
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def _grade_folder(args, folder: Path, console: Console):
@@ -95,7 +112,7 @@ def _grade_folder(args, folder: Path, console: Console):
         report = grade(args.lab, folder, hidden=args.hidden,
                        seed=DEFAULT_HIDDEN_SEED if args.seed is None else args.seed,
                        only=args.only, progress=on_progress, profile=args.profile,
-                       workers=CHECK_WORKERS)
+                       workers=args.workers)
     if args.json:   # with --watch, rewritten after every grading
         write_json(report, args.json)
     return report
@@ -149,7 +166,7 @@ def _submit(args, console: Console) -> int:
         console.print(f"{why}: grading {folder} first")
         grading = argparse.Namespace(lab=args.lab, impl=folder, json=results, verbose=False,
                                      hidden=False, seed=None, only=None, watch=False,
-                                     profile="auto")
+                                     profile="auto", workers=CHECK_WORKERS)
         if _check(grading, console) != 0:
             return 2
     out = args.out or Path(f"submission-{args.lab}.zip")
@@ -248,6 +265,21 @@ def _release(args, console: Console) -> int:
     return 0
 
 
+def _gradescope(args, console: Console) -> int:
+    from autograder.gradescope import BundleError, build
+    from autograder.session import GradingError
+    doing = "running the solution on the hidden checks" if args.hidden else "writing the zip"
+    try:
+        with console.status(f"{args.lab}: {doing}"):
+            entries = build(args.lab, args.out, hidden=args.hidden)
+    except (BundleError, GradingError) as error:
+        console.print(f"[red]cannot build the bundle: {error}[/]")
+        return 2
+    console.print(f"wrote {args.out} ({', '.join(entries)}): upload it as the assignment's "
+                  "autograder configuration on Gradescope (README.md, Gradescope)")
+    return 0
+
+
 def _needs_solutions(console: Console) -> bool:
     if SOLUTIONS.is_dir():
         return False
@@ -275,10 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Logs (CI, files) get a wide table instead of rich's 80-column default.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-    if args.command in ("assign", "references", "release") and _needs_solutions(console):
+    if (args.command in ("assign", "references", "release", "gradescope")
+            and _needs_solutions(console)):
         return 2
     handler = {"check": _check, "grade": _grade_class, "merge": _merge, "assign": _assign,
-               "references": _references, "release": _release, "submit": _submit}[args.command]
+               "references": _references, "release": _release, "submit": _submit,
+               "gradescope": _gradescope}[args.command]
     return handler(args, console)
 
 
