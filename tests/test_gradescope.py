@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import LABS, SOLUTIONS
+from autograder import KIT_ROOT, LABS, SOLUTIONS
 from autograder.gradescope import BundleError, build
 from autograder.gradescope_run import add_lab_files, find_lab_folder
 from autograder.release import leaks, solution_lines
@@ -213,3 +213,9 @@ def test_a_labs_data_files_ship_and_fill_in_what_the_upload_left_out(tmp_path):
     add_lab_files(upload, lab_files)
     assert (upload / "corpus.txt").read_text() == "the lab's text"
     assert (upload / "mine.txt").read_text() == "the student's own"
+
+
+def test_every_labs_checks_hidden_ones_included_hold_no_solution_lines():
+    """`gradescope LAB --hidden` ships the hidden checks into a container where student code
+    runs (and may read them without a jail): none may hold a line of any lab's answers."""
+    assert leaks(KIT_ROOT / "autograder" / "checks", solution_lines()) == []
