@@ -27,8 +27,8 @@ MUTANTS = [
            breaks=("add_task",), says="most significant first"),
     # The query counted among the digits.
     Mutant("count_task_counts_the_query", TASKS,
-           "counts = (sequences == queries[:, None]).sum(axis=1)",
-           "counts = (sequences == queries[:, None]).sum(axis=1) + 1",
+           "counts = (sequences == queries[:, None]).sum(axis=1)\n",
+           "counts = (sequences == queries[:, None]).sum(axis=1) + 1\n",
            breaks=("count_task",), says="not count itself"),
     # The backward RNN's outputs left in its reading order.
     Mutant("bidirectional_backward_not_flipped_back", ENCODERS,
@@ -60,7 +60,21 @@ MUTANTS = [
     Mutant("attention_softmax_over_the_wrong_axis", ATTENTION,
            "weights = ops.cast(ops.softmax(scores, axis=-1), keys.dtype)",
            "weights = ops.cast(ops.softmax(scores, axis=1), keys.dtype)",
-           breaks=("additive_attention", "attention_beats_no_attention"), says="wrong axis"),
+           breaks=("additive_attention",), says="wrong axis"),
+    # Scores kept with a trailing axis of 1: the softmax over it gives every position the
+    # weight 1, and the context is the sum of the keys (no attention at all).
+    Mutant("attention_softmax_over_a_singleton_axis", ATTENTION,
+           "    scores = ops.cast(ops.tensordot(ops.tanh(projected_keys + projected_query), v, axes=1),\n"
+           "                      \"float32\")\n"
+           "    if mask is not None:\n"
+           "        scores = ops.where(ops.cast(mask, \"bool\")[:, None, :], scores, -1e9)\n"
+           "    weights = ops.cast(ops.softmax(scores, axis=-1), keys.dtype)\n",
+           "    scores = ops.cast(ops.matmul(ops.tanh(projected_keys + projected_query), v[:, None]),\n"
+           "                      \"float32\")\n"
+           "    if mask is not None:\n"
+           "        scores = ops.where(ops.cast(mask, \"bool\")[:, None, :, None], scores, -1e9)\n"
+           "    weights = ops.cast(ops.softmax(scores, axis=-1)[..., 0], keys.dtype)\n",
+           breaks=("attention_beats_no_attention", "additive_attention")),
     Mutant("attention_without_tanh", ATTENTION,
            "ops.tensordot(ops.tanh(projected_keys + projected_query), v, axes=1)",
            "ops.tensordot(projected_keys + projected_query, v, axes=1)",

@@ -53,7 +53,7 @@ bidirectional_other_sizes.verdict(judge_bidirectional)
 def stacked_encoder_other_depths(lab, rng):
     return stacked_probe(lab, rng, batch=int(rng.integers(1, 5)), length=int(rng.integers(2, 7)),
                          input_dim=int(rng.integers(1, 6)), units=int(rng.integers(1, 5)),
-                         depths=(2, int(rng.integers(3, 5))))
+                         depths=(1, int(rng.integers(3, 5))))
 
 
 stacked_encoder_other_depths.verdict(judge_stacked)

@@ -169,7 +169,8 @@ def bidirectional_probe(lab, rng, batch, length, input_dim, units):
     return {"outputs": outputs, "state": state, "expected": expected,
             "expected_state": np.concatenate([forward_state, backward_state], axis=-1),
             "slips": {
-                "reads forwards": np.concatenate([forward_half, unreversed], axis=-1),
+                "reads forwards": np.concatenate([forward_half, unreversed[:, ::-1]], axis=-1),
+                "reads forwards, not flipped": np.concatenate([forward_half, unreversed], -1),
                 "not flipped back": np.concatenate([forward_half, backward_half[:, ::-1]], -1),
                 "swapped": np.concatenate([backward_half, forward_half], axis=-1),
                 "state reads forwards": np.concatenate([forward_state, unreversed_state], -1),
@@ -183,6 +184,9 @@ def bidirectional_probe(lab, rng, batch, length, input_dim, units):
 BIDIRECTIONAL_SLIPS = {
     "reads forwards": "the backward RNN read the source forwards: flip the inputs in time "
                       "(ops.flip(inputs, axis=1)) before it reads them",
+    "reads forwards, not flipped": "the backward RNN read the source forwards: flip the "
+                                   "inputs in time (ops.flip(inputs, axis=1)) before it reads "
+                                   "them, and flip its outputs back",
     "not flipped back": "the backward RNN's outputs are in its reading order: flip them back "
                         "in time so that position t holds what it gave after reading x_t",
     "swapped": "the halves are swapped: forward outputs first, then backward",
@@ -199,7 +203,8 @@ def judge_bidirectional(student, _reference=None):
     expect_close_naming(student["outputs"], student["expected"], f"the outputs of {call}, "
                         "against keras.layers.Bidirectional with the same weights",
                         [(slips[k], BIDIRECTIONAL_SLIPS[k]) for k in
-                         ("reads forwards", "not flipped back", "swapped")], atol=1e-5)
+                         ("reads forwards", "reads forwards, not flipped", "not flipped back",
+                          "swapped")], atol=1e-5)
     expect_close_naming(student["state"], student["expected_state"], f"the state of {call}, "
                         "against keras.layers.Bidirectional's [forward, backward] final "
                         "states", [(slips[k], BIDIRECTIONAL_SLIPS[k]) for k in

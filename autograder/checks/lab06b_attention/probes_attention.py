@@ -116,10 +116,9 @@ def numpy_attention(query, keys, mask, w_query, w_keys, v, *, slip=None):
     for n, t, s in itertools.product(range(batch), range(queries), range(sources)):
         scores[n, t, s] = squash(keys[n, s] @ w_keys + query[n, t] @ w_query) @ v
     weights = np.zeros_like(scores)
-    if slip == "wrong axis":        # a softmax over the queries (the decoder steps)
-        masked = np.where(mask[:, None, :], scores, -np.inf)
-        with np.errstate(invalid="ignore"):
-            weights = np.nan_to_num(softmax(masked, axis=1))
+    if slip == "wrong axis":        # a softmax over the queries (the decoder steps), the
+        # masked scores made very negative first: a masked column's weights become 1/T
+        weights = softmax(np.where(mask[:, None, :], scores, -1e9), axis=1)
     else:
         for n, t in itertools.product(range(batch), range(queries)):
             allowed = np.flatnonzero(mask[n])
