@@ -50,9 +50,9 @@ class StackedBiEncoder(keras.layers.Layer):
             for i in range(num_layers)]
 
     def call(self, inputs):
-        # TODO: x = inputs; for each layer of self.bi_layers: outputs, forward_state, backward_state
-        #       = layer(x); keep ops.concatenate([forward_state, backward_state], -1); x = outputs
-        #       (the next layer reads the whole sequence); return (x, the list of states)
+        # TODO: x = inputs; for each layer in self.bi_layers: x, forward_state, backward_state =
+        #       layer(x) (the next layer reads the whole sequence x); keep
+        #       ops.concatenate([forward_state, backward_state], -1); return (x, the list of states)
         raise NotImplementedError("fill in the TODO above")
 
     def get_config(self):

@@ -27,8 +27,8 @@ def lengths_to_mask(lengths, max_length):
 
     Returns a boolean (N, max_length) mask, True at positions 0 .. lengths[i] - 1 of row i
     and False on the padding after them. TensorFlow/Keras ops (it runs inside fit)."""
-    # BEGIN SOLUTION compare the positions ops.arange(max_length) (a row) with the lengths (a column):
-    #   position < length
+    # BEGIN SOLUTION compare the positions ops.arange(max_length) (a row) with the lengths (a
+    #   column): position < length
     positions = ops.arange(max_length)[None, :]
     return positions < ops.cast(lengths, positions.dtype)[:, None]
     # END SOLUTION
@@ -47,10 +47,10 @@ def additive_attention(query, keys, mask, w_query, w_keys, v):
     Compute the scores and the softmax in float32 (the inputs may be float16 under mixed
     precision), and return both results in the keys' dtype.
     """
-    # BEGIN SOLUTION project: keys @ w_keys -> (N, 1, S, A), query @ w_query -> (N, T, 1, A); scores =
-    #   tanh(their sum) @ v -> (N, T, S), in float32; masked positions get a large negative score
-    #   (ops.where with mask[:, None, :]) before the softmax over the LAST axis (the source
-    #   positions); context = weights @ keys
+    # BEGIN SOLUTION project: keys @ w_keys -> (N, 1, S, A), query @ w_query -> (N, T, 1, A);
+    #   scores = tanh(their sum) @ v -> (N, T, S), in float32; masked positions get a large
+    #   negative score (ops.where with mask[:, None, :]) before the softmax over the LAST axis
+    #   (the source positions); context = weights @ keys
     projected_keys = ops.matmul(keys, w_keys)[:, None, :, :]
     projected_query = ops.matmul(query, w_query)[:, :, None, :]
     scores = ops.cast(ops.tensordot(ops.tanh(projected_keys + projected_query), v, axes=1),

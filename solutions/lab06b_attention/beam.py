@@ -29,12 +29,12 @@ def beam_search(step, initial_state, start_token, end_token, beam_width, max_len
     ints without start_token (ending with end_token if it emitted it), score a float.
     With beam_width=1 this is greedy decoding.
     """
-    # BEGIN SOLUTION keep running hypotheses as (token lists, scores array, states array) and a list
-    #   of finished (tokens, score); each step: log_probs, states = step(last tokens, states);
-    #   candidates = scores[:, None] + log_probs, flattened; order = np.argsort(-candidates,
-    #   kind="stable")[:beam_width]; hypothesis = order // V, token = order % V; END ones go to
-    #   finished, the others run on with states[hypothesis]; at the end the running ones finish
-    #   too; return the best finished
+    # BEGIN SOLUTION keep running hypotheses as (token lists, scores array, states array) and a
+    #   list of finished (tokens, score); each step: log_probs, states = step(last tokens,
+    #   states); candidates = scores[:, None] + log_probs, flattened; order =
+    #   np.argsort(-candidates, kind="stable")[:beam_width]; hypothesis = order // V, token =
+    #   order % V; END ones go to finished, the others run on with states[hypothesis]; at the
+    #   end the running ones finish too; return the best finished
     prefixes, scores = [[]], np.zeros(1)
     states, last = np.asarray(initial_state), np.array([start_token])
     finished = []

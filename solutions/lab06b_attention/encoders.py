@@ -24,9 +24,9 @@ def bidirectional(forward, backward, inputs):
     - state = [forward's final state, backward's final state] (the backward RNN's final
       state is the one it reached after reading x_0).
     """
-    # BEGIN SOLUTION run forward on inputs; run backward on the inputs flipped in time (ops.flip on
-    #   axis 1) and flip its outputs back; concatenate the outputs on the last axis, and the two
-    #   final states, forward first
+    # BEGIN SOLUTION run forward on inputs; run backward on the inputs flipped in time
+    #   (ops.flip on axis 1) and flip its outputs back; concatenate the outputs on the last
+    #   axis, and the two final states, forward first
     forward_outputs, forward_state = forward(inputs)
     backward_outputs, backward_state = backward(ops.flip(inputs, axis=1))
     outputs = ops.concatenate([forward_outputs, ops.flip(backward_outputs, axis=1)], axis=-1)
@@ -54,9 +54,10 @@ class StackedBiEncoder(keras.layers.Layer):
             for i in range(num_layers)]
 
     def call(self, inputs):
-        # BEGIN SOLUTION x = inputs; for each layer of self.bi_layers: outputs, forward_state,
-        #   backward_state = layer(x); keep ops.concatenate([forward_state, backward_state], -1);
-        #   x = outputs (the next layer reads the whole sequence); return (x, the list of states)
+        # BEGIN SOLUTION x = inputs; for each layer in self.bi_layers: x, forward_state,
+        #   backward_state = layer(x) (the next layer reads the whole sequence x); keep
+        #   ops.concatenate([forward_state, backward_state], -1); return (x, the list of
+        #   states)
         states, x = [], inputs
         for layer in self.bi_layers:
             x, forward_state, backward_state = layer(x)

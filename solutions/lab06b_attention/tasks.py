@@ -18,8 +18,8 @@ def make_copy_task(n, length, rng, reverse=False):
     Every digit of every source is drawn uniformly from 0..9. targets is a copy of sources,
     or, with reverse=True, each row read backwards (the reversal task).
     """
-    # BEGIN SOLUTION sources = rng.integers(0, NUM_DIGITS, size=(n, length)); targets = a copy, each row
-    #   reversed (sources[:, ::-1]) when reverse is True; both int32
+    # BEGIN SOLUTION sources = rng.integers(0, NUM_DIGITS, size=(n, length)); targets = a copy,
+    #   each row reversed (sources[:, ::-1]) when reverse is True; both int32
     sources = rng.integers(0, NUM_DIGITS, size=(n, length)).astype("int32")
     targets = sources[:, ::-1] if reverse else sources
     return sources, targets.copy()
@@ -42,8 +42,9 @@ def make_add_task(n, num_digits, rng):
     more digit). Example with num_digits=2: 47 + 85 -> sources [4, 7, PLUS, 8, 5],
     targets [1, 3, 2].
     """
-    # BEGIN SOLUTION a and b = rng.integers(0, 10 ** num_digits, size=n) each; sources = digits_of(a),
-    #   a column of PLUS, digits_of(b) side by side; targets = digits_of(a + b, num_digits + 1)
+    # BEGIN SOLUTION a and b = rng.integers(0, 10 ** num_digits, size=n) each; sources =
+    #   digits_of(a), a column of PLUS, digits_of(b) side by side; targets = digits_of(a + b,
+    #   num_digits + 1)
     a = rng.integers(0, 10 ** num_digits, size=n)
     b = rng.integers(0, 10 ** num_digits, size=n)
     plus = np.full((n, 1), PLUS, "int32")
@@ -60,9 +61,9 @@ def make_count_task(n, length, rng):
     `length` digits (the query itself is not counted), as two digits, tens then units.
     length is at most 99. Example: [3,  1, 3, 3, 0] -> [0, 2].
     """
-    # BEGIN SOLUTION queries = rng.integers(0, NUM_DIGITS, size=n), then the sequences (n, length);
-    #   counts = (sequences == queries[:, None]).sum(axis=1); sources = the query column then the
-    #   sequence; targets = digits_of(counts, 2)
+    # BEGIN SOLUTION queries = rng.integers(0, NUM_DIGITS, size=n), then the sequences (n,
+    #   length); counts = (sequences == queries[:, None]).sum(axis=1); sources = the query
+    #   column then the sequence; targets = digits_of(counts, 2)
     queries = rng.integers(0, NUM_DIGITS, size=n)
     sequences = rng.integers(0, NUM_DIGITS, size=(n, length))
     counts = (sequences == queries[:, None]).sum(axis=1)

@@ -64,12 +64,13 @@ MUTANTS = [
     # Scores kept with a trailing axis of 1: the softmax over it gives every position the
     # weight 1, and the context is the sum of the keys (no attention at all).
     Mutant("attention_softmax_over_a_singleton_axis", ATTENTION,
-           "    scores = ops.cast(ops.tensordot(ops.tanh(projected_keys + projected_query), v, axes=1),\n"
-           "                      \"float32\")\n"
+           "    scores = ops.cast(ops.tensordot(ops.tanh(projected_keys + projected_query), v, "
+           "axes=1),\n                      \"float32\")\n"
            "    if mask is not None:\n"
            "        scores = ops.where(ops.cast(mask, \"bool\")[:, None, :], scores, -1e9)\n"
            "    weights = ops.cast(ops.softmax(scores, axis=-1), keys.dtype)\n",
-           "    scores = ops.cast(ops.matmul(ops.tanh(projected_keys + projected_query), v[:, None]),\n"
+           "    scores = ops.cast(ops.matmul(ops.tanh(projected_keys + projected_query), "
+           "v[:, None]),\n"
            "                      \"float32\")\n"
            "    if mask is not None:\n"
            "        scores = ops.where(ops.cast(mask, \"bool\")[:, None, :, None], scores, -1e9)\n"
