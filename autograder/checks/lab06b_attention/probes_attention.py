@@ -316,13 +316,11 @@ def exhaustive_search(table, initial, start, end, vocab, max_length):
 
 
 def greedy_search(table, initial, start, end, max_length):
-    state, last, tokens = initial, start, []
-    for _ in range(max_length):
-        state = (state * TableDecoder.MULTIPLIER + last + 1) % len(table)
-        last = int(np.argmax(table[state]))
-        tokens.append(last)
-        if last == end:
-            break
+    state, tokens = initial, []
+    while len(tokens) < max_length and end not in tokens:
+        state = (state * TableDecoder.MULTIPLIER + (tokens[-1] if tokens else start) + 1) \
+            % len(table)
+        tokens.append(int(np.argmax(table[state])))
     return tokens, sequence_score(table, initial, start, tokens)
 
 
