@@ -155,7 +155,7 @@ class AttentionSeq2Seq(keras.Model):
         emitted = []
         for _ in range(length):
             logits, state, _ = self.decode(tokens, state, keys, mask)
-            tokens = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            tokens = tf.cast(tf.argmax(logits, axis=2), "int32")   # (N, 1)
             emitted.append(tokens)
         return np.asarray(tf.concat(emitted, axis=1))
 
