@@ -7,8 +7,8 @@ comment lines right after the marker written `#   more of the hint` (two or more
 after the `#`). Everything else is copied as it is. Regions must sit inside a function body, so the
 skeleton stays importable and half a lab still gets graded. The grader shows the TODO
 comment above the `raise` as the message of a check that reaches it. Each lab's notebook.py
-also gets, next to it in labs/, the notebook.ipynb that students open in JupyterLab
-(autograder/ipynb.py).
+becomes, in labs/, a pair: notebook.ipynb, which students open in JupyterLab, and
+notebook.py with the pair's header (autograder/ipynb.py).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import textwrap
 from pathlib import Path
 
 from autograder import LABS, SOLUTIONS
-from autograder.ipynb import NotebookError, ipynb_path, notebook_ipynb, refuse_handwritten
+from autograder.ipynb import NotebookError, ipynb_path, paired_notebook, refuse_handwritten
 
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?::|\s)?\s*(?P<hint>.*)$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
@@ -124,9 +124,9 @@ def _with_checks_table(rel: Path, data: bytes) -> bytes:
 
 
 def render(solutions: Path = SOLUTIONS) -> dict[Path, bytes]:
-    """{relative path: bytes} of the whole labs/ tree, each notebook.py with its generated
-    notebook.ipynb. Raises HandoutError when a handout has no place for its table of checks,
-    NotebookError for an .ipynb in solutions/."""
+    """{relative path: bytes} of the whole labs/ tree, each notebook.py paired with a
+    generated notebook.ipynb. Raises HandoutError when a handout has no place for its table
+    of checks, NotebookError for an .ipynb in solutions/."""
     rendered = {}
     for rel in _files(solutions):
         refuse_handwritten(rel)
@@ -134,9 +134,8 @@ def render(solutions: Path = SOLUTIONS) -> dict[Path, bytes]:
         if rel.suffix == ".py":
             data = skeleton(data.decode("utf-8"), str(rel)).encode("utf-8")
         if notebook := ipynb_path(rel):
-            # Written before its .py: jupytext refuses a pair whose .py is the older file
-            # unless their cells match.
-            rendered[notebook] = notebook_ipynb(data.decode("utf-8"))
+            # Written before its .py, as jupytext saves a pair: the .py is the newer file.
+            data, rendered[notebook] = paired_notebook(data.decode("utf-8"))
         rendered[rel] = _with_checks_table(rel, data)
     return rendered
 
