@@ -28,7 +28,15 @@ class Box:
         # END SOLUTION
 '''
 
-NOTEBOOK = '''# %% [markdown]
+NOTEBOOK = '''# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
 # # Shapes
 
 # %%
