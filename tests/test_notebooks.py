@@ -81,9 +81,10 @@ def test_notebook_ipynb_runs_in_a_jupyter_kernel_and_shows_the_pictures_it_saves
     env = {**os.environ, "DLKIT_QUICK": "1", "DLKIT_OUTPUT_DIR": str(outputs),
            "PYTHONPATH": str(KIT_ROOT)}  # this checkout's dlkit, whatever .venv points at
     env.pop("MPLBACKEND", None)  # the kernel's own inline backend, as in JupyterLab
-    # A failing cell raises CellExecutionError, which shows the cell and its traceback.
-    NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(folder)}}
-                   ).execute(env=env)
+    # A failing cell raises CellExecutionError, which shows the cell and its traceback
+    # (without colour codes, for CI logs).
+    NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(folder)}},
+                   extra_arguments=["--InteractiveShell.colors=nocolor"]).execute(env=env)
     saved = {path.read_bytes() for path in outputs.rglob("*.png")}
     shown = [base64.b64decode(output.data["image/png"])
              for cell in notebook.cells if cell.cell_type == "code"
