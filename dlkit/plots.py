@@ -5,7 +5,7 @@ folders, writes one PNG and returns its path. Figures are built without pyplot, 
 window opens on a headless CI runner, nothing stays registered in pyplot's figure list (no
 leak over hundreds of calls), and a notebook's own plotting backend is left untouched.
 Inside a Jupyter kernel each PNG is also shown below the cell that wrote it; a script run
-shows nothing.
+shows nothing. `save_figure` does the same for a figure a notebook drew itself.
 """
 from __future__ import annotations
 
@@ -30,10 +30,18 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _save(figure: Figure, path: PathLike) -> Path:
+    path = save_figure(figure, path, format="png")
+    figure.clear()  # drop the artists now rather than at garbage collection
+    return path
+
+
+def save_figure(figure: Figure, path: PathLike, **savefig_kwargs) -> Path:
+    """Save a figure a notebook drew itself (pyplot or not), creating the parent folders;
+    inside a Jupyter kernel, also show it below the cell. savefig_kwargs go to
+    figure.savefig (dpi=..., bbox_inches=...). Returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png")
-    figure.clear()  # drop the artists now rather than at garbage collection
+    figure.savefig(path, **savefig_kwargs)
     _show_in_jupyter(path)
     return path
 

@@ -91,5 +91,5 @@ def test_notebook_ipynb_runs_in_a_jupyter_kernel_and_shows_the_pictures_it_saves
              for output in cell.outputs if "image/png" in output.get("data", {})]
     assert saved and all(picture[:8] == PNG_SIGNATURE for picture in saved)
     assert shown, "no cell shows a picture"
-    assert set(shown) <= saved, "a cell shows a picture that was not saved under outputs/"
+    assert set(shown) == saved, "the pictures shown are not the ones saved under outputs/"
     assert list(outputs.rglob("events.out.tfevents.*")), "no TensorBoard logs written"
