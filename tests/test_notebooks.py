@@ -14,13 +14,12 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder import KIT_ROOT, SOLUTIONS
-from autograder import LABS as LABS_DIR
 from autograder.ipynb import paired_notebook
 from tests import notebook_runner
 from tests.conftest import LABS
 
-# The fastest notebook that shows its pictures through dlkit.plots: it runs in a Jupyter
-# kernel, which also covers its run as a script.
+# The notebook that costs least to run in a Jupyter kernel rather than as a script, and
+# shows its pictures through dlkit.plots; its kernel run also covers its run as a script.
 IN_JUPYTER = "lab02_autodiff"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -30,17 +29,6 @@ def test_notebook_is_a_jupytext_notebook_with_markdown_and_code(lab):
     notebook = jupytext.read(SOLUTIONS / lab / "notebook.py")
     kinds = {cell.cell_type for cell in notebook.cells}
     assert kinds == {"markdown", "code"} and len(notebook.cells) >= 6
-
-
-@pytest.mark.parametrize("lab", LABS)
-def test_students_notebook_ipynb_and_py_are_a_jupytext_pair(lab):
-    ipynb = nbformat.read(LABS_DIR / lab / "notebook.ipynb", as_version=4)
-    assert ipynb.metadata.jupytext.formats == "ipynb,py:percent"
-    assert ipynb.metadata.kernelspec.name == "python3"
-    # JupyterLab's jupytext opens the pair whichever file is newer when both read back as
-    # the same script.
-    assert jupytext.writes(ipynb, "py:percent") == jupytext.writes(
-        jupytext.read(LABS_DIR / lab / "notebook.py"), "py:percent")
 
 
 @pytest.fixture(scope="module")
