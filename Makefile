@@ -31,8 +31,9 @@ watch: setup
 # optional extra (requirements-notebook.txt), installed into .venv on first use. Saving the
 # notebook there also rewrites notebook.py, its jupytext pair. ARGS go to jupyter-lab
 # (e.g. ARGS="--no-browser --port 8899").
-notebook: $(VENV)/.notebook-installed
+notebook:
 	@test -f labs/$(LAB)/notebook.ipynb || { echo "no labs/$(LAB)/notebook.ipynb: LAB=... is one of the folders in labs/"; exit 2; }
+	@$(MAKE) --no-print-directory $(VENV)/.notebook-installed
 	$(VENV)/bin/jupyter-lab labs/$(LAB)/notebook.ipynb $(ARGS)
 
 $(VENV)/.notebook-installed: $(VENV)/.installed requirements-notebook.txt
