@@ -245,9 +245,10 @@ def _assign(args, console: Console) -> int:
         console.print("labs/ is in sync with solutions/")
         return 0
     from autograder.handout import HandoutError
+    from autograder.ipynb import NotebookError
     try:
         changed = assign()
-    except HandoutError as error:
+    except (HandoutError, NotebookError) as error:
         console.print(f"[red]{error}[/]")
         return 1
     console.print("\n".join(changed) if changed else "labs/ was already in sync")

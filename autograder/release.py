@@ -19,9 +19,10 @@ from autograder.assign import BEGIN, differences, region_lines
 from autograder.idioms import IDIOMS
 
 SHIPPED = ("README.md", "Makefile", "pyproject.toml", "requirements.in", "requirements.txt",
-           ".gitignore", "dlkit", "labs", "autograder")
+           "requirements-notebook.in", "requirements-notebook.txt", ".gitignore", "dlkit",
+           "labs", "autograder")
 LEFT_OUT = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "hidden*.py",
-                                  "ci_templates")
+                                  "ci_templates", ".ipynb_checkpoints")
 # Shorter lines ("return x", "else:") are too common to say anything about a leak.
 SECRET_MIN_CHARS = 24
 

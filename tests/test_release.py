@@ -51,6 +51,9 @@ def test_release_holds_the_student_parts_only(released):
     assert not list(released.rglob("hidden*.py"))
     assert (released / "autograder" / "references" / f"{LAB}.json").exists()
     assert (released / "labs" / LAB / "README.md").exists()
+    # What students open in JupyterLab (`make notebook`), and what installs JupyterLab.
+    assert (released / "labs" / LAB / "notebook.ipynb").exists()
+    assert (released / "requirements-notebook.txt").exists()
 
 
 def test_no_solution_region_appears_anywhere_in_the_release(released):

@@ -35,7 +35,7 @@ from dlkit.data import (  # noqa: E402
     random_joint,
     sample_joint,
 )
-from dlkit.plots import save_loss_curves  # noqa: E402
+from dlkit.plots import save_figure, save_loss_curves  # noqa: E402
 from dlkit.training import run_dir, tensorboard_callbacks  # noqa: E402
 
 keras = backend.keras()  # the quiet TensorFlow import, before information.py imports it
@@ -90,7 +90,7 @@ axes[1].axhline(mi, color="k", ls="--", label="true I(X;Y)")
 axes[1].set(xlabel="N", ylabel="bits", title="mutual information estimate")
 axes[1].legend()
 figure.tight_layout()
-figure.savefig(out / "plug_in_bias.png", dpi=100)
+save_figure(figure, out / "plug_in_bias.png", dpi=100)
 plt.close(figure)
 
 # %% [markdown]
@@ -143,7 +143,7 @@ axis.axhline(np.log(small), color="r", ls=":", label="log N")
 axis.set(xlabel="rho", ylabel="nats", title="InfoNCE saturates at log N")
 axis.legend()
 figure.tight_layout()
-figure.savefig(out / "infonce_cap.png", dpi=100)
+save_figure(figure, out / "infonce_cap.png", dpi=100)
 plt.close(figure)
 
 # %% [markdown]
@@ -194,7 +194,7 @@ for beta, (r, a) in zip(betas, points):
 axis.set(xlabel="rate = mean KL (nats), an upper bound on I(Z; X)", ylabel="test accuracy",
          title="the information bottleneck")
 figure.tight_layout()
-figure.savefig(out / "vib_tradeoff.png", dpi=100)
+save_figure(figure, out / "vib_tradeoff.png", dpi=100)
 plt.close(figure)
 
 # %% [markdown]
@@ -224,5 +224,5 @@ axis.axhline(elbo_bits, color="k", ls="--", label="-ELBO")
 axis.set(xlabel="K", ylabel="bits per dimension", title="code lengths of the VAE")
 axis.legend()
 figure.tight_layout()
-figure.savefig(out / "bits_back.png", dpi=100)
+save_figure(figure, out / "bits_back.png", dpi=100)
 plt.close(figure)
