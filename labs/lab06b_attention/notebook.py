@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 
 from dlkit import backend
 from dlkit.backend import reset_keras
-from dlkit.plots import save_loss_curves
+from dlkit.plots import save_figure, save_loss_curves
 from dlkit.training import run_dir, tensorboard_callbacks
 
 keras = backend.keras()  # the quiet TensorFlow import, before the graded modules import it
@@ -160,7 +160,7 @@ for i in range(4):
     axis.set_ylabel("decoder step")
 figure.suptitle("additive attention weights on reversal")
 figure.tight_layout()
-figure.savefig(out / "attention_weights.png", dpi=100)
+save_figure(figure, out / "attention_weights.png", dpi=100)
 steps = np.arange(LENGTH)
 print("mean weight on the mirrored position:",
       float(np.mean(weights[:, steps, LENGTH - 1 - steps])))
