@@ -39,9 +39,10 @@ class BundleError(RuntimeError):
 
 def lab_data_files(lab: str) -> list[Path]:
     """Files of the lab folder that the graded modules read (lab06's corpus.txt): an upload
-    of the graded modules alone leaves them out, so the bundle brings them."""
+    of the graded modules alone leaves them out, so the bundle brings them. Not the code,
+    the handout or the notebook (.ipynb), which no check reads."""
     return sorted(p for p in (LABS / lab).iterdir()
-                  if p.is_file() and p.suffix not in (".py", ".md"))
+                  if p.is_file() and p.suffix not in (".py", ".md", ".ipynb"))
 
 
 def hidden_outputs(lab: str) -> dict:
