@@ -45,10 +45,11 @@ def additive_attention(query, keys, mask, w_query, w_keys, v):
     Compute the scores and the softmax in float32 (the inputs may be float16 under mixed
     precision), and return both results in the keys' dtype.
     """
-    # TODO: project: keys @ w_keys -> (N, 1, S, A), query @ w_query -> (N, T, 1, A); scores =
-    #       tanh(their sum) @ v -> (N, T, S), in float32; masked positions get a large negative
-    #       score (ops.where with mask[:, None, :]) before the softmax over the LAST axis (the
-    #       source positions); context = weights @ keys
+    # TODO: cast query, keys, w_query, w_keys and v to float32 first; project: keys @ w_keys -> (N,
+    #       1, S, A), query @ w_query -> (N, T, 1, A); scores = tanh(their sum) @ v -> (N, T, S);
+    #       masked positions get a large negative score (ops.where with mask[:, None, :]) before the
+    #       softmax over the LAST axis (the source positions); context = weights @ keys; both cast
+    #       back to the keys' dtype
     raise NotImplementedError("fill in the TODO above")
 
 

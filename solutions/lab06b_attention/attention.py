@@ -47,18 +47,21 @@ def additive_attention(query, keys, mask, w_query, w_keys, v):
     Compute the scores and the softmax in float32 (the inputs may be float16 under mixed
     precision), and return both results in the keys' dtype.
     """
-    # BEGIN SOLUTION project: keys @ w_keys -> (N, 1, S, A), query @ w_query -> (N, T, 1, A);
-    #   scores = tanh(their sum) @ v -> (N, T, S), in float32; masked positions get a large
-    #   negative score (ops.where with mask[:, None, :]) before the softmax over the LAST axis
-    #   (the source positions); context = weights @ keys
+    # BEGIN SOLUTION cast query, keys, w_query, w_keys and v to float32 first; project: keys @
+    #   w_keys -> (N, 1, S, A), query @ w_query -> (N, T, 1, A); scores = tanh(their sum) @ v
+    #   -> (N, T, S); masked positions get a large negative score (ops.where with
+    #   mask[:, None, :]) before the softmax over the LAST axis (the source positions);
+    #   context = weights @ keys; both cast back to the keys' dtype
+    dtype = keys.dtype
+    query, keys = ops.cast(query, "float32"), ops.cast(keys, "float32")
+    w_query, w_keys, v = (ops.cast(w, "float32") for w in (w_query, w_keys, v))
     projected_keys = ops.matmul(keys, w_keys)[:, None, :, :]
     projected_query = ops.matmul(query, w_query)[:, :, None, :]
-    scores = ops.cast(ops.tensordot(ops.tanh(projected_keys + projected_query), v, axes=1),
-                      "float32")
+    scores = ops.tensordot(ops.tanh(projected_keys + projected_query), v, axes=1)
     if mask is not None:
         scores = ops.where(ops.cast(mask, "bool")[:, None, :], scores, -1e9)
-    weights = ops.cast(ops.softmax(scores, axis=-1), keys.dtype)
-    return ops.matmul(weights, keys), weights
+    weights = ops.softmax(scores, axis=-1)
+    return ops.cast(ops.matmul(weights, keys), dtype), ops.cast(weights, dtype)
     # END SOLUTION
 
 

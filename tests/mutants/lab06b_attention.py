@@ -58,23 +58,20 @@ MUTANTS = [
            breaks=("lengths_to_mask",), says="off by one|one position too many"),
     # The softmax over the decoder steps.
     Mutant("attention_softmax_over_the_wrong_axis", ATTENTION,
-           "weights = ops.cast(ops.softmax(scores, axis=-1), keys.dtype)",
-           "weights = ops.cast(ops.softmax(scores, axis=1), keys.dtype)",
+           "weights = ops.softmax(scores, axis=-1)",
+           "weights = ops.softmax(scores, axis=1)",
            breaks=("additive_attention",), says="wrong axis"),
     # Scores kept with a trailing axis of 1: the softmax over it gives every position the
     # weight 1, and the context is the sum of the keys (no attention at all).
     Mutant("attention_softmax_over_a_singleton_axis", ATTENTION,
-           "    scores = ops.cast(ops.tensordot(ops.tanh(projected_keys + projected_query), v, "
-           "axes=1),\n                      \"float32\")\n"
+           "    scores = ops.tensordot(ops.tanh(projected_keys + projected_query), v, axes=1)\n"
            "    if mask is not None:\n"
            "        scores = ops.where(ops.cast(mask, \"bool\")[:, None, :], scores, -1e9)\n"
-           "    weights = ops.cast(ops.softmax(scores, axis=-1), keys.dtype)\n",
-           "    scores = ops.cast(ops.matmul(ops.tanh(projected_keys + projected_query), "
-           "v[:, None]),\n"
-           "                      \"float32\")\n"
+           "    weights = ops.softmax(scores, axis=-1)\n",
+           "    scores = ops.matmul(ops.tanh(projected_keys + projected_query), v[:, None])\n"
            "    if mask is not None:\n"
            "        scores = ops.where(ops.cast(mask, \"bool\")[:, None, :, None], scores, -1e9)\n"
-           "    weights = ops.cast(ops.softmax(scores, axis=-1)[..., 0], keys.dtype)\n",
+           "    weights = ops.softmax(scores, axis=-1)[..., 0]\n",
            breaks=("attention_beats_no_attention", "additive_attention")),
     Mutant("attention_without_tanh", ATTENTION,
            "ops.tensordot(ops.tanh(projected_keys + projected_query), v, axes=1)",
@@ -89,12 +86,52 @@ MUTANTS = [
     Mutant("attention_masks_after_the_softmax", ATTENTION,
            "    if mask is not None:\n"
            "        scores = ops.where(ops.cast(mask, \"bool\")[:, None, :], scores, -1e9)\n"
-           "    weights = ops.cast(ops.softmax(scores, axis=-1), keys.dtype)\n",
+           "    weights = ops.softmax(scores, axis=-1)\n",
            "    weights = ops.softmax(scores, axis=-1)\n"
            "    if mask is not None:\n"
-           "        weights = weights * ops.cast(mask, weights.dtype)[:, None, :]\n"
-           "    weights = ops.cast(weights, keys.dtype)\n",
+           "        weights = weights * ops.cast(mask, weights.dtype)[:, None, :]\n",
            breaks=("additive_attention",), says="after the softmax"),
+    # Scaled dot-product attention's 1/sqrt(A) carried over to additive scores.
+    Mutant("attention_scores_scaled_by_sqrt_units", ATTENTION,
+           "scores = ops.tensordot(ops.tanh(projected_keys + projected_query), v, axes=1)",
+           "scores = ops.tensordot(ops.tanh(projected_keys + projected_query), v, axes=1) / "
+           "float(np.sqrt(ops.shape(v)[0]))",
+           breaks=("additive_attention",), says="sqrt"),
+    # Padding scored 0 instead of about -inf: it keeps some weight.
+    Mutant("attention_masked_scores_zero", ATTENTION,
+           "scores = ops.where(ops.cast(mask, \"bool\")[:, None, :], scores, -1e9)",
+           "scores = ops.where(ops.cast(mask, \"bool\")[:, None, :], scores, 0.0)",
+           breaks=("additive_attention",), says="score 0"),
+    # The results left in float32 under mixed precision.
+    Mutant("attention_returns_float32", ATTENTION,
+           "return ops.cast(ops.matmul(weights, keys), dtype), ops.cast(weights, dtype)",
+           "return ops.matmul(weights, keys), weights",
+           breaks=("additive_attention",), says="keys' dtype"),
+    # Everything in the inputs' dtype: float16 scores and softmax under mixed precision.
+    Mutant("attention_computed_in_float16", ATTENTION,
+           "    query, keys = ops.cast(query, \"float32\"), ops.cast(keys, \"float32\")\n"
+           "    w_query, w_keys, v = (ops.cast(w, \"float32\") for w in (w_query, w_keys, v))\n",
+           "",
+           breaks=("additive_attention",), says="scores and softmax in float32"),
+    # numpy in lengths_to_mask: fine on arrays, fails on the symbolic tensors of fit.
+    Mutant("mask_with_numpy", ATTENTION,
+           "    positions = ops.arange(max_length)[None, :]\n"
+           "    return positions < ops.cast(lengths, positions.dtype)[:, None]\n",
+           "    return np.arange(int(max_length))[None, :] < np.asarray(lengths)[:, None]\n",
+           breaks=("lengths_to_mask",), says="inside a tf.function.*not numpy"),
+    # Exclusive high end one too low: 10**num_digits - 1 is never drawn.
+    Mutant("add_task_never_draws_the_largest_number", TASKS,
+           "    a = rng.integers(0, 10 ** num_digits, size=n)\n"
+           "    b = rng.integers(0, 10 ** num_digits, size=n)\n",
+           "    a = rng.integers(0, 10 ** num_digits - 1, size=n)\n"
+           "    b = rng.integers(0, 10 ** num_digits - 1, size=n)\n",
+           breaks=("add_task",), says=r"\[9\] never appear.*high end is excluded"),
+    # Descending order by reversing an ascending argsort: ties to the later hypothesis and the
+    # larger token.
+    Mutant("beam_ties_reversed", BEAM,
+           "order = np.argsort(-candidates, kind=\"stable\")[:beam_width]",
+           "order = np.argsort(candidates)[::-1][:beam_width]",
+           breaks=("beam_search_breaks_ties",), says="ties went the wrong way"),
     # END's log-probability left out of the finished hypothesis's score.
     Mutant("beam_forgets_the_end_token_score", BEAM,
            "finished.append((prefixes[parent] + [token], float(candidates[index])))",

@@ -4,8 +4,10 @@ beam search (beam.py).
 
 probes.py: the task generators' invariants and the encoders against Keras's Bidirectional;
 probes_attention.py: attention against an independent numpy computation (with the known
-slips it names), the training probe, and beam search against exhaustive search on a
-check-defined decoder (brute force with itertools.product) and against greedy decoding.
+slips it names, and on float16 inputs with large scores), the training probe;
+probes_beam.py: beam search against exhaustive search on a check-defined decoder (brute
+force with itertools.product), against greedy decoding, and on decoders with exact ties
+against an enumeration ordered by the handout's tie rule.
 public.py: tasks, encoders, the mask, attention, and the training check (the attention
 model against the same model without attention, both at the reference's seed).
 public_beam.py: beam search.

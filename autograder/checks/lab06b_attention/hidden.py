@@ -16,13 +16,15 @@ from autograder.checks.lab06b_attention.probes import (
 )
 from autograder.checks.lab06b_attention.probes_attention import (
     attention_probe,
-    beam_probe,
     judge_attention,
+    judge_mask,
+    mask_probe,
+)
+from autograder.checks.lab06b_attention.probes_beam import (
+    beam_probe,
     judge_exhaustive,
     judge_greedy,
-    judge_mask,
     judge_narrow,
-    mask_probe,
 )
 
 

@@ -20,6 +20,9 @@ from autograder.verdicts import as_array, expect_close, expect_close_naming, exp
 
 TASKS, ENCODERS, ATTENTION, BEAM = "tasks", "encoders", "attention", "beam"
 PLUS = 10
+# At 1 digit and this many additions, every number 0..9 and the sum 9 + 9 appear but with a
+# chance of about 1e-9 (0.99 ** 2000): judge_add requires them.
+FULL_RANGE_DRAWS = 2000
 
 # ---- The tasks -------------------------------------------------------------------------------
 
@@ -101,7 +104,17 @@ def judge_add(sources, targets, call, student):
     expect_true(bool(np.all(sources[:, d] == PLUS)), f"{call}: position {d} of every source "
                 "must be PLUS (10), between the two numbers")
     first, second = np.delete(sources, d, axis=1)[:, :d], sources[:, d + 1:]
-    judge_digits(np.concatenate([first, second], axis=1), call, "the numbers' digits")
+    digits = np.concatenate([first, second], axis=1)
+    if d == 1 and student["n"] >= FULL_RANGE_DRAWS and 0 <= digits.min() <= digits.max() <= 9:
+        sums = [number(a) + number(b) for a, b in zip(first, second)]
+        drawn = {int(x) for x in digits.ravel()}
+        missing = sorted(set(range(10)) - drawn)
+        gaps = [f"the numbers {missing} never appear"] if missing else []
+        gaps += [f"the largest sum is {max(sums)}, never 9 + 9 = 18"] if max(sums) < 18 else []
+        expect_true(not gaps, f"{call}: in {student['n']} additions {' and '.join(gaps)}: draw "
+                    "both numbers from 0 to 10**num_digits - 1 included (rng.integers(0, 10 ** "
+                    "num_digits): its high end is excluded)")
+    judge_digits(digits, call, "the numbers' digits")
     for row, (a, b, target) in enumerate(zip(first, second, targets)):
         a, b = number(a), number(b)
         expected = [int(c) for c in str(a + b).zfill(d + 1)]
@@ -113,7 +126,7 @@ def judge_add(sources, targets, call, student):
                                   zip([0] + [int(c) for c in str(a).zfill(d)],
                                       [0] + [int(c) for c in str(b).zfill(d)])]:
                 hint = ": the digits were added one by one without the carry"
-            raise CheckFailed(f"{call}: row {row}, {a} + {b} has targets {list(target)}, "
+            raise CheckFailed(f"{call}: row {row}, {a} + {b} has targets {target.tolist()}, "
                               f"expected {expected} (the digits of {a + b}, {d + 1} of "
                               f"them){hint}")
     sums = [number(a) + number(b) for a, b in zip(first, second)]
@@ -136,7 +149,7 @@ def judge_count(sources, targets, call, student):
             elif list(target) == expected[::-1]:
                 hint = ": the tens come first, then the units"
             raise CheckFailed(f"{call}: row {row} (query {int(source[0])}) has targets "
-                              f"{list(target)}, expected {expected}: the query occurs {count} "
+                              f"{target.tolist()}, expected {expected}: the query occurs {count} "
                               f"times in the {len(source) - 1} digits after it{hint}")
     expect_true(min(counts) == 0 and max(counts) >= 3, f"{call}: the counts range only from "
                 f"{min(counts)} to {max(counts)}: the query and the digits are drawn "

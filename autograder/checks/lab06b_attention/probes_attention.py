@@ -1,15 +1,17 @@
-"""Attention, training and beam-search probes and verdicts of lab06b_attention.
+"""Attention and training probes and verdicts of lab06b_attention (beam search:
+probes_beam.py).
 
 - additive_attention is compared with an independent numpy computation written here
   position by position (a softmax over the unmasked source positions only, scipy's), on
   check-defined weights; the verdict names the known slips (softmax over the wrong axis,
-  a mask off by one, no tanh, the mask ignored, weights masked after the softmax).
+  a mask off by one, no tanh, the mask ignored, weights masked after the softmax, scores
+  divided by sqrt(A), masked scores 0). On float16 inputs with large scores it must be as
+  accurate as float32 arithmetic (float16 scores are visibly off).
+- lengths_to_mask is called on an array and inside a tf.function; a failure there (numpy
+  on a symbolic tensor) is reported as such, not as a traceback.
 - The training check trains AttentionSeq2Seq with and without attention at one seed, on
   the check's own reversal data, with a stand-in lengths_to_mask that allows every position
   (the check's sources have no padding, so only additive_attention decides it).
-- beam_search runs on a check-defined decoder (a table of log-probabilities indexed by a
-  hash of the prefix); the verdicts enumerate every sequence with itertools.product
-  (exhaustive search) and decode greedily, independently of the student's search.
 Probes run in the worker, verdicts in the grader: numpy and scipy only at module level.
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from scipy.special import log_softmax, softmax
+from scipy.special import softmax
 
 from autograder.api import CheckFailed
 from autograder.check_helpers import standing_in
@@ -39,8 +41,22 @@ def mask_probe(lab, rng, lengths, max_length):
     masks = lab.attention.lengths_to_mask(lengths, max_length)
     traced = tf.function(lambda t: lab.attention.lengths_to_mask(t, max_length),
                          input_signature=[tf.TensorSpec([None], tf.int32)])
-    return {"lengths": lengths, "max_length": max_length, "mask": as_bool(masks),
-            "traced": as_bool(traced(tf.constant(lengths)))}
+    masks = as_bool(masks)
+    try:
+        in_graph, failure = traced(tf.constant(lengths)), None
+    except Exception as error:          # numpy on a symbolic tensor, Python control flow...
+        in_graph, failure = None, last_line(error)
+    return {"lengths": lengths, "max_length": max_length, "mask": masks,
+            "traced": None if failure else as_bool(in_graph), "traced_failure": failure}
+
+
+def last_line(error):
+    """The error's type and the last line of its message (TensorFlow's start with the
+    traceback of the traced code, paths included)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    last = lines[-1][:200] if lines else ""
+    name = type(error).__name__
+    return last if last.startswith(name) else f"{name}: {last}"
 
 
 def as_bool(value):
@@ -51,7 +67,7 @@ def as_bool(value):
 
 
 def judge_mask(student, reference):
-    lengths, size = list(student["lengths"]), student["max_length"]
+    lengths, size = [int(n) for n in student["lengths"]], student["max_length"]
     call = f"lengths_to_mask({lengths}, {size})"
     mask = np.asarray(student["mask"])
     expect_true(mask.shape == (len(lengths), size), f"{call} has shape {mask.shape}, expected "
@@ -62,11 +78,26 @@ def judge_mask(student, reference):
                           "positions 0 .. length - 1 are real, position `length` is padding "
                           "(position < length, not <=)")
     expect_equal(mask, reference["mask"], call)
-    expect_equal(student["traced"], reference["mask"], f"{call} inside a tf.function on a "
-                 "tensor of unknown length (as the model calls it under fit)")
+    where = f"{call} inside a tf.function on a tensor of unknown length (as the model calls it " \
+            "under fit)"
+    if student.get("traced_failure"):
+        raise CheckFailed(f"{where} fails ({student['traced_failure']}): lengths_to_mask must "
+                          "work inside a tf.function, where lengths is a symbolic tensor: use "
+                          "TensorFlow/Keras ops (ops.arange, a comparison), not numpy or int()")
+    expect_equal(student["traced"], reference["mask"], where)
 
 
-def attention_inputs(rng, batch, queries, sources, query_dim, key_dim, units, lengths):
+# Large scores: the units added by attention_inputs(large_scores=True) read the query only
+# (their rows of w_keys are 0) and weigh OFFSET each in v, so every score of a decoder step
+# is shifted by up to 2 * OFFSET, the same for every source position. The softmax is blind to
+# such a shift, but float16 is not: at |e| ~ 256-512 it rounds the scores to 0.25, which
+# moves the weights by several percent, while float32 arithmetic stays within float16's
+# rounding of the results.
+OFFSET = 200.0
+
+
+def attention_inputs(rng, batch, queries, sources, query_dim, key_dim, units, lengths,
+                     large_scores=False):
     """Random queries, keys and weights; the mask of `lengths` (row 0: a mask with holes)."""
     mask = np.zeros((batch, sources), bool)
     for row, length in enumerate(lengths):
@@ -74,24 +105,32 @@ def attention_inputs(rng, batch, queries, sources, query_dim, key_dim, units, le
     holes = rng.random(sources) < 0.5
     holes[rng.integers(sources)] = True
     mask[0] = holes
-    return {"query": rng.normal(size=(batch, queries, query_dim)),
-            "keys": rng.normal(size=(batch, sources, key_dim)),
-            "w_query": rng.normal(scale=0.7, size=(query_dim, units)),
-            "w_keys": rng.normal(scale=0.7, size=(key_dim, units)),
-            "v": rng.normal(size=units), "mask": mask}
+    inputs = {"query": rng.normal(size=(batch, queries, query_dim)),
+              "keys": rng.normal(size=(batch, sources, key_dim)),
+              "w_query": rng.normal(scale=0.7, size=(query_dim, units)),
+              "w_keys": rng.normal(scale=0.7, size=(key_dim, units)),
+              "v": rng.normal(size=units), "mask": mask}
+    if large_scores:
+        inputs["query"] = np.abs(inputs["query"]) + 0.5      # query @ w_query > 0 below
+        inputs["w_query"] = np.concatenate(
+            [inputs["w_query"], np.full((query_dim, 2), 2.0 / query_dim)], axis=1)
+        inputs["w_keys"] = np.concatenate([inputs["w_keys"], np.zeros((key_dim, 2))], axis=1)
+        inputs["v"] = np.concatenate([inputs["v"], [OFFSET, OFFSET]])
+    return inputs
 
 
 def attention_probe(lab, rng, batch, queries, sources, query_dim, key_dim, units, lengths,
-                    dtype="float32"):
+                    dtype="float32", large_scores=False):
     import tensorflow as tf
-    inputs = attention_inputs(rng, batch, queries, sources, query_dim, key_dim, units, lengths)
+    inputs = attention_inputs(rng, batch, queries, sources, query_dim, key_dim, units, lengths,
+                              large_scores)
     args = {k: tf.constant(v if k == "mask" else v.astype(dtype)) for k, v in inputs.items()}
     context, weights = lab.attention.additive_attention(
         args["query"], args["keys"], args["mask"], args["w_query"], args["w_keys"], args["v"])
     unmasked = lab.attention.additive_attention(
         args["query"], args["keys"], None, args["w_query"], args["w_keys"], args["v"])
     return {**{k: v.astype(dtype) if k != "mask" else v for k, v in inputs.items()},
-            "dtype": dtype, "context": context, "weights": weights,
+            "dtype": dtype, "large_scores": large_scores, "context": context, "weights": weights,
             "dtypes": [str(np.asarray(context).dtype), str(np.asarray(weights).dtype)],
             "unmasked_weights": unmasked[1]}
 
@@ -115,6 +154,11 @@ def numpy_attention(query, keys, mask, w_query, w_keys, v, *, slip=None):
     scores = np.empty((batch, queries, sources))
     for n, t, s in itertools.product(range(batch), range(queries), range(sources)):
         scores[n, t, s] = squash(keys[n, s] @ w_keys + query[n, t] @ w_query) @ v
+    if slip == "scaled":            # scaled dot-product attention's 1/sqrt(d) carried over
+        scores /= np.sqrt(len(v))
+    if slip == "masked score 0":    # padding scored 0 and left in the softmax
+        scores = np.where(mask[:, None, :], scores, 0.0)
+        mask = np.ones_like(mask)
     weights = np.zeros_like(scores)
     if slip == "wrong axis":        # a softmax over the queries (the decoder steps), the
         # masked scores made very negative first: a masked column's weights become 1/T
@@ -137,7 +181,12 @@ ATTENTION_SLIPS = {
     "no tanh": "the scores miss the tanh: e = v . tanh(keys W1 + query W2)",
     "mask ignored": "the mask is ignored: masked positions must get weight 0",
     "masked after softmax": "the weights were masked after the softmax, so they no longer sum "
-                            "to 1: mask the scores before it"}
+                            "to 1: mask the scores before it",
+    "scaled": "the scores were divided by sqrt(A): additive attention has no scaling (that is "
+              "scaled dot-product attention's), e = v . tanh(keys W1 + query W2)",
+    "masked score 0": "the masked positions got the score 0 instead of a very negative one, so "
+                      "the padding keeps some weight: give them -1e9 (about -inf) before the "
+                      "softmax"}
 
 
 def judge_attention(student, reference):
@@ -151,15 +200,26 @@ def judge_attention(student, reference):
                 f"weights of dtypes {student['dtypes']}: return both in the keys' dtype")
     tolerance = {"float16": dict(rtol=2e-2, atol=5e-3)}.get(student["dtype"],
                                                               dict(rtol=1e-4, atol=1e-5))
+    advice = ""
+    if student.get("large_scores"):
+        # float32 arithmetic, the results rounded to float16: within float16's rounding
+        tolerance = dict(rtol=4e-3, atol=1e-3)
+        scores = np.tanh((inputs["keys"] @ inputs["w_keys"])[:, None]
+                         + (inputs["query"] @ inputs["w_query"])[:, :, None]) @ inputs["v"]
+        call += f" with large scores (|e| up to {np.abs(scores).max():.0f})"
+        advice = ("compute the scores and softmax in float32: cast query, keys, w_query, "
+                  "w_keys and v to float32 first (float16 rounds scores this large to 0.25), "
+                  "and cast the context and weights back to the keys' dtype at the end")
     mistakes = [(numpy_attention(mask=mask, slip=slip, **inputs)[1], message)
                 for slip, message in ATTENTION_SLIPS.items()]
     weights = as_array(student["weights"], f"the weights of {call}").astype(np.float64)
     expect_close_naming(weights, expected_weights, f"the attention weights of {call}, "
-                        "against an independent numpy computation", mistakes,
+                        "against an independent numpy computation", mistakes, advice=advice,
                         match_rtol=1e-3, match_atol=1e-4, **tolerance)
-    expect_close(np.asarray(student["context"], np.float64), expected_context,
-                 f"the context vectors of {call} (the weights are right: context[n, t] = "
-                 "sum over s of weights[n, t, s] * keys[n, s])", **tolerance)
+    expect_close_naming(np.asarray(student["context"], np.float64), expected_context,
+                        f"the context vectors of {call} (the weights are right: context[n, t] "
+                        "= sum over s of weights[n, t, s] * keys[n, s])", advice=advice,
+                        **tolerance)
     expect_close(np.asarray(student["unmasked_weights"], np.float64),
                  numpy_attention(mask=None, **inputs)[1], f"the weights of {call} with "
                  "mask=None (every position attended)", **tolerance)
@@ -208,17 +268,20 @@ def training_probe(lab, rng, budget):
     start = np.full((len(targets), 1), attention.START, "int32")
     inputs = np.concatenate([start, targets[:, :-1]], axis=1)
     test_inputs = np.concatenate([start[:len(test_targets)], test_targets[:, :-1]], axis=1)
-    models = [attention.AttentionSeq2Seq(embed_dim=budget["embed_dim"], units=budget["units"],
-                                         attention_units=budget["units"], use_attention=use)
-              for use in (True, False)]
-    source_in = keras.Input((length,), dtype="int32")
-    decoder_in = keras.Input((length,), dtype="int32")
-    both = keras.Model([source_in, decoder_in], ops.concatenate(
-        [model((source_in, decoder_in)) for model in models], axis=-1))
-    both.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]), loss=paired_loss,
-                 steps_per_execution=budget["train_size"] // budget["batch_size"])
     out = {}
+    # The stand-in from the start: the functional model below calls the models (and so
+    # lengths_to_mask) on symbolic inputs as it is built, before fit.
     with standing_in(attention, lengths_to_mask=everything_allowed):
+        models = [attention.AttentionSeq2Seq(
+            embed_dim=budget["embed_dim"], units=budget["units"],
+            attention_units=budget["units"], use_attention=use) for use in (True, False)]
+        source_in = keras.Input((length,), dtype="int32")
+        decoder_in = keras.Input((length,), dtype="int32")
+        both = keras.Model([source_in, decoder_in], ops.concatenate(
+            [model((source_in, decoder_in)) for model in models], axis=-1))
+        both.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]),
+                     loss=paired_loss,
+                     steps_per_execution=budget["train_size"] // budget["batch_size"])
         both.fit((sources, inputs), targets, batch_size=budget["batch_size"],
                  epochs=budget["epochs"], shuffle=False, verbose=0)
         for model, name in zip(models, ("attention", "no_attention")):
@@ -245,134 +308,3 @@ def judge_training(student, reference, margin, gap, mirror_margin):
     expect_at_least(student["mirror"], reference["mirror"] - mirror_margin,
                     "the mean attention weight on the mirrored source position (reversal: "
                     f"step t reads position S-1-t; the reference: {reference['mirror']:.2f})")
-
-
-# ---- Beam search on a check-defined decoder ---------------------------------------------------
-
-class TableDecoder:
-    """The check's decoder: the state is a hash of the prefix read so far (an int per
-    hypothesis), and the next token's log-probabilities are a row of a random table chosen
-    by the new hash, so every prefix has its own distribution."""
-    MULTIPLIER = 131
-
-    def __init__(self, table):
-        self.table = np.asarray(table, np.float64)
-        self.calls = 0
-
-    def __call__(self, tokens, states):
-        self.calls += 1
-        tokens = np.asarray(tokens, np.int64).reshape(-1)
-        states = np.asarray(states, np.int64).reshape(-1)
-        if len(tokens) != len(states):
-            raise ValueError(f"step() got {len(tokens)} tokens and {len(states)} states: one "
-                             "of each per hypothesis")
-        new_states = (states * self.MULTIPLIER + tokens + 1) % len(self.table)
-        return log_softmax(self.table[new_states], axis=-1), new_states
-
-
-def decoder_table(rng, vocab, end_token, end_bias, contexts=97):
-    table = 1.5 * rng.normal(size=(contexts, vocab))
-    table[:, end_token] += end_bias
-    return table
-
-
-def beam_probe(lab, rng, vocab, max_length, widths, end_biases):
-    """beam_search on check-defined decoders (one per end bias), at each width. END is the
-    last token; START is `vocab` (never emitted)."""
-    end, start = vocab - 1, vocab
-    runs = []
-    for bias in end_biases:
-        table = decoder_table(rng, vocab, end, bias)
-        initial = np.array([int(rng.integers(len(table)))])
-        for width in widths:
-            tokens, score = lab.beam.beam_search(TableDecoder(table), initial, start, end,
-                                                 width, max_length)
-            runs.append({"table": table, "initial": int(initial[0]), "width": width,
-                         "tokens": np.asarray([int(t) for t in tokens], "int64"),
-                         "score": float(score)})
-    return {"runs": runs, "vocab": vocab, "max_length": max_length, "start": start, "end": end}
-
-
-def sequence_score(table, initial, start, tokens):
-    """The log-probability of `tokens` under the decoder of `table`, read from START."""
-    state, last, total = initial, start, 0.0
-    for token in tokens:
-        state = (state * TableDecoder.MULTIPLIER + last + 1) % len(table)
-        total += log_softmax(table[state])[token]
-        last = token
-    return total
-
-
-def exhaustive_search(table, initial, start, end, vocab, max_length):
-    """The best sequence of all: every sequence of max_length tokens, cut after its first END
-    (so every length up to max_length is tried), scored token by token."""
-    best = (None, -np.inf)
-    for tokens in itertools.product(range(vocab), repeat=max_length):
-        cut = list(tokens[:tokens.index(end) + 1]) if end in tokens else list(tokens)
-        score = sequence_score(table, initial, start, cut)
-        if score > best[1] + 1e-12:
-            best = (cut, score)
-    return best
-
-
-def greedy_search(table, initial, start, end, max_length):
-    state, tokens = initial, []
-    while len(tokens) < max_length and end not in tokens:
-        state = (state * TableDecoder.MULTIPLIER + (tokens[-1] if tokens else start) + 1) \
-            % len(table)
-        tokens.append(int(np.argmax(table[state])))
-    return tokens, sequence_score(table, initial, start, tokens)
-
-
-def beam_call(student, run):
-    return (f"beam_search(step, ..., beam_width={run['width']}, max_length="
-            f"{student['max_length']}) on the check's decoder over {student['vocab']} tokens "
-            f"(END = {student['end']})")
-
-
-def judge_consistent(student, run):
-    """The tokens are a valid sequence and the score is their log-probability."""
-    call, tokens = beam_call(student, run), [int(t) for t in run["tokens"]]
-    end, table = student["end"], np.asarray(run["table"])
-    expect_true(0 < len(tokens) <= student["max_length"], f"{call} returned {len(tokens)} "
-                f"tokens, expected 1 to {student['max_length']}")
-    expect_true(end not in tokens[:-1], f"{call} returned {tokens}: a hypothesis that emitted "
-                "END is finished, never extended")
-    expect_true(len(tokens) == student["max_length"] or tokens[-1] == end, f"{call} returned "
-                f"{tokens}, shorter than max_length without END")
-    score = sequence_score(table, run["initial"], student["start"], tokens)
-    expect_close(run["score"], score, f"the score {call} gave for {tokens} (the sum of its "
-                 "tokens' log-probabilities, END's included)", rtol=1e-6, atol=1e-6)
-
-
-def judge_exhaustive(student, _reference=None):
-    for run in student["runs"]:
-        judge_consistent(student, run)
-        best, score = exhaustive_search(np.asarray(run["table"]), run["initial"],
-                                        student["start"], student["end"], student["vocab"],
-                                        student["max_length"])
-        tokens = [int(t) for t in run["tokens"]]
-        expect_true(tokens == best, f"{beam_call(student, run)}, a beam wider than the number "
-                    f"of hypotheses, returned {tokens} (log-probability {run['score']:.4f}); "
-                    f"exhaustive search finds {best} ({score:.4f})")
-
-
-def judge_greedy(student, _reference=None):
-    for run in student["runs"]:
-        judge_consistent(student, run)
-        best, score = greedy_search(np.asarray(run["table"]), run["initial"], student["start"],
-                                    student["end"], student["max_length"])
-        tokens = [int(t) for t in run["tokens"]]
-        expect_true(tokens == best, f"{beam_call(student, run)} returned {tokens}; greedy "
-                    f"decoding gives {best} ({score:.4f}): with one hypothesis, beam search "
-                    "keeps the single best extension at each step")
-
-
-def judge_narrow(student, reference):
-    for run, expected in zip(student["runs"], reference["runs"]):
-        judge_consistent(student, run)
-        tokens, wanted = [int(t) for t in run["tokens"]], [int(t) for t in expected["tokens"]]
-        expect_true(tokens == wanted, f"{beam_call(student, run)} returned {tokens} (score "
-                    f"{run['score']:.4f}), the reference {wanted} ({expected['score']:.4f}): "
-                    "keep the beam_width best extensions of all running hypotheses together, "
-                    "finish those ending in END (they leave the beam), run on with the others")

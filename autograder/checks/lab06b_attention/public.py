@@ -60,11 +60,15 @@ def _(student, _reference):
             "digits_of(b); targets: digits_of(a + b, num_digits + 1), most significant first")
 def add_task(lab, rng):
     """300 additions of 3-digit numbers: every target is the digits of the sum of the two
-    numbers in its source (checked with Python integers), the sums span the range, seeded."""
-    return task_probe(lab, rng, "add", 300, 3)
+    numbers in its source (checked with Python integers), the sums span the range, seeded;
+    then 2000 of 1 digit, where every number 0..9 and the largest sum 18 must appear."""
+    return [task_probe(lab, rng, "add", 300, 3), task_probe(lab, rng, "add", 2000, 1)]
 
 
-add_task.verdict(judge_task)
+@add_task.verdict
+def _(student, _reference):
+    for run in student:
+        judge_task(run)
 
 
 @check(points=2, uses=TASKS, reference=False, task="`make_count_task`",
@@ -126,18 +130,26 @@ lengths_to_mask.verdict(judge_mask)
 
 
 @check(points=3, uses=ATTENTION, task="`additive_attention`",
-       hint="scores (N, T, S) = tanh(keys @ w_keys [:, None] + query @ w_query [:, :, None]) @ v; "
-            "masked scores very negative; softmax over the LAST axis; context = weights @ keys")
+       hint="scores (N, T, S) = tanh(keys @ w_keys [:, None] + query @ w_query [:, :, None]) @ v, "
+            "all cast to float32 first; masked scores very negative; softmax over the LAST axis; "
+            "context = weights @ keys; both cast back to the keys' dtype")
 def additive_attention(lab, rng):
     """3 sources of 6 positions (lengths 6, 4 and 2, one mask with holes), 4 decoder steps,
     on check-defined weights: the weights and context vectors against an independent numpy
     computation, and with `mask=None`; the known slips are named (softmax over the wrong
-    axis, mask off by one, no tanh, mask ignored, masked after the softmax)."""
-    return attention_probe(lab, rng, batch=3, queries=4, sources=6, query_dim=5, key_dim=3,
-                           units=7, lengths=[6, 4, 2])
+    axis, mask off by one, no tanh, mask ignored, masked after the softmax, scores divided by
+    sqrt(A), masked scores 0). Then on float16 inputs with large scores (|e| ~ 400): results
+    in float16, as accurate as float32 arithmetic rounded to float16."""
+    sizes = dict(batch=3, queries=4, sources=6, query_dim=5, key_dim=3, units=7,
+                 lengths=[6, 4, 2])
+    return [attention_probe(lab, rng, **sizes),
+            attention_probe(lab, rng, **sizes, dtype="float16", large_scores=True)]
 
 
-additive_attention.verdict(judge_attention)
+@additive_attention.verdict
+def _(student, reference):
+    for run, expected in zip(student, reference):
+        judge_attention(run, expected)
 
 
 @check(points=3, uses=ATTENTION, timeout=60, task="`additive_attention`",

@@ -1,14 +1,17 @@
 """Public checks of lab06b_attention, part 2: beam search (beam.py) on check-defined
 decoders, against exhaustive search (every sequence enumerated with itertools.product),
-against greedy decoding at width 1, and against the reference at widths 2 and 3; every
-returned score must be the log-probability of the returned tokens."""
+against greedy decoding at width 1, against the reference at widths 2 and 3, and on decoders
+with exact ties against an enumeration that ranks by the handout's tie rule; every returned
+score must be the log-probability of the returned tokens."""
 from autograder.api import check
 from autograder.checks.lab06b_attention.probes import BEAM
-from autograder.checks.lab06b_attention.probes_attention import (
+from autograder.checks.lab06b_attention.probes_beam import (
     beam_probe,
     judge_exhaustive,
     judge_greedy,
     judge_narrow,
+    judge_ties,
+    tie_probe,
 )
 
 # A beam of 256 holds every hypothesis of 4 tokens over a vocabulary of 4 (4^4 = 256).
@@ -51,3 +54,17 @@ def beam_search_narrow_beams(lab, rng):
 
 
 beam_search_narrow_beams.verdict(judge_narrow)
+
+
+@check(points=1, uses=BEAM, task="`beam_search`",
+       hint="ties: the earlier hypothesis, then the smaller token: order = np.argsort(-candidates, "
+            "kind=\"stable\") on the flattened (hypothesis, token) scores")
+def beam_search_breaks_ties(lab, rng):
+    """Widths 1, 2 and 3 on decoders with exactly equal log-probabilities (4 tokens, END last,
+    at most 4 long; one uniform, two with log-probabilities of two values): the sequences
+    against an enumeration that keeps, at each length, the extensions first by score, then by
+    the tie rule (the earlier hypothesis, then the smaller token)."""
+    return tie_probe(lab, rng, vocab=4, max_length=4, widths=(1, 2, 3), tables=(1, 97, 97))
+
+
+beam_search_breaks_ties.verdict(judge_ties)
