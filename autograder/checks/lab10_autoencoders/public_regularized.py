@@ -26,7 +26,6 @@ from autograder.checks.lab10_autoencoders.probes_regularized import (
     SPARSE,
     elu_sigmoid_jacobian_norms,
     fit_digits,
-    judge_error,
     judge_logged_means,
     plain_autoencoder,
     same_stacks,
@@ -152,31 +151,25 @@ def _(student, _reference):
        hint="trained with compile(loss='mse'), the L1 penalty added in call must silence as many "
             "code units as the reference's, at a test MSE within 25 % of its")
 def sparse_autoencoder_trains(lab, rng):
-    """ReLU code of 16, sparsity weight 1e-3, Adam 1e-2, 150 steps of 64: the share of silent
-    code units (below 1e-3) on the test digits within 0.1 of the reference's and above that
-    of the same stacks trained without the penalty; test MSE within 25 % of the reference's."""
+    """ReLU code of 16, sparsity weight 1e-3, Adam 1e-2, 100 steps of 64: the share of silent
+    code units (below 1e-3) on the test digits within 0.1 of the reference's (the same stacks
+    trained without the penalty stay near a quarter, far below), and a test MSE within 25 %
+    of the reference's."""
     x_train, x_test = digits("train"), digits("test")
-    seed = int(rng.integers(1 << 30))
     encoder, decoder = stacks(64, SPARSE["code_dim"], SPARSE["hidden"], "relu")
-    plain_encoder, plain_decoder = same_stacks(encoder, decoder)
     model = lab.regularized.SparseAutoencoder(encoder, decoder, SPARSE["sparsity_weight"])
-    fit_digits(model, x_train, SPARSE, seed, loss="mse")
-    out = {"share": silent_share(encoder(x_test)), "mse": mse(model(x_test), x_test)}
-    encoder, decoder = plain_encoder, plain_decoder
-    plain = plain_autoencoder(encoder, decoder)
-    fit_digits(plain, x_train, SPARSE, seed, loss="mse")
-    return {**out, "plain_share": silent_share(encoder(x_test)), "plain_mse": mse(plain(x_test), x_test)}
+    fit_digits(model, x_train, SPARSE, int(rng.integers(1 << 30)), loss="mse")
+    return {"share": silent_share(encoder(x_test)), "mse": mse(model(x_test), x_test)}
 
 
 @sparse_autoencoder_trains.verdict
 def _(student, reference):
-    context = (f"(without the penalty the same stacks reach {student['plain_share']:.2f} at a "
-               f"test MSE of {student['plain_mse']:.4f}; the reference: {reference['share']:.2f} "
-               f"at {reference['mse']:.4f})")
+    context = (f"(the reference: {reference['share']:.2f} at a test MSE of "
+               f"{reference['mse']:.4f}; without the penalty the same stacks stay near 0.25)")
+    expect_true(np.isfinite(student["mse"]), "after training, the sparse autoencoder's outputs "
+                "are NaN or inf")
     expect_at_least(student["share"], reference["share"] - SILENT_MARGIN,
                     f"the share of silent code units on the test digits after training {context}")
-    expect_true(student["share"] > student["plain_share"], "the penalty made the codes no "
-                f"sparser: {student['share']:.2f} of silent units {context}")
     expect_at_most(student["mse"], MSE_FACTOR * reference["mse"],
                    f"the sparse autoencoder's test MSE {context} (a penalty far too strong?)")
 
@@ -318,7 +311,7 @@ def _(student, reference):
        hint="the penalty must flatten the encoder: a trained ContractiveAutoencoder's Jacobian "
             "norm near the reference's, far below a plain autoencoder's")
 def contractive_autoencoder_trains(lab, rng):
-    """Sigmoid code of 8, contraction weight 0.01, Adam 1e-2, 150 steps of 64: the mean
+    """Sigmoid code of 8, contraction weight 0.01, Adam 1e-2, 100 steps of 64: the mean
     squared Frobenius norm of the encoder's Jacobian on the test digits (in closed form)
     within 1.5 times the reference's and below half of a plain autoencoder's; test MSE within
     25 % of the reference's."""
