@@ -18,15 +18,16 @@ ANOMALY = {"unseen_class": 2, "code_dim": 8, "hidden": 32, "learning_rate": 1e-2
            "batch_size": 64, "steps": 100}
 # A code unit counts as silent for an input when its (ReLU) activation is below this.
 SILENT = 1e-3
-# Margins against the reference trained the same way. Over seeds the reference's share of
-# silent units moves by a few points and its Jacobian norm by about 20 %; without the
-# penalty the share falls from about 0.5 to about 0.25, and the Jacobian norm rises 15-fold.
+# Margins against the reference trained the same way (the same seed, so the same start and
+# batches). Over seeds the reference's share of silent units ranges over 0.56-0.69, its
+# Jacobian norm over 0.01-0.24 (a plain autoencoder: 0.8-2.2) and its AUROC over 0.80-0.94;
+# without the penalties the share and the norm land far outside these margins.
 SILENT_MARGIN = 0.1
 JACOBIAN_FACTOR = 1.5
 MSE_FACTOR = 1.25
-# AUROC of the unseen class: the reference reaches about 0.88; trained on every class it
+# AUROC of the unseen class: the reference reaches about 0.86; trained on every class it
 # falls to about 0.46.
-AUROC_MARGIN = 0.06
+AUROC_MARGIN = 0.1
 
 
 def stacks(input_dim, code_dim, hidden, code_activation):
