@@ -115,8 +115,8 @@ MUTANTS += [
            breaks=("l1_penalty",), says=r"L2 penalty"),
     # The penalty computed but never handed to Keras: the model trains on the MSE alone.
     Mutant("sparse_penalty_never_added", REG,
-           "self.add_loss(l1_penalty(codes, self.sparsity_weight))",
-           "l1_penalty(codes, self.sparsity_weight)",
+           "        self.add_loss(l1_penalty(codes, self.sparsity_weight))\n",
+           "        l1_penalty(codes, self.sparsity_weight)\n",
            breaks=("sparse_autoencoder_call", "sparse_autoencoder_trains"), says=r"add_loss"),
     # tape.gradient of the codes sums them: one row of J's column sums, not the Jacobian.
     Mutant("contractive_gradient_not_jacobian", REG,
@@ -134,8 +134,8 @@ MUTANTS += [
            breaks=("contractive_penalty", "contractive_autoencoder_trains"),
            says=r"no gradient"),
     Mutant("contractive_penalty_left_out_of_the_loss", REG,
-           "loss = reconstruction + self.contraction_weight * contraction",
-           "loss = reconstruction",
+           "            loss = reconstruction + self.contraction_weight * contraction\n",
+           "            loss = reconstruction\n",
            breaks=("contractive_train_step_exact", "contractive_autoencoder_trains")),
     Mutant("contractive_gradient_of_unscaled_loss", REG,
            "grads = tape.gradient(scaled_loss, self.trainable_variables)",
