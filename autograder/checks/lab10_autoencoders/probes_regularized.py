@@ -20,10 +20,13 @@ ANOMALY = {"unseen_class": 2, "code_dim": 8, "hidden": 32, "learning_rate": 1e-2
 SILENT = 1e-3
 # Margins against the reference trained the same way (the same seed, so the same start and
 # batches). Over seeds the reference's share of silent units ranges over 0.56-0.69, its
-# Jacobian norm over 0.01-0.24 (a plain autoencoder: 0.8-2.2) and its AUROC over 0.80-0.94;
+# Jacobian norm over 0.01-0.26 (a plain autoencoder: 0.8-3.6) and its AUROC over 0.80-0.94;
 # without the penalties the share and the norm land far outside these margins.
 SILENT_MARGIN = 0.1
 JACOBIAN_FACTOR = 1.5
+# What the plain autoencoder reaches (the same stacks, budget and seeds, no penalty): the
+# training check needs no run of it, the bound above excludes it by a wide margin.
+PLAIN_JACOBIAN = "a plain autoencoder trained the same way: 0.8 to 3.6"
 MSE_FACTOR = 1.25
 # AUROC of the unseen class: the reference reaches about 0.86; trained on every class it
 # falls to about 0.55.
@@ -32,25 +35,17 @@ AUROC_MARGIN = 0.1
 
 def stacks(input_dim, code_dim, hidden, code_activation):
     """The checks' own encoder and decoder (given to the student's models, which wrap any
-    stacks): ELU hidden layers, a `code_activation` code, a sigmoid output."""
+    stacks): ELU hidden layers, a `code_activation` code, a sigmoid output. hidden=None: no
+    hidden layer, one Dense each way (the cheapest stacks, for the readiness checks)."""
     import keras
     from keras import layers
-    encoder = keras.Sequential([keras.Input((input_dim,)), layers.Dense(hidden, activation="elu"),
+    inner = lambda: [] if hidden is None else [layers.Dense(hidden, activation="elu")]  # noqa: E731
+    encoder = keras.Sequential([keras.Input((input_dim,)), *inner(),
                                 layers.Dense(code_dim, activation=code_activation)],
                                name="probe_encoder")
-    decoder = keras.Sequential([keras.Input((code_dim,)), layers.Dense(hidden, activation="elu"),
+    decoder = keras.Sequential([keras.Input((code_dim,)), *inner(),
                                 layers.Dense(input_dim, activation="sigmoid")], name="probe_decoder")
     return encoder, decoder
-
-
-def same_stacks(encoder, decoder):
-    """Fresh copies of the two stacks with the same weights: the same start for a second
-    model."""
-    import keras
-    copies = [keras.models.clone_model(stack) for stack in (encoder, decoder)]
-    for copy, stack in zip(copies, (encoder, decoder)):
-        copy.set_weights(stack.get_weights())
-    return copies
 
 
 def plain_autoencoder(encoder, decoder):

@@ -21,6 +21,7 @@ from autograder.checks.lab10_autoencoders.probes_regularized import (
     CONTRACTIVE,
     JACOBIAN_FACTOR,
     MSE_FACTOR,
+    PLAIN_JACOBIAN,
     REGULARIZED,
     SILENT_MARGIN,
     SPARSE,
@@ -28,7 +29,6 @@ from autograder.checks.lab10_autoencoders.probes_regularized import (
     fit_digits,
     judge_logged_means,
     plain_autoencoder,
-    same_stacks,
     sigmoid_penalty_closed_form,
     silent_share,
     stacks,
@@ -313,22 +313,15 @@ def _(student, reference):
 def contractive_autoencoder_trains(lab, rng):
     """Sigmoid code of 8, contraction weight 0.01, Adam 1e-2, 100 steps of 64: the mean
     squared Frobenius norm of the encoder's Jacobian on the test digits (in closed form)
-    within 1.5 times the reference's and below half of a plain autoencoder's; test MSE within
-    25 % of the reference's."""
+    within 1.5 times the reference's (a plain autoencoder trained the same way lands at least
+    twice as high as that bound); test MSE within 25 % of the reference's."""
     x_train, x_test = digits("train"), digits("test")
-    seed = int(rng.integers(1 << 30))
     encoder, decoder = stacks(64, CONTRACTIVE["code_dim"], CONTRACTIVE["hidden"], "sigmoid")
-    plain_encoder, plain_decoder = same_stacks(encoder, decoder)
     model = lab.regularized.ContractiveAutoencoder(encoder, decoder,
                                                    CONTRACTIVE["contraction_weight"])
-    logs = fit_digits(model, x_train, CONTRACTIVE, seed, paired=False)
-    out = {"jacobian": float(np.mean(elu_sigmoid_jacobian_norms(encoder, x_test))),
-           "mse": mse(model(x_test), x_test), "logged": json.dumps(sorted(logs))}
-    encoder, decoder = plain_encoder, plain_decoder
-    plain = plain_autoencoder(encoder, decoder)
-    fit_digits(plain, x_train, CONTRACTIVE, seed, loss="mse")
-    return {**out, "plain_jacobian": float(np.mean(elu_sigmoid_jacobian_norms(encoder, x_test))),
-            "plain_mse": mse(plain(x_test), x_test)}
+    logs = fit_digits(model, x_train, CONTRACTIVE, int(rng.integers(1 << 30)), paired=False)
+    return {"jacobian": float(np.mean(elu_sigmoid_jacobian_norms(encoder, x_test))),
+            "mse": mse(model(x_test), x_test), "logged": json.dumps(sorted(logs))}
 
 
 @contractive_autoencoder_trains.verdict
@@ -336,13 +329,11 @@ def _(student, reference):
     jacobian = student["jacobian"]
     expect_true(np.isfinite(jacobian) and np.isfinite(student["mse"]),
                 "after training, the contractive autoencoder's outputs are NaN or inf")
-    context = (f"(a plain autoencoder with the same stacks: {student['plain_jacobian']:.3f} at a "
-               f"test MSE of {student['plain_mse']:.4f}; the reference: {reference['jacobian']:.3f} "
-               f"at {reference['mse']:.4f})")
+    context = (f"(the reference: {reference['jacobian']:.3f} at a test MSE of "
+               f"{reference['mse']:.4f}; {PLAIN_JACOBIAN})")
     expect_at_most(jacobian, JACOBIAN_FACTOR * reference["jacobian"],
                    f"the mean squared Frobenius norm of the trained encoder's Jacobian on the "
-                   f"test digits {context}")
-    expect_at_most(jacobian, 0.5 * student["plain_jacobian"],
-                   f"the trained encoder's Jacobian norm, against half a plain autoencoder's {context}")
+                   f"test digits {context}: is the penalty in the loss, and differentiable in "
+                   "the weights?")
     expect_at_most(student["mse"], MSE_FACTOR * reference["mse"],
                    f"the contractive autoencoder's test MSE {context}")
