@@ -6,7 +6,9 @@ become, in the skeleton, `# TODO: <hint>` (wrapped under 100 columns) and
 comment lines right after the marker written `#   more of the hint` (two or more spaces
 after the `#`). Everything else is copied as it is. Regions must sit inside a function body, so the
 skeleton stays importable and half a lab still gets graded. The grader shows the TODO
-comment above the `raise` as the message of a check that reaches it.
+comment above the `raise` as the message of a check that reaches it. Each lab's notebook.py
+becomes, in labs/, a pair: notebook.ipynb, which students open in JupyterLab, and
+notebook.py with the pair's header (autograder/ipynb.py).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import textwrap
 from pathlib import Path
 
 from autograder import LABS, SOLUTIONS
+from autograder.ipynb import NotebookError, ipynb_path, paired_notebook, refuse_handwritten
 
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?::|\s)?\s*(?P<hint>.*)$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
@@ -121,13 +124,18 @@ def _with_checks_table(rel: Path, data: bytes) -> bytes:
 
 
 def render(solutions: Path = SOLUTIONS) -> dict[Path, bytes]:
-    """{relative path: bytes} of the whole labs/ tree. Raises HandoutError when a handout
-    has no place for its table of checks."""
+    """{relative path: bytes} of the whole labs/ tree, each notebook.py paired with a
+    generated notebook.ipynb. Raises HandoutError when a handout has no place for its table
+    of checks, NotebookError for an .ipynb in solutions/."""
     rendered = {}
     for rel in _files(solutions):
+        refuse_handwritten(rel)
         data = (solutions / rel).read_bytes()
         if rel.suffix == ".py":
             data = skeleton(data.decode("utf-8"), str(rel)).encode("utf-8")
+        if notebook := ipynb_path(rel):
+            # Written before its .py, as jupytext saves a pair: the .py is the newer file.
+            data, rendered[notebook] = paired_notebook(data.decode("utf-8"))
         rendered[rel] = _with_checks_table(rel, data)
     return rendered
 
@@ -138,7 +146,7 @@ def differences(labs: Path = LABS, solutions: Path = SOLUTIONS) -> list[str]:
     from autograder.handout import HandoutError
     try:
         wanted = render(solutions)
-    except HandoutError as error:
+    except (HandoutError, NotebookError) as error:
         return [str(error)]
     present = set(_files(labs)) if labs.exists() else set()
     diffs = [f"missing: labs/{p}" for p in sorted(set(wanted) - present)]

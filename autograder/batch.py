@@ -44,14 +44,24 @@ class Submission:
     problem: str = ""
 
 
+def lab_folder_in(entry: Path, lab: str, modules: tuple[str, ...]) -> Path | None:
+    """The folder of `entry` that holds the lab's graded modules: `entry` itself (a copy of
+    the lab folder), `entry/labs/LAB` (a copy of the kit) or `entry/LAB`; None if none does."""
+    layouts = [entry, entry / "labs" / lab, entry / lab]
+    return next((f for f in layouts if any((f / f"{m}.py").exists() for m in modules)), None)
+
+
+def no_lab_message(where: str, lab: str, modules: tuple[str, ...]) -> str:
+    return (f"found no {modules[0]}.py in {where} (expected a copy of the lab folder, or of "
+            f"the kit with labs/{lab}/)")
+
+
 def find_submissions(root: Path, lab: str, modules: tuple[str, ...]) -> list[Submission]:
     """One per sub-folder of `root`: a copy of the lab folder, or of the whole kit."""
     found = []
     for entry in sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(".")):
-        layouts = [entry, entry / "labs" / lab, entry / lab]
-        folder = next((f for f in layouts if any((f / f"{m}.py").exists() for m in modules)), None)
-        problem = "" if folder else (f"found no {modules[0]}.py in {entry.name}/ (expected a copy "
-                                     f"of the lab folder, or of the kit with labs/{lab}/)")
+        folder = lab_folder_in(entry, lab, modules)
+        problem = "" if folder else no_lab_message(f"{entry.name}/", lab, modules)
         found.append(Submission(entry.name, folder, problem))
     return found
 

@@ -1,7 +1,9 @@
-"""`python -m autograder check|grade|merge|assign|references|release`: see README.md."""
+"""`python -m autograder check|grade|merge|submit|assign|references|release|gradescope`:
+see README.md."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -10,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from autograder import KIT_ROOT, LABS, SOLUTIONS
+from autograder.api import all_labs
 from autograder.profiles import CHOICES
 from autograder.shards import parse_shard
 
@@ -38,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="after grading, grade again whenever a .py file of the folder is "
                             "saved and show only what changed (Ctrl-C to stop)")
     check.add_argument("--profile", choices=CHOICES, default="auto", help=PROFILE_HELP)
+    check.add_argument("--workers", type=_positive, default=CHECK_WORKERS,
+                       help=f"workers grading the folder at once (default {CHECK_WORKERS}; "
+                            "1 where memory is short, as on Gradescope)")
 
     batch = commands.add_parser("grade", help="grade a folder of submissions (one per student)")
     batch.add_argument("submissions", type=Path, help="folder with one sub-folder per student")
@@ -63,49 +69,115 @@ def _parser() -> argparse.ArgumentParser:
 
     release = commands.add_parser("release", help="write the student release to a new folder")
     release.add_argument("out", type=Path, help="a new (or empty) folder outside the kit")
+    release.add_argument("--labs", nargs="+", metavar="LAB",
+                         help="release only these labs (default: every lab)")
+
+    submit = commands.add_parser(
+        "submit", help="zip a lab's graded modules and their results.json, to hand in")
+    submit.add_argument("lab", help="lab name, e.g. lab11_vae")
+    submit.add_argument("--impl", type=Path, help="folder to submit (default: labs/LAB)")
+    submit.add_argument("--out", type=Path, help="the zip to write (default: submission-LAB.zip)")
 
     refs = commands.add_parser("references", help="regenerate stored reference outputs")
     refs.add_argument("lab", nargs="*", help="labs to regenerate (default: all)")
+
+    bundle = commands.add_parser("gradescope", help="write a lab's Gradescope autograder zip")
+    bundle.add_argument("lab", help="lab name, e.g. lab11_vae")
+    bundle.add_argument("--out", required=True, type=Path, help="the zip to write")
+    bundle.add_argument("--hidden", action="store_true",
+                        help="grade the hidden checks too (ships the solution's outputs on "
+                             "them, never its code)")
     return parser
 
 
-def _check(args, console: Console) -> int:
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def _grade_folder(args, folder: Path, console: Console):
+    """Grade folder as args.lab with a progress bar; write args.json when given."""
     from autograder.grading import grade
-    from autograder.report import print_report, write_json
-    from autograder.session import DEFAULT_HIDDEN_SEED, GradingError
+    from autograder.report import write_json
+    from autograder.session import DEFAULT_HIDDEN_SEED
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task(f"starting the worker for {args.lab}", total=None)
+
+        def on_progress(done: int, total: int, name: str) -> None:
+            progress.update(task, total=total, completed=done,
+                            description=f"{args.lab}: {name}" if name else "done")
+        report = grade(args.lab, folder, hidden=args.hidden,
+                       seed=DEFAULT_HIDDEN_SEED if args.seed is None else args.seed,
+                       only=args.only, progress=on_progress, profile=args.profile,
+                       workers=args.workers)
+    if args.json:   # with --watch, rewritten after every grading
+        write_json(report, args.json)
+    return report
+
+
+def _check(args, console: Console) -> int:
+    from autograder.report import print_report
+    from autograder.session import GradingError
+    if args.lab not in all_labs():
+        console.print(f"[red]cannot grade: {_no_such_lab(args.lab)}[/]")
+        return 2
     folder = args.impl or LABS / args.lab
     if not folder.is_dir():
         console.print(f"[red]cannot grade: {folder} is not a folder[/]")
         return 2
-
-    def grade_folder():
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                      TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                      console=console, transient=True) as progress:
-            task = progress.add_task(f"starting the worker for {args.lab}", total=None)
-
-            def on_progress(done: int, total: int, name: str) -> None:
-                progress.update(task, total=total, completed=done,
-                                description=f"{args.lab}: {name}" if name else "done")
-            report = grade(args.lab, folder, hidden=args.hidden,
-                           seed=DEFAULT_HIDDEN_SEED if args.seed is None else args.seed,
-                           only=args.only, progress=on_progress, profile=args.profile,
-                           workers=CHECK_WORKERS)
-        if args.json:   # with --watch, rewritten after every grading
-            write_json(report, args.json)
-        return report
-
     if args.watch:
         from autograder.watch import watch
-        return watch(grade_folder, folder, console, verbose=args.verbose)
+        return watch(lambda: _grade_folder(args, folder, console), folder, console,
+                     verbose=args.verbose)
     try:
-        report = grade_folder()
+        report = _grade_folder(args, folder, console)
     except GradingError as error:
         console.print(f"[red]cannot grade: {error}[/]")
         return 2
     print_report(report, console, verbose=args.verbose)
     if args.json:
         console.print(f"wrote {args.json}")
+    return 0
+
+
+def _no_such_lab(lab: str) -> str:
+    here = ", ".join(all_labs())
+    if SOLUTIONS.is_dir():
+        return f"there is no lab {lab}; the labs are {here}"
+    # A student release holds the labs released so far (`release --labs`).
+    return (f"{lab} is not in this release of the kit, which holds {here}. Check the name; "
+            "a lab released later comes in a new release from your instructor")
+
+
+def _submit(args, console: Console) -> int:
+    from autograder.api import load_lab
+    from autograder.submit import SubmitError, results_path, stale_results, write_submission
+    folder = args.impl or LABS / args.lab
+    try:
+        modules = load_lab(args.lab).modules
+    except LookupError as error:
+        console.print(f"[red]cannot submit: {error}[/]")
+        return 2
+    results = results_path(args.lab)
+    if why := stale_results(results, folder, modules):
+        console.print(f"{why}: grading {folder} first")
+        grading = argparse.Namespace(lab=args.lab, impl=folder, json=results, verbose=False,
+                                     hidden=False, seed=None, only=None, watch=False,
+                                     profile="auto", workers=CHECK_WORKERS)
+        if _check(grading, console) != 0:
+            return 2
+    out = args.out or Path(f"submission-{args.lab}.zip")
+    try:
+        names = write_submission(folder, modules, results, out)
+    except SubmitError as error:
+        console.print(f"[red]cannot submit: {error}[/]")
+        return 2
+    graded = json.loads(results.read_text())
+    console.print(f"wrote {out}: {', '.join(names)} (score {graded['score']:g} / "
+                  f"{graded['extra_data']['max_score']:g}); hand in this file")
     return 0
 
 
@@ -173,9 +245,10 @@ def _assign(args, console: Console) -> int:
         console.print("labs/ is in sync with solutions/")
         return 0
     from autograder.handout import HandoutError
+    from autograder.ipynb import NotebookError
     try:
         changed = assign()
-    except HandoutError as error:
+    except (HandoutError, NotebookError) as error:
         console.print(f"[red]{error}[/]")
         return 1
     console.print("\n".join(changed) if changed else "labs/ was already in sync")
@@ -185,11 +258,26 @@ def _assign(args, console: Console) -> int:
 def _release(args, console: Console) -> int:
     from autograder.release import ReleaseError, release
     try:
-        entries = release(args.out)
+        entries = release(args.out, args.labs)
     except ReleaseError as error:
         console.print(f"[red]cannot release: {error}[/]")
         return 2
     console.print(f"wrote the student release to {args.out}: {', '.join(entries)}")
+    return 0
+
+
+def _gradescope(args, console: Console) -> int:
+    from autograder.gradescope import BundleError, build
+    from autograder.session import GradingError
+    doing = "running the solution on the hidden checks" if args.hidden else "writing the zip"
+    try:
+        with console.status(f"{args.lab}: {doing}"):
+            entries = build(args.lab, args.out, hidden=args.hidden)
+    except (BundleError, GradingError) as error:
+        console.print(f"[red]cannot build the bundle: {error}[/]")
+        return 2
+    console.print(f"wrote {args.out} ({', '.join(entries)}): upload it as the assignment's "
+                  "autograder configuration on Gradescope (README.md, Gradescope)")
     return 0
 
 
@@ -203,7 +291,6 @@ def _needs_solutions(console: Console) -> bool:
 
 def _references(args, console: Console) -> int:
     from autograder import references
-    from autograder.api import all_labs
     from autograder.session import GradingError
     for lab in args.lab or all_labs():
         with console.status(f"running the public probes on solutions/{lab}"):
@@ -221,10 +308,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Logs (CI, files) get a wide table instead of rich's 80-column default.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-    if args.command in ("assign", "references", "release") and _needs_solutions(console):
+    if (args.command in ("assign", "references", "release", "gradescope")
+            and _needs_solutions(console)):
         return 2
     handler = {"check": _check, "grade": _grade_class, "merge": _merge, "assign": _assign,
-               "references": _references, "release": _release}[args.command]
+               "references": _references, "release": _release, "submit": _submit,
+               "gradescope": _gradescope}[args.command]
     return handler(args, console)
 
 

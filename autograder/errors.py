@@ -39,13 +39,15 @@ def _innermost_frame_in(tb, folder: Path):
 
 
 def _raised_in(tb, folder: Path) -> bool:
-    """Whether the error was raised by code in `folder` itself: a library's own
-    NotImplementedError (numpy() on a symbolic tensor...) is not a TODO left open."""
+    """Whether a `raise` statement of code in `folder` raised the error: a library's own
+    NotImplementedError (numpy() on a symbolic tensor...) is not a TODO left open, even
+    when TensorFlow's and Keras's traceback filtering hides the library's frames."""
     frames = traceback.extract_tb(tb)
     try:
-        return bool(frames) and Path(frames[-1].filename).resolve().is_relative_to(folder)
+        inside = bool(frames) and Path(frames[-1].filename).resolve().is_relative_to(folder)
     except (OSError, ValueError):
         return False
+    return inside and (frames[-1].line or "").lstrip().startswith("raise")
 
 
 def _todo_above(path: Path, line: int) -> str:

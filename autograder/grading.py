@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import threading
 import time
@@ -64,6 +65,10 @@ class References:
                 self._solution = Session(self.spec, SOLUTIONS / self.spec.name, self.limits)
             return self._solution
 
+    @property
+    def has_solution(self) -> bool:
+        return (SOLUTIONS / self.spec.name).is_dir()
+
     @staticmethod
     def is_live(chk: Check) -> bool:
         return chk.needs_reference and (chk.hidden or chk.requires_gpu)
@@ -71,8 +76,8 @@ class References:
     def warm_up(self, checks: list[Check], seeds: dict[str, int]) -> None:
         """Start the solution's worker early when some hidden reference is not cached yet."""
         # GPU checks are left out: whether they run is known once the student's worker is up.
-        if any(self.is_live(c) and not c.requires_gpu and not self.cached(c, seeds[c.name])
-               for c in checks):
+        if self.has_solution and any(self.is_live(c) and not c.requires_gpu
+                                     and not self.cached(c, seeds[c.name]) for c in checks):
             with self._lock:
                 self._session().start()
 
@@ -109,6 +114,13 @@ class References:
         with self._lock:
             if self._solution is not None:
                 self._solution.close()
+
+
+def graded_files(folder: Path, modules: tuple[str, ...]) -> dict[str, str]:
+    """{file name: sha256} of the graded modules present in folder: which code a report is of."""
+    files = {f"{m}.py": folder / f"{m}.py" for m in modules}
+    return {name: hashlib.sha256(path.read_bytes()).hexdigest()
+            for name, path in files.items() if path.is_file()}
 
 
 def seeds_of(checks: list[Check], lab: str, seed: int) -> dict[str, int]:
@@ -150,7 +162,8 @@ def grade(lab: str, folder: Path, *, hidden: bool = False, seed: int = DEFAULT_H
         raise GradingError(str(error)) from None
     checks = [c for c in spec.checks if only is None or c.name in only]
     seeds = seeds_of(checks, lab, seed)
-    report = Report(lab=lab, folder=str(folder), seeds=seeds)
+    report = Report(lab=lab, folder=str(folder), seeds=seeds,
+                    files=graded_files(Path(folder), spec.modules))
     isolate = jails.available() if isolate is None else isolate
     if not zygote.enabled():
         workers = 1  # spreading pays only when a worker is a fork, not a TensorFlow import
@@ -231,7 +244,8 @@ def _run_one(chk: Check, seed: int, student: Session, refs: References,
     if chk.requires_gpu and (missing := gpu.missing_datasets(chk.datasets)):
         result.status, result.message = "skipped", gpu.skip_message(missing)
         return result
-    if refs.is_live(chk) and not (SOLUTIONS / refs.spec.name).is_dir():
+    # A Gradescope bundle has no solution, only its outputs for the default hidden seed.
+    if refs.is_live(chk) and not refs.cached(chk, seed) and not refs.has_solution:
         result.status = "skipped"
         result.message = ("its reference is computed from the solution, which this copy of "
                           "the kit does not have (graded on the instructors' runners)")

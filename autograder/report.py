@@ -48,8 +48,9 @@ def print_report(report: Report, console: Console, *, verbose: bool = False) -> 
                 console.print(escape(r.trace.rstrip()), highlight=False)
 
 
-def gradescope(report: Report) -> dict:
-    """Gradescope's results.json: skipped checks count 0 of 0 and say why."""
+def gradescope(report: Report, output: str = "") -> dict:
+    """Gradescope's results.json: skipped checks count 0 of 0 and say why; `output`, when
+    given, is shown above the checks."""
     tests = []
     for r in report.results:
         entry = {"name": r.name, "score": r.points,
@@ -62,12 +63,17 @@ def gradescope(report: Report) -> dict:
         else:
             entry["status"] = r.status
         tests.append(entry)
-    return {"score": report.score, "execution_time": round(report.seconds, 2), "tests": tests,
-            "extra_data": {"lab": report.lab, "folder": report.folder,
-                           "max_score": report.max_score, "environment": report.environment,
-                           "seeds": report.seeds,
-                           "skipped": [r.name for r in report.results if r.status == "skipped"]}}
+    results = {"score": report.score, "execution_time": round(report.seconds, 2),
+               "tests": tests,
+               "extra_data": {"lab": report.lab, "folder": report.folder,
+                              "max_score": report.max_score, "environment": report.environment,
+                              "seeds": report.seeds, "files": report.files,
+                              "skipped": [r.name for r in report.results
+                                          if r.status == "skipped"]}}
+    if output:
+        results["output"] = output
+    return results
 
 
-def write_json(report: Report, path: Path) -> None:
-    write_atomic(path, json.dumps(gradescope(report), indent=1) + "\n")
+def write_json(report: Report, path: Path, output: str = "") -> None:
+    write_atomic(path, json.dumps(gradescope(report, output), indent=1) + "\n")

@@ -27,6 +27,7 @@ class Report:
     environment: dict = field(default_factory=dict)
     seeds: dict = field(default_factory=dict)
     seconds: float = 0.0
+    files: dict = field(default_factory=dict)   # {graded file: sha256} of the code graded
 
     @property
     def score(self) -> float:

@@ -4,11 +4,14 @@ Every function renders with matplotlib's Agg (file-only) canvas, creates the par
 folders, writes one PNG and returns its path. Figures are built without pyplot, so no
 window opens on a headless CI runner, nothing stays registered in pyplot's figure list (no
 leak over hundreds of calls), and a notebook's own plotting backend is left untouched.
+Inside a Jupyter kernel each PNG is also shown below the cell that wrote it; a script run
+shows nothing. `save_figure` does the same for a figure a notebook drew itself.
 """
 from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -27,11 +30,30 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _save(figure: Figure, path: PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png")
+    path = save_figure(figure, path, format="png")
     figure.clear()  # drop the artists now rather than at garbage collection
     return path
+
+
+def save_figure(figure: Figure, path: PathLike, **savefig_kwargs) -> Path:
+    """Save a figure a notebook drew itself (pyplot or not), creating the parent folders;
+    inside a Jupyter kernel, also show it below the cell. savefig_kwargs go to
+    figure.savefig (dpi=..., bbox_inches=...). Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, **savefig_kwargs)
+    _show_in_jupyter(path)
+    return path
+
+
+def _show_in_jupyter(path: Path) -> None:
+    """Display the PNG at path below the running cell when inside a Jupyter kernel."""
+    ipython = sys.modules.get("IPython")  # a kernel has imported it; a script never pays for it
+    shell = ipython.get_ipython() if ipython else None
+    if getattr(shell, "kernel", None) is None:  # a script, or a terminal IPython: no cell
+        return
+    from IPython.display import Image, display
+    display(Image(data=path.read_bytes(), format="png"))
 
 
 def _grid_points(limits, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

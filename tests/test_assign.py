@@ -3,11 +3,14 @@ import ast
 import subprocess
 import sys
 
+import jupytext
+import nbformat
 import pytest
 
 from autograder import KIT_ROOT
 from autograder.assign import MarkerError, assign, differences, skeleton
 from autograder.errors import describe
+from autograder.ipynb import NotebookError
 
 SOLUTION = '''
 def area(r):
@@ -23,6 +26,24 @@ class Box:
         # BEGIN SOLUTION
         return 1
         # END SOLUTION
+'''
+
+NOTEBOOK = '''# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # Shapes
+
+# %%
+import shapes
+
+# %%
+print(shapes.area(2.0))
 '''
 
 
@@ -93,3 +114,45 @@ def test_marker_mistakes_are_reported_with_their_line(source, needle):
 
 def test_files_without_markers_are_copied_verbatim():
     assert skeleton("print('hello')\n") == "print('hello')\n"
+
+
+def test_assign_pairs_every_notebook_py_with_a_generated_ipynb(tmp_path):
+    solutions, labs = tmp_path / "solutions", tmp_path / "labs"
+    (solutions / "lab99_demo").mkdir(parents=True)
+    (solutions / "lab99_demo" / "notebook.py").write_text(NOTEBOOK)
+    assert differences(labs, solutions) == ["missing: labs/lab99_demo/notebook.ipynb",
+                                            "missing: labs/lab99_demo/notebook.py"]
+    assign(labs, solutions)
+    ipynb = labs / "lab99_demo" / "notebook.ipynb"
+    notebook = nbformat.read(ipynb, as_version=4)
+    nbformat.validate(notebook)
+    assert [cell.source for cell in notebook.cells] == [
+        "# Shapes", "import shapes", "print(shapes.area(2.0))"]
+    assert all(cell.outputs == [] for cell in notebook.cells if cell.cell_type == "code")
+    assert notebook.metadata.kernelspec.name == "python3"
+    assert notebook.metadata.jupytext.formats == "ipynb,py:percent"
+    # JupyterLab's jupytext opens a pair whose .ipynb is the newer file only when both read
+    # back as the same script; the .py comes with the pair's header for that.
+    assert jupytext.writes(notebook, "py:percent") == jupytext.writes(
+        jupytext.read(labs / "lab99_demo" / "notebook.py"), "py:percent")
+    # The same input gives the same bytes, so `assign --check` can compare them.
+    assign(tmp_path / "again", solutions)
+    assert (tmp_path / "again" / "lab99_demo" / "notebook.ipynb").read_bytes() == \
+        ipynb.read_bytes()
+    (solutions / "lab99_demo" / "notebook.py").write_text(NOTEBOOK + "\n# %%\nprint(1)\n")
+    assert differences(labs, solutions) == ["differs: labs/lab99_demo/notebook.ipynb",
+                                            "differs: labs/lab99_demo/notebook.py"]
+
+
+def test_an_ipynb_in_solutions_is_refused_with_what_to_do(tmp_path):
+    solutions, labs = tmp_path / "solutions", tmp_path / "labs"
+    (solutions / "lab99_demo").mkdir(parents=True)
+    (solutions / "lab99_demo" / "notebook.py").write_text(NOTEBOOK)
+    (solutions / "lab99_demo" / "notebook.ipynb").write_text("{}")
+    message = ("solutions/lab99_demo/notebook.ipynb: the notebooks in labs/ are generated "
+               "from notebook.py; move your edits into solutions/lab99_demo/notebook.py and "
+               "delete this file")
+    assert differences(labs, solutions) == [message]
+    with pytest.raises(NotebookError, match="generated from notebook.py"):
+        assign(labs, solutions)
+    assert not labs.exists()

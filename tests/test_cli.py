@@ -51,3 +51,8 @@ def test_verbose_shows_the_traces():
 def test_check_exits_nonzero_only_when_it_cannot_grade(args, needle):
     result = run(*args)
     assert result.returncode != 0 and needle in result.stdout
+
+
+def test_workers_must_be_a_whole_number_of_at_least_one():
+    result = run("check", LAB, "--workers", "0")
+    assert result.returncode == 2 and "expected a whole number of at least 1" in result.stderr

@@ -60,3 +60,26 @@ def test_a_train_step_returning_none_is_named():
                        "... OptionalFromValue ... list of length 0")
     message = describe(_raised(error), Path(__file__).parent)
     assert message.startswith("train_step returned None: it must return its logs")
+
+
+def test_a_librarys_error_behind_filtered_frames_is_not_called_a_todo(tmp_path):
+    # TensorFlow and Keras filter their own frames out of tracebacks, so the last frame left
+    # can be the student's line that called the library (numpy on a symbolic tensor).
+    (tmp_path / "masks.py").write_text("def lengths_to_mask(lengths, library):\n"
+                                       "    return library(lengths)\n")
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("masks", tmp_path / "masks.py")
+    masks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(masks)
+
+    def library(_):
+        raise NotImplementedError("Cannot convert a symbolic tf.Tensor to a numpy array")
+
+    error = _raised_by(masks.lengths_to_mask, 3, library)
+    frame = error.__traceback__
+    while frame.tb_next.tb_next is not None:
+        frame = frame.tb_next
+    frame.tb_next = None    # the library's frame, filtered away
+    message = describe(error, tmp_path)
+    assert message.startswith("masks.py:2 in lengths_to_mask: NotImplementedError"), message
+    assert "symbolic" in message

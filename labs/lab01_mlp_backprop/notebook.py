@@ -1,9 +1,16 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
 # ---
 
 # %% [markdown]
@@ -27,7 +34,7 @@ from matplotlib.figure import Figure
 from dlkit.backend import keras as get_keras
 from dlkit.backend import reset_keras, tensorflow
 from dlkit.data import load_digits, toy2d_classification
-from dlkit.plots import save_decision_boundary, save_image_grid, save_loss_curves
+from dlkit.plots import save_decision_boundary, save_figure, save_image_grid, save_loss_curves
 from dlkit.training import run_dir, tensorboard_callbacks
 
 tf = tensorflow()
@@ -175,7 +182,7 @@ ax.plot(t, regions.relu_network(weights, biases, t)[:, 0], lw=1.5)
 for point in breakpoints:
     ax.axvline(point, color="grey", lw=0.5, alpha=0.6)
 ax.set_title(f"a 1-16-16-1 ReLU network: {len(breakpoints) + 1} linear regions on [-3, 3]")
-figure.savefig(OUT / "linear_regions.png")
+save_figure(figure, OUT / "linear_regions.png")
 
 # %% [markdown]
 # Deeper networks can make many more regions than wide ones with the same number of units

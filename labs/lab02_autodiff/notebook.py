@@ -1,9 +1,16 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
 # ---
 
 # %% [markdown]
@@ -29,7 +36,7 @@ from matplotlib.figure import Figure
 from dlkit.backend import keras as get_keras
 from dlkit.backend import reset_keras, tensorflow
 from dlkit.data import toy2d_classification
-from dlkit.plots import save_decision_boundary, save_loss_curves
+from dlkit.plots import save_decision_boundary, save_figure, save_loss_curves
 from dlkit.training import run_dir, tensorboard_callbacks
 
 tf = tensorflow()
@@ -173,7 +180,7 @@ ax.set_xlabel("n (inputs), m = 8 outputs")
 ax.set_ylabel("time to build the Jacobian (ms)")
 ax.legend()
 ax.grid(alpha=0.3)
-figure.savefig(OUT / "jacobian_cost.png", bbox_inches="tight")
+save_figure(figure, OUT / "jacobian_cost.png", bbox_inches="tight")
 
 # %% [markdown]
 # ## 6. Training an MLP with your engine

@@ -1,10 +1,16 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
 # ---
 
 # %% [markdown]
@@ -28,7 +34,7 @@ import numpy as np
 from dlkit import backend
 from dlkit.backend import reset_keras
 from dlkit.data import load_digits
-from dlkit.plots import save_image_grid, save_loss_curves
+from dlkit.plots import save_figure, save_image_grid, save_loss_curves
 from dlkit.training import run_dir, tensorboard_callbacks
 
 keras = backend.keras()  # the quiet TensorFlow import, before the graded modules import it
@@ -223,7 +229,7 @@ for name, values in curves.items():
 ax.set_xlabel("epsilon (L-inf, pixels in [0, 1])")
 ax.set_ylabel("test accuracy")
 ax.legend()
-figure.savefig(out / "robust_accuracy.png", dpi=100, bbox_inches="tight")
+save_figure(figure, out / "robust_accuracy.png", dpi=100, bbox_inches="tight")
 plt.close(figure)
 
 # %% [markdown]

@@ -1,9 +1,16 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
 # ---
 
 # %% [markdown]
@@ -33,7 +40,7 @@ import numpy as np  # noqa: E402
 
 from dlkit.backend import keras, reset_keras, tensorflow  # noqa: E402
 from dlkit.data import sample_toy2d, toy2d_classification, toy2d_dataset  # noqa: E402
-from dlkit.plots import save_loss_curves, save_scatter_2d  # noqa: E402
+from dlkit.plots import save_figure, save_loss_curves, save_scatter_2d  # noqa: E402
 from dlkit.training import run_dir, tensorboard_callbacks  # noqa: E402
 
 tf = tensorflow()
@@ -83,7 +90,7 @@ for name, schedule in schedules.items():
 ax.set_xlabel("t")
 ax.legend()
 ax.grid(alpha=0.3)
-figure.savefig(forward_dir / "alpha_bars.png", dpi=100)
+save_figure(figure, forward_dir / "alpha_bars.png", dpi=100)
 plt.close(figure)
 
 x0 = sample_toy2d("moons", 1000, seed=0)

@@ -1,10 +1,16 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
 # ---
 
 # %% [markdown]
@@ -28,7 +34,7 @@ import numpy as np  # noqa: E402
 from dlkit import backend  # noqa: E402
 from dlkit.backend import reset_keras  # noqa: E402
 from dlkit.data import load_digits  # noqa: E402
-from dlkit.plots import save_image_grid, save_loss_curves  # noqa: E402
+from dlkit.plots import save_figure, save_image_grid, save_loss_curves  # noqa: E402
 from dlkit.training import run_dir, tensorboard_callbacks  # noqa: E402
 
 keras = backend.keras()  # the quiet TensorFlow import, before dec.py imports it
@@ -142,7 +148,7 @@ for axis, colours, title in ((axes[1], y, "codes by digit"),
     axis.scatter(plane[:, 0], plane[:, 1], c=colours, cmap="tab10", s=4)
     axis.set(title=title)
 figure.tight_layout()
-figure.savefig(out / "clusters.png", dpi=100)
+save_figure(figure, out / "clusters.png", dpi=100)
 plt.close(figure)
 
 for name, (accuracy, nmi) in results.items():

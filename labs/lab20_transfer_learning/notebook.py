@@ -1,10 +1,16 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
 # ---
 
 # %% [markdown]
@@ -26,7 +32,7 @@ import numpy as np
 from dlkit import backend
 from dlkit.backend import reset_keras
 from dlkit.data import load_digits, make_domains, paired_domains
-from dlkit.plots import save_image_grid, save_loss_curves, save_scatter_2d
+from dlkit.plots import save_figure, save_image_grid, save_loss_curves, save_scatter_2d
 from dlkit.training import run_dir, tensorboard_callbacks
 
 keras = backend.keras()  # the quiet TensorFlow import, before transfer.py imports it
@@ -109,7 +115,7 @@ axis.bar(list(results), list(results.values()), color=["grey", "tab:blue", "tab:
 axis.set_ylabel("test accuracy, low-contrast digits")
 axis.set_ylim(0, 1)
 figure.tight_layout()
-figure.savefig(out / "transfer_accuracy.png")
+save_figure(figure, out / "transfer_accuracy.png")
 plt.close(figure)
 
 # %% [markdown]

@@ -1,10 +1,16 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
 # ---
 
 # %% [markdown]
@@ -23,7 +29,7 @@ import numpy as np
 from dlkit import backend
 from dlkit.backend import reset_keras
 from dlkit.data import TABULAR_FEATURES, make_shapes, make_tabular
-from dlkit.plots import save_image_grid, save_loss_curves
+from dlkit.plots import save_figure, save_image_grid, save_loss_curves
 from dlkit.training import run_dir, tensorboard_callbacks
 
 keras = backend.keras()
@@ -96,5 +102,5 @@ figure, axis = plt.subplots(figsize=(6, 3))
 axis.barh(TABULAR_FEATURES, phi)
 axis.set_title("Kernel SHAP of one prediction")
 figure.tight_layout()
-figure.savefig(out / "kernel_shap.png")
+save_figure(figure, out / "kernel_shap.png")
 plt.close(figure)

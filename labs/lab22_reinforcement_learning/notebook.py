@@ -1,10 +1,16 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
 # ---
 
 # %% [markdown]
@@ -26,6 +32,7 @@ import numpy as np  # noqa: E402
 from dlkit import backend  # noqa: E402
 from dlkit.backend import reset_keras  # noqa: E402
 from dlkit.data import make_gridworld, render_gridworld  # noqa: E402
+from dlkit.plots import save_figure  # noqa: E402
 from dlkit.training import run_dir  # noqa: E402
 
 keras = backend.keras()
@@ -50,7 +57,7 @@ policy = tabular.greedy_policy(world["transitions"], world["rewards"], values, 0
 print(f"value iteration converged in {sweeps} sweeps")
 ax = render_gridworld(world, values, policy)
 ax.set_title("V* and the greedy policy (gamma 0.9)")
-ax.figure.savefig(out / "gridworld.png", dpi=100)
+save_figure(ax.figure, out / "gridworld.png", dpi=100)
 plt.close(ax.figure)
 
 # %% [markdown]
@@ -70,7 +77,7 @@ def plot_and_log(returns, name, title):
     ax.set_ylabel("return")
     ax.set_title(title)
     ax.legend()
-    figure.savefig(out / f"{name}_returns.png", dpi=100)
+    save_figure(figure, out / f"{name}_returns.png", dpi=100)
     plt.close(figure)
     writer = tf.summary.create_file_writer(str(out / name))
     with writer.as_default():
@@ -235,5 +242,5 @@ for cell, mark in enumerate(board):
 ax.set_title(f"visits; MCTS plays {move}")
 ax.set_xticks([])
 ax.set_yticks([])
-figure.savefig(out / "mcts_visits.png", dpi=100)
+save_figure(figure, out / "mcts_visits.png", dpi=100)
 plt.close(figure)

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from dlkit.backend import keras as get_keras
 from dlkit.backend import reset_keras, tensorflow
 from dlkit.data import load_digits
-from dlkit.plots import save_loss_curves
+from dlkit.plots import save_figure, save_loss_curves
 from dlkit.training import run_dir, tensorboard_callbacks
 
 tf = tensorflow()
@@ -104,7 +104,7 @@ for name, path in paths.items():
           f"{np.linalg.norm(path[-1]):.2e}")
 ax.legend(fontsize=8)
 ax.set_title("optimizers on f(w) = (w1^2 + 25 w2^2) / 2")
-figure.savefig(OUT / "quadratic_paths.png")
+save_figure(figure, OUT / "quadratic_paths.png")
 
 # %% [markdown]
 # ## 2. Steps to converge against the condition number
@@ -160,7 +160,7 @@ ax.loglog(kappas, np.sqrt(kappas) / 2 * np.log(1e4), "k--", lw=1,
 ax.set_xlabel("condition number")
 ax.set_ylabel("steps to 1e-4")
 ax.legend(fontsize=8)
-figure.savefig(OUT / "steps_vs_condition_number.png")
+save_figure(figure, OUT / "steps_vs_condition_number.png")
 
 # %% [markdown]
 # ## 3. Warmup and cosine decay
@@ -176,7 +176,7 @@ ax.plot(steps, [float(schedule(s)) for s in steps])
 ax.set_xlabel("step")
 ax.set_ylabel("learning rate")
 ax.set_title("WarmupCosineDecay(1e-2, 100, 900, 1e-4)")
-figure.savefig(OUT / "schedule.png")
+save_figure(figure, OUT / "schedule.png")
 
 # %% [markdown]
 # ## 4. Activation variance through depth
@@ -215,7 +215,7 @@ for name, (make, activation) in settings.items():
 ax.set_xlabel("layer")
 ax.set_ylabel("mean square of the pre-activations")
 ax.legend(fontsize=8)
-figure.savefig(OUT / "variance_through_depth.png")
+save_figure(figure, OUT / "variance_through_depth.png")
 
 # %% [markdown]
 # ## 5. Input scaling changes the curvature

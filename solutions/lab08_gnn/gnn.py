@@ -130,9 +130,12 @@ class GCNLayer(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
 
     def build(self, input_shape):
+        # BEGIN SOLUTION add_weight a Glorot-uniform "kernel" of shape (F, units), then a zero "bias"
+        #   of shape (units,), in that order
         self.kernel = self.add_weight(shape=(input_shape[-1], self.units),
                                       initializer="glorot_uniform", name="kernel")
         self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+        # END SOLUTION
 
     def call(self, x, a_hat):
         # BEGIN SOLUTION transform every node (x @ kernel), then propagate with a_hat on the left,

@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 from dlkit import backend  # noqa: E402
 from dlkit.backend import reset_keras  # noqa: E402
 from dlkit.data import citation_graph, cycles_and_trees, karate_club  # noqa: E402
-from dlkit.plots import save_loss_curves  # noqa: E402
+from dlkit.plots import save_figure, save_loss_curves  # noqa: E402
 from dlkit.training import run_dir, tensorboard_callbacks  # noqa: E402
 
 keras = backend.keras()  # the quiet TensorFlow import, before gnn.py imports it
@@ -77,7 +77,7 @@ for ax, colours, title in ((axes[0], club["y"], "the split (truth)"),
                      font_size=7, edgecolors=np.where(club["train_mask"], "k", "w"))
     ax.set_title(title + " (black rim: labelled)")
     ax.axis("off")
-figure.savefig(out / "karate_club.png", dpi=100)
+save_figure(figure, out / "karate_club.png", dpi=100)
 plt.close(figure)
 
 # %% [markdown]
@@ -93,7 +93,7 @@ projected = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
 figure, ax = plt.subplots(figsize=(5, 5))
 ax.scatter(projected[:, 0], projected[:, 1], c=club["y"], cmap="coolwarm")
 ax.set_title("karate club: first GCN layer, 2 principal directions")
-figure.savefig(out / "karate_embedding.png", dpi=100)
+save_figure(figure, out / "karate_embedding.png", dpi=100)
 plt.close(figure)
 
 # %% [markdown]
@@ -172,7 +172,7 @@ figure, ax = plt.subplots(figsize=(5, 3.5))
 ax.bar(list(results), list(results.values()))
 ax.set_ylim(0, 1)
 ax.set_ylabel("test accuracy")
-figure.savefig(out / "cycles_accuracy.png", dpi=100)
+save_figure(figure, out / "cycles_accuracy.png", dpi=100)
 plt.close(figure)
 
 # %% [markdown]
@@ -220,5 +220,5 @@ for body in range(true.shape[1]):
     ax.plot(learned[:, body, 0], learned[:, body, 1], "--", color=line.get_color())
 ax.set_title("springs: true (solid) and learned (dashed), 40 steps")
 ax.set_aspect("equal")
-figure.savefig(out / "springs_rollout.png", dpi=100)
+save_figure(figure, out / "springs_rollout.png", dpi=100)
 plt.close(figure)

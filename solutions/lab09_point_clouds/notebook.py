@@ -38,7 +38,7 @@ from dlkit.data import (  # noqa: E402
     make_point_clouds,
     point_clouds_dataset,
 )
-from dlkit.plots import save_loss_curves  # noqa: E402
+from dlkit.plots import save_figure, save_loss_curves  # noqa: E402
 from dlkit.training import run_dir, tensorboard_callbacks  # noqa: E402
 
 keras = backend.keras()  # the quiet TensorFlow import, before the graded modules import it
@@ -71,7 +71,7 @@ def scatter_clouds(clouds, colours, titles, path, cmap="tab20"):
         axes.scatter(*cloud.T, c=colour, s=6, cmap=cmap, vmin=0, vmax=len(PART_NAMES))
         axes.set_title(title, fontsize=9)
         axes.set_axis_off()
-    figure.savefig(path, dpi=80, bbox_inches="tight")
+    save_figure(figure, path, dpi=80, bbox_inches="tight")
     plt.close(figure)
 
 
@@ -98,7 +98,7 @@ for i, (chosen, title) in enumerate(((picks, "furthest point sampling"),
     axes.scatter(*cloud[0][chosen].T, s=30, c="crimson")
     axes.set_title(title, fontsize=9)
     axes.set_axis_off()
-figure.savefig(out / "sampling.png", dpi=80, bbox_inches="tight")
+save_figure(figure, out / "sampling.png", dpi=80, bbox_inches="tight")
 plt.close(figure)
 centroids, patches = geometry.sample_and_group(cloud, 12, radius=0.4, max_neighbours=8)
 print("patches", tuple(patches.shape), "largest offset in a patch",
@@ -123,7 +123,7 @@ image = axes.imshow(table, cmap="viridis")
 axes.set_xticks(range(5), POINT_CLOUD_CLASSES, rotation=45)
 axes.set_yticks(range(5), POINT_CLOUD_CLASSES)
 figure.colorbar(image)
-figure.savefig(out / "chamfer_between_classes.png", dpi=80, bbox_inches="tight")
+save_figure(figure, out / "chamfer_between_classes.png", dpi=80, bbox_inches="tight")
 plt.close(figure)
 print(np.round(table, 3))
 

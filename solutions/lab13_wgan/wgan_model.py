@@ -23,22 +23,18 @@ from dlkit.training import LossTrackers, OptimizerPerNetwork
 
 def make_mlp_generator(latent_dim=2, data_dim=2, hidden_units=64, depth=3, name="generator"):
     """z (N, latent_dim) -> x (N, data_dim): ReLU MLP with a linear output (data unbounded)."""
-    z = keras.Input((latent_dim,))
-    hidden = z
-    for _ in range(depth):
-        hidden = layers.Dense(hidden_units, activation="relu")(hidden)
-    return keras.Model(z, layers.Dense(data_dim)(hidden), name=name)
+    return keras.Sequential([keras.Input((latent_dim,))]
+                            + [layers.Dense(hidden_units, activation="relu") for _ in range(depth)]
+                            + [layers.Dense(data_dim)], name=name)
 
 
 def make_mlp_critic(data_dim=2, hidden_units=64, depth=3, name="critic"):
     """x (N, data_dim) -> scores (N, 1): ReLU MLP with a linear output and no batch
     normalisation (the gradient penalty needs every example's score to depend on that
     example alone)."""
-    x = keras.Input((data_dim,))
-    hidden = x
-    for _ in range(depth):
-        hidden = layers.Dense(hidden_units, activation="relu")(hidden)
-    return keras.Model(x, layers.Dense(1)(hidden), name=name)
+    return keras.Sequential([keras.Input((data_dim,))]
+                            + [layers.Dense(hidden_units, activation="relu") for _ in range(depth)]
+                            + [layers.Dense(1)], name=name)
 
 
 @keras.saving.register_keras_serializable(package="dlkit_lab13_wgan")

@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from dlkit import backend
 from dlkit.backend import reset_keras
 from dlkit.data import load_digits
-from dlkit.plots import save_image_grid, save_loss_curves
+from dlkit.plots import save_figure, save_image_grid, save_loss_curves
 from dlkit.training import run_dir, tensorboard_callbacks
 
 keras = backend.keras()  # the quiet TensorFlow import, before the lab's modules import it
@@ -229,7 +229,7 @@ def save_sequences(sequences, path, title):
         ax.set_yticks([0, levels - 1])
     axes[0].set_title(title)
     axes[-1].set_xlabel("step")
-    figure.savefig(path, format="png")
+    save_figure(figure, path, format="png")
 
 
 save_sequences(test_sequences[:6], out / "sequences.png", "test sequences")

@@ -27,7 +27,7 @@ import numpy as np
 from dlkit import backend
 from dlkit.backend import reset_keras
 from dlkit.data import glyph_classes, make_glyphs, sinusoid_tasks
-from dlkit.plots import save_image_grid, save_loss_curves
+from dlkit.plots import save_figure, save_image_grid, save_loss_curves
 from dlkit.training import run_dir, tensorboard_callbacks
 
 keras = backend.keras()  # the quiet TensorFlow import, before the graded modules import it
@@ -190,7 +190,7 @@ for method, values in curves.items():
 axis.set_xlabel("meta-step")
 axis.set_ylabel("query MSE after adaptation")
 axis.legend()
-figure.savefig(out / "meta_training.png", dpi=100)
+save_figure(figure, out / "meta_training.png", dpi=100)
 plt.close(figure)
 
 # %%
@@ -204,5 +204,5 @@ for method, params in learned.items():
     fast = maml.inner_adapt(maml.mlp_forward, maml.mse, params, sx, sy, 0.01, 1)
     axis.plot(grid, np.asarray(maml.mlp_forward(fast, grid)), label=f"{method}, 1 step")
 axis.legend()
-figure.savefig(out / "sinusoid_fits.png", dpi=100)
+save_figure(figure, out / "sinusoid_fits.png", dpi=100)
 plt.close(figure)

@@ -23,7 +23,7 @@ import numpy as np
 from dlkit import backend
 from dlkit.backend import reset_keras
 from dlkit.data import TABULAR_FEATURES, make_shapes, make_tabular
-from dlkit.plots import save_image_grid, save_loss_curves
+from dlkit.plots import save_figure, save_image_grid, save_loss_curves
 from dlkit.training import run_dir, tensorboard_callbacks
 
 keras = backend.keras()
@@ -96,5 +96,5 @@ figure, axis = plt.subplots(figsize=(6, 3))
 axis.barh(TABULAR_FEATURES, phi)
 axis.set_title("Kernel SHAP of one prediction")
 figure.tight_layout()
-figure.savefig(out / "kernel_shap.png")
+save_figure(figure, out / "kernel_shap.png")
 plt.close(figure)

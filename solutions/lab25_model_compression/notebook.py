@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 from dlkit import backend  # noqa: E402
 from dlkit.backend import reset_keras  # noqa: E402
 from dlkit.data import load_digits  # noqa: E402
+from dlkit.plots import save_figure  # noqa: E402
 from dlkit.training import run_dir, tensorboard_callbacks  # noqa: E402
 
 keras = backend.keras()  # the quiet TensorFlow import, before compression.py imports it
@@ -63,7 +64,7 @@ for name, values in (("ReLU", np.maximum(grid, 0)), ("Swish", compression.swish(
     ax.plot(grid, np.asarray(values), label=name)
 ax.legend()
 ax.set_title("activations")
-fig.savefig(out / "activations.png", dpi=100)
+save_figure(fig, out / "activations.png", dpi=100)
 plt.close(fig)
 
 # %% [markdown]
@@ -125,7 +126,7 @@ fig, ax = plt.subplots(figsize=(5, 3.5))
 ax.plot(steps, [compression.polynomial_sparsity(t, 0.0, 0.9, 0, PRUNE_STEPS // 2) for t in steps])
 ax.set_xlabel("step")
 ax.set_ylabel("sparsity")
-fig.savefig(out / "sparsity_schedule.png", dpi=100)
+save_figure(fig, out / "sparsity_schedule.png", dpi=100)
 plt.close(fig)
 
 # %% [markdown]
@@ -185,7 +186,7 @@ right.set_xticks(range(2), names)
 right.set_ylim(0.5, 1)
 right.set_ylabel("test accuracy")
 right.legend()
-fig.savefig(out / "qat.png", dpi=100)
+save_figure(fig, out / "qat.png", dpi=100)
 plt.close(fig)
 
 # %% [markdown]
@@ -210,5 +211,5 @@ ax.axhline(accuracy(dense), ls="--", c="k", label="full rank")
 ax.set_xlabel("weights of the hidden layer")
 ax.set_ylabel("test accuracy")
 ax.legend()
-fig.savefig(out / "low_rank.png", dpi=100)
+save_figure(fig, out / "low_rank.png", dpi=100)
 plt.close(fig)

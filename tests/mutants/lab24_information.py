@@ -6,7 +6,7 @@ mistake in a bound does not cost train_step's points."""
 from tests.mutants import Mutant
 
 INFO = "information.py"
-BN = "bottleneck.py"
+BN = "variational.py"
 
 MUTANTS = [
     # Natural log where the default base is 2: every entropy in nats, labelled bits.

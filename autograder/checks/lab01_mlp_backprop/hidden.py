@@ -45,8 +45,8 @@ def backprop(params, x, labels):
     upstream[rows, labels] -= 1.0
     upstream /= len(labels)
     grads = []
-    for index in reversed(range(len(params))):
-        if index < len(params) - 1:
+    for index in range(len(params) - 1, -1, -1):
+        if index != len(params) - 1:
             upstream = upstream * (pre[index] > 0)
         grads.insert(0, (inputs[index].T @ upstream, upstream.sum(axis=0)))
         upstream = upstream @ params[index][0].T
@@ -140,9 +140,9 @@ def mlp_gradients_match_autodiff(lab, rng):
     variables = [(tf.Variable(w), tf.Variable(b)) for w, b in params]
     with tf.GradientTape() as tape:
         out = tf.constant(x)
-        for index, (w, b) in enumerate(variables):
-            out = tf.matmul(out, w) + b
-            out = tf.nn.relu(out) if index < len(variables) - 1 else out
+        for layer, (w, b) in enumerate(variables):
+            out = out @ w + b
+            out = tf.nn.relu(out) if layer < len(variables) - 1 else out
         tape_loss = tf.reduce_mean(
             tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=out))
     autodiff = tape.gradient(tape_loss, variables)

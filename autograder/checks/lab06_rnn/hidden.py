@@ -87,7 +87,7 @@ def _cell_unroll(cell, inputs, states):
     """unroll for the hidden LSTM check: the cell run step by step."""
     outputs, states = [], as_state_list(states)
     for t in range(int(inputs.shape[1])):
-        output, states = cell(inputs[:, t], states)
+        output, states = cell(inputs[:, t, :], states)
         states = as_state_list(states)
         outputs.append(output)
     return outputs, states

@@ -21,7 +21,7 @@ from autograder.checks.lab08_gnn.probes import (
 from autograder.verdicts import expect_close, expect_close_naming, expect_true
 
 
-@check(points=2, task="`GCNLayer.call`",
+@check(points=2, task="`GCNLayer.build`, `call`",
        hint="out = activation(a_hat @ (x @ kernel) + bias): a_hat on the left, the bias added "
             "after propagating")
 def gcn_layer(lab, rng):

@@ -32,7 +32,7 @@ def _fit(lab, model, x, y, epochs, batch, learning_rate):
               verbose=0)
 
 
-@gpu_check(points=2, minutes=1.0, datasets=("mnist",), uses="bottleneck",
+@gpu_check(points=2, minutes=1.0, datasets=("mnist",), uses="variational",
            task="`gaussian_posterior`, `rate`, `vib_loss`, `VIBClassifier.train_step`",
            hint="the VIB on MNIST: check the posterior's scale (softplus), the rate "
                 "(KL to the standard normal, per example) and that vib_loss adds beta times "
@@ -43,7 +43,7 @@ def vib_on_mnist(lab, rng):
     comes within 1 point of the reference's, above 96 %."""
     x, y = lab.gpu.images("mnist", "train", 60_000)
     x_test, y_test = lab.gpu.images("mnist", "test", 10_000)
-    model = lab.bottleneck.VIBClassifier(784, 10, latent_dim=256, hidden_units=(1024, 1024),
+    model = lab.variational.VIBClassifier(784, 10, latent_dim=256, hidden_units=(1024, 1024),
                                          beta=1e-3, seed=0)
     _fit(lab, model, x.reshape(len(x), -1), y, VIB_EPOCHS, VIB_BATCH, 1e-3)
     logits = np.asarray(model.predict(x_test.reshape(len(x_test), -1), batch_size=1_000,
@@ -61,7 +61,7 @@ def _(student, reference):
         expect_at_least(student["accuracy"], VIB_FLOOR, "the VIB's test accuracy on MNIST")
 
 
-@gpu_check(points=3, minutes=1.5, datasets=("mnist",), uses="bottleneck",
+@gpu_check(points=3, minutes=1.5, datasets=("mnist",), uses="variational",
            task="`BitsBackVAE` (`elbo_terms`, `train_step`, `importance_log_weights`), "
                 "`iwae_bound`, `bits_per_dim`",
            hint="the bits-back VAE on binarised MNIST: check the rate and distortion of "
@@ -72,7 +72,7 @@ def bits_back_vae_on_mnist(lab, rng):
     binarised at 0.5 (mixed precision, XLA): on 2 000 test images, the code length of its
     negative ELBO and of the IWAE bound (K = 64, `iwae_bound`, `bits_per_dim`) each stay
     within 0.01 bits/dim of the reference's, the bound below the ELBO's, under 0.22."""
-    bn = lab.bottleneck
+    bn = lab.variational
     x, _ = lab.gpu.images("mnist", "train", 60_000)
     x_test, _ = lab.gpu.images("mnist", "test", VAE_TEST)
     x = (x.reshape(len(x), -1) > 0.5).astype("float32")

@@ -1,4 +1,4 @@
-"""Hidden checks of lab24_information, bottleneck.py: the functions on fresh sizes, decays,
+"""Hidden checks of lab24_information, variational.py: the functions on fresh sizes, decays,
 betas and latent dimensions. References from the solution, run live."""
 
 from autograder.api import check
@@ -6,11 +6,11 @@ from autograder.checks.lab24_information.probes import FLOAT32
 from autograder.verdicts import expect_close
 
 
-@check(points=1, uses="bottleneck", hint="MINE's surrogate and moving average for any N, "
+@check(points=1, uses="variational", hint="MINE's surrogate and moving average for any N, "
        "M and decay")
 def mine_functions_other_sizes(lab, rng):
     import tensorflow as tf
-    bn = lab.bottleneck
+    bn = lab.variational
     n, m = int(rng.integers(5, 20)), int(rng.integers(5, 30))
     joint = tf.constant(rng.normal(size=n).astype("float32"))
     marginal = tf.constant(rng.normal(size=m).astype("float32"))
@@ -28,10 +28,10 @@ def _(student, reference):
         expect_close(student[key], reference[key], f"MINE's {key}", **FLOAT32)
 
 
-@check(points=1, uses="bottleneck", hint="the posterior, rate, VIB loss and IWAE bound for "
+@check(points=1, uses="variational", hint="the posterior, rate, VIB loss and IWAE bound for "
        "any latent dimension, beta and K")
 def vib_and_iwae_other_sizes(lab, rng):
-    bn = lab.bottleneck
+    bn = lab.variational
     latent, n, k = int(rng.integers(1, 6)), int(rng.integers(3, 9)), int(rng.integers(2, 12))
     params = rng.normal(size=(n, 2 * latent)).astype("float32")
     posterior = bn.gaussian_posterior(params, latent)

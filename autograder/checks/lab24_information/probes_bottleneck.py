@@ -1,4 +1,4 @@
-"""Probes and judges of bottleneck.py's training checks (lab24_information): seeded
+"""Probes and judges of variational.py's training checks (lab24_information): seeded
 budgets, the corrected MINE step computed with a tape, and the relative judges."""
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def mine_probe(lab, budget):
                                 budget["rho"], seed=budget["seed"])
     xt, yt = correlated_gaussians(budget["held_out"], budget["dim"], budget["rho"],
                                   seed=budget["seed"] + 1)
-    model = lab.bottleneck.MINEEstimator(budget["dim"], hidden_units=(64,))
+    model = lab.variational.MINEEstimator(budget["dim"], hidden_units=(64,))
     model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]))
     model.fit(x, y, batch_size=budget["batch_size"], epochs=1, verbose=0, shuffle=False)
     return {"estimate": model.estimate(xt, yt), "running_mean": float(model.running_mean),
@@ -93,14 +93,14 @@ def vib_probe(lab, budget):
     out = {}
     for beta in budget["betas"]:
         keras.utils.set_random_seed(budget["seed"])
-        model = lab.bottleneck.VIBClassifier(
+        model = lab.variational.VIBClassifier(
             latent_dim=budget["latent_dim"], hidden_units=budget["hidden_units"], beta=beta,
             seed=budget["seed"])
         model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]))
         model.fit(x, labels, batch_size=budget["batch_size"], epochs=budget["epochs"],
                   verbose=0, shuffle=False)
         out[f"accuracy_{beta:g}"] = float(np.mean(np.argmax(model(xt).numpy(), 1) == labels_t))
-        out[f"rate_{beta:g}"] = float(np.mean(lab.bottleneck.rate(
+        out[f"rate_{beta:g}"] = float(np.mean(lab.variational.rate(
             model.encode(xt), budget["latent_dim"]).numpy()))
     return out
 
@@ -128,7 +128,7 @@ def vae_probe(lab, budget):
     from dlkit.data import load_digits
     x, _ = load_digits("train", flatten=True, binarize=True)
     xt, _ = load_digits("test", flatten=True, binarize=True)
-    bn = lab.bottleneck
+    bn = lab.variational
     keras.utils.set_random_seed(budget["seed"])
     model = bn.BitsBackVAE(latent_dim=budget["latent_dim"],
                            hidden_units=budget["hidden_units"], seed=budget["seed"])
@@ -210,7 +210,7 @@ def vib_step_probe(lab, rng):
     import keras
     from scipy.special import log_softmax
     keras.utils.set_random_seed(7)
-    model = lab.bottleneck.VIBClassifier(input_dim=6, num_classes=3, latent_dim=2,
+    model = lab.variational.VIBClassifier(input_dim=6, num_classes=3, latent_dim=2,
                                          hidden_units=(8,), beta=0.5, seed=3)
     x = rng.normal(size=(16, 6)).astype("float32")
     labels = rng.integers(0, 3, size=16).astype("int32")
@@ -253,7 +253,7 @@ def vae_step_probe(lab, rng):
     draws (and at the posterior mean), then one SGD step's logged loss, rate and distortion."""
     import keras
     keras.utils.set_random_seed(8)
-    model = lab.bottleneck.BitsBackVAE(input_dim=10, latent_dim=2, hidden_units=(8,), seed=4)
+    model = lab.variational.BitsBackVAE(input_dim=10, latent_dim=2, hidden_units=(8,), seed=4)
     x = (rng.uniform(size=(16, 10)) > 0.5).astype("float32")
     loc, scale, kl = _posterior_numpy(model.encoder(x).numpy(), 2)
 

@@ -1,4 +1,4 @@
-"""Public checks of lab24_information, part 3 (bottleneck.py): MINE's corrected gradient
+"""Public checks of lab24_information, part 3 (variational.py): MINE's corrected gradient
 against a tf.GradientTape computation weighted independently; the VIB posterior and rate
 against numpy and TFP's own kl_divergence; the IWAE bound against scipy's logsumexp; three
 relative training checks (MINE, the VIB's beta trade-off, the bits-back VAE)."""
@@ -26,7 +26,7 @@ from autograder.checks.lab24_information.probes_bottleneck import (
 from autograder.verdicts import expect_close, expect_close_naming
 
 
-@check(points=2, uses="bottleneck", task="`moving_average`, `mine_surrogate`",
+@check(points=2, uses="variational", task="`moving_average`, `mine_surrogate`",
        hint="decay * running + (1 - decay) * value; surrogate = mean(joint) - mean(exp("
        "marginal)) / stop_gradient(running_mean)")
 def mine_corrected_gradient(lab, rng):
@@ -36,7 +36,7 @@ def mine_corrected_gradient(lab, rng):
     output gradients; `moving_average` against decay·old + (1 − decay)·new."""
     import keras
     import tensorflow as tf
-    bn = lab.bottleneck
+    bn = lab.variational
     keras.utils.set_random_seed(5)
     model = bn.MINEEstimator(2, hidden_units=(8,))
     assign_random_weights(model, rng, 0.6)
@@ -81,7 +81,7 @@ def _(student, reference):
                           "keeps the OLD average")], **FLOAT32)
 
 
-@check(points=2, uses="bottleneck", task="`MINEEstimator.train_step`",
+@check(points=2, uses="variational", task="`MINEEstimator.train_step`",
        hint="update the running average from this batch FIRST, then descend "
        "-mine_surrogate(joint, marginal, running); assign it to self.running_mean")
 def mine_train_step_one_step(lab, rng):
@@ -89,7 +89,7 @@ def mine_train_step_one_step(lab, rng):
     against a corrected step computed with a tape (the denominator the updated average),
     `running_mean` after the step, and the logged `mi` against scipy's logsumexp."""
     import keras
-    bn = lab.bottleneck
+    bn = lab.variational
     keras.utils.set_random_seed(6)
     model = bn.MINEEstimator(2, hidden_units=(8,), decay=0.9)
     assign_random_weights(model, rng, 0.6)
@@ -127,7 +127,7 @@ def _(student, _reference):
                  **FLOAT32)
 
 
-@check(points=2, timeout=60, uses="bottleneck", task="`MINEEstimator.train_step`",
+@check(points=2, timeout=60, uses="variational", task="`MINEEstimator.train_step`",
        hint="train_step must maximise the DV bound as well as the reference does")
 def mine_trains(lab, rng):
     """`fit` on correlated Gaussians (d = 2, ρ = 0.8, true MI 1.02 nats), 100 steps of 128:
@@ -141,14 +141,14 @@ def _(student, reference):
     judge_mine(student, reference, MINE)
 
 
-@check(points=2, uses="bottleneck", task="`gaussian_posterior`, `rate`",
+@check(points=2, uses="variational", task="`gaussian_posterior`, `rate`",
        hint="loc = first latent_dim columns, scale = softplus(rest) + 1e-4; rate = "
        "tfd.kl_divergence(posterior, standard_normal(latent_dim)), posterior first")
 def vib_posterior_and_rate(lab, rng):
     """Raw encoder outputs (5, 6) for a 3-d latent: the posterior is a MultivariateNormalDiag
     whose log-density at random points matches numpy's Gaussian formula; the rate matches
     the closed-form KL(q ‖ N(0, I)) in numpy (and not KL(p ‖ q))."""
-    bn = lab.bottleneck
+    bn = lab.variational
     params = rng.normal(scale=1.5, size=(5, 6)).astype("float32")
     z = rng.normal(size=(5, 3)).astype("float32")
     posterior = bn.gaussian_posterior(params, 3)
@@ -179,7 +179,7 @@ def _(student, reference):
                         atol=1e-4)
 
 
-@check(points=1, uses="bottleneck", task="`vib_loss`",
+@check(points=1, uses="variational", task="`vib_loss`",
        hint="mean sparse cross-entropy from logits + beta * mean(rates)")
 def vib_loss_values(lab, rng):
     """8 examples of 4 classes, beta 0.3: against numpy's log-softmax cross-entropy plus
@@ -189,7 +189,7 @@ def vib_loss_values(lab, rng):
     logits = rng.normal(scale=2.0, size=(8, 4)).astype("float32")
     rates = rng.uniform(0, 5, size=8).astype("float32")
     ce = -np.mean(log_softmax(logits.astype(np.float64), axis=1)[np.arange(8), labels])
-    return {"loss": float(lab.bottleneck.vib_loss(labels, logits, rates, 0.3)),
+    return {"loss": float(lab.variational.vib_loss(labels, logits, rates, 0.3)),
             "scipy": ce + 0.3 * rates.mean(), "beta_on_ce": 0.3 * ce + rates.mean(),
             "summed": ce + 0.3 * rates.sum()}
 
@@ -203,7 +203,7 @@ def _(student, reference):
                         against="scipy's log-softmax cross-entropy + 0.3 * mean rate", **FLOAT32)
 
 
-@check(points=2, uses="bottleneck", task="`VIBClassifier.train_step`",
+@check(points=2, uses="variational", task="`VIBClassifier.train_step`",
        hint="z = reparameterized_sample(posterior, self.seed_generator); log loss, ce = loss - "
        "beta * mean rate, and the mean rate")
 def vib_train_step_logs(lab, rng):
@@ -218,7 +218,7 @@ def _(student, reference):
     judge_vib_step(student)
 
 
-@check(points=3, timeout=90, uses="bottleneck", task="`VIBClassifier.train_step`",
+@check(points=3, timeout=90, uses="variational", task="`VIBClassifier.train_step`",
        hint="train_step must minimise vib_loss as the reference does, sampling z by "
        "reparameterized_sample")
 def vib_beta_tradeoff(lab, rng):
@@ -233,13 +233,13 @@ def _(student, reference):
     judge_vib(student, reference, VIB)
 
 
-@check(points=2, uses="bottleneck", task="`bits_per_dim`, `iwae_bound`",
+@check(points=2, uses="variational", task="`bits_per_dim`, `iwae_bound`",
        hint="nats / (D log 2); logsumexp over K (axis 0) - log K")
 def iwae_and_bits_values(lab, rng):
     """log-weights (6, 4) with one large entry, against scipy's logsumexp − log K; with K = 1
     it is the weight itself; 100 nats over 64 dimensions in bits."""
     from scipy.special import logsumexp
-    bn = lab.bottleneck
+    bn = lab.variational
     log_w = rng.normal(scale=3.0, size=(6, 4)).astype("float32")
     log_w[2, 1] = 80.0
     return {"iwae": bn.iwae_bound(log_w).numpy(),
@@ -264,7 +264,7 @@ def _(student, reference):
                         **FLOAT32)
 
 
-@check(points=2, uses="bottleneck", task="`BitsBackVAE.elbo_terms`, `BitsBackVAE.train_step`",
+@check(points=2, uses="variational", task="`BitsBackVAE.elbo_terms`, `BitsBackVAE.train_step`",
        hint="distortion = -log p(x | z) at z = reparameterized_sample(...); loss = "
        "mean(rates + distortion); log loss, mean rate, mean distortion")
 def vae_elbo_terms_and_logs(lab, rng):
@@ -279,7 +279,7 @@ def _(student, reference):
     judge_vae_step(student)
 
 
-@check(points=3, timeout=90, uses="bottleneck", task="`BitsBackVAE.elbo_terms`, "
+@check(points=3, timeout=90, uses="variational", task="`BitsBackVAE.elbo_terms`, "
        "`BitsBackVAE.train_step`, `BitsBackVAE.importance_log_weights`",
        hint="rate + distortion is the negative ELBO; log w = log p(x|z) + log p(z) - log q(z|x)")
 def vae_bits_back(lab, rng):

@@ -29,23 +29,23 @@ def _digits(rng, n: int = 64):
 
 (mine_trains_with_xla, mine_trains_in_mixed_precision,
  mine_train_step_traces_at_most_twice) = readiness.checks_for(
-    __name__, "mine", build=lambda lab: lambda: lab.bottleneck.MINEEstimator(
-        2, hidden_units=(8,)), data=_pairs, uses=("bottleneck",),
+    __name__, "mine", build=lambda lab: lambda: lab.variational.MINEEstimator(
+        2, hidden_units=(8,)), data=_pairs, uses=("variational",),
     task="`MINEEstimator.train_step`",
     scale_hint="scaled = self.optimizer.scale_loss(loss) inside the tape, scores in float32",
     trace_hint="no Python floats from tensors in train_step; N from tf.shape")
 
 (vib_trains_with_xla, vib_trains_in_mixed_precision,
  vib_train_step_traces_at_most_twice) = readiness.checks_for(
-    __name__, "vib", build=lambda lab: lambda: lab.bottleneck.VIBClassifier(
-        input_dim=16, num_classes=4, hidden_units=(8,), latent_dim=2), data=_digits, uses=("bottleneck",),
+    __name__, "vib", build=lambda lab: lambda: lab.variational.VIBClassifier(
+        input_dim=16, num_classes=4, hidden_units=(8,), latent_dim=2), data=_digits, uses=("variational",),
     task="`VIBClassifier.train_step`",
     scale_hint="scaled = self.optimizer.scale_loss(loss) inside the tape")
 
 (vae_trains_with_xla, vae_trains_in_mixed_precision,
  vae_train_step_traces_at_most_twice) = readiness.checks_for(
-    __name__, "vae", build=lambda lab: lambda: lab.bottleneck.BitsBackVAE(
+    __name__, "vae", build=lambda lab: lambda: lab.variational.BitsBackVAE(
         input_dim=16, hidden_units=(8,), latent_dim=2),
     data=lambda rng: (rng.uniform(size=(64, 16)) > 0.5).astype("float32"),
-    uses=("bottleneck",), task="`BitsBackVAE.train_step`",
+    uses=("variational",), task="`BitsBackVAE.train_step`",
     scale_hint="scaled = self.optimizer.scale_loss(loss) inside the tape")
