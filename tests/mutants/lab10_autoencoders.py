@@ -164,3 +164,48 @@ MUTANTS += [
            "is_unseen = np.asarray(y_test) != unseen_class",
            breaks=("anomaly_detection",), says=r"SEEN classes"),
 ]
+
+# Slips of the regularized.py review: each loses public points with a message naming it.
+MUTANTS += [
+    # Without the cast, float16 codes (mixed precision) give a float16 penalty.
+    Mutant("l1_penalty_without_float32_cast", REG,
+           '    codes = tf.cast(codes, "float32")\n    return weight',
+           "    return weight",
+           breaks=("l1_penalty",), says=r"cast the codes to float32"),
+    Mutant("sparse_penalty_of_the_output", REG,
+           "        self.add_loss(l1_penalty(codes, self.sparsity_weight))\n"
+           "        return self.decoder(codes)",
+           "        x_hat = self.decoder(codes)\n"
+           "        self.add_loss(l1_penalty(x_hat, self.sparsity_weight))\n"
+           "        return x_hat",
+           breaks=("sparse_autoencoder_call",), says=r"OUTPUT x_hat"),
+    # A penalty 10 times too strong (summed over a batch of 64 would be 64 times): the codes
+    # go silent, the reconstructions blur.
+    Mutant("sparse_penalty_far_too_strong", REG,
+           "        self.add_loss(l1_penalty(codes, self.sparsity_weight))\n",
+           "        self.add_loss(l1_penalty(codes, 30 * self.sparsity_weight))\n",
+           breaks=("sparse_autoencoder_trains",),
+           says=r"test MSE after training \(the reference: 0\.0\d+\) is .*penalty far too strong"),
+    # Sums over the code axis and the first image axis only: right for flat inputs only.
+    Mutant("contractive_penalty_axes_hard_coded", REG,
+           "squares = tf.reshape(tf.square(jacobian), [tf.shape(jacobian)[0], -1])\n"
+           "    return tf.reduce_mean(tf.reduce_sum(squares, axis=1))",
+           "return tf.reduce_mean(tf.reduce_sum(tf.square(jacobian), axis=[1, 2]))",
+           breaks=("contractive_penalty",), says=r"EVERY axis but the batch"),
+    Mutant("contractive_logs_the_weighted_penalty", REG,
+           "self.trackers.update(loss=loss, reconstruction=reconstruction, contraction=contraction)",
+           "self.trackers.update(loss=loss, reconstruction=reconstruction,\n"
+           "                             contraction=self.contraction_weight * contraction)",
+           breaks=("contractive_train_step_exact",), says=r"UNWEIGHTED"),
+    # compile("adam") takes Adam's default rate, 1e-3: the detector is undertrained.
+    Mutant("anomaly_adam_default_learning_rate", REG,
+           "autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=\"mse\",",
+           "autoencoder.compile(optimizer=\"adam\", loss=\"mse\",",
+           breaks=("anomaly_detection",), says=r"learning rate of 0\.001"),
+    # One pass over the seen digits (19 batches), whatever `steps`.
+    Mutant("anomaly_one_epoch_whatever_the_steps", REG,
+           "autoencoder.fit(data.repeat().batch(batch_size), steps_per_epoch=steps, epochs=1, "
+           "verbose=0)",
+           "autoencoder.fit(seen, seen, batch_size=batch_size, verbose=0)",
+           breaks=("anomaly_detection",), says=r"trained for 19 steps"),
+]

@@ -4,7 +4,7 @@ import numpy as np
 
 from autograder.api import CheckFailed, check
 from autograder.checks.lab10_autoencoders.probes_regularized import REGULARIZED
-from autograder.verdicts import expect_close, expect_true
+from autograder.verdicts import expect_close, expect_close_naming, expect_true
 
 
 @check(points=1, uses=REGULARIZED, hint="contractive_penalty must take image inputs (N, H, W, C) "
@@ -32,8 +32,10 @@ def contractive_penalty_on_images(lab, rng):
 def _(student, reference):
     what = "contractive_penalty(encoder, x) for x (5, 4, 3, 1) and a Flatten-tanh-linear encoder"
     expect_true(student["value"] is not None, f"{what} returned None")
-    expect_close(np.float64(np.asarray(student["value"]).reshape(-1)[0]),
-                 np.float64(student["independent"]), what, rtol=1e-4)
+    expect_close_naming(np.float64(np.asarray(student["value"]).reshape(-1)[0]),
+                        np.float64(student["independent"]), what, rtol=1e-4,
+                        advice="J is (N, K, H, W, C) for images: sum its squares over every "
+                               "axis but the batch (axes 1 to the last), then the mean over N")
     expect_close(np.float32(np.asarray(student["value"]).reshape(-1)[0]),
                  np.float32(reference["value"]), f"{what}, against the reference", rtol=1e-4)
 

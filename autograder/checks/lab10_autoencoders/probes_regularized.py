@@ -4,7 +4,7 @@ share of silent code units). Numpy only at module level."""
 import numpy as np
 
 from autograder.api import CheckFailed
-from autograder.verdicts import expect_close
+from autograder.verdicts import expect_close_naming
 
 REGULARIZED = "regularized"
 
@@ -98,14 +98,20 @@ def sigmoid_penalty_closed_form(kernel, bias, x):
     return tf.reduce_mean(tf.reduce_sum(tf.square(h * (1 - h)) * column_norms, axis=1))
 
 
-def judge_logged_means(student, names, what):
-    """fit's epoch logs against the means of the per-batch values the probe measured."""
+def judge_logged_means(student, names, what, mistakes=None):
+    """fit's epoch logs against the means of the per-batch values the probe measured.
+    mistakes: {name: [(factor, message)]}, a log that is `factor` times the right mean is
+    named by its message."""
     import json
     logged = json.loads(student["logged"])
     if logged != sorted(names):
         raise CheckFailed(f"{what}: fit() logged {logged}, expected {sorted(names)}: return "
                           "self.trackers.results() after updating every tracker")
     for name in names:
-        expect_close(np.float32(student["epoch"][name]), np.float32(np.mean(student["batches"][name])),
-                     f"{what}: the {name!r} fit logs for the epoch, against the mean of its "
-                     "batch values", rtol=1e-4, atol=1e-6)
+        mean = np.float32(np.mean(student["batches"][name]))
+        expect_close_naming(np.float32(student["epoch"][name]), mean,
+                            f"{what}: the {name!r} fit logs for the epoch, against the mean of "
+                            "its batch values", mistakes=[
+                                (np.float32(factor * mean), message)
+                                for factor, message in (mistakes or {}).get(name, ())],
+                            rtol=1e-4, atol=1e-6)

@@ -48,15 +48,20 @@ def _float(value):
        hint="weight * mean over the batch of the sum over the code units of |codes|, in float32")
 def l1_penalty(lab, rng):
     """Value and gradient (by a tape) on random codes (6, 5) of both signs, weight 0.3,
-    against numpy: weight · mean over the batch of Σ_k |h_k|, gradient weight · sign(h) / N."""
+    against numpy: weight · mean over the batch of Σ_k |h_k|, gradient weight · sign(h) / N;
+    and for float16 codes (4, 5), a float32 value."""
     import tensorflow as tf
     codes = rng.normal(size=(6, 5)).astype("float32")
     variable = tf.Variable(codes)
     with tf.GradientTape() as tape:
         value = lab.regularized.l1_penalty(variable, 0.3)
     gradient = tape.gradient(value, variable)
+    half = (rng.normal(size=(4, 5)) * 3).astype("float16")
+    value16 = lab.regularized.l1_penalty(tf.constant(half), 0.3)
     return {"value": np.asarray(value, np.float64), "codes": codes,
-            "gradient": None if gradient is None else np.asarray(gradient, np.float64)}
+            "gradient": None if gradient is None else np.asarray(gradient, np.float64),
+            "half": half.astype(np.float64), "value16": np.asarray(value16, np.float64),
+            "dtype16": str(getattr(value16, "dtype", type(value16).__name__))}
 
 
 @l1_penalty.verdict
@@ -83,6 +88,13 @@ def _(student, _reference):
     expect_close_naming(np.asarray(gradient, np.float32), (0.3 * np.sign(codes) / n).astype(np.float32),
                         f"the gradient of {what} with respect to the codes",
                         advice="it must be weight * sign(codes) / N")
+    what = "l1_penalty(codes, 0.3) for float16 codes (4, 5)"
+    if "float32" not in student["dtype16"]:
+        raise CheckFailed(f"{what} returned a {student['dtype16']} value: cast the codes to "
+                          "float32 first (l1_penalty returns a float32 scalar, whatever the "
+                          "codes' dtype, as under mixed precision)")
+    expect_close_naming(_float(student["value16"]),
+                        0.3 * np.abs(student["half"]).sum(axis=1).mean(), what, rtol=1e-5)
 
 
 def _stand_in_penalty(codes, weight):
@@ -118,6 +130,7 @@ def sparse_autoencoder_call(lab, rng):
             "losses": json.dumps([loss.tolist() for loss in losses]),
             "penalty": np.asarray(_stand_in_penalty(encoder(x), 0.7), np.float64),
             "unweighted": np.asarray(_stand_in_penalty(encoder(x), 1.0), np.float64),
+            "of_output": np.asarray(_stand_in_penalty(plain(x), 0.7), np.float64),
             "mse": mse(plain(x), x), "evaluated": float(np.asarray(evaluated).reshape(-1)[0]),
             "round_trip": trip}
 
@@ -139,7 +152,10 @@ def _(student, _reference):
     expect_close_naming(got.reshape(-1)[:1], np.float64([penalty]),
                         f"the loss {what}(x) adds (l1_penalty replaced by a stand-in)", mistakes=(
                             (np.float64([float(student['unweighted'])]), "l1_penalty must get self.sparsity_weight "
-                             "as its weight"),), rtol=1e-5)
+                             "as its weight"),
+                            (np.float64([float(student['of_output'])]), "that is the penalty of "
+                             "the OUTPUT x_hat: penalise the codes, l1_penalty(self.encoder(x), "
+                             "self.sparsity_weight)"),), rtol=1e-5)
     expect_close_naming(np.float32(student["evaluated"]), np.float32(student["mse"] + penalty),
                         f"evaluate(x, x) of {what} compiled with loss='mse'",
                         advice="the loss must be the MSE plus the penalty added in call",
@@ -164,14 +180,21 @@ def sparse_autoencoder_trains(lab, rng):
 
 @sparse_autoencoder_trains.verdict
 def _(student, reference):
-    context = (f"(the reference: {reference['share']:.2f} at a test MSE of "
-               f"{reference['mse']:.4f}; without the penalty the same stacks leave about 0.43 silent)")
     expect_true(np.isfinite(student["mse"]), "after training, the sparse autoencoder's outputs "
                 "are NaN or inf")
     expect_at_least(student["share"], reference["share"] - SILENT_MARGIN,
-                    f"the share of silent code units on the test digits after training {context}")
-    expect_at_most(student["mse"], MSE_FACTOR * reference["mse"],
-                   f"the sparse autoencoder's test MSE {context} (a penalty far too strong?)")
+                    f"the share of silent code units on the test digits after training (the "
+                    f"reference: {reference['share']:.2f}; without the penalty the same stacks "
+                    "leave about 0.43 silent)")
+    try:
+        expect_at_most(student["mse"], MSE_FACTOR * reference["mse"],
+                       f"the sparse autoencoder's test MSE after training (the reference: "
+                       f"{reference['mse']:.4f})")
+    except CheckFailed as failure:
+        raise CheckFailed(f"{failure}, with {student['share']:.2f} of the code units silent "
+                          f"(the reference: {reference['share']:.2f}): a penalty far too "
+                          "strong? l1_penalty is a MEAN over the batch, weighted by "
+                          "self.sparsity_weight") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,7 +207,8 @@ def _(student, reference):
 def contractive_penalty(lab, rng):
     """For an encoder Dense(4, sigmoid) on inputs (5, 7): the value against the closed form
     mean_n Σ_j (h_j (1 − h_j))² Σ_i W_ij², and its gradient with respect to the kernel and the
-    bias against a tape on that formula."""
+    bias against a tape on that formula; the value for images (3, 4, 2, 1) and an encoder
+    Flatten-Dense(3, sigmoid), by the same closed form."""
     import keras
     import tensorflow as tf
     encoder = keras.Sequential([keras.Input((7,)), keras.layers.Dense(4, activation="sigmoid")])
@@ -204,7 +228,21 @@ def contractive_penalty(lab, rng):
     w = np.asarray(kernel, np.float64)
     jacobian = (h * (1 - h))[:, :, None] * w.T[None, :, :]            # (N, K, D)
     per_example = np.sum(jacobian ** 2, axis=(1, 2))
+    images = rng.normal(size=(3, 4, 2, 1)).astype("float32")
+    image_encoder = keras.Sequential([keras.Input((4, 2, 1)), keras.layers.Flatten(),
+                                      keras.layers.Dense(3, activation="sigmoid")])
+    image_kernel, image_bias = image_encoder.layers[-1].kernel, image_encoder.layers[-1].bias
+    image_kernel.assign(rng.normal(scale=0.8, size=(8, 3)).astype("float32"))
+    image_value = lab.regularized.contractive_penalty(image_encoder, images)
+    flat = images.reshape(3, 8)
+    codes = np.asarray(image_encoder(images), np.float64)
+    blocks = ((codes * (1 - codes))[:, :, None] * np.asarray(image_kernel, np.float64).T[None])
+    blocks = blocks.reshape(3, 3, 4, 2, 1)                              # (N, K, H, W, C)
     return {"value": None if value is None else np.asarray(value, np.float64),
+            "image_value": None if image_value is None else np.asarray(image_value, np.float64),
+            "image_expected": np.asarray(sigmoid_penalty_closed_form(
+                image_kernel, image_bias, flat), np.float64),
+            "image_two_axes": np.mean(np.sum(blocks ** 2, axis=(1, 2))),
             "expected": np.asarray(expected, np.float64),
             "grads": [None if g is None else np.asarray(g, np.float64) for g in grads],
             "expected_grads": [np.asarray(g, np.float64) for g in expected_grads],
@@ -235,6 +273,17 @@ def _(student, _reference):
                             f"the gradient of {what} with respect to the encoder's {name}",
                             advice="the penalty must stay differentiable in the weights", rtol=1e-3,
                             atol=1e-6)
+    what = ("contractive_penalty(encoder, x) for images x (3, 4, 2, 1) and a Flatten-Dense(3, "
+            "sigmoid) encoder")
+    expect_true(student["image_value"] is not None, f"{what} returned None")
+    value = np.asarray(student["image_value"])
+    expect_true(value.size == 1, f"{what} returned shape {value.shape}: one number, the mean "
+                "over the batch")
+    expect_close_naming(_float(value), student["image_expected"], what, mistakes=(
+        (student["image_two_axes"], "it sums the squared Jacobian over axes 1 and 2 only: for "
+         "images J is (N, K, H, W, C), sum over EVERY axis but the batch"),),
+        advice="for images the Jacobian is (N, K, H, W, C): sum its squares over every axis but "
+               "the batch (axes 1 to the last), then take the mean over N", rtol=1e-4)
 
 
 def _stand_in_contraction(encoder, x):
@@ -249,7 +298,8 @@ STEP = {"learning_rate": 0.5, "batch_size": 16, "batches": 3, "contraction_weigh
 @check(points=2, uses=REGULARIZED, task="`ContractiveAutoencoder.train_step`",
        hint="loss = MSE(self(x), x) + self.contraction_weight * contractive_penalty(self.encoder, "
             "x) under a GradientTape; the gradient of self.optimizer.scale_loss(loss); "
-            "self.optimizer.apply; update the trackers loss, reconstruction and contraction")
+            "self.optimizer.apply; update the trackers loss, reconstruction (the MSE) and "
+            "contraction (the penalty UNWEIGHTED)")
 def contractive_train_step_exact(lab, rng):
     """Three SGD steps (wrapped in a LossScaleOptimizer) with a stand-in penalty: the weights
     move as the reference's do, and `fit` logs `loss`, `reconstruction` and `contraction`
@@ -304,7 +354,10 @@ def _(student, reference):
                         advice="loss = reconstruction MSE + contraction_weight * "
                                "contractive_penalty(self.encoder, x), all under the tape",
                         rtol=1e-3, atol=1e-6)
-    judge_logged_means(student, ("loss", "reconstruction", "contraction"), what)
+    judge_logged_means(student, ("loss", "reconstruction", "contraction"), what, mistakes={
+        "contraction": [(STEP["contraction_weight"], "it logs the penalty times "
+                         "contraction_weight: the 'contraction' log is the UNWEIGHTED penalty, "
+                         "contractive_penalty(self.encoder, x) as it is")]})
 
 
 @check(points=2, uses=REGULARIZED, timeout=40, task="`ContractiveAutoencoder` (training)",

@@ -6,22 +6,25 @@ reference's on a stand-in "autoencoder" (a fixed numpy map, on flat inputs and o
 `anomaly_detection` runs on the checks' own autoencoder with stand-ins for the two
 functions above (a mean absolute error as the score, scikit-learn's AUROC), so it judges the
 pipeline alone: which digits it trains on, which it scores, and the labels of the unseen
-class; its AUROC is compared with the reference's after the same training.
+class; the training budget (Adam's learning rate, the number of steps) and the test MSE of
+the seen classes and the AUROC are compared with the reference's after the same training.
 """
 import numpy as np
 
 from autograder.api import CheckFailed, check
 from autograder.check_helpers import standing_in
-from autograder.checks.lab10_autoencoders.probes import digits
+from autograder.checks.lab10_autoencoders.probes import digits, mse
 from autograder.checks.lab10_autoencoders.probes_regularized import (
     ANOMALY,
     AUROC_MARGIN,
+    MSE_FACTOR,
     REGULARIZED,
     plain_autoencoder,
     stacks,
 )
 from autograder.verdicts import (
     expect_at_least,
+    expect_at_most,
     expect_close,
     expect_close_naming,
     expect_equal,
@@ -113,8 +116,9 @@ def _(student, _reference):
             "roc_auc(scores, is_unseen)")
 def anomaly_detection(lab, rng):
     """The checks' autoencoder (code 8) with 2 as the unseen class, Adam 1e-2, 100 steps of
-    64, stand-in scores and AUROC: `is_unseen` and the scores of all 450 test digits, and an
-    AUROC within 0.1 of the reference's."""
+    64, stand-in scores and AUROC: `is_unseen` and the scores of all 450 test digits, the
+    optimizer's learning rate and step count, a test MSE of the seen classes within 25 % of
+    the reference's, and an AUROC within 0.1 of the reference's."""
     from sklearn.metrics import roc_auc_score
     x_train, y_train = digits("train"), _labels("train")
     x_test, y_test = digits("test"), _labels("test")
@@ -136,12 +140,26 @@ def anomaly_detection(lab, rng):
         return {"error": f"returned {type(out).__name__} "
                          f"{sorted(out) if isinstance(out, dict) else ''}: expected a dict with "
                          "scores, is_unseen and auroc"}
+    optimizer = getattr(autoencoder, "optimizer", None)
+    seen = x_test[y_test != ANOMALY["unseen_class"]]
     return {"error": "", "scores": np.asarray(out["scores"], np.float64),
+            "seen_mse": mse(autoencoder(seen), seen),
+            "optimizer": type(optimizer).__name__,
+            "iterations": -1 if optimizer is None else int(np.asarray(optimizer.iterations)),
+            "learning_rate": _rate(optimizer),
             "own_scores": scores(autoencoder, x_test),
             "train_scores": scores(autoencoder, x_train),
             "is_unseen": np.asarray(out["is_unseen"]).astype(np.int64),
             "y_test": y_test, "auroc": float(out["auroc"]),
             "trained": bool(getattr(autoencoder, "optimizer", None) is not None)}
+
+
+def _rate(optimizer):
+    """The optimizer's learning rate, NaN when it has none or a schedule."""
+    try:
+        return float(np.asarray(optimizer.learning_rate))
+    except (AttributeError, TypeError, ValueError):
+        return float("nan")
 
 
 def _labels(split):
@@ -169,6 +187,22 @@ def _(student, reference):
     expect_close(scores.astype(np.float32), np.asarray(student["own_scores"], np.float32),
                  f"{what}['scores'], against reconstruction_errors(autoencoder, x_test) of the "
                  "trained autoencoder", rtol=1e-4, atol=1e-6)
+    steps, rate = ANOMALY["steps"], ANOMALY["learning_rate"]
+    if student["iterations"] != steps:
+        raise CheckFailed(f"{what} trained for {student['iterations']} steps, expected steps="
+                          f"{steps}: fit `steps` batches of `batch_size` from a repeated, "
+                          "shuffled dataset (fit(data, steps_per_epoch=steps, epochs=1)), not one "
+                          "pass over the training digits")
+    if not np.isclose(student["learning_rate"], rate, rtol=1e-4):
+        raise CheckFailed(f"{what} trained {student['optimizer']} at a learning rate of "
+                          f"{student['learning_rate']:g}, expected learning_rate={rate:g}: "
+                          "compile(optimizer=keras.optimizers.Adam(learning_rate), ...) "
+                          "(compile(optimizer=\"adam\") takes Adam's default, 1e-3)")
+    expect_at_most(student["seen_mse"], MSE_FACTOR * reference["seen_mse"],
+                   f"the test MSE of the seen classes after {what} (the reference: "
+                   f"{reference['seen_mse']:.4f}, trained with Adam at {rate:g} for {steps} steps "
+                   f"of {ANOMALY['batch_size']}): train with "
+                   "Adam(learning_rate) on the MSE for `steps` batches of `batch_size`")
     expect_at_least(student["auroc"], reference["auroc"] - AUROC_MARGIN,
                     f"the AUROC of the unseen class 2 against the seen test digits (the "
                     f"reference reaches {reference['auroc']:.3f}; trained on every class, "
