@@ -115,7 +115,8 @@ def contractive_penalty(encoder, x):
     N blocks of (K, D): tape.batch_jacobian gives them, not tape.gradient (which sums over
     the codes).
     """
-    # TODO: x as a float32 tensor; under a GradientTape that watches x, the codes (cast to float32);
+    x = tf.convert_to_tensor(x, dtype="float32")
+    # TODO: under a GradientTape that watches x, the codes (cast to float32);
     #       tape.batch_jacobian(codes, x); squares summed over all but the batch axis, mean over the
     #       batch
     raise NotImplementedError("fill in the TODO above")

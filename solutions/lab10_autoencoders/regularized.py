@@ -118,8 +118,8 @@ def contractive_penalty(encoder, x):
     N blocks of (K, D): tape.batch_jacobian gives them, not tape.gradient (which sums over
     the codes).
     """
-    # BEGIN SOLUTION x as a float32 tensor; under a GradientTape that watches x, the codes (cast to float32); tape.batch_jacobian(codes, x); squares summed over all but the batch axis, mean over the batch
     x = tf.convert_to_tensor(x, dtype="float32")
+    # BEGIN SOLUTION under a GradientTape that watches x, the codes (cast to float32); tape.batch_jacobian(codes, x); squares summed over all but the batch axis, mean over the batch
     with tf.GradientTape() as tape:
         tape.watch(x)
         codes = tf.cast(encoder(x), "float32")
