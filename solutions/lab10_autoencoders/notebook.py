@@ -10,9 +10,11 @@
 # %% [markdown]
 # # Lab 10 companion: from PCA to autoencoders on 8x8 digits
 #
-# This notebook uses `pca.py` and `autoencoders.py`: PCA by the SVD, a linear autoencoder
-# that finds the PCA subspace by gradient descent, deep and convolutional autoencoders that
-# beat PCA at the same code size, a denoising autoencoder, and walks through code space.
+# This notebook uses `pca.py`, `autoencoders.py` and `regularized.py`: PCA by the SVD, a
+# linear autoencoder that finds the PCA subspace by gradient descent, deep and convolutional
+# autoencoders that beat PCA at the same code size, a denoising autoencoder, walks through
+# code space; then sparse and contractive autoencoders, and anomaly detection by
+# reconstruction error.
 # Every figure is a PNG under `outputs/lab10_autoencoders/`; the TensorBoard logs go next
 # to them (`tensorboard --logdir outputs/lab10_autoencoders`).
 #
@@ -35,6 +37,7 @@ tf = backend.tensorflow()
 
 import autoencoders  # noqa: E402  (the graded modules, next to this file)
 import pca  # noqa: E402
+import regularized  # noqa: E402
 
 QUICK = os.environ.get("DLKIT_QUICK") == "1"
 reset_keras(0)
@@ -235,4 +238,85 @@ for name, model, x in [("conv", conv, images_test), ("denoiser", denoiser, noisy
     reloaded = keras.saving.load_model(out / f"{name}.keras")
     print(f"{name}: max difference after reload "
           f"{float(np.max(np.abs(np.asarray(reloaded(x)) - np.asarray(model(x))))):.2g}")
+
+# %% [markdown]
+# ## A sparse autoencoder
+#
+# An L1 penalty on a ReLU code silences most code units for each digit: each digit is
+# described by a few active units. The same stacks trained without the penalty, side by side
+# (rows: the 16 code units of 24 test digits, black = silent). Quick runs (DLKIT_QUICK=1)
+# train the regularised models alone, for a few steps.
+
+# %%
+def mlp_stacks(code_dim, code_activation, hidden=32):
+    """Small ELU stacks around a code layer: the models of regularized.py wrap any stacks."""
+    from keras import layers
+    encoder = keras.Sequential([keras.Input((64,)), layers.Dense(hidden, activation="elu"),
+                                layers.Dense(code_dim, activation=code_activation)])
+    decoder = keras.Sequential([keras.Input((code_dim,)), layers.Dense(hidden, activation="elu"),
+                                layers.Dense(64, activation="sigmoid")])
+    return encoder, decoder
+
+
+reg_steps = 10 if QUICK else 2000
+codes_of = {}
+for name, weight in [("sparse", 1e-3)] if QUICK else [("plain", 0.0), ("sparse", 1e-3)]:
+    reset_keras(0)
+    encoder, decoder = mlp_stacks(16, "relu")
+    sparse = regularized.SparseAutoencoder(encoder, decoder, sparsity_weight=weight)
+    sparse.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse",
+                   steps_per_execution=min(100, reg_steps))
+    sparse.fit(shuffled(x_train), steps_per_epoch=reg_steps, epochs=1, verbose=0)
+    codes_of[name] = np.asarray(encoder(x_test))
+    print(f"{name:6s} (weight {weight:g}): {np.mean(codes_of[name] < 1e-3):.0%} of the code "
+          f"units silent, test MSE {test_mse(sparse(x_test)):.4f}")
+scale = max(float(codes.max()) for codes in codes_of.values())
+titles = {"plain": "no penalty", "sparse": "L1 penalty 1e-3"}
+save_image_grid(np.stack([codes[:24] for codes in codes_of.values()]), out / "sparse_codes.png",
+                ncols=len(codes_of), vmin=0, vmax=scale, titles=[titles[n] for n in codes_of],
+                cmap="magma")
+
+# %% [markdown]
+# ## A contractive autoencoder
+#
+# Penalising the encoder's Jacobian makes the code insensitive to small moves of the input,
+# except along the directions the data needs. Below: the mean squared Frobenius norm of the
+# Jacobian on test digits, and how far the code moves when noise of growing size is added.
+
+# %%
+contracted = {}
+for name, weight in [("contractive", 0.01)] if QUICK else [("plain", 0.0), ("contractive", 0.01)]:
+    reset_keras(0)
+    encoder, decoder = mlp_stacks(8, "sigmoid")
+    model = regularized.ContractiveAutoencoder(encoder, decoder, contraction_weight=weight)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), steps_per_execution=min(100, reg_steps))
+    history = model.fit(shuffled(x_train), steps_per_epoch=reg_steps, epochs=1, verbose=0)
+    jacobian = float(regularized.contractive_penalty(encoder, x_test[:64] if QUICK else x_test))
+    noise = np.random.default_rng(1).normal(size=x_test.shape).astype("float32")
+    contracted[name] = [float(np.mean(np.linalg.norm(np.asarray(encoder(x_test + s * noise))
+                                                     - np.asarray(encoder(x_test)), axis=1)))
+                        for s in (0.01, 0.03, 0.1, 0.3)]
+    print(f"{name:11s} (weight {weight:g}): Jacobian norm {jacobian:.3f}, test MSE "
+          f"{test_mse(model(x_test)):.4f}")
+save_loss_curves(contracted, out / "contractive_code_shift.png", logy=True,
+                 title="mean code shift for noise 0.01, 0.03, 0.1, 0.3 (x axis)")
+
+# %% [markdown]
+# ## Anomaly detection by reconstruction error
+#
+# Trained on every digit but the 2s, an autoencoder reconstructs the 2s worse than the
+# other test digits: the reconstruction error flags them. The AUROC measures how well (1 is
+# perfect, 0.5 a coin); the digits it finds least like the training data come last.
+
+# %%
+reset_keras(0)
+encoder, decoder = mlp_stacks(8, None)
+detector = keras.Sequential([encoder, decoder])
+found = regularized.anomaly_detection(detector, x_train, y_train, x_test, y_test, 2,
+                                      steps=reg_steps, learning_rate=3e-3)
+print(f"AUROC of the unseen 2s by reconstruction error: {found['auroc']:.3f}")
+order = np.argsort(found["scores"])
+save_image_grid(x_test[np.concatenate([order[:12], order[-12:]])].reshape(-1, 8, 8),
+                out / "anomalies.png", ncols=12,
+                title="lowest (top) and highest (bottom) reconstruction errors, 2s unseen")
 print("written:", sorted(p.name for p in out.glob("*.png")))

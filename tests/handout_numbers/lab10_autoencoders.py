@@ -17,3 +17,15 @@ CLAIMS = [
     Claim("denoising_train_step", "after",
           "denoised test MSE 0.0233 (the noisy digits: 0.0522)", at_most=0.024),
 ]
+
+# regularized.py
+CLAIMS += [
+    Claim("sparse_autoencoder_trains", "share", "64.3 % of the code units silent",
+          at_least=0.6),
+    Claim("sparse_autoencoder_trains", "mse", "test MSE 0.0325", at_most=0.034),
+    Claim("contractive_autoencoder_trains", "jacobian", "Jacobian norm 0.176", at_most=0.19),
+    Claim("contractive_autoencoder_trains", "mse", "Jacobian norm 0.176; test MSE 0.0616",
+          at_most=0.063),
+    Claim("anomaly_detection", "auroc", "AUROC 0.858", at_least=0.84),
+    Claim("anomaly_detection", "seen_mse", "test MSE of the seen classes 0.0271", at_most=0.028),
+]

@@ -101,3 +101,111 @@ MUTANTS += [
            "        return (x - x.mean(axis=0)) @ self.components_.T",
            breaks=("pca_transform_and_inverse",), says=r"TRAINING mean_"),
 ]
+
+# regularized.py: the sparse and contractive autoencoders, anomaly detection.
+REG = "regularized.py"
+MUTANTS += [
+    Mutant("l1_penalty_summed_over_the_batch", REG,
+           "return weight * tf.reduce_mean(tf.reduce_sum(tf.abs(codes), axis=-1))",
+           "return weight * tf.reduce_sum(tf.abs(codes))",
+           breaks=("l1_penalty", "sparse_autoencoder_trains"), says=r"MEAN over the N codes"),
+    Mutant("l1_penalty_is_l2", REG,
+           "return weight * tf.reduce_mean(tf.reduce_sum(tf.abs(codes), axis=-1))",
+           "return weight * tf.reduce_mean(tf.reduce_sum(tf.square(codes), axis=-1))",
+           breaks=("l1_penalty",), says=r"L2 penalty"),
+    # The penalty computed but never handed to Keras: the model trains on the MSE alone.
+    Mutant("sparse_penalty_never_added", REG,
+           "        self.add_loss(l1_penalty(codes, self.sparsity_weight))\n",
+           "        l1_penalty(codes, self.sparsity_weight)\n",
+           breaks=("sparse_autoencoder_call", "sparse_autoencoder_trains"), says=r"add_loss"),
+    # tape.gradient of the codes sums them: one row of J's column sums, not the Jacobian.
+    Mutant("contractive_gradient_not_jacobian", REG,
+           "jacobian = tape.batch_jacobian(codes, x)   # (N, K, *input shape)",
+           "jacobian = tape.gradient(codes, x)[:, None]",
+           breaks=("contractive_penalty",), says=r"batch_jacobian"),
+    Mutant("contractive_norm_not_squared", REG,
+           "return tf.reduce_mean(tf.reduce_sum(squares, axis=1))",
+           "return tf.reduce_mean(tf.sqrt(tf.reduce_sum(squares, axis=1)))",
+           breaks=("contractive_penalty",), says=r"not squared"),
+    # The Jacobian of stopped codes: the right value, but no gradient for the weights (it
+    # trains as a plain autoencoder, as the next mutant does in contractive_autoencoder_trains).
+    Mutant("contractive_penalty_stops_the_gradient", REG,
+           "    return tf.reduce_mean(tf.reduce_sum(squares, axis=1))",
+           "    return tf.stop_gradient(tf.reduce_mean(tf.reduce_sum(squares, axis=1)))",
+           breaks=("contractive_penalty",), says=r"no gradient"),
+    Mutant("contractive_penalty_left_out_of_the_loss", REG,
+           "            loss = reconstruction + self.contraction_weight * contraction\n",
+           "            loss = reconstruction\n",
+           breaks=("contractive_train_step_exact", "contractive_autoencoder_trains")),
+    Mutant("contractive_gradient_of_unscaled_loss", REG,
+           "grads = tape.gradient(scaled_loss, self.trainable_variables)",
+           "grads = tape.gradient(loss, self.trainable_variables)",
+           breaks=("contractive_train_step_exact", "contractive_trains_in_mixed_precision"),
+           says=r"scale_loss"),
+    Mutant("roc_auc_ignores_ties", REG,
+           "return float(np.mean(greater + 0.5 * ties))",
+           "return float(np.mean(greater))",
+           breaks=("roc_auc",), says=r"ties"),
+    Mutant("roc_auc_inverted", REG,
+           "greater = positives[:, None] > negatives[None, :]",
+           "greater = positives[:, None] < negatives[None, :]",
+           breaks=("roc_auc",), says=r"1 - AUROC"),
+    Mutant("reconstruction_errors_summed", REG,
+           "return np.mean(np.square(x_hat - x).reshape(len(x), -1), axis=1)",
+           "return np.sum(np.square(x_hat - x).reshape(len(x), -1), axis=1)",
+           breaks=("reconstruction_errors",), says=r"MEAN per input"),
+    # Trained on every class, the "unseen" digit is no longer unseen.
+    Mutant("anomaly_trained_on_every_class", REG,
+           "seen = np.asarray(x_train)[np.asarray(y_train) != unseen_class]",
+           "seen = np.asarray(x_train)",
+           breaks=("anomaly_detection",), says=r"other classes only"),
+    Mutant("anomaly_labels_inverted", REG,
+           "is_unseen = np.asarray(y_test) == unseen_class",
+           "is_unseen = np.asarray(y_test) != unseen_class",
+           breaks=("anomaly_detection",), says=r"SEEN classes"),
+]
+
+# Slips of the regularized.py review: each loses public points with a message naming it.
+MUTANTS += [
+    # Without the cast, float16 codes (mixed precision) give a float16 penalty.
+    Mutant("l1_penalty_without_float32_cast", REG,
+           '    codes = tf.cast(codes, "float32")\n    return weight',
+           "    return weight",
+           breaks=("l1_penalty",), says=r"cast the codes to float32"),
+    Mutant("sparse_penalty_of_the_output", REG,
+           "        self.add_loss(l1_penalty(codes, self.sparsity_weight))\n"
+           "        return self.decoder(codes)",
+           "        x_hat = self.decoder(codes)\n"
+           "        self.add_loss(l1_penalty(x_hat, self.sparsity_weight))\n"
+           "        return x_hat",
+           breaks=("sparse_autoencoder_call",), says=r"OUTPUT x_hat"),
+    # A penalty 10 times too strong (summed over a batch of 64 would be 64 times): the codes
+    # go silent, the reconstructions blur.
+    Mutant("sparse_penalty_far_too_strong", REG,
+           "        self.add_loss(l1_penalty(codes, self.sparsity_weight))\n",
+           "        self.add_loss(l1_penalty(codes, 30 * self.sparsity_weight))\n",
+           breaks=("sparse_autoencoder_trains",),
+           says=r"test MSE after training \(the reference: 0\.0\d+\) is .*penalty far too strong"),
+    # Sums over the code axis and the first image axis only: right for flat inputs only.
+    Mutant("contractive_penalty_axes_hard_coded", REG,
+           "squares = tf.reshape(tf.square(jacobian), [tf.shape(jacobian)[0], -1])\n"
+           "    return tf.reduce_mean(tf.reduce_sum(squares, axis=1))",
+           "return tf.reduce_mean(tf.reduce_sum(tf.square(jacobian), axis=[1, 2]))",
+           breaks=("contractive_penalty",), says=r"EVERY axis but the batch"),
+    Mutant("contractive_logs_the_weighted_penalty", REG,
+           "self.trackers.update(loss=loss, reconstruction=reconstruction, contraction=contraction)",
+           "self.trackers.update(loss=loss, reconstruction=reconstruction,\n"
+           "                             contraction=self.contraction_weight * contraction)",
+           breaks=("contractive_train_step_exact",), says=r"UNWEIGHTED"),
+    # compile("adam") takes Adam's default rate, 1e-3: the detector is undertrained.
+    Mutant("anomaly_adam_default_learning_rate", REG,
+           "autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=\"mse\",",
+           "autoencoder.compile(optimizer=\"adam\", loss=\"mse\",",
+           breaks=("anomaly_detection",), says=r"learning rate of 0\.001"),
+    # One pass over the seen digits (19 batches), whatever `steps`.
+    Mutant("anomaly_one_epoch_whatever_the_steps", REG,
+           "autoencoder.fit(data.repeat().batch(batch_size), steps_per_epoch=steps, epochs=1, "
+           "verbose=0)",
+           "autoencoder.fit(seen, seen, batch_size=batch_size, verbose=0)",
+           breaks=("anomaly_detection",), says=r"trained for 19 steps"),
+]

@@ -9,6 +9,11 @@ for given random weights against the reference's, its .keras round trip, and one
 training check per model, judged by numbers computed here (principal angles, test MSE).
 public_denoising.py: corrupt, the denoising loss and train_step (step by step on a stand-in
 loss, and by training) on the checks' own autoencoder, and the interpolation.
-hidden.py: the same on fresh shapes, plus an invariant of PCA and another code size.
+public_regularized.py, public_regularized_anomaly.py: regularized.py (sparse and contractive
+autoencoders, anomaly detection), against independent references (numpy, a closed-form
+Jacobian, scikit-learn's AUROC) and the checks' own encoder and decoder stacks
+(probes_regularized.py).
+hidden.py, hidden_regularized.py: the same on fresh shapes, plus an invariant of PCA and
+another code size.
 """
-MODULES = ("pca", "autoencoders")
+MODULES = ("pca", "autoencoders", "regularized")
