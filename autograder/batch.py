@@ -51,17 +51,13 @@ def lab_folder_in(entry: Path, lab: str, modules: tuple[str, ...]) -> Path | Non
     return next((f for f in layouts if any((f / f"{m}.py").exists() for m in modules)), None)
 
 
-def no_lab_message(where: str, lab: str, modules: tuple[str, ...]) -> str:
-    return (f"found no {modules[0]}.py in {where} (expected a copy of the lab folder, or of "
-            f"the kit with labs/{lab}/)")
-
-
 def find_submissions(root: Path, lab: str, modules: tuple[str, ...]) -> list[Submission]:
     """One per sub-folder of `root`: a copy of the lab folder, or of the whole kit."""
     found = []
     for entry in sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(".")):
         folder = lab_folder_in(entry, lab, modules)
-        problem = "" if folder else no_lab_message(f"{entry.name}/", lab, modules)
+        problem = "" if folder else (f"found no {modules[0]}.py in {entry.name}/ (expected a copy "
+                                     f"of the lab folder, or of the kit with labs/{lab}/)")
         found.append(Submission(entry.name, folder, problem))
     return found
 

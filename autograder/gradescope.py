@@ -20,6 +20,7 @@ from pathlib import Path
 
 from autograder import KIT_ROOT, LABS, SOLUTIONS, references, wire
 from autograder.api import all_labs, checks_package, load_lab
+from autograder.files import replacing
 from autograder.gradescope_run import LAB_FILES
 from autograder.grading import References, seeds_of
 from autograder.release import leaks, solution_lines
@@ -99,12 +100,11 @@ def _refuse_leaks(staging: Path, secret: set[str]) -> None:
 
 def _zip(staging: Path, out: Path) -> None:
     """ZipInfo.from_file keeps each file's mode, so run_autograder stays executable."""
-    temporary = out.with_name(f".{out.name}.tmp")
-    with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as bundle:
+    with replacing(out) as temporary, \
+            zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as bundle:
         for path in sorted(staging.rglob("*")):
             if path.is_file():
                 bundle.write(path, path.relative_to(staging).as_posix())
-    temporary.replace(out)
 
 
 def build(lab: str, out: Path, *, hidden: bool = False) -> list[str]:

@@ -11,6 +11,7 @@ import json
 import zipfile
 from pathlib import Path
 
+from autograder.files import replacing
 from autograder.grading import graded_files
 
 
@@ -43,10 +44,9 @@ def write_submission(folder: Path, modules: tuple[str, ...], results: Path, out:
     if missing:
         raise SubmitError(f"{folder} has no {', '.join(missing)}: nothing to submit for it")
     names = [f"{m}.py" for m in modules] + ["results.json"]
-    temporary = out.with_name(f".{out.name}.tmp")
-    with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+    with replacing(out) as temporary, \
+            zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in names[:-1]:
             archive.write(folder / name, name)
         archive.write(results, "results.json")
-    temporary.replace(out)   # a half-written zip never takes the name
     return names
