@@ -15,8 +15,8 @@ CLAIMS = [
     Claim("cpc_trains", "after", "to 6.07, and", at_least=6.06, at_most=6.08),
     Claim("cpc_trains", "probe", "reaches 0.855 on 256 held-out sequences",
           at_least=0.85, at_most=0.86),
-    Claim("linear_probe", "accuracy", "the reference\nreaches 0.758", at_least=0.755,
-          at_most=0.761),
+    Claim("linear_probe", "accuracy", "the reference\nreaches 0.762", at_least=0.759,
+          at_most=0.765),
     Claim("linear_probe", "sklearn", "on the same features: 0.787", at_least=0.785,
           at_most=0.789),
 ]
