@@ -56,6 +56,13 @@ def make_class(root: Path, lab: str) -> Path:
     return root
 
 
+def at_the_top(source: str, attack: str) -> str:
+    """`attack` as the first code that runs: after the docstring and `__future__` imports,
+    which must stay first."""
+    head, future, rest = source.partition("from __future__ import annotations\n")
+    return head + future + attack + rest if future else attack + source
+
+
 def failures(report) -> dict[str, str]:
     return {r.name: r.message for r in report.results if r.status != "passed"}
 

@@ -24,6 +24,7 @@ from autograder import LABS as LABS_DIR
 from autograder.batch import grade_class
 from autograder.jail import available, mode
 from autograder.sandbox import GiB, Limits
+from tests.conftest import at_the_top
 
 # A one-module lab whose checks take about a second: the class costs little beyond the
 # attacks themselves (the endless loop waits out the import limit).
@@ -79,13 +80,6 @@ ATTACKS = {
                     "numpy.allclose = lambda *a, **k: True\n"
                     "autograder.verdicts.expect_close = lambda *a, **k: None\n"),
 }
-
-
-def at_the_top(source: str, attack: str) -> str:
-    """`attack` as the first code that runs: after the docstring and `__future__` imports,
-    which must stay first."""
-    head, future, rest = source.partition("from __future__ import annotations\n")
-    return head + future + attack + rest if future else attack + source
 
 
 def make_class(root, out, port):
