@@ -8,4 +8,4 @@ call and sample, .keras round trip); public_model_beta.py: the β-VAE;
 public_model_extensions.py: the importance-weighted bound and the conditional VAE.
 hidden.py: the same on fresh shapes, seeds and model sizes, and the whole VAE trained.
 """
-MODULES = ("vae",)
+MODULES = ("vae", "ppca", "estimators")
