@@ -214,6 +214,31 @@ MUTANTS = [
            "math.sqrt(self.noise_variance_) * noise",
            "self.noise_variance_ * noise",
            breaks=("ppca_sample",), says=r"SQUARE ROOT"),
+    # One noise value per example, broadcast over the D dimensions: sigma^2 11^T, not sigma^2 I.
+    Mutant("ppca_sample_noise_shared_across_dimensions", PPCA,
+           "noise = rng.standard_normal((int(n), w.shape[0]))",
+           "noise = rng.standard_normal((int(n), 1))",
+           breaks=("ppca_sample",), says=r"shared across the D dimensions"),
+    Mutant("ppca_noise_variance_divided_by_d", PPCA,
+           "self.noise_variance_ = float(eigenvalues[q:].mean())",
+           "self.noise_variance_ = float(eigenvalues[q:].sum() / len(eigenvalues))",
+           breaks=("ppca_fit", "ppca_maximum_likelihood"), says=r"D - q"),
+    # ||L^-T (x - mean)||^2: C^-1 = L^-T L^-1, so the solve is with L.
+    Mutant("ppca_score_solves_with_the_transpose", PPCA,
+           "whitened = np.linalg.solve(factor, (x - self.mean_).T)",
+           "whitened = np.linalg.solve(factor.T, (x - self.mean_).T)",
+           breaks=("ppca_score_samples",), says=r"L\^-T"),
+    # eigh's increasing order kept and no clipping: sqrt(lambda_j - sigma^2) of negatives is NaN.
+    Mutant("ppca_weights_nan_from_the_smallest_eigenvalues", PPCA,
+           "order = np.argsort(eigenvalues)[::-1]\n"
+           "        eigenvalues, eigenvectors = eigenvalues[order], eigenvectors[:, order]\n"
+           "        self.noise_variance_ = float(eigenvalues[q:].mean())\n"
+           "        scales = np.sqrt(np.maximum(eigenvalues[:q] - self.noise_variance_, 0.0))",
+           "order = np.argsort(eigenvalues)\n"
+           "        eigenvalues, eigenvectors = eigenvalues[order], eigenvectors[:, order]\n"
+           "        self.noise_variance_ = float(eigenvalues[q:].mean())\n"
+           "        scales = np.sqrt(eigenvalues[:q] - self.noise_variance_)",
+           breaks=("ppca_maximum_likelihood", "ppca_fit"), says=r"SMALLEST eigenvalues"),
     Mutant("ppca_sample_ignores_seed", PPCA,
            "        rng = np.random.default_rng(seed)\n        # BEGIN SOLUTION draw z",
            "        rng = np.random.default_rng()\n        # BEGIN SOLUTION draw z",
@@ -225,6 +250,18 @@ MUTANTS = [
            "return tf.stack([slope, slope * tf.cast(epsilon, tf.float64)], axis=1)",
            breaks=("reparameterization_gradient", "estimator_variances"),
            says=r"derivative with respect to sigma"),
+    # f'(z) from the gradient of mean f(z): every per-draw estimate divided by S.
+    Mutant("reparameterization_of_the_mean", ESTIMATORS,
+           "total = tf.reduce_sum(f(z))",
+           "total = tf.reduce_mean(f(z))",
+           breaks=("reparameterization_gradient", "estimator_variances"),
+           says=r"mean instead of a sum"),
+    # The VAE encoder's habit: sigma = exp(log_var / 2).
+    Mutant("reparameterization_sigma_from_a_log_variance", ESTIMATORS,
+           "sigma = math.exp(log_sigma)\n    return tf.stack",
+           "sigma = math.exp(0.5 * log_sigma)\n    return tf.stack",
+           breaks=("reparameterization_gradient", "estimator_variances"),
+           says=r"exp\(log_sigma / 2\)"),
     Mutant("score_of_mu_divided_by_sigma", ESTIMATORS,
            "scores = tf.stack([centred / variance, centred ** 2 / variance - 1.0], axis=1)",
            "scores = tf.stack([centred / math.exp(log_sigma), centred ** 2 / variance - 1.0], "
@@ -249,6 +286,15 @@ MUTANTS = [
            "z = tf.stop_gradient(mu + tf.exp(log_sigma) * epsilon)",
            "z = mu + tf.exp(log_sigma) * epsilon",
            breaks=("score_function_surrogate",), says=r"stop_gradient"),
+    Mutant("surrogate_sum_not_mean", ESTIMATORS,
+           "return tf.reduce_mean(f(z) * log_q)",
+           "return tf.reduce_sum(f(z) * log_q)",
+           breaks=("score_function_surrogate",), says=r"sum over the draws instead of the mean"),
+    # sigma taken out of the tape as a number: d/dlog_sigma keeps only the -log_sigma term.
+    Mutant("surrogate_sigma_held_constant", ESTIMATORS,
+           "tf.exp(-2.0 * log_sigma)",
+           "math.exp(-2.0 * float(log_sigma.numpy()))",
+           breaks=("score_function_surrogate",), says=r"function of log_sigma in log q"),
     Mutant("surrogate_log_q_without_log_sigma", ESTIMATORS,
            "log_q = -0.5 * LOG_2PI - log_sigma - 0.5",
            "log_q = -0.5 * LOG_2PI - 0.5",

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from autograder.api import check
-from autograder.verdicts import expect_close
+from autograder.verdicts import expect_close, expect_close_naming
 
 
 @check(points=1, uses="ppca", hint="PPCA.fit must hold for any N, D and q < D")
@@ -75,5 +75,8 @@ def _(student, reference):
                       ("baseline", "leave_one_out_baseline"),
                       ("with_baseline", "score_function_gradient with the leave-one-out "
                                         "baseline")):
-        expect_close(student[key], reference[key], f"{name} for another f, mu and log_sigma",
-                     rtol=1e-6, atol=1e-9)
+        expected = np.asarray(reference[key], np.float64)
+        mistakes = ((expected / len(expected), f"every estimate is divided by S = "
+                     f"{len(expected)}: a mean instead of a sum"),) if key != "baseline" else ()
+        expect_close_naming(student[key], expected, f"{name} for another f, mu and log_sigma",
+                            mistakes, rtol=1e-6, atol=1e-9)

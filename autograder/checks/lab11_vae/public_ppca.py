@@ -23,6 +23,10 @@ from autograder.verdicts import (
 PPCA = "ppca"
 # ppca_maximum_likelihood: q and the dequantisation of the digits (as in the notebook).
 DIGITS_Q = 10
+NON_FINITE_CAUSE = ("Usually W comes from the SMALLEST eigenvalues (np.linalg.eigh sorts them "
+                    "increasing: reverse them), so lambda_j - sigma^2 < 0 and its square root "
+                    "is NaN; sigma^2 is the mean of the D - q smallest, W = U_q "
+                    "sqrt(L_q - sigma^2 I) with the q largest")
 
 
 def _sklearn_ml(x, q):
@@ -62,7 +66,9 @@ def _attributes(model):
             "sigma^2 = mean of the D - q smallest; W = U_q * sqrt(lambda_q - sigma^2)")
 def ppca_fit(lab, rng):
     """`PPCA(2).fit(x)` on 40 correlated examples (D = 6, mean away from 0) against
-    scikit-learn's PCA: mean_, noise_variance_ and each column of weights_ (up to its sign)."""
+    scikit-learn's PCA: mean_, noise_variance_ and each column of weights_ (up to its sign).
+    scikit-learn divides by N - 1; the check rescales its values to the maximum-likelihood
+    1/N, so your sigma^2 and lambda_j are (N - 1)/N times those of `PCA` itself."""
     n, d = 40, 6
     mixing = np.linalg.qr(rng.normal(size=(d, d)))[0] * np.array([3.0, 2.0, 1.2, 0.8, 0.5, 0.3])
     x = rng.normal(size=(n, d)) @ mixing.T + rng.normal(size=d) * 2.0
@@ -94,6 +100,8 @@ def _(student, _reference):
             (eigenvalues[:q].mean(), "the mean of the KEPT eigenvalues: sigma^2 is the mean of "
                                      "the D - q discarded ones"),
             (eigenvalues[q:].sum(), "the SUM of the discarded eigenvalues: take their mean"),
+            (eigenvalues[q:].sum() / d, "the sum of the discarded eigenvalues divided by D: "
+                                        "their mean divides by their number, D - q"),
             (eigenvalues[:d - q].mean(), "eigenvalues in increasing order (np.linalg.eigh's): "
                                          "reverse them so the first q are the largest")),
         rtol=1e-7, atol=1e-10)
@@ -149,9 +157,18 @@ def ppca_maximum_likelihood(lab, rng):
     mean = np.asarray(model.mean_, np.float64)
     weights = np.asarray(model.weights_, np.float64)
     noise = float(model.noise_variance_)
+    # What stops the scoring is returned, and the verdict says it (a probe that raises
+    # reads as a crash of the student's code).
+    fitted = f"PPCA({DIGITS_Q}).fit(digits)"
     if weights.shape != (64, DIGITS_Q):
-        raise CheckFailed(f"PPCA({DIGITS_Q}).fit(digits).weights_ has shape {weights.shape}, "
-                          f"expected (64, {DIGITS_Q})")
+        return {"problem": f"{fitted}.weights_ has shape {weights.shape}, expected "
+                           f"(64, {DIGITS_Q})"}
+    for name, value in (("mean_", mean), ("weights_", weights), ("noise_variance_", noise)):
+        bad = int(np.sum(~np.isfinite(value)))
+        if bad:
+            return {"problem": f"{fitted}.{name} contains NaN or inf ({bad} of "
+                               f"{np.size(value)} entries), so its log-likelihood is not "
+                               f"finite. {NON_FINITE_CAUSE}"}
 
     def score(w, s2, x=train):
         return float(multivariate_normal(mean, w @ w.T + s2 * np.eye(64),
@@ -159,19 +176,28 @@ def ppca_maximum_likelihood(lab, rng):
 
     rotation = np.linalg.qr(rng.normal(size=(DIGITS_Q, DIGITS_Q)))[0]
     noisy = weights + 0.05 * np.std(weights) * rng.normal(size=weights.shape)
-    return {"train": score(weights, noise), "test": score(weights, noise, test),
-            "rotated": score(weights @ rotation, noise),
-            "perturbed": {"W scaled by 0.9": score(0.9 * weights, noise),
-                          "W scaled by 1.1": score(1.1 * weights, noise),
-                          "W plus small noise": score(noisy, noise),
-                          "sigma^2 times 0.8": score(weights, 0.8 * noise),
-                          "sigma^2 times 1.2": score(weights, 1.2 * noise)}}
+    try:
+        return {"train": score(weights, noise), "test": score(weights, noise, test),
+                "rotated": score(weights @ rotation, noise),
+                "perturbed": {"W scaled by 0.9": score(0.9 * weights, noise),
+                              "W scaled by 1.1": score(1.1 * weights, noise),
+                              "W plus small noise": score(noisy, noise),
+                              "sigma^2 times 0.8": score(weights, 0.8 * noise),
+                              "sigma^2 times 1.2": score(weights, 1.2 * noise)}}
+    except (ValueError, np.linalg.LinAlgError) as error:
+        return {"problem": f"the log-likelihood of {fitted} cannot be computed ({error}): "
+                           f"C = W W^T + sigma^2 I is not a valid covariance (sigma^2 = "
+                           f"{noise:.4g}). {NON_FINITE_CAUSE}"}
 
 
 @ppca_maximum_likelihood.verdict
 def _(student, reference):
     what = f"PPCA({DIGITS_Q}) on the dequantised training digits"
-    expect_finite(student["train"], f"the mean log-likelihood of {what}")
+    if "problem" in student:
+        raise CheckFailed(student["problem"])
+    if not np.isfinite(student["train"]):
+        raise CheckFailed(f"the mean log-likelihood of {what} is {student['train']}, not a "
+                          f"finite number. {NON_FINITE_CAUSE}")
     for name, value in student["perturbed"].items():
         if value > student["train"] + 1e-9:
             raise CheckFailed(f"{what}: the parameters with {name} have a higher training "
@@ -233,6 +259,7 @@ def _(student, _reference):
     maha = np.einsum("nd,de,ne->n", centred, np.linalg.inv(c), centred)
     log_det = np.linalg.slogdet(c)[1]
     uncentred = np.einsum("nd,de,ne->n", x, np.linalg.inv(c), x)
+    transposed = np.sum(np.linalg.solve(np.linalg.cholesky(c).T, centred.T) ** 2, axis=0)
     no_noise = w @ w.T
     mistakes = (
         (expected + 0.5 * d * np.log(2 * np.pi), "the D log(2 pi) term is missing"),
@@ -242,11 +269,16 @@ def _(student, _reference):
          "Mahalanobis term is (x - mean)^T C^-1 (x - mean)"),
         (-0.5 * (d * np.log(2 * np.pi) + log_det + np.einsum("nd,de,ne->n", centred, c, centred)),
          "the Mahalanobis term uses C instead of C^-1"),
+        (-0.5 * (d * np.log(2 * np.pi) + log_det + transposed), "the Mahalanobis term is "
+         "||L^-T (x - mean)||^2: with C = L L^T, C^-1 = L^-T L^-1, so (x - mean)^T C^-1 "
+         "(x - mean) = ||L^-1 (x - mean)||^2: solve with L (lower triangular), not L^T"),
         (multivariate_normal(mean, no_noise + s2 ** 2 * np.eye(d)).logpdf(x),
          "C = W W^T + sigma^4 I: noise_variance_ IS sigma^2"),
         (-(d * np.log(2 * np.pi) + log_det + maha), "-(...) instead of -0.5 (...)"),
     )
-    expect_close_naming(scores, expected, what, mistakes, rtol=1e-7, atol=1e-8)
+    expect_close_naming(scores, expected, what, mistakes, rtol=1e-7, atol=1e-8, advice=(
+        "check the quadratic form (x - mean)^T C^-1 (x - mean) (with C = L L^T, "
+        "||L^-1 (x - mean)||^2) and log|C| (2 sum log diag(L))"))
     expect_close(student["scores_other"], student["sklearn_scores"],
                  "PPCA.score_samples with the attributes of scikit-learn's PCA(3) fit "
                  "(against its score_samples)", rtol=1e-7, atol=1e-8)
@@ -316,13 +348,47 @@ def _(student, _reference):
     mean = np.array([1.0, -2.0, 0.5])
     w = np.array([[1.0], [0.5], [-0.5]])
     covariance = w @ w.T + 0.25 * np.eye(3)
-    expect_close(samples.mean(axis=0), mean, f"the sample mean of {what}", rtol=0, atol=0.05)
+    got_mean = samples.mean(axis=0)
+    if np.allclose(got_mean, 0.0, atol=0.05):
+        raise CheckFailed(f"the sample mean of {what} is 0: add mean_")
+    worst = int(np.argmax(np.abs(got_mean - mean)))
+    expect_true(abs(got_mean[worst] - mean[worst]) <= 0.05,
+                f"the sample mean of {what}: entry {worst} is {got_mean[worst]:.3f}, expected "
+                f"{mean[worst]:.3f} (the Monte-Carlo error is about 0.01)")
     got = np.cov(samples, rowvar=False)
     for wrong, message in ((w @ w.T, "the covariance is W W^T alone: add the noise "
                                      "sqrt(noise_variance_) * eps"),
                            (w @ w.T + 0.0625 * np.eye(3), "the noise variance is sigma^4: "
-                            "scale the noise by the SQUARE ROOT of noise_variance_")):
+                            "scale the noise by the SQUARE ROOT of noise_variance_"),
+                           (w @ w.T + 0.25 * np.ones((3, 3)), "the off-diagonal entries are "
+                            "W W^T + sigma^2, as if sigma^2 11^T: the noise is shared across "
+                            "the D dimensions (one value per example, broadcast); draw it "
+                            "(n, D), independent in every dimension, so its covariance is "
+                            "sigma^2 I")):
         if np.allclose(got, wrong, atol=0.06):
             raise CheckFailed(f"the sample covariance of {what}: {message}")
-    expect_close(got, covariance, f"the sample covariance of {what} (W W^T + sigma^2 I)",
-                 rtol=0, atol=0.08)
+    _judge_entrywise(got, covariance, f"the sample covariance of {what}", atol=0.08)
+
+
+def _judge_entrywise(got, expected, what, atol):
+    """A Monte-Carlo covariance against the model's, entry by entry: the worst entry, and
+    whether the wrong entries are on the diagonal (variances) or off it (covariances)."""
+    wrong = np.abs(got - expected) > atol
+    if not wrong.any():
+        return
+    i, j = np.unravel_index(int(np.argmax(np.abs(got - expected))), got.shape)
+    place = "on the diagonal" if i == j else "off the diagonal"
+    off = wrong & ~np.eye(len(got), dtype=bool)
+    if not off.any():
+        where = ("only variances (the diagonal) are wrong: the noise's scale, "
+                 "sqrt(noise_variance_) in every dimension?")
+    elif not np.diag(wrong).any():
+        where = ("only covariances (off the diagonal) are wrong: the noise must be independent "
+                 "across the D dimensions (sigma^2 I is diagonal), and z W^T carries all the "
+                 "correlation")
+    else:
+        where = "variances and covariances are both wrong"
+    raise CheckFailed(f"{what} differs from W W^T + sigma^2 I in {int(wrong.sum())} of "
+                      f"{got.size} entries (more than {atol} apart, well beyond the Monte-Carlo "
+                      f"error); worst entry ({i}, {j}), {place}: got {got[i, j]:.3f}, expected "
+                      f"{expected[i, j]:.3f}; {where}")

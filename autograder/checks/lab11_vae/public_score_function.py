@@ -13,13 +13,16 @@ import math
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.verdicts import expect_close, expect_close_naming, expect_shape, expect_true
+from autograder.verdicts import expect_close_naming, expect_shape, expect_true
 
 ESTIMATORS = "estimators"
 MU, LOG_SIGMA = 0.4, math.log(0.7)
 # Unbiasedness: E[(z - 0.5)^2] = (mu - 0.5)^2 + sigma^2 for z ~ N(mu, sigma^2).
 UNBIASED_MU, UNBIASED_SIGMA, UNBIASED_DRAWS = 1.0, 0.5, 20_000
 STANDARD_ERRORS = 4.5
+LOG_VARIANCE = ("(the VAE encoder's log-VARIANCE convention); here log_sigma is the log of "
+                "sigma itself: sigma = exp(log_sigma), and through it dz/dlog_sigma = "
+                "sigma * eps")
 
 
 def wiggly(z):
@@ -97,7 +100,24 @@ def _(student, _reference):
     _, slope = _wiggly_numpy(z)
     expected = np.stack([slope, slope * sigma * epsilon], axis=1)
     column = lambda second: np.stack([slope, second], axis=1)  # noqa: E731
+    draws = len(epsilon)
+    # sigma = exp(log_sigma / 2), the standard deviation of a log-variance: in dz/dlog_sigma
+    # only, or in z too.
+    root = math.sqrt(sigma)
+    _, root_slope = _wiggly_numpy(MU + root * epsilon)
+    advice = ""
+    if np.allclose(estimates[:, 0], expected[:, 0], rtol=1e-6, atol=1e-9):
+        advice = ("d/dmu is right, d/dlog_sigma is not: it is f'(z) * dz/dlog_sigma, the chain "
+                  "rule through sigma = exp(log_sigma), so dz/dlog_sigma = sigma * eps")
     expect_close_naming(estimates, expected, what, (
+        (expected / draws, f"every estimate is divided by S = {draws}: f'(z) taken as the "
+                           "gradient of the MEAN of f(z) (a mean instead of a sum); the "
+                           "gradient of the SUM of f(z) is f'(z) draw by draw, and the "
+                           "per-draw estimates are returned as they are"),
+        (column(slope * root * epsilon), f"d/dlog_sigma uses sigma = exp(log_sigma / 2) "
+                                         f"{LOG_VARIANCE}"),
+        (np.stack([root_slope, root_slope * root * epsilon], axis=1), "z and dz/dlog_sigma use "
+         f"sigma = exp(log_sigma / 2) {LOG_VARIANCE}"),
         (column(slope * epsilon), "d/dlog_sigma is f'(z) * eps, the derivative with respect "
                                   "to sigma: through sigma = exp(log_sigma) it is "
                                   "f'(z) * sigma * eps"),
@@ -106,7 +126,7 @@ def _(student, _reference):
         (expected[:, ::-1], "the columns are swapped: d/dmu first, then d/dlog_sigma"),
         (np.stack([_wiggly_numpy(z)[0]] * 2, axis=1), "those are values of f, not of f'(z): "
                                                      "differentiate f with a GradientTape"),
-    ), rtol=1e-6, atol=1e-9)
+    ), rtol=1e-6, atol=1e-9, advice=advice)
     judge_unbiased(student["unbiased"], "reparameterization_gradient for f(z) = (z - 0.5)^2, "
                    "mu = 1, sigma = 0.5")
 
@@ -235,7 +255,20 @@ def _(student, _reference):
     log_q = -0.5 * math.log(2 * math.pi) - LOG_SIGMA - 0.5 * epsilon ** 2
     through_z = np.array([np.mean(slope * log_q),
                           np.mean(slope * sigma * epsilon * log_q - values)])
-    expect_close_naming(np.asarray(student["gradient"], np.float64), reinforce, what, (
+    gradient = np.asarray(student["gradient"], np.float64)
+    advice = ""
+    if np.isclose(gradient[0], reinforce[0], rtol=1e-6, atol=1e-9):
+        advice = ("d/dmu is right, d/dlog_sigma is not: sigma must stay a function of "
+                  "log_sigma in log q (tf.exp(log_sigma), not a number), so the tape "
+                  "differentiates both -log_sigma and -(z - mu)^2 / (2 sigma^2)")
+    draws = len(epsilon)
+    expect_close_naming(gradient, reinforce, what, (
+        (reinforce * draws, f"S = {draws} times the mean estimate: the sum over the draws "
+                            "instead of the mean; the surrogate is mean(f(z) log q(z))"),
+        (np.array([reinforce[0], -np.mean(values)]), "d/dlog_sigma is -mean f(z), the "
+         "-log_sigma term's alone: sigma in log q is a constant (a Python float, or "
+         ".numpy()); sigma must stay a function of log_sigma in log q, tf.exp(log_sigma), so "
+         "the tape also differentiates -(z - mu)^2 / (2 sigma^2)"),
         (through_z, "the draws are not held constant, so the tape also differentiates "
                     "f(z) and z in log q(z) through z = mu + sigma * eps: use "
                     "z = tf.stop_gradient(mu + sigma * eps), so the gradient flows through "
@@ -243,7 +276,7 @@ def _(student, _reference):
         (reinforce + np.array([0.0, np.mean(values)]), "log q misses the -log_sigma term of "
                                                        "the normaliser"),
         (-reinforce, "the sign is flipped: the surrogate is +mean(f(z) log q(z))"),
-    ), rtol=1e-6, atol=1e-9)
+    ), rtol=1e-6, atol=1e-9, advice=advice)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,5 +326,11 @@ def _(student, reference):
                                   f"{student[lower][j]:.3g} for {lower}, not below "
                                   f"{student[higher][j]:.3g} for {higher}")
     for name in order:
-        expect_close(student[name], reference[name], f"the per-draw variances (d/dmu, "
-                     f"d/dlog_sigma) of {name} on the same 1000 draws", rtol=1e-6, atol=1e-9)
+        expected = np.asarray(reference[name], np.float64)
+        expect_close_naming(student[name], expected, f"the per-draw variances (d/dmu, "
+                            f"d/dlog_sigma) of {name} on the same 1000 draws", (
+            (expected / 1000 ** 2, "1/S^2 times the reference's: every per-draw estimate is "
+                                   "divided by S = 1000 (a mean instead of a sum)"),
+            (expected * 1000 ** 2, "S^2 times the reference's: every per-draw estimate is "
+                                   "multiplied by S = 1000 (a sum instead of a mean)"),
+        ), rtol=1e-6, atol=1e-9)

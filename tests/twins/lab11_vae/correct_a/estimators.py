@@ -40,16 +40,16 @@ def reparameterization_gradient(f, mu, log_sigma, epsilon):
 
     Returns (S, 2): the columns d/dmu, d/dlog_sigma.
     """
-    # BEGIN SOLUTION z = draws(...) watched by a GradientTape; f'(z) = tape.gradient(sum f(z), z);
-    #   the columns f'(z) and f'(z) * sigma * epsilon
-    z = draws(mu, log_sigma, epsilon)
+    # TODO: z = draws(...) watched by a GradientTape; f'(z) = tape.gradient(sum f(z), z); the
+    #       columns f'(z) and f'(z) * sigma * epsilon
+    sigma = math.exp(log_sigma)
+    eps = tf.convert_to_tensor(np.asarray(epsilon, dtype=np.float64))
+    z = draws(mu, log_sigma, eps)
     with tf.GradientTape() as tape:
         tape.watch(z)
         total = tf.reduce_sum(f(z))
     slope = tape.gradient(total, z)
-    sigma = math.exp(log_sigma)
-    return tf.stack([slope, slope * sigma * tf.cast(epsilon, tf.float64)], axis=1)
-    # END SOLUTION
+    return tf.stack([slope, slope * sigma * eps], axis=1)
 
 
 def score_function_gradient(f, mu, log_sigma, epsilon, baseline=0.0):
@@ -64,15 +64,15 @@ def score_function_gradient(f, mu, log_sigma, epsilon, baseline=0.0):
 
     Returns (S, 2): the columns d/dmu, d/dlog_sigma.
     """
-    # BEGIN SOLUTION z = draws(...); the two scores above (sigma^2 = exp(2 log_sigma)); multiply
-    #   each by f(z) - baseline
-    z = draws(mu, log_sigma, epsilon)
-    variance = math.exp(2.0 * log_sigma)
-    centred = z - mu
-    scores = tf.stack([centred / variance, centred ** 2 / variance - 1.0], axis=1)
-    weights = tf.cast(f(z), tf.float64) - tf.cast(baseline, tf.float64)
-    return weights[:, None] * scores
-    # END SOLUTION
+    # TODO: z = draws(...); the two scores above (sigma^2 = exp(2 log_sigma)); multiply each by f(z)
+    #       - baseline
+    eps = tf.convert_to_tensor(np.asarray(epsilon, dtype=np.float64))
+    z = draws(mu, log_sigma, eps)
+    sigma2 = math.exp(2.0 * log_sigma)
+    score_mu = (z - mu) / sigma2
+    score_log_sigma = tf.square(z - mu) / sigma2 - 1.0
+    advantage = f(z) - tf.cast(baseline, tf.float64)
+    return tf.stack([advantage * score_mu, advantage * score_log_sigma], axis=1)
 
 
 def leave_one_out_baseline(values):
@@ -82,10 +82,10 @@ def leave_one_out_baseline(values):
 
     values: (S,), S >= 2. Returns (S,).
     """
-    # BEGIN SOLUTION the total minus each value, divided by S - 1
-    values = np.asarray(values, dtype=np.float64)
-    return (values.sum() - values) / (len(values) - 1)
-    # END SOLUTION
+    # TODO: the total minus each value, divided by S - 1
+    values = tf.convert_to_tensor(values, dtype=tf.float64)
+    s = tf.cast(tf.shape(values)[0], tf.float64)
+    return (tf.reduce_sum(values) - values) / (s - 1.0)
 
 
 def score_function_surrogate(f, mu, log_sigma, epsilon):
@@ -98,10 +98,9 @@ def score_function_surrogate(f, mu, log_sigma, epsilon):
 
     mu, log_sigma: scalar tf.Variable (float64). Returns a scalar tensor.
     """
-    # BEGIN SOLUTION z = tf.stop_gradient(mu + exp(log_sigma) * epsilon); log q(z) from mu and
-    #   log_sigma as in score_function_gradient's docstring; the mean of f(z) * log q(z)
-    epsilon = tf.constant(np.asarray(epsilon, dtype=np.float64))
-    z = tf.stop_gradient(mu + tf.exp(log_sigma) * epsilon)
-    log_q = -0.5 * LOG_2PI - log_sigma - 0.5 * tf.square(z - mu) * tf.exp(-2.0 * log_sigma)
-    return tf.reduce_mean(f(z) * log_q)  # z is constant, so f(z) is too
-    # END SOLUTION
+    # TODO: z = tf.stop_gradient(mu + exp(log_sigma) * epsilon); log q(z) from mu and log_sigma as
+    #       in score_function_gradient's docstring; the mean of f(z) * log q(z)
+    eps = tf.convert_to_tensor(np.asarray(epsilon, dtype=np.float64))
+    z = tf.stop_gradient(mu + tf.exp(log_sigma) * eps)
+    log_q = -0.5 * LOG_2PI - log_sigma - tf.square(z - mu) / (2.0 * tf.exp(2.0 * log_sigma))
+    return tf.reduce_mean(f(z) * log_q)

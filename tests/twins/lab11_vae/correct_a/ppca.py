@@ -45,20 +45,17 @@ class PPCA:
         """
         x = np.asarray(x, dtype=np.float64)
         q = self.n_components
-        # BEGIN SOLUTION the mean; S dividing by N; its eigenvalues in DECREASING order
-        #   (np.linalg.eigh returns them increasing) with their eigenvectors; sigma^2 = mean of
-        #   the last D - q eigenvalues; W = top-q eigenvectors times sqrt(eigenvalue - sigma^2),
-        #   column by column
+        # TODO: the mean; S dividing by N; its eigenvalues in DECREASING order (np.linalg.eigh
+        #       returns them increasing) with their eigenvectors; sigma^2 = mean of the last D - q
+        #       eigenvalues; W = top-q eigenvectors times sqrt(eigenvalue - sigma^2), column by
+        #       column
         self.mean_ = x.mean(axis=0)
         centred = x - self.mean_
-        covariance = centred.T @ centred / len(x)
-        eigenvalues, eigenvectors = np.linalg.eigh(covariance)
-        order = np.argsort(eigenvalues)[::-1]
-        eigenvalues, eigenvectors = eigenvalues[order], eigenvectors[:, order]
+        s = centred.T @ centred / len(x)
+        eigenvalues, eigenvectors = np.linalg.eigh(s)
+        eigenvalues, eigenvectors = eigenvalues[::-1], eigenvectors[:, ::-1]
         self.noise_variance_ = float(eigenvalues[q:].mean())
-        scales = np.sqrt(np.maximum(eigenvalues[:q] - self.noise_variance_, 0.0))
-        self.weights_ = eigenvectors[:, :q] * scales
-        # END SOLUTION
+        self.weights_ = eigenvectors[:, :q] * np.sqrt(eigenvalues[:q] - self.noise_variance_)
         return self
 
     def covariance(self):
@@ -74,14 +71,15 @@ class PPCA:
         scipy.
         """
         x = np.asarray(x, dtype=np.float64)
-        # BEGIN SOLUTION with C = self.covariance() = L L^T (Cholesky): log|C| = 2 sum log diag(L);
-        #   the Mahalanobis term is the squared norm of L^-1 (x - mean); then
-        #   -0.5 * (D log(2 pi) + log|C| + Mahalanobis), one value per example
-        factor = np.linalg.cholesky(self.covariance())
-        whitened = np.linalg.solve(factor, (x - self.mean_).T)           # (D, N)
-        log_det = 2.0 * np.sum(np.log(np.diag(factor)))
-        return -0.5 * (x.shape[1] * LOG_2PI + log_det + np.sum(whitened ** 2, axis=0))
-        # END SOLUTION
+        # TODO: with C = self.covariance() = L L^T (Cholesky): log|C| = 2 sum log diag(L); the
+        #       Mahalanobis term is the squared norm of L^-1 (x - mean); then -0.5 * (D log(2 pi) +
+        #       log|C| + Mahalanobis), one value per example
+        c = self.covariance()
+        chol = np.linalg.cholesky(c)
+        log_det = 2.0 * np.sum(np.log(np.diag(chol)))
+        white = np.linalg.solve(chol, (x - self.mean_).T)  # (D, N)
+        mahalanobis = np.sum(white ** 2, axis=0)
+        return -0.5 * (x.shape[1] * LOG_2PI + log_det + mahalanobis)
 
     def transform(self, x):
         """The posterior mean of the latent, E[z | x] = M^-1 W^T (x - mean_), with
@@ -91,22 +89,20 @@ class PPCA:
         projection onto the principal subspace that PCA gives.)
         """
         x = np.asarray(x, dtype=np.float64)
-        # BEGIN SOLUTION M = W^T W + sigma^2 I; solve M z = W^T (x - mean) for every example (no
-        #   explicit inverse); rows are examples
+        # TODO: M = W^T W + sigma^2 I; solve M z = W^T (x - mean) for every example (no explicit
+        #       inverse); rows are examples
         w = np.asarray(self.weights_, dtype=np.float64)
         m = w.T @ w + self.noise_variance_ * np.eye(w.shape[1])
         return np.linalg.solve(m, w.T @ (x - self.mean_).T).T
-        # END SOLUTION
 
     def sample(self, n, seed=None):
         """n new examples from the model: z ~ N(0, I_q), x = mean + W z + sigma * noise, with
         noise ~ N(0, I_D). rng = np.random.default_rng(seed): the same integer seed gives the
         same samples. Returns (n, D)."""
         rng = np.random.default_rng(seed)
-        # BEGIN SOLUTION draw z (n, q) and the noise (n, D) from rng; sigma is the SQUARE ROOT of
-        #   noise_variance_
+        # TODO: draw z (n, q) and the noise (n, D) from rng; sigma is the SQUARE ROOT of
+        #       noise_variance_
         w = np.asarray(self.weights_, dtype=np.float64)
-        z = rng.standard_normal((int(n), w.shape[1]))
-        noise = rng.standard_normal((int(n), w.shape[0]))
+        z = rng.standard_normal((n, w.shape[1]))
+        noise = rng.standard_normal((n, w.shape[0]))
         return self.mean_ + z @ w.T + math.sqrt(self.noise_variance_) * noise
-        # END SOLUTION

@@ -40,16 +40,18 @@ def reparameterization_gradient(f, mu, log_sigma, epsilon):
 
     Returns (S, 2): the columns d/dmu, d/dlog_sigma.
     """
-    # BEGIN SOLUTION z = draws(...) watched by a GradientTape; f'(z) = tape.gradient(sum f(z), z);
-    #   the columns f'(z) and f'(z) * sigma * epsilon
-    z = draws(mu, log_sigma, epsilon)
+    # TODO: z = draws(...) watched by a GradientTape; f'(z) = tape.gradient(sum f(z), z); the
+    #       columns f'(z) and f'(z) * sigma * epsilon
+    # one copy of (mu, log_sigma) per draw: f is elementwise, so the gradient of sum f(z)
+    # with respect to copy s is draw s's pathwise estimate (the chain rule done by the tape)
+    eps = np.asarray(epsilon, dtype=np.float64)
+    mus = tf.Variable(np.full(eps.shape, float(mu)))
+    log_sigmas = tf.Variable(np.full(eps.shape, float(log_sigma)))
     with tf.GradientTape() as tape:
-        tape.watch(z)
+        z = mus + tf.exp(log_sigmas) * eps
         total = tf.reduce_sum(f(z))
-    slope = tape.gradient(total, z)
-    sigma = math.exp(log_sigma)
-    return tf.stack([slope, slope * sigma * tf.cast(epsilon, tf.float64)], axis=1)
-    # END SOLUTION
+    d_mu, d_log_sigma = tape.gradient(total, [mus, log_sigmas])
+    return np.stack([d_mu.numpy(), d_log_sigma.numpy()], axis=-1)
 
 
 def score_function_gradient(f, mu, log_sigma, epsilon, baseline=0.0):
@@ -64,15 +66,15 @@ def score_function_gradient(f, mu, log_sigma, epsilon, baseline=0.0):
 
     Returns (S, 2): the columns d/dmu, d/dlog_sigma.
     """
-    # BEGIN SOLUTION z = draws(...); the two scores above (sigma^2 = exp(2 log_sigma)); multiply
-    #   each by f(z) - baseline
-    z = draws(mu, log_sigma, epsilon)
-    variance = math.exp(2.0 * log_sigma)
-    centred = z - mu
-    scores = tf.stack([centred / variance, centred ** 2 / variance - 1.0], axis=1)
-    weights = tf.cast(f(z), tf.float64) - tf.cast(baseline, tf.float64)
-    return weights[:, None] * scores
-    # END SOLUTION
+    # TODO: z = draws(...); the two scores above (sigma^2 = exp(2 log_sigma)); multiply each by f(z)
+    #       - baseline
+    eps = np.asarray(epsilon, dtype=np.float64)
+    values = np.asarray(f(draws(mu, log_sigma, eps)), dtype=np.float64)
+    sigma = np.exp(float(log_sigma))
+    # z - mu = sigma * eps, so the scores are eps / sigma and eps^2 - 1
+    scores = np.stack([eps / sigma, eps ** 2 - 1.0], axis=-1)
+    centred = values - np.asarray(baseline, dtype=np.float64)
+    return centred[:, None] * scores
 
 
 def leave_one_out_baseline(values):
@@ -82,10 +84,12 @@ def leave_one_out_baseline(values):
 
     values: (S,), S >= 2. Returns (S,).
     """
-    # BEGIN SOLUTION the total minus each value, divided by S - 1
+    # TODO: the total minus each value, divided by S - 1
     values = np.asarray(values, dtype=np.float64)
-    return (values.sum() - values) / (len(values) - 1)
-    # END SOLUTION
+    out = np.empty_like(values)
+    for s in range(len(values)):
+        out[s] = np.mean(np.delete(values, s))
+    return out
 
 
 def score_function_surrogate(f, mu, log_sigma, epsilon):
@@ -98,10 +102,12 @@ def score_function_surrogate(f, mu, log_sigma, epsilon):
 
     mu, log_sigma: scalar tf.Variable (float64). Returns a scalar tensor.
     """
-    # BEGIN SOLUTION z = tf.stop_gradient(mu + exp(log_sigma) * epsilon); log q(z) from mu and
-    #   log_sigma as in score_function_gradient's docstring; the mean of f(z) * log q(z)
-    epsilon = tf.constant(np.asarray(epsilon, dtype=np.float64))
-    z = tf.stop_gradient(mu + tf.exp(log_sigma) * epsilon)
-    log_q = -0.5 * LOG_2PI - log_sigma - 0.5 * tf.square(z - mu) * tf.exp(-2.0 * log_sigma)
-    return tf.reduce_mean(f(z) * log_q)  # z is constant, so f(z) is too
-    # END SOLUTION
+    # TODO: z = tf.stop_gradient(mu + exp(log_sigma) * epsilon); log q(z) from mu and log_sigma as
+    #       in score_function_gradient's docstring; the mean of f(z) * log q(z)
+    eps = tf.constant(np.asarray(epsilon, dtype=np.float64))
+    sigma = tf.exp(log_sigma)
+    z = tf.stop_gradient(mu + sigma * eps)
+    standardised = (z - mu) / sigma
+    log_q = -0.5 * tf.square(standardised) - log_sigma - 0.5 * LOG_2PI
+    rewards = f(z)
+    return tf.reduce_sum(rewards * log_q) / tf.cast(tf.size(rewards), tf.float64)
