@@ -1,5 +1,6 @@
 from autograder.checks.lab11_vae.public_model_beta import beta_kls
 from autograder.checks.lab11_vae.public_model_extensions import iwae_gain, requested_digit_accuracy
+from autograder.checks.lab11_vae.public_score_function import variance_ratio
 from tests.handout_numbers import Claim
 
 CLAIMS = [
@@ -13,4 +14,10 @@ CLAIMS = [
           "S = 100 rises 0.27 nats above it", at_least=0.2),
     Claim("cvae_generates_requested_digits", requested_digit_accuracy,
           "90 % of the samples look like the digit asked for", at_least=0.8),
+    Claim("ppca_maximum_likelihood", "test",
+          "the test log-likelihood is 16.6 nats per image", at_least=16.5, at_most=16.7),
+    Claim("ppca_maximum_likelihood", lambda output: output["train"] - output["perturbed"]["sigma^2 times 0.8"],
+          "σ² × 0.8 about 0.7", at_least=0.6, at_most=0.8),
+    Claim("estimator_variances", variance_ratio,
+          "is 17.4 times reparameterisation's", at_least=17.3, at_most=17.5),
 ]

@@ -6,6 +6,8 @@ check that trains the student's whole VAE)."""
 from tests.mutants import Mutant
 
 VAE = "vae.py"
+PPCA = "ppca.py"
+ESTIMATORS = "estimators.py"
 READINESS = ("vae_trains_with_xla", "vae_trains_in_mixed_precision",
              "vae_train_step_traces_at_most_twice")
 
@@ -161,4 +163,140 @@ MUTANTS = [
            'return {**super().get_config(), "num_classes": self.num_classes}',
            "return super().get_config()",
            breaks=("cvae_sample_and_round_trip",)),
+    # --- ppca.py ---
+    # The unbiased covariance (np.cov's default): the fit is no longer the maximum.
+    Mutant("ppca_covariance_divided_by_n_minus_1", PPCA,
+           "covariance = centred.T @ centred / len(x)",
+           "covariance = centred.T @ centred / (len(x) - 1)",
+           breaks=("ppca_fit", "ppca_maximum_likelihood"), says=r"N - 1"),
+    # np.linalg.eigh sorts increasing: without the reversal the q SMALLEST directions are kept.
+    Mutant("ppca_eigenvalues_in_increasing_order", PPCA,
+           "        order = np.argsort(eigenvalues)[::-1]\n",
+           "        order = np.argsort(eigenvalues)\n",
+           breaks=("ppca_fit", "ppca_maximum_likelihood"), says=r"increasing order"),
+    Mutant("ppca_noise_variance_of_all_eigenvalues", PPCA,
+           "self.noise_variance_ = float(eigenvalues[q:].mean())",
+           "self.noise_variance_ = float(eigenvalues.mean())",
+           breaks=("ppca_fit", "ppca_maximum_likelihood"), says=r"DISCARDED"),
+    # W = U_q L_q^(1/2): the variance along the kept directions is counted twice.
+    Mutant("ppca_weights_without_subtracting_sigma2", PPCA,
+           "scales = np.sqrt(np.maximum(eigenvalues[:q] - self.noise_variance_, 0.0))",
+           "scales = np.sqrt(eigenvalues[:q])",
+           breaks=("ppca_fit", "ppca_maximum_likelihood"), says=r"subtract sigma\^2"),
+    Mutant("ppca_weights_without_the_square_root", PPCA,
+           "scales = np.sqrt(np.maximum(eigenvalues[:q] - self.noise_variance_, 0.0))",
+           "scales = np.maximum(eigenvalues[:q] - self.noise_variance_, 0.0)",
+           breaks=("ppca_fit", "ppca_maximum_likelihood"), says=r"SQUARE ROOT"),
+    Mutant("ppca_score_without_log_2pi", PPCA,
+           "return -0.5 * (x.shape[1] * LOG_2PI + log_det + np.sum(whitened ** 2, axis=0))",
+           "return -0.5 * (log_det + np.sum(whitened ** 2, axis=0))",
+           breaks=("ppca_score_samples",), says=r"log\(2 pi\)"),
+    # log|C| from a Cholesky factor: the factor 2 forgotten.
+    Mutant("ppca_score_half_log_determinant", PPCA,
+           "log_det = 2.0 * np.sum(np.log(np.diag(factor)))",
+           "log_det = np.sum(np.log(np.diag(factor)))",
+           breaks=("ppca_score_samples",), says=r"halved"),
+    # The covariance of the data without the noise: W W^T has rank q, no Cholesky factor.
+    Mutant("ppca_score_covariance_without_noise", PPCA,
+           "factor = np.linalg.cholesky(self.covariance())",
+           "factor = np.linalg.cholesky(self.weights_ @ self.weights_.T)",
+           breaks=("ppca_score_samples",)),
+    # The PCA projection instead of the posterior mean: M without sigma^2.
+    Mutant("ppca_transform_without_sigma2", PPCA,
+           "m = w.T @ w + self.noise_variance_ * np.eye(w.shape[1])",
+           "m = w.T @ w",
+           breaks=("ppca_posterior_mean",), says=r"without \+ sigma\^2"),
+    Mutant("ppca_transform_uncentred", PPCA,
+           "return np.linalg.solve(m, w.T @ (x - self.mean_).T).T",
+           "return np.linalg.solve(m, w.T @ x.T).T",
+           breaks=("ppca_posterior_mean",), says=r"not centred"),
+    Mutant("ppca_sample_noise_scaled_by_the_variance", PPCA,
+           "math.sqrt(self.noise_variance_) * noise",
+           "self.noise_variance_ * noise",
+           breaks=("ppca_sample",), says=r"SQUARE ROOT"),
+    # One noise value per example, broadcast over the D dimensions: sigma^2 11^T, not sigma^2 I.
+    Mutant("ppca_sample_noise_shared_across_dimensions", PPCA,
+           "noise = rng.standard_normal((int(n), w.shape[0]))",
+           "noise = rng.standard_normal((int(n), 1))",
+           breaks=("ppca_sample",), says=r"shared across the D dimensions"),
+    Mutant("ppca_noise_variance_divided_by_d", PPCA,
+           "self.noise_variance_ = float(eigenvalues[q:].mean())",
+           "self.noise_variance_ = float(eigenvalues[q:].sum() / len(eigenvalues))",
+           breaks=("ppca_fit", "ppca_maximum_likelihood"), says=r"D - q"),
+    # ||L^-T (x - mean)||^2: C^-1 = L^-T L^-1, so the solve is with L.
+    Mutant("ppca_score_solves_with_the_transpose", PPCA,
+           "whitened = np.linalg.solve(factor, (x - self.mean_).T)",
+           "whitened = np.linalg.solve(factor.T, (x - self.mean_).T)",
+           breaks=("ppca_score_samples",), says=r"L\^-T"),
+    # eigh's increasing order kept and no clipping: sqrt(lambda_j - sigma^2) of negatives is NaN.
+    Mutant("ppca_weights_nan_from_the_smallest_eigenvalues", PPCA,
+           "order = np.argsort(eigenvalues)[::-1]\n"
+           "        eigenvalues, eigenvectors = eigenvalues[order], eigenvectors[:, order]\n"
+           "        self.noise_variance_ = float(eigenvalues[q:].mean())\n"
+           "        scales = np.sqrt(np.maximum(eigenvalues[:q] - self.noise_variance_, 0.0))",
+           "order = np.argsort(eigenvalues)\n"
+           "        eigenvalues, eigenvectors = eigenvalues[order], eigenvectors[:, order]\n"
+           "        self.noise_variance_ = float(eigenvalues[q:].mean())\n"
+           "        scales = np.sqrt(eigenvalues[:q] - self.noise_variance_)",
+           breaks=("ppca_maximum_likelihood", "ppca_fit"), says=r"SMALLEST eigenvalues"),
+    Mutant("ppca_sample_ignores_seed", PPCA,
+           "        rng = np.random.default_rng(seed)\n        # BEGIN SOLUTION draw z",
+           "        rng = np.random.default_rng()\n        # BEGIN SOLUTION draw z",
+           breaks=("ppca_sample",), says=r"same seed"),
+    # --- estimators.py ---
+    # d/dsigma instead of d/dlog_sigma: the chain rule through sigma = exp(log_sigma) dropped.
+    Mutant("reparameterization_without_the_sigma_chain_rule", ESTIMATORS,
+           "return tf.stack([slope, slope * sigma * tf.cast(epsilon, tf.float64)], axis=1)",
+           "return tf.stack([slope, slope * tf.cast(epsilon, tf.float64)], axis=1)",
+           breaks=("reparameterization_gradient", "estimator_variances"),
+           says=r"derivative with respect to sigma"),
+    # f'(z) from the gradient of mean f(z): every per-draw estimate divided by S.
+    Mutant("reparameterization_of_the_mean", ESTIMATORS,
+           "total = tf.reduce_sum(f(z))",
+           "total = tf.reduce_mean(f(z))",
+           breaks=("reparameterization_gradient", "estimator_variances"),
+           says=r"mean instead of a sum"),
+    # The VAE encoder's habit: sigma = exp(log_var / 2).
+    Mutant("reparameterization_sigma_from_a_log_variance", ESTIMATORS,
+           "sigma = math.exp(log_sigma)\n    return tf.stack",
+           "sigma = math.exp(0.5 * log_sigma)\n    return tf.stack",
+           breaks=("reparameterization_gradient", "estimator_variances"),
+           says=r"exp\(log_sigma / 2\)"),
+    Mutant("score_of_mu_divided_by_sigma", ESTIMATORS,
+           "scores = tf.stack([centred / variance, centred ** 2 / variance - 1.0], axis=1)",
+           "scores = tf.stack([centred / math.exp(log_sigma), centred ** 2 / variance - 1.0], "
+           "axis=1)",
+           breaks=("score_function_gradient", "estimator_variances"), says=r"sigma\^2"),
+    # The normaliser's -log sigma forgotten: a biased d/dlog_sigma.
+    Mutant("score_of_log_sigma_without_minus_one", ESTIMATORS,
+           "scores = tf.stack([centred / variance, centred ** 2 / variance - 1.0], axis=1)",
+           "scores = tf.stack([centred / variance, centred ** 2 / variance], axis=1)",
+           breaks=("score_function_gradient", "estimator_variances"), says=r"misses the -1"),
+    Mutant("score_function_ignores_baseline", ESTIMATORS,
+           "weights = tf.cast(f(z), tf.float64) - tf.cast(baseline, tf.float64)",
+           "weights = tf.cast(f(z), tf.float64)",
+           breaks=("score_function_gradient", "estimator_variances"), says=r"baseline is ignored"),
+    # The batch mean, draw s included: a baseline that depends on its own draw.
+    Mutant("baseline_includes_its_own_draw", ESTIMATORS,
+           "return (values.sum() - values) / (len(values) - 1)",
+           "return np.full_like(values, values.mean())",
+           breaks=("leave_one_out_baseline", "estimator_variances"), says=r"itself included"),
+    # The draws not held constant: the tape adds the pathwise gradient to REINFORCE's.
+    Mutant("surrogate_without_stop_gradient", ESTIMATORS,
+           "z = tf.stop_gradient(mu + tf.exp(log_sigma) * epsilon)",
+           "z = mu + tf.exp(log_sigma) * epsilon",
+           breaks=("score_function_surrogate",), says=r"stop_gradient"),
+    Mutant("surrogate_sum_not_mean", ESTIMATORS,
+           "return tf.reduce_mean(f(z) * log_q)",
+           "return tf.reduce_sum(f(z) * log_q)",
+           breaks=("score_function_surrogate",), says=r"sum over the draws instead of the mean"),
+    # sigma taken out of the tape as a number: d/dlog_sigma keeps only the -log_sigma term.
+    Mutant("surrogate_sigma_held_constant", ESTIMATORS,
+           "tf.exp(-2.0 * log_sigma)",
+           "math.exp(-2.0 * float(log_sigma.numpy()))",
+           breaks=("score_function_surrogate",), says=r"function of log_sigma in log q"),
+    Mutant("surrogate_log_q_without_log_sigma", ESTIMATORS,
+           "log_q = -0.5 * LOG_2PI - log_sigma - 0.5",
+           "log_q = -0.5 * LOG_2PI - 0.5",
+           breaks=("score_function_surrogate",), says=r"-log_sigma"),
 ]

@@ -25,7 +25,7 @@ def _shape(rng):
     return tuple(int(v) for v in rng.integers(1, 9, size=2))
 
 
-@check(points=1, hint="z = mean + exp(0.5 * log_var) * epsilon, for any (N, K)")
+@check(points=1, uses="vae", hint="z = mean + exp(0.5 * log_var) * epsilon, for any (N, K)")
 def sample_gaussian_shapes(lab, rng):
     n, k = _shape(rng)
     mean, log_var, eps = (rng.normal(size=(n, k)).astype("float32") for _ in range(3))
@@ -37,7 +37,7 @@ def _(student, reference):
     expect_close(student["z"], reference["z"], "sample_gaussian on other shapes and log-variances")
 
 
-@check(points=1, hint="KL must hold for any batch size and latent size")
+@check(points=1, uses="vae", hint="KL must hold for any batch size and latent size")
 def kl_divergence_shapes(lab, rng):
     n, k = _shape(rng)
     mean, log_var = (rng.normal(size=(n, k)).astype("float32") for _ in range(2))
@@ -49,7 +49,7 @@ def _(student, reference):
     expect_close(student["kl"], reference["kl"], "kl_divergence on other shapes")
 
 
-@check(points=1, hint="the log-likelihoods sum over the LAST axis, whatever D is; "
+@check(points=1, uses="vae", hint="the log-likelihoods sum over the LAST axis, whatever D is; "
                       "negative_elbo averages over the batch")
 def log_likelihoods_and_elbo_shapes(lab, rng):
     n, d = (int(v) for v in rng.integers(2, 40, size=2))
@@ -70,8 +70,9 @@ def _(student, reference):
     judge_elbo_terms(student["elbo"], reference["elbo"], "negative_elbo with another beta")
 
 
-@check(points=2, timeout=40, hint="train_step must train any VAE size and beta as well as the "
-                                  "reference (within 1.25 nats)")
+@check(points=2, uses="vae", timeout=40,
+       hint="train_step must train any VAE size and beta as well as the reference (within "
+            "1.25 nats)")
 def train_step_trains_other_model(lab, rng):
     budget = {"latent_dim": 6, "hidden_units": (96,), "learning_rate": 3e-3,
               "batch_size": 64, "epochs": 10, "beta": 0.5}
@@ -81,8 +82,8 @@ def train_step_trains_other_model(lab, rng):
 train_step_trains_other_model.verdict(lambda s, r: judge_training(s, r))
 
 
-@check(points=1, hint="iwae_bound: logsumexp over axis 0 (the S samples) minus log S, for any "
-                      "S and N")
+@check(points=1, uses="vae",
+       hint="iwae_bound: logsumexp over axis 0 (the S samples) minus log S, for any S and N")
 def iwae_bound_other_shapes(lab, rng):
     samples, n = (int(v) for v in rng.integers(2, 12, size=2))
     log_weights = (10.0 * rng.normal(size=(samples, n)) - 300.0).astype("float32")
@@ -95,7 +96,7 @@ def _(student, reference):
                      f"iwae_bound on log-weights of shape {reference['log_weights'].shape}")
 
 
-@check(points=1, reference=False,
+@check(points=1, uses="vae", reference=False,
        hint="the ConditionalVAE must condition on num_classes classes, whatever that number")
 def cvae_loss_terms_other_sizes(lab, rng):
     n, latent_dim = int(rng.integers(3, 40)), int(rng.integers(2, 7))

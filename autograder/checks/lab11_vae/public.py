@@ -16,7 +16,7 @@ from autograder.verdicts import expect_close, expect_finite, expect_shape, expec
 # 1-3. The maths
 # ---------------------------------------------------------------------------------------------
 
-@check(points=1, task="`sample_gaussian`",
+@check(points=1, uses="vae", task="`sample_gaussian`",
        hint="z = mean + exp(0.5 * log_var) * epsilon: log_var is a log-VARIANCE")
 def sample_gaussian(lab, rng):
     """z for random means, log-variances and noise (16, 3)."""
@@ -29,7 +29,7 @@ def _(student, reference):
     expect_close(student["z"], reference["z"], "sample_gaussian(mean, log_var, epsilon)")
 
 
-@check(points=2, task="`kl_divergence`",
+@check(points=2, uses="vae", task="`kl_divergence`",
        hint="KL = 0.5 * sum(mean^2 + exp(log_var) - 1 - log_var) over the latent axis")
 def kl_divergence(lab, rng):
     """The per-example KL for random means and log-variances (16, 3)."""
@@ -42,7 +42,7 @@ def _(student, reference):
     expect_close(student["kl"], reference["kl"], "kl_divergence(mean, log_var)")
 
 
-@check(points=2, task="`bernoulli_log_likelihood`",
+@check(points=2, uses="vae", task="`bernoulli_log_likelihood`",
        hint="log p(x|logits) = sum over pixels of x * logits - softplus(logits); "
             "one value per example")
 def bernoulli_log_likelihood(lab, rng):
@@ -63,7 +63,7 @@ def _(student, reference):
     expect_close(log_px, reference["log_px"], "bernoulli_log_likelihood(x, logits)")
 
 
-@check(points=1, task="`bernoulli_log_likelihood`",
+@check(points=1, uses="vae", task="`bernoulli_log_likelihood`",
        hint="never log(sigmoid(logits)): use log(1 + e^l) = max(l, 0) + log1p(e^-|l|) "
             "(or tf.nn.softplus)")
 def bernoulli_log_likelihood_extreme_logits(lab, rng):
@@ -90,7 +90,7 @@ def _(student, reference):
                  "bernoulli_log_likelihood with logits of +-30 and +-100")
 
 
-@check(points=1, task="`gaussian_log_likelihood`",
+@check(points=1, uses="vae", task="`gaussian_log_likelihood`",
        hint="log N(x | m, e^v) = -0.5 * sum(log(2 pi) + v + (x - m)^2 / e^v) over D; "
             "log_var may be a scalar")
 def gaussian_log_likelihood(lab, rng):
@@ -114,7 +114,7 @@ def _(student, reference):
                  "gaussian_log_likelihood(x, mean, log_var=-1.5) (a scalar log-variance)")
 
 
-@check(points=1, task="`negative_elbo`",
+@check(points=1, uses="vae", task="`negative_elbo`",
        hint="reconstruction = mean(-log_px), kl = mean(kl), loss = reconstruction + beta * kl")
 def negative_elbo(lab, rng):
     """The three batch means (loss, reconstruction, kl) for β = 1 and β = 0.25."""
@@ -135,7 +135,7 @@ def _(student, reference):
 # 4. The networks
 # ---------------------------------------------------------------------------------------------
 
-@check(points=2, task="`Encoder` and `Decoder` (`build`, `call`)",
+@check(points=2, uses="vae", task="`Encoder` and `Decoder` (`build`, `call`)",
        hint="build() builds every Dense sublayer on the output shape of the one before; "
             "Encoder.call returns (mean_head(h), log_var_head(h)), Decoder.call returns "
             "output_head(h), with h the last hidden layer's output")

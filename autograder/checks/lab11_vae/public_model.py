@@ -42,7 +42,7 @@ def reproducible(first, second, what):
                 f"(got {np.round(a.ravel(), 4).tolist()} then {np.round(b.ravel(), 4).tolist()})")
 
 
-@check(points=2, reference=False, task="`VAE.loss_terms`",
+@check(points=2, uses="vae", reference=False, task="`VAE.loss_terms`",
        hint="loss_terms: mean, log_var = self.encode(x); z = sample_gaussian(mean, log_var, "
             "epsilon); log_px from self.decode(z); negative_elbo(log_px, kl, self.beta)")
 def vae_loss_terms(lab, rng):
@@ -77,7 +77,7 @@ def _(student, _reference):
 STEP = {"learning_rate": 0.05, "batch_size": 32, "batches": 3}
 
 
-@check(points=2, task="`VAE.train_step`, `VAE.update_trackers`",
+@check(points=2, uses="vae", task="`VAE.train_step`, `VAE.update_trackers`",
        hint="train_step: loss, reconstruction, kl = self.loss_terms(*inputs) inside a "
             "GradientTape; tape.gradient of self.optimizer.scale_loss(loss); optimizer.apply; "
             "update_trackers: update the trackers, return their results (means so far)")
@@ -166,7 +166,7 @@ def _(student, reference):
                       against="the mean of its 3 batch values is")
 
 
-@check(points=4, timeout=40, task="`VAE.train_step` (training)",
+@check(points=4, uses="vae", timeout=40, task="`VAE.train_step` (training)",
        hint=f"train_step: loss_terms inside a GradientTape, optimizer.scale_loss, tape.gradient "
             f"w.r.t. self.trainable_variables, optimizer.apply, then the trackers; must come "
             f"within {TRAIN_MARGIN_NATS} nats of the reference")
@@ -181,7 +181,7 @@ def train_step_trains(lab, rng):
 train_step_trains.verdict(lambda s, r: judge_training(s, r, TRAIN_MARGIN_NATS))
 
 
-@check(points=1, reference=False, task="`VAE.test_step`",
+@check(points=1, uses="vae", reference=False, task="`VAE.test_step`",
        hint="test_step: the same loss_terms as train_step, with fresh noise (not z = mean), no "
             "gradient step; return update_trackers(...)")
 def test_step_evaluates(lab, rng):
@@ -235,7 +235,7 @@ def _(student, _reference):
                 "with the model's own encoder and decoder)")
 
 
-@check(points=1, reference=False, task="`VAE.call`, `VAE.sample`",
+@check(points=1, uses="vae", reference=False, task="`VAE.call`, `VAE.sample`",
        hint="call decodes the posterior mean and returns the decoder OUTPUTS (logits); sample "
             "draws z ~ N(0, I) with keras.random.normal(..., seed=seed) and returns "
             "output_mean(decoder(z))")
@@ -279,7 +279,7 @@ def _(student, _reference):
                  "model.reconstruct(x)", against="sigmoid(decoder(encoder(x)[0]))")
 
 
-@check(points=2, reference=False, task="`VAE.get_config`",
+@check(points=2, uses="vae", reference=False, task="`VAE.get_config`",
        hint="get_config returns every constructor argument (input_dim, latent_dim, hidden_units, "
             "likelihood, beta, observation_log_var), so that keras.saving.load_model rebuilds "
             "the same VAE and restores its weights")

@@ -32,7 +32,7 @@ BETA_TRAIN = {"latent_dim": 8, "hidden_units": (64,), "learning_rate": 3e-3, "ba
 BETA_KL_MARGIN = 1.5
 
 
-@check(points=1, reference=False, task="β in `VAE.loss_terms`",
+@check(points=1, uses="vae", reference=False, task="β in `VAE.loss_terms`",
        hint="beta multiplies the KL inside the loss and nothing else: loss = reconstruction + "
             "beta * kl, and loss_terms reports the unweighted reconstruction and kl")
 def beta_weights_the_kl(lab, rng):
@@ -82,7 +82,7 @@ def _(student, _reference):
                       against=f"reconstruction + {beta} * kl is")
 
 
-@check(points=2, timeout=40, task="β in `VAE.train_step`",
+@check(points=2, uses="vae", timeout=40, task="β in `VAE.train_step`",
        hint="the gradient step must minimise the loss that loss_terms weights with self.beta: "
             "a larger beta trades reconstruction for a smaller KL")
 def beta_vae_trades_kl_for_reconstruction(lab, rng):

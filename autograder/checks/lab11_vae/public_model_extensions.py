@@ -37,7 +37,7 @@ from autograder.verdicts import (
 # The importance-weighted bound
 # ---------------------------------------------------------------------------------------------
 
-@check(points=2, task="`iwae_bound`",
+@check(points=2, uses="vae", task="`iwae_bound`",
        hint="log (1/S) sum_s exp(w_s) = tf.reduce_logsumexp(w, axis=0) - log S; "
             "never exp the log-weights directly (exp(-1000) is 0, exp(500) is inf)")
 def iwae_bound(lab, rng):
@@ -65,7 +65,7 @@ def _(student, reference):
                  "iwae_bound of a single sample (S=1: the log-weight itself)")
 
 
-@check(points=2, task="`VAE.log_likelihood_estimate`",
+@check(points=2, uses="vae", task="`VAE.log_likelihood_estimate`",
        hint="broadcast mean and log_var to epsilon's (S, N, K); z = sample_gaussian; "
             "log w = log p(x|z) + log N(z|0, I) - log N(z|mean, exp(log_var)), each "
             "(S, N); then iwae_bound")
@@ -97,7 +97,7 @@ IWAE_TRAIN_STEPS = 300
 IWAE_MARGIN_NATS = 0.5
 
 
-@check(points=2, timeout=40, task="`VAE.log_likelihood_estimate` (trained model)",
+@check(points=2, uses="vae", timeout=40, task="`VAE.log_likelihood_estimate` (trained model)",
        hint="on a trained model the bound must rise with S and stay at or above the ELBO: "
             "logsumexp over the samples minus log S, with log q(z|x) subtracted")
 def iwae_tightens_with_more_samples(lab, rng):
@@ -153,7 +153,7 @@ CVAE_TRAIN = {"latent_dim": 2, "hidden_units": (64,), "learning_rate": 3e-3, "ba
 CVAE_ACCURACY_MARGIN = 0.25
 
 
-@check(points=1, task="`concat_one_hot`",
+@check(points=1, uses="vae", task="`concat_one_hot`",
        hint="tf.one_hot(labels, num_classes) in the dtype of inputs, appended after the inputs "
             "with tf.concat(..., axis=-1)")
 def concat_one_hot(lab, rng):
@@ -169,7 +169,7 @@ def _(student, reference):
                  "concat_one_hot(inputs (7, 5), labels (7,), num_classes=4)")
 
 
-@check(points=2, reference=False,
+@check(points=2, uses="vae", reference=False,
        task="`ConditionalVAE.encode`, `decode`, `loss_terms`, `call`",
        hint="encode/decode run the encoder on concat_one_hot(x, labels, self.num_classes) and "
             "the decoder on concat_one_hot(z, labels, self.num_classes); loss_terms and call "
@@ -202,7 +202,7 @@ def _(student, _reference):
                  "labels), with the checks' concat_one_hot")
 
 
-@check(points=1, reference=False, task="`ConditionalVAE.sample`, `get_config`",
+@check(points=1, uses="vae", reference=False, task="`ConditionalVAE.sample`, `get_config`",
        hint="sample(labels, seed): one z ~ N(0, I) per label, decoded WITH that label; "
             "get_config adds num_classes to the VAE's config; nothing may assume 10 classes")
 def cvae_sample_and_round_trip(lab, rng):
@@ -266,7 +266,7 @@ def nearest_class_mean(images, class_means):
     return distances.argmin(axis=1)
 
 
-@check(points=3, timeout=40, task="the whole `ConditionalVAE`",
+@check(points=3, uses="vae", timeout=40, task="the whole `ConditionalVAE`",
        hint="a conditional VAE trained with fit(x, labels) must generate the digit it is asked "
             "for: the decoder sees [z, one_hot(label)], and sample decodes each requested label")
 def cvae_generates_requested_digits(lab, rng):
