@@ -8,7 +8,9 @@ probes.py: what the checks share: Keras's box IoU standing in for pairwise_iou, 
 loop-by-loop numpy YOLO loss, the brute-force mAP that sweeps every score threshold, weight
 assignment and the two training probes (the detector scored by that mAP after
 tf.image.non_max_suppression; the ASPP U-Net against the best global threshold).
-public.py: detection.py. public_segmentation.py: segmentation.py.
+public.py: detection.py's IoU, anchors, targets and loss terms; public_decoding.py: its
+decoding, NMS, AP and mAP, and the detector's training; public_segmentation.py:
+segmentation.py.
 hidden.py: the same functions on fresh random inputs and other sizes.
 gpu.py: the detector on 64x64 images with an 8x8 grid.
 """
