@@ -73,8 +73,8 @@ def draw(axis, image, boxes, classes, scores=None, grid=None):
 # %%
 SIZE, S, B, C = 32, 4, 2, 3
 ANCHORS = np.array([[0.25, 0.25], [0.45, 0.45]])  # (height, width) of the two slots
-train = make_multi_shapes(256 if QUICK else 6000, size=SIZE, seed=1)
-test = make_multi_shapes(64 if QUICK else 1000, size=SIZE, seed=2)
+train = make_multi_shapes(96 if QUICK else 6000, size=SIZE, seed=1)
+test = make_multi_shapes(32 if QUICK else 1000, size=SIZE, seed=2)
 print({key: value.shape for key, value in train.items()})
 figure, axes = plt.subplots(2, 4, figsize=(8, 4))
 for i, axis in enumerate(axes.ravel()):
@@ -217,8 +217,8 @@ def mean_iou(predicted, true):
 
 
 SEG = 16
-seg_train = make_shapes(256 if QUICK else 4096, size=SEG, seed=3, texture=0.7)
-seg_test = make_shapes(64 if QUICK else 1024, size=SEG, seed=4, texture=0.7)
+seg_train = make_shapes(96 if QUICK else 4096, size=SEG, seed=3, texture=0.7)
+seg_test = make_shapes(32 if QUICK else 1024, size=SEG, seed=4, texture=0.7)
 thresholds = np.linspace(0.05, 0.95, 19)
 best = max(thresholds, key=lambda t: mean_iou(seg_train["images"] > t, seg_train["masks"]))
 baseline = mean_iou(seg_test["images"] > best, seg_test["masks"])

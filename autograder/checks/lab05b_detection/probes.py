@@ -233,23 +233,18 @@ def tensorflow_nms(boxes, scores, classes, iou_threshold):
 
 def detections_table(boxes, scores, classes, true_boxes, true_classes):
     """Per-image detections and truths -> the (detections, truths, ious) of brute_force_map,
-    with Keras's IoU."""
-    rows, truth_rows, offsets = [], [], []
-    for image, (cs, ss) in enumerate(zip(classes, scores)):
-        rows.extend((image, float(c), float(s)) for c, s in zip(cs, ss))
-    for image, cs in enumerate(true_classes):
-        offsets.append(len(truth_rows))
-        truth_rows.extend((image, float(c)) for c in cs)
-    ious = np.full((len(rows), len(truth_rows)), -1.0)
-    start = 0
-    for image, b in enumerate(boxes):
-        count = len(b)
-        first = offsets[image]
-        if count and len(true_boxes[image]):
-            ious[start:start + count, first:first + len(true_boxes[image])] = \
-                library_iou(b, true_boxes[image])
-        start += count
-    return np.array(rows).reshape(-1, 3), np.array(truth_rows).reshape(-1, 2), ious
+    with Keras's IoU (one call for every pair; pairs of different images get -1)."""
+    rows = [(image, float(c), float(s)) for image, (cs, ss) in enumerate(zip(classes, scores))
+            for c, s in zip(np.ravel(cs), np.ravel(ss))]
+    truth_rows = [(image, float(c)) for image, cs in enumerate(true_classes)
+                  for c in np.ravel(cs)]
+    detections = np.array(rows, dtype=np.float64).reshape(-1, 3)
+    truths = np.array(truth_rows, dtype=np.float64).reshape(-1, 2)
+    all_boxes = np.concatenate([np.reshape(b, (-1, 4)) for b in boxes] + [np.zeros((0, 4))])
+    all_truths = np.concatenate([np.reshape(b, (-1, 4)) for b in true_boxes] + [np.zeros((0, 4))])
+    ious = library_iou(all_boxes, all_truths)
+    ious[detections[:, 0][:, None] != truths[:, 0][None, :]] = -1.0
+    return detections, truths, ious
 
 
 def glorot_weights(model, rng):
@@ -291,7 +286,7 @@ def train_detector(lab, rng, budget, anchors=ANCHORS, num_classes=CLASSES):
     optimizer = keras.optimizers.Adam(budget["learning_rate"])
     optimizer.build(model.trainable_variables)
 
-    @tf.function
+    @tf.function(autograph=False)  # plain Python in the step: no conversion to pay for
     def step(x, y):
         with tf.GradientTape() as tape:
             loss = detection.yolo_loss(y, model(x, training=True), slots)
