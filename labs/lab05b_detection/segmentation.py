@@ -102,28 +102,23 @@ def conv_block(x, filters):
     return layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
 
 
-def build_aspp_unet(size=16, channels=1, base_filters=8, rates=(1, 2, 4), depth=1):
-    """A U-Net whose bottleneck is your ASPP: per-pixel logits of "this pixel is a shape".
+def build_aspp_unet(size=16, channels=1, base_filters=8, rates=(1, 2, 4)):
+    """A one-level U-Net whose bottleneck is your ASPP: per-pixel logits of "this pixel is a
+    shape".
 
-    Encoder, for level = 0 .. depth-1: conv_block(base_filters * 2**level), keep it as the
-    level's skip, MaxPooling2D(2). Bottleneck: ASPP(base_filters * 2**depth, rates). Decoder,
-    from the deepest level up: Conv2DTranspose (stride 2), Concatenate with the skip,
-    conv_block. Last, a 1x1 Conv2D to one logit per pixel.
+    conv_block(base_filters) at full resolution (kept as the skip), 2x2 max pooling, then
+    ASPP(2 * base_filters, rates) at half resolution, a stride-2 Conv2DTranspose back up,
+    the skip concatenated, conv_block(base_filters), and a 1x1 Conv2D to one logit per pixel.
     Returns a keras.Model: (N, size, size, channels) -> (N, size, size, 1) logits.
     """
     inputs = keras.Input((size, size, channels))
-    x, skips = inputs, []
-    for level in range(depth):
-        x = conv_block(x, base_filters * 2**level)
-        skips.append(x)
-        x = layers.MaxPooling2D(2)(x)
-    x = ASPP(base_filters * 2**depth, rates=rates, name="aspp")(x)
-    for level in reversed(range(depth)):
-        x = layers.Conv2DTranspose(base_filters * 2**level, 2, strides=2, padding="same")(x)
-        x = layers.Concatenate()([x, skips[level]])
-        x = conv_block(x, base_filters * 2**level)
-    outputs = layers.Conv2D(1, 1)(x)
-    return keras.Model(inputs, outputs, name="aspp_unet")
+    fine = conv_block(inputs, base_filters)
+    coarse = layers.MaxPool2D(pool_size=2)(fine)
+    context = ASPP(2 * base_filters, rates=rates, name="aspp")(coarse)
+    upsampled = layers.Conv2DTranspose(base_filters, 2, strides=2)(context)
+    joined = layers.Concatenate()([upsampled, fine])
+    logits = layers.Conv2D(1, 1)(conv_block(joined, base_filters))
+    return keras.Model(inputs, logits, name="aspp_unet")
 
 
 def compile_segmenter(model, learning_rate=3e-3):
