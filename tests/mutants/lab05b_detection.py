@@ -11,11 +11,6 @@ MUTANTS = [
            "    union = area_a[:, None] + area_b[None, :] - intersection\n",
            "    union = area_a[:, None] + area_b[None, :]\n",
            breaks=("pairwise_iou",)),
-    # The overlap of two centred boxes is the smaller height times the smaller width.
-    Mutant("anchor_overlap_of_the_larger_sides", DET,
-           "overlap = np.prod(np.minimum(sizes[:, None, :], anchors[None, :, :]), axis=-1)",
-           "overlap = np.prod(np.maximum(sizes[:, None, :], anchors[None, :, :]), axis=-1)",
-           breaks=("best_anchor",)),
     # Ties must go to the lower slot; the last maximum takes the higher one.
     Mutant("anchor_ties_go_to_the_last_slot", DET,
            "    return np.argmax(iou, axis=1)\n",
@@ -84,11 +79,6 @@ MUTANTS = [
            "            best = int(np.argmax(overlaps))\n",
            "            best = int(np.argmax(np.where(taken[image], -1.0, overlaps)))\n",
            breaks=("mean_average_precision",), says="falls back"),
-    # Recall counts the ground-truth boxes found, not the detections made.
-    Mutant("recall_over_the_detections", DET,
-           "        recall = true_positives / total\n",
-           "        recall = true_positives / max(len(found), 1)\n",
-           breaks=("mean_average_precision",)),
     Mutant("detector_head_through_a_sigmoid", DET,
            'outputs = layers.Conv2D(5 * num_anchors + num_classes, 1, name="grid")(x)',
            'outputs = layers.Conv2D(5 * num_anchors + num_classes, 1, activation="sigmoid",\n'
@@ -107,12 +97,5 @@ MUTANTS = [
     Mutant("aspp_image_pooling_by_max", SEG,
            "        pooled = self.pool_conv(ops.mean(x, axis=(1, 2), keepdims=True))\n",
            "        pooled = self.pool_conv(ops.max(x, axis=(1, 2), keepdims=True))\n",
-           breaks=("aspp_outputs",)),
-    # Without the image-pooling branch the projection gets fewer channels than it was built
-    # for.
-    Mutant("aspp_without_image_pooling", SEG,
-           "        outputs.append(ops.broadcast_to(pooled, (shape[0], shape[1], shape[2], "
-           "self.filters)))\n",
-           "",
            breaks=("aspp_outputs",)),
 ]
