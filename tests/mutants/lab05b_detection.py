@@ -33,6 +33,12 @@ MUTANTS = [
            "        target[row, col, 5 * B:] = 0.0\n",
            "",
            breaks=("encode_targets",), says="one-hot"),
+    # best_anchor takes (height, width), as the anchors are: a tall box must not take the
+    # wide anchor's slot.
+    Mutant("encode_sizes_passed_as_width_height", DET,
+           "    slots = best_anchor(np.stack([heights, widths], axis=1), anchors)\n",
+           "    slots = best_anchor(np.stack([widths, heights], axis=1), anchors)\n",
+           breaks=("encode_targets",), says=r"\(width, height\)"),
     Mutant("loss_without_square_roots", DET,
            "    size_error = ops.sum(ops.square(ops.sqrt(predicted[..., 3:5])\n"
            "                                    - ops.sqrt(true_slots[..., 3:5])), axis=-1)\n",
@@ -49,6 +55,14 @@ MUTANTS = [
            "ops.log_softmax(class_scores, axis=-1)",
            "ops.log(ops.sigmoid(class_scores))",
            breaks=("yolo_loss_classes",)),
+    # The cross-entropy sums over the classes: a mean divides the class term by C.
+    Mutant("class_loss_mean_over_classes", DET,
+           "    cross_entropy = -ops.sum(true_classes * ops.log_softmax(class_scores, axis=-1), "
+           "axis=-1)\n",
+           "    cross_entropy = -ops.mean(true_classes * ops.log_softmax(class_scores, axis=-1), "
+           "axis=-1)\n",
+           breaks=("yolo_loss_classes", "yolo_loss_weighting"),
+           says="a scale: a mean over the C = 4 classes"),
     Mutant("lambdas_swapped", DET,
            "    return (lambda_coord * terms[\"coordinates\"] + terms[\"object\"]\n"
            "            + lambda_noobj * terms[\"no_object\"] + terms[\"classes\"])\n",
@@ -79,6 +93,11 @@ MUTANTS = [
            "            best = int(np.argmax(overlaps))\n",
            "            best = int(np.argmax(np.where(taken[image], -1.0, overlaps)))\n",
            breaks=("mean_average_precision",), says="falls back"),
+    # VOC matches at IoU >= 0.5: a detection exactly at the threshold is a true positive.
+    Mutant("map_match_needs_more_than_the_threshold", DET,
+           "            if overlaps[best] >= iou_threshold and not taken[image][best]:\n",
+           "            if overlaps[best] > iou_threshold and not taken[image][best]:\n",
+           breaks=("mean_average_precision",), says=">= iou_threshold"),
     Mutant("detector_head_through_a_sigmoid", DET,
            'outputs = layers.Conv2D(5 * num_anchors + num_classes, 1, name="grid")(x)',
            'outputs = layers.Conv2D(5 * num_anchors + num_classes, 1, activation="sigmoid",\n'
@@ -89,6 +108,11 @@ MUTANTS = [
            "            window = padded[:, a * rate:a * rate + height, b * rate:b * rate + width, :]\n",
            "            window = padded[:, a:a + height, b:b + width, :]\n",
            breaks=("atrous_conv2d_matches_keras",)),
+    # `rate` zeros a side fit a 3x3 kernel only: a 5x3 kernel needs (K - 1) * rate // 2.
+    Mutant("atrous_padding_rate_only", SEG,
+           "    top, left = (kh - 1) * rate // 2, (kw - 1) * rate // 2\n",
+           "    top, left = rate, rate\n",
+           breaks=("atrous_conv2d_matches_keras",), says=r"\(K - 1\) \* rate // 2"),
     Mutant("receptive_field_k_times_rate", SEG,
            "    return 1 + sum((int(k) - 1) * int(r) for k, r in zip(kernel_sizes, rates))\n",
            "    return sum(int(k) * int(r) for k, r in zip(kernel_sizes, rates))\n",
@@ -98,4 +122,9 @@ MUTANTS = [
            "        pooled = self.pool_conv(ops.mean(x, axis=(1, 2), keepdims=True))\n",
            "        pooled = self.pool_conv(ops.max(x, axis=(1, 2), keepdims=True))\n",
            breaks=("aspp_outputs",)),
+    # The handout's order: the rate branches, then the pooling branch.
+    Mutant("aspp_pooling_branch_first", SEG,
+           "        outputs.append(ops.broadcast_to(",
+           "        outputs.insert(0, ops.broadcast_to(",
+           breaks=("aspp_outputs",), says="pooling branch comes first"),
 ]

@@ -39,12 +39,17 @@ def _(student, reference):
                 f"expected {student['expected_slots'].tolist()}")
 
 
-@check(points=1, uses=DET, hint="encode_targets on an 8x8 grid with 3 anchors")
+# A square, a tall and a wide anchor (height, width), about the size of the drawn shapes.
+ENCODE_ANCHORS_3 = np.array([[0.2, 0.2], [0.45, 0.25], [0.25, 0.45]])
+
+
+@check(points=1, uses=DET, hint="encode_targets on an 8x8 grid with a square, a tall and a wide "
+                                "anchor; best_anchor takes sizes as (height, width)")
 def encode_targets_fresh(lab, rng):
     from dlkit.data import make_multi_shapes
     drawn = make_multi_shapes(6, size=64, seed=int(rng.integers(1 << 20)))
     with standing_in(lab.detection, best_anchor=grid_point_best_anchor):
-        targets = [lab.detection.encode_targets(b, c, 8, ANCHORS_3, 3)
+        targets = [lab.detection.encode_targets(b, c, 8, ENCODE_ANCHORS_3, 3)
                    for b, c in zip(drawn["boxes"], drawn["labels"])]
     return {"targets": np.stack([np.asarray(t, "float32") for t in targets])}
 
@@ -52,7 +57,8 @@ def encode_targets_fresh(lab, rng):
 @encode_targets_fresh.verdict
 def _(student, reference):
     expect_close(student["targets"], reference["targets"], "encode_targets on 6 fresh 64x64 "
-                 "images, an 8x8 grid, 3 anchors", atol=1e-5)
+                 "images, an 8x8 grid, anchors (h, w) (0.2, 0.2), (0.45, 0.25), (0.25, 0.45)",
+                 atol=1e-5)
 
 
 @check(points=1, uses=DET, hint="the YOLO loss terms and weights on other grid sizes")

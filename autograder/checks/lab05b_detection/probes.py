@@ -98,7 +98,8 @@ def grid_point_best_anchor(box_sizes, anchors):
 def loop_yolo_terms(targets, outputs, num_anchors, slip=""):
     """The four YOLO terms, visiting every image, cell and slot. `slip` computes a known
     mistake instead: "no_sqrt", "raw_outputs" (no sigmoid), "coordinates_everywhere",
-    "object_everywhere", "no_object_everywhere", "classes_everywhere", "no_batch_mean"."""
+    "object_everywhere", "no_object_everywhere", "no_object_empty_cells" (YOLO v1's mask:
+    only the slots of cells without an object), "classes_everywhere", "no_batch_mean"."""
     targets, outputs = np.asarray(targets, np.float64), np.asarray(outputs, np.float64)
     n, s = targets.shape[0], targets.shape[1]
     b_count = num_anchors
@@ -123,7 +124,9 @@ def loop_yolo_terms(targets, outputs, num_anchors, slip=""):
                             + (guess[2] - true[2]) ** 2 + size
                     if responsible or slip == "object_everywhere":
                         terms["object"] += (1.0 - guess[0]) ** 2
-                    if not responsible or slip == "no_object_everywhere":
+                    empty_cell = not np.any(targets[image, row, col, 0:5 * b_count:5] == 1.0)
+                    if slip == "no_object_everywhere" or (
+                            empty_cell if slip == "no_object_empty_cells" else not responsible):
                         terms["no_object"] += guess[0] ** 2
                 if holds_object or slip == "classes_everywhere":
                     scores = outputs[image, row, col, 5 * b_count:]

@@ -10,7 +10,6 @@ import numpy as np
 from autograder.api import CheckFailed, check
 from autograder.check_helpers import standing_in
 from autograder.checks.lab05b_detection.probes import (
-    ANCHORS,
     CLASSES,
     DET,
     GRID,
@@ -105,14 +104,18 @@ def _(student, reference):
 # 3. Grid targets
 # ---------------------------------------------------------------------------------------------
 
+# A tall and a wide anchor (height, width): a box's slot depends on which way it is long,
+# so passing best_anchor (width, height) where (height, width) belongs moves it.
+ENCODE_ANCHORS = np.array([[0.5, 0.25], [0.25, 0.5]])
 ENCODE_BOXES = np.array([
-    [0.05, 0.05, 0.2, 0.2],      # small, cell (0, 0): slot 0, class 1
-    [0.0, 0.0, 0.45, 0.45],      # large, centre also in cell (0, 0): slot 1, class 2
-    [0.25, 0.5, 0.75, 0.75],     # centre (0.5, 0.625) on a cell border: cell (2, 2); tie: slot 0
-    [0.55, 0.05, 0.7, 0.2],      # cell (2, 0), slot 0, class 0 ...
-    [0.6, 0.1, 0.725, 0.225],    # ... overwritten by this one, class 1
+    [0.05, 0.05, 0.35, 0.2],     # tall, cell (0, 0): slot 0, class 1
+    [0.0, 0.0, 0.2, 0.45],       # wide, centre also in cell (0, 0): slot 1, class 2
+    [0.375, 0.5, 0.625, 0.75],   # square, centre (0.5, 0.625) on a cell border: cell (2, 2);
+                                 # it ties the two anchors: slot 0
+    [0.55, 0.0, 0.7, 0.4],       # wide, cell (2, 0), slot 1, class 0 ...
+    [0.5, 0.05, 0.7, 0.35],      # ... overwritten by this wide one, class 1
     [0.0, 0.0, 0.0, 0.0],        # padding
-    [0.5, 0.625, 1.0, 1.0],      # touches the bottom-right corner: cell (3, 3), slot 1
+    [0.5, 0.625, 1.0, 1.0],      # tall, touches the bottom-right corner: cell (3, 3), slot 0
     [1.0, 0.25, 1.0, 0.375],     # zero height on the bottom edge: centre y 1.0, row 3
 ], dtype="float32")
 ENCODE_LABELS = np.array([1, 2, 0, 0, 1, -1, 2, 0])
@@ -126,25 +129,51 @@ def _describe(channel, num_anchors=2):
 
 
 @check(points=2, uses=DET, task="`encode_targets`",
-       hint="cell = floor(centre * S) clipped to S - 1; slot = best_anchor; write (1, cx*S - col, "
-            "cy*S - row, w, h) at channels 5*slot .. 5*slot+4, the one-hot class after 5B")
+       hint="cell = floor(centre * S) clipped to S - 1; slot = best_anchor of the size (h, w); "
+            "write (1, cx*S - col, cy*S - row, w, h) at channels 5*slot .. 5*slot+4, the one-hot "
+            "class after 5B")
 def encode_targets(lab, rng):
-    """A handmade image on a 4x4 grid with 2 anchors (two boxes in one cell in different
-    slots, a centre on a cell border with an anchor tie, a box overwriting another, a padding
-    row, a box touching the corner, a centre at 1.0), an image of padding only and 3 drawn
-    images, on the check's grid-point `best_anchor`: every responsible slot decoded back to
-    a box of the image, the target against the reference's."""
+    """A handmade image on a 4x4 grid with a tall and a wide anchor (two boxes in one cell in
+    different slots, a centre on a cell border with an anchor tie, a box overwriting another,
+    a padding row, a box touching the corner, a centre at 1.0), an image of padding only and
+    3 drawn images, on the check's grid-point `best_anchor`: every responsible slot decoded
+    back to a box of the image, the target against the reference's."""
     from dlkit.data import make_multi_shapes
     drawn = make_multi_shapes(3, size=32, seed=int(rng.integers(1 << 20)))
     images = [(ENCODE_BOXES, ENCODE_LABELS), (np.zeros((2, 4)), np.array([-1, -1]))]
     images += list(zip(drawn["boxes"], drawn["labels"]))
-    with standing_in(lab.detection, best_anchor=grid_point_best_anchor):
-        targets = [lab.detection.encode_targets(b, c, GRID, ANCHORS, CLASSES) for b, c in images]
+    asked = []  # the sizes encode_targets hands to best_anchor
+
+    def recording_best_anchor(box_sizes, anchors):
+        asked.append(np.asarray(box_sizes, np.float64).reshape(-1, 2))
+        return grid_point_best_anchor(box_sizes, anchors)
+
+    with standing_in(lab.detection, best_anchor=recording_best_anchor):
+        targets = [lab.detection.encode_targets(b, c, GRID, ENCODE_ANCHORS, CLASSES)
+                   for b, c in images]
     return {"targets": np.stack([np.asarray(t, dtype="float32") for t in targets]),
             "boxes": np.stack([np.pad(np.asarray(b, "float32"), ((0, 8 - len(b)), (0, 0)))
                                for b, _ in images]),
             "labels": np.stack([np.pad(c, (0, 8 - len(c)), constant_values=-1)
-                                for _, c in images])}
+                                for _, c in images]),
+            "asked": np.concatenate(asked + [np.zeros((0, 2))])}
+
+
+def _sizes_passed_as_width_height(student):
+    """Whether encode_targets asked best_anchor about (w, h) where (h, w) belongs: some
+    non-square box of the images asked only the wrong way round."""
+    boxes = np.asarray(student["boxes"], np.float64).reshape(-1, 4)
+    real = boxes[np.asarray(student["labels"]).reshape(-1) >= 0]
+    sizes = np.stack([real[:, 2] - real[:, 0], real[:, 3] - real[:, 1]], axis=1)
+    asked = np.asarray(student["asked"], np.float64).reshape(-1, 2)
+    if not len(asked):
+        return False
+
+    def was_asked(size):
+        return bool(np.any(np.abs(asked - size).max(axis=1) < 1e-6))
+
+    oblong = np.abs(sizes[:, 0] - sizes[:, 1]) > 1e-3
+    return any(was_asked(size[::-1]) and not was_asked(size) for size in sizes[oblong])
 
 
 @encode_targets.verdict
@@ -153,7 +182,7 @@ def _(student, reference):
     names = ("the handmade image", "the image of padding only", "drawn image 1",
              "drawn image 2", "drawn image 3")
     expect_equal(targets.shape[1:], expected.shape[1:], "the shape of encode_targets(boxes, "
-                 "labels, grid_size=4, anchors (2), num_classes=3): (S, S, 5B + C)")
+                 "labels, grid_size=4, 2 anchors, num_classes=3): (S, S, 5B + C)")
     for image, name in enumerate(names):
         got, want = targets[image], expected[image]
         what = f"encode_targets on {name}"
@@ -165,16 +194,25 @@ def _(student, reference):
             box = np.array([(row + y) / GRID - h / 2, (col + x) / GRID - w / 2,
                             (row + y) / GRID + h / 2, (col + x) / GRID + w / 2])
             if not len(real) or np.abs(real - box).max(axis=1).min() > 1e-5:
-                swapped = np.array([(row + x) / GRID - w / 2, (col + y) / GRID - h / 2,
-                                    (row + x) / GRID + w / 2, (col + y) / GRID + h / 2])
                 hint = ""
-                if len(real) and np.abs(real - swapped).max(axis=1).min() < 1e-5:
-                    hint = ": x and y (or w and h) are swapped; a slot holds (1, x, y, w, h)"
+                for (cy, cx, dy, dx), swap in (((x, y, w, h), "x and y and w and h"),
+                                               ((y, x, w, h), "w and h"),
+                                               ((x, y, h, w), "x and y")):
+                    swapped = np.array([(row + cy) / GRID - dy / 2, (col + cx) / GRID - dx / 2,
+                                        (row + cy) / GRID + dy / 2, (col + cx) / GRID + dx / 2])
+                    if len(real) and np.abs(real - swapped).max(axis=1).min() < 1e-5:
+                        hint = f": {swap} are swapped; a slot holds (1, x, y, w, h)"
+                        break
                 raise CheckFailed(f"{what}: cell ({row}, {col}) slot {slot} holds "
                                   f"(x, y, w, h) = {np.round([x, y, w, h], 4).tolist()}, which "
                                   f"decode to box {np.round(box, 4).tolist()}, not a box of the "
                                   f"image{hint} (x = cx * S - col, y = cy * S - row)")
         if not np.allclose(got, want, atol=1e-5):
+            if _sizes_passed_as_width_height(student):
+                raise CheckFailed(f"{what} (anchors (height, width) = (0.5, 0.25) and (0.25, "
+                                  "0.5)): best_anchor was given a box's size as (width, "
+                                  "height), so a tall box takes the wide anchor's slot: pass "
+                                  "the sizes in the (h, w) order of the anchors")
             wrong = np.argwhere(~np.isclose(got, want, atol=1e-5))
             row, col, channel = (int(v) for v in wrong[0])
             raise CheckFailed(f"{what}: target[{row}, {col}, {channel}] ({_describe(channel)}) "
@@ -215,12 +253,58 @@ TERM_SLIPS = {
                ("no_batch_mean", "each term is divided by the number of images N")],
     "no_object": [("no_object_everywhere", "the no-object term covers the slots that are NOT "
                                            "responsible"),
+                  ("no_object_empty_cells", "the no-object term covers every slot that is not "
+                                            "responsible, also in a cell holding an object "
+                                            "(not only the slots of empty cells)"),
                   ("raw_outputs", "the objectness goes through a sigmoid"),
                   ("no_batch_mean", "each term is divided by the number of images N")],
     "classes": [("classes_everywhere", "the class term covers the cells holding an object "
                                        "only"),
                 ("no_batch_mean", "each term is divided by the number of images N")],
 }
+
+
+def _counts(targets, num_anchors=2):
+    """The counts a loss term might wrongly be divided by, by name."""
+    targets = np.asarray(targets)
+    n, s = targets.shape[0], targets.shape[1]
+    responsible = targets[..., 0:5 * num_anchors:5] == 1
+    return {"the number of responsible slots (objects)": int(responsible.sum()),
+            "the number of cells holding an object": int(responsible.any(-1).sum()),
+            "the number of cells": n * s * s, "the number of slots": n * s * s * num_anchors}
+
+
+def _expect_scalar(got, expected, what, mistakes, targets, classes, against):
+    """expect_close_naming for one number of the loss; when no known slip matches, the
+    failure prints got, expected and their ratio, and names a clean ratio as a scale."""
+    try:
+        expect_close_naming(got, expected, what, mistakes, rtol=1e-4, atol=1e-5,
+                            against=against)
+        return
+    except CheckFailed as failure:
+        if "off by a constant" not in str(failure) and "differs from" not in str(failure):
+            raise
+    got, expected = float(np.asarray(got, np.float64).reshape(())), float(expected)
+    n = int(np.shape(targets)[0])
+    message = f"{what} is {got:.6g}, expected {expected:.6g} ({against})"
+    if expected == 0 or not np.isfinite(got):
+        raise CheckFailed(message)
+    ratio = got / expected
+    message += f": {ratio:.4g} times the expected value"
+    scales = [(1.0 / classes, f"a mean over the C = {classes} classes where the cross-entropy "
+                              "sums over them")]
+    scales += [(n / count, f"divided by {name} ({count}) where the mean over images divides by "
+                           f"N = {n}") for name, count in _counts(targets).items() if count != n]
+    scales += [(float(n), f"not divided by the number of images N = {n}")]
+    for scale, why in scales:
+        if np.isclose(ratio, scale, rtol=1e-4):
+            raise CheckFailed(f"{message}, a scale: {why}")
+    from fractions import Fraction
+    clean = Fraction(ratio).limit_denominator(64)
+    if clean != 1 and np.isclose(ratio, float(clean), rtol=1e-5):
+        raise CheckFailed(f"{message} (= {clean}), a scale: divided by the wrong count, or a "
+                          "mean over the classes where the sum belongs?")
+    raise CheckFailed(message)
 
 
 def _judge_term(student, names):
@@ -233,10 +317,9 @@ def _judge_term(student, names):
         expected = loop_yolo_terms(student["targets"], student["outputs"], 2)[name]
         mistakes = [(loops[slip], message) for slip, message in TERM_SLIPS[name]
                     if not np.isclose(loops[slip], expected, rtol=1e-4)]
-        expect_close_naming(student["terms"][name], expected,
-                            f"yolo_loss_terms(...)[{name!r}] on 3 images of a 3x3 grid, 2 slots, "
-                            "4 classes", mistakes, rtol=1e-4, atol=1e-5,
-                            against="a loop over every image, cell and slot")
+        _expect_scalar(student["terms"][name], expected, f"yolo_loss_terms(...)[{name!r}] on 3 "
+                       "images of a 3x3 grid, 2 slots, 4 classes", mistakes, student["targets"],
+                       4, "a loop over every image, cell and slot")
 
 
 @check(points=1, uses=DET, task="`yolo_loss_terms` (coordinates)",
@@ -305,13 +388,19 @@ def _(student, reference):
         swapped = noobj * terms["coordinates"] + terms["object"] + coord * terms["no_object"] \
             + terms["classes"]
         unweighted = sum(terms.values())
-        expect_close_naming(student[key], expected, f"yolo_loss(..., lambda_coord={coord}, "
-                            f"lambda_noobj={noobj})", [
-                                (unweighted, "the terms are not weighted: lambda_coord "
-                                             "multiplies the coordinate term, lambda_noobj the "
-                                             "no-object term"),
-                                (swapped, "lambda_coord and lambda_noobj are swapped")],
-                            rtol=1e-4, atol=1e-5, against="the loop's terms so weighted")
+        class_mean = expected - (1 - 1 / 4) * terms["classes"]
+        noobj_on_object = coord * terms["coordinates"] + noobj * terms["object"] \
+            + terms["no_object"] + terms["classes"]
+        _expect_scalar(student[key], expected, f"yolo_loss(..., lambda_coord={coord}, "
+                       f"lambda_noobj={noobj})", [
+                           (unweighted, "the terms are not weighted: lambda_coord multiplies "
+                                        "the coordinate term, lambda_noobj the no-object term"),
+                           (swapped, "lambda_coord and lambda_noobj are swapped"),
+                           (noobj_on_object, "lambda_noobj multiplies the object term: it "
+                                             "belongs on the no-object term"),
+                           (class_mean, "the class term is a mean over the 4 classes where "
+                                        "the cross-entropy sums over them (yolo_loss_terms)")],
+                       student["targets"], 4, "the loop's terms so weighted")
     expect_true(np.size(student["gradient"]) > 0, "tf.GradientTape finds no gradient of "
                 "yolo_loss with respect to the outputs: write it with keras.ops (not numpy)")
     expect_close(student["gradient"], reference["gradient"], "the gradient of yolo_loss with "

@@ -216,6 +216,15 @@ def _(student, _reference):
     expect_close(student["empty"], 0.0, "average_precision of no detections")
 
 
+# (pred_boxes, pred_scores, pred_classes, true_boxes, true_classes) of one image: the first
+# detection overlaps the first box by IoU exactly 0.5 (a true positive), the second is the
+# other box.
+EXACT_HALF = ([np.array([[0.0, 0.0, 0.5, 0.25], [0.5, 0.5, 1.0, 1.0]], "float32")],
+              [np.array([0.9, 0.8], "float32")], [np.array([0, 0])],
+              [np.array([[0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0]], "float32")],
+              [np.array([0, 0])])
+
+
 @check(points=2, uses=DET, task="`mean_average_precision`",
        hint="per class, detections of all images by decreasing score; a TP when its best box "
             "(same image and class) has IoU >= 0.5 and is free; a taken best box makes a FP")
@@ -223,7 +232,8 @@ def mean_average_precision(lab, rng):
     """8 images of 1 to 4 true boxes, detections that are jittered copies, duplicates and
     false alarms, and a handmade image (a second detection whose best box is taken, though
     it overlaps another by 0.74), 4 classes (one without boxes, one never detected), against
-    mAP by sweeping every score threshold (on Keras's IoU in place of pairwise_iou)."""
+    mAP by sweeping every score threshold (on Keras's IoU in place of pairwise_iou); and a
+    detection at IoU exactly 0.5 (on grid-point IoUs), a true positive."""
     true_boxes, true_classes, boxes, scores, classes = [], [], [], [], []
     for _ in range(8):
         count = int(rng.integers(1, 5))
@@ -250,8 +260,10 @@ def mean_average_precision(lab, rng):
         mean_ap, aps = lab.detection.mean_average_precision(boxes, scores, classes, true_boxes,
                                                             true_classes, 4)
     table = detections_table(boxes, scores, classes, true_boxes, true_classes)
+    with standing_in(lab.detection, pairwise_iou=grid_point_iou):
+        edge, _ = lab.detection.mean_average_precision(*EXACT_HALF, 1)
     return {"map": float(mean_ap), "aps": np.asarray(aps, np.float64), "detections": table[0],
-            "truths": table[1], "ious": table[2]}
+            "truths": table[1], "ious": table[2], "exact_half": float(edge)}
 
 
 @mean_average_precision.verdict
@@ -278,6 +290,13 @@ def _(student, reference):
     expect_close_naming(student["map"], expected_map, what, mistakes, atol=1e-6,
                         against="mAP by sweeping every score threshold")
     expect_close(student["map"], reference["map"], what, atol=1e-6)
+    expect_close_naming(student["exact_half"], 1.0, "mean_average_precision on one image of "
+                        "one class: its first detection overlaps a box by IoU exactly 0.5 "
+                        "(exact grid-point IoUs), its second is the other box", [
+                            (0.25, "the detection at IoU exactly 0.5 counts as a false "
+                                   "positive: a match needs IoU >= iou_threshold (>=, as the "
+                                   "handout states), not >")],
+                        atol=1e-9, against="1 (two true positives)")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from autograder.checks.lab05b_detection.probes import (
     SEGMENTER_TRAIN,
     train_segmenter,
 )
-from autograder.verdicts import expect_at_least, expect_close, expect_close_naming, expect_true
+from autograder.verdicts import expect_at_least, expect_close_naming, expect_true
 
 # ---------------------------------------------------------------------------------------------
 # 9-10. Atrous convolution and receptive fields
@@ -53,9 +53,22 @@ def atrous_conv2d_matches_keras(lab, rng):
             layer.kernel.assign(k)
             layer.bias.assign(bias)
             outputs[key] = np.asarray(layer(x))
-        cases.append({"student": np.asarray(lab.segmentation.atrous_conv2d(x, kernel, bias, rate)),
-                      "rate": rate, "x": list(x_shape), "kernel": list(kernel_shape), **outputs})
+        try:
+            answer, error = np.asarray(lab.segmentation.atrous_conv2d(x, kernel, bias, rate)), ""
+        except Exception as failure:  # a padding that does not fit the taps: named
+            answer, error = np.zeros(0), f"{type(failure).__name__}: {failure}"[:300]
+        cases.append({"student": answer, "error": error, "rate": rate, "x": list(x_shape),
+                      "kernel": list(kernel_shape), **outputs})
     return {"cases": cases}
+
+
+def _padding_advice(case):
+    kh, kw = case["kernel"][:2]
+    rate = case["rate"]
+    return (f"the output is (N, H, W, C_out), the input's size: pad (K - 1) * rate // 2 zeros "
+            f"on each side, here ({kh} - 1) * {rate} // 2 = {(kh - 1) * rate // 2} rows above "
+            f"and below and ({kw} - 1) * {rate} // 2 = {(kw - 1) * rate // 2} columns left and "
+            "right")
 
 
 @atrous_conv2d_matches_keras.verdict
@@ -63,6 +76,14 @@ def _(student, _reference):
     for case in student["cases"]:
         what = f"atrous_conv2d(x {tuple(case['x'])}, kernel {tuple(case['kernel'])}, " \
                f"rate={case['rate']})"
+        if case["error"] and "shape" in case["error"]:
+            raise CheckFailed(f"{what} failed ({case['error']}): {_padding_advice(case)}")
+        if case["error"]:
+            raise CheckFailed(f"{what} raised {case['error']}")
+        shape = np.shape(case["student"])
+        if shape != np.shape(case["keras"]):
+            raise CheckFailed(f"{what} has shape {shape}, expected "
+                              f"{np.shape(case['keras'])}: {_padding_advice(case)}")
         mistakes = [(case["flipped"], "that is Conv2D with the kernel flipped: no flip "
                                       "(cross-correlation)")]
         if case["rate"] > 1:
@@ -129,6 +150,18 @@ def _gradient_of_centre(block, x, row, col):
     return np.asarray(tape.gradient(out, x))[0].sum(axis=-1)
 
 
+def _pool_first(block, x):
+    """The block's own layers joined in the wrong order (the pooling branch first), to name
+    that slip; zeros(0) when the block does not hold the layers the skeleton gives it."""
+    try:
+        pooled = block.pool_conv(np.mean(x, axis=(1, 2), keepdims=True))
+        pooled = np.broadcast_to(np.asarray(pooled), (*x.shape[:3], block.filters))
+        joined = np.concatenate([pooled] + [np.asarray(b(x)) for b in block.branches], axis=-1)
+        return np.asarray(block.project(joined))
+    except Exception:  # a block built another way: no slip to name
+        return np.zeros(0)
+
+
 @check(points=2, uses=SEG, task="`ASPP.call`",
        hint="concatenate [branch(x) for each rate] + [pool_conv(mean of x over H, W, keepdims) "
             "broadcast to H x W] on the channels, then project")
@@ -142,7 +175,7 @@ def aspp_outputs(lab, rng):
     x = rng.normal(size=(2, 9, 9, 3)).astype("float32")
     block.build(x.shape)
     assign_random_weights(block, rng, scale=0.5)
-    result = {"out": np.asarray(block(x))}
+    result = {"out": np.asarray(block(x)), "pool_first": _pool_first(block, x)}
     positive = rng.uniform(0.5, 1.0, size=(1, 15, 15, 3)).astype("float32")
     for weight in block.trainable_weights:
         weight.assign(np.abs(weight.numpy()) + 0.05)
@@ -172,8 +205,12 @@ def _(student, reference):
                           f"(7, 7) depends on the input at the offsets {offsets}, expected the "
                           "3x3 taps of each rate (1, 2, 3): every branch of self.branches on x, "
                           "concatenated")
-    expect_close(student["out"], reference["out"], f"{what} with the check's weights",
-                 rtol=1e-4, atol=1e-5)
+    expect_close_naming(student["out"], reference["out"], f"{what} with the check's weights",
+                        [(student["pool_first"], "the pooling branch comes first in the "
+                                                 "concatenation: the handout's order is the "
+                                                 "rate branches in the order of `rates`, then "
+                                                 "the pooling branch")],
+                        rtol=1e-4, atol=1e-5)
 
 
 @check(points=3, timeout=60, uses=SEG, task="`ASPP`",
