@@ -296,9 +296,9 @@ def _expect_scalar(got, expected, what, mistakes, targets, classes, against):
     scales += [(n / count, f"divided by {name} ({count}) where the mean over images divides by "
                            f"N = {n}") for name, count in _counts(targets).items() if count != n]
     scales += [(float(n), f"not divided by the number of images N = {n}")]
-    for scale, why in scales:
-        if np.isclose(ratio, scale, rtol=1e-4):
-            raise CheckFailed(f"{message}, a scale: {why}")
+    named = [why for scale, why in scales if np.isclose(ratio, scale, rtol=1e-4)]
+    if named:
+        raise CheckFailed(f"{message}, a scale: {'; or '.join(named)}")
     from fractions import Fraction
     clean = Fraction(ratio).limit_denominator(64)
     if clean != 1 and np.isclose(ratio, float(clean), rtol=1e-5):
