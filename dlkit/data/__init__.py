@@ -2,7 +2,8 @@
 
 - digits:    scikit-learn's 8x8 handwritten digits (ships inside sklearn)
 - toy2d:     2-D toy densities and labelled 2-D sets, drawn with numpy
-- shapes:    procedural shape images with labels, masks and boxes
+- shapes:    procedural shape images with labels, masks and boxes (optionally textured)
+- multishapes: images of several shapes with every box and class (multi-object detection)
 - graphs:    the karate club (networkx), a citation-like graph, cycles and trees, springs
 - point_clouds: points sampled from procedural 3-D shapes, with classes and part labels
 - tfds_real: real datasets read from the local TFDS folder only (fails fast if absent)
@@ -35,6 +36,7 @@ from dlkit.data.graphs import (
 )
 from dlkit.data.gridworld import GRID_ACTIONS, make_gridworld, render_gridworld
 from dlkit.data.kernels_data import KERNEL_DOMAINS, kernel_target, make_kernel_regression
+from dlkit.data.multishapes import make_multi_shapes
 from dlkit.data.pipelines import arrays_dataset
 from dlkit.data.point_clouds import (
     PART_NAMES,
@@ -43,7 +45,7 @@ from dlkit.data.point_clouds import (
     point_clouds_dataset,
 )
 from dlkit.data.sequences import SEQUENCE_FREQUENCIES, make_sequences
-from dlkit.data.shapes import SHAPE_CLASSES, make_shapes, shapes_dataset
+from dlkit.data.shapes import SHAPE_CLASSES, background_texture, make_shapes, shapes_dataset
 from dlkit.data.tabular import TABULAR_FEATURES, TABULAR_RELEVANT, make_tabular, tabular_target
 from dlkit.data.tfds_real import DatasetNotAvailable, find_prepared, load_tfds
 from dlkit.data.toy2d import (
@@ -71,6 +73,7 @@ __all__ = [
     "TABULAR_RELEVANT",
     "TOY2D_NAMES",
     "arrays_dataset",
+    "background_texture",
     "citation_graph",
     "correlated_gaussians",
     "cycles_and_trees",
@@ -87,6 +90,7 @@ __all__ = [
     "make_glyphs",
     "make_gridworld",
     "make_kernel_regression",
+    "make_multi_shapes",
     "make_point_clouds",
     "make_sequences",
     "make_shapes",

@@ -36,6 +36,19 @@ def _inside(kind: str, u: np.ndarray, v: np.ndarray, radius: np.ndarray) -> np.n
     raise ValueError(f"unknown shape {kind!r}; choose from {SHAPE_CLASSES}")
 
 
+def background_texture(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    """n seeded (size, size) patterns in [0, 1]: half a sinusoidal grating of random
+    orientation, period (2.5 to 5 pixels) and phase, half per-pixel uniform speckle. Its
+    pixels are bright and dark within a few pixels, unlike a flat shape."""
+    angle = rng.uniform(0.0, np.pi, (n, 1, 1))
+    period = rng.uniform(2.5, 5.0, (n, 1, 1))
+    phase = rng.uniform(0.0, 2 * np.pi, (n, 1, 1))
+    rows, cols = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+    along = np.cos(angle) * rows[None] + np.sin(angle) * cols[None]
+    stripes = 0.5 + 0.5 * np.sin(2 * np.pi * along / period + phase)
+    return 0.5 * stripes + 0.5 * rng.uniform(0.0, 1.0, (n, size, size))
+
+
 def _boxes_from_masks(masks: np.ndarray) -> np.ndarray:
     """masks: (n, H, W) bool, none empty. Returns (n, 4) (y_min, x_min, y_max, x_max) in [0, 1].
 
@@ -61,12 +74,16 @@ def make_shapes(
     noise: float = 0.0,
     min_scale: float = 0.3,
     max_scale: float = 0.8,
+    texture: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Draw n one-shape images.
 
     classes: shape names; label i means classes[i] (balanced counts). channels: 1 (grey) or
     3 (random colours). noise: std of Gaussian pixel noise. min_scale/max_scale: the shape's
-    circumscribed diameter as a fraction of `size`.
+    circumscribed diameter as a fraction of `size`. texture: 0 (default) keeps the flat dark
+    background; above 0, `texture` times a seeded random pattern (stripes and speckle, see
+    `background_texture`) brightens it, as bright as the shapes in places, so that no
+    brightness threshold separates shape from background.
     Returns {"images": float32 (n, size, size, channels) in [0, 1],
              "labels": int32 (n,), "masks": float32 (n, size, size, 1) of 0/1,
              "boxes": float32 (n, 4) as (y_min, x_min, y_max, x_max) in [0, 1]}.
@@ -99,6 +116,8 @@ def make_shapes(
 
     background = rng.uniform(0.0, 0.3, (n, 1, 1, channels))
     foreground = rng.uniform(0.6, 1.0, (n, 1, 1, channels))
+    if texture > 0:  # drawn after everything else: texture=0 leaves the old draws untouched
+        background = background + texture * background_texture(rng, n, size)[..., None]
     images = np.where(masks[..., None], foreground, background)
     if noise > 0:
         images = images + noise * rng.standard_normal(images.shape)

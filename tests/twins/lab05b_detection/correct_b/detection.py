@@ -1,0 +1,350 @@
+"""Lab 5b, part 1: multi-object detection with a YOLO-style grid. Fill in the parts marked TODO.
+
+The pieces, in the order the handout builds them:
+
+1. overlap of every pair of boxes      pairwise_iou
+2. which anchor slot takes a box        best_anchor
+3. the grid targets of one image        encode_targets
+4. the YOLO loss                        yolo_loss_terms, yolo_loss
+5. the grid's boxes and scores          decode_predictions
+6. non-max suppression                  non_max_suppression
+7. mean average precision at IoU 0.5    average_precision, mean_average_precision
+8. the grid detector (Keras)            build_grid_detector (its head)
+
+Boxes are (y_min, x_min, y_max, x_max) in [0, 1], as dlkit.data.make_multi_shapes draws
+them. A grid output has S x S cells of 5B + C numbers: for each of the B anchor slots
+(objectness, x, y, w, h), then C class scores for the cell.
+"""
+import keras
+import numpy as np
+from keras import layers
+
+PACKAGE = "dlkit_lab05b_detection"
+
+
+# ---------------------------------------------------------------------------------------------
+# 1-2. Overlaps and anchors
+# ---------------------------------------------------------------------------------------------
+
+def pairwise_iou(boxes_a, boxes_b):
+    """IoU of every box of boxes_a with every box of boxes_b.
+
+    boxes_a: (M, 4), boxes_b: (K, 4) as (y_min, x_min, y_max, x_max). Returns (M, K) in
+    [0, 1]: 0 where the boxes do not overlap (and for a pair of empty boxes).
+    """
+    a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
+    out = np.zeros((len(a), len(b)))
+    for i, (ay0, ax0, ay1, ax1) in enumerate(a):
+        area_a = max(ay1 - ay0, 0.0) * max(ax1 - ax0, 0.0)
+        for j, (by0, bx0, by1, bx1) in enumerate(b):
+            ih = min(ay1, by1) - max(ay0, by0)
+            iw = min(ax1, bx1) - max(ax0, bx0)
+            if ih <= 0 or iw <= 0:
+                continue
+            area_b = max(by1 - by0, 0.0) * max(bx1 - bx0, 0.0)
+            inter = ih * iw
+            out[i, j] = inter / (area_a + area_b - inter)
+    return out
+
+
+def best_anchor(box_sizes, anchors):
+    """The anchor slot responsible for each box: the anchor shape of highest IoU with it.
+
+    box_sizes: (K, 2) as (height, width); anchors: (B, 2) as (height, width), fractions of the
+    image. Each box and anchor are compared centred at the same point, so their overlap is
+    min(heights) * min(widths). Ties go to the lower slot. Returns (K,) int.
+    """
+    sizes = np.asarray(box_sizes, dtype=np.float64).reshape(-1, 2)
+    anchors = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
+    slots = np.zeros(len(sizes), dtype=int)
+    for k, (h, w) in enumerate(sizes):
+        best_iou = -1.0
+        for b, (ha, wa) in enumerate(anchors):
+            inter = min(h, ha) * min(w, wa)
+            union = h * w + ha * wa - inter
+            iou = inter / union if union > 0 else 0.0
+            if iou > best_iou:  # strict: ties stay with the lower slot
+                best_iou, slots[k] = iou, b
+    return slots
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Grid targets
+# ---------------------------------------------------------------------------------------------
+
+def encode_targets(boxes, labels, grid_size, anchors, num_classes):
+    """The grid target of one image: what its detector output should be.
+
+    boxes: (K, 4) as (y_min, x_min, y_max, x_max); labels: (K,) classes, rows with a label < 0
+    are padding and skipped. anchors: (B, 2) anchor shapes (height, width).
+    The cell responsible for a box is the one holding its centre (cy, cx):
+    row = floor(cy * S), col = floor(cx * S), at most S - 1 (a centre at 1.0 belongs to the
+    last cell). Of that cell's B slots, best_anchor's slot takes it. That slot's 5 numbers
+    become (1, cx * S - col, cy * S - row, w, h): objectness 1, the centre's offset inside
+    the cell in [0, 1), and the box's width and height as fractions of the image. The cell's C
+    class numbers become the one-hot of its label. Boxes are written in order: a later box
+    of the same cell and slot overwrites an earlier one (and a later box of the same cell
+    sets the cell's class). Every other number is 0.
+
+    Returns float32 (S, S, 5B + C).
+    """
+    S, B = int(grid_size), len(anchors)
+    target = np.zeros((S, S, 5 * B + num_classes), dtype=np.float32)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    labels = np.asarray(labels).reshape(-1)
+    keep = labels >= 0
+    boxes, labels = boxes[keep], labels[keep]
+    if len(boxes) == 0:
+        return target
+    for (y0, x0, y1, x1), label in zip(boxes, labels):
+        h, w = y1 - y0, x1 - x0
+        cy, cx = 0.5 * (y0 + y1), 0.5 * (x0 + x1)
+        row = int(np.clip(np.floor(cy * S), 0, S - 1))
+        col = int(np.clip(np.floor(cx * S), 0, S - 1))
+        slot = int(best_anchor([[h, w]], anchors)[0])
+        target[row, col, 5 * slot + 0] = 1.0
+        target[row, col, 5 * slot + 1] = cx * S - col
+        target[row, col, 5 * slot + 2] = cy * S - row
+        target[row, col, 5 * slot + 3] = w
+        target[row, col, 5 * slot + 4] = h
+        target[row, col, 5 * B:] = np.eye(num_classes)[int(label)]
+    return target
+
+
+def encode_batch(boxes, labels, grid_size, anchors, num_classes):
+    """encode_targets for every image: boxes (N, K, 4), labels (N, K) -> (N, S, S, 5B + C)."""
+    return np.stack([encode_targets(b, c, grid_size, anchors, num_classes)
+                     for b, c in zip(boxes, labels)])
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. The YOLO loss
+# ---------------------------------------------------------------------------------------------
+
+def split_grid(grid, num_anchors):
+    """(N, S, S, 5B + C) -> slots (N, S, S, B, 5) and classes (N, S, S, C)."""
+    grid = keras.ops.convert_to_tensor(grid)
+    slots = grid[..., :5 * num_anchors]
+    slots = keras.ops.reshape(slots, (*keras.ops.shape(slots)[:-1], num_anchors, 5))
+    return slots, grid[..., 5 * num_anchors:]
+
+
+def yolo_loss_terms(targets, outputs, num_anchors):
+    """The four terms of the YOLO loss, each summed over cells and slots, averaged over images.
+
+    targets: (N, S, S, 5B + C) from encode_targets. outputs: the detector's raw grid, same
+    shape. The outputs pass through a sigmoid: objectness o, centre offsets (x, y) and sizes
+    (w, h) (fractions of the image). A slot is *responsible* where its target objectness is 1.
+    Returns {"coordinates": sum over responsible slots of (x - x*)^2 + (y - y*)^2
+                            + (sqrt(w) - sqrt(w*))^2 + (sqrt(h) - sqrt(h*))^2,
+             "object":      sum over responsible slots of (1 - o)^2,
+             "no_object":   sum over all other slots of o^2,
+             "classes":     sum over cells holding an object (a responsible slot) of the
+                            cross-entropy of the softmax of the cell's class scores with its
+                            one-hot class},
+    each a scalar tensor divided by N. Written with keras.ops, so it trains.
+    """
+    ops = keras.ops
+    targets = ops.cast(ops.convert_to_tensor(targets), "float32")
+    outputs = ops.cast(ops.convert_to_tensor(outputs), "float32")
+    true_slots, true_classes = split_grid(targets, num_anchors)
+    slots, class_scores = split_grid(outputs, num_anchors)
+    batch = ops.cast(ops.shape(outputs)[0], "float32")
+    import tensorflow as tf
+    resp = true_slots[..., 0]
+    mask = tf.cast(resp > 0.5, "float32")
+    obj_p = tf.sigmoid(slots[..., 0])
+    xy = tf.sigmoid(slots[..., 1:3])
+    wh = tf.sigmoid(slots[..., 3:5])
+    err = (tf.reduce_sum(tf.square(xy - true_slots[..., 1:3]), axis=-1)
+           + tf.reduce_sum(tf.square(tf.sqrt(wh) - tf.sqrt(true_slots[..., 3:5])), axis=-1))
+    cell_has = tf.cast(tf.reduce_any(resp > 0.5, axis=-1), "float32")
+    ce = tf.nn.softmax_cross_entropy_with_logits(labels=true_classes, logits=class_scores)
+    return {
+        "coordinates": tf.reduce_sum(mask * err) / batch,
+        "object": tf.reduce_sum(mask * tf.square(1.0 - obj_p)) / batch,
+        "no_object": tf.reduce_sum((1.0 - mask) * tf.square(obj_p)) / batch,
+        "classes": tf.reduce_sum(cell_has * ce) / batch,
+    }
+
+
+def yolo_loss(targets, outputs, num_anchors, lambda_coord=5.0, lambda_noobj=0.5):
+    """lambda_coord * coordinates + object + lambda_noobj * no_object + classes.
+
+    Most slots hold no object: lambda_noobj < 1 keeps their many "nothing here" terms from
+    drowning the few that hold one; lambda_coord > 1 makes the boxes count.
+    """
+    terms = yolo_loss_terms(targets, outputs, num_anchors)
+    weights = {"coordinates": lambda_coord, "object": 1.0, "no_object": lambda_noobj,
+               "classes": 1.0}
+    return sum(weights[name] * value for name, value in terms.items())
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Decoding
+# ---------------------------------------------------------------------------------------------
+
+def decode_predictions(grid, num_anchors, score_threshold=0.1):
+    """The boxes one image's raw grid output predicts.
+
+    grid: (S, S, 5B + C) raw outputs (numpy). For the slot b of cell (row, col), with sigmoids
+    o, x, y, w, h of its 5 numbers: centre cy = (row + y) / S, cx = (col + x) / S; box
+    (cy - h/2, cx - w/2, cy + h/2, cx + w/2) clipped to [0, 1]. Its class is the argmax of the
+    cell's class scores, its score o * (the softmax probability of that class).
+    Returns boxes (M, 4) float32, scores (M,) float32, classes (M,) int, for the slots whose
+    score is >= score_threshold, in the order row, then col, then slot.
+    """
+    grid = np.asarray(grid, dtype=np.float64)
+    S, B = grid.shape[0], int(num_anchors)
+    def sigmoid(v):
+        return 0.5 * (1.0 + np.tanh(0.5 * v))
+
+    boxes, scores, classes = [], [], []
+    for row in range(S):
+        for col in range(S):
+            logits = grid[row, col, 5 * B:]
+            e = np.exp(logits - logits.max())
+            p = e / e.sum()
+            c = int(np.argmax(p))
+            for b in range(B):
+                o, x, y, w, h = sigmoid(grid[row, col, 5 * b:5 * b + 5])
+                score = o * p[c]
+                if score < score_threshold:
+                    continue
+                cy, cx = (row + y) / S, (col + x) / S
+                boxes.append(np.clip([cy - h / 2, cx - w / 2, cy + h / 2, cx + w / 2], 0, 1))
+                scores.append(score)
+                classes.append(c)
+    return (np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(scores, np.float32),
+            np.asarray(classes, int))
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. Non-max suppression
+# ---------------------------------------------------------------------------------------------
+
+def non_max_suppression(boxes, scores, classes, iou_threshold=0.5):
+    """Greedy non-max suppression, class by class.
+
+    boxes: (M, 4), scores: (M,), classes: (M,). Visit the boxes by decreasing score (equal
+    scores: the lower index first); keep a box unless a box already kept of the SAME class
+    overlaps it by IoU > iou_threshold (an IoU exactly at the threshold keeps it, as
+    tf.image.non_max_suppression does). Boxes of different classes never suppress each other.
+    Returns the indices of the kept boxes, int (K,), by decreasing score (ties: lower index
+    first).
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    classes = np.asarray(classes).reshape(-1)
+    order = np.argsort(-scores, kind="stable")
+    ious = pairwise_iou(boxes, boxes)
+    suppressed = np.zeros(len(boxes), dtype=bool)
+    kept = []
+    for i in order:
+        if suppressed[i]:
+            continue
+        kept.append(int(i))
+        suppressed |= (classes == classes[i]) & (ious[i] > iou_threshold)
+    return np.array(kept, dtype=int)
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. Mean average precision
+# ---------------------------------------------------------------------------------------------
+
+def average_precision(recall, precision):
+    """The area under the precision-recall curve, all-point interpolated (VOC 2010 on).
+
+    recall, precision: (D,) after each detection, in decreasing score order (recall never
+    decreases). Each precision is replaced by the best precision at that recall or beyond
+    (the envelope); AP = sum over the detections of (recall_k - recall_{k-1}) * envelope_k,
+    with recall_0 = 0. No detections: 0.
+    """
+    recall = np.asarray(recall, dtype=np.float64).reshape(-1)
+    precision = np.asarray(precision, dtype=np.float64).reshape(-1)
+    if len(recall) == 0:
+        return 0.0
+    ap, best, previous = 0.0, 0.0, None
+    envelope = np.empty_like(precision)
+    for k in range(len(precision) - 1, -1, -1):
+        best = max(best, precision[k])
+        envelope[k] = best
+    previous = 0.0
+    for r, p in zip(recall, envelope):
+        ap += (r - previous) * p
+        previous = r
+    return float(ap)
+
+
+def mean_average_precision(pred_boxes, pred_scores, pred_classes, true_boxes, true_classes,
+                           num_classes, iou_threshold=0.5):
+    """VOC-style mean average precision over the classes, at IoU >= iou_threshold.
+
+    pred_*: one array per image (boxes (M_i, 4), scores (M_i,), classes (M_i,));
+    true_*: one array per image (boxes (K_i, 4), classes (K_i,)).
+    For each class: take its detections of every image by decreasing score (equal scores:
+    image order, then index order). A detection is a true positive when the ground-truth box
+    of its image and class that it overlaps most has IoU >= iou_threshold and no earlier
+    detection took it; otherwise (also when that best box was taken) a false positive.
+    After each detection, recall = TP / (ground-truth boxes of the class) and precision =
+    TP / (detections so far); the class's AP is average_precision of these.
+    Returns (mAP, aps): aps (num_classes,) with NaN for a class without ground-truth boxes;
+    mAP is the mean of the others (a class with boxes but no detections counts 0).
+    """
+    aps = np.full(num_classes, np.nan)
+    for c in range(num_classes):
+        truths = [np.asarray(b, np.float64).reshape(-1, 4)[np.asarray(k).reshape(-1) == c]
+                  for b, k in zip(true_boxes, true_classes)]
+        total = sum(len(t) for t in truths)
+        if total == 0:
+            continue
+        found = [(float(s), image, j)
+                 for image, (scores, classes) in enumerate(zip(pred_scores, pred_classes))
+                 for j, s in enumerate(np.asarray(scores).reshape(-1))
+                 if np.asarray(classes).reshape(-1)[j] == c]
+        found.sort(key=lambda item: -item[0])  # stable: image, then index order on ties
+        used = [set() for _ in truths]
+        tp = fp = 0
+        recall, precision = [], []
+        for _, image, j in found:
+            gt = truths[image]
+            hit = False
+            if len(gt):
+                box = np.asarray(pred_boxes[image], np.float64).reshape(-1, 4)[j:j + 1]
+                overlaps = pairwise_iou(box, gt).reshape(-1)
+                m = int(np.argmax(overlaps))
+                if overlaps[m] >= iou_threshold and m not in used[image]:
+                    used[image].add(m)
+                    hit = True
+            tp, fp = tp + hit, fp + (not hit)
+            recall.append(tp / total)
+            precision.append(tp / (tp + fp))
+        aps[c] = average_precision(recall, precision)
+    return float(np.nanmean(aps)) if np.any(~np.isnan(aps)) else 0.0, aps
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. The grid detector
+# ---------------------------------------------------------------------------------------------
+
+def build_grid_detector(size=32, channels=1, grid_size=4, num_anchors=2, num_classes=3,
+                        filters=(16, 32, 32)):
+    """A fully convolutional YOLO-style detector: (N, size, size, channels) images ->
+    (N, S, S, 5B + C) raw grid outputs (no activation: the loss and decoding apply them).
+
+    The backbone halves the resolution once per entry of `filters` (a 3x3 "same" convolution
+    with ReLU, then 2x2 max pooling), so size / 2**len(filters) must equal grid_size: each
+    output cell then sees its own patch of the image, and a little around it.
+    """
+    if size // 2 ** len(filters) != grid_size:
+        raise ValueError(f"size {size} / 2**{len(filters)} is not grid_size {grid_size}")
+    inputs = keras.Input((size, size, channels))
+    x = inputs
+    for width in filters:
+        x = layers.Conv2D(width, 3, padding="same", activation="relu")(x)
+        x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(filters[-1], 3, padding="same", activation="relu")(x)
+    outputs = layers.Conv2D(filters=5 * num_anchors + num_classes, kernel_size=(1, 1),
+                            activation=None, padding="valid", name="grid")(x)
+    return keras.Model(inputs, outputs, name="grid_detector")
