@@ -112,11 +112,11 @@ class SpectralNormalization(layers.Wrapper):
 def make_sn_critic(data_dim=2, hidden_units=64, depth=3, name="sn_critic"):
     """x (N, data_dim) -> scores (N, 1): the MLP critic of wgan_model with every Dense
     wrapped in SpectralNormalization (so the critic is at most 1-Lipschitz)."""
-    return keras.Sequential(
-        [keras.Input((data_dim,))]
-        + [SpectralNormalization(layers.Dense(hidden_units, activation="relu"))
-           for _ in range(depth)]
-        + [SpectralNormalization(layers.Dense(1))], name=name)
+    hidden = [SpectralNormalization(layers.Dense(hidden_units, activation="relu"))
+              for _ in range(depth)]
+    critic = keras.Sequential([keras.Input((data_dim,)), *hidden,
+                               SpectralNormalization(layers.Dense(1))], name=name)
+    return critic
 
 
 def r1_penalty(critic, real, gamma):
