@@ -306,4 +306,46 @@ MUTANTS = [
         breaks=("frechet_distance", "frechet_distance_ranks_generators"),
         says="factor 2",
     ),
+    Mutant(
+        "covariance_of_uncentred_rows",
+        "quality.py",
+        find="return mean, centred.T @ centred / (len(features) - 1)",
+        replace="return mean, features.T @ features / (len(features) - 1)",
+        breaks=("feature_statistics",),
+        says="centre them",
+    ),
+    Mutant(
+        "r1_norm_over_the_last_axis_only",
+        "regularizers.py",
+        find="squared_norms = tf.reduce_sum(tf.reshape(tf.square(grads), (tf.shape(grads)[0], -1)), "
+             "axis=1)",
+        replace="squared_norms = tf.reduce_sum(tf.square(grads), axis=-1)",
+        breaks=("r1_penalty",),
+        says="last axis only",
+    ),
+    # Tiny negative eigenvalues (rounding, where a rank-deficient covariance has 0) make NaN.
+    Mutant(
+        "frechet_without_clipping_the_eigenvalues",
+        "quality.py",
+        find="    root_a = (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T\n"
+             "    middle = root_a @ cov_b @ root_a\n"
+             "    trace_root = np.sum(np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), "
+             "0.0, None)))\n",
+        replace="    root_a = (vectors * np.sqrt(values)) @ vectors.T\n"
+                "    middle = root_a @ cov_b @ root_a\n"
+                "    trace_root = np.sum(np.sqrt(np.linalg.eigvalsh((middle + middle.T) / 2)))\n",
+        breaks=("frechet_distance",),
+        says="clip the eigenvalues",
+    ),
+    Mutant(
+        "frechet_eigvalsh_of_the_product",
+        "quality.py",
+        find="    middle = root_a @ cov_b @ root_a\n"
+             "    trace_root = np.sum(np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), "
+             "0.0, None)))\n",
+        replace="    trace_root = np.sum(np.sqrt(np.clip(np.linalg.eigvalsh(cov_a @ cov_b), 0.0, "
+                "None)))\n",
+        breaks=("frechet_distance",),
+        says="not symmetric",
+    ),
 ]

@@ -7,10 +7,11 @@ Gaussians (Fréchet), numpy's np.cov, and scikit-learn's MLPClassifier as the fe
 extractor that ranks generators.
 """
 import contextlib
+import warnings
 
 import numpy as np
 
-from autograder.api import check
+from autograder.api import CheckFailed, check
 from autograder.check_helpers import assign_random_weights, standing_in, tensor
 from autograder.checks.lab13_wgan.probes import (
     SGD_RATE,
@@ -76,6 +77,15 @@ def judge_r1(student, reference, what):
                                                 "is ||grad||^2, pushed to 0 on real data"),
         (len(grads) * expected, "sums over the batch; take the mean"),
     ]
+    if grads.ndim > 2:
+        mistakes += [
+            (GAMMA / 2 * (grads ** 2).sum(axis=-1).mean(),
+             "takes the squared norm over the last axis only (then the mean over the other "
+             "axes); the norm of each example runs over every axis but the batch axis"),
+            (GAMMA / 2 * (grads ** 2).sum(axis=1).mean(),
+             "takes the squared norm over axis 1 only (then the mean over the other axes); "
+             "the norm of each example runs over every axis but the batch axis"),
+        ]
     expect_close_naming(student["penalty"], expected, what, mistakes,
                         against="gamma / 2 * mean ||grad||^2 of the check's own tape",
                         rtol=1e-4, atol=1e-6)
@@ -94,7 +104,8 @@ def r1_penalty(lab, rng):
     """R1 with gamma = 3 of a tanh critic on (24, 2) points and of a critic on (6, 3, 3, 2)
     images, against gamma / 2 * mean ||grad||^2 from the check's own batch_jacobian, and its
     gradient w.r.t. the critic's weights against the reference's; the message names a
-    missing gamma / 2, a missing square, (||grad|| - 1)^2 and a sum."""
+    missing gamma / 2, a missing square, (||grad|| - 1)^2, a sum, and a norm over the last
+    axis (or axis 1) only."""
     import keras
     points_critic = mlp(2, 1, hidden_units=16, activation="tanh", name="probe_critic")
     images_critic = keras.Sequential([keras.Input((3, 3, 2)), keras.layers.Flatten(),
@@ -216,7 +227,8 @@ def psd(rng, dim, scale=1.0):
        hint="mean over the rows (axis 0); the covariance of the columns, divided by N - 1")
 def feature_statistics(lab, rng):
     """Mean and covariance of (50, 4) features, against np.mean and np.cov; the message
-    names a covariance divided by N and one of the rows (N x N)."""
+    names a covariance divided by N, one of uncentred rows (X^T X) and one of the rows
+    (N x N)."""
     features = rng.normal(size=(50, 4)) @ rng.normal(size=(4, 4)) + rng.normal(size=4)
     result = lab.quality.feature_statistics(features)
     if not isinstance(result, (tuple, list)) or len(result) != 2:
@@ -235,54 +247,98 @@ def _(student, reference):
     expect_true(cov.shape == (4, 4), f"the covariance of (50, 4) features has shape "
                 f"{cov.shape}, expected (4, 4): the covariance of the columns (np.cov(features, "
                 "rowvar=False)), not of the rows")
+    raw = features.T @ features
     expect_close_naming(cov, np.cov(features, rowvar=False), "the covariance of "
-                        "feature_statistics", [(np.cov(features, rowvar=False, bias=True),
-                                                "divides by N; the unbiased covariance divides "
-                                                "by N - 1")],
+                        "feature_statistics", [
+                            (np.cov(features, rowvar=False, bias=True),
+                             "divides by N; the unbiased covariance divides by N - 1"),
+                            (raw / (len(features) - 1), "is X^T X / (N - 1) of the raw rows: "
+                             "centre them first (subtract the mean of each column)"),
+                            (raw / len(features), "is X^T X / N of the raw rows: centre them "
+                             "first (subtract the mean of each column) and divide by N - 1")],
                         against="np.cov(features, rowvar=False)")
 
 
-def scipy_frechet(mean_a, cov_a, mean_b, cov_b):
+def quiet_sqrtm(matrix):
+    """scipy.linalg.sqrtm's real part, without its warnings on singular products."""
     from scipy.linalg import sqrtm
-    root = sqrtm(np.asarray(cov_a) @ np.asarray(cov_b)).real
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return sqrtm(np.asarray(matrix, dtype=np.float64)).real
+
+
+def scipy_frechet(mean_a, cov_a, mean_b, cov_b):
+    root = quiet_sqrtm(np.asarray(cov_a) @ np.asarray(cov_b))
     return float(np.sum((np.asarray(mean_a) - mean_b) ** 2)
                  + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(root))
 
 
 @check(points=2, uses=QUALITY, task="`frechet_distance`",
        hint="||mean_a - mean_b||^2 + Tr(A) + Tr(B) - 2 Tr((A B)^(1/2)) with a MATRIX square "
-            "root: scipy.linalg.sqrtm(A @ B).real, or the eigenvalues of A^(1/2) B A^(1/2)")
+            "root: scipy.linalg.sqrtm(A @ B).real, or the eigenvalues of A^(1/2) B A^(1/2), "
+            "clipped at 0 before the square root")
 def frechet_distance(lab, rng):
     """On diagonal Gaussians (closed form), on random 5-D Gaussians whose covariances do not
-    commute (against scipy.linalg.sqrtm), both ways round (symmetric) and on identical
-    statistics (0); the message names an elementwise square root, Tr(A^(1/2) B^(1/2)), a
-    missing factor 2 and an unsquared mean gap."""
+    commute (against scipy.linalg.sqrtm), both ways round (symmetric), on identical
+    statistics (0), and both ways round between a 6-D Gaussian and one whose covariance has
+    rank 2 (features that span a plane); the message names an elementwise square root,
+    Tr(A^(1/2) B^(1/2)), a missing factor 2, an unsquared mean gap, eigvalsh of the
+    non-symmetric A B, and a NaN from unclipped tiny negative eigenvalues."""
     fn = lab.quality.frechet_distance
     diagonal = [rng.normal(size=3), np.diag(rng.uniform(0.2, 2, 3)), rng.normal(size=3),
                 np.diag(rng.uniform(0.2, 2, 3))]
     full = [rng.normal(size=5), psd(rng, 5), rng.normal(size=5), psd(rng, 5, 2.0)]
-    return {"diagonal": diagonal, "full": full,
+    planar = rng.normal(size=(40, 2)) @ rng.normal(size=(2, 6)) + rng.normal(size=6)
+    low_rank = [rng.normal(size=6), psd(rng, 6), planar.mean(axis=0),
+                np.cov(planar, rowvar=False)]
+    return {"diagonal": diagonal, "full": full, "low_rank": low_rank,
             "fd_diagonal": scalar(fn(*diagonal), "frechet_distance on diagonal Gaussians"),
             "fd_full": scalar(fn(*full), "frechet_distance(mean_a, cov_a, mean_b, cov_b)"),
             "fd_swapped": scalar(fn(*full[2:], *full[:2]), "frechet_distance(b, a)"),
-            "fd_same": scalar(fn(*full[:2], *full[:2]), "frechet_distance(a, a)")}
+            "fd_same": scalar(fn(*full[:2], *full[:2]), "frechet_distance(a, a)"),
+            "fd_low_rank": [distance_or_nan(fn, args, "frechet_distance with a rank-2 "
+                                            "covariance") for args in (low_rank, low_rank[2:]
+                                                                       + low_rank[:2])]}
 
 
 def frechet_mistakes(mean_a, cov_a, mean_b, cov_b):
-    from scipy.linalg import sqrtm
     gap = np.sum((mean_a - mean_b) ** 2)
     traces = np.trace(cov_a) + np.trace(cov_b)
-    roots = np.trace(sqrtm(cov_a @ cov_b).real)
+    roots = np.trace(quiet_sqrtm(cov_a @ cov_b))
+    product = "takes the eigenvalues of cov_a @ cov_b with eigvalsh (or eigh), which assume " \
+              "a symmetric matrix and read one triangle only; A B is not symmetric: take " \
+              "those of the symmetric A^(1/2) B A^(1/2), or sqrtm(A @ B)"
     return [
         (gap + traces - 2 * np.sum(np.sqrt(np.abs(np.diag(cov_a @ cov_b)))),
          "takes the square root of cov_a @ cov_b elementwise; it is a matrix square root"),
         (gap + traces - 2 * np.trace(np.sqrt(np.abs(cov_a @ cov_b))),
          "takes the square root of cov_a @ cov_b elementwise; it is a matrix square root"),
-        (gap + traces - 2 * np.trace(sqrtm(cov_a).real @ sqrtm(cov_b).real),
+        (gap + traces - 2 * np.trace(quiet_sqrtm(cov_a) @ quiet_sqrtm(cov_b)),
          "is Tr(A^(1/2) B^(1/2)), right only when A and B commute; take Tr((A B)^(1/2))"),
         (gap + traces - roots, "misses the factor 2 of Tr((A B)^(1/2))"),
         (np.sqrt(gap) + traces - 2 * roots, "adds ||mean_a - mean_b||, not its square"),
-    ]
+    ] + [(gap + traces - 2 * np.sum(np.sqrt(np.clip(np.linalg.eigvalsh(cov_a @ cov_b, side),
+                                                     0.0, None))), product)
+         for side in ("L", "U")]
+
+
+CLIP = ("a square root of a tiny negative eigenvalue? Rounding leaves eigenvalues like -1e-17 "
+        "where a rank-deficient covariance has 0: clip the eigenvalues to 0 before np.sqrt "
+        "(or take sqrtm's real part)")
+
+
+def distance_or_nan(fn, args, what):
+    """The student's distance, NaN when numpy's eigensolver failed on NaN (a square root of
+    a negative eigenvalue fed to the next eigendecomposition)."""
+    try:
+        return scalar(fn(*args), what)
+    except np.linalg.LinAlgError:
+        return np.float64(np.nan)
+
+
+def expect_no_nan(value, what):
+    if not np.all(np.isfinite(np.asarray(value, dtype=np.float64))):
+        raise CheckFailed(f"{what} is NaN (or numpy's eigensolver failed on NaN): {CLIP}")
 
 
 @frechet_distance.verdict
@@ -305,16 +361,27 @@ def _(student, reference):
                  atol=1e-8)
     expect_close(student["fd_same"], 0.0, "frechet_distance(a, a)", against="0 (identical "
                  "Gaussians)", atol=1e-6)
+    low_rank = [np.asarray(a, dtype=np.float64) for a in reference["low_rank"]]
+    for fd, args, order in zip(student["fd_low_rank"], (low_rank, low_rank[2:] + low_rank[:2]),
+                               ("(a, b)", "(b, a)")):
+        what = f"frechet_distance{order} where b's covariance (6 x 6) has rank 2"
+        expect_no_nan(fd, what)
+        expect_close_naming(fd, scipy_frechet(*args), what, frechet_mistakes(*args),
+                            against="the same formula with scipy.linalg.sqrtm", rtol=1e-5,
+                            atol=1e-6)
 
 
-@check(points=1, uses=QUALITY, task="`feature_statistics`, `frechet_distance`, on features",
-       hint="FD of features = frechet_distance(*feature_statistics(a), *feature_statistics(b)); "
-            "a generator that misses modes must score worse")
+@check(points=1, uses=QUALITY, task="`frechet_distance`, on features",
+       hint="frechet_distance of the features' statistics (here the check's np.mean and np.cov, "
+            "so only frechet_distance is graded); ReLU features with dead units have a "
+            "rank-deficient covariance: clip tiny negative eigenvalues to 0; a generator that "
+            "misses modes must score worse")
 def frechet_distance_ranks_generators(lab, rng):
-    """On the 16 hidden features of a scikit-learn MLP trained here to tell the ring's 8
-    modes apart: the Fréchet distance of held-out data to a fresh sample of the ring, to a
-    ring with a wider spread, to 4 of its 8 modes and to 1 mode, against scipy's on the same
-    features, rising in that order."""
+    """On the 16 hidden ReLU features of a scikit-learn MLP trained here to tell the ring's 8
+    modes apart: your frechet_distance, given the check's own statistics (np.mean, np.cov)
+    of held-out data and of a fresh sample of the ring, a ring with a wider spread, 4 of its
+    8 modes and 1 mode, against scipy.linalg.sqrtm on the same statistics, rising in that
+    order."""
     from sklearn.neural_network import MLPClassifier
 
     from dlkit.data import sample_toy2d, toy2d_modes
@@ -332,24 +399,24 @@ def frechet_distance_ranks_generators(lab, rng):
     sets = {"data": ring[:1000], "fresh": sample_toy2d("ring", 1000, seed=seed + 2),
             "wider": sample_toy2d("ring", 1000, seed=seed + 3, noise=0.3),
             "four_modes": ring[labels(ring) < 4][:500], "one_mode": ring[labels(ring) == 0][:300]}
-    stats = {name: lab.quality.feature_statistics(features(points))
+    stats = {name: [np.mean(features(points), axis=0), np.cov(features(points), rowvar=False)]
              for name, points in sets.items()}
     names = ["fresh", "wider", "four_modes", "one_mode"]
-    return {"names": names, "features": {name: features(points) for name, points in sets.items()},
-            "fd": [scalar(lab.quality.frechet_distance(*stats["data"], *stats[name]),
-                          f"frechet_distance(data, {name})") for name in names]}
+    return {"names": names, "stats": stats,
+            "fd": [distance_or_nan(lab.quality.frechet_distance,
+                                   stats["data"] + stats[name], f"frechet_distance(data, {name})")
+                   for name in names]}
 
 
 @frechet_distance_ranks_generators.verdict
 def _(student, reference):
-    features = student["features"]
-    data = features["data"]
-    stats = np.mean(data, axis=0), np.cov(data, rowvar=False)
-    expected = [scipy_frechet(*stats, np.mean(features[n], axis=0),
-                              np.cov(features[n], rowvar=False)) for n in student["names"]]
-    expect_close(student["fd"], expected, "the Fréchet distances of held-out ring data to a "
-                 "fresh sample, a wider ring, 4 modes and 1 mode, on a classifier's features",
-                 against="np.cov and scipy.linalg.sqrtm on the same features", rtol=1e-4,
-                 atol=1e-6)
+    stats = {name: [np.asarray(a, dtype=np.float64) for a in pair]
+             for name, pair in student["stats"].items()}
+    expected = [scipy_frechet(*stats["data"], *stats[name]) for name in student["names"]]
+    what = ("frechet_distance of held-out ring data to a fresh sample, a wider ring, 4 modes "
+            "and 1 mode (the statistics of a classifier's ReLU features, given by the check)")
+    expect_no_nan(student["fd"], what)
+    expect_close(student["fd"], expected, what, against="the same formula with "
+                 "scipy.linalg.sqrtm on the same statistics", rtol=1e-4, atol=1e-6)
     expect_equal(list(np.argsort(student["fd"])), [0, 1, 2, 3],
                  "the order of the Fréchet distances (fresh < wider < 4 modes < 1 mode)")

@@ -21,11 +21,10 @@ def feature_statistics(features):
     numpy arrays; the covariance is the unbiased one (divided by N - 1).
     """
     features = np.asarray(features, dtype=np.float64)
-    # BEGIN SOLUTION the mean over rows; centred rows, (X^T X) / (N - 1)
-    mean = features.mean(axis=0)
-    centred = features - mean
-    return mean, centred.T @ centred / (len(features) - 1)
-    # END SOLUTION
+    n = len(features)
+    mean = np.sum(features, axis=0) / n
+    cov = np.einsum("ni,nj->ij", features - mean, features - mean) / (n - 1)
+    return mean, cov
 
 
 def frechet_distance(mean_a, cov_a, mean_b, cov_b):
@@ -41,14 +40,16 @@ def frechet_distance(mean_a, cov_a, mean_b, cov_b):
     """
     mean_a, cov_a, mean_b, cov_b = (np.asarray(a, dtype=np.float64)
                                     for a in (mean_a, cov_a, mean_b, cov_b))
-    # BEGIN SOLUTION squared mean gap + Tr(A) + Tr(B) - 2 Tr((A B)^(1/2)), a matrix square root
-    values, vectors = np.linalg.eigh(cov_a)
-    root_a = (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+    def sym_sqrt(m):
+        w, q = np.linalg.eigh((m + m.T) / 2.0)
+        return (q * np.sqrt(np.clip(w, 0.0, None))) @ q.T
+
+    root_a = sym_sqrt(cov_a)
     middle = root_a @ cov_b @ root_a
-    trace_root = np.sum(np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0.0, None)))
-    return float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b)
-                 - 2.0 * trace_root)
-    # END SOLUTION
+    eig = np.clip(np.linalg.eigvalsh((middle + middle.T) / 2.0), 0.0, None)
+    tr_covmean = np.sum(np.sqrt(eig))
+    mean_term = np.sum((mean_a - mean_b) ** 2)
+    return float(mean_term + np.trace(cov_a) + np.trace(cov_b) - 2.0 * tr_covmean)
 
 
 def frechet_distance_of_features(features_a, features_b):

@@ -34,15 +34,17 @@ def power_iteration(matrix, u, eps=1e-12):
     gradient (tf.stop_gradient), so sigma's gradient w.r.t. matrix is the outer product
     v u_new^T, the gradient of the largest singular value once u has converged.
     """
-    # BEGIN SOLUTION v, u_new normalised; stop_gradient on both; sigma = v . (matrix @ u_new)
-    v = tf.linalg.matvec(matrix, u)
-    v = v / tf.sqrt(tf.reduce_sum(tf.square(v)) + eps)
-    u_new = tf.linalg.matvec(matrix, v, transpose_a=True)
-    u_new = u_new / tf.sqrt(tf.reduce_sum(tf.square(u_new)) + eps)
-    v, u_new = tf.stop_gradient(v), tf.stop_gradient(u_new)
-    sigma = tf.reduce_sum(v * tf.linalg.matvec(matrix, u_new))
+    def normalize(a):
+        return a / tf.sqrt(tf.reduce_sum(tf.square(a)) + eps)
+
+    matrix = tf.convert_to_tensor(matrix)
+    u = tf.convert_to_tensor(u, dtype=matrix.dtype)
+    v = normalize(tf.linalg.matvec(matrix, u))
+    u_new = normalize(tf.linalg.matvec(matrix, v, transpose_a=True))
+    v = tf.stop_gradient(v)
+    u_new = tf.stop_gradient(u_new)
+    sigma = tf.tensordot(v, tf.linalg.matvec(matrix, u_new), axes=1)
     return u_new, sigma
-    # END SOLUTION
 
 
 @keras.saving.register_keras_serializable(package="dlkit_lab13_wgan")
@@ -95,15 +97,13 @@ class SpectralNormalization(layers.Wrapper):
         4. return self.call_with_kernel(inputs, self.layer.kernel / sigma).
         Never assign the kernel itself: the gradient must flow through sigma to W.
         """
-        # BEGIN SOLUTION reshape to (-1, K); power_iteration; assign u only when training;
-        #   call_with_kernel with kernel / sigma
         kernel = self.layer.kernel
-        matrix = tf.reshape(kernel, (-1, kernel.shape[-1]))
+        units = kernel.shape[-1]
+        matrix = tf.reshape(kernel, (-1, units))
         u_new, sigma = power_iteration(matrix, self.u, self.eps)
         if training:
             self.u.assign(u_new)
         return self.call_with_kernel(inputs, kernel / sigma)
-        # END SOLUTION
 
     def get_config(self):
         return {**super().get_config(), "eps": self.eps}
@@ -128,14 +128,14 @@ def r1_penalty(critic, real, gamma):
     tf.GradientTape watching x (the norm over all axes but the batch axis), and nothing is
     stopped: the critic's step differentiates the penalty w.r.t. its weights.
     """
-    # BEGIN SOLUTION inner tape watching real; per-example squared norm; gamma / 2 * mean
+    real = tf.convert_to_tensor(real, dtype=tf.float32)
     with tf.GradientTape() as tape:
         tape.watch(real)
-        scores = keras.ops.cast(critic(real, training=True), "float32")
+        scores = tf.cast(critic(real, training=True), tf.float32)
     grads = tape.gradient(scores, real)
-    squared_norms = tf.reduce_sum(tf.reshape(tf.square(grads), (tf.shape(grads)[0], -1)), axis=1)
-    return 0.5 * gamma * tf.reduce_mean(squared_norms)
-    # END SOLUTION
+    grads = tf.reshape(grads, (tf.shape(grads)[0], -1))
+    squared_norms = tf.reduce_sum(tf.square(grads), axis=1)
+    return gamma / 2.0 * tf.reduce_mean(squared_norms)
 
 
 @keras.saving.register_keras_serializable(package="dlkit_lab13_wgan")
@@ -162,19 +162,18 @@ class R1GAN(WGAN):
         Returns (loss, penalty): two float32 scalars (the loss without the penalty).
         """
         batch_size = tf.shape(real)[0]
-        # BEGIN SOLUTION fakes; loss + r1_penalty on the real batch in the tape; critic only
-        fake = keras.ops.cast(self.generator(self.sample_latent(batch_size), training=True),
-                              "float32")
+        fake = tf.cast(self.generator(self.sample_latent(batch_size), training=True), tf.float32)
         with tf.GradientTape() as tape:
-            real_scores = keras.ops.cast(self.critic(real, training=True), "float32")
-            fake_scores = keras.ops.cast(self.critic(fake, training=True), "float32")
+            real_scores = tf.cast(self.critic(real, training=True), tf.float32)
+            fake_scores = tf.cast(self.critic(fake, training=True), tf.float32)
             loss = self.critic_objective(real_scores, fake_scores)
             penalty = r1_penalty(self.critic, real, self.r1_gamma)
-            scaled_total = self.critic_optimizer.scale_loss(loss + penalty)
+            total = loss + penalty
+            scaled_total = self.critic_optimizer.scale_loss(total)
         variables = self.critic.trainable_variables
-        self.critic_optimizer.apply(tape.gradient(scaled_total, variables), variables)
+        grads = tape.gradient(scaled_total, variables)
+        self.critic_optimizer.apply(grads, variables)
         return loss, penalty
-        # END SOLUTION
 
     def get_config(self):
         return {**super().get_config(), "r1_gamma": self.r1_gamma}
