@@ -16,3 +16,26 @@ CLAIMS = [
     Claim("critic_estimates_w1", exact_distance, "the exact W1 is 2.05", at_least=2.0,
           at_most=2.1),
 ]
+
+
+def sn_gap(output):
+    return float(output["gap"])
+
+
+def fd(index):
+    return lambda output: float(output["fd"][index])
+
+
+CLAIMS += [
+    Claim("sn_critic_estimates_w1", sn_gap, "the spectrally normalised critic's gap is 2.01",
+          at_least=1.95, at_most=2.04),
+    Claim("sn_critic_estimates_w1", exact_distance, "where the exact W1 is 2.03",
+          at_least=2.0, at_most=2.06),
+    Claim("frechet_distance_ranks_generators", fd(0), "0.006 for a fresh sample", at_most=0.02),
+    Claim("frechet_distance_ranks_generators", fd(1), "0.23 for a wider ring", at_least=0.1,
+          at_most=0.4),
+    Claim("frechet_distance_ranks_generators", fd(2), "19.6 for 4 of the 8 modes",
+          at_least=15, at_most=25),
+    Claim("frechet_distance_ranks_generators", fd(3), "54.9 for one mode", at_least=45,
+          at_most=65),
+]

@@ -196,4 +196,156 @@ MUTANTS = [
         breaks=("train_step_runs_n_critic_steps",),
         says="expected 6",
     ),
+    # Spectral normalisation, R1 and the Fréchet distance (regularizers.py, quality.py).
+    Mutant(
+        "power_iteration_leaves_u_unnormalised",
+        "regularizers.py",
+        find="    u_new = u_new / tf.sqrt(tf.reduce_sum(tf.square(u_new)) + eps)\n",
+        replace="",
+        breaks=("power_iteration",),
+        says="norm of u_new",
+    ),
+    Mutant(
+        "sigma_without_its_gradient",
+        "regularizers.py",
+        find="sigma = tf.reduce_sum(v * tf.linalg.matvec(matrix, u_new))",
+        replace="sigma = tf.stop_gradient(tf.reduce_sum(v * tf.linalg.matvec(matrix, u_new)))",
+        breaks=("power_iteration", "spectral_normalization_converges"),
+        says="no gradient",
+    ),
+    Mutant(
+        "spectral_norm_updates_u_at_inference",
+        "regularizers.py",
+        find="        if training:\n            self.u.assign(u_new)\n",
+        replace="        self.u.assign(u_new)\n",
+        breaks=("spectral_normalization_layer",),
+        says="training=False",
+    ),
+    # keras.layers.SpectralNormalization's way: the normalised kernel written back.
+    Mutant(
+        "spectral_norm_assigns_the_kernel",
+        "regularizers.py",
+        find="        return self.call_with_kernel(inputs, kernel / sigma)\n",
+        replace="        self.layer.kernel.assign(kernel / sigma)\n"
+                "        return self.layer(inputs)\n",
+        breaks=("spectral_normalization_layer", "spectral_normalization_converges"),
+        says="never assign the kernel",
+    ),
+    Mutant(
+        "spectral_norm_never_divides",
+        "regularizers.py",
+        find="        return self.call_with_kernel(inputs, kernel / sigma)\n",
+        replace="        return self.call_with_kernel(inputs, kernel)\n",
+        breaks=("sn_critic_estimates_w1", "spectral_normalization_layer",
+                "spectral_normalization_converges"),
+        says="not divided by",
+    ),
+    Mutant(
+        "r1_without_the_half",
+        "regularizers.py",
+        find="return 0.5 * gamma * tf.reduce_mean(squared_norms)",
+        replace="return gamma * tf.reduce_mean(squared_norms)",
+        breaks=("r1_penalty",),
+        says="gamma / 2 times",
+    ),
+    Mutant(
+        "r1_norm_not_squared",
+        "regularizers.py",
+        find="return 0.5 * gamma * tf.reduce_mean(squared_norms)",
+        replace="return 0.5 * gamma * tf.reduce_mean(tf.sqrt(squared_norms))",
+        breaks=("r1_penalty",),
+        says="square the norm",
+    ),
+    Mutant(
+        "r1_at_the_fakes",
+        "regularizers.py",
+        find="penalty = r1_penalty(self.critic, real, self.r1_gamma)",
+        replace="penalty = r1_penalty(self.critic, fake, self.r1_gamma)",
+        breaks=("r1gan_critic_step",),
+        says="not the real batch",
+    ),
+    Mutant(
+        "r1_at_interpolates",
+        "regularizers.py",
+        find="penalty = r1_penalty(self.critic, real, self.r1_gamma)",
+        replace="penalty = r1_penalty(self.critic, self.sample_interpolates(real, fake), "
+                "self.r1_gamma)",
+        breaks=("r1gan_critic_step",),
+        says="not the real batch",
+    ),
+    Mutant(
+        "r1_gamma_applied_twice",
+        "regularizers.py",
+        find="scaled_total = self.critic_optimizer.scale_loss(loss + penalty)",
+        replace="scaled_total = self.critic_optimizer.scale_loss(loss + self.r1_gamma * penalty)",
+        breaks=("r1gan_critic_step",),
+        says="applied twice",
+    ),
+    Mutant(
+        "covariance_divided_by_n",
+        "quality.py",
+        find="return mean, centred.T @ centred / (len(features) - 1)",
+        replace="return mean, centred.T @ centred / len(features)",
+        breaks=("feature_statistics",),
+        says="divides by N",
+    ),
+    Mutant(
+        "frechet_elementwise_square_root",
+        "quality.py",
+        find="    return float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b)\n",
+        replace="    trace_root = np.trace(np.sqrt(np.abs(cov_a @ cov_b)))\n"
+                "    return float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b)\n",
+        breaks=("frechet_distance",),
+        says="elementwise",
+    ),
+    Mutant(
+        "frechet_without_the_factor_two",
+        "quality.py",
+        find="                 - 2.0 * trace_root)",
+        replace="                 - trace_root)",
+        breaks=("frechet_distance", "frechet_distance_ranks_generators"),
+        says="factor 2",
+    ),
+    Mutant(
+        "covariance_of_uncentred_rows",
+        "quality.py",
+        find="return mean, centred.T @ centred / (len(features) - 1)",
+        replace="return mean, features.T @ features / (len(features) - 1)",
+        breaks=("feature_statistics",),
+        says="centre them",
+    ),
+    Mutant(
+        "r1_norm_over_the_last_axis_only",
+        "regularizers.py",
+        find="squared_norms = tf.reduce_sum(tf.reshape(tf.square(grads), (tf.shape(grads)[0], -1)), "
+             "axis=1)",
+        replace="squared_norms = tf.reduce_sum(tf.square(grads), axis=-1)",
+        breaks=("r1_penalty",),
+        says="last axis only",
+    ),
+    # Tiny negative eigenvalues (rounding, where a rank-deficient covariance has 0) make NaN.
+    Mutant(
+        "frechet_without_clipping_the_eigenvalues",
+        "quality.py",
+        find="    root_a = (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T\n"
+             "    middle = root_a @ cov_b @ root_a\n"
+             "    trace_root = np.sum(np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), "
+             "0.0, None)))\n",
+        replace="    root_a = (vectors * np.sqrt(values)) @ vectors.T\n"
+                "    middle = root_a @ cov_b @ root_a\n"
+                "    trace_root = np.sum(np.sqrt(np.linalg.eigvalsh((middle + middle.T) / 2)))\n",
+        breaks=("frechet_distance",),
+        says="clip the eigenvalues",
+    ),
+    Mutant(
+        "frechet_eigvalsh_of_the_product",
+        "quality.py",
+        find="    middle = root_a @ cov_b @ root_a\n"
+             "    trace_root = np.sum(np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), "
+             "0.0, None)))\n",
+        replace="    trace_root = np.sum(np.sqrt(np.clip(np.linalg.eigvalsh(cov_a @ cov_b), 0.0, "
+                "None)))\n",
+        breaks=("frechet_distance",),
+        says="not symmetric",
+    ),
 ]

@@ -1,7 +1,11 @@
 """GPU checks of lab13_wgan (autograder/gpu.py): the student's WGAN-GP (their WGAN.train_step,
 Wasserstein losses, random interpolates and gradient penalty) training a convolutional
 generator and critic on the whole of MNIST, judged by the sliced Wasserstein distance of its
-samples to the test digits against the reference's."""
+samples to the test digits against the reference's; and a GAN whose critic is made of the
+student's SpectralNormalization layers, judged by a Fréchet distance on a digit
+classifier's features."""
+import warnings
+
 import numpy as np
 
 from autograder.gpu import gpu_check
@@ -96,3 +100,101 @@ def _(student, reference):
     if not student["smoke"]:
         expect_at_most(after, PROGRESS * student["before"],
                        "sliced W1 after training, against half the untrained generator's")
+
+
+# The spectral-norm GAN: 3 000 steps of batch 64 with one critic step each (no penalty, so
+# no double backpropagation): about 0.25 GFLOP per real image and step with the networks
+# above, 50 TFLOP, ~10 s of compute at 10 % of a T4, plus 6 000 latency-bound updates, the
+# feature classifier (one epoch, 0.5 TFLOP) and the XLA compiles.
+SN_STEPS, FD_FACTOR = 3_000, 1.5
+SN_MODULES = ("regularizers", "wgan_model", "wgan_losses", "fgan_losses")
+
+
+def sn_critic(lab, channels):
+    """The check's critic above with every Conv2D and Dense wrapped in the student's
+    SpectralNormalization."""
+    import keras
+    from keras import layers
+    wrap = lab.regularizers.SpectralNormalization
+    x = keras.Input((28, 28, 1))
+    h = layers.LeakyReLU(0.2)(wrap(layers.Conv2D(channels, 4, strides=2, padding="same"))(x))
+    h = layers.LeakyReLU(0.2)(wrap(layers.Conv2D(2 * channels, 4, strides=2,
+                                                 padding="same"))(h))
+    return keras.Model(x, wrap(layers.Dense(1))(layers.Flatten()(h)), name="sn_critic")
+
+
+def digit_features(lab, x, y):
+    """A small CNN trained for one epoch on the MNIST training digits: its 128 penultimate
+    features."""
+    import keras
+    from keras import layers
+    inputs = keras.Input((28, 28, 1))
+    h = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(inputs)
+    h = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(h)
+    features = layers.Dense(128, activation="relu")(layers.Flatten()(h))
+    model = keras.Model(inputs, layers.Dense(10)(features))
+    lab.gpu.compile(model, keras.optimizers.Adam(1e-3),
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=128, epochs=1, steps_per_epoch=lab.gpu.steps(len(x) // 128),
+              verbose=0)
+    return keras.Model(inputs, features)
+
+
+def scipy_frechet(a, b):
+    """Fréchet distance between Gaussians fitted to two sets of features (rows), by scipy."""
+    from scipy.linalg import sqrtm
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    with warnings.catch_warnings():  # sqrtm warns on singular products: noise to a student
+        warnings.simplefilter("ignore")
+        root = sqrtm(cov_a @ cov_b).real
+    return float(np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(cov_a + cov_b - 2 * root))
+
+
+@gpu_check(points=2, minutes=1.5, datasets=("mnist",), uses=SN_MODULES,
+           task="`SpectralNormalization`",
+           hint="spectral normalisation under mixed precision and XLA: the power iteration in "
+                "float32 on the kernel reshaped to (kh * kw * c_in, K), u assigned only in "
+                "training calls, and the layer computing with kernel / sigma")
+def sn_gan_on_mnist(lab, rng):
+    """A GAN whose convolutional critic has every layer wrapped in your
+    `SpectralNormalization` (`WGAN(divergence="js", n_critic=1, gp_weight=0)`: the
+    non-saturating loss, no penalty) trained for 3 000 steps of 64 MNIST digits (Adam 2e-4,
+    β = (0.5, 0.999), mixed precision, XLA): the Fréchet distance of 10 000 samples to the
+    test digits on a digit classifier's features (scipy) is at most 1.5 times the
+    reference's."""
+    import keras
+    import tensorflow as tf
+
+    from autograder.readiness import scaled_like_keras
+    x, y = lab.gpu.images("mnist", "train", 60_000)
+    x_test, _ = lab.gpu.images("mnist", "test", SAMPLES)
+    features = digit_features(lab, x, y)   # first: the same weights for every student
+    channels = 8 if lab.gpu.smoke else CHANNELS
+    generator, _ = networks(channels)
+    gan = lab.wgan_model.WGAN(generator, sn_critic(lab, channels), latent_dim=LATENT,
+                              n_critic=1, gp_weight=0.0, divergence="js",
+                              seed=int(rng.integers(1 << 30)))
+
+    def adam():
+        return scaled_like_keras(keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999))
+    lab.gpu.compile(gan, None, critic_optimizer=adam(), generator_optimizer=adam())
+    data = (tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=int(rng.integers(1 << 30)))
+            .repeat().batch(BATCH))
+    gan.fit(data, steps_per_epoch=lab.gpu.steps(SN_STEPS), epochs=1, verbose=0)
+    z = rng.normal(size=(lab.gpu.examples(SAMPLES), LATENT)).astype("float32")
+    fakes = np.asarray(generator.predict(z, batch_size=1000, verbose=0), "float32")
+    if not np.all(np.isfinite(fakes)):
+        return {"fd": float("inf")}
+    return {"fd": scipy_frechet(features.predict(fakes, batch_size=1000, verbose=0),
+                                features.predict(x_test, batch_size=1000, verbose=0))}
+
+
+@sn_gan_on_mnist.verdict
+def _(student, reference):
+    expect_true(np.isfinite(student["fd"]), "the generator's samples are NaN or inf after "
+                "training with the spectrally normalised critic")
+    expect_at_most(student["fd"], FD_FACTOR * reference["fd"],
+                   "Fréchet distance of the samples to the MNIST test digits on a classifier's "
+                   f"features (the reference reaches {reference['fd']:.2f} with the same "
+                   "training)")
