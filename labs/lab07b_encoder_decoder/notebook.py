@@ -71,8 +71,7 @@ model = ed.Transformer(source_length, target_length, d_model=32, num_heads=2,
                        num_layers=1 if QUICK else 2, mlp_dim=64)
 model.compile(optimizer=keras.optimizers.Adam(5e-3),
               loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True,
-                                                              ignore_class=ed.PAD),
-              steps_per_execution=STEPS // 10)
+                                                              ignore_class=ed.PAD))
 history = model.fit((train_sources, ed.teacher_forcing_inputs(train_targets)), train_targets,
                     batch_size=64, epochs=10, steps_per_epoch=STEPS // 10, verbose=0,
                     callbacks=tensorboard_callbacks(out / "tensorboard_translation"))
@@ -162,8 +161,7 @@ print("one masked sentence:", sentences[0].tolist(), "->", inputs[0].tolist(),
       "labels", labels[0].tolist())
 reset_keras(0)
 pretrained = ed.MaskedLanguageModel(source_length)
-pretrained.compile(optimizer=keras.optimizers.Adam(5e-3), loss=ed.masked_lm_loss,
-                   steps_per_execution=PRETRAIN // 10)
+pretrained.compile(optimizer=keras.optimizers.Adam(5e-3), loss=ed.masked_lm_loss)
 mlm_history = pretrained.fit(inputs, labels, batch_size=64, epochs=10,
                              steps_per_epoch=PRETRAIN // 10, verbose=0,
                              callbacks=tensorboard_callbacks(out / "tensorboard_mlm"))

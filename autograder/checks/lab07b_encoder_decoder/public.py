@@ -219,12 +219,12 @@ def model_ignores_padding(lab, rng):
 
 @model_ignores_padding.verdict
 def _(student, _reference):
-    expect_true(student["pad_row"] < 1e-4, "changing the embedding of PAD moved the logits by "
-                f"{student['pad_row']:.3g}: the encoder's outputs at real positions depend on "
-                "the padded ones. Pass padding_mask(tokens) to every encoder block")
     expect_true(student["padded_memory"] < 1e-4, "changing the memory at padded source "
                 f"positions moved the logits by {student['padded_memory']:.3g}: every "
                 "cross-attention must get source_mask (DecoderBlock.call, Transformer.decode)")
+    expect_true(student["pad_row"] < 1e-4, "changing the embedding of PAD moved the logits by "
+                f"{student['pad_row']:.3g}: the encoder's outputs at real positions depend on "
+                "the padded ones. Pass padding_mask(tokens) to every encoder block")
     expect_true(student["real_word"] > 1e-4, "changing the first (real) source word left the "
                 "logits unchanged: the decoder must read the memory through cross-attention")
 
