@@ -62,18 +62,20 @@ for source, target, given in zip(sources, targets, ed.teacher_forcing_inputs(tar
 # it. The loss ignores PAD targets.
 
 # %%
-STEPS = 30 if QUICK else 1500
+STEPS, EPOCHS = (8, 2) if QUICK else (1500, 10)
 train_sources, train_targets = ed.make_translation_pairs(64 * STEPS, rng)
-test_sources, test_targets = ed.make_translation_pairs(500, np.random.default_rng(99))
+test_sources, test_targets = ed.make_translation_pairs(100 if QUICK else 500,
+                                                      np.random.default_rng(99))
 source_length, target_length = train_sources.shape[1], train_targets.shape[1]
 reset_keras(0)
 model = ed.Transformer(source_length, target_length, d_model=32, num_heads=2,
                        num_layers=1 if QUICK else 2, mlp_dim=64)
 model.compile(optimizer=keras.optimizers.Adam(5e-3),
               loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True,
-                                                              ignore_class=ed.PAD))
+                                                              ignore_class=ed.PAD),
+              run_eagerly=QUICK)   # a few quick steps cost less than tracing the step
 history = model.fit((train_sources, ed.teacher_forcing_inputs(train_targets)), train_targets,
-                    batch_size=64, epochs=10, steps_per_epoch=STEPS // 10, verbose=0,
+                    batch_size=64, epochs=EPOCHS, steps_per_epoch=STEPS // EPOCHS, verbose=0,
                     callbacks=tensorboard_callbacks(out / "tensorboard_translation"))
 save_loss_curves({"translation": history.history["loss"]}, out / "translation_loss.png",
                  title="teacher-forced cross-entropy")
@@ -91,16 +93,17 @@ print(f"greedy decoding: {np.mean(np.all(decoded == test_targets, axis=1)):.1%} 
 # %%
 cached = model.greedy_decode_cached(test_sources, target_length)
 print("same tokens with the cache:", bool(np.array_equal(cached, decoded)))
-LONG = 8 if QUICK else 64
+LONG = 4 if QUICK else 64
 timing_model = ed.Transformer(source_length, LONG, d_model=32, num_heads=2, num_layers=2,
                               mlp_dim=64)
+sources_to_time = test_sources[:32]
 
 
-def median_seconds(decode, repeats=3 if QUICK else 5):
+def median_seconds(decode, repeats=1 if QUICK else 5):
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        decode(test_sources[:32], LONG)
+        decode(sources_to_time, LONG)
         times.append(time.perf_counter() - start)
     return float(np.median(times))
 
@@ -153,20 +156,21 @@ save_figure(figure, out / "cross_attention.png", dpi=100)
 # from scratch on the same labels.
 
 # %%
-PRETRAIN = 20 if QUICK else 1000
-LABELS, EPOCHS = 128, 3 if QUICK else 10
+PRETRAIN = 8 if QUICK else 1000
+LABELS, FINE_TUNE_EPOCHS = 96, 1 if QUICK else 10
 sentences, _ = ed.make_translation_pairs(64 * PRETRAIN, rng)
 inputs, labels = ed.mask_tokens(sentences, rng)
 print("one masked sentence:", sentences[0].tolist(), "->", inputs[0].tolist(),
       "labels", labels[0].tolist())
 reset_keras(0)
 pretrained = ed.MaskedLanguageModel(source_length)
-pretrained.compile(optimizer=keras.optimizers.Adam(5e-3), loss=ed.masked_lm_loss)
-mlm_history = pretrained.fit(inputs, labels, batch_size=64, epochs=10,
-                             steps_per_epoch=PRETRAIN // 10, verbose=0,
+pretrained.compile(optimizer=keras.optimizers.Adam(5e-3), loss=ed.masked_lm_loss,
+                   run_eagerly=QUICK)
+mlm_history = pretrained.fit(inputs, labels, batch_size=64, epochs=EPOCHS,
+                             steps_per_epoch=PRETRAIN // EPOCHS, verbose=0,
                              callbacks=tensorboard_callbacks(out / "tensorboard_mlm"))
 x, y = ed.make_grammaticality_task(LABELS, rng)
-x_test, y_test = ed.make_grammaticality_task(1000, np.random.default_rng(7))
+x_test, y_test = ed.make_grammaticality_task(200 if QUICK else 1000, np.random.default_rng(7))
 curves = {"masked-LM pretraining": mlm_history.history["loss"]}
 for name in ("fine-tuned", "from scratch"):
     reset_keras(0)
@@ -174,8 +178,9 @@ for name in ("fine-tuned", "from scratch"):
     if name == "fine-tuned":
         ed.transfer_encoder(pretrained, classifier)
     classifier.compile(optimizer=keras.optimizers.Adam(5e-3),
-                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    fitted = classifier.fit(x, y, batch_size=32, epochs=EPOCHS, verbose=0)
+                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                       run_eagerly=QUICK)
+    fitted = classifier.fit(x, y, batch_size=32, epochs=FINE_TUNE_EPOCHS, verbose=0)
     curves[name] = fitted.history["loss"]
     accuracy = np.mean(np.argmax(classifier(x_test), axis=-1) == y_test)
     print(f"{name:13s}: {accuracy:.1%} of held-out sentences classified right")
