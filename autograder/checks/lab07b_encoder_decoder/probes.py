@@ -277,6 +277,6 @@ def counting_attention(calls):
         scores = scores / np.sqrt(float(query.shape[-1]))
         if mask is not None:
             scores = ops.where(ops.cast(mask, "bool"), scores, -1e9)
-        weights = ops.softmax(scores, axis=-1)
-        return ops.matmul(ops.cast(weights, value.dtype), value), weights
+        shares = ops.softmax(scores, axis=-1)
+        return ops.matmul(ops.cast(shares, value.dtype), value), shares
     return attention
