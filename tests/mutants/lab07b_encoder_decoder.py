@@ -19,7 +19,21 @@ MUTANTS = [
            breaks=("cross_attention_matches_keras",), says="head axis"),
     Mutant("queries_without_their_bias", M,
            "        queries += self.query_bias[None, :, None, :]\n", "",
-           breaks=("cross_attention_matches_keras",)),
+           breaks=("cross_attention_matches_keras",), says="query_bias set to 0"),
+    Mutant("values_without_their_bias", M,
+           "                values + self.value_bias[None, :, None, :])\n",
+           "                values)\n",
+           breaks=("cross_attention_matches_keras",), says="add value_bias"),
+    Mutant("output_without_its_bias", M,
+           "tf.einsum(\"nhtd,hdc->ntc\", heads, self.output_kernel) + self.output_bias",
+           "tf.einsum(\"nhtd,hdc->ntc\", heads, self.output_kernel)",
+           breaks=("cross_attention_matches_keras",), says="add output_bias after merging"),
+    # The heads flattened without their layout: (N*H*T, Dh) against (H*Dh, C) crashes.
+    Mutant("heads_merged_by_a_flat_reshape", M,
+           "output = tf.einsum(\"nhtd,hdc->ntc\", heads, self.output_kernel) + self.output_bias",
+           "output = tf.matmul(tf.reshape(heads, (-1, self.head_dim)), tf.reshape(\n"
+           "            self.output_kernel, (-1, self.output_kernel.shape[-1]))) + self.output_bias",
+           breaks=("cross_attention_matches_keras",), says="shapes expected are queries"),
     # Lab 7's pre-norm block where the original transformer's is post-norm.
     Mutant("encoder_block_pre_norm", M,
            "        x = self.norm1(x + self.attention(x, x, attention_mask=padding_mask))\n"
@@ -48,7 +62,23 @@ MUTANTS = [
            "        x = self.norm2(x + self.cross_attention(x, memory, attention_mask=source_mask))\n",
            "        x = self.norm1(x + self.cross_attention(x, memory, attention_mask=source_mask))\n"
            "        x = self.norm2(x + self.self_attention(x, x, attention_mask=causal_mask(tf.shape(x)[1])))\n",
-           breaks=("decoder_block_is_post_norm",)),
+           breaks=("decoder_block_is_post_norm",), says="before the self-attention"),
+    Mutant("decoder_cross_first_with_its_norm", M,
+           "        x = self.norm1(x + self.self_attention(x, x, attention_mask=causal_mask(tf.shape(x)[1])))\n"
+           "        x = self.norm2(x + self.cross_attention(x, memory, attention_mask=source_mask))\n",
+           "        x = self.norm2(x + self.cross_attention(x, memory, attention_mask=source_mask))\n"
+           "        x = self.norm1(x + self.self_attention(x, x, attention_mask=causal_mask(tf.shape(x)[1])))\n",
+           breaks=("decoder_block_is_post_norm",), says="before the self-attention"),
+    Mutant("cross_attention_queries_from_the_input", M,
+           "        x = self.norm1(x + self.self_attention(x, x, attention_mask=causal_mask(tf.shape(x)[1])))\n"
+           "        x = self.norm2(x + self.cross_attention(x, memory, attention_mask=source_mask))\n",
+           "        h = self.norm1(x + self.self_attention(x, x, attention_mask=causal_mask(tf.shape(x)[1])))\n"
+           "        x = self.norm2(h + self.cross_attention(x, memory, attention_mask=source_mask))\n",
+           breaks=("decoder_block_is_post_norm",), says="queries come from the block's input"),
+    Mutant("decode_reads_no_memory", M,
+           "            hidden = block(hidden, memory, source_mask)\n",
+           "            hidden = block(hidden, tf.zeros_like(memory), source_mask)\n",
+           breaks=("model_ignores_padding",), says="does not read the source"),
     Mutant("encoder_without_positions", M,
            "hidden = self.token_embedding(tokens) + positions[None]",
            "hidden = self.token_embedding(tokens)",
@@ -75,6 +105,13 @@ MUTANTS = [
            "x = self.norm1(x + self.self_attention.attend(x, keys, values))",
            "x = self.norm1(x + self.self_attention.attend(x, new_keys, new_values))",
            breaks=("decoder_block_step",), says="cached keys"),
+    Mutant("cached_step_without_the_source_mask", M,
+           "self.self_attention.attend(x, keys, values))\n"
+           "        x = self.norm2(x + self.cross_attention(x, memory, attention_mask=source_mask))",
+           "self.self_attention.attend(x, keys, values))\n"
+           "        x = self.norm2(x + self.cross_attention(x, memory))",
+           breaks=("decoder_block_step", "cached_logits_match_uncached"),
+           says="your uncached block's .*source_mask"),
     Mutant("decode_step_embeds_at_position_zero", M,
            "hidden = self.embed_target(token[:, None], start=step)",
            "hidden = self.embed_target(token[:, None])",
@@ -92,6 +129,11 @@ MUTANTS = [
            "rng.integers(FIRST_WORD, SOURCE_VOCAB, size=tokens.shape)",
            "rng.integers(0, SOURCE_VOCAB, size=tokens.shape)",
            breaks=("mask_tokens_statistics",), says="never PAD or MASK"),
+    # numpy's integers(low, high) excludes high: the last word is never a replacement.
+    Mutant("random_words_miss_the_last_word", M,
+           "rng.integers(FIRST_WORD, SOURCE_VOCAB, size=tokens.shape)",
+           "rng.integers(FIRST_WORD, SOURCE_VOCAB - 1, size=tokens.shape)",
+           breaks=("mask_tokens_statistics",), says="one past the last word"),
     Mutant("masked_lm_loss_over_every_position", M,
            "return tf.reduce_sum(losses * chosen) / tf.maximum(tf.reduce_sum(chosen), 1.0)",
            "return tf.reduce_mean(losses * chosen)",

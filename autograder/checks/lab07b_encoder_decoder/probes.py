@@ -11,7 +11,7 @@ import numpy as np
 
 from autograder.api import CheckFailed
 from autograder.check_helpers import assign_random_weights
-from autograder.verdicts import expect_close, expect_true
+from autograder.verdicts import expect_close, expect_close_naming, expect_true
 
 # ---------------------------------------------------------------------------------------------
 # The check's own copy of the language (the handout's ids): words -> digits
@@ -124,11 +124,22 @@ def mha_against_keras(lab, rng, *, batch, query_length, context_length, width, n
     out = {"config": f"MultiHeadAttention(num_heads={num_heads}, head_dim={head_dim}) on "
                      f"queries ({batch}, {query_length}, {width}) over a context "
                      f"({batch}, {context_length}, {width})",
-           "lengths": lengths}
+           "lengths": lengths,
+           "shapes": f"queries (N, H, T, Dh) = ({batch}, {num_heads}, {query_length}, "
+                     f"{head_dim}), keys and values (N, H, S, Dh) = ({batch}, {num_heads}, "
+                     f"{context_length}, {head_dim}), weights (N, H, T, S), heads (N, H, T, "
+                     f"Dh) merged with output_kernel (H, Dh, C) into (N, T, C) = ({batch}, "
+                     f"{query_length}, {width})"}
     out["keras_cross"], out["keras_cross_weights"] = reference(
         query, context, attention_mask=np.broadcast_to(
             source_mask, (batch, query_length, context_length)), return_attention_scores=True)
     out["keras_unmasked"] = reference(query, context)
+    for name in ("query", "value", "output"):     # the slips: one bias left out
+        bias = denses[name].bias
+        kept = bias.numpy()
+        bias.assign(np.zeros_like(kept))
+        out[f"keras_no_{name}_bias"] = reference(query, context)
+        bias.assign(kept)
     out["keras_self"] = reference(query, query, attention_mask=np.broadcast_to(
         causal, (batch, query_length, query_length)))
     saved = [(w, w.numpy()) for d in (denses["key"], denses["value"]) for w in (d.kernel, d.bias)]
@@ -152,7 +163,8 @@ def judge_mha_against_keras(student):
     config, tolerances = student["config"], {"rtol": 1e-3, "atol": 1e-4}
     for name in ("unmasked", "cross", "self"):
         if student[f"{name}_error"]:
-            hint = ("" if name == "unmasked" else ": give the mask a head axis at -3, so that "
+            hint = (f": the shapes expected are {student.get('shapes', '')}"
+                    if name == "unmasked" else ": give the mask a head axis at -3, so that "
                     "(N, 1, S) becomes (N, 1, 1, S) and (T, T) broadcasts as (1, T, T)")
             raise CheckFailed(f"{config}, {'no mask' if name == 'unmasked' else name + '-attention'}"
                               f" failed{hint}. The error: {student[f'{name}_error']}")
@@ -163,8 +175,15 @@ def judge_mha_against_keras(student):
         raise CheckFailed(f"{config}: the keys come from value_kernel and the values from "
                           "key_kernel: keys = context @ key_kernel, values = context @ "
                           "value_kernel")
-    expect_close(unmasked, student["keras_unmasked"], f"{config}, no mask, against "
-                 "keras.layers.MultiHeadAttention with the same weights", **tolerances)
+    slips = [(student[f"keras_no_{name}_bias"], f"it equals Keras's with {name}_bias set to "
+              f"0: add {name}_bias" + (" after merging the heads" if name == "output" else
+                                       " to the projected " + name + "s"))
+             for name in ("query", "value", "output") if f"keras_no_{name}_bias" in student]
+    expect_close_naming(unmasked, student["keras_unmasked"], f"{config}, no mask, against "
+                        "keras.layers.MultiHeadAttention with the same weights", slips,
+                        advice="the likely slips: a bias left out, or the heads (N, H, T, Dh) "
+                        "merged by a reshape without moving H next to Dh (einsum('nhtd,hdc->"
+                        "ntc', heads, output_kernel) merges them)", **tolerances)
     what = (f"{config}, cross-attention under the source padding mask (N, 1, S) (source "
             f"lengths {np.asarray(student['lengths']).tolist()})")
     weights = np.asarray(student["cross_weights"])

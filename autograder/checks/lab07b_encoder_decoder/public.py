@@ -9,7 +9,9 @@ from autograder.check_helpers import assign_random_weights
 from autograder.checks.lab07b_encoder_decoder.probes import (
     EOS,
     FIRST_DIGIT,
+    FIRST_WORD,
     PAD,
+    SOURCE_VOCAB,
     TARGET_VOCAB,
     judge_mha_against_keras,
     mha_against_keras,
@@ -17,7 +19,13 @@ from autograder.checks.lab07b_encoder_decoder.probes import (
     small_transformer,
     standins,
 )
-from autograder.verdicts import expect_close, expect_equal, expect_shape, expect_true
+from autograder.verdicts import (
+    expect_close,
+    expect_close_naming,
+    expect_equal,
+    expect_shape,
+    expect_true,
+)
 
 TOLERANCES = {"rtol": 1e-3, "atol": 1e-4}
 
@@ -87,8 +95,10 @@ def _(student, reference):
             np.allclose(out, student["unmasked"], **TOLERANCES):
         raise CheckFailed(f"{what}: the output is the same with a padding mask as without: "
                           "pass attention_mask=padding_mask to the attention sublayer")
-    expect_close(out, reference["out"], f"{what} under a padding mask (the same stand-in "
-                 "for the reference)", **TOLERANCES)
+    expect_close_naming(out, reference["out"], f"{what} under a padding mask (the same "
+                        "stand-in for the reference)", advice="post-norm: h = norm1(x + "
+                        "attention(x, x, ...)), then norm2(h + MLP(h)) with mlp_hidden then "
+                        "mlp_output; is the MLP fed h (not x)?", **TOLERANCES)
     expect_close(student["unmasked"], reference["unmasked"], f"{what} without a mask",
                  **TOLERANCES)
 
@@ -111,9 +121,9 @@ def decoder_block_is_post_norm(lab, rng):
     assign_random_weights(block, rng, scale=0.5)
     causal = np.tril(np.ones((5, 5), bool))
 
-    def sublayers(first, second, self_mask, source_mask):
-        h = np.asarray(block.norm1(x + first(x, self_mask)))
-        h = np.asarray(block.norm2(h + second(h, source_mask)))
+    def sublayers(first, second, self_mask, source_mask, norms=(block.norm1, block.norm2)):
+        h = np.asarray(norms[0](x + first(x, self_mask)))
+        h = np.asarray(norms[1](h + second(h, source_mask)))
         return block.norm3(h + np.asarray(block.mlp_output(block.mlp_hidden(h))))
 
     def self_part(h, m):
@@ -125,7 +135,21 @@ def decoder_block_is_post_norm(lab, rng):
             "not_causal": sublayers(self_part, cross_part, None, mask),
             "no_source_mask": sublayers(self_part, cross_part, causal, None),
             "cross_first": sublayers(lambda h, m: cross_part(h, mask),
-                                     lambda h, m: self_part(h, causal), None, None)}
+                                     lambda h, m: self_part(h, causal), None, None),
+            "cross_first_norms": sublayers(lambda h, m: cross_part(h, mask),
+                                           lambda h, m: self_part(h, causal), None, None,
+                                           (block.norm2, block.norm1)),
+            "cross_reads_x": sublayers(self_part, lambda h, m: cross_part(x, m), causal, mask),
+            "pre_norm": pre_norm_decoder(block, x, memory, causal, mask)}
+
+
+def pre_norm_decoder(block, x, memory, causal, mask):
+    """Lab 7's pre-norm order on the same sublayers: x + sublayer(LN(x))."""
+    normed = np.asarray(block.norm1(x))
+    x = x + np.asarray(block.self_attention(normed, normed, attention_mask=causal))
+    normed = np.asarray(block.norm2(x))
+    x = x + np.asarray(block.cross_attention(normed, memory, attention_mask=mask))
+    return x + np.asarray(block.mlp_output(block.mlp_hidden(block.norm3(x))))
 
 
 @decoder_block_is_post_norm.verdict
@@ -138,13 +162,24 @@ def _(student, reference):
             ("no_source_mask", "the cross-attention ignores source_mask: the decoder then "
                                "reads the padded source positions"),
             ("cross_first", "the cross-attention comes before the self-attention; the "
-                            "order is causal self-attention, cross-attention, MLP")):
+                            "order is causal self-attention, cross-attention, MLP"),
+            ("cross_first_norms", "the cross-attention comes before the self-attention; "
+                                  "the order is causal self-attention (norm1), "
+                                  "cross-attention (norm2), MLP (norm3)"),
+            ("cross_reads_x", "the cross-attention's queries come from the block's input x; "
+                              "they come from h1, the self-attention sublayer's output: "
+                              "cross_attention(h1, memory, ...)"),
+            ("pre_norm", "it is PRE-norm, x + sublayer(LN(x)); the original transformer's "
+                         "block is post-norm: LN(x + sublayer(x))")):
         if out.shape == np.shape(student[variant]) and \
                 np.allclose(out, student[variant], **TOLERANCES) and \
                 not np.allclose(out, reference["out"], **TOLERANCES):
             raise CheckFailed(f"{what}: {mistake}")
-    expect_close(out, reference["out"], f"{what} with stand-in attention sublayers (the same "
-                 "for the reference)", **TOLERANCES)
+    expect_close_naming(out, reference["out"], f"{what} with stand-in attention sublayers "
+                        "(the same for the reference)", advice="check the order (causal "
+                        "self-attention, then cross-attention with queries from its output, "
+                        "then the MLP), each sublayer added to its input and then normed "
+                        "(norm1, norm2, norm3 in that order)", **TOLERANCES)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,8 +229,8 @@ def _(student, reference):
             "source_mask; nothing at a padded source position may reach a real output")
 def model_ignores_padding(lab, rng):
     """The whole model (2 blocks each, random weights) on padded sources: changing the PAD
-    embedding, or the memory at padded positions, leaves the logits unchanged; changing one
-    real word changes them."""
+    embedding, or the memory at padded positions, leaves the logits unchanged; changing
+    every real word changes every sentence's logits."""
     model = small_transformer(lab, rng)
     source = padded_tokens(rng, 4, 5, min_length=2)
     target_in = rng.integers(0, TARGET_VOCAB, size=(4, 7)).astype("int32")
@@ -209,12 +244,13 @@ def model_ignores_padding(lab, rng):
     table = model.encoder.token_embedding.embeddings
     table[PAD].assign(3.0 * rng.normal(size=table.shape[-1]).astype("float32"))
     pad_moved = np.asarray(model((source, target_in)))
-    changed = source.copy()
-    changed[:, 0] = np.where(changed[:, 0] == 5, 6, 5)
-    real = np.asarray(model((changed, target_in)))
+    words = SOURCE_VOCAB - FIRST_WORD
+    changed = np.where(padded, PAD, FIRST_WORD + (source - FIRST_WORD + rng.integers(
+        1, words, size=source.shape)) % words).astype("int32")   # every real word another
+    real = np.abs(np.asarray(model((changed, target_in))) - pad_moved).max(axis=(1, 2))
     return {"pad_row": float(np.abs(pad_moved - base).max()),
             "padded_memory": float(np.abs(decoded_noisy - decoded).max()),
-            "real_word": float(np.abs(real - pad_moved).max(axis=(1, 2)).min())}
+            "real_word": float(real.min()), "real_word_row": int(real.argmin())}
 
 
 @model_ignores_padding.verdict
@@ -225,8 +261,11 @@ def _(student, _reference):
     expect_true(student["pad_row"] < 1e-4, "changing the embedding of PAD moved the logits by "
                 f"{student['pad_row']:.3g}: the encoder's outputs at real positions depend on "
                 "the padded ones. Pass padding_mask(tokens) to every encoder block")
-    expect_true(student["real_word"] > 1e-4, "changing the first (real) source word left the "
-                "logits unchanged: the decoder must read the memory through cross-attention")
+    expect_true(student["real_word"] > 1e-4, "changing every real source word of sentence "
+                f"{student.get('real_word_row', 0)} moved its logits by only "
+                f"{student['real_word']:.3g} (at most 1e-4): the decoder does not read the "
+                "source. Does every decoder block's cross-attention read the memory (and "
+                "does Transformer.call decode encode(source)'s memory)?")
 
 
 @check(points=2, reference=False, task="`DecoderBlock.call`, `Transformer.decode` (causality)",

@@ -37,7 +37,13 @@ def masking_probe(lab, rng, *, batch, length, rate):
     again = np.asarray(mask_tokens(tokens, np.random.default_rng(seed), rate=rate)[0])
     other = np.asarray(mask_tokens(tokens, np.random.default_rng(seed + 1), rate=rate)[0])
     default = np.asarray(mask_tokens(tokens[:20], np.random.default_rng(seed))[1])
-    return {"tokens": tokens, "inputs": inputs, "labels": labels, "rate": rate,
+    # Enough random replacements (about 500, some 17 per word) to see every word drawn.
+    full = rng.integers(FIRST_WORD, SOURCE_VOCAB, size=(100, 100)).astype("int32")
+    wide = np.asarray(mask_tokens(full, np.random.default_rng(seed + 2), rate=0.5)[0])
+    drawn = np.unique(wide[(wide != MASK) & (wide != full)])
+    return {"words_drawn": drawn.astype("int64"), "words_draws": int(
+                ((wide != MASK) & (wide != full)).sum()),
+            "tokens": tokens, "inputs": inputs, "labels": labels, "rate": rate,
             "same_seed": bool(np.array_equal(again, inputs)),
             "other_seed": bool(not np.array_equal(other, inputs)),
             "default_chosen": int((default != IGNORE).sum()), "default_real":
@@ -80,6 +86,15 @@ def judge_masking(student):
     expect_true(swapped_in.min() >= FIRST_WORD and swapped_in.max() < SOURCE_VOCAB,
                 f"{what}: the random replacements must be words (ids {FIRST_WORD} .. "
                 f"{SOURCE_VOCAB - 1}), never PAD or MASK; found {sorted(set(swapped_in.tolist()) - set(range(FIRST_WORD, SOURCE_VOCAB)))}")
+    if "words_drawn" in student:
+        drawn = set(np.asarray(student["words_drawn"]).tolist())
+        never = sorted(set(range(FIRST_WORD, SOURCE_VOCAB)) - drawn)
+        expect_true(not never, f"mask_tokens on 100 sentences of 100 words at rate 0.5: of "
+                    f"{student['words_draws']} random replacements none was the word id "
+                    f"{' or '.join(map(str, never))} (ids {FIRST_WORD} .. {SOURCE_VOCAB - 1} "
+                    "are the words): rng.integers(low, high) never draws high itself, so "
+                    f"every word is rng.integers(FIRST_WORD, SOURCE_VOCAB) (high = "
+                    f"{SOURCE_VOCAB}, one past the last word)")
     distinct = len(set(swapped_in.tolist()))
     expect_true(distinct >= min(words, len(swapped_in)) // 2, f"{what}: the random "
                 f"replacements use only {distinct} different words: draw them uniformly "
@@ -101,7 +116,8 @@ def mask_tokens_statistics(lab, rng):
     """200 sentences of up to 100 words (14 000 real positions), rate 0.15: PAD never
     chosen, labels the original tokens where chosen and IGNORE elsewhere, the other inputs
     unchanged; the rate and the 80/10/10 split within 4 standard deviations; replacements
-    are words, drawn over the whole vocabulary; the same seed gives the same masking, another
+    are words, drawn over the whole vocabulary (on 100 full sentences at rate 0.5, every
+    word appears among the replacements); the same seed gives the same masking, another
     seed another."""
     return masking_probe(lab, rng, batch=200, length=100, rate=0.15)
 
@@ -227,7 +243,8 @@ def _(student, _reference):
 # ---------------------------------------------------------------------------------------------
 
 TRANSLATION = {"d_model": 32, "num_heads": 2, "num_layers": 1, "mlp_dim": 64,
-               "learning_rate": 5e-3, "batch_size": 64, "steps": 100, "test": 300}
+               "learning_rate": 5e-3, "batch_size": 64, "steps": 60, "test": 300}
+# Over seeds the reference writes 97 to 98 % of the held-out numbers exactly at 60 steps.
 TRANSLATION_MARGIN = 0.15   # exact match within 15 points of the reference's
 
 
@@ -247,7 +264,7 @@ def greedy_np(model, source, length):
        hint="every piece at once: if this is the only failing check, look for a layer that "
             "does not pass its gradient (numpy inside call) or a mask that hides too much")
 def translation_trains(lab, rng):
-    """Trained with teacher forcing for the budget below (100 steps), then greedy-decoded on
+    """Trained with teacher forcing for the budget below (60 steps), then greedy-decoded on
     300 held-out numbers: its exact-match accuracy comes within 15 points of the
     reference's."""
     import keras
@@ -286,7 +303,9 @@ def _(student, reference):
 PRETRAIN = {"d_model": 32, "num_heads": 2, "num_layers": 1, "mlp_dim": 64,
             "learning_rate": 5e-3, "batch_size": 128, "steps": 300, "labels": 96,
             "label_sets": 3, "epochs": 10, "fine_tune_batch": 32, "test": 1000}
-# Over pretraining seeds the reference's fine-tuned classifier leads by 7 to 13 points.
+# Over pretraining seeds the reference's fine-tuned classifier leads by 7 to 13 points (at 150
+# steps the lead fell to 4.7 points at the grader's seed, and the check cost the same CPU
+# time: its tracing, not its steps, dominates).
 GAIN_MARGIN = 0.03        # fine-tuned accuracy at least 3 points above scratch's
 PRETRAINED_MARGIN = 0.1   # and within 10 points of the reference's fine-tuned accuracy
 

@@ -65,14 +65,18 @@ def judge_block_steps(student):
         raise CheckFailed(f"{what}: right at step 0, wrong later: the new position must "
                           "attend over the cached keys and values of the earlier positions "
                           "AND its own (self_attention.attend(x, all keys, all values))")
-    expect_close(stepped, uncached, f"{what}: the output at each step against the uncached "
-                 "block on that prefix (its last position)", rtol=1e-3, atol=1e-4)
+    expect_close(stepped, uncached, f"{what}: the output at each step against your own "
+                 "uncached block (call) on that prefix (its last position)", rtol=1e-3,
+                 atol=1e-4, against="your uncached block's (not the reference's: if call "
+                 "passes its checks, step differs from it; does step give the cross-attention "
+                 "attention_mask=source_mask, as call does?)")
 
 
 @check(points=2, reference=False, task="`DecoderBlock.step`",
        hint="keys, values = self_attention.project_keys_values(x); concatenate them after "
             "the cache's on axis 2; self_attention.attend(x, keys, values) (no mask); then "
-            "the cross-attention and the MLP as in call, each post-norm")
+            "the cross-attention with attention_mask=source_mask and the MLP as in call, "
+            "each post-norm")
 def decoder_block_step(lab, rng):
     """A decoder block with random weights, stepped through 6 positions from an empty cache:
     each step's output equals the uncached block's at the last position of that prefix;
@@ -107,7 +111,8 @@ def model_steps(lab, rng, *, batch=3, length=7, num_layers=2):
 
 
 def judge_model_steps(student):
-    what = "Transformer.decode_step, step by step from start_cache (2 decoder blocks)"
+    what = (f"Transformer.decode_step, step by step from start_cache ({student['layers']} "
+            "decoder blocks)")
     if student["error"]:
         raise CheckFailed(f"{what} failed. The error: {student['error']}")
     expect_true(student["caches"] == student["layers"], f"{what} returned "
@@ -119,8 +124,10 @@ def judge_model_steps(student):
         raise CheckFailed(f"{what}: right at step 0 and wrong after: is the token embedded at "
                           "its position (embed_target(token[:, None], start=step)), and does "
                           "each block get its own cache back?")
-    expect_close(cached, uncached, f"{what}: the logits (N, V) at every step against "
-                 "decode(all tokens up to that step)[:, -1]", rtol=1e-3, atol=1e-4)
+    expect_close(cached, uncached, f"{what}: the logits (N, V) at every step against your "
+                 "own decode(all tokens up to that step)[:, -1]", rtol=1e-3, atol=1e-4,
+                 against="your uncached decoder's (not the reference's: decode_step differs "
+                 "from your decode; does each block's step use source_mask as its call does?)")
 
 
 @check(points=2, reference=False, task="`Transformer.decode_step`",
