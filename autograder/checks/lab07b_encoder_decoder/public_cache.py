@@ -111,8 +111,9 @@ def model_steps(lab, rng, *, batch=3, length=7, num_layers=2):
 
 
 def judge_model_steps(student):
-    what = (f"Transformer.decode_step, step by step from start_cache ({student['layers']} "
-            "decoder blocks)")
+    layers = int(student["layers"])
+    what = (f"Transformer.decode_step, step by step from start_cache ({layers} decoder "
+            f"block{'s' if layers != 1 else ''})")
     if student["error"]:
         raise CheckFailed(f"{what} failed. The error: {student['error']}")
     expect_true(student["caches"] == student["layers"], f"{what} returned "
