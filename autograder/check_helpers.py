@@ -128,6 +128,41 @@ def judge_relative_training(reached: float, start: float, target: float, what: s
                           f"{target:.3g} with the same networks and budget")
 
 
+def mean_mask_iou(predicted, true) -> float:
+    """The mean per-image IoU of (N, H, W, 1) masks, by scikit-learn's Jaccard index over
+    each image's pixels (average="samples"); an image where both masks are empty counts 1."""
+    from sklearn.metrics import jaccard_score
+    n = len(true)
+    return float(jaccard_score(np.reshape(true, (n, -1)) > 0.5,
+                               np.reshape(predicted, (n, -1)) > 0.5,
+                               average="samples", zero_division=1.0))
+
+
+def quiet_sqrtm(matrix) -> np.ndarray:
+    """scipy.linalg.sqrtm's real part, without the warning it gives on singular matrices
+    (it names a check file and line: noise to a student)."""
+    import warnings
+
+    from scipy.linalg import sqrtm
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return sqrtm(np.asarray(matrix, dtype=np.float64)).real
+
+
+def frechet_of_gaussians(mean_a, cov_a, mean_b, cov_b) -> float:
+    """||mean_a - mean_b||^2 + Tr(A + B - 2 (A B)^(1/2)), the matrix root by scipy."""
+    root = quiet_sqrtm(np.asarray(cov_a) @ np.asarray(cov_b))
+    return float(np.sum((np.asarray(mean_a) - mean_b) ** 2)
+                 + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(root))
+
+
+def frechet_distance(a, b) -> float:
+    """Fréchet distance between Gaussians fitted to two sets of features (rows)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return frechet_of_gaussians(a.mean(0), np.cov(a, rowvar=False),
+                                b.mean(0), np.cov(b, rowvar=False))
+
+
 def energy_distance(x, y) -> float:
     """2 E|X - Y| - E|X - X'| - E|Y - Y'| of two 2-D samples: 0 exactly when the two
     distributions agree."""

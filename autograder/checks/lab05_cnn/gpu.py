@@ -6,7 +6,7 @@ judged against the reference trained the same way.
 - the student's build_unet, depth 3, segmenting 64x64 procedural shapes (dlkit.data's
   make_shapes, 8 000 of them with pixel noise): mean mask IoU on held-out shapes.
 """
-from autograder.checks.lab05_cnn.probes import mean_mask_iou
+from autograder.check_helpers import mean_mask_iou
 from autograder.gpu import gpu_check
 from autograder.verdicts import expect_at_least
 

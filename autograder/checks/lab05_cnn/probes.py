@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import softmax
 
 from autograder.api import CheckFailed
-from autograder.check_helpers import standing_in
+from autograder.check_helpers import mean_mask_iou, standing_in
 from autograder.verdicts import as_array, expect_close, expect_true
 
 CONV = "convolution"
@@ -234,16 +234,6 @@ def mean_box_iou(predicted, true):
     true = np.asarray(true, dtype="float32")[:, None]
     table = keras.utils.bounding_boxes.compute_iou(predicted, true, "yxyx")  # (N, 1, 1)
     return float(np.mean(np.asarray(table)))
-
-
-def mean_mask_iou(predicted, true):
-    """The mean per-image IoU of (N, H, W, 1) masks, by scikit-learn's Jaccard index over
-    each image's pixels (average="samples"); an image where both masks are empty counts 1."""
-    from sklearn.metrics import jaccard_score
-    n = len(true)
-    return float(jaccard_score(np.reshape(true, (n, -1)) > 0.5,
-                               np.reshape(predicted, (n, -1)) > 0.5,
-                               average="samples", zero_division=1.0))
 
 
 def random_boxes(rng, n):

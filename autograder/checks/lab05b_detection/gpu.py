@@ -6,15 +6,11 @@ scale, judged against the reference trained the same way.
   yolo_loss, decoded by the student's decode_predictions, suppressed by
   tf.image.non_max_suppression and scored by the brute-force mAP@0.5 of probes.py.
 """
-import numpy as np
-
 from autograder.checks.lab05b_detection.probes import (
     ANCHORS,
     CLASSES,
-    brute_force_map,
-    detections_table,
+    detector_map,
     grid_point_best_anchor,
-    tensorflow_nms,
 )
 from autograder.gpu import gpu_check
 from autograder.verdicts import expect_at_least
@@ -62,17 +58,8 @@ def grid_detector_on_large_images(lab, rng):
     lab.gpu.compile(model, keras.optimizers.Adam(LEARNING_RATE), loss=grid_loss)
     lab.gpu.fit(model, train["images"], targets, epochs=EPOCHS, batch=BATCH)
     grids = lab.gpu.outputs(model, test["images"])
-    boxes, scores, classes = [], [], []
-    for g in grids:
-        b, s, c = detection.decode_predictions(g, slots, SCORE_THRESHOLD)
-        kept = tensorflow_nms(b, s, c, NMS_IOU)[:MAX_PER_IMAGE]
-        boxes.append(np.asarray(b).reshape(-1, 4)[kept])
-        scores.append(np.asarray(s).reshape(-1)[kept])
-        classes.append(np.asarray(c).reshape(-1)[kept])
-    true_boxes = [test["boxes"][i, :k] for i, k in enumerate(test["counts"])]
-    true_classes = [test["labels"][i, :k] for i, k in enumerate(test["counts"])]
-    table = detections_table(boxes, scores, classes, true_boxes, true_classes)
-    mean_ap, _ = brute_force_map(*table, CLASSES)
+    mean_ap, _, _ = detector_map(detection, grids, slots, test, CLASSES, SCORE_THRESHOLD,
+                                 NMS_IOU, MAX_PER_IMAGE)
     return {"map": float(mean_ap), "smoke": lab.gpu.smoke}
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, log_softmax
 
+from autograder.check_helpers import mean_mask_iou
+
 DET = "detection"
 SEG = "segmentation"
 
@@ -304,10 +306,22 @@ def train_detector(lab, rng, budget, anchors=ANCHORS, num_classes=CLASSES):
             batch = order[start:start + budget["batch_size"]]
             losses.append(float(step(train["images"][batch], targets[batch])))
     grids = np.asarray(model(test["images"], training=False))
+    mean_ap, aps, detections = detector_map(
+        detection, grids, slots, test, num_classes, budget["score_threshold"],
+        budget["nms_iou"], budget["max_per_image"])
+    return {"map": mean_ap, "aps": aps, "first_loss": losses[0], "last_loss": losses[-1],
+            "detections": detections, "output_shape": list(grids.shape)}
+
+
+def detector_map(detection, grids, slots, test, num_classes, score_threshold, nms_iou,
+                 max_per_image):
+    """The student's decode_predictions on each output grid, tf.image.non_max_suppression per
+    class, then the brute-force mAP@0.5 against the test set's boxes: (mAP, per-class APs,
+    number of detections kept)."""
     boxes, scores, classes = [], [], []
     for g in grids:
-        b, s, c = detection.decode_predictions(g, slots, budget["score_threshold"])
-        kept = tensorflow_nms(b, s, c, budget["nms_iou"])[:budget["max_per_image"]]
+        b, s, c = detection.decode_predictions(g, slots, score_threshold)
+        kept = tensorflow_nms(b, s, c, nms_iou)[:max_per_image]
         boxes.append(np.asarray(b).reshape(-1, 4)[kept])
         scores.append(np.asarray(s).reshape(-1)[kept])
         classes.append(np.asarray(c).reshape(-1)[kept])
@@ -315,18 +329,7 @@ def train_detector(lab, rng, budget, anchors=ANCHORS, num_classes=CLASSES):
     true_classes = [test["labels"][i, :k] for i, k in enumerate(test["counts"])]
     table = detections_table(boxes, scores, classes, true_boxes, true_classes)
     mean_ap, aps = brute_force_map(*table, num_classes)
-    return {"map": mean_ap, "aps": aps, "first_loss": losses[0], "last_loss": losses[-1],
-            "detections": int(len(table[0])), "output_shape": list(grids.shape)}
-
-
-def mean_mask_iou(predicted, true):
-    """The mean per-image IoU of (N, H, W, 1) masks, by scikit-learn's Jaccard index over
-    each image's pixels (average="samples"); an image where both masks are empty counts 1."""
-    from sklearn.metrics import jaccard_score
-    n = len(true)
-    return float(jaccard_score(np.reshape(true, (n, -1)) > 0.5,
-                               np.reshape(predicted, (n, -1)) > 0.5,
-                               average="samples", zero_division=1.0))
+    return mean_ap, aps, int(len(table[0]))
 
 
 def train_segmenter(lab, rng, budget):

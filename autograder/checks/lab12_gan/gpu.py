@@ -5,6 +5,7 @@ by the digits it covers; and their conditional GAN, judged by how often that cla
 reads the digit asked for in its samples."""
 import numpy as np
 
+from autograder.check_helpers import frechet_distance
 from autograder.checks.lab12_gan.probes import MODEL
 from autograder.gpu import gpu_check
 from autograder.verdicts import expect_at_least, expect_at_most, expect_true
@@ -54,15 +55,6 @@ def adam():
 
     from autograder.readiness import scaled_like_keras
     return scaled_like_keras(keras.optimizers.Adam(2e-4, beta_1=0.5))
-
-
-def frechet_distance(a, b):
-    """Fréchet distance between Gaussians fitted to two sets of features (rows)."""
-    from scipy.linalg import sqrtm
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = sqrtm(cov_a @ cov_b).real
-    return float(np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(cov_a + cov_b - 2 * root))
 
 
 @gpu_check(points=3, minutes=2.0, datasets=("mnist",), uses=MODEL,

@@ -4,10 +4,10 @@ generator and critic on the whole of MNIST, judged by the sliced Wasserstein dis
 samples to the test digits against the reference's; and a GAN whose critic is made of the
 student's SpectralNormalization layers, judged by a Fréchet distance on a digit
 classifier's features."""
-import warnings
 
 import numpy as np
 
+from autograder.check_helpers import frechet_distance
 from autograder.gpu import gpu_check
 from autograder.verdicts import expect_at_most, expect_true
 
@@ -140,17 +140,6 @@ def digit_features(lab, x, y):
     return keras.Model(inputs, features)
 
 
-def scipy_frechet(a, b):
-    """Fréchet distance between Gaussians fitted to two sets of features (rows), by scipy."""
-    from scipy.linalg import sqrtm
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    with warnings.catch_warnings():  # sqrtm warns on singular products: noise to a student
-        warnings.simplefilter("ignore")
-        root = sqrtm(cov_a @ cov_b).real
-    return float(np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(cov_a + cov_b - 2 * root))
-
-
 @gpu_check(points=2, minutes=1.5, datasets=("mnist",), uses=SN_MODULES,
            task="`SpectralNormalization`",
            hint="spectral normalisation under mixed precision and XLA: the power iteration in "
@@ -186,7 +175,7 @@ def sn_gan_on_mnist(lab, rng):
     fakes = np.asarray(generator.predict(z, batch_size=1000, verbose=0), "float32")
     if not np.all(np.isfinite(fakes)):
         return {"fd": float("inf")}
-    return {"fd": scipy_frechet(features.predict(fakes, batch_size=1000, verbose=0),
+    return {"fd": frechet_distance(features.predict(fakes, batch_size=1000, verbose=0),
                                 features.predict(x_test, batch_size=1000, verbose=0))}
 
 

@@ -7,12 +7,17 @@ Gaussians (Fréchet), numpy's np.cov, and scikit-learn's MLPClassifier as the fe
 extractor that ranks generators.
 """
 import contextlib
-import warnings
 
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.check_helpers import assign_random_weights, standing_in, tensor
+from autograder.check_helpers import (
+    assign_random_weights,
+    frechet_of_gaussians,
+    quiet_sqrtm,
+    standing_in,
+    tensor,
+)
 from autograder.checks.lab13_wgan.probes import (
     SGD_RATE,
     fix_noise,
@@ -259,20 +264,6 @@ def _(student, reference):
                         against="np.cov(features, rowvar=False)")
 
 
-def quiet_sqrtm(matrix):
-    """scipy.linalg.sqrtm's real part, without its warnings on singular products."""
-    from scipy.linalg import sqrtm
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return sqrtm(np.asarray(matrix, dtype=np.float64)).real
-
-
-def scipy_frechet(mean_a, cov_a, mean_b, cov_b):
-    root = quiet_sqrtm(np.asarray(cov_a) @ np.asarray(cov_b))
-    return float(np.sum((np.asarray(mean_a) - mean_b) ** 2)
-                 + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(root))
-
-
 @check(points=2, uses=QUALITY, task="`frechet_distance`",
        hint="||mean_a - mean_b||^2 + Tr(A) + Tr(B) - 2 Tr((A B)^(1/2)) with a MATRIX square "
             "root: scipy.linalg.sqrtm(A @ B).real, or the eigenvalues of A^(1/2) B A^(1/2), "
@@ -352,7 +343,7 @@ def _(student, reference):
                         against="sum (mu_a - mu_b)^2 + (sigma_a - sigma_b)^2 (the closed form)",
                         rtol=1e-5, atol=1e-8)
     full = [np.asarray(a, dtype=np.float64) for a in reference["full"]]
-    expect_close_naming(student["fd_full"], scipy_frechet(*full), "frechet_distance on 5-D "
+    expect_close_naming(student["fd_full"], frechet_of_gaussians(*full), "frechet_distance on 5-D "
                         "Gaussians whose covariances do not commute", frechet_mistakes(*full),
                         against="the same formula with scipy.linalg.sqrtm", rtol=1e-5,
                         atol=1e-8)
@@ -366,7 +357,7 @@ def _(student, reference):
                                ("(a, b)", "(b, a)")):
         what = f"frechet_distance{order} where b's covariance (6 x 6) has rank 2"
         expect_no_nan(fd, what)
-        expect_close_naming(fd, scipy_frechet(*args), what, frechet_mistakes(*args),
+        expect_close_naming(fd, frechet_of_gaussians(*args), what, frechet_mistakes(*args),
                             against="the same formula with scipy.linalg.sqrtm", rtol=1e-5,
                             atol=1e-6)
 
@@ -412,7 +403,7 @@ def frechet_distance_ranks_generators(lab, rng):
 def _(student, reference):
     stats = {name: [np.asarray(a, dtype=np.float64) for a in pair]
              for name, pair in student["stats"].items()}
-    expected = [scipy_frechet(*stats["data"], *stats[name]) for name in student["names"]]
+    expected = [frechet_of_gaussians(*stats["data"], *stats[name]) for name in student["names"]]
     what = ("frechet_distance of held-out ring data to a fresh sample, a wider ring, 4 modes "
             "and 1 mode (the statistics of a classifier's ReLU features, given by the check)")
     expect_no_nan(student["fd"], what)
