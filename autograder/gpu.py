@@ -100,8 +100,11 @@ class GpuRun:
         return min(full, SMOKE_EXAMPLES) if self.smoke else full
 
     def compile(self, model, optimizer, **kwargs) -> None:
-        """model.compile with XLA when the profile asks for it."""
-        model.compile(optimizer=optimizer, jit_compile=self.xla, **kwargs)
+        """model.compile with XLA when the profile asks for it. The smoke test runs its few
+        steps eagerly: tracing them would cost seconds per check and show nothing more (the
+        readiness checks trace every train_step, and a GPU runner traces for real)."""
+        model.compile(optimizer=optimizer, jit_compile=self.xla, run_eagerly=self.smoke,
+                      **kwargs)
 
     def fit(self, model, x, y, *, epochs: int, batch: int) -> None:
         """model.fit for `steps(epochs * len(x) // batch)` steps, in whole epochs when it can.

@@ -1,7 +1,7 @@
 """GPU-readiness checks that run on a CPU: the parts every lab's `readiness.py` shares.
 
 A model is ready for a GPU runner when it
-- compiles with XLA (`jit_compile=True`) and still trains,
+- compiles with XLA (`jit_compile=True`: its train_step lowers to XLA's HLO) and trains,
 - trains under the `mixed_float16` policy with loss scaling: its `train_step` calls
   `optimizer.scale_loss(loss)` on every optimizer it applies (float16 gradients of an
   unscaled loss underflow to zero, and a LossScaleOptimizer would divide them by its scale),
@@ -49,36 +49,60 @@ def _parts(data) -> tuple:
     return data if isinstance(data, tuple) else (data,)   # x, or (x, y) for supervised models
 
 
-def _step_if_unbuilt(model, parts, batch_size: int) -> None:
-    """A subclassed model creates its weights in its first step: take that step now."""
+def _batches(data, batch_size: int, count: int) -> list:
+    """The first `count` batches as `fit(shuffle=False)` hands them to train_step: x, or
+    (x, y), cycling through the data."""
+    import keras
+    import tensorflow as tf
+    packed = keras.utils.pack_x_y_sample_weight(*_parts(data))
+    size = len(keras.tree.flatten(packed)[0])
+    starts = [(k * batch_size) % max(size - batch_size + 1, 1) for k in range(count)]
+    return [keras.tree.map_structure(lambda a, s=s: tf.convert_to_tensor(a[s:s + batch_size]),
+                                     packed) for s in starts]
+
+
+def _eager_losses(model, data, batch_size: int, steps: int, before_steps=None) -> dict:
+    """Train `steps` batches by calling train_step eagerly (no tracing: a traced step costs
+    seconds, and what these checks ask of it, what it logs and whether it moves the weights,
+    is the same); the losses it returned, and whether the weights moved."""
+    batches = _batches(data, batch_size, steps)
     if not model.trainable_variables:
-        model.fit(*parts, batch_size=batch_size, epochs=1, steps_per_epoch=1, verbose=0,
-                  shuffle=False)
-
-
-def _fit_losses(model, data, batch_size: int, steps: int) -> dict:
-    """Train `steps` batches; the losses Keras logged, and whether the weights moved."""
-    parts = _parts(data)
-    _step_if_unbuilt(model, parts, batch_size)   # so "the weights moved" has weights to compare
+        model.train_step(batches[0])   # a subclassed model makes its weights in its first step
+    if before_steps is not None:
+        before_steps(batches[0])
     before = _weights(model)
-    history = model.fit(*parts, batch_size=batch_size, epochs=1, steps_per_epoch=steps,
-                        verbose=0, shuffle=False)
+    logs = {}
+    for batch in batches:
+        logs = {name: float(np.mean(np.asarray(value)))
+                for name, value in dict(model.train_step(batch)).items()}
     after = _weights(model)
-    logs = {name: np.asarray(values, dtype=np.float64) for name, values in history.history.items()}
     moved = max(float(np.max(np.abs(a - b))) for a, b in zip(after, before)) if before else 0.0
-    finite = all(np.all(np.isfinite(a)) for a in after)
-    return {"logs": sorted(logs), "last": [float(v[-1]) for v in logs.values()],
-            "weights_moved": moved, "weights_finite": finite}
+    return {"logs": sorted(logs), "last": [logs[name] for name in sorted(logs)],
+            "weights_moved": moved, "weights_finite": all(np.all(np.isfinite(a)) for a in after)}
 
 
-def jit_trains(build, compile_model, data, *, batch_size: int = 32, steps: int = 3) -> dict:
-    """Compile `build()` with jit_compile=True, train a few steps; what happened."""
+def jit_trains(build, compile_model, data, *, batch_size: int = 32, steps: int = 2) -> dict:
+    """Compile `build()` with jit_compile=True and lower its train_step to XLA's HLO, as `fit`
+    does before its first step; then train `steps` steps to see that the step learns.
+
+    Lowering is where XLA refuses a step (an op with no XLA kernel, a Python or numpy call, a
+    shape it cannot fix). Turning the HLO into CPU machine code would cost seconds per model
+    and tell a GPU runner nothing more: the GPU checks run XLA there for real."""
+    import tensorflow as tf
+
     from autograder.gpu import without_op_determinism
     # XLA is what this check is about, and it only asks whether the model trains.
     with without_op_determinism():
         model = build()
         compile_model(model, jit_compile=True)
-        result = _fit_losses(model, data, batch_size, steps)
+
+        def lower(batch) -> None:
+            @tf.autograph.experimental.do_not_convert   # as in fit: no AutoGraph
+            def one_step(data):
+                return model.train_step(data)
+            tf.function(one_step, jit_compile=True).experimental_get_compiler_ir(batch)(
+                stage="hlo")
+        result = _eager_losses(model, data, batch_size, steps, before_steps=lower)
         result["jit_compile"] = bool(model.jit_compile)
         return result
 
@@ -138,7 +162,7 @@ def mixed_precision_trains(build, compile_model, data, *, batch_size: int = 32,
                         tf.maximum(largest_loss, size))]):
                     return _gradient_counted(_original(loss), through[_index])
             optimizer.scale_loss = counted
-        result = _fit_losses(model, data, batch_size, steps)
+        result = _eager_losses(model, data, batch_size, steps)
         result.update(
             scale_loss_calls=calls,
             gradients_through_scaled_loss=[int(c.numpy()) for c in through],
@@ -195,7 +219,8 @@ def traces_over_batch_sizes(build, compile_model, data, sizes=(32, 24, 16, 8, 5)
     model = build()
     compile_model(model)
     parts = _parts(data)
-    _step_if_unbuilt(model, parts, sizes[0])   # uncounted: the count is of retraces
+    if not model.trainable_variables:   # uncounted, and eager: the count is of traces
+        model.train_step(_batches(data, sizes[0], 1)[0])
     for optimizer in _optimizers(model):
         # An optimizer creating its slots inside the first step makes TensorFlow trace that
         # step twice; build it first, so only the model's own retracing is counted.
@@ -209,7 +234,6 @@ def traces_over_batch_sizes(build, compile_model, data, sizes=(32, 24, 16, 8, 5)
         traces[0] += 1   # Python runs only while TensorFlow traces the step
         return original(batch)
     model.train_step = counted
-    model.train_function = None   # the unbuilt model's first step compiled the uncounted one
     for size in sizes:
         # fit, not train_on_batch: train_step gets (x, y) as in training, not (x, y, None).
         # A part may itself be a tuple of inputs (a support set and its queries): cut each.
@@ -268,7 +292,7 @@ def checks_for(module: str, model: str, *, build, data, uses, compile_model=comp
     @named("trains_with_xla", timeout=60,
            hint="only TensorFlow/Keras ops in train_step and what it calls (no numpy, no .numpy())")
     def xla(lab, rng):
-        """GPU readiness: two training steps compiled with XLA (`jit_compile=True`)."""
+        """GPU readiness: `train_step` compiles with XLA (`jit_compile=True`), and trains."""
         return jit_trains(build(lab), compile_model, data(rng), batch_size=32, steps=2)
 
     @named("trains_in_mixed_precision", hint=scale_hint or (

@@ -47,3 +47,47 @@ def test_a_step_skipped_for_float16_overflow_is_named_as_such():
                "logs": ["loss"], "last": [7e4], "weights_moved": 0.0, "weights_finite": True}
     with pytest.raises(CheckFailed, match="skipped every step.*overflowed float16"):
         readiness.judge_mixed_precision(student)
+
+
+def python_step_model():
+    """A model whose train_step runs a Python function on a tensor: fine eagerly and in a
+    graph, and refused by XLA (tf.py_function has no XLA kernel)."""
+    import keras
+    import tensorflow as tf
+
+    class PythonStep(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.dense(x)
+
+        def train_step(self, data):
+            x, y = data
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(self(x) - y))
+            self.optimizer.apply(tape.gradient(loss, self.trainable_variables),
+                                 self.trainable_variables)
+            return {"loss": tf.py_function(lambda t: t, [loss], tf.float32)}
+
+    return PythonStep()
+
+
+def test_xla_probe_refuses_an_op_xla_cannot_compile_and_passes_a_plain_model():
+    rng = np.random.default_rng(0)
+    data = (rng.normal(size=(64, 3)).astype("float32"), rng.normal(size=(64, 1)).astype("float32"))
+    plain = readiness.jit_trains(_dense_model, _compile_sgd, data)
+    readiness.judge_jit(plain)
+    with pytest.raises(Exception, match="EagerPyFunc|unsupported operations"):
+        readiness.jit_trains(python_step_model, _compile_sgd, data)
+
+
+def _dense_model():
+    import keras
+    return keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+
+
+def _compile_sgd(model, jit_compile="auto"):
+    import keras
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", jit_compile=jit_compile)

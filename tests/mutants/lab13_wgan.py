@@ -53,7 +53,7 @@ MUTANTS = [
         "wgan_model.py",
         find=CRITIC_TAPE,
         replace=PENALTY_BEFORE_TAPE,
-        breaks=("critic_step_with_penalty", "critic_estimates_w1", "wgan_gp_learns_moons"),
+        breaks=("critic_step_with_penalty",),
         says="ignores the gradient penalty",
     ),
     Mutant(
@@ -61,7 +61,7 @@ MUTANTS = [
         "wgan_losses.py",
         find="return tf.reduce_mean(fake_scores) - tf.reduce_mean(real_scores)",
         replace="return tf.reduce_mean(real_scores) - tf.reduce_mean(fake_scores)",
-        breaks=("critic_loss", "critic_estimates_w1", "wgan_gp_learns_moons"),
+        breaks=("critic_loss",),
         says="opposite sign",
     ),
     Mutant(
