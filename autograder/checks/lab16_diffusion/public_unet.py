@@ -51,6 +51,13 @@ def film(lab, rng):
     return out
 
 
+def _along(n, c, axis):
+    """The shape (N, 1, 1, 1) with C at `axis`: per-channel numbers reshaped along it."""
+    shape = [n, 1, 1, 1]
+    shape[axis] = c
+    return shape
+
+
 @film.verdict
 def _(student, reference):
     for name in ("square", "wide"):
@@ -71,12 +78,18 @@ def _(student, reference):
             mistakes.append(((per_channel(shift) + 1.0) * h + per_channel(scale),
                              "gamma and beta swapped: gamma is the FIRST C columns"))
             if h.shape[1] == h.shape[2] == c:
-                for axis, where in ((1, "the height"), (2, "the width")):
-                    shape = [len(h), 1, 1, 1]
-                    shape[axis] = c
-                    wrong = (scale.reshape(shape) + 1.0) * h + shift.reshape(shape)
-                    mistakes.append((wrong, f"gamma and beta vary along {where}, not the "
-                                     "channels: reshape them to (N, 1, 1, C)"))
+                along = {3: "the channels", 1: "the height", 2: "the width"}
+                for g_axis in along:
+                    for b_axis in along:
+                        if g_axis == b_axis == 3:
+                            continue
+                        wrong = ((scale.reshape(_along(len(h), c, g_axis)) + 1.0) * h
+                                 + shift.reshape(_along(len(h), c, b_axis)))
+                        which = [f"{name} varies along {along[axis]}"
+                                 for name, axis in (("gamma", g_axis), ("beta", b_axis))
+                                 if axis != 3]
+                        mistakes.append((wrong, " and ".join(which) + ", not the channels: "
+                                         "reshape gamma and beta to (N, 1, 1, C)"))
             expect_close_naming(student[f"{name}_{key}"], expected,
                                 f"FiLM(h, condition) on h of shape {h.shape}", mistakes,
                                 advice="(1 + gamma) * h + beta per example and channel",
