@@ -4,7 +4,7 @@ weights they set, and the checks' own trainer.
 Stand-ins (known behaviour that is NOT the lab's): `ProbeEmbedding` for SinusoidalEmbedding
 (tanh of t times fixed rates), `probe_film_class` for FiLM (an added projection, no scale)
 and `probe_block_class` for ResidualBlock (one convolution of tanh(h) plus a projection of
-the condition). The trainer (`ProbeTrainer`) draws t and noise itself and minimises the
+the condition). The trainer (`train_on_digits`) draws t and noise itself and minimises the
 stand-in loss of probes.py (a straight-line noising and the mean absolute error: NOT DDPM's),
 so a U-Net is trained without any of the student's DiffusionModel code.
 """
@@ -110,52 +110,6 @@ def weight_shapes(layer):
 NUM_STEPS_T = 20          # the checks' schedule: log-SNR from 7 to -7 over 20 steps
 
 
-def trainer_class():
-    import keras
-    import tensorflow as tf
-
-    class ProbeTrainer(keras.Model):
-        """The checks' own trainer of a denoiser net(x_t, t): one t and noise per example,
-        the stand-in loss (straight-line noising, mean absolute error), scale_loss, apply."""
-
-        def __init__(self, network, data_dim, **kwargs):
-            super().__init__(**kwargs)
-            self.network = network
-            self.alpha_bars = tf.constant(alpha_bars_of(known_log_snr(NUM_STEPS_T)), tf.float32)
-            self.seeds = keras.random.SeedGenerator(7)
-            self.tracker = keras.metrics.Mean(name="loss")
-            self.network(tf.zeros((1, data_dim)), tf.zeros((1,), tf.int32))
-
-        @property
-        def metrics(self):
-            return [self.tracker]
-
-        def call(self, inputs):
-            return self.network(*inputs)
-
-        def train_step(self, data):
-            x0 = tf.cast(data, tf.float32)
-            batch = tf.shape(x0)[0]
-            t = keras.random.randint((batch,), 0, NUM_STEPS_T, dtype="int32", seed=self.seeds)
-            noise = keras.random.normal(tf.shape(x0), seed=self.seeds)
-            with tf.GradientTape() as tape:
-                loss = stand_in_objective(self.network, x0, t, noise, self.alpha_bars)
-                scaled = self.optimizer.scale_loss(loss)
-            variables = self.network.trainable_variables
-            self.optimizer.apply(tape.gradient(scaled, variables), variables)
-            self.tracker.update_state(loss)
-            return {"loss": self.tracker.result()}
-
-        def heldout(self, x0, t, noise, batch=1000):
-            predict = tf.function(lambda x_t, t: self.network(x_t, t))
-            losses = [float(stand_in_objective(predict, x0[i:i + batch], t[i:i + batch],
-                                               noise[i:i + batch], self.alpha_bars))
-                      * len(x0[i:i + batch]) for i in range(0, len(x0), batch)]
-            return sum(losses) / len(x0)
-
-    return ProbeTrainer
-
-
 def baseline_denoiser(filters=16):
     """The checks' baseline: two 3x3 convolutions at full resolution with the timestep added
     as features (no down- or up-sampling, no skip across scales), on flat 8x8 images."""
@@ -179,8 +133,11 @@ def baseline_denoiser(filters=16):
 
 
 def train_on_digits(network, rng, steps, batch=64, learning_rate=3e-3):
-    """Train `network` (flat 8x8 digits in [-1, 1]) with the checks' trainer; its held-out
-    stand-in loss on the digits' test split before and after."""
+    """Train `network` (flat 8x8 digits in [-1, 1]) with the checks' own loop: batches, t
+    and noise drawn by `rng`, the stand-in loss (straight-line noising, mean absolute
+    error), Adam. One traced step without autograph (no Keras fit): tracing a U-Net's step
+    is most of the cost here. Returns the held-out stand-in loss on the digits' test split
+    before and after."""
     import keras
     import tensorflow as tf
 
@@ -188,15 +145,28 @@ def train_on_digits(network, rng, steps, batch=64, learning_rate=3e-3):
     x, _ = load_digits("train", flatten=True)
     x_test, _ = load_digits("test", flatten=True)
     x, x_test = x * 2.0 - 1.0, x_test * 2.0 - 1.0
+    alpha_bars = tf.constant(alpha_bars_of(known_log_snr(NUM_STEPS_T)), tf.float32)
     t_test = tf.constant(rng.integers(0, NUM_STEPS_T, size=len(x_test)).astype(np.int32))
     noise_test = tf.constant(rng.normal(size=x_test.shape).astype(np.float32))
     x_test = tf.constant(x_test)
-    model = trainer_class()(network, 64)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), steps_per_execution=10)
-    # Slots made inside the first traced step would make TensorFlow trace it twice.
-    model.optimizer.build(network.trainable_variables)
-    before = model.heldout(x_test, t_test, noise_test)
-    data = (tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=int(rng.integers(1 << 30)))
-            .repeat().batch(batch))
-    model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
-    return before, model.heldout(x_test, t_test, noise_test)
+    network(x_test[:1], t_test[:1])
+    variables = network.trainable_variables
+    optimizer = keras.optimizers.Adam(learning_rate)
+    optimizer.build(variables)
+
+    def heldout():      # eager: cheaper than tracing the network once more
+        return float(stand_in_objective(network, x_test, t_test, noise_test, alpha_bars))
+
+    @tf.function(autograph=False)
+    def step(x0, t, noise):
+        with tf.GradientTape() as tape:
+            loss = stand_in_objective(network, x0, t, noise, alpha_bars)
+        optimizer.apply(tape.gradient(loss, variables), variables)
+
+    before = heldout()
+    for _ in range(steps):
+        rows = rng.choice(len(x), size=batch, replace=False)
+        step(tf.constant(x[rows]), tf.constant(rng.integers(0, NUM_STEPS_T, size=batch)
+                                               .astype(np.int32)),
+             tf.constant(rng.normal(size=(batch, x.shape[1])).astype(np.float32)))
+    return before, heldout()

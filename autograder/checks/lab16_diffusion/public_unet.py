@@ -242,8 +242,8 @@ FACTOR, SLACK = 1.06, 0.01
 @check(points=2, uses=UNET, timeout=60, task="`FiLM`, `ResidualBlock`, `UNetDenoiser`",
        hint="the U-Net must learn: check FiLM, the blocks and the skips first")
 def unet_learns_digits(lab, rng):
-    """Your U-Net (width 8; the checks' time embedding) trained 40 steps on the 8x8 digits
-    by the checks' trainer and stand-in loss: its held-out loss must beat a two-layer
+    """Your U-Net (width 8; the checks' time embedding) trained 40 steps of batch 64 on the
+    8x8 digits by the checks' own loop and stand-in loss: its held-out loss must beat a two-layer
     convolutional baseline's at the same budget, and stay within 1.06 x the reference's."""
     import keras
     seed = int(rng.integers(1 << 30))
