@@ -159,7 +159,8 @@ def ddpm_trainer_class():
             super().__init__(**kwargs)
             self.network = network
             betas = np.linspace(1e-4, 0.02, STEPS_T)
-            self.alpha_bars = tf.constant(np.cumprod(1.0 - betas), tf.float32)
+            self.signal = tf.constant(np.sqrt(np.cumprod(1.0 - betas)), tf.float32)
+            self.spread = tf.constant(np.sqrt(1.0 - np.cumprod(1.0 - betas)), tf.float32)
             self.seeds = keras.random.SeedGenerator(11)
             self.tracker = keras.metrics.Mean(name="loss")
             self.network(tf.zeros((1, 28, 28, 1)), tf.zeros((1,), tf.int32))
@@ -176,14 +177,15 @@ def ddpm_trainer_class():
             batch = tf.shape(x0)[0]
             t = keras.random.randint((batch,), 0, STEPS_T, dtype="int32", seed=self.seeds)
             noise = keras.random.normal(tf.shape(x0), seed=self.seeds)
-            alpha_bar = tf.reshape(tf.gather(self.alpha_bars, t), (-1, 1, 1, 1))
-            x_t = tf.sqrt(alpha_bar) * x0 + tf.sqrt(1.0 - alpha_bar) * noise
+            signal = tf.gather(self.signal, t)[:, None, None, None]     # sqrt(alpha_bar_t)
+            spread = tf.gather(self.spread, t)[:, None, None, None]     # sqrt(1 - alpha_bar_t)
+            x_t = x0 * signal + noise * spread
             with tf.GradientTape() as tape:
-                predicted = tf.cast(self.network(x_t, t), tf.float32)
-                loss = tf.reduce_mean(tf.square(predicted - noise))
-                scaled = self.optimizer.scale_loss(loss)
-            variables = self.network.trainable_variables
-            self.optimizer.apply(tape.gradient(scaled, variables), variables)
+                error = tf.cast(self.network(x_t, t), tf.float32) - noise
+                loss = tf.reduce_mean(error * error)
+                to_scale = self.optimizer.scale_loss(loss)
+            grads = tape.gradient(to_scale, self.network.trainable_variables)
+            self.optimizer.apply(grads, self.network.trainable_variables)
             self.tracker.update_state(loss)
             return {"loss": self.tracker.result()}
 
