@@ -104,6 +104,16 @@ MUTANTS = [
            "gamma = keras.ops.reshape(gamma, (-1, 1, 1, self.channels))",
            "gamma = keras.ops.reshape(gamma, (-1, self.channels, 1, 1))",
            breaks=("film",), says="height"),
+    # A post-activation habit: conv_1 on h itself, no silu before it.
+    Mutant("residual_block_without_pre_activation", UNET,
+           "r = self.conv_1(keras.activations.silu(h))",
+           "r = self.conv_1(h)",
+           breaks=("residual_block",), says="no silu before conv_1"),
+    # The 1x1 skip forgotten: the block is two convolutions, no residual path.
+    Mutant("residual_block_without_the_skip", UNET,
+           "return self.skip(h) + r",
+           "return r",
+           breaks=("residual_block",), says="1x1 skip is missing"),
     # The full-resolution skip dropped: the last up block sees the upsampled features twice.
     Mutant("unet_without_the_full_resolution_skip", UNET,
            "h = self.up_block_0(keras.ops.concatenate([self.upsample_0(h), skip_0], axis=-1),",

@@ -195,8 +195,9 @@ STD = 0.6
 
 @check(points=1, uses=CLASSIFIER_GUIDANCE, task="`class_log_prob_gradient`, "
        "`classifier_guided_noise`, `classifier_guided_predictor`",
-       hint="guidance must move x_hat_0 toward the target class: mind the sign and the "
-            "log-softmax")
+       hint="guidance must move x_hat_0 toward the target class; the checks of "
+            "class_log_prob_gradient, classifier_guided_noise and classifier_guided_predictor "
+            "judge each step of it on its own")
 def classifier_guidance_steers(lab, rng):
     """Your whole chain on a mixture of two Gaussians (the exact noise predictor and the exact
     noisy classifier, the checks' own): at 8 noise levels, with w = 3 the denoised estimates
@@ -225,11 +226,11 @@ def classifier_guidance_steers(lab, rng):
 
     n = 400
     labels = np.zeros(n, dtype=np.int32)
-    shares = {}
+    shares, noises = {}, {}
     for w in (0.0, 3.0):
         guided = lab.classifier_guidance.classifier_guided_predictor(
             predict_noise, classifier, tensor(labels, "int32"), ab, w)
-        hits = []
+        hits, noises[w] = [], []
         for step in range(len(alpha_bars)):
             local = np.random.default_rng(step)
             x0 = MEANS[local.integers(0, 2, size=n)] + STD * local.normal(size=(n, 2))
@@ -237,11 +238,33 @@ def classifier_guidance_steers(lab, rng):
             x_t = (np.sqrt(a) * x0 + np.sqrt(1 - a) * local.normal(size=(n, 2))).astype("float32")
             t = np.full(n, step, dtype=np.int32)
             eps = np.asarray(guided(tensor(x_t), tensor(t, "int32")), dtype=np.float64)
+            noises[w].append(eps)
             x_hat = (x_t - np.sqrt(1 - a) * eps) / np.sqrt(a)
             nearest = np.argmin(((x_hat[:, None, :] - MEANS[None]) ** 2).sum(-1), axis=1)
             hits.append(np.mean(nearest == 0))
         shares[f"w{w}"] = float(np.mean(hits))
+    shares["term"] = np.asarray(noises[3.0]) - np.asarray(noises[0.0])    # (steps, n, 2)
     return shares
+
+
+def _measured(student, reference):
+    """What the check measured of the guidance term (the guided noise at w = 3 minus at
+    w = 0), against the reference's: its size along the reference's and across it."""
+    term, want = (np.asarray(v, dtype=np.float64).ravel() for v in (student["term"],
+                                                                    reference["term"]))
+    if term.shape != want.shape or not np.isfinite(term).all():
+        return "the guided noise has no finite value of the reference's shape"
+    along = float(term @ want / (want @ want))
+    across = float(np.linalg.norm(term - along * want) / np.linalg.norm(want))
+    said = (f"the guidance term (the guided noise at w = 3 minus at w = 0) is {along:.3g} x the "
+            "reference's")
+    if across > 0.05:
+        said += f", plus a part of {across:.0%} of its size in other directions"
+    if abs(student["w0.0"] - reference["w0.0"]) > 0.02:
+        said += (f"; without guidance (w = 0) {student['w0.0']:.0%} land on class 0, the "
+                 f"reference's {reference['w0.0']:.0%}")
+    return said + (" (the checks of the three functions name the slip when one of them "
+                   "fails as well)")
 
 
 @classifier_guidance_steers.verdict
@@ -249,7 +272,8 @@ def _(student, reference):
     expect_true(student["w3.0"] > student["w0.0"] + 0.05,
                 f"with guidance w = 3 toward class 0, {student['w3.0']:.0%} of the denoised "
                 f"estimates land on class 0, against {student['w0.0']:.0%} without: guidance "
-                "must steer toward the target (check the sign and the log-softmax)")
+                f"does not steer toward the target; {_measured(student, reference)}")
     expect_at_least(student["w3.0"], reference["w3.0"] - 0.02,
                     "the share of guided estimates on the target class "
-                    f"(the reference's: {reference['w3.0']:.0%})")
+                    f"(the reference's: {reference['w3.0']:.0%}; "
+                    f"{_measured(student, reference)})")

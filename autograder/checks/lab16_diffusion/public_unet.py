@@ -64,9 +64,19 @@ def _(student, reference):
         h = np.asarray(student[f"{name}_h"], dtype=np.float64)
         expect_true(f"{name}_error" not in student, f"FiLM(h, condition) on h of shape "
                     f"{h.shape} fails: {student.get(f'{name}_error')}")
-        expect_close(student[f"{name}_fresh"], h, "FiLM(h, c) of a new FiLM (the projection "
-                     "starts at zero: it must return h unchanged, (1 + 0) * h + 0)")
         c = h.shape[-1]
+        fresh = np.asarray(student[f"{name}_fresh"], dtype=np.float64)
+        if fresh.shape == h.shape and not fresh.any() and f"{name}_out" in student:
+            params = (np.asarray(student[f"{name}_condition"], dtype=np.float64)
+                      @ student[f"{name}_kernel"] + student[f"{name}_bias"])
+            if np.allclose(student[f"{name}_out"], params[:, None, None, :c] * h
+                           + params[:, None, None, c:], rtol=1e-4, atol=1e-5):
+                raise CheckFailed("FiLM(h, c) of a new FiLM (the projection starts at zero) "
+                                  "is all zeros where it must return h unchanged, and with the "
+                                  "checks' weights it gives gamma * h + beta: the handout's FiLM "
+                                  "is (1 + gamma) * h + beta, so that (1 + 0) * h + 0 = h")
+        expect_close(fresh, h, "FiLM(h, c) of a new FiLM (the projection "
+                     "starts at zero: it must return h unchanged, (1 + 0) * h + 0)")
         for key, cond in (("out", "condition"), ("out_other", "other")):
             params = (np.asarray(student[f"{name}_{cond}"], dtype=np.float64)
                       @ student[f"{name}_kernel"] + student[f"{name}_bias"])
@@ -109,16 +119,50 @@ def residual_block(lab, rng):
     condition = tensor(rng.normal(size=(2, 5)))
     block(h, condition)
     set_random_weights(block, rng)
-    return {"out": np.asarray(block(h, condition)), "weights": weight_shapes(block)}
+    out = {"out": np.asarray(block(h, condition)), "weights": weight_shapes(block)}
+    try:    # the slips, on the block's own layers: none of them is the block
+        import keras
+        silu = keras.activations.silu
+        film = lambda r: block.film(r, condition)        # noqa: E731
+        r = block.conv_1(silu(h))
+        out.update({
+            "no_first_silu": block.skip(h) + block.conv_2(silu(film(block.conv_1(h)))),
+            "no_second_silu": block.skip(h) + block.conv_2(film(r)),
+            "film_after_conv_2": block.skip(h) + film(block.conv_2(silu(r))),
+            "no_skip": block.conv_2(silu(film(r))),
+        })
+    except Exception:   # noqa: BLE001  (other layer names: no slip to name)
+        pass
+    return {k: np.asarray(v) if k != "weights" else v for k, v in out.items()}
+
+
+BLOCK_SLIPS = {
+    "no_first_silu": "no silu before conv_1: the block is pre-activation, "
+                     "r = conv_1(silu(h))",
+    "no_second_silu": "no silu before conv_2: r = conv_2(silu(film(r, condition)))",
+    "film_after_conv_2": "FiLM applied after conv_2: it goes between the two convolutions, "
+                         "r = film(conv_1(silu(h)), condition), then conv_2(silu(r))",
+    "no_skip": "the 1x1 skip is missing: the block returns skip(h) + r",
+}
 
 
 @residual_block.verdict
 def _(student, reference):
+    paths = [set(w.split(":")[0] for w in x["weights"].splitlines())
+             for x in (student, reference)]
+    unused = sorted({p.split("/")[-2] for p in paths[1] - paths[0] if "/" in p})
+    if unused == ["skip"]:
+        raise CheckFailed("ResidualBlock(6) never calls its 1x1 convolution skip (its weights "
+                          "are never made): " + BLOCK_SLIPS["no_skip"])
+    expect_true(not unused, f"ResidualBlock(6) never calls its layer(s) {', '.join(unused)} "
+                "(their weights are never made): use each layer the constructor makes once")
     expect_true(student["weights"] == reference["weights"], "ResidualBlock(6)'s weights "
                 f"(path: shape, in order) on (2, 4, 4, 3) inputs are\n{student['weights']}\n"
                 f"the reference's\n{reference['weights']}")
-    expect_close(student["out"], reference["out"], "ResidualBlock(6)(h, condition) with the "
-                 "checks' weights", rtol=1e-4, atol=1e-5)
+    expect_close_naming(student["out"], reference["out"], "ResidualBlock(6)(h, condition) "
+                        "with the checks' weights",
+                        [(student[k], m) for k, m in BLOCK_SLIPS.items() if k in student],
+                        rtol=1e-4, atol=1e-5)
 
 
 def stand_in_unet(lab, rng, image_shape=(8, 8, 1), num_classes=0):
@@ -134,15 +178,18 @@ def stand_in_unet(lab, rng, image_shape=(8, 8, 1), num_classes=0):
     return net
 
 
+SHAPE_CASES = (("8x8", (8, 8, 1)), ("16x16, two-channel", (16, 16, 2)))
+
+
 @check(points=1, uses=UNET, task="`UNetDenoiser.predict_images`",
        hint="two downsamplings and two upsamplings; each up block on "
             "concatenate([upsampled, skip], axis=-1)")
 def unet_shapes(lab, rng):
     """On the checks' blocks and time embedding: the output has the input's shape for 8x8
-    and 16x16 images, two channels, and flat vectors; the weights' shapes (the up blocks
+    images, 16x16 images of two channels and flat vectors; the weights' shapes (the up blocks
     see the upsampled features and the skip)."""
     out = {}
-    for name, shape in (("8x8", (8, 8, 1)), ("16x16", (16, 16, 1)), ("two_channels", (8, 8, 2))):
+    for name, shape in SHAPE_CASES:
         net = stand_in_unet(lab, rng, shape)
         x = tensor(rng.normal(size=(3,) + shape))
         out[name] = np.asarray(net(x, tensor([0, 5, 19], "int32"))).shape
@@ -154,7 +201,7 @@ def unet_shapes(lab, rng):
 
 @unet_shapes.verdict
 def _(student, reference):
-    for name, shape in (("8x8", (8, 8, 1)), ("16x16", (16, 16, 1)), ("two_channels", (8, 8, 2))):
+    for name, shape in SHAPE_CASES:
         expect_equal(tuple(student[name]), (3,) + shape, f"the U-Net's output shape on {name} images")
         expect_equal(tuple(student[f"{name}_flat"]), (3, int(np.prod(shape))),
                      f"the U-Net's output shape on flat {name} vectors")
@@ -209,13 +256,13 @@ def _(student, reference):
        hint="condition = time_mlp(time_embedding(t)) [+ label_embedding(labels)], passed to "
             "every block; labels=None means the null label num_classes")
 def unet_time_conditioning(lab, rng):
-    """On the checks' blocks and weights: outputs at t = 0 and 15 for the same images, and for
-    a conditional U-Net (3 classes) with labels, without (= the null label 3), against the
-    reference."""
+    """On the checks' blocks and weights, a conditional U-Net (3 classes): outputs at t = 0
+    and 15 for the same images and labels, and with labels, without (= the null label 3),
+    against the reference."""
     x = tensor(rng.normal(size=(2, 8, 8, 1)))
-    net = stand_in_unet(lab, rng)
-    out = {f"t{t}": np.asarray(net(x, tensor([t, t], "int32"))) for t in (0, 15)}
     conditional = stand_in_unet(lab, rng, num_classes=3)
+    out = {f"t{t}": np.asarray(conditional(x, tensor([t, t], "int32"), tensor([0, 2], "int32")))
+           for t in (0, 15)}
     t = tensor([4, 9], "int32")
     out["labels"] = np.asarray(conditional(x, t, tensor([0, 2], "int32")))
     out["no_labels"] = np.asarray(conditional(x, t))

@@ -31,16 +31,14 @@ def class_log_prob_gradient(classifier, x_t, t, labels):
     of ITS label (examples do not interact, so the gradient of the sum gives every row).
     """
     x_t = tf.convert_to_tensor(x_t, dtype=tf.float32)
-    # BEGIN SOLUTION watch x_t; log_softmax of the logits; pick each example's label;
-    #   the gradient of their sum with respect to x_t
+    labels = tf.cast(tf.convert_to_tensor(labels), tf.int32)
     with tf.GradientTape() as tape:
         tape.watch(x_t)
-        logits = tf.cast(classifier(x_t, t), tf.float32)
-        log_probs = tf.nn.log_softmax(logits, axis=-1)
-        chosen = tf.gather(log_probs, tf.cast(labels, tf.int32), axis=1, batch_dims=1)
-        total = tf.reduce_sum(chosen)
+        logits = classifier(x_t, t)
+        log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+        picked = tf.gather(log_probs, labels, axis=1, batch_dims=1)
+        total = tf.reduce_sum(picked)
     return tape.gradient(total, x_t)
-    # END SOLUTION
 
 
 def classifier_guided_noise(noise, log_prob_gradient, t, alpha_bars, guidance_weight):
@@ -50,15 +48,12 @@ def classifier_guided_noise(noise, log_prob_gradient, t, alpha_bars, guidance_we
     t: (N,) integers; alpha_bars: (T,); guidance_weight: w >= 0.
     Returns float32 (N, ...).
     """
-    # BEGIN SOLUTION alpha_bar_t per example, reshaped to broadcast over the other axes;
-    #   subtract w * sqrt(1 - alpha_bar_t) times the gradient from the noise
     noise = tf.convert_to_tensor(noise, dtype=tf.float32)
-    gradient = tf.convert_to_tensor(log_prob_gradient, dtype=tf.float32)
-    alpha_bar = tf.gather(tf.cast(alpha_bars, tf.float32), tf.cast(t, tf.int32))
-    shape = tf.concat([tf.shape(alpha_bar), tf.ones(tf.rank(noise) - 1, tf.int32)], axis=0)
-    scale = tf.reshape(tf.sqrt(1.0 - alpha_bar), shape)
-    return noise - guidance_weight * scale * gradient
-    # END SOLUTION
+    log_prob_gradient = tf.convert_to_tensor(log_prob_gradient, dtype=tf.float32)
+    alpha_bar_t = tf.gather(tf.cast(alpha_bars, tf.float32), tf.cast(t, tf.int32))
+    shape = tf.concat([tf.shape(alpha_bar_t), tf.ones([tf.rank(noise) - 1], tf.int32)], axis=0)
+    scale = tf.reshape(tf.sqrt(1.0 - alpha_bar_t), shape)
+    return noise - tf.cast(guidance_weight, tf.float32) * scale * log_prob_gradient
 
 
 def classifier_guided_predictor(predict_noise, classifier, labels, alpha_bars,
@@ -71,14 +66,12 @@ def classifier_guided_predictor(predict_noise, classifier, labels, alpha_bars,
     class_log_prob_gradient(classifier, x_t, t, labels), t, alpha_bars, w). Call those two
     functions by name (the checks replace them to grade this one alone).
     """
-    # BEGIN SOLUTION a nested function of (x_t, t): the model's noise, the classifier's
-    #   gradient for the labels, combined by classifier_guided_noise
     def guided(x_t, t):
         noise = predict_noise(x_t, t)
         gradient = class_log_prob_gradient(classifier, x_t, t, labels)
         return classifier_guided_noise(noise, gradient, t, alpha_bars, guidance_weight)
+
     return guided
-    # END SOLUTION
 
 
 @keras.saving.register_keras_serializable(package="dlkit_lab16_diffusion")

@@ -38,14 +38,11 @@ class FiLM(keras.layers.Layer):
                                              name="projection")
 
     def call(self, h, condition):
-        # BEGIN SOLUTION project the condition to 2C numbers, split into gamma then beta,
-        #   reshape each to (N, 1, 1, C) so they broadcast over H and W; (1 + gamma) * h + beta
-        gamma_beta = self.projection(condition)
-        gamma, beta = gamma_beta[:, :self.channels], gamma_beta[:, self.channels:]
-        gamma = keras.ops.reshape(gamma, (-1, 1, 1, self.channels))
-        beta = keras.ops.reshape(beta, (-1, 1, 1, self.channels))
+        params = self.projection(condition)
+        gamma, beta = tf.split(params, 2, axis=-1)
+        gamma = gamma[:, None, None, :]
+        beta = beta[:, None, None, :]
         return (1.0 + gamma) * h + beta
-        # END SOLUTION
 
     def get_config(self):
         return {**super().get_config(), "channels": self.channels}
@@ -73,12 +70,10 @@ class ResidualBlock(keras.layers.Layer):
         self.skip = keras.layers.Conv2D(self.filters, 1, name="skip")
 
     def call(self, h, condition):
-        # BEGIN SOLUTION conv_1 of silu(h), FiLM with the condition, conv_2 of silu, plus skip(h)
-        r = self.conv_1(keras.activations.silu(h))
+        r = self.conv_1(tf.nn.silu(h))
         r = self.film(r, condition)
-        r = self.conv_2(keras.activations.silu(r))
+        r = self.conv_2(tf.nn.silu(r))
         return self.skip(h) + r
-        # END SOLUTION
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters}
@@ -148,9 +143,6 @@ class UNetDenoiser(keras.layers.Layer):
 
     def predict_images(self, x_t, t, labels=None):
         """The U-Net on images: x_t (N, H, W, C), t (N,), labels (N,) or None -> (N, H, W, C)."""
-        # BEGIN SOLUTION the condition (time, plus the label embedding for a conditional
-        #   model, the null label when labels is None); stem; down blocks keeping skip_0 and
-        #   skip_1; middle; up blocks on concat([upsampled, skip]); head of silu
         condition = self.time_mlp(self.time_embedding(t))
         if self.label_embedding is not None:
             if labels is None:
@@ -160,12 +152,9 @@ class UNetDenoiser(keras.layers.Layer):
         skip_0 = self.down_block_0(h, condition)
         skip_1 = self.down_block_1(self.downsample_0(skip_0), condition)
         h = self.middle_block(self.downsample_1(skip_1), condition)
-        h = self.up_block_1(keras.ops.concatenate([self.upsample_1(h), skip_1], axis=-1),
-                            condition)
-        h = self.up_block_0(keras.ops.concatenate([self.upsample_0(h), skip_0], axis=-1),
-                            condition)
-        return self.head(keras.activations.silu(h))
-        # END SOLUTION
+        h = self.up_block_1(tf.concat([self.upsample_1(h), skip_1], axis=-1), condition)
+        h = self.up_block_0(tf.concat([self.upsample_0(h), skip_0], axis=-1), condition)
+        return self.head(tf.nn.silu(h))
 
     def get_config(self):
         return {**super().get_config(), "image_shape": list(self.image_shape),

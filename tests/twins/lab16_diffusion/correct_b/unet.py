@@ -13,7 +13,6 @@ resolution 8x8, then 4x4, then 2x2 in the middle).
 import math
 
 import keras
-import tensorflow as tf
 from denoiser import SinusoidalEmbedding
 
 
@@ -38,14 +37,11 @@ class FiLM(keras.layers.Layer):
                                              name="projection")
 
     def call(self, h, condition):
-        # BEGIN SOLUTION project the condition to 2C numbers, split into gamma then beta,
-        #   reshape each to (N, 1, 1, C) so they broadcast over H and W; (1 + gamma) * h + beta
-        gamma_beta = self.projection(condition)
-        gamma, beta = gamma_beta[:, :self.channels], gamma_beta[:, self.channels:]
-        gamma = keras.ops.reshape(gamma, (-1, 1, 1, self.channels))
-        beta = keras.ops.reshape(beta, (-1, 1, 1, self.channels))
-        return (1.0 + gamma) * h + beta
-        # END SOLUTION
+        c = self.channels
+        projected = self.projection(condition)
+        gamma = keras.ops.reshape(projected[:, :c], (-1, 1, 1, c))
+        beta = keras.ops.reshape(projected[:, c:], (-1, 1, 1, c))
+        return h + gamma * h + beta
 
     def get_config(self):
         return {**super().get_config(), "channels": self.channels}
@@ -73,12 +69,10 @@ class ResidualBlock(keras.layers.Layer):
         self.skip = keras.layers.Conv2D(self.filters, 1, name="skip")
 
     def call(self, h, condition):
-        # BEGIN SOLUTION conv_1 of silu(h), FiLM with the condition, conv_2 of silu, plus skip(h)
-        r = self.conv_1(keras.activations.silu(h))
-        r = self.film(r, condition)
+        shortcut = self.skip(h)
+        r = self.film(self.conv_1(keras.activations.silu(h)), condition)
         r = self.conv_2(keras.activations.silu(r))
-        return self.skip(h) + r
-        # END SOLUTION
+        return keras.ops.add(shortcut, r)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters}
@@ -148,24 +142,23 @@ class UNetDenoiser(keras.layers.Layer):
 
     def predict_images(self, x_t, t, labels=None):
         """The U-Net on images: x_t (N, H, W, C), t (N,), labels (N,) or None -> (N, H, W, C)."""
-        # BEGIN SOLUTION the condition (time, plus the label embedding for a conditional
-        #   model, the null label when labels is None); stem; down blocks keeping skip_0 and
-        #   skip_1; middle; up blocks on concat([upsampled, skip]); head of silu
         condition = self.time_mlp(self.time_embedding(t))
-        if self.label_embedding is not None:
+        if self.num_classes > 0:
             if labels is None:
-                labels = tf.fill(tf.shape(t), self.num_classes)
-            condition = condition + self.label_embedding(labels)
+                labels = keras.ops.full((keras.ops.shape(x_t)[0],), self.num_classes, "int32")
+            condition = condition + self.label_embedding(keras.ops.cast(labels, "int32"))
+        skips = []
         h = self.stem(x_t)
-        skip_0 = self.down_block_0(h, condition)
-        skip_1 = self.down_block_1(self.downsample_0(skip_0), condition)
-        h = self.middle_block(self.downsample_1(skip_1), condition)
-        h = self.up_block_1(keras.ops.concatenate([self.upsample_1(h), skip_1], axis=-1),
-                            condition)
-        h = self.up_block_0(keras.ops.concatenate([self.upsample_0(h), skip_0], axis=-1),
-                            condition)
+        for block, down in ((self.down_block_0, self.downsample_0),
+                            (self.down_block_1, self.downsample_1)):
+            h = block(h, condition)
+            skips.append(h)
+            h = down(h)
+        h = self.middle_block(h, condition)
+        for up, block in ((self.upsample_1, self.up_block_1), (self.upsample_0, self.up_block_0)):
+            h = keras.ops.concatenate([up(h), skips.pop()], axis=-1)
+            h = block(h, condition)
         return self.head(keras.activations.silu(h))
-        # END SOLUTION
 
     def get_config(self):
         return {**super().get_config(), "image_shape": list(self.image_shape),
