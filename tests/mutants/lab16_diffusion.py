@@ -8,6 +8,8 @@ from tests.mutants import Mutant
 FORWARD = "forward_process.py"
 REVERSE = "reverse_process.py"
 MODEL = "diffusion_model.py"
+UNET = "unet.py"
+CLASSIFIER = "classifier_guidance.py"
 
 MUTANTS = [
     # alpha_bar_t is the product of all the alphas so far; with alpha_t alone x_t is barely
@@ -91,4 +93,45 @@ MUTANTS = [
            "scaled_loss = self.optimizer.scale_loss(loss)",
            "loss = self.optimizer.scale_loss(loss)\n            scaled_loss = loss",
            breaks=("diffusion_trains_in_mixed_precision",), says="not what scale_loss returned"),
+    # FiLM as gamma * h + beta: with the zero-initialised projection it switches every
+    # feature off at the start instead of passing it through.
+    Mutant("film_without_the_one", UNET,
+           "return (1.0 + gamma) * h + beta",
+           "return gamma * h + beta",
+           breaks=("film",), says="unchanged"),
+    # gamma and beta reshaped along the height: it runs when H = C, and is wrong.
+    Mutant("film_broadcasts_over_height", UNET,
+           "gamma = keras.ops.reshape(gamma, (-1, 1, 1, self.channels))",
+           "gamma = keras.ops.reshape(gamma, (-1, self.channels, 1, 1))",
+           breaks=("film",), says="height"),
+    # A post-activation habit: conv_1 on h itself, no silu before it.
+    Mutant("residual_block_without_pre_activation", UNET,
+           "r = self.conv_1(keras.activations.silu(h))",
+           "r = self.conv_1(h)",
+           breaks=("residual_block",), says="no silu before conv_1"),
+    # The 1x1 skip forgotten: the block is two convolutions, no residual path.
+    Mutant("residual_block_without_the_skip", UNET,
+           "return self.skip(h) + r",
+           "return r",
+           breaks=("residual_block",), says="1x1 skip is missing"),
+    # The full-resolution skip dropped: the last up block sees the upsampled features twice.
+    Mutant("unet_without_the_full_resolution_skip", UNET,
+           "h = self.up_block_0(keras.ops.concatenate([self.upsample_0(h), skip_0], axis=-1),",
+           "h = self.up_block_0(keras.ops.concatenate([self.upsample_0(h), self.upsample_0(h)], axis=-1),",
+           breaks=("unet_skip_connections",), says="full-resolution skip"),
+    # The gradient of the probability, not of its log.
+    Mutant("gradient_of_the_probability", CLASSIFIER,
+           "log_probs = tf.nn.log_softmax(logits, axis=-1)",
+           "log_probs = tf.nn.softmax(logits, axis=-1)",
+           breaks=("class_log_prob_gradient",), says="PROBABILITY"),
+    # Guidance added to the noise: it pushes the samples away from the target class.
+    Mutant("guidance_sign_flipped", CLASSIFIER,
+           "return noise - guidance_weight * scale * gradient",
+           "return noise + guidance_weight * scale * gradient",
+           breaks=("classifier_guided_noise", "classifier_guidance_steers"), says="sign"),
+    # 1 - alpha_bar_t where its square root belongs.
+    Mutant("guidance_without_the_square_root", CLASSIFIER,
+           "scale = tf.reshape(tf.sqrt(1.0 - alpha_bar), shape)",
+           "scale = tf.reshape(1.0 - alpha_bar, shape)",
+           breaks=("classifier_guided_noise", "classifier_guidance_steers"), says="square root"),
 ]

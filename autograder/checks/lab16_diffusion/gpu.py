@@ -1,10 +1,12 @@
 """GPU checks of lab16_diffusion (autograder/gpu.py): the student's DDPM (NoiseSchedule,
 q_sample, noise_prediction_loss, DiffusionModel.train_step and its EMA) training the checks'
 own small U-Net on the whole of MNIST, judged by the EMA network's DDPM loss on the test
-images against the reference's."""
+images against the reference's; and the student's own U-Net (FiLM, residual blocks, skips)
+trained on MNIST by the checks' own DDPM trainer, judged the same way."""
 import numpy as np
 
 from autograder.checks.lab16_diffusion.probes import MODEL
+from autograder.checks.lab16_diffusion.probes_unet import UNET
 from autograder.gpu import gpu_check
 from autograder.verdicts import expect_at_most, expect_close, expect_true
 
@@ -134,3 +136,110 @@ def _(student, reference):
                    "train_step, one random t and fresh noise per example, and ema_update)")
     if not student["smoke"]:
         expect_at_most(loss, CEILING, "the EMA U-Net's DDPM loss on MNIST")
+
+
+# The student's UNetDenoiser at base_filters 32 on 28x28 images (32, 64, 128 channels at 28,
+# 14, 7 pixels): about 0.1 G multiply-adds per image forward, 0.6 GFLOP per training image.
+# Four epochs in batches of 128 (1 872 Adam steps): about 150 TFLOP, 30-50 s on a T4 in
+# mixed precision, plus the compile and the data.
+UNET_EPOCHS, UNET_WIDTH = 4, 32
+UNET_CEILING = 0.15   # a U-Net that learned digits (predicting no noise at all scores 1.0)
+
+
+def ddpm_trainer_class():
+    """The checks' own DDPM trainer of a network net(x_t, t) on (N, 28, 28, 1) images: T =
+    1000, DDPM's linear betas (computed here in numpy), one t and noise per example, the mean
+    squared error of the noise, scale_loss for mixed precision. Not the student's
+    DiffusionModel: the check judges the U-Net alone."""
+    import keras
+    import tensorflow as tf
+
+    class DDPMTrainer(keras.Model):
+        def __init__(self, network, **kwargs):
+            super().__init__(**kwargs)
+            self.network = network
+            betas = np.linspace(1e-4, 0.02, STEPS_T)
+            self.signal = tf.constant(np.sqrt(np.cumprod(1.0 - betas)), tf.float32)
+            self.spread = tf.constant(np.sqrt(1.0 - np.cumprod(1.0 - betas)), tf.float32)
+            self.seeds = keras.random.SeedGenerator(11)
+            self.tracker = keras.metrics.Mean(name="loss")
+            self.network(tf.zeros((1, 28, 28, 1)), tf.zeros((1,), tf.int32))
+
+        @property
+        def metrics(self):
+            return [self.tracker]
+
+        def call(self, inputs):
+            return self.network(*inputs)
+
+        def train_step(self, data):
+            x0 = tf.cast(data, tf.float32)
+            batch = tf.shape(x0)[0]
+            t = keras.random.randint((batch,), 0, STEPS_T, dtype="int32", seed=self.seeds)
+            noise = keras.random.normal(tf.shape(x0), seed=self.seeds)
+            signal = tf.gather(self.signal, t)[:, None, None, None]     # sqrt(alpha_bar_t)
+            spread = tf.gather(self.spread, t)[:, None, None, None]     # sqrt(1 - alpha_bar_t)
+            x_t = x0 * signal + noise * spread
+            with tf.GradientTape() as tape:
+                error = tf.cast(self.network(x_t, t), tf.float32) - noise
+                loss = tf.reduce_mean(error * error)
+                to_scale = self.optimizer.scale_loss(loss)
+            grads = tape.gradient(to_scale, self.network.trainable_variables)
+            self.optimizer.apply(grads, self.network.trainable_variables)
+            self.tracker.update_state(loss)
+            return {"loss": self.tracker.result()}
+
+    return DDPMTrainer
+
+
+@gpu_check(points=2, minutes=1.5, datasets=("mnist",), uses=UNET,
+           task="`FiLM`, `ResidualBlock`, `UNetDenoiser`",
+           hint="your UNetDenoiser(image_shape=(28, 28, 1), base_filters=32) trained as a DDPM "
+                "on MNIST by the checks' trainer: check FiLM, the blocks, the skips and the "
+                "time conditioning")
+def unet_denoiser_on_mnist(lab, rng):
+    """Your UNetDenoiser (28x28x1, base_filters 32, embedding 64) trained by the checks' own
+    DDPM trainer (T = 1000, linear betas, noise MSE) for four epochs on MNIST (mixed
+    precision, XLA): its DDPM loss on the 10 000 test images, at timesteps and noise drawn by
+    the check, stays within 1.1 x the reference's, and below 0.15."""
+    import keras
+    import tensorflow as tf
+    x, _ = lab.gpu.images("mnist", "train", 60_000)
+    x_test, _ = lab.gpu.images("mnist", "test", 10_000)
+    x, x_test = x * 2.0 - 1.0, x_test * 2.0 - 1.0
+    t_test = rng.integers(0, STEPS_T, size=len(x_test)).astype("int32")
+    noise_test = rng.normal(size=x_test.shape)
+    # Under the smoke test float16 convolutions cost seconds per step on a CPU: narrower.
+    net = lab.unet.UNetDenoiser(image_shape=(28, 28, 1),
+                                base_filters=4 if lab.gpu.smoke else UNET_WIDTH,
+                                embedding_dim=8 if lab.gpu.smoke else 2 * UNET_WIDTH)
+    model = ddpm_trainer_class()(net)
+    lab.gpu.compile(model, keras.optimizers.Adam(5e-4))
+    # The optimizer's slots made inside the first step would make TensorFlow trace it twice.
+    model.optimizer.build(net.trainable_variables)
+    batch = min(BATCH, len(x))   # the smoke test has fewer examples than a batch
+    data = (tf.data.Dataset.from_tensor_slices(x.astype("float32"))
+            .shuffle(len(x), seed=int(rng.integers(2**31))).batch(batch, drop_remainder=True)
+            .repeat())
+    model.fit(data, epochs=1, steps_per_epoch=lab.gpu.steps(UNET_EPOCHS * len(x) // BATCH),
+              verbose=0)
+    betas = np.linspace(1e-4, 0.02, STEPS_T)
+    alpha_bars = np.cumprod(1.0 - betas)[t_test][:, None, None, None]
+    x_t = (np.sqrt(alpha_bars) * x_test + np.sqrt(1.0 - alpha_bars) * noise_test).astype("float32")
+    # Eager calls: ten of them cost less than tracing the U-Net once more in the smoke test.
+    errors = [np.asarray(net(x_t[i:i + 1000], t_test[i:i + 1000]), dtype=np.float64)
+              - noise_test[i:i + 1000] for i in range(0, len(x_t), 1000)]
+    return {"loss": float(np.mean(np.concatenate(errors) ** 2)), "smoke": lab.gpu.smoke}
+
+
+@unet_denoiser_on_mnist.verdict
+def _(student, reference):
+    loss, ref = student["loss"], reference["loss"]
+    expect_true(np.isfinite(loss), f"your U-Net's test DDPM loss is {loss} after training on "
+                "MNIST: training diverged (does FiLM start at the identity, the head at zero?)")
+    expect_at_most(loss, FACTOR * ref,
+                   f"your U-Net's DDPM loss on the MNIST test images (the reference's U-Net "
+                   f"reaches {ref:.4f} with the same training: check FiLM, the residual blocks, "
+                   "the skip connections and the time conditioning)")
+    if not student["smoke"]:
+        expect_at_most(loss, UNET_CEILING, "your U-Net's DDPM loss on MNIST")

@@ -25,6 +25,7 @@ from autograder.checks.lab16_diffusion.probes import (
     random_log_snr,
     timesteps,
 )
+from autograder.checks.lab16_diffusion.probes_unet import CLASSIFIER_GUIDANCE, UNET
 from autograder.checks.lab16_diffusion.sampling import judge_ddim_timesteps
 from autograder.verdicts import (
     expect_close,
@@ -296,3 +297,73 @@ def _(student, reference):
                 f"with guidance weight 2, {accuracy:.1%} of the samples land on the moon of their "
                 f"class, the reference's {target:.1%}: guidance must push each sample toward "
                 "its own class")
+
+
+# ---- The U-Net and classifier guidance on other shapes ------------------------------------
+
+@check(points=1, uses=UNET, hint="FiLM for any channels; the U-Net for any image size "
+                                 "divisible by 4, any number of channels, with labels")
+def unet_other_shapes(lab, rng):
+    """FiLM with 7 channels on (2, 3, 5, 7) features and the checks' weights; a conditional
+    U-Net (4 classes, the checks' blocks and embedding, weights of the checks) on 12x12
+    images of 3 channels, with labels and without, against the reference."""
+    from autograder.checks.lab16_diffusion.public_unet import stand_in_unet
+    film = lab.unet.FiLM(7)
+    h = tensor(rng.normal(size=(2, 3, 5, 7)))
+    condition = tensor(rng.normal(size=(2, 9)))
+    film(h, condition)
+    film.projection.set_weights([(0.5 * rng.normal(size=(9, 14))).astype("float32"),
+                                 (0.5 * rng.normal(size=14)).astype("float32")])
+    net = stand_in_unet(lab, rng, image_shape=(12, 12, 3), num_classes=4)
+    x = tensor(rng.normal(size=(3, 12, 12, 3)))
+    t = tensor([1, 8, 19], "int32")
+    return {"film": np.asarray(film(h, condition)),
+            "labels": np.asarray(net(x, t, tensor([3, 0, 4], "int32"))),
+            "no_labels": np.asarray(net(tensor(np.asarray(x).reshape(3, -1)), t))}
+
+
+@unet_other_shapes.verdict
+def _(student, reference):
+    expect_close(student["film"], reference["film"], "FiLM(7) on (2, 3, 5, 7) features",
+                 rtol=1e-4, atol=1e-5)
+    expect_close(student["labels"], reference["labels"], "a conditional U-Net (4 classes) on "
+                 "(3, 12, 12, 3) images with labels", rtol=1e-4, atol=1e-5)
+    expect_close(student["no_labels"], reference["no_labels"], "the same U-Net on flat vectors "
+                 "without labels (the null label)", rtol=1e-4, atol=1e-5)
+
+
+@check(points=1, uses=CLASSIFIER_GUIDANCE, hint="the gradient of log_softmax of any "
+       "classifier's logits, for inputs of any shape; alpha_bar_t per example")
+def classifier_guidance_other_classifier(lab, rng):
+    """The guided predictor on (4, 2, 3, 2) inputs with a nonlinear classifier of the checks
+    (5 classes, tanh features and a quadratic term, large logits) and a noise model of the
+    checks, w = 1.5, against the reference."""
+    import tensorflow as tf
+    cg = lab.classifier_guidance
+    hidden_w = tensor(rng.normal(size=(12, 8)))
+    out_w = tensor(3.0 * rng.normal(size=(8, 5)))
+    quad = tensor(rng.normal(size=(12, 5)))
+
+    def classifier(x_t, t):
+        flat = tf.reshape(tf.cast(x_t, tf.float32), (-1, 12))
+        time = tf.cast(tf.reshape(t, (-1, 1)), tf.float32) / 7.0
+        return tf.tanh(flat @ hidden_w + time) @ out_w + (flat * flat) @ quad
+
+    def predict_noise(x_t, t):
+        return tf.sin(x_t) * tf.cast(tf.reshape(t, (-1, 1, 1, 1)), tf.float32) / 10.0
+
+    alpha_bars = tensor(random_alpha_bars(rng, 15))
+    x = tensor(rng.normal(size=(4, 2, 3, 2)))
+    t = tensor([0, 14, 6, 3], "int32")
+    labels = tensor([4, 0, 2, 2], "int32")
+    guided = cg.classifier_guided_predictor(predict_noise, classifier, labels, alpha_bars, 1.5)
+    return {"gradient": np.asarray(cg.class_log_prob_gradient(classifier, x, t, labels)),
+            "guided": np.asarray(guided(x, t))}
+
+
+@classifier_guidance_other_classifier.verdict
+def _(student, reference):
+    expect_close(student["gradient"], reference["gradient"], "class_log_prob_gradient with a "
+                 "nonlinear classifier of 5 classes on (4, 2, 3, 2) inputs", rtol=1e-4, atol=1e-5)
+    expect_close(student["guided"], reference["guided"], "the guided predictor's noise with "
+                 "that classifier and w = 1.5", rtol=1e-4, atol=1e-5)
