@@ -85,6 +85,17 @@ def heldout_loss(model, x, t, noise, batch=1000):
     return float(np.mean(np.concatenate(errors) ** 2))
 
 
+def fit_shuffled(lab, model, x, rng, epochs) -> None:
+    """`epochs` over x (fewer steps in the smoke test) in shuffled batches of one shape."""
+    import tensorflow as tf
+    batch = min(BATCH, len(x))   # the smoke test has fewer examples than a batch
+    data = (tf.data.Dataset.from_tensor_slices(x.astype("float32"))
+            .shuffle(len(x), seed=int(rng.integers(2**31))).batch(batch, drop_remainder=True)
+            .repeat())
+    model.fit(data, epochs=1, steps_per_epoch=lab.gpu.steps(epochs * len(x) // BATCH),
+              verbose=0)
+
+
 @gpu_check(points=3, minutes=2.0, datasets=("mnist",), uses=MODEL,
            task="`NoiseSchedule`, `q_sample`, `noise_prediction_loss`, "
                 "`DiffusionModel.train_step`, `ema_update`",
@@ -97,7 +108,6 @@ def ddpm_unet_on_mnist(lab, rng):
     the EMA network's DDPM loss on the 10 000 test images, at timesteps and noise drawn by
     the check, stays within 1.1 x the reference's, and below 0.1."""
     import keras
-    import tensorflow as tf
     x, _ = lab.gpu.images("mnist", "train", 60_000)
     x_test, _ = lab.gpu.images("mnist", "test", 10_000)
     x = x.reshape(len(x), 784) * 2.0 - 1.0
@@ -111,12 +121,7 @@ def ddpm_unet_on_mnist(lab, rng):
     lab.gpu.compile(model, keras.optimizers.Adam(2e-4))
     # The optimizer's slots made inside the first step would make TensorFlow trace it twice.
     model.optimizer.build(model.trainable_variables)
-    batch = min(BATCH, len(x))   # the smoke test has fewer examples than a batch
-    data = (tf.data.Dataset.from_tensor_slices(x.astype("float32"))
-            .shuffle(len(x), seed=int(rng.integers(2**31))).batch(batch, drop_remainder=True)
-            .repeat())
-    model.fit(data, epochs=1, steps_per_epoch=lab.gpu.steps(EPOCHS * len(x) // BATCH),
-              verbose=0)
+    fit_shuffled(lab, model, x, rng, EPOCHS)
     return {"loss": heldout_loss(model, x_test, t_test, noise_test),
             "alpha_bars": np.asarray(model.schedule.alpha_bars, dtype="float32"),
             "smoke": lab.gpu.smoke}
@@ -203,7 +208,6 @@ def unet_denoiser_on_mnist(lab, rng):
     precision, XLA): its DDPM loss on the 10 000 test images, at timesteps and noise drawn by
     the check, stays within 1.1 x the reference's, and below 0.15."""
     import keras
-    import tensorflow as tf
     x, _ = lab.gpu.images("mnist", "train", 60_000)
     x_test, _ = lab.gpu.images("mnist", "test", 10_000)
     x, x_test = x * 2.0 - 1.0, x_test * 2.0 - 1.0
@@ -217,12 +221,7 @@ def unet_denoiser_on_mnist(lab, rng):
     lab.gpu.compile(model, keras.optimizers.Adam(5e-4))
     # The optimizer's slots made inside the first step would make TensorFlow trace it twice.
     model.optimizer.build(net.trainable_variables)
-    batch = min(BATCH, len(x))   # the smoke test has fewer examples than a batch
-    data = (tf.data.Dataset.from_tensor_slices(x.astype("float32"))
-            .shuffle(len(x), seed=int(rng.integers(2**31))).batch(batch, drop_remainder=True)
-            .repeat())
-    model.fit(data, epochs=1, steps_per_epoch=lab.gpu.steps(UNET_EPOCHS * len(x) // BATCH),
-              verbose=0)
+    fit_shuffled(lab, model, x, rng, UNET_EPOCHS)
     betas = np.linspace(1e-4, 0.02, STEPS_T)
     alpha_bars = np.cumprod(1.0 - betas)[t_test][:, None, None, None]
     x_t = (np.sqrt(alpha_bars) * x_test + np.sqrt(1.0 - alpha_bars) * noise_test).astype("float32")
