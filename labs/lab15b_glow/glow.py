@@ -98,12 +98,15 @@ class ActNorm(keras.layers.Layer):
 
     def forward(self, x):
         """x -> z. x: (N, H, W, C). Returns (z, log_det (N,))."""
-        # TODO: z = (x - loc) * exp(-log_scale); log_det = -H*W*sum(log_scale) for every example
-        #       (pixels_per_channel, tf.ones_like(x[:, 0, 0, 0]))
+        loc, log_scale = (keras.ops.cast(v, x.dtype) for v in (self.loc, self.log_scale))
+        # TODO: z = (x - loc) * exp(-log_scale) (loc, log_scale cast above); log_det =
+        #       -H*W*sum(log_scale) for every example (pixels_per_channel, tf.ones_like(x[:, 0, 0,
+        #       0]))
         raise NotImplementedError("fill in the TODO above")
 
     def inverse(self, z):
         """z -> x. z: (N, H, W, C). Returns (x, log_det (N,)) = log |det dx/dz|."""
+        loc, log_scale = (keras.ops.cast(v, z.dtype) for v in (self.loc, self.log_scale))
         # TODO: x = z * exp(log_scale) + loc; log_det = +H*W*sum(log_scale)
         raise NotImplementedError("fill in the TODO above")
 

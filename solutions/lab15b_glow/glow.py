@@ -109,17 +109,19 @@ class ActNorm(keras.layers.Layer):
 
     def forward(self, x):
         """x -> z. x: (N, H, W, C). Returns (z, log_det (N,))."""
-        # BEGIN SOLUTION z = (x - loc) * exp(-log_scale); log_det = -H*W*sum(log_scale) for every example (pixels_per_channel, tf.ones_like(x[:, 0, 0, 0]))
-        z = (x - self.loc) * tf.exp(-self.log_scale)
-        per_example = -pixels_per_channel(x) * tf.reduce_sum(self.log_scale)
+        loc, log_scale = (keras.ops.cast(v, x.dtype) for v in (self.loc, self.log_scale))
+        # BEGIN SOLUTION z = (x - loc) * exp(-log_scale) (loc, log_scale cast above); log_det = -H*W*sum(log_scale) for every example (pixels_per_channel, tf.ones_like(x[:, 0, 0, 0]))
+        z = (x - loc) * tf.exp(-log_scale)
+        per_example = -pixels_per_channel(x) * tf.reduce_sum(log_scale)
         return z, per_example * tf.ones_like(x[:, 0, 0, 0])
         # END SOLUTION
 
     def inverse(self, z):
         """z -> x. z: (N, H, W, C). Returns (x, log_det (N,)) = log |det dx/dz|."""
+        loc, log_scale = (keras.ops.cast(v, z.dtype) for v in (self.loc, self.log_scale))
         # BEGIN SOLUTION x = z * exp(log_scale) + loc; log_det = +H*W*sum(log_scale)
-        x = z * tf.exp(self.log_scale) + self.loc
-        per_example = pixels_per_channel(z) * tf.reduce_sum(self.log_scale)
+        x = z * tf.exp(log_scale) + loc
+        per_example = pixels_per_channel(z) * tf.reduce_sum(log_scale)
         return x, per_example * tf.ones_like(z[:, 0, 0, 0])
         # END SOLUTION
 
@@ -174,26 +176,27 @@ class InvertibleConv1x1(keras.layers.Layer):
         """W = P @ L @ (U + diag(sign_s * exp(log_abs_s))): (C, C)."""
         # BEGIN SOLUTION L = strict lower triangle of self.lower + identity (tf.linalg.band_part); U = strict upper triangle of self.upper; add tf.linalg.diag(sign_s * exp(log_abs_s)); multiply P @ L @ (U + diag)
         channels = tf.shape(self.lower)[0]
-        strictly_lower = tf.linalg.band_part(self.lower, -1, 0) - tf.linalg.band_part(self.lower, 0, 0)
-        strictly_upper = tf.linalg.band_part(self.upper, 0, -1) - tf.linalg.band_part(self.upper, 0, 0)
+        lower_w, upper_w = keras.ops.cast(self.lower, "float32"), keras.ops.cast(self.upper, "float32")
+        strictly_lower = tf.linalg.band_part(lower_w, -1, 0) - tf.linalg.band_part(lower_w, 0, 0)
+        strictly_upper = tf.linalg.band_part(upper_w, 0, -1) - tf.linalg.band_part(upper_w, 0, 0)
         unit_lower = strictly_lower + tf.eye(channels)
-        upper = strictly_upper + tf.linalg.diag(self.sign_s * tf.exp(self.log_abs_s))
-        return self.permutation @ unit_lower @ upper
+        s = keras.ops.cast(self.sign_s, "float32") * tf.exp(keras.ops.cast(self.log_abs_s, "float32"))
+        return keras.ops.cast(self.permutation, "float32") @ unit_lower @ (strictly_upper + tf.linalg.diag(s))
         # END SOLUTION
 
     def forward(self, x):
         """x -> z = x @ W at every pixel. Returns (z, log_det (N,)) = H * W * sum(log_abs_s)."""
         # BEGIN SOLUTION z = x @ self.kernel() over the channel axis (tf.einsum or tf.tensordot); log_det from log_abs_s, not from a determinant
-        z = tf.einsum("nhwc,cd->nhwd", x, self.kernel())
-        per_example = pixels_per_channel(x) * tf.reduce_sum(self.log_abs_s)
+        z = tf.einsum("nhwc,cd->nhwd", x, keras.ops.cast(self.kernel(), x.dtype))
+        per_example = pixels_per_channel(x) * tf.reduce_sum(keras.ops.cast(self.log_abs_s, x.dtype))
         return z, per_example * tf.ones_like(x[:, 0, 0, 0])
         # END SOLUTION
 
     def inverse(self, z):
         """z -> x = z @ W^-1 at every pixel. Returns (x, log_det (N,)) = -H * W * sum(log_abs_s)."""
         # BEGIN SOLUTION x = z @ tf.linalg.inv(self.kernel()); log_det = minus the forward's
-        x = tf.einsum("nhwc,cd->nhwd", z, tf.linalg.inv(self.kernel()))
-        per_example = -pixels_per_channel(z) * tf.reduce_sum(self.log_abs_s)
+        x = tf.einsum("nhwc,cd->nhwd", z, tf.linalg.inv(keras.ops.cast(self.kernel(), z.dtype)))
+        per_example = -pixels_per_channel(z) * tf.reduce_sum(keras.ops.cast(self.log_abs_s, z.dtype))
         return x, per_example * tf.ones_like(z[:, 0, 0, 0])
         # END SOLUTION
 
