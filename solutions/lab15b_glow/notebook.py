@@ -53,7 +53,7 @@ x_test, _ = load_digits("test")
 y_train = glow.dequantize(glow.digit_levels(x_train), glow.DIGIT_LEVELS, seed=1).numpy()
 y_test = glow.dequantize(glow.digit_levels(x_test), glow.DIGIT_LEVELS, seed=2).numpy()
 
-model = glow.Glow((8, 8, 1), levels=2, steps=1 if QUICK else 4, hidden_channels=4 if QUICK else 64)
+model = glow.Glow((8, 8, 1), levels=1 if QUICK else 2, steps=1 if QUICK else 4, hidden_channels=4 if QUICK else 64)
 model.initialize(y_train[:512])
 epochs, steps_per_epoch = (1, 2) if QUICK else (40, 50)
 if QUICK:

@@ -69,7 +69,8 @@ def reverse_kl_two_moons_at_scale(lab, rng):
     5 000 steps of 1 024 samples: KL(q || p), with log Z integrated on a grid, within 0.03
     nats of the reference's."""
     import keras
-    model = lab.iaf.ReverseKLFlow("two_moons", num_layers=8, hidden_units=(128, 128),
+    layers, hidden = (2, (8,)) if lab.gpu.smoke else (8, (128, 128))
+    model = lab.iaf.ReverseKLFlow("two_moons", num_layers=layers, hidden_units=hidden,
                                   seed=int(rng.integers(1000)))
     steps = lab.gpu.steps(5000)
     lab.gpu.compile(model, keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-3,
