@@ -468,7 +468,8 @@ class Glow(keras.Model):
         """n images from z = temperature * keras.random.normal((n, D), seed=seed) through the
         inverse (a temperature below 1 gives cleaner, less varied samples). Returns (n, H, W, C)."""
         z = temperature * keras.random.normal((int(n), self.dim), seed=seed)
-        return self.inverse(z)[0]
+        images, _ = self.inverse(z)
+        return images
 
     def get_config(self):
         return {**super().get_config(), "image_shape": list(self.image_shape),

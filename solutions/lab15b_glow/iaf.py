@@ -297,7 +297,8 @@ class ReverseKLFlow(keras.Model):
         return self.trackers.results()
 
     def call(self, z):
-        return self.inverse(z)[0]
+        samples, _ = self.inverse(z)
+        return samples
 
     def get_config(self):
         return {**super().get_config(), "target": self.target, "dim": self.dim,
