@@ -94,6 +94,7 @@ def stand_in_class():
 
     class StandIn(keras.layers.Layer):
         count = 0
+        outputs = None  # a list to collect what forward returns, when a check sets one
 
         def __init__(self, *args, **kwargs):
             super().__init__(name=kwargs.get("name"))
@@ -115,7 +116,10 @@ def stand_in_class():
 
         def forward(self, x):
             g = self.bijector()
-            return g.inverse(x), g.inverse_log_det_jacobian(x, event_ndims=3)
+            z = g.inverse(x)
+            if StandIn.outputs is not None:
+                StandIn.outputs.append(z)
+            return z, g.inverse_log_det_jacobian(x, event_ndims=3)
 
         def inverse(self, z):
             g = self.bijector()

@@ -19,6 +19,7 @@ from autograder.checks.lab15b_glow.probes import (
     judge_logged,
     judge_relative,
     pair,
+    stand_in_class,
 )
 from autograder.verdicts import (
     expect_at_most,
@@ -140,11 +141,12 @@ def _(student, reference):
                 "parameterisation trains lower, upper (C x C) and log_abs_s (C,), with P and "
                 "sign_s fixed (a plain trained W is not this layer)")
     kernel = expect_shape(student["kernel"], (4, 4), "InvertibleConv1x1.kernel() for C = 4")
-    expect_close(student["slogdet"], student["sum_log_abs_s"],
-                 "log|det W| of InvertibleConv1x1.kernel() (numpy slogdet), against "
-                 "sum(log_abs_s): with W = P L (U + diag(s)), L unit lower-triangular and U "
-                 "STRICTLY upper, det W = +-prod(s). Only the strict triangles of lower and "
-                 "upper may enter W", rtol=1e-4, atol=1e-4)
+    expect_close_naming(
+        student["slogdet"], student["sum_log_abs_s"],
+        "log|det W| of InvertibleConv1x1.kernel() (numpy slogdet)", against="sum(log_abs_s)",
+        advice="with W = P L (U + diag(s)), L unit lower-triangular and U STRICTLY upper, "
+        "det W = +-prod(s), so only the strict triangles of lower and upper may enter W",
+        rtol=1e-4, atol=1e-4)
     expect_close(kernel, reference["kernel"], "InvertibleConv1x1.kernel() on random weights",
                  rtol=1e-4, atol=1e-5)
     expect_close(student["forward"], student["expected_forward"],
@@ -247,12 +249,21 @@ def glow_multi_scale(lab, rng):
         model = lab.glow.Glow((4, 4, 2), levels=2, steps=2, hidden_channels=4)
         x = rng.normal(size=(2, 4, 4, 2)).astype("float32")
         z_given = rng.normal(size=(2, 32)).astype("float32")
-        z, log_det = pair(model.forward(x), "Glow.forward(x)")
+        stand_in = stand_in_class()
+        stand_in.outputs = []
+        try:
+            z, log_det = pair(model.forward(x), "Glow.forward(x)")
+            level_outputs = [np.asarray(h) for h in stand_in.outputs if h.shape[-1] == 8]
+        finally:
+            stand_in.outputs = None
         back, _ = pair(model.inverse(z), "Glow.inverse(z)")
         x_of_z, inverse_log_det = pair(model.inverse(z_given), "Glow.inverse(z)")
         autodiff = autodiff_log_det(lambda t: model.forward(t)[0], x)
         autodiff_inverse = autodiff_log_det(lambda t: model.inverse(t)[0], z_given)
+    # The first level's output (N, 2, 2, 8), as the last stand-in layer of that level left it.
+    level_0 = level_outputs[-1] if level_outputs else np.zeros((2, 2, 2, 8), "float32")
     return {"z": z, "log_det": log_det, "back": back, "x": x, "x_of_z": x_of_z,
+            "level_0_first_half": level_0[..., :4].reshape(2, -1),
             "inverse_log_det": inverse_log_det, "autodiff": autodiff,
             "autodiff_inverse": autodiff_inverse}
 
@@ -270,6 +281,13 @@ def _(student, reference):
                              "SECOND half of the channels is factored out after each level, "
                              "the parts flattened and concatenated level 0 first, the last "
                              "level's output at the end")
+    first_half = np.sort(student["level_0_first_half"], axis=1)
+    if not np.allclose(z, reference["z"], rtol=1e-4, atol=1e-4) and any(
+            np.allclose(np.sort(part, axis=1), first_half, rtol=1e-4, atol=1e-4)
+            for part in (z[:, :16], z[:, -16:])):
+        raise CheckFailed(f"the z of {what} factors out the FIRST half of the channels after "
+                          "the first level: keep h[..., :c // 2] for the next level and "
+                          "factor out the SECOND half, h[..., c // 2:]")
     expect_close(z, reference["z"], f"the z of {what} (the layers are the checks' own)",
                  rtol=1e-4, atol=1e-4)
     expect_close(student["back"], student["x"], "Glow.inverse(forward(x)) (must give x back)",
@@ -327,7 +345,14 @@ def glow_trains_on_digits(lab, rng):
     log_prob = np.asarray(model.log_prob(test), dtype=np.float64)
     evaluated = model.evaluate(test, batch_size=len(test), verbose=0, return_dict=True)
     bits = float(np.mean(-log_prob / (64 * np.log(2.0)) + np.log2(17.0)))
+    # One more step on one batch, at the schedule's end (learning rate 0): what fit logs for
+    # it against the model's own NLL of that batch tells a logging slip from a model that
+    # trains differently.
+    batch = train[order[:budget["batch_size"]]]
+    own_nll = float(-np.mean(np.asarray(model.log_prob(batch), dtype=np.float64)))
+    once = model.fit(batch, batch_size=len(batch), epochs=1, shuffle=False, verbose=0).history
     return {"bits": bits, "logged": json.dumps(sorted(history)),
+            "logged_once": float(once.get("loss", [np.nan])[-1]), "own_nll": own_nll,
             "logged_loss": float(history.get("loss", [np.nan])[-1]),
             "evaluated": float(evaluated.get("loss", np.nan)),
             "test_nll": float(-np.mean(log_prob)),
@@ -352,5 +377,14 @@ def _(student, reference):
     expect_close(student["evaluated"], student["test_nll"], "the loss evaluate() logs on the "
                  "test images in one batch (the batch-mean NLL, -mean(log_prob(x)))",
                  rtol=1e-3, atol=1e-2)
-    expect_close(student["logged_loss"], reference["logged_loss"], "the loss fit() logs "
-                 "(the running mean of the batch-mean NLL, in nats)", rtol=0.0, atol=1.0)
+    logged_once, own_nll = student["logged_once"], student["own_nll"]
+    expect_true(bool(np.isclose(logged_once, own_nll, rtol=1e-3, atol=1e-2)),
+                f"the loss fit() logs for one batch is {logged_once:.4g}, but the model's own "
+                f"NLL of that batch, -mean(log_prob(x)), is {own_nll:.4g}: Glow.train_step "
+                "must log the batch-mean NLL in nats (the tracker's result)")
+    expect_close_naming(
+        student["logged_loss"], reference["logged_loss"], "the trained Glow's NLL (the "
+        "running mean fit() logs over the training, in nats)", advice="fit logs the model's "
+        "own NLL correctly, so the model itself trains differently from the reference's: "
+        "see the layers' unit checks above (squeeze, ActNorm, the 1x1 convolution, the "
+        "coupling) and Glow's, one of them likely fails", rtol=0.0, atol=1.0)
