@@ -81,7 +81,7 @@ MUTANTS = [
     Mutant("glow_log_prob_subtracts_the_log_det", GLOW,
            "return standard_normal(self.dim).log_prob(z) + log_det",
            "return standard_normal(self.dim).log_prob(z) - log_det",
-           breaks=("glow_log_prob", "glow_trains_on_digits"), says="subtracted"),
+           breaks=("glow_log_prob",), says="subtracted"),
     Mutant("glow_train_step_unscaled", GLOW,
            "scaled = self.optimizer.scale_loss(nll)",
            "scaled = nll",
