@@ -14,4 +14,4 @@ probes.py: the helpers those files share.
 hidden.py: the same on fresh sizes, orders, kernels and dilations, a categorical sampler
 check, and a MADE with a random order trained against the reference.
 """
-MODULES = ("likelihood", "made", "pixelcnn", "wavenet", "sampling")
+MODULES = ("likelihood", "made", "pixelcnn", "wavenet", "sampling", "nade", "gated_pixelcnn")
