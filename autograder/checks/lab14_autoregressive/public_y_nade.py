@@ -1,4 +1,5 @@
-"""Public checks of lab14_autoregressive, part 4: NADE (nade.py).
+"""Public checks of lab14_autoregressive, part 4: NADE (nade.py). (The y_ and z_ prefixes of
+this file and public_z_gated.py put their rows after the older parts in the handout table.)
 
 The O(D H) logits against a brute force written here (every hidden layer recomputed from
 scratch for every dimension, O(D^2 H)); the autoregressive property by perturbation (flip

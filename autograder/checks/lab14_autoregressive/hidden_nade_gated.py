@@ -8,8 +8,8 @@ from autograder.checks.lab14_autoregressive.probes import (
     dependence,
     open_every_unit,
 )
-from autograder.checks.lab14_autoregressive.public_gated import GATED, judge_gated_field
-from autograder.checks.lab14_autoregressive.public_nade import NADE, random_nade_weights
+from autograder.checks.lab14_autoregressive.public_y_nade import NADE, random_nade_weights
+from autograder.checks.lab14_autoregressive.public_z_gated import GATED, judge_gated_field
 from autograder.verdicts import expect_close, expect_true
 
 
