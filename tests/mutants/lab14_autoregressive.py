@@ -90,7 +90,7 @@ MUTANTS += [
     # still sees its own row (itself and the pixels to its right).
     Mutant("vertical_stack_sees_below_its_row", GATED,
            "mask[:kernel_size // 2 + 1, :] = 1.0", "mask[:, :] = 1.0",
-           breaks=("gated_masks", "gated_receptive_field"), says="own row"),
+           breaks=("gated_receptive_field", "gated_masks"), says="own row"),
     Mutant("link_without_the_down_shift", GATED,
            "self.v_to_h(down_shift(v_pre))", "self.v_to_h(v_pre)",
            breaks=("gated_layer", "gated_receptive_field"), says="shift"),

@@ -13,7 +13,9 @@ from autograder.checks.lab14_autoregressive.public_z_gated import GATED, judge_g
 from autograder.verdicts import expect_close, expect_true
 
 
-@check(points=1, uses=NADE, task="`nade.nade_logits`")
+@check(points=1, uses=NADE, task="`nade.nade_logits`",
+       hint="a_d = c + the exclusive running sum of x_j W[:, j]; "
+            "logit_d = b[d] + V[d] @ sigmoid(a_d)")
 def hidden_nade_logits(lab, rng):
     """Fresh sizes (D = 13, H = 9), larger weights, against the reference."""
     x = (rng.random((5, 13)) < 0.5).astype("float32")
@@ -26,7 +28,9 @@ def _(student, reference):
                  rtol=1e-4, atol=1e-4)
 
 
-@check(points=2, uses=GATED, reference=False, task="`gated_pixelcnn.GatedPixelCNN`")
+@check(points=2, uses=GATED, reference=False, task="`gated_pixelcnn.GatedPixelCNN`",
+       hint="every pixel of the rows above within reach, the full width, and the left of the "
+            "row: the masks and the down-shift must follow kernel_size")
 def hidden_gated_receptive_field(lab, rng):
     """Kernel 5, two layers, on 7x9 images: exactly the expected receptive field."""
     model = lab.gated_pixelcnn.GatedPixelCNN((7, 9, 1), filters=4, num_layers=2, kernel_size=5)
@@ -46,7 +50,8 @@ def _(student, _reference):
                       "num_layers=2) on 7x9 images")
 
 
-@check(points=1, uses=GATED, task="`gated_pixelcnn.GatedPixelCNN.call` (the label)")
+@check(points=1, uses=GATED, task="`gated_pixelcnn.GatedPixelCNN.call` (the label)",
+       hint="the label through every GatedLayer's embeddings, nothing else")
 def hidden_conditional_logits(lab, rng):
     """Three layers, four classes, 5x7 images: the logits against the reference's."""
     model = lab.gated_pixelcnn.GatedPixelCNN((5, 7, 1), filters=3, num_layers=3, num_classes=4)

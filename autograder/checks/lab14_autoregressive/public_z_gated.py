@@ -114,7 +114,7 @@ def gated_layer(lab, rng):
             assign_by_shape(layer, rng)
             v_out, h_out = layer(v, h, label=labels)
             out[f"{name}_v"], out[f"{name}_h"], out[f"{name}_input_h"] = v_out, h_out, h
-            out[f"{name}_h_no_label"] = layer(v, h)[1]
+            out[f"{name}_v_no_label"], out[f"{name}_h_no_label"] = layer(v, h)
         with standing_in(module, vertical_mask=ones_mask, horizontal_mask=ones_mask,
                          gated_activation=standin_gate, down_shift=identity):
             out[f"{name}_h_unshifted"] = layer(v, h, label=labels)[1]
@@ -127,20 +127,25 @@ def _(student, reference):
         what = (f"GatedLayer(4, 3, first={first}, num_classes=3)(v, h, label) for v, h "
                 f"(2, 6, 6, {channels}), with stand-in masks, gate and down_shift (the same "
                 "for the reference)")
-        expect_close(student[f"{name}_v"], reference[f"{name}_v"], f"v_out of {what}")
+        no_label = "the label's embeddings are not added (h_pre += h_embedding(label), " \
+                   "v_pre += v_embedding(label))"
+        judge_variants(student[f"{name}_v"], {"expected": reference[f"{name}_v"],
+                                              "no_label": reference[f"{name}_v_no_label"]},
+                       {"no_label": no_label}, f"v_out of {what}")
         variants = {"expected": reference[f"{name}_h"],
                     "no_label": reference[f"{name}_h_no_label"],
                     "unshifted": reference[f"{name}_h_unshifted"]}
-        slips = {"no_label": "the label's embeddings are not added (h_pre += "
-                             "h_embedding(label), v_pre += v_embedding(label))",
+        slips = {"no_label": no_label,
                  "unshifted": "the vertical-to-horizontal link is not shifted: "
                               "v_to_h(down_shift(v_pre)), with the module's down_shift"}
         if not first:
             variants["no_residual"] = reference[f"{name}_h"] - reference[f"{name}_input_h"]
             slips["no_residual"] = "the horizontal residual is missing: h_out = ... + h"
         judge_variants(student[f"{name}_h"], variants, slips, f"h_out of {what}")
-        expect_close(student[f"{name}_h_no_label"], reference[f"{name}_h_no_label"],
-                     f"h_out of {what}, called without a label (label=None: no class bias)")
+        for stack in "vh":
+            expect_close(student[f"{name}_{stack}_no_label"],
+                         reference[f"{name}_{stack}_no_label"], f"{stack}_out of {what}, called "
+                         "without a label (label=None: no class bias)")
 
 
 def plain_masked_stack(layers, filters, rng):
@@ -227,13 +232,16 @@ def judge_gated_field(matrix, plain, height, width, reach, what):
         r, c = divmod(i, width)
         extra = np.flatnonzero(seen[i] & ~expected[i])
         if extra.size:
-            rows = extra // width
-            if i in extra:
+            rows, cols = extra // width, extra % width
+            if (rows > r).any():
+                why = ("it sees rows below its own row: the vertical mask must stop at its "
+                       "centre row (the vertical stack may see its own row only because the "
+                       "link shifts it down one row)")
+            elif ((rows == r) & (cols > c)).any():
+                why = ("it sees pixels to its right in its own row: shift the vertical stack "
+                       "down one row before v_to_h (v_to_h(down_shift(v_pre)))")
+            elif i in extra:
                 why = "it sees its own pixel: the first layer's horizontal mask must be type A"
-            elif (rows >= r).any():
-                why = ("it sees its own row at or right of itself (or rows below): shift the "
-                       "vertical stack down one row before v_to_h, and stop the vertical mask "
-                       "at its centre row")
             else:
                 why = "it sees pixels above beyond the kernels' reach"
             raise CheckFailed(f"{what}: the logit depends on {describe(extra, r, c, width)}: "
