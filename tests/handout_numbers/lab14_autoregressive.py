@@ -6,8 +6,8 @@ CLAIMS = [
 ]
 
 CLAIMS += [
-    Claim("nade_trains", "after", "NADE(64, 32) (`nade_trains`) | Adam 2e-2, batch 64, 6 epochs "
-          "| 0.443", at_most=0.45),
+    Claim("nade_trains", "after", "NADE(64, 32) (`nade_trains`) | Adam 2e-2, batch 64, 4 epochs "
+          "| 0.467", at_most=0.475),
     Claim("gated_trains", lambda out: out["unconditional"]["after"],
           "(`gated_trains`) | Adam 2e-2, batch 64, 3 epochs | 0.551", at_most=0.56),
     Claim("gated_trains", lambda out: out["conditional"]["after"],

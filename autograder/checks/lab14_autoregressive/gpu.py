@@ -181,7 +181,7 @@ def conditional_pixelcnn_on_mnist(lab, rng):
     x, y = lab.gpu.images("mnist", "train", 60_000)
     x_test, y_test = lab.gpu.images("mnist", "test", 10_000)
     x, x_test = (x > 0.5).astype("float32"), (x_test > 0.5).astype("float32")
-    filters, layers = (8, 2) if lab.gpu.smoke else (GATED_FILTERS, GATED_LAYERS)
+    filters, layers = (8, 1) if lab.gpu.smoke else (GATED_FILTERS, GATED_LAYERS)
     model = lab.gated_pixelcnn.GatedPixelCNN(image_shape=(28, 28, 1), filters=filters,
                                              num_layers=layers, num_classes=10)
     lab.gpu.compile(model, keras.optimizers.Adam(1e-3))
