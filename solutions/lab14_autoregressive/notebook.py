@@ -305,8 +305,8 @@ reset_keras(0)
 plain = pixelcnn.PixelCNN((8, 8, 1), filters=8, num_blocks=2, first_kernel_size=3)
 gated = gated_pixelcnn.GatedPixelCNN((8, 8, 1), filters=8, num_layers=3)
 save_image_grid(np.stack([receptive_field(plain), receptive_field(gated)]),
-                out / "receptive_fields.png", ncols=2,
-                title="what the logit at (4, 4) sees: plain stack (left), gated (right)")
+                out / "receptive_fields.png", ncols=2, titles=["plain stack", "gated"],
+                title="what the logit at (4, 4) sees")
 
 # %% [markdown]
 # ## A class-conditional PixelCNN
