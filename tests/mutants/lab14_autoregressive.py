@@ -97,7 +97,7 @@ MUTANTS += [
     Mutant("first_horizontal_mask_type_b", GATED,
            'horizontal_mask(self.kernel_size, "A" if self.first else "B")',
            'horizontal_mask(self.kernel_size, "B")',
-           breaks=("gated_receptive_field",), says="type A"),
+           breaks=("gated_receptive_field",), says="centre: it must be type A"),
     Mutant("horizontal_stack_without_the_residual", GATED,
            "            h_out = h + h_out\n", "            h_out = h_out\n",
            breaks=("gated_layer",), says="residual"),
@@ -106,6 +106,29 @@ MUTANTS += [
            "        if label is not None and self.num_classes:",
            "        if False:",
            breaks=("gated_layer", "conditional_logits"), says="embedding"),
+    # The residual in the first layer too, where h = x: a shape error with C_in != filters,
+    # and each pixel passed on to its own logit.
+    Mutant("residual_in_the_first_layer", GATED,
+           "        if not self.first:\n            h_out = h + h_out\n",
+           "        h_out = h + h_out\n",
+           breaks=("gated_layer", "gated_receptive_field"), says="first layer has no residual"),
+    # down_shift a no-op: the link passes the vertical stack's own row, its right included.
+    Mutant("down_shift_is_the_identity", GATED,
+           "return tf.pad(x, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]", "return x",
+           breaks=("gated_receptive_field", "down_shift"), says="right.*v_to_h\\(down_shift"),
+    Mutant("embedding_before_the_link", GATED,
+           "        h_pre = self.h_conv(h) + self.v_to_h(down_shift(v_pre))\n"
+           "        if label is not None and self.num_classes:\n"
+           "            v_pre = v_pre + self.v_embedding(label)[:, None, None, :]\n",
+           "        if label is not None and self.num_classes:\n"
+           "            v_pre = v_pre + self.v_embedding(label)[:, None, None, :]\n"
+           "        h_pre = self.h_conv(h) + self.v_to_h(down_shift(v_pre))\n"
+           "        if label is not None and self.num_classes:\n",
+           breaks=("gated_layer",), says="after the link"),
+    Mutant("gated_call_without_the_relu", GATED,
+           "return self.output_1x1(self.hidden_1x1(tf.nn.relu(h)))",
+           "return self.output_1x1(self.hidden_1x1(h))",
+           breaks=("gated_call",), says="no ReLU"),
     Mutant("down_shift_moves_up", GATED,
            "return tf.pad(x, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]",
            "return tf.pad(x, [[0, 0], [0, 1], [0, 0], [0, 0]])[:, 1:]",

@@ -9,7 +9,11 @@ from autograder.checks.lab14_autoregressive.probes import (
     open_every_unit,
 )
 from autograder.checks.lab14_autoregressive.public_y_nade import NADE, random_nade_weights
-from autograder.checks.lab14_autoregressive.public_z_gated import GATED, judge_gated_field
+from autograder.checks.lab14_autoregressive.public_z_gated import (
+    GATED,
+    first_mask_centre,
+    judge_gated_field,
+)
 from autograder.verdicts import expect_close, expect_true
 
 
@@ -39,7 +43,8 @@ def hidden_gated_receptive_field(lab, rng):
     kernel = model.hidden_1x1.kernel
     kernel.assign(np.abs(np.asarray(kernel)))
     x = rng.normal(size=(6, 7, 9, 1)).astype("float32")
-    return {"shape": list(np.shape(model(x))), "gated": dependence(model, x, 63, 63, rng)}
+    return {"shape": list(np.shape(model(x))), "gated": dependence(model, x, 63, 63, rng),
+            "first_centre": first_mask_centre(model)}
 
 
 @hidden_gated_receptive_field.verdict
@@ -47,7 +52,7 @@ def _(student, _reference):
     expect_true(student["shape"] == [6, 7, 9, 1], "GatedPixelCNN((7, 9, 1)) output shape "
                 f"{tuple(student['shape'])}, expected (6, 7, 9, 1)")
     judge_gated_field(student["gated"], None, 7, 9, 4, "GatedPixelCNN(kernel_size=5, "
-                      "num_layers=2) on 7x9 images")
+                      "num_layers=2) on 7x9 images", student.get("first_centre"))
 
 
 @check(points=1, uses=GATED, task="`gated_pixelcnn.GatedPixelCNN.call` (the label)",

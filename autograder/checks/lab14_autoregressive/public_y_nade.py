@@ -138,8 +138,16 @@ def nade_sample(lab, rng):
     x = np.asarray(lab.nade.nade_sample(*weights, uniform))
     if x.shape != (40, 10):
         return {"x": x, "replayed": np.zeros((40, 10))}
-    logits = brute_force_logits(x, *weights)
-    return {"x": x, "replayed": (uniform < 1.0 / (1.0 + np.exp(-logits))).astype("float32")}
+    W, c, V, b = weights
+
+    def replay(*slip, **kwargs):
+        logits = brute_force_logits(x, *slip, **kwargs)
+        return (uniform < 1.0 / (1.0 + np.exp(-logits))).astype("float32")
+    # The replays of the usual slips: a starts at 0, not c; the logit from a, not sigmoid(a);
+    # a never holds the drawn x_<d (it stays c).
+    return {"x": x, "replayed": replay(W, c, V, b), "no_c": replay(W, 0 * c, V, b),
+            "no_sigmoid": replay(W, c, V, b, activation=lambda a: a),
+            "stays_c": replay(0 * W, c, V, b)}
 
 
 @nade_sample.verdict
@@ -149,10 +157,18 @@ def _(student, _reference):
     wrong = np.argwhere(x != replayed)
     if len(wrong):
         n, d = (int(i) for i in wrong[0])
+        slips = {"no_c": "a must start at c (the hidden bias), not at 0",
+                 "no_sigmoid": "the logit is b_d + V[d] @ sigmoid(a), not V[d] @ a",
+                 "stays_c": "a never holds the drawn x_<d: draw x_d first, THEN add "
+                            "x_d W[:, d] (adding it before the draw adds x_d = 0)"}
+        named = [why for name, why in slips.items()
+                 if name in student and np.array_equal(x, np.asarray(student[name]))]
+        why = named[0] if named else (
+            "draw x_d from a that holds x_0 .. x_{d-1}, then add x_d W[:, d]; a starts at c, "
+            "and the logit is b_d + V[d] @ sigmoid(a)")
         raise CheckFailed(f"nade_sample: sample {n} has x_{d} = {x[n, d]:g}, but the draw "
                           f"u < sigmoid(logit_{d}) given its x_<{d} gives {replayed[n, d]:g} "
-                          f"({len(wrong)} of 400 values differ): draw x_d from a that holds "
-                          "x_0 .. x_{d-1}, then add x_d W[:, d]")
+                          f"({len(wrong)} of 400 values differ): {why}")
 
 
 @check(points=2, uses=NADE, timeout=40, task="the whole `nade.NADE`",

@@ -33,14 +33,14 @@ def nade_logits(x, W, c, V, b):
     logits[:, d] = b[d] + V[d] @ sigmoid(a_d) with a_d = c + sum over j < d of W[:, j] x[:, j]
     (a_0 = c: the first logit sees no input). Returns logits: (N, D), a tensor.
     """
-    # BEGIN SOLUTION a[:, d] = c + the EXCLUSIVE running sum over j < d of x[:, j] * W[:, j] (tf.cumsum
-    #   with exclusive=True over the D axis of x[:, :, None] * transpose(W)[None]), then
-    #   logits = b + sum over H of V * sigmoid(a)
-    x = tf.cast(tf.convert_to_tensor(x), tf.convert_to_tensor(W).dtype)
-    contributions = x[:, :, None] * tf.transpose(W)[None, :, :]      # (N, D, H)
-    a = c + tf.cumsum(contributions, axis=1, exclusive=True)         # a_d sees x_<d only
-    return b + tf.reduce_sum(V[None, :, :] * tf.sigmoid(a), axis=-1)
-    # END SOLUTION
+    # TODO: a[:, d] = c + the EXCLUSIVE running sum over j < d of x[:, j] * W[:, j] (tf.cumsum with
+    #       exclusive=True over the D axis of x[:, :, None] * transpose(W)[None]), then logits = b +
+    #       sum over H of V * sigmoid(a)
+    x = tf.convert_to_tensor(x)
+    W = tf.convert_to_tensor(W)
+    terms = x[:, :, None] * tf.transpose(W)[None]                 # (N, D, H)
+    a = c + tf.cumsum(terms, axis=1, exclusive=True)              # (N, D, H)
+    return b + tf.reduce_sum(V[None] * tf.sigmoid(a), axis=-1)   # (N, D)
 
 
 def nade_sample(W, c, V, b, uniform):
@@ -54,14 +54,14 @@ def nade_sample(W, c, V, b, uniform):
     W, c, V, b = (np.asarray(w, dtype=np.float64) for w in (W, c, V, b))
     uniform = np.asarray(uniform)
     x = np.zeros(uniform.shape, dtype=np.float32)
-    # BEGIN SOLUTION a = c for every sample; per d: the logit from sigmoid(a), draw x[:, d] by
-    #   inversion (uniform < sigmoid(logit)), THEN add x[:, d] * W[:, d] to a for the next d
-    a = np.tile(c, (len(uniform), 1))
-    for d in range(uniform.shape[1]):
+    # TODO: a = c for every sample; per d: the logit from sigmoid(a), draw x[:, d] by inversion
+    #       (uniform < sigmoid(logit)), THEN add x[:, d] * W[:, d] to a for the next d
+    n, num_dims = uniform.shape
+    a = np.tile(c, (n, 1))
+    for d in range(num_dims):
         logit = b[d] + (1.0 / (1.0 + np.exp(-a))) @ V[d]
-        x[:, d] = uniform[:, d] < 1.0 / (1.0 + np.exp(-logit))
-        a = a + x[:, d, None] * W[:, d]
-    # END SOLUTION
+        x[:, d] = (uniform[:, d] < 1.0 / (1.0 + np.exp(-logit))).astype(np.float32)
+        a = a + x[:, d, None].astype(np.float64) * W[:, d][None]
     return x
 
 

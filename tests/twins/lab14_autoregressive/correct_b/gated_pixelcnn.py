@@ -34,7 +34,6 @@ the unconditional one). The layers reuse MaskedConv2D and gated_activation of pi
 """
 import keras
 import numpy as np
-import tensorflow as tf
 from likelihood import AutoregressiveModel
 from pixelcnn import MaskedConv2D, gated_activation
 from sampling import sample_autoregressive
@@ -46,11 +45,9 @@ def vertical_mask(kernel_size):
 
     E.g. kernel_size 3: [[1, 1, 1], [1, 1, 1], [0, 0, 0]]. Returns (k, k) float32.
     """
-    # BEGIN SOLUTION ones on the rows 0 .. k // 2 (the centre row included), zeros below
-    mask = np.zeros((kernel_size, kernel_size), dtype=np.float32)
-    mask[:kernel_size // 2 + 1, :] = 1.0
-    return mask
-    # END SOLUTION
+    # TODO: ones on the rows 0 .. k // 2 (the centre row included), zeros below
+    rows = np.arange(kernel_size)[:, None] * np.ones((1, kernel_size))
+    return (rows <= kernel_size // 2).astype(np.float32)
 
 
 def horizontal_mask(kernel_size, mask_type):
@@ -59,14 +56,11 @@ def horizontal_mask(kernel_size, mask_type):
 
     E.g. kernel_size 3, type "A": [[0, 0, 0], [1, 0, 0], [0, 0, 0]]. Returns (k, k) float32.
     """
-    # BEGIN SOLUTION zeros, then ones left of the centre in the centre row; the centre too for "B"
-    centre = kernel_size // 2
-    mask = np.zeros((kernel_size, kernel_size), dtype=np.float32)
-    mask[centre, :centre] = 1.0
-    if mask_type == "B":
-        mask[centre, centre] = 1.0
-    return mask
-    # END SOLUTION
+    # TODO: zeros, then ones left of the centre in the centre row; the centre too for "B"
+    k, centre = kernel_size, kernel_size // 2
+    row, col = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+    last = centre if mask_type == "B" else centre - 1
+    return ((row == centre) & (col <= last)).astype(np.float32)
 
 
 def down_shift(x):
@@ -74,9 +68,9 @@ def down_shift(x):
 
     x: (N, H, W, C). Returns (N, H, W, C): the last row of x drops out.
     """
-    # BEGIN SOLUTION a row of zeros on top (tf.pad on axis 1), then drop the last row
-    return tf.pad(x, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
-    # END SOLUTION
+    # TODO: a row of zeros on top (tf.pad on axis 1), then drop the last row
+    ops = keras.ops
+    return ops.concatenate([ops.zeros_like(x[:, :1]), x[:, :-1]], axis=1)
 
 
 @keras.saving.register_keras_serializable(package="dlkit_lab14_autoregressive")
@@ -120,19 +114,22 @@ class GatedLayer(keras.layers.Layer):
     def call(self, v, h, label=None):
         """v, h: (N, H, W, C); label: (N,) int class labels, or None (unconditional).
         Returns (v_out, h_out), each (N, H, W, filters)."""
-        # BEGIN SOLUTION v_pre = v_conv(v); h_pre = h_conv(h) + v_to_h(down_shift(v_pre)); with a
-        #   label, add v_embedding(label) and h_embedding(label) as (N, 1, 1, 2F) biases; v_out =
-        #   gated_activation(v_pre); h_out = h_out_1x1(gated_activation(h_pre)), plus h unless first
+        # TODO: v_pre = v_conv(v); h_pre = h_conv(h) + v_to_h(down_shift(v_pre)); with a label, add
+        #       v_embedding(label) and h_embedding(label) as (N, 1, 1, 2F) biases; v_out =
+        #       gated_activation(v_pre); h_out = h_out_1x1(gated_activation(h_pre)), plus h unless
+        #       first
+        ops = keras.ops
         v_pre = self.v_conv(v)
-        h_pre = self.h_conv(h) + self.v_to_h(down_shift(v_pre))
-        if label is not None and self.num_classes:
-            v_pre = v_pre + self.v_embedding(label)[:, None, None, :]
-            h_pre = h_pre + self.h_embedding(label)[:, None, None, :]
+        link = self.v_to_h(down_shift(v_pre))
+        h_pre = self.h_conv(h) + link
+        if self.num_classes > 0 and label is not None:
+            two_f = 2 * self.filters
+            v_pre = v_pre + ops.reshape(self.v_embedding(label), (-1, 1, 1, two_f))
+            h_pre = h_pre + ops.reshape(self.h_embedding(label), (-1, 1, 1, two_f))
         h_out = self.h_out_1x1(gated_activation(h_pre))
         if not self.first:
-            h_out = h + h_out
+            h_out = ops.add(h_out, h)
         return gated_activation(v_pre), h_out
-        # END SOLUTION
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.filters)
@@ -183,13 +180,15 @@ class GatedPixelCNN(AutoregressiveModel):
 
     def call(self, inputs):
         x, label = self.split_inputs(inputs)
-        # BEGIN SOLUTION v = h = x (cast to the layers' dtype); v, h = layer(v, h, label) for each gated
-        #   layer; logits = output_1x1(hidden_1x1(relu(h)))
-        v = h = keras.ops.cast(x, self.compute_dtype)
+        # TODO: v = h = x (cast to the layers' dtype); v, h = layer(v, h, label) for each gated
+        #       layer; logits = output_1x1(hidden_1x1(relu(h)))
+        v = keras.ops.cast(x, self.gated_layers[0].compute_dtype if self.gated_layers
+                           else self.compute_dtype)
+        h = v
         for layer in self.gated_layers:
             v, h = layer(v, h, label=label)
-        return self.output_1x1(self.hidden_1x1(tf.nn.relu(h)))
-        # END SOLUTION
+        h = keras.ops.relu(h)
+        return self.output_1x1(self.hidden_1x1(h))
 
     # Given: the likelihood and the logged metrics read the images out of a dict input.
     def negative_log_likelihood(self, inputs, logits):
@@ -213,16 +212,16 @@ def sample_class(model, image_shape, label, uniform):
     sampling.sample_autoregressive with the order 0, 1, ..., H * W * C - 1.
     Returns x: (N, H, W, C) float32.
     """
-    # BEGIN SOLUTION a logits_fn mapping flat (N, D) images to flat (N, D) logits of the model called
-    #   with the images reshaped and a (N,) array of the label; then sample_autoregressive
-    uniform = np.asarray(uniform)
-    labels = np.full(len(uniform), label, dtype=np.int32)
+    # TODO: a logits_fn mapping flat (N, D) images to flat (N, D) logits of the model called with
+    #       the images reshaped and a (N,) array of the label; then sample_autoregressive
+    shape = tuple(int(s) for s in image_shape)
+    n = len(uniform)
+    labels = np.full(n, label, dtype="int32")
 
-    def logits_fn(flat):
-        images = flat.reshape(len(flat), *image_shape)
+    def logits_fn(flat_images):
+        images = flat_images.reshape((n, *shape)).astype("float32")
         logits = model({"image": images, "label": labels})
-        return np.asarray(logits).reshape(len(flat), -1)
+        return keras.ops.convert_to_numpy(logits).reshape(n, -1)
 
-    flat = sample_autoregressive(logits_fn, np.arange(uniform.shape[1]), uniform)
-    return flat.reshape(len(uniform), *image_shape)
-    # END SOLUTION
+    flat = sample_autoregressive(logits_fn, list(range(int(np.prod(shape)))), uniform)
+    return flat.reshape((n, *shape)).astype("float32")

@@ -22,7 +22,6 @@ so all D logits cost O(D H) per example, not the O(D^2 H) of recomputing every a
 """
 import keras
 import numpy as np
-import tensorflow as tf
 from likelihood import AutoregressiveModel
 
 
@@ -33,14 +32,15 @@ def nade_logits(x, W, c, V, b):
     logits[:, d] = b[d] + V[d] @ sigmoid(a_d) with a_d = c + sum over j < d of W[:, j] x[:, j]
     (a_0 = c: the first logit sees no input). Returns logits: (N, D), a tensor.
     """
-    # BEGIN SOLUTION a[:, d] = c + the EXCLUSIVE running sum over j < d of x[:, j] * W[:, j] (tf.cumsum
-    #   with exclusive=True over the D axis of x[:, :, None] * transpose(W)[None]), then
-    #   logits = b + sum over H of V * sigmoid(a)
-    x = tf.cast(tf.convert_to_tensor(x), tf.convert_to_tensor(W).dtype)
-    contributions = x[:, :, None] * tf.transpose(W)[None, :, :]      # (N, D, H)
-    a = c + tf.cumsum(contributions, axis=1, exclusive=True)         # a_d sees x_<d only
-    return b + tf.reduce_sum(V[None, :, :] * tf.sigmoid(a), axis=-1)
-    # END SOLUTION
+    # TODO: a[:, d] = c + the EXCLUSIVE running sum over j < d of x[:, j] * W[:, j] (tf.cumsum with
+    #       exclusive=True over the D axis of x[:, :, None] * transpose(W)[None]), then logits = b +
+    #       sum over H of V * sigmoid(a)
+    ops = keras.ops
+    # x_j W[:, j] for every j, shifted one step along D so that row d holds the term of x_{d-1}
+    terms = ops.einsum("nj,hj->njh", x, W)                         # (N, D, H)
+    shifted = ops.concatenate([ops.zeros_like(terms[:, :1]), terms[:, :-1]], axis=1)
+    hidden = ops.sigmoid(ops.cumsum(shifted, axis=1) + c)          # h_d = sigmoid(a_d)
+    return ops.einsum("ndh,dh->nd", hidden, V) + b
 
 
 def nade_sample(W, c, V, b, uniform):
@@ -54,14 +54,17 @@ def nade_sample(W, c, V, b, uniform):
     W, c, V, b = (np.asarray(w, dtype=np.float64) for w in (W, c, V, b))
     uniform = np.asarray(uniform)
     x = np.zeros(uniform.shape, dtype=np.float32)
-    # BEGIN SOLUTION a = c for every sample; per d: the logit from sigmoid(a), draw x[:, d] by
-    #   inversion (uniform < sigmoid(logit)), THEN add x[:, d] * W[:, d] to a for the next d
-    a = np.tile(c, (len(uniform), 1))
-    for d in range(uniform.shape[1]):
-        logit = b[d] + (1.0 / (1.0 + np.exp(-a))) @ V[d]
-        x[:, d] = uniform[:, d] < 1.0 / (1.0 + np.exp(-logit))
-        a = a + x[:, d, None] * W[:, d]
-    # END SOLUTION
+    # TODO: a = c for every sample; per d: the logit from sigmoid(a), draw x[:, d] by inversion
+    #       (uniform < sigmoid(logit)), THEN add x[:, d] * W[:, d] to a for the next d
+    def sigmoid(z):
+        return np.exp(-np.logaddexp(0.0, -z))  # stable for any z
+
+    a = np.broadcast_to(c, (uniform.shape[0], c.shape[0])).copy()
+    for d in range(x.shape[1]):
+        p = sigmoid(b[d] + sigmoid(a).dot(V[d]))
+        x_d = np.where(uniform[:, d] < p, 1.0, 0.0)
+        x[:, d] = x_d
+        a += np.outer(x_d, W[:, d])
     return x
 
 
