@@ -69,3 +69,72 @@ MUTANTS = [
            "p = np.exp(logits - logits.max(axis=-1, keepdims=True))", "p = np.exp(logits)",
            breaks=("draws",), says="overflows"),
 ]
+
+NADE = "nade.py"
+GATED = "gated_pixelcnn.py"
+
+MUTANTS += [
+    # An inclusive running sum: a_d holds x_d, so logit_d copies its own input.
+    Mutant("nade_running_sum_inclusive", NADE,
+           "tf.cumsum(contributions, axis=1, exclusive=True)",
+           "tf.cumsum(contributions, axis=1)",
+           breaks=("nade_logits", "nade_is_autoregressive"), says="exclusive"),
+    # The sampler adds x_d's term before drawing x_d (from a stale x_d = 0, so it is lost).
+    Mutant("nade_sampler_updates_before_drawing", NADE,
+           "        x[:, d] = uniform[:, d] < 1.0 / (1.0 + np.exp(-logit))\n"
+           "        a = a + x[:, d, None] * W[:, d]\n",
+           "        a = a + x[:, d, None] * W[:, d]\n"
+           "        x[:, d] = uniform[:, d] < 1.0 / (1.0 + np.exp(-logit))\n",
+           breaks=("nade_sample",)),
+    # The vertical stack's kernel reaches below its centre row: after the shift the output
+    # still sees its own row (itself and the pixels to its right).
+    Mutant("vertical_stack_sees_below_its_row", GATED,
+           "mask[:kernel_size // 2 + 1, :] = 1.0", "mask[:, :] = 1.0",
+           breaks=("gated_receptive_field", "gated_masks"), says="own row"),
+    Mutant("link_without_the_down_shift", GATED,
+           "self.v_to_h(down_shift(v_pre))", "self.v_to_h(v_pre)",
+           breaks=("gated_layer", "gated_receptive_field"), says="shift"),
+    Mutant("first_horizontal_mask_type_b", GATED,
+           'horizontal_mask(self.kernel_size, "A" if self.first else "B")',
+           'horizontal_mask(self.kernel_size, "B")',
+           breaks=("gated_receptive_field",), says="centre: it must be type A"),
+    Mutant("horizontal_stack_without_the_residual", GATED,
+           "            h_out = h + h_out\n", "            h_out = h_out\n",
+           breaks=("gated_layer",), says="residual"),
+    # The class bias only on the vertical stack: it reaches the output only through the link.
+    Mutant("label_ignored", GATED,
+           "        if label is not None and self.num_classes:",
+           "        if False:",
+           breaks=("gated_layer", "conditional_logits"), says="embedding"),
+    # The residual in the first layer too, where h = x: a shape error with C_in != filters,
+    # and each pixel passed on to its own logit.
+    Mutant("residual_in_the_first_layer", GATED,
+           "        if not self.first:\n            h_out = h + h_out\n",
+           "        h_out = h + h_out\n",
+           breaks=("gated_layer", "gated_receptive_field"), says="first layer has no residual"),
+    # down_shift a no-op: the link passes the vertical stack's own row, its right included.
+    Mutant("down_shift_is_the_identity", GATED,
+           "return tf.pad(x, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]", "return x",
+           breaks=("gated_receptive_field", "down_shift"), says="right.*v_to_h\\(down_shift"),
+    Mutant("embedding_before_the_link", GATED,
+           "        h_pre = self.h_conv(h) + self.v_to_h(down_shift(v_pre))\n"
+           "        if label is not None and self.num_classes:\n"
+           "            v_pre = v_pre + self.v_embedding(label)[:, None, None, :]\n",
+           "        if label is not None and self.num_classes:\n"
+           "            v_pre = v_pre + self.v_embedding(label)[:, None, None, :]\n"
+           "        h_pre = self.h_conv(h) + self.v_to_h(down_shift(v_pre))\n"
+           "        if label is not None and self.num_classes:\n",
+           breaks=("gated_layer",), says="after the link"),
+    Mutant("gated_call_without_the_relu", GATED,
+           "return self.output_1x1(self.hidden_1x1(tf.nn.relu(h)))",
+           "return self.output_1x1(self.hidden_1x1(h))",
+           breaks=("gated_call",), says="no ReLU"),
+    Mutant("down_shift_moves_up", GATED,
+           "return tf.pad(x, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]",
+           "return tf.pad(x, [[0, 0], [0, 1], [0, 0], [0, 0]])[:, 1:]",
+           breaks=("down_shift",), says="up"),
+    Mutant("sample_class_ignores_the_label", GATED,
+           "labels = np.full(len(uniform), label, dtype=np.int32)",
+           "labels = np.zeros(len(uniform), dtype=np.int32)",
+           breaks=("sample_class",)),
+]
