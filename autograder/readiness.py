@@ -61,15 +61,17 @@ def _batches(data, batch_size: int, count: int) -> list:
                                      packed) for s in starts]
 
 
-def _eager_losses(model, data, batch_size: int, steps: int, before_steps=None) -> dict:
-    """Train `steps` batches by calling train_step eagerly (no tracing: a traced step costs
+def _built(model, batch) -> None:
+    """A subclassed model makes its weights in its first step: take that step now, eagerly."""
+    if not model.trainable_variables:
+        model.train_step(batch)
+
+
+def _eager_losses(model, batches: list) -> dict:
+    """Train on `batches` by calling train_step eagerly (no tracing: a traced step costs
     seconds, and what these checks ask of it, what it logs and whether it moves the weights,
     is the same); the losses it returned, and whether the weights moved."""
-    batches = _batches(data, batch_size, steps)
-    if not model.trainable_variables:
-        model.train_step(batches[0])   # a subclassed model makes its weights in its first step
-    if before_steps is not None:
-        before_steps(batches[0])
+    _built(model, batches[0])
     before = _weights(model)
     logs = {}
     for batch in batches:
@@ -95,14 +97,15 @@ def jit_trains(build, compile_model, data, *, batch_size: int = 32, steps: int =
     with without_op_determinism():
         model = build()
         compile_model(model, jit_compile=True)
+        batches = _batches(data, batch_size, steps)
+        _built(model, batches[0])   # the lowered step must not create variables
 
-        def lower(batch) -> None:
-            @tf.autograph.experimental.do_not_convert   # as in fit: no AutoGraph
-            def one_step(data):
-                return model.train_step(data)
-            tf.function(one_step, jit_compile=True).experimental_get_compiler_ir(batch)(
-                stage="hlo")
-        result = _eager_losses(model, data, batch_size, steps, before_steps=lower)
+        @tf.autograph.experimental.do_not_convert   # as in fit: no AutoGraph
+        def one_step(batch):
+            return model.train_step(batch)
+        tf.function(one_step, jit_compile=True).experimental_get_compiler_ir(batches[0])(
+            stage="hlo")
+        result = _eager_losses(model, batches)
         result["jit_compile"] = bool(model.jit_compile)
         return result
 
@@ -162,7 +165,7 @@ def mixed_precision_trains(build, compile_model, data, *, batch_size: int = 32,
                         tf.maximum(largest_loss, size))]):
                     return _gradient_counted(_original(loss), through[_index])
             optimizer.scale_loss = counted
-        result = _eager_losses(model, data, batch_size, steps)
+        result = _eager_losses(model, _batches(data, batch_size, steps))
         result.update(
             scale_loss_calls=calls,
             gradients_through_scaled_loss=[int(c.numpy()) for c in through],
@@ -219,8 +222,7 @@ def traces_over_batch_sizes(build, compile_model, data, sizes=(32, 24, 16, 8, 5)
     model = build()
     compile_model(model)
     parts = _parts(data)
-    if not model.trainable_variables:   # uncounted, and eager: the count is of traces
-        model.train_step(_batches(data, sizes[0], 1)[0])
+    _built(model, _batches(data, sizes[0], 1)[0])   # uncounted: the count is of traces
     for optimizer in _optimizers(model):
         # An optimizer creating its slots inside the first step makes TensorFlow trace that
         # step twice; build it first, so only the model's own retracing is counted.
