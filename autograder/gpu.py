@@ -108,8 +108,8 @@ class GpuRun:
 
     def fit(self, model, x, y, *, epochs: int, batch: int) -> None:
         """model.fit for `steps(epochs * len(x) // batch)` steps, in whole epochs when it can.
-        In the smoke test the batch shrinks so that its few examples make batches of one
-        shape: one trace of the step instead of two."""
+        In the smoke test the batch shrinks so that its few examples make those steps in
+        batches of one shape."""
         steps = self.steps(epochs * len(x) // batch)
         batch = min(batch, max(1, len(x) // steps))
         epochs = max(1, min(epochs, steps * batch // len(x)))
@@ -139,6 +139,22 @@ class GpuRun:
         xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in dataset))
         return (np.concatenate(xs).astype("float32") / 255.0,
                 np.concatenate(ys).astype("int32"))
+
+    def digit_classifier(self, x, y, epochs: int):
+        """A small CNN trained for `epochs` on the MNIST digits (x, y): a model returning its
+        128 penultimate features and its logits, a fixed judge of generated digits."""
+        import keras
+        from keras import layers
+        inputs = keras.Input((28, 28, 1))
+        h = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(inputs)
+        h = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(h)
+        features = layers.Dense(128, activation="relu")(layers.Flatten()(h))
+        model = keras.Model(inputs, layers.Dense(10)(features))
+        self.compile(model, keras.optimizers.Adam(1e-3),
+                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(x, y, batch_size=128, epochs=1,
+                  steps_per_epoch=self.steps(epochs * len(x) // 128), verbose=0)
+        return keras.Model(inputs, [features, model.outputs[0]])
 
     def text(self, name: str, split: str) -> str:
         """A TFDS text split (one or more records of a `text` feature) as one string; the

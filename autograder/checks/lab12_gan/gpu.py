@@ -26,23 +26,6 @@ HIT_MARGIN = 0.05    # share of samples read as the digit asked for, within 5 po
 HIT_FLOOR = 0.7      # and at least 70 % (a generator that ignores the label: about 10 %)
 
 
-def feature_classifier(lab, x, y):
-    """A small CNN trained for two epochs on the MNIST training digits, as a model that
-    returns (its 128 penultimate features, its logits)."""
-    import keras
-    from keras import layers
-    inputs = keras.Input((28, 28, 1))
-    h = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(inputs)
-    h = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(h)
-    features = layers.Dense(128, activation="relu")(layers.Flatten()(h))
-    model = keras.Model(inputs, layers.Dense(10)(features))
-    lab.gpu.compile(model, keras.optimizers.Adam(1e-3),
-                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(x, y, batch_size=128, epochs=1, steps_per_epoch=lab.gpu.steps(2 * len(x) // 128),
-              verbose=0)
-    return keras.Model(inputs, [features, model.outputs[0]])
-
-
 def training_data(x, y, rng):
     import tensorflow as tf
     data = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
@@ -70,7 +53,7 @@ def dcgan_on_mnist(lab, rng):
     reference's, and at least 9 digits are each drawn by 2 % of the samples."""
     x, y = lab.gpu.images("mnist", "train", 60_000)
     x_test, _ = lab.gpu.images("mnist", "test", 10_000)
-    classifier = feature_classifier(lab, x, y)   # first: the same weights for every student
+    classifier = lab.gpu.digit_classifier(x, y, epochs=2)   # first: the same weights for every student
     # Narrower under the smoke test, where a CPU runs these convolutions.
     channels = 8 if lab.gpu.smoke else CHANNELS
     networks = lab.gan_networks
@@ -115,7 +98,7 @@ def conditional_gan_on_mnist(lab, rng):
     for in its samples (1 000 of each) within 5 points as often as in the reference's, and
     at least 70 % of the time."""
     x, y = lab.gpu.images("mnist", "train", 60_000)
-    classifier = feature_classifier(lab, x, y)
+    classifier = lab.gpu.digit_classifier(x, y, epochs=2)
     networks = lab.gan_networks
     gan = lab.gan_model.ConditionalGAN(
         networks.make_conditional_mlp_generator(LATENT, 10, 784, CGAN_HIDDEN),

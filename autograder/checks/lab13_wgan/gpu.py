@@ -123,23 +123,6 @@ def sn_critic(lab, channels):
     return keras.Model(x, wrap(layers.Dense(1))(layers.Flatten()(h)), name="sn_critic")
 
 
-def digit_features(lab, x, y):
-    """A small CNN trained for one epoch on the MNIST training digits: its 128 penultimate
-    features."""
-    import keras
-    from keras import layers
-    inputs = keras.Input((28, 28, 1))
-    h = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(inputs)
-    h = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(h)
-    features = layers.Dense(128, activation="relu")(layers.Flatten()(h))
-    model = keras.Model(inputs, layers.Dense(10)(features))
-    lab.gpu.compile(model, keras.optimizers.Adam(1e-3),
-                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(x, y, batch_size=128, epochs=1, steps_per_epoch=lab.gpu.steps(len(x) // 128),
-              verbose=0)
-    return keras.Model(inputs, features)
-
-
 @gpu_check(points=2, minutes=1.5, datasets=("mnist",), uses=SN_MODULES,
            task="`SpectralNormalization`",
            hint="spectral normalisation under mixed precision and XLA: the power iteration in "
@@ -158,7 +141,9 @@ def sn_gan_on_mnist(lab, rng):
     from autograder.readiness import scaled_like_keras
     x, y = lab.gpu.images("mnist", "train", 60_000)
     x_test, _ = lab.gpu.images("mnist", "test", SAMPLES)
-    features = digit_features(lab, x, y)   # first: the same weights for every student
+    # First: the same weights for every student.
+    judge = lab.gpu.digit_classifier(x, y, epochs=1)
+    features = keras.Model(judge.inputs, judge.outputs[0])
     channels = 8 if lab.gpu.smoke else CHANNELS
     generator, _ = networks(channels)
     gan = lab.wgan_model.WGAN(generator, sn_critic(lab, channels), latent_dim=LATENT,
