@@ -128,6 +128,14 @@ def judge_relative_training(reached: float, start: float, target: float, what: s
                           f"{target:.3g} with the same networks and budget")
 
 
+def pair(result, call):
+    """The (values, log_det) pair a flow method returns, as numpy arrays."""
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise ValueError(f"{call} must return a pair (values, log_det), got "
+                         f"{type(result).__name__}")
+    return np.asarray(result[0]), np.asarray(result[1])
+
+
 def mean_mask_iou(predicted, true) -> float:
     """The mean per-image IoU of (N, H, W, 1) masks, by scikit-learn's Jaccard index over
     each image's pixels (average="samples"); an image where both masks are empty counts 1."""

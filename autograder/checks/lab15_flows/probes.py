@@ -17,6 +17,7 @@ import json
 import numpy as np
 
 from autograder.api import CheckFailed
+from autograder.check_helpers import pair
 from autograder.checks.lab15_flows.stand_ins import stand_in_flow, training_layers
 from autograder.verdicts import (
     expect_at_most,
@@ -39,14 +40,6 @@ NLL_CAP = 10.0
 # the reference up to float rounding (equivalent rewrites move the result by less than
 # 0.002 nats).
 MARGIN_NATS = 0.03
-
-
-def pair(result, call):
-    """The (values, log_det) pair a flow method returns, as numpy arrays."""
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise ValueError(f"{call} must return a pair (values, log_det), got "
-                         f"{type(result).__name__}")
-    return np.asarray(result[0]), np.asarray(result[1])
 
 
 def autodiff_log_det(fn, x):

@@ -15,18 +15,11 @@ import json
 import numpy as np
 
 from autograder.api import CheckFailed
+from autograder.check_helpers import pair
 from autograder.verdicts import expect_at_most, expect_close, expect_shape, expect_true
 
 LOG_DET = {"rtol": 1e-4, "atol": 2e-4}
 ROUND_TRIP = {"rtol": 1e-4, "atol": 1e-4}
-
-
-def pair(result, call):
-    """The (values, log_det) pair a flow method returns, as numpy arrays."""
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise ValueError(f"{call} must return a pair (values, log_det), got "
-                         f"{type(result).__name__}")
-    return np.asarray(result[0]), np.asarray(result[1])
 
 
 def autodiff_log_det(fn, x):
