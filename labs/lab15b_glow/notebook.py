@@ -71,7 +71,8 @@ rng = np.random.default_rng(0)
 batches = y_train[rng.integers(0, len(y_train), size=epochs * steps_per_epoch * 64)]
 # One epoch = steps_per_epoch batches of 64; the validation loss is the test NLL in nats.
 # TensorBoard logs under out/tb_glow (`tensorboard --logdir outputs/lab15b_glow`).
-history = model.fit(batches, batch_size=64, epochs=epochs, shuffle=False, verbose=0,
+history = model.fit(batches, batch_size=64, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                    shuffle=False, verbose=0,
                     validation_data=(y_test,), validation_batch_size=len(y_test),
                     callbacks=tensorboard_callbacks(out / "tb_glow"))
 curve = [(nll + 64 * np.log(glow.DIGIT_LEVELS)) / (64 * np.log(2.0))
