@@ -12,12 +12,14 @@ from autograder.gpu import gpu_check
 from autograder.verdicts import expect_at_least, expect_at_most, expect_true
 
 # The VQ-VAE: two stride-2 stages (28 -> 7), 64 filters, 64 codes of 16, EMA decay 0.99.
-# About 40 M multiply-adds per image forward, 0.25 GFLOP per training image; 4 epochs in
-# batches of 128 (1 875 steps): about 60 TFLOP, under a minute on a T4 in mixed precision.
+# About 14 M multiply-adds per image forward (most in the last transposed convolution),
+# 0.08 GFLOP per training image; 4 epochs in batches of 128 (1 875 steps): about 20 TFLOP,
+# under a minute on a T4 in mixed precision.
 VQ_EPOCHS, VQ_BATCH, NUM_CODES = 4, 128, 64
 MSE_MARGIN, PERPLEXITY_SHARE = 0.004, 0.8
-# The prior: 14x14 grids of 16 codes, 64 filters, 5 hidden layers: about 0.15 GFLOP per
-# training grid; 3 epochs in batches of 128: about 30 TFLOP, under a minute.
+# The prior: 14x14 grids of 16 codes, 64 filters, 5 hidden layers: about 41 M multiply-adds
+# per grid forward, 0.25 GFLOP per training grid; 3 epochs in batches of 128 (1 400 steps):
+# about 45 TFLOP, about a minute.
 PRIOR_EPOCHS, PRIOR_BATCH, PRIOR_LAYERS, PRIOR_FILTERS = 3, 128, 5, 64
 BITS_MARGIN, LEAK_MARGIN = 0.05, 0.3
 

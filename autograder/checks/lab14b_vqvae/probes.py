@@ -127,26 +127,42 @@ EMA_SLIPS = {
 # ---- Stand-ins for VQVAE.train_step -------------------------------------------------------
 
 class Record:
-    """What train_step handed the stand-ins, step by step (numpy copies)."""
+    """What train_step handed the stand-ins (numpy copies), call by call; `step()` starts the
+    calls of the next train_step."""
 
     def __init__(self):
         self.lookups, self.straight, self.codebook, self.commitment = [], [], [], []
         self.perplexity, self.updates = [], []
+        self.starts = []
+
+    def step(self) -> None:
+        self.starts.append({name: len(calls) for name, calls in vars(self).items()
+                            if name != "starts"})
+
+    def _by_step(self, name):
+        """The calls of `name`, one list per train_step."""
+        calls = getattr(self, name)
+        ends = [start[name] for start in self.starts[1:]] + [len(calls)]
+        return [calls[start[name]:end] for start, end in zip(self.starts, ends)]
 
     def as_data(self) -> dict:
-        return {"lookup_z": [a for a, _, _ in self.lookups],
-                "lookup_q": [b for _, b, _ in self.lookups],
-                "lookup_indices": [c for _, _, c in self.lookups],
-                "straight_z": [a for a, _ in self.straight],
-                "straight_q": [b for _, b in self.straight],
-                "codebook_args": [np.stack(pair) for pair in self.codebook],
-                "commitment_args": [np.stack(args[:2]) for args in self.commitment],
-                "betas": [float(args[2]) if args[2] is not None else -1.0
-                          for args in self.commitment],
-                "perplexity_codes": [int(k) if k is not None else -1
-                                     for _, k in self.perplexity],
-                "update_z": [a for a, _ in self.updates],
-                "update_indices": [b for _, b in self.updates]}
+        steps = {name: self._by_step(name) for name in ("lookups", "straight", "codebook",
+                                                        "commitment", "perplexity", "updates")}
+        return {"lookup_z": [[a for a, _, _ in calls] for calls in steps["lookups"]],
+                "lookup_q": [[b for _, b, _ in calls] for calls in steps["lookups"]],
+                "lookup_indices": [[c for _, _, c in calls] for calls in steps["lookups"]],
+                "straight_through": [[np.stack(pair) for pair in calls]
+                                     for calls in steps["straight"]],
+                "codebook_loss": [[np.stack(pair) for pair in calls]
+                                  for calls in steps["codebook"]],
+                "commitment_loss": [[np.stack(args[:2]) for args in calls]
+                                    for calls in steps["commitment"]],
+                "betas": [[-1.0 if args[2] is None else float(args[2]) for args in calls]
+                          for calls in steps["commitment"]],
+                "perplexity_codes": [[-1 if k is None else int(k) for _, k in calls]
+                                     for calls in steps["perplexity"]],
+                "update_z": [[a for a, _ in calls] for calls in steps["updates"]],
+                "update_indices": [[b for _, b in calls] for calls in steps["updates"]]}
 
 
 def train_step_stand_ins(record: Record) -> dict:

@@ -29,13 +29,13 @@ from autograder.verdicts import (
 # The relative training check: the student's VQ-VAE (EMA codebook) on the digits.
 VQ_TRAIN = {"num_codes": 16, "code_dim": 4, "filters": 16, "ema_decay": 0.9,
             "learning_rate": 5e-3, "batch_size": 64, "steps": 300}
-# Over training seeds 0-11 the reference's test MSE spans 0.0118-0.0132 and its code
-# perplexity 14.0-15.7 (of 16): a correct VQ-VAE that takes another path through the
-# near-ties of its codes lands anywhere in that band (tracing the step costs more than its
-# 300 steps; 200 steps spread the seeds four times as wide). Without the EMA step it ends
-# at 0.021-0.024 with 7-9 codes in use; without the straight-through gradient near 0.08
-# with one code.
-MSE_MARGIN = 0.004
+# Over 21 training seeds (the public one included) the reference's test MSE spans
+# 0.0107-0.0148 and its code perplexity 14.0-15.7 (of 16): a correct VQ-VAE that takes
+# another path through the near-ties of its codes lands anywhere in that band (tracing the
+# step costs more than its 300 steps; 200 steps spread the seeds much wider). Without the
+# EMA step it ends at 0.021-0.024 with 7-9 codes in use; without the straight-through
+# gradient near 0.08 with one code.
+MSE_MARGIN = 0.006
 PERPLEXITY_MARGIN = 2.5
 
 
@@ -56,6 +56,7 @@ def stand_in_steps(lab, rng, ema_decay):
         for step in range(2):
             x = rng.uniform(size=(8, 8, 8, 1)).astype("float32")
             encoded.append(np.asarray(model.encoder(x)))
+            record.step()
             logs.append({k: float(v) for k, v in model.train_step(tf.constant(x)).items()})
             for part, layer in (("encoder", model.encoder), ("decoder", model.decoder),
                                 ("codebook", model.quantizer)):
@@ -68,47 +69,44 @@ def judge_stand_in_steps(student, reference, what, ema):
     logs = json.loads(student["logs"])
     expect_true(sorted(logs[0]) == LOG_NAMES, f"{what}.train_step returned {sorted(logs[0])}, "
                 f"expected the trackers' results {LOG_NAMES}")
-    steps = len(student["encoded"])
-    for name, calls in (("quantizer.lookup", len(student["lookup_z"])),
-                        ("straight_through", len(student["straight_z"])),
-                        ("codebook_loss", len(student["codebook_args"])),
-                        ("commitment_loss", len(student["commitment_args"]))):
-        expect_true(calls == steps, f"{steps} train_steps of {what} called {name} {calls} "
-                    "times: once per step")
-    for step in range(steps):
-        z, q = student["encoded"][step], student["lookup_q"][step]
-        expect_close(student["lookup_z"][step], z, f"the z that {what}.train_step hands "
-                     f"quantizer.lookup (step {step + 1})", against="the encoder's output",
-                     atol=1e-5)
-        for name, got in (("straight_through", (student["straight_z"][step],
-                                                student["straight_q"][step])),
-                          ("codebook_loss", student["codebook_args"][step]),
-                          ("commitment_loss", student["commitment_args"][step])):
-            if np.allclose(got[0], q, atol=1e-5) and np.allclose(got[1], z, atol=1e-5):
-                raise CheckFailed(f"{what}.train_step calls {name}(q, z): the arguments are "
-                                  "the other way round, (z, q)")
-            expect_close(got[0], z, f"the first argument of {name} in {what}.train_step",
-                         against="the encoder's output z", atol=1e-5)
-            expect_close(got[1], q, f"the second argument of {name} in {what}.train_step",
-                         against="the q of quantizer.lookup(z)", atol=1e-5)
-        beta = student["betas"][step]
-        expect_true(abs(beta - 0.3) < 1e-6, f"{what}.train_step passes beta = {beta} to "
-                    "commitment_loss (-1: none); pass self.beta (0.3 here)")
-    updates = len(student["update_z"])
-    if not ema:
-        expect_true(updates == 0, f"{what} without an EMA codebook called "
-                    f"quantizer.update_codebook {updates} times: only when quantizer.uses_ema")
-    else:
-        expect_true(updates == steps, f"{steps} train_steps of {what} called "
-                    f"quantizer.update_codebook {updates} times: once per step, after the "
+    for step, z in enumerate(student["encoded"]):
+        when = f"(step {step + 1})"
+        for name in ("lookup_z", "straight_through", "codebook_loss", "commitment_loss"):
+            expect_true(len(student[name][step]) > 0, f"{what}.train_step never calls "
+                        f"{name.replace('lookup_z', 'quantizer.lookup')} {when}")
+        expect_close(student["lookup_z"][step][0], z, f"the z that {what}.train_step hands "
+                     f"quantizer.lookup {when}", against="the encoder's output", atol=1e-5)
+        q = student["lookup_q"][step][0]
+        for name in ("straight_through", "codebook_loss", "commitment_loss"):
+            for got in student[name][step]:
+                if np.allclose(got[0], q, atol=1e-5) and np.allclose(got[1], z, atol=1e-5):
+                    raise CheckFailed(f"{what}.train_step calls {name}(q, z): the arguments "
+                                      "are the other way round, (z, q)")
+                expect_close(got[0], z, f"the first argument of {name} in {what}.train_step "
+                             f"{when}", against="the encoder's output z", atol=1e-5)
+                expect_close(got[1], q, f"the second argument of {name} in {what}.train_step "
+                             f"{when}", against="the q of quantizer.lookup(z)", atol=1e-5)
+        codes = student["perplexity_codes"][step]
+        expect_true(len(codes) > 0 and all(k == 6 for k in codes), f"{what}.train_step calls "
+                    f"perplexity with num_codes {codes} (-1: none) {when}: once, "
+                    "perplexity(indices, self.num_codes), 6 here")
+        for beta in student["betas"][step]:
+            expect_true(abs(beta - 0.3) < 1e-6, f"{what}.train_step passes beta = {beta} to "
+                        "commitment_loss (-1: none); pass self.beta (0.3 here)")
+        updates = student["update_z"][step]
+        if not ema:
+            expect_true(not updates, f"{what} without an EMA codebook called "
+                        f"quantizer.update_codebook {len(updates)} times in a step: only when "
+                        "quantizer.uses_ema")
+            continue
+        expect_true(len(updates) == 1, f"a train_step of {what} called "
+                    f"quantizer.update_codebook {len(updates)} times: once per step, after the "
                     "optimizer's")
-        for step in range(steps):
-            expect_close(student["update_z"][step], student["encoded"][step],
-                         f"the z that {what}.train_step hands update_codebook (step "
-                         f"{step + 1})", against="the encoder's output of this step's forward "
-                         "pass (before the optimizer moved the encoder)", atol=1e-5)
-            expect_equal(student["update_indices"][step], student["lookup_indices"][step],
-                         f"the indices that {what}.train_step hands update_codebook")
+        expect_close(updates[0], z, f"the z that {what}.train_step hands update_codebook "
+                     f"{when}", against="the encoder's output of this step's forward pass "
+                     "(before the optimizer moved the encoder)", atol=1e-5)
+        expect_equal(student["update_indices"][step][0], student["lookup_indices"][step][0],
+                     f"the indices that {what}.train_step hands update_codebook {when}")
     advice = {"encoder": "the encoder's gradient comes from the reconstruction through "
                          "straight_through(z, q) and from commitment_loss: is the decoder fed "
                          "straight_through(z, q), and are all three losses in the loss?",
@@ -179,7 +177,7 @@ def _(student, _reference):
 def vqvae_trains_on_digits(lab, rng):
     """The student's VQ-VAE (16 codes of 4 numbers on a 4x4 grid, EMA codebook, decay 0.9),
     its codebook started from the encoder's outputs, trained on the digits for the budget
-    below: test MSE within 0.004 of the reference's and below the mean image's, code
+    below: test MSE within 0.006 of the reference's and below the mean image's, code
     perplexity on the test digits within 2.5 of the reference's; fit logs the five
     trackers."""
     import keras

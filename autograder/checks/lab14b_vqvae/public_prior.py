@@ -34,10 +34,11 @@ from autograder.verdicts import (
 # The relative training check: the student's prior on the checks' own 4x4 code grids.
 PRIOR_TRAIN = {"num_codes": 16, "embedding_dim": 8, "filters": 16, "num_layers": 2,
                "learning_rate": 1e-2, "batch_size": 64, "steps": 300}
-# Over training seeds 0-9 the reference's held-out bits per code span 1.64-1.72 (tracing
-# the step costs more than its 300 steps: fewer steps spread the seeds twice as wide). A
-# prior that sees the code it predicts falls to 0.01-0.35; per-position models score 2.08.
-BITS_MARGIN = 0.12
+# Over 13 training seeds (the public one included) the reference's held-out bits per code
+# span 1.64-1.77 (tracing the step costs more than its 300 steps: 150 steps spread the seeds
+# twice as wide). A prior that sees the code it predicts falls to 0.01-0.35; per-position
+# models score 2.08.
+BITS_MARGIN = 0.2
 LEAK_MARGIN = 0.3
 
 
@@ -182,7 +183,7 @@ def _(student, _reference):
 def code_prior_trains(lab, rng):
     """The student's CodePrior (16 codes on a 4x4 grid, 16 filters, 2 hidden layers) trained
     by fit() on the checks' own code grids of the digits (each 2x2 patch thresholded into a
-    4-bit code) for the budget below: held-out bits per code within 0.12 of the reference's,
+    4-bit code) for the budget below: held-out bits per code within 0.2 of the reference's,
     not 0.3 below it (a prior that sees the code it predicts), and below independent
     per-position models (numpy); fit and evaluate log loss (nats per grid) and
     bits_per_code."""
