@@ -1,0 +1,368 @@
+"""Public checks of lab14b_vqvae, part 2: the PixelCNN prior over the codes (prior.py). The
+masked convolution brought from lab 14, graded once more; the prior's causality measured by
+changing one code at a time, on stand-in layers (shifts in raster order); the likelihood
+against scipy; sampling replayed on a stand-in prior; one relative training check on the
+checks' own code grids; the .keras round trips of both models."""
+import json
+
+import numpy as np
+
+from autograder.api import CheckFailed, check
+from autograder.check_helpers import assign_random_weights, standing_in
+from autograder.checks.lab14b_vqvae.probes import (
+    PRIOR,
+    VQ,
+    code_dependence,
+    digit_images,
+    held_out_bits,
+    judge_finite,
+    judge_logged,
+    judge_raster_causality,
+    patch_codes,
+    position_baseline_bits,
+    shift_layer_class,
+)
+from autograder.verdicts import (
+    expect_at_most,
+    expect_close,
+    expect_close_naming,
+    expect_equal,
+    expect_shape,
+    expect_true,
+)
+
+# The relative training check: the student's prior on the checks' own 4x4 code grids.
+PRIOR_TRAIN = {"num_codes": 16, "embedding_dim": 8, "filters": 16, "num_layers": 2,
+               "learning_rate": 1e-2, "batch_size": 64, "steps": 300}
+# Over 13 training seeds (the public one included) the reference's held-out bits per code
+# span 1.64-1.77 (tracing the step costs more than its 300 steps: 150 steps spread the seeds
+# twice as wide). A prior that sees the code it predicts falls to 0.01-0.35; per-position
+# models score 2.08.
+BITS_MARGIN = 0.2
+LEAK_MARGIN = 0.3
+
+
+def assign_by_shape(layer, rng, scale=0.5):
+    """Random values for every trainable weight, biggest arrays first, so that two layers with
+    the same weight shapes get the same values whatever order they made them in."""
+    weights = sorted(layer.trainable_weights, key=lambda w: (-len(w.shape), -int(np.prod(w.shape))))
+    for weight in weights:
+        weight.assign(rng.normal(scale=scale, size=tuple(weight.shape)).astype("float32"))
+    return [tuple(int(s) for s in w.shape) for w in weights]
+
+
+MASKED_CONVS = {"A": (4, 3, "A", None), "B_relu": (3, 5, "B", "relu")}
+
+
+@check(points=1, uses=PRIOR, task="`causal_mask_2d`, `MaskedConv2D` (from lab 14)",
+       hint="paste causal_mask_2d and MaskedConv2D's build and call from your "
+            "lab14_autoregressive/pixelcnn.py: kernel * mask, a stride-1 'same' convolution, "
+            "the bias, the activation")
+def masked_conv_from_lab14(lab, rng):
+    """The masks of types A and B for kernels of 3 and 5 against the reference; MaskedConv2D
+    (4, 3, "A") and (3, 5, "B", ReLU) on (2, 6, 6, 2) inputs with random weights: the
+    weights' shapes and the outputs against the reference's."""
+    out = {f"mask_{t}{k}": np.asarray(lab.prior.causal_mask_2d(k, t))
+           for k in (3, 5) for t in ("A", "B")}
+    x = rng.normal(size=(2, 6, 6, 2)).astype("float32")
+    for name, (filters, size, mask_type, activation) in MASKED_CONVS.items():
+        layer = lab.prior.MaskedConv2D(filters, size, mask_type, activation=activation)
+        layer.build((None, 6, 6, 2))
+        out[f"shapes_{name}"] = json.dumps(assign_by_shape(layer, rng))
+        out[name] = np.asarray(layer(x))
+    return out
+
+
+@masked_conv_from_lab14.verdict
+def _(student, reference):
+    for key in ("A3", "B3", "A5", "B5"):
+        expect_equal(student[f"mask_{key}"], reference[f"mask_{key}"],
+                     f"causal_mask_2d({key[1:]}, {key[0]!r})")
+    for name, (filters, size, mask_type, activation) in MASKED_CONVS.items():
+        call = f"MaskedConv2D({filters}, {size}, {mask_type!r}, activation={activation!r})"
+        expect_true(student[f"shapes_{name}"] == reference[f"shapes_{name}"],
+                    f"{call}.build((None, 6, 6, 2)) made weights of shapes "
+                    f"{student[f'shapes_{name}']}, expected {reference[f'shapes_{name}']}")
+        expect_close(student[name], reference[name], f"{call}(x) for x (2, 6, 6, 2), random "
+                     "weights", rtol=2e-4, atol=2e-5)
+
+
+def prior_on_shift_layers(lab, rng, num_codes, grid_shape, num_layers):
+    """The student's CodePrior built on the stand-in ShiftLayer (not a masked convolution),
+    every weight set at random layer by layer: the mask types of its first_conv and
+    hidden_convs, which logits move with which code, and its logits on random grids."""
+    with standing_in(lab.prior, MaskedConv2D=shift_layer_class()):
+        model = lab.prior.CodePrior(num_codes, grid_shape, embedding_dim=3, filters=4,
+                                    num_layers=num_layers)
+        for layer in [model.embedding, model.first_conv, *model.hidden_convs,
+                      model.output_conv]:
+            assign_random_weights(layer, rng, 0.6)
+        codes = rng.integers(0, num_codes, size=(3, *grid_shape)).astype("int32")
+        logits = np.asarray(model(codes))
+        changed = (code_dependence(model, codes, num_codes)
+                   if logits.shape == (3, *grid_shape, num_codes) else np.zeros((1, 1), bool))
+        types = [getattr(layer, "mask_type", "?")
+                 for layer in [model.first_conv, *model.hidden_convs]]
+    return {"mask_types": json.dumps(types), "changed": changed, "logits": logits}
+
+
+def judge_prior_on_shift_layers(student, reference, num_codes, grid_shape, num_layers):
+    what = f"CodePrior({num_codes}, {tuple(grid_shape)}, num_layers={num_layers})"
+    types = json.loads(student["mask_types"])
+    expected = ["A"] + ["B"] * num_layers
+    expect_true(types == expected, f"the mask types of {what}'s first_conv and hidden_convs "
+                f"are {types}, expected {expected}: a type-A first_conv (the centre excluded: "
+                "a position must not see its own code), then num_layers type-B hidden_convs")
+    expect_shape(student["logits"], (3, *grid_shape, num_codes), f"{what}(codes) for codes "
+                 f"(3, {grid_shape[0]}, {grid_shape[1]})")
+    judge_raster_causality(student["changed"], grid_shape[1], f"{what} on the checks' stand-in "
+                           "layers")
+    expect_close(student["logits"], reference["logits"], f"{what}(codes), on the checks' "
+                 "stand-in layers with random weights", rtol=1e-4, atol=1e-5,
+                 against="the reference's on the same (call: embedding, first_conv, each "
+                         "hidden conv in turn, output_conv)")
+
+
+@check(points=2, uses=PRIOR, task="`CodePrior.__init__`, `call`",
+       hint="embedding, a type-A first_conv, type-B hidden_convs (ReLU), a 1x1 output_conv to "
+            "K logits; call applies them in that order")
+def code_prior_is_causal(lab, rng):
+    """CodePrior(5 codes, a 3x4 grid, 2 hidden layers) on the checks' stand-in for
+    MaskedConv2D (a Dense map of the previous position in raster order, plus one of the
+    position itself for type B): the mask types it makes; the logits at each position change
+    with the codes before it, the one just before included, and with none at or after it
+    (one code changed at a time); its logits against the reference's."""
+    return prior_on_shift_layers(lab, rng, 5, (3, 4), 2)
+
+
+@code_prior_is_causal.verdict
+def _(student, reference):
+    judge_prior_on_shift_layers(student, reference, 5, (3, 4), 2)
+
+
+@check(points=1, uses=PRIOR, task="`code_nll`, `bits_per_code`",
+       hint="code_nll: tf.nn.sparse_softmax_cross_entropy_with_logits per position, summed "
+            "over the grid; bits_per_code: mean(nll) / (positions * ln 2)")
+def code_likelihood(lab, rng):
+    """code_nll on (3, 2, 3) grids of 4 codes, with logits up to +-60 (a log of a softmax
+    underflows there), against scipy's log_softmax; bits_per_code of the NLLs."""
+    codes = rng.integers(0, 4, size=(3, 2, 3)).astype("int32")
+    logits = rng.normal(scale=2.0, size=(3, 2, 3, 4)).astype("float32")
+    logits[0, 0, 0] = [60.0, -60.0, 0.0, 1.0]
+    codes[0, 0, 0] = 1
+    nll = np.asarray(lab.prior.code_nll(codes, logits), dtype=np.float64)
+    bits = np.asarray(lab.prior.bits_per_code(nll.astype("float32"), 6), dtype=np.float64)
+    return {"codes": codes, "logits": logits, "nll": nll, "bits": bits}
+
+
+@code_likelihood.verdict
+def _(student, _reference):
+    from scipy.special import log_softmax
+    log_p = log_softmax(student["logits"].astype(np.float64), axis=-1)
+    per_position = -np.take_along_axis(log_p, student["codes"][..., None], axis=-1)[..., 0]
+    expected = per_position.sum(axis=(1, 2))
+    nll = np.asarray(student["nll"], dtype=np.float64)
+    if nll.shape == expected.shape and not np.all(np.isfinite(nll)):
+        raise CheckFailed("code_nll(codes, logits) is not finite where a logit is 60: take a "
+                          "log-softmax (tf.nn.sparse_softmax_cross_entropy_with_logits), not "
+                          "the log of a softmax")
+    expect_close_naming(nll, expected, "code_nll(codes, logits) for grids (3, 2, 3) of 4 codes", [
+        (per_position.mean(axis=(1, 2)), "that is the MEAN over the positions: the NLL of a "
+                                         "grid is the SUM of its positions' terms")],
+        rtol=1e-4, atol=1e-4)
+    bits = expected.mean() / (6 * np.log(2.0))
+    expect_close_naming(student["bits"], bits, "bits_per_code(nll, 6)", [
+        (expected.mean() / 6, "those are nats per code: divide by ln 2 too")],
+        rtol=1e-4, atol=1e-5)
+
+
+@check(points=3, timeout=60, uses=PRIOR,
+       task="`CodePrior.train_step`, `test_step` (and the prior)",
+       hint="loss = mean(code_nll(codes, logits)) in the tape, scale_loss, apply; the prior "
+            "must beat a per-position model, like the reference")
+def code_prior_trains(lab, rng):
+    """The student's CodePrior (16 codes on a 4x4 grid, 16 filters, 2 hidden layers) trained
+    by fit() on the checks' own code grids of the digits (each 2x2 patch thresholded into a
+    4-bit code) for the budget below: held-out bits per code within 0.2 of the reference's,
+    not 0.3 below it (a prior that sees the code it predicts), and below independent
+    per-position models (numpy); fit and evaluate log loss (nats per grid) and
+    bits_per_code."""
+    import keras
+    budget = PRIOR_TRAIN
+    train, test = (patch_codes(x) for x in digit_images())
+    model = lab.prior.CodePrior(budget["num_codes"], (4, 4),
+                                embedding_dim=budget["embedding_dim"],
+                                filters=budget["filters"], num_layers=budget["num_layers"])
+    model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]),
+                  steps_per_execution=budget["steps"])
+    model.optimizer.build(model.trainable_variables)
+    order = rng.integers(0, len(train), size=budget["steps"] * budget["batch_size"])
+    history = model.fit(train[order], batch_size=budget["batch_size"], epochs=1, shuffle=False,
+                        verbose=0).history
+    evaluated = model.evaluate(test, batch_size=len(test), verbose=0, return_dict=True)
+    return {"bits": held_out_bits(model(test), test),
+            "per_position": position_baseline_bits(train, test, budget["num_codes"]),
+            "logged": json.dumps(sorted(history)),
+            "evaluated": json.dumps({k: float(v) for k, v in evaluated.items()})}
+
+
+@code_prior_trains.verdict
+def _(student, reference):
+    judge_logged(student["logged"], ["bits_per_code", "loss"], "CodePrior")
+    bits, ref = student["bits"], reference["bits"]
+    judge_finite(bits, "the prior's held-out bits per code")
+    expect_true(bits >= ref - LEAK_MARGIN, f"the prior reaches {bits:.3f} bits per code on "
+                f"the test grids, far better than the reference's {ref:.3f}: too good to be "
+                "true. Does the logit of a position see that position's own code (a type-B or "
+                "unmasked first convolution)?")
+    expect_at_most(bits, student["per_position"], "the prior's held-out bits per code, against "
+                   "independent per-position models (numpy): it must use the codes before "
+                   "each position", unit=" bits")
+    expect_at_most(bits, ref + BITS_MARGIN, "the prior's held-out bits per code (the "
+                   f"reference reaches {ref:.3f} with the same training)", unit=" bits")
+    evaluated = json.loads(student["evaluated"])
+    expect_true(sorted(evaluated) == ["bits_per_code", "loss"], f"evaluate() logged "
+                f"{sorted(evaluated)}: CodePrior.test_step must return the trackers' results")
+    expect_close(evaluated["bits_per_code"], bits, "the bits_per_code evaluate() logs on the "
+                 "test grids in one batch", rtol=1e-3, atol=1e-3,
+                 against="the checks' own from the prior's logits (scipy)")
+    expect_close(evaluated["loss"], bits * 16 * np.log(2.0), "the loss evaluate() logs on the "
+                 "test grids in one batch (nats per grid: the mean code_nll)", rtol=1e-3,
+                 atol=1e-2, against="the checks' own from the prior's logits (scipy)")
+
+
+def stand_in_prior(rng, num_codes, grid_shape):
+    """A prior of known conditionals, no network: the logits at position p are
+    table[p] + left[code at p - 1] + above[code at p - width] (raster order; a missing
+    neighbour adds 0). Counts its calls."""
+    height, width = grid_shape
+    tables = {"position": rng.normal(size=(height * width, num_codes)),
+              "left": 2.0 * rng.normal(size=(num_codes, num_codes)),
+              "above": 2.0 * rng.normal(size=(num_codes, num_codes))}
+
+    class Prior:
+        calls = 0
+
+        def __call__(self, codes):
+            Prior.calls += 1
+            return logits_of(tables, np.asarray(codes).astype(int), width).astype("float32")
+    return Prior(), tables
+
+
+def logits_of(tables, codes, width):
+    """The stand-in prior's logits (N, h, w, K) for grids codes (N, h, w)."""
+    n = len(codes)
+    flat = codes.reshape(n, -1)
+    logits = np.repeat(tables["position"][None], n, axis=0).astype(np.float64)
+    logits[:, 1:] += tables["left"][flat[:, :-1]] * (np.arange(1, flat.shape[1]) % width != 0
+                                                     )[None, :, None]
+    logits[:, width:] += tables["above"][flat[:, :-width]]
+    return logits.reshape(*codes.shape, -1)
+
+
+SAMPLE_SHAPE = (6, 3, 4)
+
+
+@check(points=2, uses=PRIOR, task="`sample_codes`",
+       hint="for each position in raster order: the prior's logits on the grid drawn so far, "
+            "p = softmax, the smallest k with u < cumsum(p)[k]; h * w calls of the prior")
+def sample_codes_replay(lab, rng):
+    """sample_codes on a stand-in prior (5 codes, a 3x4 grid, logits from tables of the
+    position, the left and the upper neighbour) with given uniforms: every code replayed
+    from the stand-in's conditional by inverting its cumulative distribution (scipy's
+    softmax), and the prior called once per position."""
+    prior, tables = stand_in_prior(rng, 5, SAMPLE_SHAPE[1:])
+    uniform = rng.random(size=SAMPLE_SHAPE)
+    codes = np.asarray(lab.prior.sample_codes(prior, uniform))
+    return {"codes": codes, "uniform": uniform, "calls": type(prior).calls, **tables}
+
+
+@sample_codes_replay.verdict
+def _(student, _reference):
+    from scipy.special import softmax
+    codes = expect_shape(student["codes"], SAMPLE_SHAPE, "sample_codes(prior, uniform) for "
+                         f"uniform {SAMPLE_SHAPE}")
+    if codes.dtype.kind not in "iu":
+        raise CheckFailed(f"sample_codes returned values of type {codes.dtype}: codes are "
+                          "integers (int32)")
+    positions = SAMPLE_SHAPE[1] * SAMPLE_SHAPE[2]
+    expect_true(student["calls"] == positions, f"sample_codes called the prior "
+                f"{student['calls']} times for a {SAMPLE_SHAPE[1]}x{SAMPLE_SHAPE[2]} grid: once "
+                "per position, each on the grid drawn so far")
+    logits = logits_of(student, codes, SAMPLE_SHAPE[2])      # what each position saw
+    cumulative = np.cumsum(softmax(logits, axis=-1), axis=-1)
+    expected = np.minimum((cumulative <= student["uniform"][..., None]).sum(-1), 4)
+    if not np.array_equal(codes, expected) and np.array_equal(codes, logits.argmax(-1)):
+        raise CheckFailed("sample_codes returns the most likely code at each position: draw "
+                          "it, the smallest k with uniform < cumsum(softmax(logits))[k]")
+    wrong = np.argwhere(codes != expected)
+    if len(wrong):
+        n, r, c = (int(i) for i in wrong[0])
+        raise CheckFailed(f"sample_codes: {len(wrong)} of {codes.size} codes are not the "
+                          "draw of their position given the codes before them; first, grid "
+                          f"{n}, row {r}, column {c}: got {int(codes[n, r, c])}, the inverse of "
+                          f"the cumulative distribution at u = {student['uniform'][n, r, c]:.3f}"
+                          f" gives {int(expected[n, r, c])}")
+
+
+def round_trip(model, inputs, path):
+    """Save to .keras and reload: the class, config and weights of both, and (when inputs
+    are given) their outputs."""
+    import keras
+    outputs = None if inputs is None else np.asarray(model(inputs))
+    model.save(path)
+    try:
+        loaded = keras.saving.load_model(path)
+    except Exception as error:  # the message goes to the student
+        return {"error": f"{type(error).__name__}: {error}"[:600]}
+    out = {"error": "", "class": type(loaded).__name__,
+           "config": json.dumps(model.get_config(), sort_keys=True, default=str),
+           "loaded_config": json.dumps(loaded.get_config(), sort_keys=True, default=str),
+           "weights": [np.asarray(w) for w in model.weights],
+           "loaded_weights": [np.asarray(w) for w in loaded.weights]}
+    if inputs is not None:
+        out.update(outputs=outputs, loaded_outputs=np.asarray(loaded(inputs)))
+    return out
+
+
+def judge_round_trip(student, what, expected_class):
+    if student["error"]:
+        raise CheckFailed(f"keras.saving.load_model could not rebuild the saved {what}: "
+                          + student["error"])
+    expect_true(student["class"] == expected_class,
+                f"load_model returned a {student['class']}, not a {expected_class}")
+    expect_true(student["loaded_config"] == student["config"],
+                f"the reloaded {what}'s config differs from the saved one's")
+    expect_true(len(student["loaded_weights"]) == len(student["weights"]),
+                f"the reloaded {what} has {len(student['loaded_weights'])} weights, the saved "
+                f"one {len(student['weights'])}: create every weight in build() with add_weight")
+    for index, (got, saved) in enumerate(zip(student["loaded_weights"], student["weights"])):
+        expect_close(got, saved, f"weight {index} of the reloaded {what}",
+                     against="the saved model's")
+    if "outputs" in student:
+        expect_close(student["loaded_outputs"], student["outputs"], f"{what}(x) after save "
+                     "and load", against="the outputs before saving")
+
+
+@check(points=1, uses=(VQ, PRIOR), reference=False,
+       task="`MaskedConv2D.build` (from lab 14), `CodePrior.__init__`",
+       hint="weights made in build() with add_weight; the prior's layers made in __init__ are "
+            "saved with it")
+def models_save_and_reload(lab, rng):
+    """A CodePrior with weights set at random reloads from `.keras` with the same config,
+    weights and logits; a VQVAE with an EMA codebook, its running counts and sums set at
+    random, with the same config and weights."""
+    prior = lab.prior.CodePrior(6, (4, 4), embedding_dim=3, filters=4, num_layers=1)
+    assign_random_weights(prior, rng, 0.4)
+    codes = rng.integers(0, 6, size=(3, 4, 4)).astype("int32")
+    vqvae = lab.vq.VQVAE((8, 8, 1), num_codes=6, code_dim=3, filters=4, ema_decay=0.8)
+    for weight in vqvae.weights:
+        weight.assign(rng.uniform(0.5, 1.5, size=weight.shape).astype("float32"))
+    return {"prior": round_trip(prior, codes, str(lab.tmpdir / "prior.keras")),
+            "vqvae": round_trip(vqvae, None, str(lab.tmpdir / "vqvae.keras"))}
+
+
+@models_save_and_reload.verdict
+def _(student, _reference):
+    judge_round_trip(student["prior"], "CodePrior(6, (4, 4), num_layers=1)", "CodePrior")
+    judge_round_trip(student["vqvae"], "VQVAE(ema_decay=0.8)", "VQVAE")

@@ -1,0 +1,143 @@
+"""Mutants of lab14b_vqvae: the mistakes students make in the VQ-VAE and its prior. The
+model checks run on the checks' own stand-ins, so a mistake in a function breaks that
+function's check (and the training check, which trains the student's own code)."""
+from tests.mutants import Mutant
+
+VQ, PRIOR = "vq.py", "prior.py"
+
+MUTANTS = [
+    # ---- vq.py ------------------------------------------------------------------------------
+    Mutant("nearest_code_argmax", VQ,
+           "return tf.argmin(distances, axis=1, output_type=tf.int32)",
+           "return tf.argmax(distances, axis=1, output_type=tf.int32)",
+           breaks=("nearest_code_brute_force",), says="FURTHEST"),
+    # The largest dot product: right only when every code has the same norm.
+    Mutant("nearest_code_by_dot_product", VQ,
+           "distances = tf.reduce_sum(tf.square(differences), axis=-1)",
+           "distances = -tf.reduce_sum(z[:, None, :] * codebook[None, :, :], axis=-1)",
+           breaks=("nearest_code_brute_force",), says="dot product"),
+    # Ties to the highest index: argmin over the codes in reverse order.
+    Mutant("nearest_code_ties_to_the_highest", VQ,
+           "return tf.argmin(distances, axis=1, output_type=tf.int32)",
+           "return tf.shape(codebook)[0] - 1 - tf.argmin(distances[:, ::-1], axis=1, "
+           "output_type=tf.int32)",
+           breaks=("nearest_code_brute_force",), says="HIGHEST"),
+    # The codebook rows taken from a copy: codebook_loss could never move them.
+    Mutant("lookup_cuts_the_codebook_gradient", VQ,
+           'q = tf.gather(keras.ops.cast(self.codebook, "float32"), indices)',
+           'q = tf.gather(tf.stop_gradient(keras.ops.cast(self.codebook, "float32")), indices)',
+           breaks=("codebook_lookup",), says="no gradient"),
+    Mutant("straight_through_without_stop_gradient", VQ,
+           "return z + tf.stop_gradient(q - z)",
+           "return z + (q - z)",
+           breaks=("straight_through_gradient",), says="stop-gradient is missing"),
+    # The same slip seen by the training check: the encoder learns nothing from the
+    # reconstruction, one code ends up doing all the work.
+    Mutant("straight_through_without_stop_gradient_in_training", VQ,
+           "return z + tf.stop_gradient(q - z)",
+           "return z + (q - z)",
+           breaks=("vqvae_trains_on_digits",), says="encoder get the decoder's gradient"),
+    Mutant("codebook_and_commitment_losses_swapped", VQ,
+           "return tf.reduce_mean(tf.square(tf.stop_gradient(z) - q))",
+           "return tf.reduce_mean(tf.square(z - tf.stop_gradient(q)))",
+           breaks=("vq_losses",), says="stop_gradient on z"),
+    Mutant("commitment_without_beta", VQ,
+           "return beta * tf.reduce_mean(tf.square(z - tf.stop_gradient(q)))",
+           "return tf.reduce_mean(tf.square(z - tf.stop_gradient(q)))",
+           breaks=("vq_losses",), says="beta is missing"),
+    Mutant("ema_without_laplace_smoothing", VQ,
+           "return cluster_size, code_sum, code_sum / smoothed[:, None]",
+           "return cluster_size, code_sum, code_sum / cluster_size[:, None]",
+           breaks=("ema_codebook",), says="Laplace smoothing"),
+    Mutant("ema_decay_swapped", VQ,
+           "cluster_size = decay * cluster_size + (1.0 - decay) * counts\n"
+           "    code_sum = decay * code_sum + (1.0 - decay) * sums",
+           "cluster_size = (1.0 - decay) * cluster_size + decay * counts\n"
+           "    code_sum = (1.0 - decay) * code_sum + decay * sums",
+           breaks=("ema_codebook",), says="swapped"),
+    Mutant("update_codebook_keeps_the_old_sums", VQ,
+           "        self.code_sum.assign(code_sum)\n",
+           "",
+           breaks=("ema_codebook",), says="code_sum"),
+    Mutant("perplexity_exp_of_bits", VQ,
+           "return tf.exp(-tf.reduce_sum(tf.math.xlogy(p, p)))",
+           "return tf.exp(-tf.reduce_sum(p * tf.math.log(p + 1e-12)) / tf.math.log(2.0))",
+           breaks=("perplexity_of_usage",), says="BITS"),
+    Mutant("perplexity_log_of_zero", VQ,
+           "return tf.exp(-tf.reduce_sum(tf.math.xlogy(p, p)))",
+           "return tf.exp(-tf.reduce_sum(p * tf.math.log(p)))",
+           breaks=("perplexity_of_usage",), says=r"0 \* log 0"),
+    # The decoder fed q itself: the encoder gets nothing from the reconstruction.
+    Mutant("train_step_decodes_q", VQ,
+           "x_hat = keras.ops.cast(self.decoder(straight_through(z, q), training=True),",
+           "x_hat = keras.ops.cast(self.decoder(q + 0 * straight_through(z, q), training=True),",
+           breaks=("vqvae_train_step",), says="encoder"),
+    Mutant("train_step_without_commitment", VQ,
+           "loss = reconstruction + codebook + commitment\n",
+           "loss = reconstruction + codebook\n",
+           breaks=("vqvae_train_step",), says="encoder"),
+    Mutant("train_step_sums_the_reconstruction", VQ,
+           "reconstruction = tf.reduce_mean(tf.square(x - x_hat))",
+           "reconstruction = tf.reduce_sum(tf.square(x - x_hat))",
+           breaks=("vqvae_train_step",), says="mean squared error"),
+    Mutant("train_step_forgets_the_ema_step", VQ,
+           "        if self.quantizer.uses_ema:\n"
+           "            self.quantizer.update_codebook(z, indices)\n",
+           "",
+           breaks=("vqvae_train_step",), says="update_codebook 0 times"),
+    # The same slip in training: the codebook stays where initialize put it.
+    Mutant("train_step_forgets_the_ema_step_in_training", VQ,
+           "        if self.quantizer.uses_ema:\n"
+           "            self.quantizer.update_codebook(z, indices)\n",
+           "",
+           breaks=("vqvae_trains_on_digits",), says="EMA step"),
+    Mutant("decode_codes_without_the_codebook", VQ,
+           "rows = tf.gather(keras.ops.cast(self.quantizer.codebook, \"float32\"),\n"
+           "                         tf.cast(codes, tf.int32))",
+           "rows = tf.cast(codes, \"float32\")[..., None] * tf.ones((self.code_dim,))",
+           breaks=("decode_codes",)),
+    # ---- prior.py ---------------------------------------------------------------------------
+    Mutant("mask_centre_open_for_type_a", PRIOR,
+           'open_entries = kernel_size * kernel_size // 2 + (1 if mask_type == "B" else 0)',
+           "open_entries = kernel_size * kernel_size // 2 + 1",
+           breaks=("masked_conv_from_lab14",), says="causal_mask_2d"),
+    Mutant("masked_conv_without_the_mask", PRIOR,
+           'y = keras.ops.conv(x, self.kernel * mask, strides=1, padding="same")',
+           'y = keras.ops.conv(x, self.kernel, strides=1, padding="same")',
+           breaks=("masked_conv_from_lab14",), says="MaskedConv2D"),
+    Mutant("prior_first_conv_of_type_b", PRIOR,
+           'self.first_conv = MaskedConv2D(self.filters, self.first_kernel_size, mask_type="A",',
+           'self.first_conv = MaskedConv2D(self.filters, self.first_kernel_size, mask_type="B",',
+           breaks=("code_prior_is_causal",), says="type-A first_conv"),
+    # The same slip in training: each position sees its own code, too good to be true.
+    Mutant("prior_first_conv_of_type_b_in_training", PRIOR,
+           'self.first_conv = MaskedConv2D(self.filters, self.first_kernel_size, mask_type="A",',
+           'self.first_conv = MaskedConv2D(self.filters, self.first_kernel_size, mask_type="B",',
+           breaks=("code_prior_trains",), says="too good to be true"),
+    Mutant("prior_type_a_everywhere", PRIOR,
+           'MaskedConv2D(self.filters, self.kernel_size, mask_type="B", activation="relu",',
+           'MaskedConv2D(self.filters, self.kernel_size, mask_type="A", activation="relu",',
+           breaks=("code_prior_is_causal",), says="type-B hidden_convs"),
+    Mutant("prior_call_skips_the_hidden_convs", PRIOR,
+           "        for conv in self.hidden_convs:\n            h = conv(h)\n",
+           "",
+           breaks=("code_prior_is_causal",), says="each hidden conv"),
+    Mutant("code_nll_mean_over_positions", PRIOR,
+           "return tf.reduce_sum(per_position, axis=[1, 2])",
+           "return tf.reduce_mean(per_position, axis=[1, 2])",
+           breaks=("code_likelihood",), says="MEAN over the positions"),
+    Mutant("bits_per_code_in_nats", PRIOR,
+           "return tf.reduce_mean(nll) / (num_positions * LOG_2)",
+           "return tf.reduce_mean(nll) / num_positions",
+           breaks=("code_likelihood",), says="nats per code"),
+    Mutant("sample_codes_takes_the_most_likely", PRIOR,
+           "drawn = np.sum(cumulative <= uniform[:, r, c, None], axis=-1)",
+           "drawn = np.argmax(logits, axis=-1) + 0 * cumulative[:, 0].astype(int)",
+           breaks=("sample_codes_replay",), says="most likely"),
+    # One call of the prior on the empty grid: every position drawn given zeros.
+    Mutant("sample_codes_calls_the_prior_once", PRIOR,
+           "            logits = np.asarray(prior(codes), dtype=np.float64)[:, r, c]",
+           "            logits = first[:, r, c] if (r, c) != (0, 0) else (first := np.asarray("
+           "prior(codes), dtype=np.float64))[:, r, c]",
+           breaks=("sample_codes_replay",), says="called the prior 1 times"),
+]
