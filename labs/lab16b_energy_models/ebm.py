@@ -58,7 +58,10 @@ def langevin_step(energy_fn, x, step_size, noise, clip=None):
 def langevin_sample(energy_fn, x, num_steps, step_size, seed, clip=None):
     """num_steps Langevin steps from x, with fresh N(0, I) noise at every step drawn as
     keras.random.normal(tf.shape(x), seed=seed) (seed: a keras.random.SeedGenerator).
-    num_steps: a Python int. Returns the last x (N, D) float32."""
+    num_steps: a Python int. Returns the last x (N, D) float32.
+
+    A Python loop works; keras.ops.fori_loop(0, num_steps, body, x), with body(i, x)
+    returning the next x, is traced once inside train_step instead of num_steps times."""
     # TODO: num_steps times: fresh noise from the seed generator, x = langevin_step(...)
     raise NotImplementedError("fill in the TODO above")
 
