@@ -17,14 +17,19 @@ from autograder.verdicts import expect_at_least, expect_true
 # RBM: 784 visible and 20 hidden units, CD-1, five epochs in batches of 128 (2 340 steps of
 # a few 128 x 784 x 20 products: seconds on a T4); log Z sums 2^20 hidden vectors, 16 chunks
 # of 65 536 x 784 softplus terms (about 0.8 G, under a second). Compile and data: 20 s.
-RBM_HIDDEN, RBM_EPOCHS, RBM_BATCH, RBM_MARGIN = 20, 5, 128, 2.0
+# No MNIST here to measure the spread on: the same RBM and budget on the 8x8 digits resized
+# to 28x28 (1 500 images, 2 000 steps) ended 5 to 6 nats apart over three seeds, with and
+# without a cosine decay, so 8 nats are allowed; and it must beat independent pixels.
+RBM_HIDDEN, RBM_EPOCHS, RBM_BATCH, RBM_MARGIN = 20, 5, 128, 8.0
 # EBM: a 128-128 swish MLP, 20 Langevin steps per training step, 3 000 steps of 256 points:
 # 21 forward and backward passes of 256 x (2 x 128 + 128 x 128 + 128) per step, about 0.2
 # GFLOP, 10-20 s on a T4 in XLA; the grid (161 x 161) costs nothing.
 EBM_SETUP = {"data": "moons", "hidden_units": (128, 128), "langevin_steps": 20,
              "step_size": 0.05, "alpha": 0.1, "learning_rate": 3e-3, "batch_size": 256,
              "steps": 3000}
-EBM_MARGIN = 0.1
+# Run on a CPU at full scale (float32, no XLA), the reference's held-out log-likelihood ranged
+# over -2.388 to -2.264 nats over six seeds (0.12 apart): 0.25 allowed.
+EBM_MARGIN = 0.25
 
 
 def exact_log_likelihood_on_device(model, v, chunk=65536):
@@ -55,7 +60,7 @@ def exact_log_likelihood_on_device(model, v, chunk=65536):
 def rbm_on_mnist(lab, rng):
     """An RBM with 20 hidden units trained by CD-1 for five epochs on binarised MNIST (mixed
     precision, XLA): the exact test log-likelihood (log Z summed over all 2^20 hidden
-    vectors) within 2 nats of the reference's."""
+    vectors) within 8 nats of the reference's and above independent pixels'."""
     import keras
     import tensorflow as tf
     x, _ = lab.gpu.images("mnist", "train", 60_000)
@@ -69,7 +74,10 @@ def rbm_on_mnist(lab, rng):
     data = (tf.data.Dataset.from_tensor_slices(v).shuffle(len(v), seed=int(rng.integers(2**31)))
             .batch(batch, drop_remainder=True).repeat())
     model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
-    return {"log_likelihood": exact_log_likelihood_on_device(model, v_test)}
+    p = (v.sum(0) + 1.0) / (len(v) + 2.0)
+    return {"log_likelihood": exact_log_likelihood_on_device(model, v_test),
+            "baseline": float(np.mean(v_test @ np.log(p) + (1 - v_test) @ np.log(1 - p))),
+            "smoke": lab.gpu.smoke}
 
 
 @rbm_on_mnist.verdict
@@ -77,6 +85,10 @@ def _(student, reference):
     reached, ref = student["log_likelihood"], reference["log_likelihood"]
     expect_true(np.isfinite(reached), f"the RBM's test log-likelihood on MNIST is {reached}: "
                 "training diverged")
+    if not student["smoke"]:
+        expect_true(reached > student["baseline"], f"the RBM's test log-likelihood on MNIST is "
+                    f"{reached:.2f} nats, no better than independent pixels' "
+                    f"({student['baseline']:.2f}): it did not learn")
     expect_at_least(reached, ref - RBM_MARGIN, f"the RBM's exact test log-likelihood on MNIST "
                     f"(the reference reaches {ref:.2f})", unit=" nats")
 
@@ -86,7 +98,7 @@ def _(student, reference):
 def ebm_at_scale(lab, rng):
     """An EBM (128-128 MLP, 20 Langevin steps of 0.05) trained for 3 000 steps of 256 points
     on the two moons (mixed precision, XLA): the held-out log-likelihood, exp(-E) normalised
-    on a grid, within 0.1 nats of the reference's and above a Gaussian's."""
+    on a grid, within 0.25 nats of the reference's and above a Gaussian's."""
     import keras
 
     from dlkit.data import sample_toy2d
