@@ -1,10 +1,12 @@
 """Hidden checks of lab16b_energy_models: fresh sizes and seeds, judged against numpy loops
 written out here (the Hebbian sums, the energy, the sweeps of recall, the CD-k update
-replayed from the recorded draws) and against enumeration on RBMs of other shapes."""
+replayed from the recorded draws, a Langevin step and the contrastive loss in 3-D) and
+against enumeration on RBMs of other shapes."""
 import numpy as np
 
 from autograder.api import check
 from autograder.checks.lab16b_energy_models.probes import (
+    EBM,
     HOPFIELD,
     RBM,
     RecordedSampler,
@@ -139,3 +141,42 @@ def _(student, _reference):
                                student["expected"]):
         expect_close(got, want, f"the CD-2 update of {name}", rtol=1e-3, atol=1e-5,
                      against="the numpy replay with the same draws")
+
+
+@check(points=1, uses=EBM, reference=False,
+       hint="Langevin and the contrastive loss for any dimension, step size and alpha")
+def ebm_other_dimension(lab, rng):
+    """A 3-D quadratic energy, a fresh step size and alpha: one Langevin step and the
+    contrastive loss against numpy."""
+    import tensorflow as tf
+    a = rng.normal(size=(3, 3))
+    a = a @ a.T + np.eye(3)
+    mu = rng.normal(size=3)
+    a_t, mu_t = tf.constant(a, tf.float32), tf.constant(mu, tf.float32)
+
+    def energy_fn(x):
+        d = x - mu_t
+        return 0.5 * tf.reduce_sum(tf.matmul(d, a_t) * d, axis=-1)
+
+    x, noise = rng.normal(size=(9, 3)), rng.normal(size=(9, 3))
+    step, alpha = float(rng.uniform(0.05, 0.4)), float(rng.uniform(0.05, 0.5))
+    data = rng.normal(size=(7, 3))
+    moved = lab.ebm.langevin_step(energy_fn, tf.constant(x, tf.float32), step,
+                                  tf.constant(noise, tf.float32))
+    loss = lab.ebm.contrastive_loss(energy_fn, tf.constant(data, tf.float32),
+                                    tf.constant(x, tf.float32), alpha)[0]
+    e_data = 0.5 * np.einsum("ni,ij,nj->n", data - mu, a, data - mu)
+    e_samples = 0.5 * np.einsum("ni,ij,nj->n", x - mu, a, x - mu)
+    return {"moved": np.asarray(moved),
+            "moved_expected": x - step / 2 * (x - mu) @ a + np.sqrt(step) * noise,
+            "loss": float(np.asarray(loss)),
+            "loss_expected": float(e_data.mean() - e_samples.mean()
+                                   + alpha * ((e_data ** 2).mean() + (e_samples ** 2).mean()))}
+
+
+@ebm_other_dimension.verdict
+def _(student, _reference):
+    expect_close(student["moved"], student["moved_expected"], "langevin_step in 3-D",
+                 rtol=1e-4, atol=1e-4, against="numpy")
+    expect_close(student["loss"], student["loss_expected"], "contrastive_loss in 3-D",
+                 rtol=1e-4, atol=1e-4, against="numpy")
