@@ -58,19 +58,20 @@ def unet_generator(image_shape=(16, 16, 3), out_channels=3, filters=(8, 16, 16))
     to the first: upsample(filters of that level), then keras.layers.Concatenate() of
     [the upsampled features, that level's skip] (in this order): 4x4x(16 + 16), then
     8x8x(8 + 8). The skips hand the decoder the fine detail the coarse grid lost.
-    The last layer (given) doubles the size once more, to H x W, with a sigmoid.
+    Leave the decoder's output in `x` (8x8x16 with the defaults): the last layer (given)
+    doubles its size once more, to H x W, with a sigmoid.
 
     Call downsample and upsample by these names: the checks hand the U-Net blocks of their
     own. The output depends on the input at every scale: through the deepest grid, and
     through each skip at the finer scales.
     """
-    inputs = keras.Input(image_shape)
+    source = keras.Input(image_shape, name="source")
     # TODO: the encoder (downsample blocks, keep each output), then the decoder: upsample,
     #       Concatenate()([upsampled, skip]) at each shallower level, deepest first
     raise NotImplementedError("fill in the TODO above")
     outputs = keras.layers.Conv2DTranspose(out_channels, 4, strides=2, padding="same",
                                            activation="sigmoid", name="to_image")(x)
-    return keras.Model(inputs, outputs, name="unet_generator")
+    return keras.Model(source, outputs, name="unet_generator")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,9 +99,9 @@ def patch_discriminator(image_shape=(16, 16, 3), source_shape=None, filters=(16,
     channels (keras.layers.Concatenate(), source first): it judges whether the image is a
     real translation of THIS source. Without (CycleGAN), it takes the image alone.
     Then one downsample(f) block per entry of `filters` and a 1x1 Conv2D to one logit (no
-    activation). Each logit sees one window of the input: receptive_field of the
-    convolutions (kernels 4, ..., 4, 1; strides 2, ..., 2, 1), 10 x 10 pixels for two
-    blocks.
+    activation), left in `logits`. Each logit sees one window of the input: receptive_field
+    of the convolutions (kernels 4, ..., 4, 1; strides 2, ..., 2, 1), 10 x 10 pixels for
+    two blocks.
     """
     image = keras.Input(image_shape, name="image")
     inputs = image if source_shape is None else [keras.Input(source_shape, name="source"), image]
@@ -205,6 +206,6 @@ class Pix2Pix(OptimizerPerNetwork, keras.Model):
     def from_config(cls, config):
         """The inverse of get_config: the serialised networks turned back into models."""
         config = dict(config)
-        # TODO: deserialize_keras_object the two networks in config
-        raise NotImplementedError("fill in the TODO above")
+        for name in ("generator", "discriminator"):
+            config[name] = keras.saving.deserialize_keras_object(config[name])
         return cls(**config)

@@ -290,8 +290,8 @@ class CycleGAN(OptimizerPerNetwork, keras.Model):
         cycle_weight, identity_weight, pool_size and seed."""
         config = super().get_config()
         # BEGIN SOLUTION the four serialised networks and the four plain arguments
-        config.update({name: keras.saving.serialize_keras_object(getattr(self, name))
-                       for name in NETWORKS})
+        for name in NETWORKS:
+            config[name] = keras.saving.serialize_keras_object(getattr(self, name))
         config.update(cycle_weight=self.cycle_weight, identity_weight=self.identity_weight,
                       pool_size=self.pool_size, seed=self.seed)
         # END SOLUTION
