@@ -61,13 +61,12 @@ def standin_blocks(kernel_size, made=None):
 def translator(shape, width=8, name="check_translator"):
     """The checks' generator (not the lab's U-Net): a 3x3 ELU convolution at full size, a
     stride-2 one, nearest-neighbour upsampling back, both joined, a 3x3 convolution to the
-    image's channels with a sigmoid."""
+    image's channels with a sigmoid: three convolutions, cheap to trace."""
     import keras
     from keras import layers
     inputs = keras.Input(shape)
     fine = layers.Conv2D(width, 3, padding="same", activation="elu")(inputs)
     coarse = layers.Conv2D(width, 3, strides=2, padding="same", activation="elu")(fine)
-    coarse = layers.Conv2D(width, 3, padding="same", activation="elu")(coarse)
     joined = layers.Concatenate()([fine, layers.UpSampling2D()(coarse)])
     image = layers.Conv2D(shape[-1], 3, padding="same", activation="sigmoid")(joined)
     return keras.Model(inputs, image, name=name)
@@ -84,6 +83,19 @@ def critic(shape, source_shape=None, width=8, name="check_critic"):
     x = image if source_shape is None else layers.Concatenate()(inputs)
     x = layers.Conv2D(width, 3, strides=2, padding="same", activation="elu")(x)
     return keras.Model(inputs, layers.Conv2D(1, 3, padding="same")(x), name=name)
+
+
+def one_layer(shape, source_shape=None, stride=1):
+    """The smallest networks that train: one convolution (a translator with a sigmoid, or a
+    patch critic of stride 2), so that tracing and saving the models costs little."""
+    import keras
+    image = keras.Input(shape)
+    inputs = image if source_shape is None else [keras.Input(source_shape), image]
+    x = keras.layers.Concatenate()(inputs) if source_shape else image
+    if stride == 1:
+        return keras.Model(inputs, keras.layers.Conv2D(shape[-1], 3, padding="same",
+                                                       activation="sigmoid")(x))
+    return keras.Model(inputs, keras.layers.Conv2D(1, 4, strides=stride, padding="same")(x))
 
 
 def sgd_model(model):

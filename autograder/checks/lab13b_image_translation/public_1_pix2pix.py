@@ -164,19 +164,19 @@ STACKS = [((4, 4, 1), (2, 2, 1)), ((3, 3, 3), (1, 1, 1)), ((4, 3, 3, 2), (2, 2, 
 
 
 def measured_field(kernels, strides, rng):
-    """(size, jump) of a stack of Keras Conv1D layers, measured: the input positions the
-    first two outputs depend on, by gradients."""
-    import keras
+    """(size, jump) of a stack of 1-D convolutions (tf.nn.convolution, random kernels, no
+    padding), measured: the input positions the first two outputs depend on, by gradients."""
     import tensorflow as tf
     length = 4 * int(np.prod(strides)) + int(np.sum(np.array(kernels) * np.prod(strides)))
-    model = keras.Sequential([keras.Input((length, 1))] + [
-        keras.layers.Conv1D(1, k, strides=s) for k, s in zip(kernels, strides)])
-    assign_random_weights(model, rng, 1.0)
     x = tensor(rng.normal(size=(1, length, 1)))
-    with tf.GradientTape() as tape:
+    with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
-        y = model(x)[0, :2, 0]
-    jacobian = np.abs(tape.jacobian(y, x).numpy().reshape(2, length)) > 0
+        y = x
+        for k, s in zip(kernels, strides):
+            y = tf.nn.convolution(y, tensor(rng.normal(size=(k, 1, 1))), strides=s)
+        first, second = y[0, 0, 0], y[0, 1, 0]
+    jacobian = np.abs(np.stack([tape.gradient(v, x).numpy().reshape(length)
+                                for v in (first, second)])) > 0
     first, second = (np.flatnonzero(row) for row in jacobian)
     return int(first[-1] - first[0] + 1), int(second[0] - first[0])
 
@@ -186,7 +186,7 @@ def measured_field(kernels, strides, rng):
             "then multiplies the jump by its stride")
 def receptive_field_formula(lab, rng):
     """receptive_field(kernels, strides) on four stacks against the window and the step
-    measured by gradients through Keras Conv1D stacks of those kernels and strides."""
+    measured by gradients through stacks of 1-D convolutions of those kernels and strides."""
     out = []
     for kernels, strides in STACKS:
         got = lab.pix2pix.receptive_field(list(kernels), list(strides))
@@ -206,8 +206,8 @@ def _(student, reference):
         plain = 1 + sum(k - 1 for k in kernels)
         hint = (" (the kernels' growth added without multiplying by the jump so far)"
                 if got[0] == plain else "")
-        raise CheckFailed(f"{call} returned (size, jump) = {got}; gradients through Conv1D "
-                          f"layers of those kernels and strides measure {measured}{hint}")
+        raise CheckFailed(f"{call} returned (size, jump) = {got}; gradients through 1-D "
+                          f"convolutions of those kernels and strides measure {measured}{hint}")
 
 
 def patch_windows(model, inputs):

@@ -12,6 +12,7 @@ from autograder.checks.lab13b_image_translation.probes import (
     critic,
     gradient_wrt,
     logged,
+    one_layer,
     run_step,
     sgd_model,
     standin_discriminator_loss,
@@ -124,10 +125,13 @@ def _(student, reference):
                   "CycleGAN.train_step (stand-in generator_losses, SGD)",
                   "G and F move by the gradient of generator_losses(real_x, real_y)[0]"
                   "['g_loss'] w.r.t. self.generators.trainable_variables")
-    for domain, fake in (("x", "fake_x = F(real_y)"), ("y", "fake_y = G(real_x)")):
+    for domain, other, fake in (("x", "y", "fake_x = F(real_y)"), ("y", "x", "fake_y = G(real_x)")):
         got = np.asarray(student[f"queried_{domain}"])
         expect_true(got.shape[:1] == (1,), f"train_step called history_{domain}.query "
                     f"{got.shape[0] if got.ndim else 0} times; once per step, with {fake}")
+        if np.allclose(got[0], expected[f"fake_{other}"], rtol=1e-4, atol=1e-5):
+            raise CheckFailed(f"history_{domain}.query got fake_{other}, the other domain's "
+                              f"fakes: each history holds its own domain's, {fake}")
         expect_close(got[0], expected[f"fake_{domain}"], f"the batch history_{domain}.query "
                      f"got (it must be {fake}, from the generators' step)", rtol=1e-4,
                      atol=1e-5, against=fake)
@@ -157,7 +161,10 @@ def cyclegan_saves_and_loads(lab, rng):
     """A CycleGAN (weights 4 and 1.5, pool_size 3, seed 11) saved as .keras and loaded back:
     a CycleGAN with the same settings whose four networks compute the same outputs."""
     import keras
-    networks = check_networks(rng)
+    networks = [one_layer(SHAPE), one_layer(SHAPE), one_layer(SHAPE, stride=2),
+                one_layer(SHAPE, stride=2)]
+    for network in networks:
+        assign_random_weights(network, rng, 0.3)
     model = lab.cyclegan.CycleGAN(*networks, cycle_weight=4.0, identity_weight=1.5,
                                   pool_size=3, seed=11)
     model.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-3))

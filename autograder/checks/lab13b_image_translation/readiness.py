@@ -3,22 +3,9 @@ autograder/readiness.py). The networks are the checks' own, at 8x8, so these che
 the student's two train_steps (and the CycleGAN's image histories inside them): two
 optimizers, each loss scaled by its own optimizer, no Python that depends on the batch."""
 from autograder import readiness
-from autograder.checks.lab13b_image_translation.probes import CYCLEGAN, PIX2PIX
+from autograder.checks.lab13b_image_translation.probes import CYCLEGAN, PIX2PIX, one_layer
 
 SHAPE = (8, 8, 2)
-
-
-def one_layer(shape, source_shape=None, stride=1):
-    """The smallest networks that train: one convolution (a translator with a sigmoid, or a
-    patch critic of stride 2), so that tracing the steps costs little."""
-    import keras
-    image = keras.Input(shape)
-    inputs = image if source_shape is None else [keras.Input(source_shape), image]
-    x = keras.layers.Concatenate()(inputs) if source_shape else image
-    if stride == 1:
-        return keras.Model(inputs, keras.layers.Conv2D(shape[-1], 3, padding="same",
-                                                       activation="sigmoid")(x))
-    return keras.Model(inputs, keras.layers.Conv2D(1, 4, strides=stride, padding="same")(x))
 
 
 def _pix2pix(lab):
