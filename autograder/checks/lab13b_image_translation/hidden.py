@@ -29,7 +29,7 @@ def patch_discriminator_three_blocks(lab, rng):
     with standing_in(lab.pix2pix, **standin_blocks(4)):
         model = lab.pix2pix.patch_discriminator((32, 32, 1), source_shape=(32, 32, 2),
                                                 filters=(2, 3, 3))
-    assign_random_weights(model, rng, 0.5)
+    assign_random_weights(model, rng, 0.3)
     inputs = [rng.normal(size=(1, 32, 32, c)).astype("float32") for c in (2, 1)]
     return {"windows": patch_windows(model, inputs),
             "field": [int(v) for v in lab.pix2pix.receptive_field([4, 4, 4, 1], [2, 2, 2, 1])]}
