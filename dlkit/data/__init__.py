@@ -15,6 +15,7 @@
 - kernels_data: small seeded regression sets on the circle, sphere or an interval (NNGP, NTK)
 - tabular:   eight features with known effects (additive, one interaction, irrelevant)
 - gridworld: a seeded gridworld MDP as tables (transitions with slip, rewards, terminals)
+- translation: sketches and paintings of shapes, paired and unpaired (image translation)
 
 The numpy loaders never import TensorFlow; the *_dataset functions import it on first call.
 """
@@ -57,6 +58,11 @@ from dlkit.data.toy2d import (
     toy2d_mode_counts,
     toy2d_modes,
 )
+from dlkit.data.translation import (
+    make_translation_pairs,
+    make_unpaired_translation,
+    translation_dataset,
+)
 
 __all__ = [
     "CLASSIFICATION_NAMES",
@@ -95,6 +101,8 @@ __all__ = [
     "make_sequences",
     "make_shapes",
     "make_tabular",
+    "make_translation_pairs",
+    "make_unpaired_translation",
     "paired_domains",
     "point_clouds_dataset",
     "random_joint",
@@ -111,4 +119,5 @@ __all__ = [
     "toy2d_mode_counts",
     "toy2d_modes",
     "transfer_task",
+    "translation_dataset",
 ]
