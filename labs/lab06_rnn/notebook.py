@@ -113,14 +113,16 @@ print(f"global norm {float(norm):.3f} -> {float(bptt.global_norm(clipped)):.3f}"
 
 # %%
 LENGTH = 4
-sources, targets = seq2seq.make_reverse_task(2048 if QUICK else 8192, LENGTH, rng)
+sources, targets = seq2seq.make_reverse_task(512 if QUICK else 8192, LENGTH, rng)
 test_sources, test_targets = seq2seq.make_reverse_task(500, LENGTH, rng)
 print("source", sources[0], "-> target", targets[0], "-> decoder reads",
       np.asarray(seq2seq.shift_right(targets[:1], seq2seq.START_TOKEN))[0])
 
 reset_keras(0)
 model = seq2seq.Seq2Seq(embed_dim=16, units=64)
-model.compile(optimizer=keras.optimizers.Adam(0.02 if QUICK else 0.01), steps_per_execution=32)
+# A smoke run takes one step per execution: a multi-step loop traces train_step twice.
+model.compile(optimizer=keras.optimizers.Adam(0.02 if QUICK else 0.01),
+              steps_per_execution=1 if QUICK else 32)
 # (Validation is left out in quick mode: tracing evaluate() costs as much as a few epochs.)
 history = model.fit(sources, targets, batch_size=64, epochs=1 if QUICK else 15,
                     validation_data=None if QUICK else (test_sources, test_targets), verbose=0,
@@ -156,6 +158,9 @@ ids = vocabulary.encode(text)
 split = int(0.9 * len(ids))
 inputs, next_chars = char_lm.next_char_examples(ids[:split], 32, stride=4)
 valid_inputs, valid_next = char_lm.next_char_examples(ids[split:], 32)
+if QUICK:  # a smoke run: eight batches of windows
+    inputs, next_chars = inputs[:256], next_chars[:256]
+    valid_inputs, valid_next = valid_inputs[:256], valid_next[:256]
 print(len(vocabulary), "characters;", len(inputs), "training windows")
 
 reset_keras(0)
@@ -166,7 +171,7 @@ language_model = keras.Sequential([
     keras.layers.Dense(len(vocabulary))])
 language_model.compile(optimizer=keras.optimizers.Adam(0.01),
                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                       steps_per_execution=16)
+                       steps_per_execution=1 if QUICK else 16)
 history = language_model.fit(inputs, next_chars, batch_size=32, epochs=1 if QUICK else 30,
                              validation_data=None if QUICK else (valid_inputs, valid_next),
                              verbose=0,
@@ -190,13 +195,13 @@ reset_keras(0)
 gru_model = char_lm.CharLanguageModel(len(vocabulary), units=32 if QUICK else 128)
 gru_model.compile(optimizer=keras.optimizers.Adam(0.01),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  steps_per_execution=16)
+                  steps_per_execution=1 if QUICK else 16)
 gru_model.fit(inputs, next_chars, batch_size=32, epochs=1 if QUICK else 30, verbose=0)
 valid_nats = float(np.mean(keras.losses.sparse_categorical_crossentropy(
     valid_next, gru_model(valid_inputs), from_logits=True)))
 print(f"GRU model, validation: {char_lm.bits_per_character(valid_nats):.2f} bits per character")
 prompt = vocabulary.encode("The keeper ")[None]
-for temperature in (0.3, 0.7, 1.0, 1.5):
+for temperature in (0.3, 1.5) if QUICK else (0.3, 0.7, 1.0, 1.5):
     uniforms = np.random.default_rng(1).random((1, 30 if QUICK else 300))
     sampled = char_lm.generate(gru_model, prompt, uniforms.shape[1], temperature, uniforms)
     print(f"--- temperature {temperature}\nThe keeper {vocabulary.decode(sampled)}")

@@ -113,11 +113,14 @@ def subspace_of(model, k=CODE_DIM):
 
 reset_keras(0)
 linear = autoencoders.LinearAutoencoder(input_dim=64, code_dim=CODE_DIM)
-linear.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse", steps_per_execution=50)
+# Quick mode: a few steps, one per execution (a multi-step loop traces train_step twice).
+linear_steps = 5 if QUICK else 50
+linear.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse",
+               steps_per_execution=1 if QUICK else linear_steps)
 full_batch = tf.data.Dataset.from_tensors((x_train, x_train)).repeat()
 angles = []
 for epoch in range(2 if QUICK else 16):
-    linear.fit(full_batch, steps_per_epoch=50, epochs=1, verbose=0)
+    linear.fit(full_batch, steps_per_epoch=linear_steps, epochs=1, verbose=0)
     angles.append(np.degrees(pca.principal_angles(subspace_of(linear), reference_pca.components_)))
 angles = np.array(angles)
 print("principal angles to the PCA subspace after training (degrees):", np.round(angles[-1], 3))
@@ -149,7 +152,7 @@ steps, epochs = (10, 2) if QUICK else (300, 10)  # steps per epoch
 reset_keras(0)
 dense = autoencoders.DenseAutoencoder(input_dim=64, code_dim=CODE_DIM, hidden_units=(128, 64))
 dense.compile(optimizer=keras.optimizers.Adam(1e-2 if QUICK else 3e-3), loss="mse",
-              steps_per_execution=steps)
+              steps_per_execution=1 if QUICK else steps)
 history = dense.fit(
     shuffled(x_train), steps_per_epoch=steps, epochs=epochs, verbose=0,
     validation_data=(x_test, x_test),
@@ -161,7 +164,7 @@ save_loss_curves(history, out / "dense_ae_loss.png", logy=True, title="DenseAuto
 reset_keras(0)
 conv = autoencoders.ConvAutoencoder(image_shape=(8, 8, 1), code_dim=CODE_DIM, filters=(16, 32))
 conv.compile(optimizer=keras.optimizers.Adam(1e-2 if QUICK else 3e-3), loss="mse",
-             steps_per_execution=steps)
+             steps_per_execution=1 if QUICK else steps)
 conv.fit(shuffled(images_train), steps_per_epoch=steps * epochs, epochs=1, verbose=0)
 
 for name, x_hat in [("PCA", reference_pca.reconstruct(x_test)), ("linear AE", linear(x_test)),
@@ -183,7 +186,8 @@ save_image_grid(np.concatenate([np.asarray(r).reshape(-1, 8, 8) for r in rows]),
 # %%
 reset_keras(0)
 dense2 = autoencoders.DenseAutoencoder(input_dim=64, code_dim=2, hidden_units=(128, 64))
-dense2.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse", steps_per_execution=100)
+dense2.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse",
+               steps_per_execution=1 if QUICK else 100)
 dense2.fit(shuffled(x_train), steps_per_epoch=20 if QUICK else 4000, epochs=1, verbose=0)
 codes_pca = pca.PCA(2).fit(x_train).transform(x_test)
 codes_ae = np.asarray(dense2.encode(x_test))
@@ -203,7 +207,7 @@ reset_keras(0)
 denoiser = autoencoders.DenoisingAutoencoder(
     autoencoders.DenseAutoencoder(input_dim=64, code_dim=16, hidden_units=(128, 64)),
     noise_stddev=0.3)
-denoiser.compile(optimizer=keras.optimizers.Adam(3e-3), steps_per_execution=100)
+denoiser.compile(optimizer=keras.optimizers.Adam(3e-3), steps_per_execution=1 if QUICK else 100)
 denoiser.fit(tf.data.Dataset.from_tensor_slices(x_train).shuffle(len(x_train), seed=0)
              .repeat().batch(64), steps_per_epoch=20 if QUICK else 4000, epochs=1, verbose=0)
 rng = np.random.default_rng(0)
@@ -264,7 +268,7 @@ def mlp_stacks(code_dim, code_activation, hidden=32):
     return encoder, decoder
 
 
-reg_steps = 10 if QUICK else 2000
+reg_steps = 1 if QUICK else 2000  # one step per execution below: one trace of train_step
 codes_of = {}
 for name, weight in [("sparse", 1e-3)] if QUICK else [("plain", 0.0), ("sparse", 1e-3)]:
     reset_keras(0)

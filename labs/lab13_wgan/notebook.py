@@ -105,7 +105,7 @@ def train_critic_alone(steps, **wgan_args):
 
 
 critic_dir = run_dir("lab13_wgan", "critic_1d")
-critic_steps = 60 if QUICK else 600
+critic_steps = 20 if QUICK else 600
 gp_gaps, exact = train_critic_alone(critic_steps, gp_weight=10.0)
 clip_gaps, _ = train_critic_alone(critic_steps, gp_weight=0.0, clip_value=0.05)
 print(f"exact W1 (sorting): {exact:.3f}; gradient-penalty critic: {gp_gaps[-1]:.3f} "
@@ -131,8 +131,9 @@ def train_toy_wgan(data_name, steps, logdir, **wgan_args):
                  else lambda rate: keras.optimizers.Adam(rate, beta_1=0.5, beta_2=0.9))
     model.compile(critic_optimizer=optimizer(1e-3), generator_optimizer=optimizer(2e-4),
                   steps_per_execution=1 if QUICK else 20)  # a smaller graph to trace
+    epochs = 2 if QUICK else 10
     history = model.fit(toy2d_dataset(data_name, 8192, batch_size=128, repeat=True),
-                        epochs=10, steps_per_epoch=max(steps // 10, 1), verbose=0,
+                        epochs=epochs, steps_per_epoch=max(steps // epochs, 1), verbose=0,
                         callbacks=tensorboard_callbacks(logdir))
     return model, history
 
@@ -268,6 +269,7 @@ print(f"Fréchet distance to held-out ring points: a fresh sample {fd_to_heldout
 
 quality_dir = run_dir("lab13_wgan", "fd_ring")
 gan_steps = 40 if QUICK else 2000
+measurements = 2 if QUICK else 10  # epochs, each ends with a Fréchet distance
 curves, samples_by_model = {}, {"data": heldout}
 for name in ("spectral norm critic", "R1"):
     reset_keras(0)
@@ -284,8 +286,8 @@ for name in ("spectral norm critic", "R1"):
     curve = [fd_to_heldout(model.generator(z).numpy())]
     measure = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: curve.append(fd_to_heldout(model.generator(z).numpy())))
-    model.fit(toy2d_dataset("ring", 8192, batch_size=128, repeat=True), epochs=10,
-              steps_per_epoch=max(gan_steps // 10, 1), callbacks=[measure], verbose=0)
+    model.fit(toy2d_dataset("ring", 8192, batch_size=128, repeat=True), epochs=measurements,
+              steps_per_epoch=max(gan_steps // measurements, 1), callbacks=[measure], verbose=0)
     curves[name] = curve
     samples_by_model[name] = samples = model.generator(z).numpy()
     covered = int((toy2d_mode_counts(samples, "ring") > 0).sum())

@@ -57,7 +57,7 @@ from score_matching import annealed_langevin, score_from_noise  # noqa: E402
 from unet import UNetDenoiser  # noqa: E402
 
 QUICK = os.environ.get("DLKIT_QUICK") == "1"
-T = 50
+T = 25 if QUICK else 50  # DDPM samples run T steps; the linear schedule needs T > 20
 N = 300 if QUICK else 1000  # samples per plot
 LIMITS = (-4, 4, -4, 4)
 reset_keras(0)
@@ -119,7 +119,8 @@ steps = 50 if QUICK else 4000
 reset_keras(0)
 model = DiffusionModel(MLPDenoiser(hidden_units=128, depth=3), num_steps=T, schedule="linear",
                        ema_decay=0.995)
-model.compile(optimizer=keras.optimizers.Adam(2e-3), steps_per_execution=50)
+# Quick mode runs one step per execution: the multi-step loop traces train_step twice.
+model.compile(optimizer=keras.optimizers.Adam(2e-3), steps_per_execution=1 if QUICK else 50)
 started = time.perf_counter()
 history = model.fit(toy2d_dataset("moons", 8192, batch_size=256, repeat=True),
                     epochs=10, steps_per_epoch=steps // 10, verbose=0,
@@ -197,7 +198,8 @@ reset_keras(0)
 conditional = DiffusionModel(MLPDenoiser(hidden_units=128, depth=3, num_classes=5),
                              num_steps=T, schedule="linear", num_classes=5, label_dropout=0.1,
                              ema_decay=0.995)
-conditional.compile(optimizer=keras.optimizers.Adam(2e-3), steps_per_execution=50)
+conditional.compile(optimizer=keras.optimizers.Adam(2e-3),
+                    steps_per_execution=1 if QUICK else 50)
 dataset = tf.data.Dataset.from_tensor_slices((x_labelled, y_labelled))
 dataset = dataset.shuffle(8192, seed=0).repeat().batch(256)
 conditional.fit(dataset, epochs=1, steps_per_epoch=50 if QUICK else 4000, verbose=0)
@@ -234,7 +236,7 @@ print(f"reloaded from {path.name}: largest difference in the samples "
 # The same `DiffusionModel`, now with `UNetDenoiser` as its network: the flat 64-pixel
 # digits (scaled to [-1, 1]) are reshaped to 8x8 images inside the U-Net, convolved down to
 # 4x4 and 2x2 and back up, with the full-resolution features handed across by the skips and
-# the timestep told to every block by FiLM. T = 100 steps of the linear schedule (40 under
+# the timestep told to every block by FiLM. T = 100 steps of the linear schedule (25 under
 # DLKIT_QUICK).
 
 # %%
@@ -242,17 +244,18 @@ digits_dir = run_dir("lab16_diffusion", "digits")
 x_digits, y_digits = load_digits("train", flatten=True)
 x_digits_test, y_digits_test = load_digits("test", flatten=True)
 x_digits, x_digits_test = x_digits * 2.0 - 1.0, x_digits_test * 2.0 - 1.0
-T_DIGITS = 40 if QUICK else 100
+T_DIGITS = 25 if QUICK else 100
 reset_keras(0)
 digit_model = DiffusionModel(UNetDenoiser(image_shape=(8, 8, 1), base_filters=16,
                                           embedding_dim=32),
                              data_dim=64, num_steps=T_DIGITS, schedule="linear", ema_decay=0.995)
-digit_model.compile(optimizer=keras.optimizers.Adam(2e-3), steps_per_execution=10)
+digit_model.compile(optimizer=keras.optimizers.Adam(2e-3),
+                    steps_per_execution=1 if QUICK else 10)
 digit_data = (tf.data.Dataset.from_tensor_slices(x_digits).shuffle(len(x_digits), seed=0)
               .repeat().batch(128))
 start = time.time()
 history = digit_model.fit(digit_data, epochs=1 if QUICK else 30,
-                          steps_per_epoch=10 if QUICK else 100, verbose=0)
+                          steps_per_epoch=2 if QUICK else 100, verbose=0)
 print(f"U-Net on digits: {time.time() - start:.0f} s, final loss "
       f"{history.history['loss'][-1]:.3f}")
 save_loss_curves(history, digits_dir / "loss.png", title="noise-prediction loss, U-Net")
