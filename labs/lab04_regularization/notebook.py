@@ -64,7 +64,7 @@ few = np.concatenate([rng.choice(np.flatnonzero(y_train == d), 20, replace=False
                       for d in range(10)])
 x_few, y_few = x_train[few], y_train[few]
 print("small training set", x_few.shape, "test", x_test.shape)
-EPOCHS = 2 if QUICK else 300
+EPOCHS = 1 if QUICK else 300
 CROSS_ENTROPY = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 

@@ -54,7 +54,7 @@ out = run_dir("lab05_cnn", "quick" if QUICK else "full")
 
 # %%
 SIZE = 16
-train = make_shapes(384 if QUICK else 4096, size=SIZE, seed=1)
+train = make_shapes(128 if QUICK else 4096, size=SIZE, seed=1)
 test = make_shapes(256 if QUICK else 1024, size=SIZE, seed=2)
 print({key: value.shape for key, value in train.items()})
 save_image_grid(np.concatenate([test["images"][:8], test["masks"][:8]]), out / "data.png",

@@ -108,7 +108,7 @@ def padded_reversal(n, length):
     return sources, targets
 
 
-sources, targets = padded_reversal(512 if QUICK else 8192, LENGTH)
+sources, targets = padded_reversal(128 if QUICK else 8192, LENGTH)
 test_sources, test_targets = padded_reversal(200, LENGTH)
 
 
@@ -120,7 +120,7 @@ def train(use_attention, epochs):
     model.compile(optimizer=keras.optimizers.Adam(0.01),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   steps_per_execution=16,
-                  run_eagerly=QUICK)   # 8 quick steps cost less than tracing the step
+                  run_eagerly=QUICK)   # 2 quick steps cost less than tracing the step
     name = "attention" if use_attention else "no_attention"
     history = model.fit((sources, attention.teacher_forcing_inputs(targets)), targets,
                         batch_size=64, epochs=epochs, verbose=0,

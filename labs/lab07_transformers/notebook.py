@@ -103,7 +103,7 @@ def toy_language(n, length, vocab_size, seed, periods=(2, 3, 4)):
 
 
 VOCAB, LENGTH = 8, 12
-train = toy_language(640 if QUICK else 12800, LENGTH + 1, VOCAB, seed=1)
+train = toy_language(128 if QUICK else 12800, LENGTH + 1, VOCAB, seed=1)
 test = toy_language(512, LENGTH + 1, VOCAB, seed=2)
 print(test[:3])
 
@@ -117,7 +117,8 @@ print(test[:3])
 reset_keras(0)
 gpt = transformer.MiniGPT(VOCAB, LENGTH, d_model=32, num_heads=2,
                           num_layers=1 if QUICK else 2, mlp_dim=64)
-gpt.compile(optimizer=keras.optimizers.Adam(3e-3), steps_per_execution=20)
+# A smoke run takes one step per execution: a multi-step loop traces train_step twice.
+gpt.compile(optimizer=keras.optimizers.Adam(3e-3), steps_per_execution=1 if QUICK else 20)
 history = gpt.fit(train, validation_data=None if QUICK else (test,), batch_size=32,
                   epochs=1 if QUICK else 10, verbose=0,
                   callbacks=tensorboard_callbacks(out / "tb_gpt"))
@@ -174,13 +175,13 @@ print("reloaded, largest logit difference:",
 # %%
 reset_keras(0)
 shape_options = {"min_scale": 0.5, "max_scale": 0.9}
-shapes_train = make_shapes(600 if QUICK else 4000, size=16, seed=1, **shape_options)
+shapes_train = make_shapes(200 if QUICK else 4000, size=16, seed=1, **shape_options)
 shapes_test = make_shapes(500, size=16, seed=2, **shape_options)
 vit = transformer.VisionTransformer(16, 4, 3, d_model=32, num_heads=2,
                                     num_layers=1 if QUICK else 2, mlp_dim=64)
 vit.compile(optimizer=keras.optimizers.Adam(3e-3),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"], steps_per_execution=20)
+            metrics=["accuracy"], steps_per_execution=1 if QUICK else 20)
 vit_history = vit.fit(shapes_train["images"], shapes_train["labels"], batch_size=50,
                       epochs=1 if QUICK else 30, verbose=0,
                       validation_data=None if QUICK else (shapes_test["images"],

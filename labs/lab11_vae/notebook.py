@@ -74,7 +74,7 @@ def images(x):
 # noise draws gives a sharp estimate of the held-out negative ELBO (`evaluate` uses one).
 
 # %%
-def heldout_terms(model, x, draws=16, seed=0):
+def heldout_terms(model, x, draws=2 if QUICK else 16, seed=0):
     """(reconstruction, KL) of x, each the mean over `draws` noise draws, in nats."""
     rng = np.random.default_rng(seed)
     reconstruction, kl = 0.0, 0.0
@@ -85,7 +85,7 @@ def heldout_terms(model, x, draws=16, seed=0):
     return reconstruction / draws, kl / draws
 
 
-def heldout_negative_elbo(model, x, draws=16, seed=0):
+def heldout_negative_elbo(model, x, draws=2 if QUICK else 16, seed=0):
     """The negative ELBO of x with beta = 1 (a bound on -log p(x)), in nats."""
     return sum(heldout_terms(model, x, draws, seed))
 
@@ -408,7 +408,7 @@ spread = {name: [] for name in per_draw}
 rng = np.random.default_rng(1)
 for size in sizes:
     means = {name: [] for name in per_draw}
-    for _ in range(20 if QUICK else 200):
+    for _ in range(5 if QUICK else 200):
         eps = rng.standard_normal(size)
         values = np.asarray(square(estimators.draws(mu, log_sigma, eps)))
         means["reparameterisation"].append(np.asarray(

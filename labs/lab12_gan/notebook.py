@@ -95,12 +95,12 @@ def energy_distance(x, y):
 
 
 toy_dir = run_dir("lab12_gan", "moons")
-toy_steps = 200 if QUICK else 3000
+toy_steps = 20 if QUICK else 3000
 reset_keras(0)
 toy_gan = GAN(make_mlp_generator(latent_dim=2), make_mlp_discriminator(), latent_dim=2)
 toy_gan.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
                 g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
-                steps_per_execution=20)
+                steps_per_execution=1 if QUICK else 20)  # a multi-step loop traces twice
 heldout = sample_toy2d("moons", 1000, seed=1)
 start = energy_distance(toy_gan.generate(1000).numpy(), heldout)
 print("energy distance at initialisation:", start)
@@ -134,7 +134,7 @@ save_loss_curves(history, toy_dir / "losses.png", title="moons: D and G losses")
 
 # %%
 ring_dir = run_dir("lab12_gan", "ring")
-ring_steps = 200 if QUICK else 2000
+ring_steps = 20 if QUICK else 2000
 ring_data = sample_toy2d("ring", 1000, seed=1)
 RING_LIMITS = (-3, 3, -3, 3)
 
@@ -160,7 +160,7 @@ def train_on_ring(name, d_learning_rate, g_learning_rate):
     gan = GAN(make_mlp_generator(latent_dim=2), make_mlp_discriminator(), latent_dim=2)
     gan.compile(d_optimizer=keras.optimizers.Adam(d_learning_rate, beta_1=0.5),
                 g_optimizer=keras.optimizers.Adam(g_learning_rate, beta_1=0.5),
-                steps_per_execution=20)
+                steps_per_execution=1 if QUICK else 20)
     progress = []
     track = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: progress.append(
@@ -193,14 +193,15 @@ train_on_ring("coverage", d_learning_rate=2e-3, g_learning_rate=2e-3)
 
 # %%
 cgan_dir = run_dir("lab12_gan", "conditional_moons")
-cgan_steps = 100 if QUICK else 2000
+cgan_steps = 20 if QUICK else 2000
 reset_keras(0)
 x_moons, y_moons = toy2d_classification("moons", 4096)
 cgan = ConditionalGAN(make_conditional_mlp_generator(latent_dim=2, num_classes=2),
                       make_conditional_mlp_discriminator(num_classes=2), latent_dim=2,
                       num_classes=2)
 cgan.compile(d_optimizer=keras.optimizers.Adam(2e-3, beta_1=0.5),
-             g_optimizer=keras.optimizers.Adam(2e-3, beta_1=0.5), steps_per_execution=20)
+             g_optimizer=keras.optimizers.Adam(2e-3, beta_1=0.5),
+             steps_per_execution=1 if QUICK else 20)
 cgan_history = cgan.fit(arrays_dataset((x_moons, y_moons), batch_size=128, repeat=True),
                         epochs=10, steps_per_epoch=cgan_steps // 10, verbose=0,
                         callbacks=tensorboard_callbacks(cgan_dir / "logs"))
@@ -233,6 +234,8 @@ dcgan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
               g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
 fixed_z = keras.random.normal((32, latent_dim), seed=0)
 digits = digits_dataset("train", batch_size=32, with_labels=False)
+if QUICK:  # a smoke run: eight batches
+    digits = digits.take(8)
 history = dcgan.fit(digits, epochs=1 if QUICK else 40, verbose=0,
                     callbacks=tensorboard_callbacks(
                         digits_dir / "logs", sample_fn=lambda: dcgan(fixed_z).numpy(),

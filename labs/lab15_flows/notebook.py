@@ -94,7 +94,8 @@ def fit(model, name, epochs, learning_rate=1e-2, validate=True):
     (the test NLL too when validate)."""
     steps = epochs * int(np.ceil(len(x_train) / 256))
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), steps_per_execution=4)
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  steps_per_execution=1 if QUICK else 4)  # a multi-step loop traces twice
     model.optimizer.build(model.trainable_variables)  # avoids tracing train_step twice
     started = time.perf_counter()
     history = model.fit(x_train, validation_data=(x_test,) if validate else None,

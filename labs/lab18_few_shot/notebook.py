@@ -77,7 +77,7 @@ print("support labels", s_y, "query labels", q_y)
 
 
 # %%
-def accuracy_on_unseen(predict, k_shot, episodes=200, seed=7):
+def accuracy_on_unseen(predict, k_shot, episodes=20 if QUICK else 200, seed=7):
     """Mean 5-way accuracy of predict(support_x, support_y, query_x) -> (E, Q) labels."""
     x, y = fewshot.episode_batch(test["images"], test["labels"], test_classes, episodes, 5,
                                  k_shot, 5, seed=seed)
@@ -157,7 +157,7 @@ for (name, k), value in results.items():
 # their average, which is 0.
 
 # %%
-steps = 20 if QUICK else 800
+steps = 5 if QUICK else 800  # each meta-step adapts to 8 tasks, eagerly
 
 
 def sample_tasks(step, count=8):
@@ -185,7 +185,7 @@ def adapted_error(params, tasks, steps=1, lr=0.01):
     return float(np.mean(errors))
 
 
-held_out = sample_tasks(10**6, count=50)
+held_out = sample_tasks(10**6, count=10 if QUICK else 50)
 for method, params in learned.items():
     print(f"{method}: query MSE after 1 step on 5 points {adapted_error(params, held_out):.3f}")
 print(f"untrained: {adapted_error(maml.mlp_params((1, 40, 40, 1), seed=0), held_out):.3f}")
