@@ -40,6 +40,41 @@ def test_retracing_probe_cuts_every_input_of_a_tuple_to_the_batch_size():
     readiness.judge_traces(result)
 
 
+def batch_bound_model():
+    """A model whose train_step builds its noise with the static batch size, x.shape[0]:
+    fine eagerly, and wrong once the batch dimension is relaxed to None."""
+    import keras
+    import tensorflow as tf
+
+    class BatchBound(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.dense(x)
+
+        def train_step(self, data):
+            x, y = data
+            noise = tf.random.normal((x.shape[0], 1))
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(self(x) + noise - y))
+            self.optimizer.apply(tape.gradient(loss, self.trainable_variables),
+                                 self.trainable_variables)
+            return {"loss": loss}
+
+    return BatchBound()
+
+
+def test_retracing_probe_fails_a_step_bound_to_the_static_batch_size():
+    rng = np.random.default_rng(0)
+    data = (rng.normal(size=(64, 3)).astype("float32"), rng.normal(size=(64, 1)).astype("float32"))
+    with pytest.raises(Exception, match="None"):   # the relaxed trace has no batch size
+        readiness.traces_over_batch_sizes(batch_bound_model, compile_mse, data)
+    fine = readiness.traces_over_batch_sizes(_dense_model, _compile_sgd, data)
+    assert fine["weights_moved"] and 1 <= fine["traces"] <= readiness.MAX_TRACES
+
+
 def test_a_step_skipped_for_float16_overflow_is_named_as_such():
     student = {"compute_dtype": "float16", "variable_dtypes": ["float32"],
                "scale_loss_calls": [1], "gradients_through_scaled_loss": [3],
