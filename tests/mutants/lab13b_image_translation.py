@@ -91,6 +91,11 @@ MUTANTS = [
            "swap = tf.logical_and(tf.logical_not(filling), uniforms[i] > 0.5)",
            "swap = tf.logical_and(tf.logical_not(filling), uniforms[i] <= 0.5)",
            breaks=("image_history_replay",), says="uniforms"),
+    # The loop's pool never written back: the weights keep the empty pool.
+    Mutant("history_pool_not_assigned_back", CG,
+           "        self.images.assign(pool)\n",
+           "",
+           breaks=("image_history_replay",), says="pool's images are unchanged"),
     Mutant("history_forgets_to_store_the_swapped_image", CG,
            "kept = tf.where(tf.logical_or(filling, swap), image, stored)",
            "kept = tf.where(filling, image, stored)",
