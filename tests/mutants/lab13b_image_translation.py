@@ -71,6 +71,11 @@ MUTANTS = [
            "self.g_optimizer.apply(g_tape.gradient(g_scaled, g_variables), g_variables)",
            "self.g_optimizer.apply(g_tape.gradient(g_loss, g_variables), g_variables)",
            breaks=("pix2pix_trains_in_mixed_precision",), says="scale_loss"),
+    # G's float16 images (mixed precision) handed to the loss uncast: float16 meets float32.
+    Mutant("pix2pix_generated_not_cast_to_float32", P2P,
+           "generator_loss(fake_logits, as_float32(generated),",
+           "generator_loss(fake_logits, generated,",
+           breaks=("pix2pix_trains_in_mixed_precision",), says="float16 tensor met a float32"),
     Mutant("pix2pix_config_without_l1_weight", P2P,
            "\n        config[\"l1_weight\"] = self.l1_weight",
            "",
@@ -91,6 +96,11 @@ MUTANTS = [
            "swap = tf.logical_and(tf.logical_not(filling), uniforms[i] > 0.5)",
            "swap = tf.logical_and(tf.logical_not(filling), uniforms[i] <= 0.5)",
            breaks=("image_history_replay",), says="uniforms"),
+    # The loop's pool never written back: the weights keep the empty pool.
+    Mutant("history_pool_not_assigned_back", CG,
+           "        self.images.assign(pool)\n",
+           "",
+           breaks=("image_history_replay",), says="pool's images are unchanged"),
     Mutant("history_forgets_to_store_the_swapped_image", CG,
            "kept = tf.where(tf.logical_or(filling, swap), image, stored)",
            "kept = tf.where(filling, image, stored)",

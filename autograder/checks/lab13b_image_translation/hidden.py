@@ -45,10 +45,17 @@ def _(student, reference):
         for j in range(4):
             want = [max(8 * i - 7, 0), min(8 * i + 14, 31), max(8 * j - 7, 0), min(8 * j + 14, 31)]
             for k, what in enumerate(("source", "image")):
-                if list(windows[i, j, k]) != want:
-                    raise CheckFailed(f"patch ({i}, {j}) of the three-block PatchGAN sees "
-                                      f"{list(windows[i, j, k])} (rows, cols) of the {what}, "
-                                      f"expected {want}")
+                seen = [int(v) for v in windows[i, j, k]]
+                if seen == want:
+                    continue
+                if seen == [-1] * 4:
+                    raise CheckFailed(f"patch ({i}, {j}) of the three-block PatchGAN does not "
+                                      f"depend on the {what} at all; expected rows "
+                                      f"{want[0]}..{want[1]}, cols {want[2]}..{want[3]}")
+                raise CheckFailed(f"patch ({i}, {j}) of the three-block PatchGAN sees rows "
+                                  f"{seen[0]}..{seen[1]}, cols {seen[2]}..{seen[3]} of the "
+                                  f"{what}; expected rows {want[0]}..{want[1]}, cols "
+                                  f"{want[2]}..{want[3]}")
 
 
 @check(points=1, uses=CYCLEGAN, reference=False,

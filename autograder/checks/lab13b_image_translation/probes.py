@@ -19,23 +19,26 @@ SGD_RATE = 0.1
 
 
 def run_step(what, step, *args, **kwargs):
-    """Run a step or fit, turning Keras's errors for common slips into messages."""
+    """Run a step or fit, turning Keras's errors for common slips into messages (at the
+    student's line: the new error keeps the original's traceback)."""
     try:
         return step(*args, **kwargs)
     except (ValueError, TypeError, KeyError) as error:
         text = str(error)
         if "Unknown variable" in text or "not in the list of variables" in text:
-            raise ValueError(
-                f"{what} asked an optimizer to update variables it was not built for: compile "
-                "builds g_optimizer for the generators' variables and d_optimizer for the "
-                "discriminators', and each optimizer applies gradients to its own networks "
-                "only") from None
-        if "(None," in text or "None values not supported" in text:
-            raise ValueError(
-                f"{what} failed where the batch size is unknown (fit traces train_step with "
-                "batch shape (None, ...)): use tf.shape(x)[0], not x.shape[0]. Keras said: "
-                f"{text[:300]}") from None
-        raise
+            message = (f"{what} asked an optimizer to update variables it was not built for: "
+                       "compile builds g_optimizer for the generators' variables and "
+                       "d_optimizer for the discriminators', and each optimizer applies "
+                       "gradients to its own networks only")
+        elif ("(None," in text or "None values not supported" in text
+              or "'NoneType' object cannot be interpreted as an integer" in text):
+            message = (f"{what} failed where the batch size is unknown (fit traces train_step "
+                       "with batch shape (None, ...)): use tf.shape(x)[0], not x.shape[0], "
+                       "and loop over a batch with keras.ops.fori_loop, not a Python range. "
+                       f"Keras said: {text[:200]}")
+        else:
+            raise
+        raise ValueError(message).with_traceback(error.__traceback__) from None
 
 
 # ------------------------------------------------------------------------- the checks' networks

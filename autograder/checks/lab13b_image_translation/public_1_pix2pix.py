@@ -97,6 +97,14 @@ def support(model, x):
     return (np.abs(jacobian.numpy()).sum(-1) > 0).astype(np.uint8)
 
 
+def output_of(layer):
+    """The tensor a layer called once made; None if it was called never or more often."""
+    try:
+        return layer.output
+    except (AttributeError, ValueError):
+        return None
+
+
 @check(points=3, uses=PIX2PIX, task="`unet_generator`",
        hint="keep every downsample output; going up, Concatenate()([upsample(f)(x), skip]) "
             "with the skip of the SAME resolution, deepest first; not the deepest output itself")
@@ -107,14 +115,17 @@ def unet_skip_connections(lab, rng):
     with the deepest silenced, the output pixels depend on the inputs the reference's do;
     on random weights, the reference's output."""
     import keras
-    with standing_in(lab.pix2pix, **standin_blocks(2)):
+    made = []
+    with standing_in(lab.pix2pix, **standin_blocks(2, made)):
         model = lab.pix2pix.unet_generator((8, 8, 2), out_channels=2, filters=(3, 4, 5))
     concatenations = [layer for layer in model.layers
                       if isinstance(layer, keras.layers.Concatenate)]
     joins = [[tuple(int(d) for d in t.shape[1:]) for t in layer.input] for layer in concatenations]
-    # Which layer made each joined tensor: the upsampled features first, then the skip.
-    sources = [[type(t._keras_history.operation).__name__ for t in layer.input]
-                for layer in concatenations]
+    # Which block made each joined tensor (each stand-in block is called once, so its
+    # `output` is the tensor it made): the upsampled features first, then the skip.
+    blocks = {"down": "downsample", "up": "upsample"}
+    sources = [[next((blocks[kind] for kind, block in made if output_of(block) is t),
+                     "another layer") for t in layer.input] for layer in concatenations]
     x = rng.normal(size=(2, 8, 8, 2)).astype("float32")
     assign_random_weights(model, rng, 0.5)
     output = np.asarray(model(x))

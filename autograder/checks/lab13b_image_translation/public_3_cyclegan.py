@@ -142,25 +142,38 @@ def _(student, reference):
              "no_store": "the stored image is returned but the new one does not take its slot"}
     replays = {name: history_replay(student["uniforms"], student["slots"], BATCHES, POOL, name)
                for name in slips}
+    pool_before, want_before, count_before = [0] * POOL, [0] * POOL, 0   # an empty pool
     for k, (got, want) in enumerate(zip(student["queries"], expected)):
         first = sum(BATCHES[:k]) + 1
         what = f"query {k + 1} (a batch of {BATCHES[k]}, images numbered from {first})"
         expect_shape(got["returned"], (BATCHES[k], 2, 2, 1), f"the batch {what} returns")
         returned, pool = ids(got["returned"]), ids(got["pool"])
+        unchanged = pool == pool_before and want["pool"] != want_before
+        pool_before, want_before = pool, want["pool"]
         if returned != want["returned"] or pool != want["pool"]:
+            if unchanged and returned == want["returned"]:
+                raise CheckFailed(f"ImageHistory, {what}: returned the right images, but the "
+                                  f"pool's images are unchanged by it ({pool}); it should now "
+                                  f"hold {want['pool']}: assign the loop's pool back to "
+                                  "self.images after the loop")
             for name, message in slips.items():
                 replay = replays[name][k]
                 if returned == replay["returned"] and pool == replay["pool"]:
                     raise CheckFailed(f"ImageHistory, {what}: {message}")
-            if returned == list(range(first, first + BATCHES[k])):
+            identity = list(range(first, first + BATCHES[k]))
+            if returned == identity and want["returned"] != identity:
                 raise CheckFailed(f"ImageHistory, {what}: returns every new image as it is; "
                                   "once the pool is full, an image whose uniform is above 0.5 "
                                   "must be swapped for the one stored in its slot")
             raise CheckFailed(f"ImageHistory, {what}: returned images {returned} and left "
                               f"the pool holding {pool}; the numpy replay of the same draws "
                               f"returns {want['returned']} and holds {want['pool']}")
+        stuck = (" (unchanged by the query: assign the loop's count back to self.count)"
+                 if got["count"] == count_before != want["count"] else "")
         expect_true(got["count"] == want["count"], f"ImageHistory, {what}: count is "
-                    f"{got['count']}, expected {want['count']} (images stored, at most 5)")
+                    f"{got['count']}, expected {want['count']} (images stored, at most 5)"
+                    f"{stuck}")
+        count_before = got["count"]
 
 
 def cycle_model(lab, shape=(4, 4, 2), cycle_weight=3.0, identity_weight=0.7):

@@ -2,6 +2,8 @@
 checks' networks, with a stand-in for generator_losses, stand-in histories that return a
 known batch, a stand-in discriminator loss and plain SGD: each pair of networks' update
 against the gradient the check takes itself. Saving and loading."""
+import json
+
 import numpy as np
 
 from autograder.api import CheckFailed, check
@@ -154,6 +156,16 @@ def _(student, reference):
                      rtol=1e-4, atol=1e-5, against="the stand-in's value before the step")
 
 
+def setting(model, name):
+    """A number, None, or "absent" when the model has no such attribute."""
+    value = getattr(model, name, "absent")
+    return value if value is None or isinstance(value, str) else float(value)
+
+
+def shown(value):
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 @check(points=1, uses=CYCLEGAN, reference=False, task="`CycleGAN.get_config`",
        hint="get_config: serialize_keras_object for the four networks, plus cycle_weight, "
             "identity_weight, pool_size and seed")
@@ -178,8 +190,9 @@ def cyclegan_saves_and_loads(lab, rng):
     x = tensor(rng.uniform(size=(2, *SHAPE)))
     names = ("generator_g", "generator_f", "discriminator_x", "discriminator_y")
     return {"class": type(loaded).__name__,
-            "settings": [float(getattr(loaded, k, -1) or 0) for k in
-                         ("cycle_weight", "identity_weight", "pool_size", "seed")],
+            # json: a setting the reload lost may be None (or missing: "absent").
+            "settings": json.dumps([setting(loaded, k) for k in
+                                    ("cycle_weight", "identity_weight", "pool_size", "seed")]),
             "outputs": np.stack([np.asarray(n(x)).reshape(-1)[:32] for n in networks]),
             "loaded": np.stack([np.asarray(getattr(loaded, k)(x)).reshape(-1)[:32]
                                 for k in names])}
@@ -189,9 +202,10 @@ def cyclegan_saves_and_loads(lab, rng):
 def _(student, reference):
     if student["class"] != "CycleGAN":
         raise CheckFailed(f"load_model gave a {student['class']}, not a CycleGAN")
-    expect_true(list(student["settings"]) == [4.0, 1.5, 3.0, 11.0],
-                f"the reloaded CycleGAN has (cycle_weight, identity_weight, pool_size, seed) = "
-                f"{tuple(student['settings'])}; saved with (4, 1.5, 3, 11): get_config must "
-                "store them")
+    settings = json.loads(student["settings"])
+    expect_true(settings == [4.0, 1.5, 3.0, 11.0],
+                "the reloaded CycleGAN has (cycle_weight, identity_weight, pool_size, seed) = "
+                f"({', '.join(shown(v) for v in settings)}); saved with (4, 1.5, 3, 11): "
+                "get_config must store them")
     expect_close(student["loaded"], student["outputs"], "the reloaded CycleGAN's four networks "
                  "(G, F, D_X, D_Y in this order)", against="the saved model's")
