@@ -59,6 +59,11 @@ MUTANTS = [
            "final = recall(weights, corrupt(patterns, flip_fraction, generator),",
            "final = recall(weights, corrupt(patterns, 0.3, generator),",
            breaks=("capacity_knee",), says="recalled from 10 % corruption"),
+    # int() truncates: 6.6 patterns become 6 at load 0.33 on 20 units.
+    Mutant("capacity_truncates_the_number_of_patterns", HOP,
+           "num_patterns = max(1, int(round(load * num_units)))",
+           "num_patterns = max(1, int(load * num_units))",
+           breaks=("capacity_curve",), says="truncates"),
     # ---- RBM -----------------------------------------------------------------------------
     Mutant("hidden_probabilities_without_sigmoid", RBM,
            "return tf.sigmoid(tf.matmul(v, self.kernel) + self.hidden_bias)",
