@@ -355,10 +355,11 @@ def _judge_chain(got, what, k, persistent):
     first = np.asarray(steps[0]["input"])
     if first.shape != np.shape(start) or not np.allclose(first, start):
         other = got["data"] if persistent else got["chain_before"]
-        said = (f" but at {'the batch' if persistent else 'self.chain'}"
-                if first.shape == np.shape(other) and np.allclose(first, other) else "")
-        raise CheckFailed(f"{what}: the chain does not start at {where}{said}; its first Gibbs "
-                          f"step got shape {first.shape}, expected {np.shape(start)}")
+        said = (f"but at {'the batch' if persistent else 'self.chain'}"
+                if first.shape == np.shape(other) and np.allclose(first, other) else
+                f"(its first Gibbs step got other rows, of shape {first.shape}; expected "
+                f"{np.shape(start)})")
+        raise CheckFailed(f"{what}: the chain does not start at {where} {said}")
     for index in range(1, k):
         expect_close(np.asarray(steps[index]["input"]), np.asarray(steps[index - 1]["output"]),
                      f"the start of Gibbs step {index + 1} of {what}", against="the end of step "
