@@ -170,7 +170,9 @@ class RBM(OneOptimizer, keras.Model):
         The negative phase's chain starts at the batch (CD-k) or at self.chain (persistent),
         runs self.k Gibbs steps, and (persistent) is stored back in self.chain. Then, in a
         tape, contrastive_divergence_loss(self, batch, chain's end); scale_loss; apply.
-        Logs "loss" and "reconstruction_error" (of the batch).
+        Logs "loss" (the CD loss of this step) and "reconstruction_error":
+        self.reconstruction_error(batch), of the batch, on the weights before or after this
+        step's update (either is right: the checks accept both).
         """
         v_data, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         v_data = keras.ops.cast(v_data, "float32")

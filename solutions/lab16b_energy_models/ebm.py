@@ -86,10 +86,12 @@ def langevin_sample(energy_fn, x, num_steps, step_size, seed, clip=None):
 # ---------------------------------------------------------------------------------------------
 
 def contrastive_loss(energy_fn, x_data, x_samples, alpha):
-    """The EBM's loss: mean E(data) - mean E(samples) + alpha * (mean E(data)^2 + mean
-    E(samples)^2).
+    """The EBM's loss:
 
-    Its gradient pushes the data's energy down and the samples' energy up (the two phases
+        mean(E(data)) - mean(E(samples)) + alpha * (mean(E(data)**2) + mean(E(samples)**2))
+
+    (the penalty is the mean of the SQUARED energies, not the square of their mean). Its
+    gradient pushes the data's energy down and the samples' energy up (the two phases
     of the likelihood's gradient); the small L2 penalty keeps the energies near 0, since
     E + constant is the same model. The samples are held constant (tf.stop_gradient): their
     dependence on the weights through the sampler is not part of the gradient.

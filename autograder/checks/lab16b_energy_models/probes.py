@@ -3,11 +3,13 @@ import TensorFlow inside), verdicts in the grader.
 
 The RBM is judged against brute force: on a tiny RBM every (v, h) pair is enumerated from
 the energy E(v, h) = -v W h - b v - c h, and the conditionals, free energies, log Z and the
-distribution of v follow from sums over the table (scipy's logsumexp). The sampling checks
+distribution of v follow from sums over the table (scipy's logsumexp). The Gibbs checks
 stand in for RBM.sample with `RecordedSampler`, which records every probability it is asked
-for and answers with the checks' own draws, so a Gibbs chain and a CD step are replayed
-exactly. The EBM's checks run on the checks' own energies (quadratics with known Langevin
-behaviour) and, for train_step, on stand-ins of known, other behaviour.
+for and answers with the checks' own draws, so a Gibbs chain is replayed exactly. The CD
+loss and a CD step run on stand-ins of known, other behaviour for the pieces they use (a
+free energy G in place of F, recorded Gibbs steps, the loss), so that a slip elsewhere does
+not cost them. The EBM's checks run on the checks' own energies (quadratics with known
+Langevin behaviour) and, for train_step, on stand-ins of known, other behaviour.
 """
 from __future__ import annotations
 
@@ -112,6 +114,83 @@ class RecordedSampler:
 def rbm_weights(model):
     return [np.asarray(v.numpy(), dtype=np.float64)
             for v in (model.kernel, model.visible_bias, model.hidden_bias)]
+
+
+# ---- RBM: stand-ins for one unit, one judgement ------------------------------------------
+
+def stand_in_free_energy(model):
+    """The checks' stand-in for RBM.free_energy, of known, other behaviour, on the model's own
+    weights (so that gradients reach them): G(v) = sum_j cos(v @ kernel + hidden_bias)_j +
+    (v . visible_bias)^2 / 2. Not F: the loss and train_step are judged on it alone."""
+    import tensorflow as tf
+
+    def free_energy(v):
+        v = tf.cast(v, tf.float32)
+        inputs = tf.matmul(v, model.kernel) + model.hidden_bias
+        return (tf.reduce_sum(tf.cos(inputs), axis=-1)
+                + 0.5 * tf.square(tf.reduce_sum(v * model.visible_bias, axis=-1)))
+    return free_energy
+
+
+def stand_in_mean_and_gradients(W, b, c, v):
+    """mean G(v) over the rows and its gradients with respect to (W, b, c), in numpy."""
+    inputs, linear = v @ W + c, v @ b
+    value = float(np.mean(np.cos(inputs).sum(axis=1) + 0.5 * linear ** 2))
+    return value, [-(v.T @ np.sin(inputs)) / len(v), (v * linear[:, None]).mean(0),
+                   -np.sin(inputs).mean(0)]
+
+
+class TrainStepStandIns:
+    """The RBM's pieces that train_step uses, stood in for by ones of known, other behaviour
+    that record what they are given, so that train_step alone is judged: gibbs_step flips
+    each unit with probability 0.3 (the checks' own draws) and gibbs_chain runs `steps` of
+    those; free_energy and contrastive_divergence_loss use G (stand_in_free_energy) in place
+    of F; the conditionals that reconstruction_error calls are sigmoid(cos(...)) of the
+    weights."""
+
+    def __init__(self, model, seed):
+        self.model, self.rng = model, np.random.default_rng(seed)
+        self.steps, self.losses = [], []
+        self.free_energy = stand_in_free_energy(model)
+
+    def install(self):
+        for name in ("gibbs_step", "gibbs_chain", "free_energy", "hidden_probabilities",
+                     "visible_probabilities"):
+            setattr(self.model, name, getattr(self, name))
+
+    def gibbs_step(self, v):
+        import tensorflow as tf
+        v = np.asarray(tf.convert_to_tensor(v), dtype=np.float32)
+        flipped = np.where(self.rng.uniform(size=v.shape) < 0.3, 1.0 - v, v).astype("float32")
+        self.steps.append({"input": v, "output": flipped})
+        return tf.constant(flipped)
+
+    def gibbs_chain(self, v, steps):
+        for _ in range(int(steps)):
+            v = self.gibbs_step(v)
+        return v
+
+    def hidden_probabilities(self, v):
+        import tensorflow as tf
+        return tf.sigmoid(tf.cos(tf.matmul(tf.cast(v, tf.float32), self.model.kernel)
+                                 + self.model.hidden_bias))
+
+    def visible_probabilities(self, h):
+        import tensorflow as tf
+        return tf.sigmoid(tf.cos(tf.matmul(tf.cast(h, tf.float32), self.model.kernel,
+                                           transpose_b=True) + self.model.visible_bias))
+
+    def contrastive_divergence_loss(self, rbm, v_data, v_model):
+        import tensorflow as tf
+        self.losses.append({"data": np.asarray(tf.convert_to_tensor(v_data)),
+                            "model": np.asarray(tf.convert_to_tensor(v_model))})
+        return (tf.reduce_mean(self.free_energy(v_data))
+                - tf.reduce_mean(self.free_energy(v_model)))
+
+
+def assign_rbm_weights(model, values):
+    for variable, value in zip((model.kernel, model.visible_bias, model.hidden_bias), values):
+        variable.assign(np.asarray(value, dtype="float32"))
 
 
 # ---- RBM and EBM data and metrics -------------------------------------------------------------

@@ -267,7 +267,9 @@ class CapacityStandIns:
                            for what, by_p in self.calls.items()})
 
 
-BOOKKEEPING = {"num_units": 20, "loads": (0.1, 0.25, 0.5), "trials": 3, "flip_fraction": 0.2}
+# Loads whose load * N is fractional (2.4 and 6.6 patterns): rounding, truncating and
+# rounding up all give different P somewhere.
+BOOKKEEPING = {"num_units": 20, "loads": (0.12, 0.33, 0.5), "trials": 3, "flip_fraction": 0.2}
 
 
 @check(points=2, uses=HOPFIELD, task="`is_stable`, `overlap`, `capacity_curve`",
@@ -275,7 +277,7 @@ BOOKKEEPING = {"num_units": 20, "loads": (0.1, 0.25, 0.5), "trials": 3, "flip_fr
             "is_stable, corrupt, recall, overlap >= RECALL_OVERLAP; shares over every trial's "
             "patterns")
 def capacity_curve(lab, rng):
-    """capacity_curve(20 units, loads 0.1, 0.25, 0.5, 3 trials) on the checks' own pattern
+    """capacity_curve(20 units, loads 0.12, 0.33, 0.5, 3 trials) on the checks' own pattern
     draws, corruptions, weights (a rule that stores half the patterns) and recall (a coin
     per row): P per load, one draw per trial, and the stable and recalled shares against the
     reference's."""
@@ -288,7 +290,15 @@ def capacity_curve(lab, rng):
             "counts": stand_ins.counts(), "recall_seeds": json.dumps(stand_ins.recall_seeds)}
 
 
-def _judge_counts(student, reference):
+def _pattern_counts(setup, rule):
+    """{str(P): trials} for P = max(1, rule(load * N)) per load: what the calls look like."""
+    counts = defaultdict(int)
+    for load in setup["loads"]:
+        counts[str(max(1, int(rule(load * setup["num_units"]))))] += setup["trials"]
+    return dict(sorted(counts.items()))
+
+
+def _judge_counts(student, reference, setup):
     counts, expected = json.loads(student["counts"]), json.loads(reference["counts"])
     for what, name in (("patterns", "random_patterns"), ("corrupt", "corrupt")):
         got = counts.get(what, {})
@@ -296,14 +306,19 @@ def _judge_counts(student, reference):
         if got != want:
             said = ", ".join(f"{v} with P = {k}" for k, v in got.items()) or "never"
             wanted = ", ".join(f"{v} with P = {k}" for k, v in want.items())
-            raise CheckFailed(f"capacity_curve called {name} {said}; expected {wanted}: P = "
-                              "max(1, round(load * N)) patterns per load, one draw per trial "
-                              f"(call {name}: the checks stand in for it)")
+            slip = ""
+            if got == _pattern_counts(setup, np.floor):
+                slip = " (int(load * N) truncates: 6.6 patterns is 7, not 6)"
+            elif got == _pattern_counts(setup, np.ceil):
+                slip = " (rounded up: 2.4 patterns is 2, not 3)"
+            raise CheckFailed(f"capacity_curve called {name} {said}; expected {wanted}{slip}: "
+                              "P = max(1, round(load * N)) patterns per load, one draw per "
+                              f"trial (call {name}: the checks stand in for it)")
 
 
 @capacity_curve.verdict
 def _(student, reference):
-    _judge_counts(student, reference)
+    _judge_counts(student, reference, BOOKKEEPING)
     seeds = json.loads(student["recall_seeds"])
     expect_true(seeds and all(kind in ("int", "int64") for kind in seeds),
                 f"capacity_curve passes recall seeds of type {sorted(set(seeds))}: "
@@ -343,7 +358,7 @@ def capacity_knee(lab, rng):
 
 @capacity_knee.verdict
 def _(student, reference):
-    _judge_counts(student, reference)
+    _judge_counts(student, reference, KNEE)
     shown = ", ".join(f"{load}: {s:.2f}" for load, s in zip(KNEE["loads"], reference["stable"]))
     expect_close(student["stable"], reference["stable"], "the share of stable patterns per load "
                  f"on 100 units (the reference's, by load: {shown})", atol=1e-9)

@@ -1,21 +1,26 @@
 """Public checks of lab16b_energy_models, part 2: the restricted Boltzmann machine (rbm.py).
 
 The conditionals, the free energy and log Z are judged against brute force on tiny RBMs
-(every (v, h) pair enumerated, probes.brute_force). Gibbs steps and CD steps run with
-RBM.sample stood in for by probes.RecordedSampler, so every probability the chain asks
-for and every draw is known: the chain is replayed exactly, and a CD step's update is
-judged against the reference's on the same draws. The chain's distribution is judged
-against the exact p(v) of a tiny RBM; training against the reference on the binarised
-digits, by the exact log-likelihood (every hidden configuration summed).
+(every (v, h) pair enumerated, probes.brute_force). Gibbs steps run with RBM.sample stood
+in for by probes.RecordedSampler, so every probability the chain asks for and every draw is
+known: the chain is replayed exactly. The chain's distribution is judged against the exact
+p(v) of a tiny RBM. The CD loss runs on the checks' stand-in free energy, and a CD step on
+stand-ins for every piece train_step uses (Gibbs steps, free energy, loss, conditionals),
+so that a slip in one of those costs only its own check; the update is judged against the
+reference's on the same stand-ins. Training is judged against the reference on the
+binarised digits, by the exact log-likelihood (every hidden configuration summed).
 """
 import json
 
 import numpy as np
 
 from autograder.api import CheckFailed, check
+from autograder.check_helpers import standing_in
 from autograder.checks.lab16b_energy_models.probes import (
     RBM,
     RecordedSampler,
+    TrainStepStandIns,
+    assign_rbm_weights,
     binarised_digits,
     binary_table,
     brute_force,
@@ -25,6 +30,8 @@ from autograder.checks.lab16b_energy_models.probes import (
     judge_relative,
     random_rbm,
     rbm_weights,
+    stand_in_free_energy,
+    stand_in_mean_and_gradients,
 )
 from autograder.verdicts import (
     expect_close,
@@ -150,15 +157,17 @@ def gibbs_step_replayed(lab, rng):
         sampler = RecordedSampler(int(rng.integers(1000)))
         model.sample = sampler
         result = np.asarray(run())
-        # What each call should have been asked, from the table and the previous draw.
-        expected, previous = [], v.astype(np.float64)
+        # What each call should have been asked, from the table and the previous draw, as
+        # long as the draws alternate h (5 columns), v (6 columns) as they should.
+        expected, previous, table = [], v.astype(np.float64), brute_force(W, b, c)
         for k, drawn in enumerate(sampler.returned):
-            truth = brute_force(W, b, c, previous if k % 2 == 0 else None)
-            if k % 2 == 0:
-                expected.append(truth["p_hidden"])
-            else:   # the row of the hidden table that each sampled h is
-                index = sampler.returned[k - 1] @ (2 ** np.arange(5)[::-1])
-                expected.append(truth["p_visible_given_h"][index.astype(int)])
+            if k % 2 == 0 and previous.shape[-1] == 6:
+                expected.append(brute_force(W, b, c, previous)["p_hidden"])
+            elif k % 2 == 1 and previous.shape[-1] == 5:   # the hidden table's row of each h
+                index = previous @ (2 ** np.arange(5)[::-1])
+                expected.append(table["p_visible_given_h"][index.astype(int)])
+            else:
+                break
             previous = drawn
         mean_field = _mean_field(model, sampler.asked[0]) if sampler.asked else None
         out[name] = {"result": result, "asked": sampler.asked, "expected": expected,
@@ -171,9 +180,21 @@ def _(student, _reference):
     for name, call, calls in (("step", "gibbs_step(v)", 2), ("chain", "gibbs_chain(v, 3)", 6)):
         case = student[name]
         made = len(case["asked"])
+        first = np.shape(case["asked"][0]) if made else None
+        if made < calls and first is not None and first[-1:] == (6,):
+            raise CheckFailed(f"{call} called self.sample {made} times, the first with p(v | h) "
+                              f"(shape {first}): h is not sampled. Draw the hidden units "
+                              "first, h = self.sample(self.hidden_probabilities(v)), then "
+                              "v' = self.sample(self.visible_probabilities(h))")
         expect_true(made == calls, f"{call} called self.sample {made} times; expected {calls}: "
                     "one sample of h, then one of v, per step (draw every sample with "
                     "self.sample)")
+        for k, asked in enumerate(case["asked"]):
+            kind = "p(h | v)" if k % 2 == 0 else "p(v | h), h the sample just drawn"
+            shape = (7, 5) if k % 2 == 0 else (7, 6)
+            expect_true(np.shape(asked) == shape, f"{call} passed self.sample probabilities of "
+                        f"shape {np.shape(asked)} in call {k + 1}; expected {kind}, of shape "
+                        f"{shape}: h ~ p(h | v), then v ~ p(v | h), alternately")
         for k, (asked, expected) in enumerate(zip(case["asked"], case["expected"])):
             what = (f"the probabilities {call} passed to self.sample in call {k + 1} "
                     f"({'p(h | v)' if k % 2 == 0 else 'p(v | h), h the sample just drawn'})")
@@ -231,11 +252,14 @@ def _(student, _reference):
        hint="mean(free_energy(v_data)) - mean(free_energy(tf.stop_gradient(v_model))): data "
             "minus model, and no gradient into the chain")
 def cd_loss(lab, rng):
-    """contrastive_divergence_loss on a random RBM (6 visible, 5 hidden units), 8 data rows
-    and 6 model rows in [0, 1]: its value and its gradients (weights and biases) against
-    sums over every h, and no gradient with respect to the model's samples."""
+    """contrastive_divergence_loss on a random RBM (6 visible, 5 hidden units) whose
+    free_energy is the checks' stand-in G (so that only the loss is judged), 8 data rows and
+    6 model rows in [0, 1]: its value and its gradients (weights and biases) against mean
+    G(v_data) - mean G(v_model) in numpy, and no gradient with respect to the model's
+    samples."""
     import tensorflow as tf
     model, W, b, c = random_rbm(lab, rng, 6, 5)
+    model.free_energy = stand_in_free_energy(model)
     data = rng.integers(0, 2, size=(8, 6)).astype(np.float64)
     samples = rng.uniform(size=(6, 6))
     v_model = tf.Variable(samples.astype("float32"))
@@ -245,17 +269,12 @@ def cd_loss(lab, rng):
     variables = [model.kernel, model.visible_bias, model.hidden_bias]
     gradients = tape.gradient(loss, variables)
     into_samples = tape.gradient(loss, v_model)
-    positive, negative = brute_force(W, b, c, data), brute_force(W, b, c, samples)
-
-    def grad_of_mean_free_energy(v, truth):   # dF/dW = -E[v h^T | v], dF/db = -v, dF/dc = -E[h | v]
-        return [-(v.T @ truth["p_hidden"]) / len(v), -v.mean(0), -truth["p_hidden"].mean(0)]
-
-    expected = [a - b for a, b in zip(grad_of_mean_free_energy(data, positive),
-                                      grad_of_mean_free_energy(samples, negative))]
-    return {"loss": float(np.asarray(loss)),
-            "expected": float(positive["free_energy"].mean() - negative["free_energy"].mean()),
+    positive, positive_gradients = stand_in_mean_and_gradients(W, b, c, data)
+    negative, negative_gradients = stand_in_mean_and_gradients(W, b, c, samples)
+    return {"loss": float(np.asarray(loss)), "expected": positive - negative,
             "gradients": [np.zeros(1) if g is None else np.asarray(g) for g in gradients],
-            "expected_gradients": expected,
+            "expected_gradients": [p - n for p, n in zip(positive_gradients,
+                                                         negative_gradients)],
             "samples_gradient": 0.0 if into_samples is None else float(
                 np.abs(np.asarray(into_samples)).max())}
 
@@ -264,7 +283,8 @@ def cd_loss(lab, rng):
 def _(student, _reference):
     expect_close_naming(student["loss"], student["expected"], "contrastive_divergence_loss", [
         (0.0, "is 0: the negative phase must use v_model (the chain's samples), not the data")],
-        rtol=1e-4, atol=1e-4, against="mean F(v_data) - mean F(v_model) from sums over every h")
+        rtol=1e-4, atol=1e-4, against="mean G(v_data) - mean G(v_model), G the checks' stand-in "
+        "for rbm.free_energy")
     expect_true(student["samples_gradient"] == 0.0, "contrastive_divergence_loss lets the "
                 f"gradient flow into v_model (largest {student['samples_gradient']:.3g}): wrap it "
                 "in tf.stop_gradient, the chain's samples are held constant")
@@ -272,7 +292,7 @@ def _(student, _reference):
                                    student["gradients"], student["expected_gradients"]):
         expect_close(got, expected, f"the gradient of contrastive_divergence_loss with respect "
                      f"to {name}", rtol=1e-3, atol=1e-5, against="the positive minus the "
-                     "negative phase, from sums over every h")
+                     "negative phase of the checks' stand-in free energy")
 
 
 CD_CASES = {"cd1": {"k": 1, "persistent": False}, "cd3": {"k": 3, "persistent": False},
@@ -286,27 +306,64 @@ CD_RATE = 0.5
             "loss in a tape, scale_loss, optimizer.apply")
 def cd_step_replayed(lab, rng):
     """One train_step of CD-1, CD-3 and persistent CD-2 (8 chains) on a random RBM (6
-    visible, 5 hidden units), 8 data rows, SGD at 0.5, with RBM.sample stood in for by the
-    checks' recorded draws: where the chain starts, its k steps, the stored chain and the
-    update of every weight against the reference's on the same draws; what fit logs."""
+    visible, 5 hidden units), 8 data rows, SGD at 0.5, with the Gibbs steps, the free energy,
+    the loss and the conditionals stood in for by the checks' own (known, other behaviour,
+    recorded): where the chain starts, its k steps, what the loss is given, the stored chain
+    and the update of every weight against the reference's; what train_step logs (the
+    reconstruction error of the batch before or after the update)."""
     import keras
     out = {}
     for name, options in CD_CASES.items():
-        model, W, b, c = random_rbm(lab, rng, 6, 5, **options)
+        model, _, _, _ = random_rbm(lab, rng, 6, 5, **options)
         model.compile(optimizer=keras.optimizers.SGD(CD_RATE))
         chain = rng.integers(0, 2, size=(model.num_chains, 6)).astype("float32")
         model.chain.assign(chain)
         data = rng.integers(0, 2, size=(8, 6)).astype("float32")
-        sampler = RecordedSampler(int(rng.integers(1000)))
-        model.sample = sampler
+        stand_ins = TrainStepStandIns(model, int(rng.integers(1000)))
+        stand_ins.install()
         before = rbm_weights(model)
-        logs = model.train_step(data)
+        recon_before = float(np.asarray(model.reconstruction_error(data)))
+        loss = stand_ins.contrastive_divergence_loss
+        with standing_in(lab.rbm, contrastive_divergence_loss=loss):
+            logs = model.train_step(data)
         after = rbm_weights(model)
         out[name] = {"updates": [a - b for a, b in zip(after, before)],
-                     "asked": sampler.asked, "returned": sampler.returned,
-                     "chain_after": model.chain.numpy(),
+                     "data": data, "chain_before": chain, "steps": stand_ins.steps,
+                     "losses": stand_ins.losses, "chain_after": model.chain.numpy(),
+                     "reconstruction_before": recon_before,
+                     "reconstruction_after": float(np.asarray(model.reconstruction_error(data))),
                      "logs": {str(k): float(np.asarray(v)) for k, v in logs.items()}}
+        if stand_ins.steps:   # the chain's end's reconstruction error, after and before: a slip
+            end = stand_ins.steps[-1]["output"]
+            slips = [float(np.asarray(model.reconstruction_error(end)))]
+            assign_rbm_weights(model, before)
+            out[name]["reconstruction_of_samples"] = slips + [
+                float(np.asarray(model.reconstruction_error(end)))]
     return out
+
+
+def _judge_chain(got, what, k, persistent):
+    """The Gibbs steps train_step ran: k of them, one chain, from the batch or self.chain."""
+    steps = got["steps"]
+    if len(steps) != k:
+        ran = f"{len(steps)} Gibbs step{'' if len(steps) == 1 else 's'}"
+        raise CheckFailed(f"{what} ran {ran}; CD-{k} runs k = self.k = {k} "
+                          "Gibbs steps: v_model = self.gibbs_chain(start, self.k) (the check "
+                          "stands in for gibbs_chain and gibbs_step)")
+    where, start = (("self.chain (the persistent particles)", got["chain_before"]) if persistent
+                    else ("the batch", got["data"]))
+    first = np.asarray(steps[0]["input"])
+    if first.shape != np.shape(start) or not np.allclose(first, start):
+        other = got["data"] if persistent else got["chain_before"]
+        said = (f"but at {'the batch' if persistent else 'self.chain'}"
+                if first.shape == np.shape(other) and np.allclose(first, other) else
+                f"(its first Gibbs step got other rows, of shape {first.shape}; expected "
+                f"{np.shape(start)})")
+        raise CheckFailed(f"{what}: the chain does not start at {where} {said}")
+    for index in range(1, k):
+        expect_close(np.asarray(steps[index]["input"]), np.asarray(steps[index - 1]["output"]),
+                     f"the start of Gibbs step {index + 1} of {what}", against="the end of step "
+                     f"{index} (one chain of k steps, self.gibbs_chain(start, self.k))")
 
 
 @cd_step_replayed.verdict
@@ -315,17 +372,19 @@ def _(student, reference):
         got, want = student[name], reference[name]
         k, persistent = options["k"], options["persistent"]
         what = f"{'persistent CD' if persistent else 'CD'}-{k}'s train_step"
-        calls = len(got["asked"])
-        if calls < 2 * k:
-            raise CheckFailed(f"{what} called self.sample {calls} times: k = {k} Gibbs steps "
-                              f"take {2 * k} samples (h, then v, per step). Run "
-                              "self.gibbs_chain(start, self.k)")
-        first, wanted = np.asarray(got["asked"][0]), np.asarray(want["asked"][0])
-        if first.shape != wanted.shape or not np.allclose(first, wanted, atol=1e-5):
-            where = "self.chain (the persistent particles)" if persistent else "the batch"
-            raise CheckFailed(f"{what}: the chain does not start at {where}; its first p(h | v) "
-                              f"has shape {first.shape}, expected {wanted.shape} and the "
-                              "reference's values")
+        _judge_chain(got, what, k, persistent)
+        end = np.asarray(got["steps"][-1]["output"])
+        for call in got["losses"]:
+            expect_close(np.asarray(call["data"]), np.asarray(got["data"]), f"the v_data "
+                         f"{what} passes to contrastive_divergence_loss", against="the batch")
+            model = np.asarray(call["model"])
+            if model.shape == np.shape(got["data"]) and np.allclose(model, got["data"]):
+                raise CheckFailed(f"{what} passes the batch as v_model to "
+                                  "contrastive_divergence_loss: the negative phase is the "
+                                  "chain's end, v_model = self.gibbs_chain(start, self.k)")
+            expect_close(model, end, f"the v_model {what} passes to "
+                         "contrastive_divergence_loss", against=f"the chain's end (after k = "
+                         f"{k} Gibbs steps)")
         updates = [np.asarray(u) for u in got["updates"]]
         if all(np.abs(u).max() == 0 for u in updates):
             raise CheckFailed(f"{what} left every weight unchanged: apply the gradients of the "
@@ -335,20 +394,33 @@ def _(student, reference):
             right = np.asarray(want["updates"][index])
             expect_close_naming(
                 updates[index], right, f"the update of {weight} by one step of {what} (SGD at "
-                f"{CD_RATE}, the same draws)",
+                f"{CD_RATE}, the checks' stand-in loss)",
                 [(-right, "has the opposite sign: minimise mean F(data) - mean F(samples) "
                           "(positive phase minus negative phase)")], rtol=1e-3, atol=1e-5,
-                advice=f"the negative phase is the chain's end after k = {k} Gibbs steps, "
-                       "v_model = self.gibbs_chain(start, self.k)")
+                advice="the tape's loss is contrastive_divergence_loss(self, batch, chain's "
+                       "end), scaled with self.optimizer.scale_loss, its gradients applied with "
+                       "self.optimizer.apply")
         if persistent:
-            expect_close(np.asarray(got["chain_after"]), np.asarray(got["returned"][2 * k - 1]),
-                         f"self.chain after {what}", against="the chain's last sample (store "
-                         "it back with self.chain.assign(v_model))")
+            expect_close(np.asarray(got["chain_after"]), end, f"self.chain after {what}",
+                         against="the chain's last sample (store it back with "
+                         "self.chain.assign(v_model))")
         for key in ("loss", "reconstruction_error"):
             expect_true(key in got["logs"], f"{what} returned {sorted(got['logs'])}: log 'loss' "
                         "and 'reconstruction_error' (self.trackers.update(...))")
-            expect_close(np.float32(got["logs"][key]), np.float32(want["logs"][key]),
-                         f"the {key} {what} logs", rtol=1e-4, atol=1e-5)
+        expect_close(np.float32(got["logs"]["loss"]), np.float32(want["logs"]["loss"]),
+                     f"the loss {what} logs", rtol=1e-4, atol=1e-5)
+        logged = np.float32(got["logs"]["reconstruction_error"])
+        accepted = [np.float32(want[f"reconstruction_{when}"]) for when in ("before", "after")]
+        if not any(np.isclose(logged, value, rtol=1e-4, atol=1e-5) for value in accepted):
+            if any(np.isclose(logged, np.float32(value), rtol=1e-4, atol=1e-5)
+                   for value in got.get("reconstruction_of_samples", [])):
+                raise CheckFailed(f"{what} logs the reconstruction error of the chain's samples "
+                                  "v_model: log that of the batch, "
+                                  "self.reconstruction_error(v_data)")
+            raise CheckFailed(f"the reconstruction_error {what} logs is {logged:.6g}; the "
+                              f"batch's is {accepted[0]:.6g} before the update and "
+                              f"{accepted[1]:.6g} after it (either is accepted): log "
+                              "self.reconstruction_error(v_data), of the batch")
 
 
 RBM_TRAIN = {"hidden": 16, "k": 1, "learning_rate": 0.1, "momentum": 0.9, "batch_size": 64,

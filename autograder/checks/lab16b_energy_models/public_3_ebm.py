@@ -77,7 +77,11 @@ def _(student, reference):
          "step_size / 2 * grad_x E"),
         (x - step / 2 * gradient + step * noise, "the noise is step_size * noise: its standard "
          "deviation is sqrt(step_size)"),
-        (x - step / 2 * gradient, "there is no noise: add sqrt(step_size) * noise")],
+        (x - step / 2 * gradient, "there is no noise: add sqrt(step_size) * noise"),
+        (x - step / 2 * gradient / len(x) + np.sqrt(step) * noise, "the drift is 1/16 of the "
+         "right one, for 16 points: the gradient of the MEAN of the energies divides each "
+         "point's by N. Take the gradient of their SUM (each energy depends on its own row "
+         "only)")],
         rtol=1e-4, atol=1e-4)
     expect_close(student["clipped"], reference["clipped"], "langevin_step(..., clip=1.0): the "
                  "new points clipped to [-1, 1]", rtol=1e-4, atol=1e-4)
@@ -95,7 +99,9 @@ LANGEVIN = {"chains": 2000, "steps": 60, "step_size": 0.3, "eigenvalues": (1.0, 
 def langevin_samples_gaussian(lab, rng):
     """2 000 chains of 60 Langevin steps (step 0.3) on a quadratic energy exp(-E) = a
     Gaussian: the mean and covariance of their ends against the exact stationary law of
-    these discrete steps, mu and Q diag(1 / (lambda (1 - step lambda / 4))) Q^T."""
+    these discrete steps, mu and Q diag(1 / (lambda (1 - step lambda / 4))) Q^T. The noise
+    comes from `seed`: 3 steps of 8 chains are the same from two generators of one seed,
+    and differ from a generator of another seed."""
     import keras
     setup = LANGEVIN
     a, mu, energy_fn = quadratic(rng, setup["eigenvalues"])
@@ -107,10 +113,35 @@ def langevin_samples_gaussian(lab, rng):
     step = setup["step_size"]
     stationary = vectors @ np.diag(1.0 / (values * (1.0 - step * values / 4.0))) @ vectors.T
     finite = bool(np.all(np.isfinite(ends)))
+    # The noise comes from `seed`: 3 steps of 8 chains from two generators of one seed, and
+    # from a generator of another seed.
+    few = tensor(start[:8])
+    seeded = [np.asarray(lab.ebm.langevin_sample(energy_fn, few, 3, step,
+                                                 keras.random.SeedGenerator(s)))
+              for s in (SEEDS[0], SEEDS[0], SEEDS[1])]
     return {"mean": ends.mean(0) if finite else np.full(2, np.nan),
             "covariance": np.cov(ends.T) if finite else np.full((2, 2), np.nan),
             "mu": mu, "stationary": stationary, "target": np.linalg.inv(a),
-            "spread": float(np.abs(ends).max()) if finite else float("inf")}
+            "eigenvalues": values, "start_variance": 4.0,
+            "spread": float(np.abs(ends).max()) if finite else float("inf"),
+            "seeded": seeded}
+
+
+SEEDS = (11, 12)
+
+
+def _covariance_trace_ratios(values, start_variance):
+    """The trace of the chains' covariance after the steps, over the stationary one's, for
+    two slips (closed forms per eigen-direction, x <- r x + sqrt(step) noise):
+    the same noise at every step, and a drift N times too small (the gradient of the MEAN
+    of N = LANGEVIN["chains"] energies)."""
+    step, steps, chains = LANGEVIN["step_size"], LANGEVIN["steps"], LANGEVIN["chains"]
+    stationary = np.sum(1.0 / (values * (1.0 - step * values / 4.0)))
+    r = 1.0 - step * values / 2.0
+    same_noise = r ** (2 * steps) * start_variance + step * ((1 - r ** steps) / (1 - r)) ** 2
+    r = 1.0 - step * values / (2.0 * chains)
+    weak = r ** (2 * steps) * start_variance + step * (1 - r ** (2 * steps)) / (1 - r ** 2)
+    return {"same_noise": same_noise.sum() / stationary, "mean_energy": weak.sum() / stationary}
 
 
 @langevin_samples_gaussian.verdict
@@ -118,6 +149,14 @@ def _(student, _reference):
     if not np.all(np.isfinite(student["covariance"])) or student["spread"] > 1e3:
         raise CheckFailed("the Langevin chains ran away (points beyond 1000, or NaN): the drift "
                           "must go DOWN the energy, x - step_size / 2 * grad_x E")
+    first, again, other = (np.asarray(x) for x in student["seeded"])
+    expect_true(first.shape == again.shape and np.allclose(first, again), "langevin_sample "
+                "gave different chains for two keras.random.SeedGenerator of the same seed: "
+                "the noise does not come from `seed`. Draw it with "
+                "keras.random.normal(tf.shape(x), seed=seed)")
+    expect_true(not np.allclose(first, other), "langevin_sample gave the same chains for seed "
+                "generators of two different seeds: the noise ignores `seed`. Draw it with "
+                "keras.random.normal(tf.shape(x), seed=seed)")
     stationary = student["stationary"]
     ratio = float(np.trace(student["covariance"]) / np.trace(stationary))
     if abs(ratio - 1.0) > 0.12:
@@ -127,7 +166,17 @@ def _(student, _reference):
         near = min(hints, key=lambda r: abs(r - ratio))
         detail = f" ({hints[near]})" if abs(near - ratio) < 0.3 else ""
         if ratio > 3.0:
-            detail = " (far too wide: the same noise at every step? Draw it inside the loop)"
+            slips = _covariance_trace_ratios(np.asarray(student["eigenvalues"]),
+                                             student["start_variance"])
+            nearest = min(slips, key=lambda name: abs(np.log(slips[name] / ratio)))
+            detail = {"same_noise": f" (far too wide, as the same noise at every step makes "
+                                    f"it, {slips['same_noise']:.1f} times: draw fresh noise "
+                                    "inside the loop)",
+                      "mean_energy": f" (far too wide, as a drift {LANGEVIN['chains']} times "
+                                     f"too small makes it, {slips['mean_energy']:.1f} times: "
+                                     "the chains hardly move down the energy. Does "
+                                     "langevin_step take the gradient of the MEAN of the "
+                                     "energies? Take that of their sum)"}[nearest]
         raise CheckFailed(f"the chains' covariance is {ratio:.2f} times the stationary one of "
                           f"these Langevin steps{detail}: fresh N(0, I) noise at every step, of "
                           "standard deviation sqrt(step_size)")
@@ -139,8 +188,9 @@ def _(student, _reference):
 
 
 @check(points=2, uses=EBM, task="`contrastive_loss`",
-       hint="mean E(data) - mean E(samples) + alpha * (mean E(data)^2 + mean E(samples)^2), the "
-            "samples through tf.stop_gradient; return (loss, mean E(data), mean E(samples))")
+       hint="mean(E(data)) - mean(E(samples)) + alpha * (mean(E(data)**2) + "
+            "mean(E(samples)**2)): the penalty averages the SQUARED energies; the samples "
+            "through tf.stop_gradient; return (loss, mean E(data), mean E(samples))")
 def contrastive_loss_value(lab, rng):
     """contrastive_loss on an energy with the checks' own variables (10 data points, 12
     samples, alpha 0.3): the loss, the two mean energies and the gradients with respect to
@@ -181,8 +231,8 @@ def _(student, reference):
     expect_close_naming(parts[0], right[0], "the loss contrastive_loss returns", [
         (mistakes["flipped"], "the two phases are swapped: mean E(data) - mean E(samples), so "
          "that minimising pushes the data's energy DOWN"),
-        (mistakes["no_penalty"], "the alpha * (mean E(data)^2 + mean E(samples)^2) penalty is "
-         "missing"),
+        (mistakes["no_penalty"], "the alpha * (mean(E(data)**2) + mean(E(samples)**2)) "
+         "penalty is missing"),
         (mistakes["squared_means"], "the penalty squares the mean energies: it is the mean of "
          "the squared energies, mean(E^2)")], rtol=1e-4, atol=1e-5)
     expect_close(np.array(parts[1:]), np.array(right[1:]), "the (mean data energy, mean sample "
@@ -196,8 +246,8 @@ def _(student, reference):
 
 class TrainStepStandIns:
     """langevin_sample and contrastive_loss of known, other behaviour, recording their
-    arguments: the sampler moves every point by +0.25; the loss is mean E(data)^2 +
-    mean E(samples) and it reports the mean energies shifted by +1 and -1."""
+    arguments: the sampler moves every point by +0.25; the loss is mean(E(data)**2) +
+    mean(E(samples)) and it reports the mean energies shifted by +1 and -1."""
 
     def __init__(self):
         self.sampled, self.losses = [], []
@@ -256,7 +306,7 @@ def ebm_train_step(lab, rng):
                          model.train_step(tensor(batch)).items()})
             moves.append([a - b for a, b in zip(snapshot(model.trainable_variables), before)])
     sampled = [{**s, "seed": s["seed"] is model.seed_generator,
-                "clip": -1.0 if s["clip"] is None else float(s["clip"])}
+                "clip": None if s["clip"] is None else float(s["clip"])}
                for s in stand_ins.sampled]
     return {"logs": json.dumps(logs), "moves": moves, "starts": starts_given,
             "remembered": remembered, "sampled": sampled, "losses": stand_ins.losses,
@@ -276,6 +326,8 @@ def _(student, reference):
                     "for a batch of 24: as many chains as the batch has rows")
         expect_close(run["x"], given["starts"], f"the points train_step passes to "
                      f"langevin_sample (step {step + 1})", against="what replay_starts returned")
+        expect_true(run["clip"] is not None, "train_step calls langevin_sample without a "
+                    "clip (clip=None): the chains must stay in the box, clip=self.box (3.0 here)")
         for name, value, want in (("num_steps", run["num_steps"], 3),
                                   ("step_size", run["step_size"], 0.05),
                                   ("clip", run["clip"], 3.0)):

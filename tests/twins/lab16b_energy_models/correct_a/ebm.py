@@ -1,0 +1,187 @@
+"""Lab 16b, part 3: an energy-based model of 2-D points, trained with Langevin samples. Fill
+in the parts marked TODO.
+
+An energy network E_theta(x) (an MLP, 2 -> 1) defines p_theta(x) = exp(-E_theta(x)) / Z_theta.
+Z is unknown, but the gradient of the negative log-likelihood does not need it:
+
+    grad_theta -log p(x) = grad_theta E(x) - E_{x' ~ p_theta}[grad_theta E(x')],
+
+data pushed down, the model's own samples pushed up. The samples come from Langevin
+dynamics, which needs only grad_x E.
+
+The pieces, in the order the handout builds them:
+
+1. Langevin dynamics   langevin_step, langevin_sample
+2. the loss            contrastive_loss (with a small L2 penalty on the energies)
+3. the model           EBM.train_step (a replay buffer of samples is given)
+
+Shapes: N points of D = 2 coordinates, (N, D) float32; energies (N,).
+"""
+import keras
+import tensorflow as tf
+
+from dlkit.training import LossTrackers, OneOptimizer
+
+PACKAGE = "dlkit_lab16b_energy_models"
+
+
+def energy_network(hidden_units=(32, 32), name="energy"):
+    """The energy MLP (given): smooth swish layers, so that grad_x E is smooth too, then one
+    linear output. Maps (N, 2) to (N, 1)."""
+    layers = [keras.layers.Dense(units, activation="swish", name=f"{name}_{k}")
+              for k, units in enumerate(hidden_units)]
+    return keras.Sequential(layers + [keras.layers.Dense(1, name=f"{name}_out")], name=name)
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Langevin dynamics
+# ---------------------------------------------------------------------------------------------
+
+def langevin_step(energy_fn, x, step_size, noise, clip=None):
+    """One step of (unadjusted) Langevin dynamics on the energy:
+
+        x_new = x - step_size / 2 * grad_x E(x) + sqrt(step_size) * noise
+
+    (a step DOWN the energy, which is up the log-density -E, and Gaussian noise of variance
+    step_size). Run long enough with a small step, its states are samples of exp(-E) / Z.
+    energy_fn: (N, D) -> (N,) energies (a TensorFlow function of x); x, noise: (N, D);
+    step_size: a positive number; clip: None, or a bound: x_new clipped to [-clip, clip].
+    grad_x E comes from a tf.GradientTape watching x (the gradient of the energies' sum:
+    each row's energy depends on its own row only). Returns x_new (N, D) float32, held
+    constant (tf.stop_gradient): a sample, not a function of the energy's weights.
+    """
+    x = tf.convert_to_tensor(x, dtype=tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        energies = energy_fn(x)
+    # the gradient of a vector target is the gradient of its sum
+    grad_x = tf.cast(tape.gradient(energies, x), tf.float32)
+    eps = tf.cast(step_size, tf.float32)
+    moved = x - (eps / 2.0) * grad_x + tf.sqrt(eps) * tf.cast(noise, tf.float32)
+    if clip is not None:
+        moved = keras.ops.clip(moved, -clip, clip)
+    return tf.stop_gradient(moved)
+
+
+def langevin_sample(energy_fn, x, num_steps, step_size, seed, clip=None):
+    """num_steps Langevin steps from x, with fresh N(0, I) noise at every step drawn as
+    keras.random.normal(tf.shape(x), seed=seed) (seed: a keras.random.SeedGenerator).
+    num_steps: a Python int. Returns the last x (N, D) float32.
+
+    A Python loop works; keras.ops.fori_loop(0, num_steps, body, x), with body(i, x)
+    returning the next x, is traced once inside train_step instead of num_steps times."""
+    x = tf.convert_to_tensor(x, dtype=tf.float32)
+    for _ in range(int(num_steps)):
+        fresh = keras.random.normal(tf.shape(x), seed=seed)
+        x = langevin_step(energy_fn, x, step_size, fresh, clip=clip)
+    return x
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. The loss
+# ---------------------------------------------------------------------------------------------
+
+def contrastive_loss(energy_fn, x_data, x_samples, alpha):
+    """The EBM's loss: mean E(data) - mean E(samples) + alpha * (mean E(data)^2 + mean
+    E(samples)^2).
+
+    Its gradient pushes the data's energy down and the samples' energy up (the two phases
+    of the likelihood's gradient); the small L2 penalty keeps the energies near 0, since
+    E + constant is the same model. The samples are held constant (tf.stop_gradient): their
+    dependence on the weights through the sampler is not part of the gradient.
+    energy_fn: (N, D) -> (N,); x_data: (N, D); x_samples: (M, D). Returns
+    (loss, mean data energy, mean sample energy), float32 scalars.
+    """
+    e_data = tf.cast(energy_fn(x_data), tf.float32)
+    e_model = tf.cast(energy_fn(tf.stop_gradient(x_samples)), tf.float32)
+    mean_data = keras.ops.mean(e_data)
+    mean_model = keras.ops.mean(e_model)
+    penalty = keras.ops.mean(keras.ops.square(e_data)) + keras.ops.mean(keras.ops.square(e_model))
+    return mean_data - mean_model + alpha * penalty, mean_data, mean_model
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. The model
+# ---------------------------------------------------------------------------------------------
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class EBM(OneOptimizer, keras.Model):
+    """An energy-based model of points in [-box, box]^2, trained with short Langevin chains
+    that start from a replay buffer of earlier samples.
+
+    EBM(hidden_units, langevin_steps, step_size, alpha, buffer_size, reinit, box, seed):
+      langevin_steps, step_size: each training step's chain; alpha: the L2 penalty;
+      buffer_size: the replay buffer's number of points; reinit: the share of chains that
+        start from fresh uniform noise instead of the buffer; box: points live in
+        [-box, box]^2 (the chains are clipped there).
+    energy(x) gives (N,) energies; fit(x) with x (N, 2) logs "loss", "data_energy" and
+    "sample_energy"; compile builds the optimizer (dlkit.training.OneOptimizer).
+    """
+
+    def __init__(self, hidden_units=(32, 32), langevin_steps=10, step_size=0.01, alpha=0.1,
+                 buffer_size=1024, reinit=0.05, box=4.0, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.langevin_steps, self.step_size = int(langevin_steps), float(step_size)
+        self.alpha, self.buffer_size = float(alpha), int(buffer_size)
+        self.reinit, self.box, self.seed = float(reinit), float(box), int(seed)
+        self.network = energy_network(self.hidden_units)
+        self.network.build((None, 2))
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+        self.buffer = self.add_weight(
+            shape=(self.buffer_size, 2), name="buffer", trainable=False,
+            initializer=keras.initializers.RandomUniform(-self.box, self.box, seed=self.seed))
+        self.trackers = LossTrackers("loss", "data_energy", "sample_energy")
+        self.built = True
+
+    @property
+    def metrics(self):
+        return self.trackers.metrics
+
+    def energy(self, x):
+        """E(x) for x (N, 2): float32 (N,)."""
+        return keras.ops.cast(self.network(x)[:, 0], "float32")
+
+    def call(self, x):
+        return self.energy(x)
+
+    def replay_starts(self, n):
+        """Where n chains start (given): points of the buffer drawn at random, a share
+        `reinit` of them replaced by fresh uniform points in the box. Returns (starts (n, 2),
+        the buffer rows they came from (n,))."""
+        # One draw of four uniforms per chain: its row, a fresh point, and whether to renew.
+        u = keras.random.uniform((n, 4), seed=self.seed_generator)
+        rows = tf.minimum(tf.cast(u[:, 0] * self.buffer_size, tf.int32), self.buffer_size - 1)
+        fresh = (2.0 * u[:, 1:3] - 1.0) * self.box
+        return tf.where(u[:, 3:] < self.reinit, fresh, tf.gather(self.buffer, rows)), rows
+
+    def remember(self, rows, samples):
+        """Write the chains' ends back into the buffer rows they started from (given)."""
+        self.buffer.assign(tf.tensor_scatter_nd_update(self.buffer, rows[:, None], samples))
+
+    def train_step(self, data):
+        """One step: n chains from replay_starts(n) (n = the batch size), langevin_sample
+        for self.langevin_steps steps of self.step_size (seed=self.seed_generator,
+        clip=self.box), the ends remembered; then, in a tape, contrastive_loss of the batch
+        against the samples; scale_loss; apply. Logs "loss", "data_energy", "sample_energy".
+        """
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x = keras.ops.cast(x, "float32")
+        batch = tf.shape(x)[0]
+        starts, rows = self.replay_starts(batch)
+        samples = langevin_sample(self.energy, starts, self.langevin_steps, self.step_size,
+                                  self.seed_generator, clip=self.box)
+        self.remember(rows, samples)
+        variables = self.trainable_variables
+        with tf.GradientTape() as tape:
+            loss, e_data, e_samples = contrastive_loss(self.energy, x, samples, self.alpha)
+            scaled = self.optimizer.scale_loss(loss)
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        self.trackers.update(loss=loss, data_energy=e_data, sample_energy=e_samples)
+        return self.trackers.results()
+
+    def get_config(self):
+        return {**super().get_config(), "hidden_units": list(self.hidden_units),
+                "langevin_steps": self.langevin_steps, "step_size": self.step_size,
+                "alpha": self.alpha, "buffer_size": self.buffer_size, "reinit": self.reinit,
+                "box": self.box, "seed": self.seed}
