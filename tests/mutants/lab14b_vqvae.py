@@ -140,4 +140,14 @@ MUTANTS = [
            "            logits = first[:, r, c] if (r, c) != (0, 0) else (first := np.asarray("
            "prior(codes), dtype=np.float64))[:, r, c]",
            breaks=("sample_codes_replay",), says="called the prior 1 times"),
+    # The stand-in prior reads the upper-right neighbour, not drawn yet column by column.
+    Mutant("sample_codes_column_by_column", PRIOR,
+           "    for r in range(height):\n        for c in range(width):\n",
+           "    for c in range(width):\n        for r in range(height):\n",
+           breaks=("sample_codes_replay",), says="column by column"),
+    # A uniform above the last cumulative value (it ends below 1 by rounding) counts K.
+    Mutant("sample_codes_without_the_clip", PRIOR,
+           "codes[:, r, c] = np.minimum(drawn, logits.shape[-1] - 1)",
+           "codes[:, r, c] = drawn",
+           breaks=("sample_codes_replay",), says="clip the count to K - 1"),
 ]

@@ -233,76 +233,124 @@ def _(student, reference):
 
 def stand_in_prior(rng, num_codes, grid_shape):
     """A prior of known conditionals, no network: the logits at position p are
-    table[p] + left[code at p - 1] + above[code at p - width] (raster order; a missing
-    neighbour adds 0). Counts its calls."""
+    table[p] + left[code at p - 1] + above[code at p - width] + above_right[code at
+    p - width + 1] (raster order; a missing neighbour adds 0). The upper-right neighbour is
+    drawn before p in raster order only: an order that draws column by column hands it a
+    zero. Counts its calls; reads a code out of 0..K-1 as the nearest valid one (the verdict
+    reports it)."""
     height, width = grid_shape
     tables = {"position": rng.normal(size=(height * width, num_codes)),
-              "left": 2.0 * rng.normal(size=(num_codes, num_codes)),
-              "above": 2.0 * rng.normal(size=(num_codes, num_codes))}
+              **{name: 2.0 * rng.normal(size=(num_codes, num_codes))
+                 for name in ("left", "above", "above_right")}}
+    # Position 0 sees no neighbour: its cumulative probabilities, rounded in float64, end
+    # below 1, so that a uniform of nextafter(1, 0) passes them all (the clip to K - 1).
+    while not np.cumsum(softmax_rows(tables["position"][0]))[-1] < 1.0:
+        tables["position"][0] = rng.normal(size=num_codes)
 
     class Prior:
         calls = 0
 
         def __call__(self, codes):
             Prior.calls += 1
-            return logits_of(tables, np.asarray(codes).astype(int), width).astype("float32")
+            codes = np.clip(np.asarray(codes).astype(int), 0, num_codes - 1)
+            return logits_of(tables, codes, width).astype("float32")
     return Prior(), tables
+
+
+def softmax_rows(logits):
+    from scipy.special import softmax
+    return softmax(np.asarray(logits, dtype=np.float64), axis=-1)
 
 
 def logits_of(tables, codes, width):
     """The stand-in prior's logits (N, h, w, K) for grids codes (N, h, w)."""
     n = len(codes)
     flat = codes.reshape(n, -1)
+    positions = np.arange(flat.shape[1])
     logits = np.repeat(tables["position"][None], n, axis=0).astype(np.float64)
-    logits[:, 1:] += tables["left"][flat[:, :-1]] * (np.arange(1, flat.shape[1]) % width != 0
-                                                     )[None, :, None]
+    logits[:, 1:] += tables["left"][flat[:, :-1]] * (positions[1:] % width != 0)[None, :, None]
     logits[:, width:] += tables["above"][flat[:, :-width]]
+    logits[:, width:] += (tables["above_right"][flat[:, 1:flat.shape[1] - width + 1]]
+                          * (positions[width:] % width != width - 1)[None, :, None])
     return logits.reshape(*codes.shape, -1)
 
 
+def draw_in_order(tables, uniform, order):
+    """What a sampler that visits the positions in `order` ((r, c) pairs) draws from the
+    stand-in prior: the slips' answers, for the messages."""
+    codes = np.zeros(uniform.shape, dtype=int)
+    for r, c in order:
+        cumulative = np.cumsum(softmax_rows(logits_of(tables, codes, uniform.shape[2])[:, r, c]),
+                               axis=-1)
+        codes[:, r, c] = np.minimum((cumulative <= uniform[:, r, c, None]).sum(-1),
+                                    cumulative.shape[-1] - 1)
+    return codes
+
+
 SAMPLE_SHAPE = (6, 3, 4)
+SAMPLE_CODES = 5
 
 
 @check(points=2, uses=PRIOR, task="`sample_codes`",
        hint="for each position in raster order: the prior's logits on the grid drawn so far, "
-            "p = softmax, the smallest k with u < cumsum(p)[k]; h * w calls of the prior")
+            "p = softmax, the smallest k with u < cumsum(p)[k], at most K - 1; h * w calls "
+            "of the prior")
 def sample_codes_replay(lab, rng):
     """sample_codes on a stand-in prior (5 codes, a 3x4 grid, logits from tables of the
-    position, the left and the upper neighbour) with given uniforms: every code replayed
-    from the stand-in's conditional by inverting its cumulative distribution (scipy's
-    softmax), and the prior called once per position."""
-    prior, tables = stand_in_prior(rng, 5, SAMPLE_SHAPE[1:])
+    position, the left, the upper and the upper-right neighbour) with given uniforms, one
+    of them nextafter(1, 0) where the cumulative distribution ends below 1 by rounding:
+    every code replayed from the stand-in's conditional by inverting its cumulative
+    distribution (scipy's softmax), and the prior called once per position."""
+    prior, tables = stand_in_prior(rng, SAMPLE_CODES, SAMPLE_SHAPE[1:])
     uniform = rng.random(size=SAMPLE_SHAPE)
+    uniform[0, 0, 0] = np.nextafter(1.0, 0.0)
     codes = np.asarray(lab.prior.sample_codes(prior, uniform))
     return {"codes": codes, "uniform": uniform, "calls": type(prior).calls, **tables}
 
 
 @sample_codes_replay.verdict
 def _(student, _reference):
-    from scipy.special import softmax
     codes = expect_shape(student["codes"], SAMPLE_SHAPE, "sample_codes(prior, uniform) for "
                          f"uniform {SAMPLE_SHAPE}")
     if codes.dtype.kind not in "iu":
         raise CheckFailed(f"sample_codes returned values of type {codes.dtype}: codes are "
                           "integers (int32)")
+    uniform, last = student["uniform"], SAMPLE_CODES - 1
+    outside = np.argwhere((codes < 0) | (codes > last))
+    if len(outside):
+        n, r, c = (int(i) for i in outside[0])
+        u = float(uniform[n, r, c])
+        raise CheckFailed(f"sample_codes drew code {int(codes[n, r, c])} of {SAMPLE_CODES} "
+                          f"(grid {n}, row {r}, column {c}, u = {u!r}): codes lie in "
+                          f"0..{last}. Rounded, the cumulative probabilities can end below 1, "
+                          f"and a u above the last of them counts all {SAMPLE_CODES}: clip "
+                          "the count to K - 1")
     positions = SAMPLE_SHAPE[1] * SAMPLE_SHAPE[2]
     expect_true(student["calls"] == positions, f"sample_codes called the prior "
                 f"{student['calls']} times for a {SAMPLE_SHAPE[1]}x{SAMPLE_SHAPE[2]} grid: once "
                 "per position, each on the grid drawn so far")
     logits = logits_of(student, codes, SAMPLE_SHAPE[2])      # what each position saw
-    cumulative = np.cumsum(softmax(logits, axis=-1), axis=-1)
-    expected = np.minimum((cumulative <= student["uniform"][..., None]).sum(-1), 4)
-    if not np.array_equal(codes, expected) and np.array_equal(codes, logits.argmax(-1)):
+    cumulative = np.cumsum(softmax_rows(logits), axis=-1)
+    expected = np.minimum((cumulative <= uniform[..., None]).sum(-1), last)
+    if np.array_equal(codes, expected):
+        return
+    if np.array_equal(codes, logits.argmax(-1)):
         raise CheckFailed("sample_codes returns the most likely code at each position: draw "
                           "it, the smallest k with uniform < cumsum(softmax(logits))[k]")
+    height, width = SAMPLE_SHAPE[1:]
+    by_columns = [(r, c) for c in range(width) for r in range(height)]
+    if np.array_equal(codes, draw_in_order(student, uniform, by_columns)):
+        raise CheckFailed("sample_codes draws the positions column by column: the prior's "
+                          "logits at (r, c) are right only once every code before (r, c) in "
+                          "RASTER order is drawn (row by row, left to right; the one above "
+                          "and to the right included): for r in rows, then for c in columns")
     wrong = np.argwhere(codes != expected)
-    if len(wrong):
-        n, r, c = (int(i) for i in wrong[0])
-        raise CheckFailed(f"sample_codes: {len(wrong)} of {codes.size} codes are not the "
-                          "draw of their position given the codes before them; first, grid "
-                          f"{n}, row {r}, column {c}: got {int(codes[n, r, c])}, the inverse of "
-                          f"the cumulative distribution at u = {student['uniform'][n, r, c]:.3f}"
-                          f" gives {int(expected[n, r, c])}")
+    n, r, c = (int(i) for i in wrong[0])
+    raise CheckFailed(f"sample_codes: {len(wrong)} of {codes.size} codes are not the "
+                      "draw of their position given the codes before them; first, grid "
+                      f"{n}, row {r}, column {c}: got {int(codes[n, r, c])}, the inverse of "
+                      f"the cumulative distribution at u = {uniform[n, r, c]:.3f} gives "
+                      f"{int(expected[n, r, c])}")
 
 
 def round_trip(model, inputs, path):
