@@ -118,6 +118,22 @@ MUTANTS = [
            'MaskedConv2D(self.filters, self.kernel_size, mask_type="B", activation="relu",',
            'MaskedConv2D(self.filters, self.kernel_size, mask_type="A", activation="relu",',
            breaks=("code_prior_is_causal",), says="type-B hidden_convs"),
+    # The two kernel sizes mixed up: the prior stays causal and trains almost as well.
+    Mutant("prior_first_conv_of_the_hidden_size", PRIOR,
+           "self.first_conv = MaskedConv2D(self.filters, self.first_kernel_size,",
+           "self.first_conv = MaskedConv2D(self.filters, self.kernel_size,",
+           breaks=("code_prior_is_causal",), says="first_conv takes first_kernel_size"),
+    Mutant("prior_hidden_convs_of_the_first_size", PRIOR,
+           'MaskedConv2D(self.filters, self.kernel_size, mask_type="B", activation="relu",',
+           'MaskedConv2D(self.filters, self.first_kernel_size, mask_type="B", '
+           'activation="relu",',
+           breaks=("code_prior_is_causal",), says="each hidden conv kernel_size"),
+    # Reported where it is made, not where call trips over it.
+    Mutant("prior_embedding_of_filters_width", PRIOR,
+           "self.embedding = keras.layers.Embedding(self.num_codes, self.embedding_dim,",
+           "self.embedding = keras.layers.Embedding(self.num_codes, self.filters,",
+           breaks=("code_prior_is_causal",),
+           says=r"CodePrior\.__init__.*embedding_dim, not filters"),
     Mutant("prior_call_skips_the_hidden_convs", PRIOR,
            "        for conv in self.hidden_convs:\n            h = conv(h)\n",
            "",

@@ -240,7 +240,7 @@ def shift_layer_class():
     """A stand-in for MaskedConv2D whose causality comes from shifts in raster order, not a
     mask: type "A" gives position p a Dense map of position p - 1 (nothing at p = 0); type
     "B" a Dense map of position p plus another of p - 1. Built with MaskedConv2D's
-    arguments."""
+    arguments; it keeps the kernel_size it was given, for the checks to read."""
     if _CLASSES:
         return _CLASSES["ShiftLayer"]
     import keras
@@ -250,6 +250,7 @@ def shift_layer_class():
         def __init__(self, filters, kernel_size, mask_type, activation=None, **kwargs):
             super().__init__(name=kwargs.get("name"))
             self.filters, self.mask_type = int(filters), str(mask_type)
+            self.kernel_size = kernel_size   # recorded, not used: the shifts set the reach
             self.activation = keras.activations.get(activation)
 
         def build(self, input_shape):

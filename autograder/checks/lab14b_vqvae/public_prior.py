@@ -51,6 +51,8 @@ def assign_by_shape(layer, rng, scale=0.5):
     return [tuple(int(s) for s in w.shape) for w in weights]
 
 
+# Not the defaults (5, 3), and apart: a hard-coded size or the two sizes swapped show.
+CAUSAL_KERNEL_SIZES = (7, 3)
 MASKED_CONVS = {"A": (4, 3, "A", None), "B_relu": (3, 5, "B", "relu")}
 
 
@@ -87,32 +89,64 @@ def _(student, reference):
                      "weights", rtol=2e-4, atol=2e-5)
 
 
-def prior_on_shift_layers(lab, rng, num_codes, grid_shape, num_layers):
+def weight_shapes(layer):
+    """The shapes of a layer's weights, as lists (JSON)."""
+    return [[int(s) for s in weight.shape] for weight in layer.weights]
+
+
+def judge_embedding(shapes_json, num_codes, embedding_dim, filters, what):
+    """The embedding CodePrior.__init__ made: one (num_codes, embedding_dim) table."""
+    shapes = json.loads(shapes_json)
+    expected = [[num_codes, embedding_dim]]
+    slip = " (its width is embedding_dim, not filters)" if shapes == [[num_codes, filters]] \
+        else ""
+    expect_true(shapes == expected, f"CodePrior.__init__ made an embedding with weights of "
+                f"shapes {shapes} for {what}, expected {expected}: "
+                f"keras.layers.Embedding(num_codes, embedding_dim){slip}")
+
+
+def prior_on_shift_layers(lab, rng, num_codes, grid_shape, num_layers, kernel_sizes):
     """The student's CodePrior built on the stand-in ShiftLayer (not a masked convolution),
-    every weight set at random layer by layer: the mask types of its first_conv and
-    hidden_convs, which logits move with which code, and its logits on random grids."""
+    every weight set at random layer by layer: the mask types and kernel sizes of its
+    first_conv and hidden_convs, its embedding's shape, which logits move with which code,
+    and its logits on random grids. kernel_sizes: (first_kernel_size, kernel_size)."""
     with standing_in(lab.prior, MaskedConv2D=shift_layer_class()):
         model = lab.prior.CodePrior(num_codes, grid_shape, embedding_dim=3, filters=4,
-                                    num_layers=num_layers)
-        for layer in [model.embedding, model.first_conv, *model.hidden_convs,
-                      model.output_conv]:
+                                    num_layers=num_layers, first_kernel_size=kernel_sizes[0],
+                                    kernel_size=kernel_sizes[1])
+        convs = [model.first_conv, *model.hidden_convs]
+        out = {"mask_types": json.dumps([getattr(layer, "mask_type", "?") for layer in convs]),
+               "kernel_sizes": json.dumps([str(getattr(layer, "kernel_size", "?"))
+                                           for layer in convs]),
+               "embedding": json.dumps(weight_shapes(model.embedding))}
+        if json.loads(out["embedding"]) != [[num_codes, 3]]:   # call would fail further on
+            return {**out, "changed": np.zeros((1, 1), bool), "logits": np.zeros(0)}
+        for layer in [model.embedding, *convs, model.output_conv]:
             assign_random_weights(layer, rng, 0.6)
         codes = rng.integers(0, num_codes, size=(3, *grid_shape)).astype("int32")
         logits = np.asarray(model(codes))
         changed = (code_dependence(model, codes, num_codes)
                    if logits.shape == (3, *grid_shape, num_codes) else np.zeros((1, 1), bool))
-        types = [getattr(layer, "mask_type", "?")
-                 for layer in [model.first_conv, *model.hidden_convs]]
-    return {"mask_types": json.dumps(types), "changed": changed, "logits": logits}
+    return {**out, "changed": changed, "logits": logits}
 
 
-def judge_prior_on_shift_layers(student, reference, num_codes, grid_shape, num_layers):
+def judge_prior_on_shift_layers(student, reference, num_codes, grid_shape, num_layers,
+                                kernel_sizes):
     what = f"CodePrior({num_codes}, {tuple(grid_shape)}, num_layers={num_layers})"
     types = json.loads(student["mask_types"])
     expected = ["A"] + ["B"] * num_layers
     expect_true(types == expected, f"the mask types of {what}'s first_conv and hidden_convs "
                 f"are {types}, expected {expected}: a type-A first_conv (the centre excluded: "
                 "a position must not see its own code), then num_layers type-B hidden_convs")
+    first, rest = kernel_sizes
+    sizes = json.loads(student["kernel_sizes"])
+    expected = [str(first)] + [str(rest)] * num_layers
+    expect_true(sizes == expected, f"CodePrior(..., first_kernel_size={first}, kernel_size="
+                f"{rest}) made first_conv and hidden_convs with kernel sizes "
+                f"[{', '.join(sizes)}], expected [{', '.join(expected)}]: first_conv takes "
+                "first_kernel_size, each hidden conv kernel_size")
+    judge_embedding(student["embedding"], num_codes, 3, 4, f"{what[:-1]}, embedding_dim=3, "
+                    "filters=4)")
     expect_shape(student["logits"], (3, *grid_shape, num_codes), f"{what}(codes) for codes "
                  f"(3, {grid_shape[0]}, {grid_shape[1]})")
     judge_raster_causality(student["changed"], grid_shape[1], f"{what} on the checks' stand-in "
@@ -127,17 +161,18 @@ def judge_prior_on_shift_layers(student, reference, num_codes, grid_shape, num_l
        hint="embedding, a type-A first_conv, type-B hidden_convs (ReLU), a 1x1 output_conv to "
             "K logits; call applies them in that order")
 def code_prior_is_causal(lab, rng):
-    """CodePrior(5 codes, a 3x4 grid, 2 hidden layers) on the checks' stand-in for
-    MaskedConv2D (a Dense map of the previous position in raster order, plus one of the
-    position itself for type B): the mask types it makes; the logits at each position change
-    with the codes before it, the one just before included, and with none at or after it
-    (one code changed at a time); its logits against the reference's."""
-    return prior_on_shift_layers(lab, rng, 5, (3, 4), 2)
+    """CodePrior(5 codes, a 3x4 grid, 2 hidden layers, first_kernel_size 7, kernel_size 3) on
+    the checks' stand-in for MaskedConv2D (a Dense map of the previous position in raster
+    order, plus one of the position itself for type B): the mask types and kernel sizes it
+    asks for, its embedding's shape; the logits at each position change with the codes before
+    it, the one just before included, and with none at or after it (one code changed at a
+    time); its logits against the reference's."""
+    return prior_on_shift_layers(lab, rng, 5, (3, 4), 2, CAUSAL_KERNEL_SIZES)
 
 
 @code_prior_is_causal.verdict
 def _(student, reference):
-    judge_prior_on_shift_layers(student, reference, 5, (3, 4), 2)
+    judge_prior_on_shift_layers(student, reference, 5, (3, 4), 2, CAUSAL_KERNEL_SIZES)
 
 
 @check(points=1, uses=PRIOR, task="`code_nll`, `bits_per_code`",
@@ -397,20 +432,26 @@ def judge_round_trip(student, what, expected_class):
        hint="weights made in build() with add_weight; the prior's layers made in __init__ are "
             "saved with it")
 def models_save_and_reload(lab, rng):
-    """A CodePrior with weights set at random reloads from `.keras` with the same config,
-    weights and logits; a VQVAE with an EMA codebook, its running counts and sums set at
-    random, with the same config and weights."""
+    """A CodePrior (its embedding (num_codes, embedding_dim)) with weights set at random
+    reloads from `.keras` with the same config, weights and logits; a VQVAE with an EMA
+    codebook, its running counts and sums set at random, with the same config and
+    weights."""
     prior = lab.prior.CodePrior(6, (4, 4), embedding_dim=3, filters=4, num_layers=1)
+    embedding = json.dumps(weight_shapes(prior.embedding))
     assign_random_weights(prior, rng, 0.4)
     codes = rng.integers(0, 6, size=(3, 4, 4)).astype("int32")
     vqvae = lab.vq.VQVAE((8, 8, 1), num_codes=6, code_dim=3, filters=4, ema_decay=0.8)
     for weight in vqvae.weights:
         weight.assign(rng.uniform(0.5, 1.5, size=weight.shape).astype("float32"))
-    return {"prior": round_trip(prior, codes, str(lab.tmpdir / "prior.keras")),
+    return {"embedding": embedding,   # a wrong one would fail in call, far from its cause
+            "prior": (round_trip(prior, codes, str(lab.tmpdir / "prior.keras"))
+                      if json.loads(embedding) == [[6, 3]] else {}),
             "vqvae": round_trip(vqvae, None, str(lab.tmpdir / "vqvae.keras"))}
 
 
 @models_save_and_reload.verdict
 def _(student, _reference):
+    judge_embedding(student["embedding"], 6, 3, 4, "CodePrior(6, (4, 4), embedding_dim=3, "
+                    "filters=4)")
     judge_round_trip(student["prior"], "CodePrior(6, (4, 4), num_layers=1)", "CodePrior")
     judge_round_trip(student["vqvae"], "VQVAE(ema_decay=0.8)", "VQVAE")
