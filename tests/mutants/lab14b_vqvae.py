@@ -146,6 +146,16 @@ MUTANTS = [
            "return tf.reduce_mean(nll) / (num_positions * LOG_2)",
            "return tf.reduce_mean(nll) / num_positions",
            breaks=("code_likelihood",), says="nats per code"),
+    # The base-10 log of 2: bits off by a factor of ln 10.
+    Mutant("bits_per_code_with_log10", PRIOR,
+           "return tf.reduce_mean(nll) / (num_positions * LOG_2)",
+           "return tf.reduce_mean(nll) / (num_positions * math.log10(2.0))",
+           breaks=("code_likelihood",), says="ln 10"),
+    # Adam does not see the scale: the prior trains as well; only the logged loss shows it.
+    Mutant("prior_train_step_sums_the_loss", PRIOR,
+           "            loss = keras.ops.mean(nll)\n",
+           "            loss = keras.ops.sum(nll)\n",
+           breaks=("code_prior_trains",), says="SUM of code_nll over the batch"),
     Mutant("sample_codes_takes_the_most_likely", PRIOR,
            "drawn = np.sum(cumulative <= uniform[:, r, c, None], axis=-1)",
            "drawn = np.argmax(logits, axis=-1) + 0 * cumulative[:, 0].astype(int)",
