@@ -118,6 +118,22 @@ MUTANTS = [
            'MaskedConv2D(self.filters, self.kernel_size, mask_type="B", activation="relu",',
            'MaskedConv2D(self.filters, self.kernel_size, mask_type="A", activation="relu",',
            breaks=("code_prior_is_causal",), says="type-B hidden_convs"),
+    # The two kernel sizes mixed up: the prior stays causal and trains almost as well.
+    Mutant("prior_first_conv_of_the_hidden_size", PRIOR,
+           "self.first_conv = MaskedConv2D(self.filters, self.first_kernel_size,",
+           "self.first_conv = MaskedConv2D(self.filters, self.kernel_size,",
+           breaks=("code_prior_is_causal",), says="first_conv takes first_kernel_size"),
+    Mutant("prior_hidden_convs_of_the_first_size", PRIOR,
+           'MaskedConv2D(self.filters, self.kernel_size, mask_type="B", activation="relu",',
+           'MaskedConv2D(self.filters, self.first_kernel_size, mask_type="B", '
+           'activation="relu",',
+           breaks=("code_prior_is_causal",), says="each hidden conv kernel_size"),
+    # Reported where it is made, not where call trips over it.
+    Mutant("prior_embedding_of_filters_width", PRIOR,
+           "self.embedding = keras.layers.Embedding(self.num_codes, self.embedding_dim,",
+           "self.embedding = keras.layers.Embedding(self.num_codes, self.filters,",
+           breaks=("code_prior_is_causal",),
+           says=r"CodePrior\.__init__.*embedding_dim, not filters"),
     Mutant("prior_call_skips_the_hidden_convs", PRIOR,
            "        for conv in self.hidden_convs:\n            h = conv(h)\n",
            "",
@@ -130,6 +146,16 @@ MUTANTS = [
            "return tf.reduce_mean(nll) / (num_positions * LOG_2)",
            "return tf.reduce_mean(nll) / num_positions",
            breaks=("code_likelihood",), says="nats per code"),
+    # The base-10 log of 2: bits off by a factor of ln 10.
+    Mutant("bits_per_code_with_log10", PRIOR,
+           "return tf.reduce_mean(nll) / (num_positions * LOG_2)",
+           "return tf.reduce_mean(nll) / (num_positions * math.log10(2.0))",
+           breaks=("code_likelihood",), says="ln 10"),
+    # Adam does not see the scale: the prior trains as well; only the logged loss shows it.
+    Mutant("prior_train_step_sums_the_loss", PRIOR,
+           "            loss = keras.ops.mean(nll)\n",
+           "            loss = keras.ops.sum(nll)\n",
+           breaks=("code_prior_trains",), says="SUM of code_nll over the batch"),
     Mutant("sample_codes_takes_the_most_likely", PRIOR,
            "drawn = np.sum(cumulative <= uniform[:, r, c, None], axis=-1)",
            "drawn = np.argmax(logits, axis=-1) + 0 * cumulative[:, 0].astype(int)",
@@ -140,4 +166,14 @@ MUTANTS = [
            "            logits = first[:, r, c] if (r, c) != (0, 0) else (first := np.asarray("
            "prior(codes), dtype=np.float64))[:, r, c]",
            breaks=("sample_codes_replay",), says="called the prior 1 times"),
+    # The stand-in prior reads the upper-right neighbour, not drawn yet column by column.
+    Mutant("sample_codes_column_by_column", PRIOR,
+           "    for r in range(height):\n        for c in range(width):\n",
+           "    for c in range(width):\n        for r in range(height):\n",
+           breaks=("sample_codes_replay",), says="column by column"),
+    # A uniform above the last cumulative value (it ends below 1 by rounding) counts K.
+    Mutant("sample_codes_without_the_clip", PRIOR,
+           "codes[:, r, c] = np.minimum(drawn, logits.shape[-1] - 1)",
+           "codes[:, r, c] = drawn",
+           breaks=("sample_codes_replay",), says="clip the count to K - 1"),
 ]

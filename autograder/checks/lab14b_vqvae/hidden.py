@@ -54,11 +54,11 @@ def _(student, _reference):
 
 
 @check(points=1, uses="prior", hint="the prior must be causal on any grid and at any depth: "
-       "type A first, type B after")
+       "type A first, type B after, each with its own kernel size")
 def code_prior_other_grid(lab, rng):
-    return prior_on_shift_layers(lab, rng, 7, (2, 5), 3)
+    return prior_on_shift_layers(lab, rng, 7, (2, 5), 3, (3, 5))
 
 
 @code_prior_other_grid.verdict
 def _(student, reference):
-    judge_prior_on_shift_layers(student, reference, 7, (2, 5), 3)
+    judge_prior_on_shift_layers(student, reference, 7, (2, 5), 3, (3, 5))

@@ -12,11 +12,12 @@ with what the reference's makes of the same.
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 
 from autograder.api import CheckFailed
-from autograder.verdicts import expect_at_most, expect_true
+from autograder.verdicts import expect_at_most, expect_close, expect_true
 
 VQ, PRIOR = "vq", "prior"
 LOG_NAMES = ["codebook", "commitment", "loss", "perplexity", "reconstruction"]
@@ -240,7 +241,7 @@ def shift_layer_class():
     """A stand-in for MaskedConv2D whose causality comes from shifts in raster order, not a
     mask: type "A" gives position p a Dense map of position p - 1 (nothing at p = 0); type
     "B" a Dense map of position p plus another of p - 1. Built with MaskedConv2D's
-    arguments."""
+    arguments; it keeps the kernel_size it was given, for the checks to read."""
     if _CLASSES:
         return _CLASSES["ShiftLayer"]
     import keras
@@ -250,6 +251,7 @@ def shift_layer_class():
         def __init__(self, filters, kernel_size, mask_type, activation=None, **kwargs):
             super().__init__(name=kwargs.get("name"))
             self.filters, self.mask_type = int(filters), str(mask_type)
+            self.kernel_size = kernel_size   # recorded, not used: the shifts set the reach
             self.activation = keras.activations.get(activation)
 
         def build(self, input_shape):
@@ -311,6 +313,47 @@ def judge_raster_causality(changed, width, what):
                               "every layer used in call")
 
 
+# ---- Saving and reloading ------------------------------------------------------------------
+
+def round_trip(model, inputs, path):
+    """Save to .keras and reload: the class, config and weights of both, and (when inputs
+    are given) their outputs."""
+    import keras
+    outputs = None if inputs is None else np.asarray(model(inputs))
+    model.save(path)
+    try:
+        loaded = keras.saving.load_model(path)
+    except Exception as error:  # the message goes to the student
+        return {"error": f"{type(error).__name__}: {error}"[:600]}
+    out = {"error": "", "class": type(loaded).__name__,
+           "config": json.dumps(model.get_config(), sort_keys=True, default=str),
+           "loaded_config": json.dumps(loaded.get_config(), sort_keys=True, default=str),
+           "weights": [np.asarray(w) for w in model.weights],
+           "loaded_weights": [np.asarray(w) for w in loaded.weights]}
+    if inputs is not None:
+        out.update(outputs=outputs, loaded_outputs=np.asarray(loaded(inputs)))
+    return out
+
+
+def judge_round_trip(student, what, expected_class):
+    if student["error"]:
+        raise CheckFailed(f"keras.saving.load_model could not rebuild the saved {what}: "
+                          + student["error"])
+    expect_true(student["class"] == expected_class,
+                f"load_model returned a {student['class']}, not a {expected_class}")
+    expect_true(student["loaded_config"] == student["config"],
+                f"the reloaded {what}'s config differs from the saved one's")
+    expect_true(len(student["loaded_weights"]) == len(student["weights"]),
+                f"the reloaded {what} has {len(student['loaded_weights'])} weights, the saved "
+                f"one {len(student['weights'])}: create every weight in build() with add_weight")
+    for index, (got, saved) in enumerate(zip(student["loaded_weights"], student["weights"])):
+        expect_close(got, saved, f"weight {index} of the reloaded {what}",
+                     against="the saved model's")
+    if "outputs" in student:
+        expect_close(student["loaded_outputs"], student["outputs"], f"{what}(x) after save "
+                     "and load", against="the outputs before saving")
+
+
 # ---- Data and the training probes -----------------------------------------------------------
 
 def digit_images():
@@ -351,6 +394,42 @@ def code_usage_perplexity(codes, num_codes):
     """exp of the entropy (scipy, nats) of how often each code is used."""
     from scipy.stats import entropy
     return float(np.exp(entropy(np.bincount(np.ravel(codes), minlength=num_codes))))
+
+
+def library_code_nll(codes, logits):
+    """The checks' code_nll while the training check runs, so that a slip in the student's
+    costs code_likelihood only: Keras's sparse categorical cross-entropy of each position
+    (an independent library computation), summed over the grid: nats per grid."""
+    import keras
+    per_position = keras.losses.sparse_categorical_crossentropy(
+        keras.ops.cast(codes, "int32"), keras.ops.cast(logits, "float32"), from_logits=True)
+    return keras.ops.sum(per_position, axis=(1, 2))
+
+
+def library_bits_per_code(nll, num_positions):
+    """The checks' bits_per_code while the training check runs (the docstring's formula)."""
+    import keras
+    return keras.ops.mean(nll) / (num_positions * math.log(2.0))
+
+
+def expect_scalar(got, expected, what, slips=(), *, against, rtol=1e-3, atol=1e-3):
+    """A logged number against the checks' own. A single number cannot tell a factor from an
+    offset: the message gives the ratio, and names the slip whose factor it is (`slips`:
+    pairs (factor, what that factor means))."""
+    got, expected = float(got), float(expected)
+    if not np.isfinite(got):
+        raise CheckFailed(f"{what} is {got}, expected {expected:.4g} ({against})")
+    if math.isclose(got, expected, rel_tol=rtol, abs_tol=atol):
+        return
+    ratio = got / expected if expected else math.inf
+    for factor, slip in slips:
+        if math.isclose(ratio, factor, rel_tol=1e-2):
+            times = f"{ratio:.4g} times too big" if ratio > 1 else \
+                f"{1 / ratio:.4g} times too small"
+            raise CheckFailed(f"{what} is {got:.4g}, expected {expected:.4g} ({against}): "
+                              f"{times}: {slip}")
+    raise CheckFailed(f"{what} is {got:.4g}, expected {expected:.4g} ({against}): a factor "
+                      f"of {ratio:.4g}, or an offset of {got - expected:+.4g}")
 
 
 def judge_logged(logged_json, expected, what):

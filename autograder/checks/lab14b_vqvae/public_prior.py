@@ -14,12 +14,17 @@ from autograder.checks.lab14b_vqvae.probes import (
     VQ,
     code_dependence,
     digit_images,
+    expect_scalar,
     held_out_bits,
     judge_finite,
     judge_logged,
     judge_raster_causality,
+    judge_round_trip,
+    library_bits_per_code,
+    library_code_nll,
     patch_codes,
     position_baseline_bits,
+    round_trip,
     shift_layer_class,
 )
 from autograder.verdicts import (
@@ -51,6 +56,8 @@ def assign_by_shape(layer, rng, scale=0.5):
     return [tuple(int(s) for s in w.shape) for w in weights]
 
 
+# Not the defaults (5, 3), and apart: a hard-coded size or the two sizes swapped show.
+CAUSAL_KERNEL_SIZES = (7, 3)
 MASKED_CONVS = {"A": (4, 3, "A", None), "B_relu": (3, 5, "B", "relu")}
 
 
@@ -87,32 +94,64 @@ def _(student, reference):
                      "weights", rtol=2e-4, atol=2e-5)
 
 
-def prior_on_shift_layers(lab, rng, num_codes, grid_shape, num_layers):
+def weight_shapes(layer):
+    """The shapes of a layer's weights, as lists (JSON)."""
+    return [[int(s) for s in weight.shape] for weight in layer.weights]
+
+
+def judge_embedding(shapes_json, num_codes, embedding_dim, filters, what):
+    """The embedding CodePrior.__init__ made: one (num_codes, embedding_dim) table."""
+    shapes = json.loads(shapes_json)
+    expected = [[num_codes, embedding_dim]]
+    slip = " (its width is embedding_dim, not filters)" if shapes == [[num_codes, filters]] \
+        else ""
+    expect_true(shapes == expected, f"CodePrior.__init__ made an embedding with weights of "
+                f"shapes {shapes} for {what}, expected {expected}: "
+                f"keras.layers.Embedding(num_codes, embedding_dim){slip}")
+
+
+def prior_on_shift_layers(lab, rng, num_codes, grid_shape, num_layers, kernel_sizes):
     """The student's CodePrior built on the stand-in ShiftLayer (not a masked convolution),
-    every weight set at random layer by layer: the mask types of its first_conv and
-    hidden_convs, which logits move with which code, and its logits on random grids."""
+    every weight set at random layer by layer: the mask types and kernel sizes of its
+    first_conv and hidden_convs, its embedding's shape, which logits move with which code,
+    and its logits on random grids. kernel_sizes: (first_kernel_size, kernel_size)."""
     with standing_in(lab.prior, MaskedConv2D=shift_layer_class()):
         model = lab.prior.CodePrior(num_codes, grid_shape, embedding_dim=3, filters=4,
-                                    num_layers=num_layers)
-        for layer in [model.embedding, model.first_conv, *model.hidden_convs,
-                      model.output_conv]:
+                                    num_layers=num_layers, first_kernel_size=kernel_sizes[0],
+                                    kernel_size=kernel_sizes[1])
+        convs = [model.first_conv, *model.hidden_convs]
+        out = {"mask_types": json.dumps([getattr(layer, "mask_type", "?") for layer in convs]),
+               "kernel_sizes": json.dumps([str(getattr(layer, "kernel_size", "?"))
+                                           for layer in convs]),
+               "embedding": json.dumps(weight_shapes(model.embedding))}
+        if json.loads(out["embedding"]) != [[num_codes, 3]]:   # call would fail further on
+            return {**out, "changed": np.zeros((1, 1), bool), "logits": np.zeros(0)}
+        for layer in [model.embedding, *convs, model.output_conv]:
             assign_random_weights(layer, rng, 0.6)
         codes = rng.integers(0, num_codes, size=(3, *grid_shape)).astype("int32")
         logits = np.asarray(model(codes))
         changed = (code_dependence(model, codes, num_codes)
                    if logits.shape == (3, *grid_shape, num_codes) else np.zeros((1, 1), bool))
-        types = [getattr(layer, "mask_type", "?")
-                 for layer in [model.first_conv, *model.hidden_convs]]
-    return {"mask_types": json.dumps(types), "changed": changed, "logits": logits}
+    return {**out, "changed": changed, "logits": logits}
 
 
-def judge_prior_on_shift_layers(student, reference, num_codes, grid_shape, num_layers):
+def judge_prior_on_shift_layers(student, reference, num_codes, grid_shape, num_layers,
+                                kernel_sizes):
     what = f"CodePrior({num_codes}, {tuple(grid_shape)}, num_layers={num_layers})"
     types = json.loads(student["mask_types"])
     expected = ["A"] + ["B"] * num_layers
     expect_true(types == expected, f"the mask types of {what}'s first_conv and hidden_convs "
                 f"are {types}, expected {expected}: a type-A first_conv (the centre excluded: "
                 "a position must not see its own code), then num_layers type-B hidden_convs")
+    first, rest = kernel_sizes
+    sizes = json.loads(student["kernel_sizes"])
+    expected = [str(first)] + [str(rest)] * num_layers
+    expect_true(sizes == expected, f"CodePrior(..., first_kernel_size={first}, kernel_size="
+                f"{rest}) made first_conv and hidden_convs with kernel sizes "
+                f"[{', '.join(sizes)}], expected [{', '.join(expected)}]: first_conv takes "
+                "first_kernel_size, each hidden conv kernel_size")
+    judge_embedding(student["embedding"], num_codes, 3, 4, f"{what[:-1]}, embedding_dim=3, "
+                    "filters=4)")
     expect_shape(student["logits"], (3, *grid_shape, num_codes), f"{what}(codes) for codes "
                  f"(3, {grid_shape[0]}, {grid_shape[1]})")
     judge_raster_causality(student["changed"], grid_shape[1], f"{what} on the checks' stand-in "
@@ -127,17 +166,25 @@ def judge_prior_on_shift_layers(student, reference, num_codes, grid_shape, num_l
        hint="embedding, a type-A first_conv, type-B hidden_convs (ReLU), a 1x1 output_conv to "
             "K logits; call applies them in that order")
 def code_prior_is_causal(lab, rng):
-    """CodePrior(5 codes, a 3x4 grid, 2 hidden layers) on the checks' stand-in for
-    MaskedConv2D (a Dense map of the previous position in raster order, plus one of the
-    position itself for type B): the mask types it makes; the logits at each position change
-    with the codes before it, the one just before included, and with none at or after it
-    (one code changed at a time); its logits against the reference's."""
-    return prior_on_shift_layers(lab, rng, 5, (3, 4), 2)
+    """CodePrior(5 codes, a 3x4 grid, 2 hidden layers, first_kernel_size 7, kernel_size 3) on
+    the checks' stand-in for MaskedConv2D (a Dense map of the previous position in raster
+    order, plus one of the position itself for type B): the mask types and kernel sizes it
+    asks for, its embedding's shape; the logits at each position change with the codes before
+    it, the one just before included, and with none at or after it (one code changed at a
+    time); its logits against the reference's."""
+    return prior_on_shift_layers(lab, rng, 5, (3, 4), 2, CAUSAL_KERNEL_SIZES)
 
 
 @code_prior_is_causal.verdict
 def _(student, reference):
-    judge_prior_on_shift_layers(student, reference, 5, (3, 4), 2)
+    judge_prior_on_shift_layers(student, reference, 5, (3, 4), 2, CAUSAL_KERNEL_SIZES)
+
+
+# What a wrong bits per code is, by its ratio to the right one.
+BITS_SLIPS = [(np.log(2.0), "not divided by ln 2, those are nats per code"),
+              (np.log(10.0), "that is ln 10, from dividing by log10(2), the base-10 log; "
+                             "divide by ln 2 (math.log(2.0))"),
+              (1 / np.log(2.0), "multiplied by ln 2 where it should divide")]
 
 
 @check(points=1, uses=PRIOR, task="`code_nll`, `bits_per_code`",
@@ -171,9 +218,8 @@ def _(student, _reference):
                                          "grid is the SUM of its positions' terms")],
         rtol=1e-4, atol=1e-4)
     bits = expected.mean() / (6 * np.log(2.0))
-    expect_close_naming(student["bits"], bits, "bits_per_code(nll, 6)", [
-        (expected.mean() / 6, "those are nats per code: divide by ln 2 too")],
-        rtol=1e-4, atol=1e-5)
+    expect_scalar(student["bits"], bits, "bits_per_code(nll, 6)", BITS_SLIPS,
+                  against="the mean nll / (6 ln 2)", rtol=1e-4, atol=1e-5)
 
 
 @check(points=3, timeout=60, uses=PRIOR,
@@ -183,27 +229,43 @@ def _(student, _reference):
 def code_prior_trains(lab, rng):
     """The student's CodePrior (16 codes on a 4x4 grid, 16 filters, 2 hidden layers) trained
     by fit() on the checks' own code grids of the digits (each 2x2 patch thresholded into a
-    4-bit code) for the budget below: held-out bits per code within 0.2 of the reference's,
-    not 0.3 below it (a prior that sees the code it predicts), and below independent
-    per-position models (numpy); fit and evaluate log loss (nats per grid) and
-    bits_per_code."""
+    4-bit code) for the budget below, with the checks' own code_nll and bits_per_code
+    standing in (Keras's cross-entropy), so that a slip in those costs code_likelihood
+    only: held-out bits per code within 0.2 of the reference's, not 0.3 below it (a prior
+    that sees the code it predicts), and below independent per-position models (numpy); the
+    loss fit logs is the batch mean of code_nll (nats per grid: the bits_per_code it logs
+    times h * w * ln 2); evaluate logs the loss and bits_per_code of the test grids."""
     import keras
     budget = PRIOR_TRAIN
     train, test = (patch_codes(x) for x in digit_images())
-    model = lab.prior.CodePrior(budget["num_codes"], (4, 4),
-                                embedding_dim=budget["embedding_dim"],
-                                filters=budget["filters"], num_layers=budget["num_layers"])
-    model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]),
-                  steps_per_execution=budget["steps"])
-    model.optimizer.build(model.trainable_variables)
-    order = rng.integers(0, len(train), size=budget["steps"] * budget["batch_size"])
-    history = model.fit(train[order], batch_size=budget["batch_size"], epochs=1, shuffle=False,
-                        verbose=0).history
-    evaluated = model.evaluate(test, batch_size=len(test), verbose=0, return_dict=True)
+    with standing_in(lab.prior, code_nll=library_code_nll, bits_per_code=library_bits_per_code):
+        model = lab.prior.CodePrior(budget["num_codes"], (4, 4),
+                                    embedding_dim=budget["embedding_dim"],
+                                    filters=budget["filters"], num_layers=budget["num_layers"])
+        model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]),
+                      steps_per_execution=budget["steps"])
+        model.optimizer.build(model.trainable_variables)
+        order = rng.integers(0, len(train), size=budget["steps"] * budget["batch_size"])
+        history = model.fit(train[order], batch_size=budget["batch_size"], epochs=1,
+                            shuffle=False, verbose=0).history
+        evaluated = model.evaluate(test, batch_size=len(test), verbose=0, return_dict=True)
     return {"bits": held_out_bits(model(test), test),
             "per_position": position_baseline_bits(train, test, budget["num_codes"]),
+            "test_size": len(test),
             "logged": json.dumps(sorted(history)),
+            "fit_logs": json.dumps({k: float(v[-1]) for k, v in history.items()}),
             "evaluated": json.dumps({k: float(v) for k, v in evaluated.items()})}
+
+
+def loss_slips(batch_size):
+    """What a wrong loss (nats per grid) is, by its ratio to the right one."""
+    return [(batch_size, f"that is the SUM of code_nll over the batch of {batch_size}; the "
+                         "loss is its MEAN"),
+            (1 / 16, "divided by h * w = 16, that is nats per code; the loss is nats per grid, "
+                     "the mean code_nll"),
+            (1 / np.log(2.0), "divided by ln 2, that is bits per grid; the loss is in nats"),
+            (1 / (16 * np.log(2.0)), "that is bits_per_code; the loss is the mean code_nll, "
+                                     "nats per grid")]
 
 
 @code_prior_trains.verdict
@@ -220,128 +282,143 @@ def _(student, reference):
                    "each position", unit=" bits")
     expect_at_most(bits, ref + BITS_MARGIN, "the prior's held-out bits per code (the "
                    f"reference reaches {ref:.3f} with the same training)", unit=" bits")
+    logs = json.loads(student["fit_logs"])
+    expect_scalar(logs["loss"], logs["bits_per_code"] * 16 * np.log(2.0), "the loss fit() logs "
+                  "(nats per grid: the mean code_nll of a batch)",
+                  loss_slips(PRIOR_TRAIN["batch_size"]), against="the bits_per_code it logs, "
+                  "from the checks' own bits_per_code, times 16 ln 2")
     evaluated = json.loads(student["evaluated"])
     expect_true(sorted(evaluated) == ["bits_per_code", "loss"], f"evaluate() logged "
                 f"{sorted(evaluated)}: CodePrior.test_step must return the trackers' results")
-    expect_close(evaluated["bits_per_code"], bits, "the bits_per_code evaluate() logs on the "
-                 "test grids in one batch", rtol=1e-3, atol=1e-3,
-                 against="the checks' own from the prior's logits (scipy)")
-    expect_close(evaluated["loss"], bits * 16 * np.log(2.0), "the loss evaluate() logs on the "
-                 "test grids in one batch (nats per grid: the mean code_nll)", rtol=1e-3,
-                 atol=1e-2, against="the checks' own from the prior's logits (scipy)")
+    expect_scalar(evaluated["bits_per_code"], bits, "the bits_per_code evaluate() logs on the "
+                  "test grids in one batch", BITS_SLIPS,
+                  against="the checks' own from the prior's logits (scipy)")
+    expect_scalar(evaluated["loss"], bits * 16 * np.log(2.0), "the loss evaluate() logs on the "
+                  "test grids in one batch (nats per grid: the mean code_nll)",
+                  loss_slips(student["test_size"]), atol=1e-2,
+                  against="the checks' own from the prior's logits (scipy)")
 
 
 def stand_in_prior(rng, num_codes, grid_shape):
     """A prior of known conditionals, no network: the logits at position p are
-    table[p] + left[code at p - 1] + above[code at p - width] (raster order; a missing
-    neighbour adds 0). Counts its calls."""
+    table[p] + left[code at p - 1] + above[code at p - width] + above_right[code at
+    p - width + 1] (raster order; a missing neighbour adds 0). The upper-right neighbour is
+    drawn before p in raster order only: an order that draws column by column hands it a
+    zero. Counts its calls; reads a code out of 0..K-1 as the nearest valid one (the verdict
+    reports it)."""
     height, width = grid_shape
     tables = {"position": rng.normal(size=(height * width, num_codes)),
-              "left": 2.0 * rng.normal(size=(num_codes, num_codes)),
-              "above": 2.0 * rng.normal(size=(num_codes, num_codes))}
+              **{name: 2.0 * rng.normal(size=(num_codes, num_codes))
+                 for name in ("left", "above", "above_right")}}
+    # Position 0 sees no neighbour: its cumulative probabilities, rounded in float64, end
+    # below 1, so that a uniform of nextafter(1, 0) passes them all (the clip to K - 1).
+    while not np.cumsum(softmax_rows(tables["position"][0]))[-1] < 1.0:
+        tables["position"][0] = rng.normal(size=num_codes)
 
     class Prior:
         calls = 0
 
         def __call__(self, codes):
             Prior.calls += 1
-            return logits_of(tables, np.asarray(codes).astype(int), width).astype("float32")
+            codes = np.clip(np.asarray(codes).astype(int), 0, num_codes - 1)
+            return logits_of(tables, codes, width).astype("float32")
     return Prior(), tables
+
+
+def softmax_rows(logits):
+    from scipy.special import softmax
+    return softmax(np.asarray(logits, dtype=np.float64), axis=-1)
 
 
 def logits_of(tables, codes, width):
     """The stand-in prior's logits (N, h, w, K) for grids codes (N, h, w)."""
     n = len(codes)
     flat = codes.reshape(n, -1)
+    positions = np.arange(flat.shape[1])
     logits = np.repeat(tables["position"][None], n, axis=0).astype(np.float64)
-    logits[:, 1:] += tables["left"][flat[:, :-1]] * (np.arange(1, flat.shape[1]) % width != 0
-                                                     )[None, :, None]
+    logits[:, 1:] += tables["left"][flat[:, :-1]] * (positions[1:] % width != 0)[None, :, None]
     logits[:, width:] += tables["above"][flat[:, :-width]]
+    logits[:, width:] += (tables["above_right"][flat[:, 1:flat.shape[1] - width + 1]]
+                          * (positions[width:] % width != width - 1)[None, :, None])
     return logits.reshape(*codes.shape, -1)
 
 
+def draw_in_order(tables, uniform, order):
+    """What a sampler that visits the positions in `order` ((r, c) pairs) draws from the
+    stand-in prior: the slips' answers, for the messages."""
+    codes = np.zeros(uniform.shape, dtype=int)
+    for r, c in order:
+        cumulative = np.cumsum(softmax_rows(logits_of(tables, codes, uniform.shape[2])[:, r, c]),
+                               axis=-1)
+        codes[:, r, c] = np.minimum((cumulative <= uniform[:, r, c, None]).sum(-1),
+                                    cumulative.shape[-1] - 1)
+    return codes
+
+
 SAMPLE_SHAPE = (6, 3, 4)
+SAMPLE_CODES = 5
 
 
 @check(points=2, uses=PRIOR, task="`sample_codes`",
        hint="for each position in raster order: the prior's logits on the grid drawn so far, "
-            "p = softmax, the smallest k with u < cumsum(p)[k]; h * w calls of the prior")
+            "p = softmax, the smallest k with u < cumsum(p)[k], at most K - 1; h * w calls "
+            "of the prior")
 def sample_codes_replay(lab, rng):
     """sample_codes on a stand-in prior (5 codes, a 3x4 grid, logits from tables of the
-    position, the left and the upper neighbour) with given uniforms: every code replayed
-    from the stand-in's conditional by inverting its cumulative distribution (scipy's
-    softmax), and the prior called once per position."""
-    prior, tables = stand_in_prior(rng, 5, SAMPLE_SHAPE[1:])
+    position, the left, the upper and the upper-right neighbour) with given uniforms, one
+    of them nextafter(1, 0) where the cumulative distribution ends below 1 by rounding:
+    every code replayed from the stand-in's conditional by inverting its cumulative
+    distribution (scipy's softmax), and the prior called once per position."""
+    prior, tables = stand_in_prior(rng, SAMPLE_CODES, SAMPLE_SHAPE[1:])
     uniform = rng.random(size=SAMPLE_SHAPE)
+    uniform[0, 0, 0] = np.nextafter(1.0, 0.0)
     codes = np.asarray(lab.prior.sample_codes(prior, uniform))
     return {"codes": codes, "uniform": uniform, "calls": type(prior).calls, **tables}
 
 
 @sample_codes_replay.verdict
 def _(student, _reference):
-    from scipy.special import softmax
     codes = expect_shape(student["codes"], SAMPLE_SHAPE, "sample_codes(prior, uniform) for "
                          f"uniform {SAMPLE_SHAPE}")
     if codes.dtype.kind not in "iu":
         raise CheckFailed(f"sample_codes returned values of type {codes.dtype}: codes are "
                           "integers (int32)")
+    uniform, last = student["uniform"], SAMPLE_CODES - 1
+    outside = np.argwhere((codes < 0) | (codes > last))
+    if len(outside):
+        n, r, c = (int(i) for i in outside[0])
+        u = float(uniform[n, r, c])
+        raise CheckFailed(f"sample_codes drew code {int(codes[n, r, c])} of {SAMPLE_CODES} "
+                          f"(grid {n}, row {r}, column {c}, u = {u!r}): codes lie in "
+                          f"0..{last}. Rounded, the cumulative probabilities can end below 1, "
+                          f"and a u above the last of them counts all {SAMPLE_CODES}: clip "
+                          "the count to K - 1")
     positions = SAMPLE_SHAPE[1] * SAMPLE_SHAPE[2]
     expect_true(student["calls"] == positions, f"sample_codes called the prior "
                 f"{student['calls']} times for a {SAMPLE_SHAPE[1]}x{SAMPLE_SHAPE[2]} grid: once "
                 "per position, each on the grid drawn so far")
     logits = logits_of(student, codes, SAMPLE_SHAPE[2])      # what each position saw
-    cumulative = np.cumsum(softmax(logits, axis=-1), axis=-1)
-    expected = np.minimum((cumulative <= student["uniform"][..., None]).sum(-1), 4)
-    if not np.array_equal(codes, expected) and np.array_equal(codes, logits.argmax(-1)):
+    cumulative = np.cumsum(softmax_rows(logits), axis=-1)
+    expected = np.minimum((cumulative <= uniform[..., None]).sum(-1), last)
+    if np.array_equal(codes, expected):
+        return
+    if np.array_equal(codes, logits.argmax(-1)):
         raise CheckFailed("sample_codes returns the most likely code at each position: draw "
                           "it, the smallest k with uniform < cumsum(softmax(logits))[k]")
+    height, width = SAMPLE_SHAPE[1:]
+    by_columns = [(r, c) for c in range(width) for r in range(height)]
+    if np.array_equal(codes, draw_in_order(student, uniform, by_columns)):
+        raise CheckFailed("sample_codes draws the positions column by column: the prior's "
+                          "logits at (r, c) are right only once every code before (r, c) in "
+                          "RASTER order is drawn (row by row, left to right; the one above "
+                          "and to the right included): for r in rows, then for c in columns")
     wrong = np.argwhere(codes != expected)
-    if len(wrong):
-        n, r, c = (int(i) for i in wrong[0])
-        raise CheckFailed(f"sample_codes: {len(wrong)} of {codes.size} codes are not the "
-                          "draw of their position given the codes before them; first, grid "
-                          f"{n}, row {r}, column {c}: got {int(codes[n, r, c])}, the inverse of "
-                          f"the cumulative distribution at u = {student['uniform'][n, r, c]:.3f}"
-                          f" gives {int(expected[n, r, c])}")
-
-
-def round_trip(model, inputs, path):
-    """Save to .keras and reload: the class, config and weights of both, and (when inputs
-    are given) their outputs."""
-    import keras
-    outputs = None if inputs is None else np.asarray(model(inputs))
-    model.save(path)
-    try:
-        loaded = keras.saving.load_model(path)
-    except Exception as error:  # the message goes to the student
-        return {"error": f"{type(error).__name__}: {error}"[:600]}
-    out = {"error": "", "class": type(loaded).__name__,
-           "config": json.dumps(model.get_config(), sort_keys=True, default=str),
-           "loaded_config": json.dumps(loaded.get_config(), sort_keys=True, default=str),
-           "weights": [np.asarray(w) for w in model.weights],
-           "loaded_weights": [np.asarray(w) for w in loaded.weights]}
-    if inputs is not None:
-        out.update(outputs=outputs, loaded_outputs=np.asarray(loaded(inputs)))
-    return out
-
-
-def judge_round_trip(student, what, expected_class):
-    if student["error"]:
-        raise CheckFailed(f"keras.saving.load_model could not rebuild the saved {what}: "
-                          + student["error"])
-    expect_true(student["class"] == expected_class,
-                f"load_model returned a {student['class']}, not a {expected_class}")
-    expect_true(student["loaded_config"] == student["config"],
-                f"the reloaded {what}'s config differs from the saved one's")
-    expect_true(len(student["loaded_weights"]) == len(student["weights"]),
-                f"the reloaded {what} has {len(student['loaded_weights'])} weights, the saved "
-                f"one {len(student['weights'])}: create every weight in build() with add_weight")
-    for index, (got, saved) in enumerate(zip(student["loaded_weights"], student["weights"])):
-        expect_close(got, saved, f"weight {index} of the reloaded {what}",
-                     against="the saved model's")
-    if "outputs" in student:
-        expect_close(student["loaded_outputs"], student["outputs"], f"{what}(x) after save "
-                     "and load", against="the outputs before saving")
+    n, r, c = (int(i) for i in wrong[0])
+    raise CheckFailed(f"sample_codes: {len(wrong)} of {codes.size} codes are not the "
+                      "draw of their position given the codes before them; first, grid "
+                      f"{n}, row {r}, column {c}: got {int(codes[n, r, c])}, the inverse of "
+                      f"the cumulative distribution at u = {uniform[n, r, c]:.3f} gives "
+                      f"{int(expected[n, r, c])}")
 
 
 @check(points=1, uses=(VQ, PRIOR), reference=False,
@@ -349,20 +426,26 @@ def judge_round_trip(student, what, expected_class):
        hint="weights made in build() with add_weight; the prior's layers made in __init__ are "
             "saved with it")
 def models_save_and_reload(lab, rng):
-    """A CodePrior with weights set at random reloads from `.keras` with the same config,
-    weights and logits; a VQVAE with an EMA codebook, its running counts and sums set at
-    random, with the same config and weights."""
+    """A CodePrior (its embedding (num_codes, embedding_dim)) with weights set at random
+    reloads from `.keras` with the same config, weights and logits; a VQVAE with an EMA
+    codebook, its running counts and sums set at random, with the same config and
+    weights."""
     prior = lab.prior.CodePrior(6, (4, 4), embedding_dim=3, filters=4, num_layers=1)
+    embedding = json.dumps(weight_shapes(prior.embedding))
     assign_random_weights(prior, rng, 0.4)
     codes = rng.integers(0, 6, size=(3, 4, 4)).astype("int32")
     vqvae = lab.vq.VQVAE((8, 8, 1), num_codes=6, code_dim=3, filters=4, ema_decay=0.8)
     for weight in vqvae.weights:
         weight.assign(rng.uniform(0.5, 1.5, size=weight.shape).astype("float32"))
-    return {"prior": round_trip(prior, codes, str(lab.tmpdir / "prior.keras")),
+    return {"embedding": embedding,   # a wrong one would fail in call, far from its cause
+            "prior": (round_trip(prior, codes, str(lab.tmpdir / "prior.keras"))
+                      if json.loads(embedding) == [[6, 3]] else {}),
             "vqvae": round_trip(vqvae, None, str(lab.tmpdir / "vqvae.keras"))}
 
 
 @models_save_and_reload.verdict
 def _(student, _reference):
+    judge_embedding(student["embedding"], 6, 3, 4, "CodePrior(6, (4, 4), embedding_dim=3, "
+                    "filters=4)")
     judge_round_trip(student["prior"], "CodePrior(6, (4, 4), num_layers=1)", "CodePrior")
     judge_round_trip(student["vqvae"], "VQVAE(ema_decay=0.8)", "VQVAE")
