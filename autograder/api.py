@@ -47,6 +47,7 @@ class Check:
     task: str = ""                        # what the student writes, for the handout's table
     datasets: tuple[str, ...] = ()        # TFDS data sets a GPU check reads (see gpu.py)
     minutes: float = 0.0                  # a GPU check's budget on a T4-class GPU
+    eager: bool = False                   # the probe runs tf.functions eagerly (see check())
     judge: Callable | None = field(default=None, repr=False)
 
     def verdict(self, judge: Callable) -> Callable:
@@ -68,17 +69,22 @@ def check(points: float, *, hint: str = "", timeout: float = DEFAULT_TIMEOUT,
           requires_gpu: bool = False, uses: str | tuple[str, ...] | None = None,
           reference: bool = True, name: str | None = None,
           task: str = "", datasets: tuple[str, ...] = (),
-          minutes: float = 0.0) -> Callable[[Callable], Check]:
+          minutes: float = 0.0, eager: bool = False) -> Callable[[Callable], Check]:
     """Declare a check whose probe is the decorated function. `task` names what the student
     writes (`"`VAE.train_step`"`) and the probe's docstring says what is checked: both go
-    into the handout's table."""
+    into the handout's table.
+
+    `eager`: the probe's tf.functions (those `fit`, `evaluate` and `train_on_batch` make)
+    run eagerly. For a unit check that takes a step or two: tracing and setting up a graph
+    costs a second or more, far more than the steps. Whether the code works in a graph is
+    what the GPU-readiness and training checks judge."""
     def wrap(probe: Callable) -> Check:
         used = (uses,) if isinstance(uses, str) else uses
         return Check(name=name or probe.__name__, points=points, probe=probe, hint=hint,
                      timeout=timeout, requires_gpu=requires_gpu, uses=used,
                      needs_reference=reference, module=probe.__module__,
                      hidden=is_hidden_module(probe.__module__), task=task,
-                     datasets=datasets, minutes=minutes)
+                     datasets=datasets, minutes=minutes, eager=eager)
     return wrap
 
 

@@ -13,8 +13,8 @@ against the solution trained the same way on the same device:
 runs (the README's GPU table adds them up per lab). `datasets` are the TFDS data sets it
 reads: when one is not prepared, the check is skipped with the command that prepares it.
 In the probe, `lab.gpu` is a `GpuRun`: the profile's settings (the worker has already set
-the mixed_float16 policy when they ask for it) and the smoke-test switch that shrinks the
-data and the steps (profiles.py).
+the mixed-precision policy when they ask for it: GpuRun.policy) and the smoke-test switch
+that shrinks the data and the steps (profiles.py).
 """
 from __future__ import annotations
 
@@ -91,6 +91,19 @@ class GpuRun:
     mixed_precision: bool = True
     xla: bool = True
     smoke: bool = False
+
+    def policy(self) -> str:
+        """The dtype policy the worker sets when mixed_precision is asked for: mixed_float16,
+        as a GPU runner trains; in the smoke test on a machine with no GPU, mixed_bfloat16.
+        Its casts are the same (float32 weights, half-precision compute), and a CPU runs them
+        on its own kernels, where a float16 convolution's gradient is emulated hundreds of
+        times slower (a 3x3 convolution of 96 digits: 28 s against 0.03 s). Loss scaling,
+        which only float16 needs, is judged by the readiness checks."""
+        if self.smoke:
+            import tensorflow as tf
+            if not tf.config.list_physical_devices("GPU"):
+                return "mixed_bfloat16"
+        return "mixed_float16"
 
     def steps(self, full: int) -> int:
         """Training steps: `full` on a GPU runner, a handful in the smoke test."""

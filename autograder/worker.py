@@ -22,6 +22,22 @@ from autograder.api import find_check
 from autograder.gpu import GpuRun, without_op_determinism
 
 
+@contextlib.contextmanager
+def functions_run_eagerly():
+    """tf.functions run eagerly in the block (a check declared with eager=True)."""
+    import warnings
+
+    import tensorflow as tf
+    tf.config.run_functions_eagerly(True)
+    try:
+        with warnings.catch_warnings():
+            # tf.data's own functions stay traced, as they should: no need to say so.
+            warnings.filterwarnings("ignore", message=".*does not apply to tf.data")
+            yield
+    finally:
+        tf.config.run_functions_eagerly(False)
+
+
 class LabModules:
     """`lab.vae` imports vae.py from the folder under test; `lab.tmpdir` is a scratch folder;
     `lab.gpu` tells a GPU check how to train (autograder/gpu.py), None for other checks."""
@@ -70,9 +86,10 @@ class Worker:
             reset_keras(seed)
             run = GpuRun(**gpu) if gpu is not None else None
             if run is not None and run.mixed_precision:
-                keras().mixed_precision.set_dtype_policy("mixed_float16")  # reset_keras undoes it
+                keras().mixed_precision.set_dtype_policy(run.policy())  # reset_keras undoes it
             # A GPU check trains as a GPU runner does: with XLA, which op determinism stops.
-            with without_op_determinism() if run and run.xla else contextlib.nullcontext():
+            with (without_op_determinism() if run and run.xla else contextlib.nullcontext(),
+                  functions_run_eagerly() if chk.eager else contextlib.nullcontext()):
                 result = chk.probe(LabModules(self.folder, self.modules, workdir, run),
                                    np.random.default_rng(seed))
             plain = wire.to_plain(result)
