@@ -184,7 +184,7 @@ KERAS_WEIGHT_SHAPES = [[6, 7], [7], [7, 5], [5], [5, 4], [4]]
 @check(points=2, uses="mlp", task="`build_keras_mlp`",
        hint="a Linear(units, 'relu') per hidden width, then Linear(num_classes) with no "
             "activation (logits); compile with keras.optimizers.Adam(learning_rate), "
-            "SparseCategoricalCrossentropy(from_logits=True) and metrics=['accuracy']")
+            "SparseCategoricalCrossentropy(from_logits=True) and metrics=['accuracy']", eager=True)
 def keras_mlp_compiled(lab, rng):
     """The 6-7-5-4 model build_keras_mlp makes (with Keras's Dense as Linear) outputs logits, is
     compiled with Adam at the given learning rate and the cross-entropy on logits, and its

@@ -348,7 +348,7 @@ def _cross_entropy_of_probabilities(logits, labels):
 @check(points=2, uses=NETS, task="`compile_detector`",
        hint="loss={'boxes': MeanSquaredError(), 'labels': SparseCategoricalCrossentropy("
             "from_logits=True)}, loss_weights={'boxes': box_weight, 'labels': 1}, "
-            "optimizer=Adam(learning_rate)")
+            "optimizer=Adam(learning_rate)", eager=True)
 def compile_detector_losses(lab, rng):
     """On a model of the check's (a sigmoid "boxes" head, a "labels" head of logits),
     `compile_detector(model, 0.01, box_weight=7)` uses Adam at 0.01, the mean squared error

@@ -80,7 +80,7 @@ STEP = {"learning_rate": 0.05, "batch_size": 32, "batches": 3}
 @check(points=2, uses="vae", task="`VAE.train_step`, `VAE.update_trackers`",
        hint="train_step: loss, reconstruction, kl = self.loss_terms(*inputs) inside a "
             "GradientTape; tape.gradient of self.optimizer.scale_loss(loss); optimizer.apply; "
-            "update_trackers: update the trackers, return their results (means so far)")
+            "update_trackers: update the trackers, return their results (means so far)", eager=True)
 def train_step_exact(lab, rng):
     """Three SGD steps (wrapped in a LossScaleOptimizer, as under mixed precision) on a fixed
     stand-in `loss_terms`: the weights move as the reference's do, and `fit` logs after each
@@ -183,7 +183,7 @@ train_step_trains.verdict(lambda s, r: judge_training(s, r, TRAIN_MARGIN_NATS))
 
 @check(points=1, uses="vae", reference=False, task="`VAE.test_step`",
        hint="test_step: the same loss_terms as train_step, with fresh noise (not z = mean), no "
-            "gradient step; return update_trackers(...)")
+            "gradient step; return update_trackers(...)", eager=True)
 def test_step_evaluates(lab, rng):
     """With the checks' own `loss_terms`, `evaluate` logs the three terms of a model whose
     noise matters (large posterior variances): a one-sample negative ELBO that agrees with a

@@ -22,7 +22,7 @@ from autograder.verdicts import expect_at_least, expect_close, expect_close_nami
        task="`EpisodicClassifier.loss_and_accuracy`, `train_step`",
        hint="loss = -mean(log p(true label)) over the queries of all episodes (tf.shape, not "
        ".shape: the batch size varies); self(x, training=True); scale_loss, gradient of the "
-       "scaled loss, optimizer.apply; log the unscaled loss")
+       "scaled loss, optimizer.apply; log the unscaled loss", eager=True)
 def train_step_logs(lab, rng):
     """One train_step on a batch of 3 glyph episodes, then one on a batch of 4 (5-way 2-shot,
     3 queries per class), with the checks' encoder and a stand-in nearest-neighbour head: the

@@ -111,7 +111,7 @@ def _(student, reference):
 
 @check(points=2, uses="information", task="`InfoNCEEstimator.train_step`",
        hint="in the tape: bound = infonce_bound(self.critic(x, y)), loss = -bound, scale the "
-       "loss; apply its gradients; the trackers log loss and mi")
+       "loss; apply its gradients; the trackers log loss and mi", eager=True)
 def train_step_one_step(lab, rng):
     """One SGD step on 16 pairs, `infonce_bound` replaced by the checks' stand-in (a
     different bound-like function; train_step must call infonce_bound): the new weights

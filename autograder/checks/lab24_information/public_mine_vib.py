@@ -205,7 +205,7 @@ def _(student, reference):
 
 @check(points=2, uses="variational", task="`VIBClassifier.train_step`",
        hint="z = reparameterized_sample(posterior, self.seed_generator); log loss, ce = loss - "
-       "beta * mean rate, and the mean rate")
+       "beta * mean rate, and the mean rate", eager=True)
 def vib_train_step_logs(lab, rng):
     """One SGD step of a small VIB (beta 0.5) on 16 examples: the logged `loss`, `ce` and
     `rate` against numpy's cross-entropy at the z its seed generator draws and the
@@ -266,7 +266,7 @@ def _(student, reference):
 
 @check(points=2, uses="variational", task="`BitsBackVAE.elbo_terms`, `BitsBackVAE.train_step`",
        hint="distortion = -log p(x | z) at z = reparameterized_sample(...); loss = "
-       "mean(rates + distortion); log loss, mean rate, mean distortion")
+       "mean(rates + distortion); log loss, mean rate, mean distortion", eager=True)
 def vae_elbo_terms_and_logs(lab, rng):
     """A small VAE on 16 binary vectors: `elbo_terms` against numpy's KL and Bernoulli
     -log p(x | z) at the z its seed generator draws; then one SGD step's logged `loss`,

@@ -80,7 +80,7 @@ def _(student, _reference):
                    f"low_rank_factors(W, {student['rank']})", student["rank"])
 
 
-@check(points=2, hint="Distiller.train_step with your own distillation_loss")
+@check(points=2, hint="Distiller.train_step with your own distillation_loss", eager=True)
 def distiller_own_loss(lab, rng):
     return distiller_steps(lab, rng, temperature=5.0, alpha=0.6, stand_in=False)
 

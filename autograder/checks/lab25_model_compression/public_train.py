@@ -27,7 +27,7 @@ from autograder.verdicts import expect_at_least, expect_close, expect_close_nami
 
 @check(points=3, task="`Distiller.train_step`",
        hint="teacher(x, training=False) outside the tape; alpha * hard + (1 - alpha) * soft; "
-            "gradients of the student's trainable variables only")
+            "gradients of the student's trainable variables only", eager=True)
 def distiller_train_step(lab, rng):
     """Two SGD (momentum) steps of `fit` (T 3, alpha 0.3) from random weights with the checks'
     own soft loss and a teacher with batch norm and dropout: the teacher's weights and
