@@ -40,13 +40,13 @@ def test_retracing_probe_cuts_every_input_of_a_tuple_to_the_batch_size():
     readiness.judge_traces(result)
 
 
-def batch_bound_model():
-    """A model whose train_step builds its noise with the static batch size, x.shape[0]:
-    fine eagerly, and wrong once the batch dimension is relaxed to None."""
+def dense_model_with_a_step(noise_of, logged):
+    """A one-Dense model whose train_step adds noise_of(x) to its output in the loss and
+    logs logged(loss)."""
     import keras
     import tensorflow as tf
 
-    class BatchBound(keras.Model):
+    class Stepped(keras.Model):
         def __init__(self):
             super().__init__()
             self.dense = keras.layers.Dense(1)
@@ -56,14 +56,20 @@ def batch_bound_model():
 
         def train_step(self, data):
             x, y = data
-            noise = tf.random.normal((x.shape[0], 1))
             with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(tf.square(self(x) + noise - y))
+                loss = tf.reduce_mean(tf.square(self(x) + noise_of(x) - y))
             self.optimizer.apply(tape.gradient(loss, self.trainable_variables),
                                  self.trainable_variables)
-            return {"loss": loss}
+            return {"loss": logged(loss)}
 
-    return BatchBound()
+    return Stepped()
+
+
+def batch_bound_model():
+    """Noise drawn with the static batch size, x.shape[0]: fine eagerly, and wrong once the
+    batch dimension is relaxed to None."""
+    import tensorflow as tf
+    return dense_model_with_a_step(lambda x: tf.random.normal((x.shape[0], 1)), lambda loss: loss)
 
 
 def test_retracing_probe_fails_a_step_bound_to_the_static_batch_size():
@@ -85,28 +91,11 @@ def test_a_step_skipped_for_float16_overflow_is_named_as_such():
 
 
 def python_step_model():
-    """A model whose train_step runs a Python function on a tensor: fine eagerly and in a
-    graph, and refused by XLA (tf.py_function has no XLA kernel)."""
-    import keras
+    """A train_step that runs a Python function on a tensor: fine eagerly and in a graph,
+    and refused by XLA (tf.py_function has no XLA kernel)."""
     import tensorflow as tf
-
-    class PythonStep(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.dense = keras.layers.Dense(1)
-
-        def call(self, x):
-            return self.dense(x)
-
-        def train_step(self, data):
-            x, y = data
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(tf.square(self(x) - y))
-            self.optimizer.apply(tape.gradient(loss, self.trainable_variables),
-                                 self.trainable_variables)
-            return {"loss": tf.py_function(lambda t: t, [loss], tf.float32)}
-
-    return PythonStep()
+    return dense_model_with_a_step(lambda x: 0.0,
+                                   lambda loss: tf.py_function(lambda t: t, [loss], tf.float32))
 
 
 def test_xla_probe_refuses_an_op_xla_cannot_compile_and_passes_a_plain_model():
