@@ -140,7 +140,7 @@ def scores(y_true, y_pred):
 
 def pretrained_autoencoder(x, budget, seed):
     """The checks' own autoencoder (one ELU hidden layer of 128, unlike the lab's), trained on
-    x with MSE for budget["ae_epochs"] epochs."""
+    x with MSE for budget["ae_epochs"] passes over it in batches of budget["ae_batch"]."""
     import keras
     keras.utils.set_random_seed(seed)
     hidden, code = budget["ae_hidden"], budget["code_dim"]
@@ -151,7 +151,14 @@ def pretrained_autoencoder(x, budget, seed):
     joined = keras.Sequential([keras.Input((x.shape[1],)), encoder, decoder])
     joined.compile(optimizer=keras.optimizers.Adam(budget["ae_learning_rate"]), loss="mse",
                    steps_per_execution=21)
-    joined.fit(x, x, batch_size=budget["ae_batch"], epochs=budget["ae_epochs"], shuffle=True,
+    # Adam's slots made now, not inside the first traced step (which then traces twice).
+    joined.optimizer.build(joined.trainable_variables)
+    # One fit epoch over the passes, each pass a permutation, cut to whole batches: Keras's
+    # work between epochs happens once, and no smaller last batch makes it trace again.
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(len(x)) for _ in range(budget["ae_epochs"])])
+    order = order[: len(order) // budget["ae_batch"] * budget["ae_batch"]]
+    joined.fit(x[order], x[order], batch_size=budget["ae_batch"], epochs=1, shuffle=False,
                verbose=0)
     return encoder, decoder
 
@@ -159,7 +166,16 @@ def pretrained_autoencoder(x, budget, seed):
 def train_probe(lab, rng, budget):
     """k-means (scikit-learn) on the pixels and on the checks' autoencoder's codes, then the
     student's DEC and IDEC from the same pretrained weights, each trained by fit for
-    budget["steps"] steps on fixed batches of indices. Returns the scores of each."""
+    budget["steps"] steps on fixed batches of indices. Returns the scores of each.
+
+    scikit-learn's k-means runs on one thread: on these small sets its OpenMP threads cost
+    5 to 30 times the CPU of one thread when the cores are busy, for the same clusters."""
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(1):
+        return _train_probe(lab, rng, budget)
+
+
+def _train_probe(lab, rng, budget):
     import keras
     from sklearn.cluster import KMeans
 
