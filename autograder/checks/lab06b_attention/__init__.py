@@ -9,7 +9,7 @@ probes_beam.py: beam search against exhaustive search on a check-defined decoder
 force with itertools.product), against greedy decoding, and on decoders with exact ties
 against an enumeration ordered by the handout's tie rule.
 public.py: tasks, encoders, the mask, attention, and the training check (the attention
-model against the same model without attention, both at the reference's seed).
+model against the reference's at the same seed).
 public_beam.py: beam search.
 hidden.py: the same on fresh sizes, float16 inputs, other vocabularies, lengths and widths.
 gpu.py: the attention seq2seq reversing long sequences.

@@ -9,9 +9,12 @@ probes_beam.py).
   accurate as float32 arithmetic (float16 scores are visibly off).
 - lengths_to_mask is called on an array and inside a tf.function; a failure there (numpy
   on a symbolic tensor) is reported as such, not as a traceback.
-- The training check trains AttentionSeq2Seq with and without attention at one seed, on
-  the check's own reversal data, with a stand-in lengths_to_mask that allows every position
-  (the check's sources have no padding, so only additive_attention decides it).
+- The training check trains AttentionSeq2Seq with attention at one seed, on the check's own
+  reversal data, with a stand-in lengths_to_mask that allows every position (the check's
+  sources have no padding, so only additive_attention decides it). The same model without
+  attention runs no student code at all (the stand-in replaces the mask): it would score
+  the same for every submission, so the check does not train it (the handout states what it
+  reaches).
 Probes run in the worker, verdicts in the grader: numpy and scipy only at module level.
 """
 from __future__ import annotations
@@ -242,24 +245,11 @@ def reversal(rng, n, length):
     return sources, np.ascontiguousarray(sources[:, ::-1])
 
 
-def paired_loss(targets, logits):
-    """The loss of two models trained side by side: their logits joined on the last axis,
-    each half's mean cross-entropy, summed (each model's gradient is its own loss's)."""
-    from keras import ops
-    half = ops.shape(logits)[-1] // 2
-    loss = 0.0
-    for part in (logits[..., :half], logits[..., half:]):
-        loss += ops.mean(ops.sparse_categorical_crossentropy(targets, part, from_logits=True))
-    return loss
-
-
 def training_probe(lab, rng, budget):
-    """Train AttentionSeq2Seq with attention and the same model without attention side by
-    side (one fit, the same seed, data and batches), on the reversal task; the held-out
-    teacher-forced accuracy of both, and how much of the attention falls on the mirrored
-    source position."""
+    """Train AttentionSeq2Seq (with attention) on the reversal task; its held-out
+    teacher-forced accuracy, and how much of the attention falls on the mirrored source
+    position."""
     import keras
-    from keras import ops
     attention = lab.attention
     length = budget["length"]
     keras.utils.set_random_seed(int(rng.integers(2 ** 31)))
@@ -268,43 +258,36 @@ def training_probe(lab, rng, budget):
     start = np.full((len(targets), 1), attention.START, "int32")
     inputs = np.concatenate([start, targets[:, :-1]], axis=1)
     test_inputs = np.concatenate([start[:len(test_targets)], test_targets[:, :-1]], axis=1)
-    out = {}
-    # The stand-in from the start: the functional model below calls the models (and so
-    # lengths_to_mask) on symbolic inputs as it is built, before fit.
     with standing_in(attention, lengths_to_mask=everything_allowed):
-        models = [attention.AttentionSeq2Seq(
+        model = attention.AttentionSeq2Seq(
             embed_dim=budget["embed_dim"], units=budget["units"],
-            attention_units=budget["units"], use_attention=use) for use in (True, False)]
-        source_in = keras.Input((length,), dtype="int32")
-        decoder_in = keras.Input((length,), dtype="int32")
-        both = keras.Model([source_in, decoder_in], ops.concatenate(
-            [model((source_in, decoder_in)) for model in models], axis=-1))
-        both.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]),
-                     loss=paired_loss,
-                     steps_per_execution=budget["train_size"] // budget["batch_size"])
-        both.fit((sources, inputs), targets, batch_size=budget["batch_size"],
-                 epochs=budget["epochs"], shuffle=False, verbose=0)
-        for model, name in zip(models, ("attention", "no_attention")):
-            keys, mask, state = model.encode(test_sources)
-            logits, _, weights = model.decode(test_inputs, state, keys, mask)
-            correct = np.asarray(logits).argmax(axis=-1) == test_targets
-            out[name] = float(correct.mean())
-            out[f"{name}_sequences"] = float(correct.all(axis=1).mean())
-            if weights is not None:
-                steps = np.arange(length)
-                out["mirror"] = float(np.asarray(weights, np.float64)[
-                    :, steps, length - 1 - steps].mean())
-    return out
+            attention_units=budget["units"], use_attention=True)
+        # Built (symbolically) and its optimizer too before fit: an optimizer built inside
+        # the first traced step makes fit trace the step twice, and a trace costs more than
+        # the whole training.
+        model((keras.Input((length,), dtype="int32"), keras.Input((length,), dtype="int32")))
+        model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      steps_per_execution=budget["train_size"] // budget["batch_size"])
+        model.optimizer.build(model.trainable_variables)
+        model.fit((sources, inputs), targets, batch_size=budget["batch_size"],
+                  epochs=budget["epochs"], shuffle=False, verbose=0)
+        keys, mask, state = model.encode(test_sources)
+        logits, _, weights = model.decode(test_inputs, state, keys, mask)
+    correct = np.asarray(logits).argmax(axis=-1) == test_targets
+    steps = np.arange(length)
+    return {"attention": float(correct.mean()),
+            "attention_sequences": float(correct.all(axis=1).mean()),
+            "mirror": float(np.asarray(weights, np.float64)[:, steps, length - 1 - steps].mean())}
 
 
-def judge_training(student, reference, margin, gap, mirror_margin):
+def judge_training(student, reference, margin, mirror_margin):
     what = (f"the held-out token accuracy of the attention model trained on reversal "
             f"(whole sequences: {student['attention_sequences']:.0%}; the reference: "
-            f"{reference['attention']:.1%} of tokens, the same model without attention: "
-            f"{student['no_attention']:.1%})")
+            f"{reference['attention']:.1%} of tokens; attention that does not follow the "
+            "decoder's state reads the source little better than the same model without "
+            "attention, which reaches about two thirds of the digits)")
     expect_at_least(student["attention"], reference["attention"] - margin, what)
-    expect_at_least(student["attention"], student["no_attention"] + gap,
-                    f"{what}, which attention must beat by {gap:.0%}")
     expect_at_least(student["mirror"], reference["mirror"] - mirror_margin,
                     "the mean attention weight on the mirrored source position (reversal: "
                     f"step t reads position S-1-t; the reference: {reference['mirror']:.2f})")

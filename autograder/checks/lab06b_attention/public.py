@@ -31,9 +31,12 @@ from autograder.checks.lab06b_attention.probes_attention import (
 # The budget of attention_beats_no_attention, stated in the handout.
 TRAIN = {"length": 8, "train_size": 2048, "test_size": 200, "embed_dim": 16, "units": 32,
          "learning_rate": 0.01, "batch_size": 64, "epochs": 4}
-MARGIN = 0.10          # token accuracy within 10 points of the reference's attention model
-GAP = 0.20             # and 20 points above the same model without attention
-MIRROR_MARGIN = 0.20   # attention on the mirrored position within 0.2 of the reference's
+# Over seeds 0-23 at this budget the reference's token accuracy ranges from 92.8 % to 100 %
+# (median 99.9 %) and its mean weight on the mirrored position from 0.54 to 0.86 (median
+# 0.81); the same model without attention reaches 61.7 % to 65.8 % (seeds 0-7), and
+# attention that ignores the query (weights all 1) 74 % to 79 % (seeds 0-3).
+MARGIN = 0.12          # token accuracy within 12 points of the reference's attention model
+MIRROR_MARGIN = 0.30   # attention on the mirrored position within 0.3 of the reference's
 
 # ---------------------------------------------------------------------------------------------
 # 1. The tasks
@@ -156,13 +159,13 @@ def _(student, reference):
        hint="the model reads your additive_attention at every decoder step: the weights must "
             "be a softmax over the source positions of v . tanh(keys W1 + query W2)")
 def attention_beats_no_attention(lab, rng):
-    """Trained on reversal for the budget below, then the same model without attention from
-    the same seed: the attention model's held-out token accuracy comes within 10 points of
-    the reference's and beats the model without attention by 20 points, and its weights
-    fall on the mirrored position (on a stand-in `lengths_to_mask` allowing everything)."""
+    """Trained on reversal for the budget below: the attention model's held-out token
+    accuracy comes within 12 points of the reference's (over 20 points above what the same
+    model without attention reaches, see below), and its weights fall on the mirrored
+    position (on a stand-in `lengths_to_mask` allowing everything)."""
     return training_probe(lab, rng, TRAIN)
 
 
 @attention_beats_no_attention.verdict
 def _(student, reference):
-    judge_training(student, reference, MARGIN, GAP, MIRROR_MARGIN)
+    judge_training(student, reference, MARGIN, MIRROR_MARGIN)

@@ -14,18 +14,23 @@ import numpy as np
 from autograder.check_helpers import snapshot
 
 # The domain-adaptation training of dann_beats_source_only (stated in the handout): the
-# textured target domain, Adam 3e-3, batches of 64 pairs, lambda ramped by DANN's schedule
-# lambda_max * (2 / (1 + exp(-10 p)) - 1), p the fraction of training done; source-only and
-# DANN each trained at two seeds and their accuracies averaged (one seed's gain is noisy).
+# textured target domain, batches of 64 pairs, DANN's two schedules (p the fraction of
+# training done): Adam's rate annealed as 3e-3 / (1 + 10 p)^0.75 and lambda ramped as
+# lambda_max (2 / (1 + exp(-10 p)) - 1), lambda set every 25 steps (one execution of
+# steps_per_execution); source-only and DANN each trained at two seeds and their accuracies
+# averaged (one seed's gain is noisy).
 DANN_TRAIN = {"shift": "texture", "seeds": (0, 1), "steps": 250, "batch_size": 64,
-              "learning_rate": 3e-3, "lambda_max": 0.5}
-# A correct train_step that computes the same losses in another order may end a few
-# points of accuracy away from the reference after 250 steps; a broken reversal or domain
-# loss ends near or below source-only.
-DANN_MARGIN = 0.05
+              "learning_rate": 3e-3, "lambda_max": 0.5, "filters": (16, 32), "hidden": 32,
+              "steps_per_execution": 25}
+# A correct train_step that computes the same losses in another order ends elsewhere in
+# the spread of seeds: over the 276 pairs of seeds 0-23, the reference's mean accuracies
+# range over 46.7-60.9 % (source-only) and 53.9-64.5 % (DANN), and seeds 0 and 1 give
+# 56.7 % and 62.1 %: the worst pair is 10.0 and 8.2 points below them.
+DANN_MARGIN = 0.12
 # DANN's mean accuracy must beat the same networks trained on the source alone (lambda 0)
-# by this much (the reference's mean gain, over the pairs of seeds 0-5: +2.0 to +7.2 points).
-DANN_GAIN = 0.01
+# by this much: the reference's mean gain over the same pairs is +1.4 to +11.8 points (+5.1
+# median); a domain loss that skips the reversal gives exactly 0 (lambda changes nothing).
+DANN_GAIN = 0.005
 
 
 def stand_in_reversal(x, lambda_=1.0):

@@ -53,11 +53,14 @@ def _(student, reference):
 def dann_training(lab, rng, config):
     """Train source-only (lambda 0) and DANN (lambda ramped to lambda_max) with the student's
     DANN at each seed; their accuracies on the labelled target images (train and test),
-    averaged over the seeds."""
+    averaged over the seeds.
+
+    One model trains every run: before each, it takes the first weights of a DANN built at
+    that seed and its optimizer's state as new, so fit traces train_step once, not once a
+    run (a trace costs about as much as a run's training)."""
     import keras
     import tensorflow as tf
 
-    from dlkit.backend import reset_keras
     from dlkit.data.domains import make_domains, paired_domains
     domains = make_domains(config["shift"], seed=0)
     images = np.concatenate([domains["target_x"], domains["test_x"]])
@@ -65,30 +68,48 @@ def dann_training(lab, rng, config):
     steps = config["steps"]
 
     class Ramp(keras.callbacks.Callback):
-        """DANN's schedule: lambda = lambda_max (2 / (1 + exp(-10 p)) - 1)."""
+        """DANN's schedule: lambda = lambda_max (2 / (1 + exp(-10 p)) - 1), set before each
+        execution of steps_per_execution steps (batch: the index of its first step)."""
         def __init__(self, lambda_max):
             super().__init__()
-            self.lambda_max, self.step = lambda_max, 0
+            self.lambda_max = lambda_max
 
         def on_train_batch_begin(self, batch, logs=None):
-            progress = self.step / steps
-            self.step += 1
             self.model.reversal.lambda_.assign(
-                self.lambda_max * (2.0 / (1.0 + np.exp(-10.0 * progress)) - 1.0))
+                self.lambda_max * (2.0 / (1.0 + np.exp(-10.0 * batch / steps)) - 1.0))
 
+    class Anneal(keras.optimizers.schedules.LearningRateSchedule):
+        """DANN's learning-rate annealing: rate / (1 + 10 p)^0.75."""
+        def __call__(self, step):
+            progress = keras.ops.cast(step, "float32") / steps
+            return config["learning_rate"] / (1.0 + 10.0 * progress) ** 0.75
+
+    def seeded_dann(seed):
+        keras.utils.set_random_seed(seed)
+        return lab.transfer.DANN(10, filters=config["filters"], hidden=config["hidden"],
+                                 lambda_=0.0)
+
+    model = seeded_dann(config["seeds"][0])
+    first_weights = [model.get_weights()] + [seeded_dann(seed).get_weights()
+                                             for seed in config["seeds"][1:]]
+    model.compile(optimizer=keras.optimizers.Adam(Anneal()),
+                  steps_per_execution=config["steps_per_execution"])
+    model.optimizer.build(model.trainable_variables)
+    new_optimizer = [np.asarray(v) for v in model.optimizer.variables]
     runs = {"source_only": [], "dann": []}
-    for seed in config["seeds"]:
+    for seed, weights in zip(config["seeds"], first_weights):
+        x, y = paired_domains(domains["source_x"], domains["source_y"],
+                              domains["target_x"], seed=seed)
         for name, lambda_max in (("source_only", 0.0), ("dann", config["lambda_max"])):
-            reset_keras(seed)
-            x, y = paired_domains(domains["source_x"], domains["source_y"],
-                                  domains["target_x"], seed=seed)
-            model = lab.transfer.DANN(10, lambda_=0.0)
-            model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]))
+            keras.utils.set_random_seed(seed)
+            model.set_weights(weights)
+            for variable, value in zip(model.optimizer.variables, new_optimizer):
+                variable.assign(value)
             data = (tf.data.Dataset.from_tensor_slices((x, y))
                     .shuffle(len(x), seed=seed).repeat().batch(config["batch_size"]))
             model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0,
                       callbacks=[Ramp(lambda_max)])
-            logits = model.predict(images, batch_size=512, verbose=0)
+            logits = np.asarray(model(images, training=False))
             runs[name].append(float((logits.argmax(axis=-1) == labels).mean()))
     return {"source_only": float(np.mean(runs["source_only"])),
             "dann": float(np.mean(runs["dann"])),
@@ -100,23 +121,25 @@ def dann_training(lab, rng, config):
 def dann_beats_source_only(lab, rng):
     """Source-only (lambda 0) and DANN (lambda ramped to 0.5) on the textured target domain,
     at seeds 0 and 1, the budget below: DANN's mean target accuracy beats source-only's by
-    1 point and comes within 5 points of the reference's."""
+    half a point, and both come within 12 points of the reference's."""
     return dann_training(lab, rng, DANN_TRAIN)
 
 
 @dann_beats_source_only.verdict
 def _(student, reference):
     seeds = DANN_TRAIN["seeds"]
+    # The gain first: a domain loss that skips the reversal fails it exactly (lambda then
+    # changes nothing), and its message names the reversal.
+    expect_at_least(student["dann"], student["source_only"] + DANN_GAIN,
+                    f"DANN's target accuracy, mean over seeds {seeds} (your source-only run "
+                    f"reaches {student['source_only']:.3f}; DANN must beat it by "
+                    f"{100 * DANN_GAIN:.1f} point: check that the reversal's gradient is "
+                    "-lambda_ * upstream and that the domain loss reaches the backbone through "
+                    "self.domain_logits)")
     expect_at_least(student["source_only"], reference["source_only"] - DANN_MARGIN,
                     f"the source-only DANN (lambda 0)'s target accuracy, mean over seeds {seeds} "
                     f"(the reference reaches {reference['source_only']:.3f} at the same seeds "
                     "and budget: check the class loss on the source rows)")
-    expect_at_least(student["dann"], student["source_only"] + DANN_GAIN,
-                    f"DANN's target accuracy, mean over seeds {seeds} (your source-only run "
-                    f"reaches {student['source_only']:.3f}; DANN must beat it by "
-                    f"{100 * DANN_GAIN:.0f} point: check that the reversal's gradient is "
-                    "-lambda_ * upstream and that the domain loss reaches the backbone through "
-                    "self.domain_logits)")
     expect_at_least(student["dann"], reference["dann"] - DANN_MARGIN,
                     f"DANN's target accuracy, mean over seeds {seeds} (the reference reaches "
                     f"{reference['dann']:.3f} at the same seeds and budget)")
