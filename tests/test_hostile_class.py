@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -152,8 +153,8 @@ def graded_class(jail_kind):
     listener.start()
     make_class(root, out, listener.port)
     # The lab's probes stay well under 1.4 GiB; at 2 GiB the memory hog is stopped within seconds
-    # even here, where touching fresh memory runs at about 350 MB/s, well before the 20 s
-    # import limit (which the endless loop waits for).
+    # even here, where touching fresh memory runs at about 350 MB/s, before the 20 s import
+    # limit (which the endless loop waits for) unless the machine is loaded several times over.
     result = grade_class(root, LAB, out, jobs=2, limits=Limits(memory_bytes=2 * GiB))
     listener.stopped.set()
     yield result, out, listener
@@ -171,17 +172,21 @@ def test_honest_students_get_full_marks_whatever_the_others_did(graded_class):
 
 
 @pytest.mark.parametrize("name,needle", [
-    ("sys_exit", "called sys.exit(0)"),
+    ("sys_exit", r"called sys\.exit\(0\)"),
     ("os_exit", "exited with status 0"),
     ("endless_loop", "did not finish importing kernels.py within"),
-    ("memory_hog", "used more than"),
+    # Which limit stops the hog first depends on how fast this machine hands out memory: at
+    # about 350 MB/s the memory limit comes within seconds, but on a machine loaded several
+    # times over the 20 s import limit can come first. Either is a correct end for this
+    # submission; that the memory limit itself works is test_sandbox.py's job.
+    ("memory_hog", "used more than|did not finish importing kernels.py within"),
     ("print_flood", "printed more than"),
 ])
 def test_attacks_at_import_score_zero_with_a_message(graded_class, name, needle):
     report = graded_class[0].graded[f"zz_{name}"]
     graded = [r for r in report.results if r.status != "skipped"]   # not the GPU checks
     assert report.score == 0 and graded
-    assert all(needle in r.message for r in graded), graded[0].message
+    assert all(re.search(needle, r.message) for r in graded), graded[0].message
 
 
 def test_many_processes_end_with_the_submission(graded_class):
