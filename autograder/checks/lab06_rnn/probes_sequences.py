@@ -147,6 +147,15 @@ def judge_greedy(student, reference):
                      f"length={n}) of a Seq2Seq with fixed random weights")
 
 
+def build_for_fit(model, inputs):
+    """Build the compiled model on a slice of its inputs, and its optimizer on its weights,
+    before fit: an optimizer first built inside the traced train step makes Keras trace that
+    step twice, and the tracing, not the steps, is most of these small models' training
+    time."""
+    model(inputs)
+    model.optimizer.build(model.trainable_variables)
+
+
 def seq2seq_training_probe(lab, rng, budget):
     """Train with the student's train_step for `budget`, on the stand-in shift_right that
     feeds the decoder START at every position; the held-out accuracy of the trained model's
@@ -157,9 +166,10 @@ def seq2seq_training_probe(lab, rng, budget):
     sources, targets = seq2seq.make_reverse_task(budget["train_size"], length, rng)
     test_sources, test_targets = seq2seq.make_reverse_task(budget["test_size"], length, rng)
     model = seq2seq.Seq2Seq(embed_dim=budget["embed_dim"], units=budget["units"])
-    steps = budget["train_size"] // budget["batch_size"]
-    model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]),
-                  steps_per_execution=steps)
+    # One step per execution: for one epoch, tracing fit's loop over the steps costs more
+    # than it saves.
+    model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]))
+    build_for_fit(model, (sources[:1, :1], targets[:1, :1]))
     with on_stand_in_shift(lab):
         history = model.fit(sources, targets, batch_size=budget["batch_size"],
                             epochs=budget["epochs"], verbose=0).history
@@ -323,10 +333,14 @@ def char_lm_training_probe(lab, rng, budget):
     model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   steps_per_execution=steps)
+    build_for_fit(model, valid_inputs[:, :1])
     order = rng.permutation(len(inputs))
     model.fit(np.asarray(inputs)[order], np.asarray(targets)[order],
               batch_size=budget["batch_size"], epochs=budget["epochs"], verbose=0)
-    log_probs = log_softmax(np.asarray(model(valid_inputs), dtype=np.float64), axis=-1)
+    # predict traces the recurrence once; called eagerly, the GRU steps through the
+    # validation text's characters one Python iteration at a time (seconds).
+    logits = model.predict(valid_inputs, verbose=0)
+    log_probs = log_softmax(np.asarray(logits, dtype=np.float64), axis=-1)
     nats = -np.take_along_axis(log_probs, valid_targets[..., None], axis=-1).mean()
     return {"valid_bits": float(nats / np.log(2.0)), "vocab": len(chars),
             "windows": len(inputs)}

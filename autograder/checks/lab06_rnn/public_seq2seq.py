@@ -24,9 +24,10 @@ from autograder.checks.lab06_rnn.probes_sequences import (
 
 # The training budget of seq2seq_learns_to_reverse, stated in the handout.
 SEQ2SEQ_TRAIN = {"length": 4, "train_size": 2048, "test_size": 500, "embed_dim": 16,
-                 "units": 64, "learning_rate": 0.02, "batch_size": 64, "epochs": 3}
-# Over seeds the reference's held-out token accuracy varies by a few points; a decoder that
-# reads the token it must predict learns nothing it can use at test time and stays near 10 %.
+                 "units": 64, "learning_rate": 0.03, "batch_size": 64, "epochs": 1}
+# One epoch: tracing train_step, not its 32 steps, is most of the check's time. Over ten seeds
+# the reference gets 54 to 62 % of the held-out tokens right; a decoder that reads the token
+# it must predict learns nothing it can use at test time and stays near 10 %.
 SEQ2SEQ_MARGIN = 0.12
 
 

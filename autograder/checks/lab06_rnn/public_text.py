@@ -25,9 +25,10 @@ from autograder.checks.lab06_rnn.probes_sequences import (
 
 # The training budget of char_lm_trains, stated in the handout.
 CHAR_LM_TRAIN = {"seq_len": 32, "stride": 8, "embed_dim": 16, "units": 64,
-                 "learning_rate": 0.01, "batch_size": 32, "epochs": 4, "train_fraction": 0.9}
-# Over seeds the reference's validation bits per character vary by about 0.1; targets equal
-# to the inputs (no shift) leave the model predicting the character it reads, above 6 bits.
+                 "learning_rate": 0.01, "batch_size": 32, "epochs": 2, "train_fraction": 0.9}
+# Over ten seeds the reference's validation reaches 2.95 to 3.04 bits per character; targets
+# equal to the inputs (no shift) leave the model predicting the character it reads, above 6
+# bits.
 CHAR_LM_MARGIN_BITS = 0.25
 
 

@@ -243,9 +243,19 @@ def _(student, _reference):
 # ---------------------------------------------------------------------------------------------
 
 TRANSLATION = {"d_model": 32, "num_heads": 2, "num_layers": 1, "mlp_dim": 64,
-               "learning_rate": 5e-3, "batch_size": 64, "steps": 60, "test": 300}
-# Over seeds the reference writes 97 to 98 % of the held-out numbers exactly at 60 steps.
+               "learning_rate": 2e-3, "batch_size": 64, "steps": 80, "test": 300}
+# Lion, not Adam: its update (one moment, then a sign) traces in about half of Adam's time, and
+# tracing the train step, not running its 80 steps, is most of this check's time. Over ten
+# seeds the reference writes 96 to 99 % of the held-out numbers exactly (Adam 5e-3 at 60
+# steps: 97 to 98 %); without positions in the encoder it writes about 40 %.
 TRANSLATION_MARGIN = 0.15   # exact match within 15 points of the reference's
+
+
+def build_optimizer(model):
+    """Build the compiled model's optimizer on its weights before fit: an optimizer first
+    built inside the traced train step makes Keras trace that step twice, and the tracing,
+    not the steps, is most of a small model's training time."""
+    model.optimizer.build(model.trainable_variables)
 
 
 def greedy_np(model, source, length):
@@ -264,7 +274,7 @@ def greedy_np(model, source, length):
        hint="every piece at once: if this is the only failing check, look for a layer that "
             "does not pass its gradient (numpy inside call) or a mask that hides too much")
 def translation_trains(lab, rng):
-    """Trained with teacher forcing for the budget below (60 steps), then greedy-decoded on
+    """Trained with teacher forcing for the budget below (80 steps), then greedy-decoded on
     300 held-out numbers: its exact-match accuracy comes within 15 points of the
     reference's."""
     import keras
@@ -278,9 +288,10 @@ def translation_trains(lab, rng):
                                             num_heads=budget["num_heads"],
                                             num_layers=budget["num_layers"],
                                             mlp_dim=budget["mlp_dim"])
-    model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]),
+    model.compile(optimizer=keras.optimizers.Lion(budget["learning_rate"]),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True,
                                                                   ignore_class=PAD))
+    build_optimizer(model)
     history = model.fit((sources, shifted(targets)), targets, batch_size=budget["batch_size"],
                         epochs=1, shuffle=False, verbose=0).history
     decoded = greedy_np(model, test_sources, 4)
@@ -301,18 +312,23 @@ def _(student, reference):
 
 
 PRETRAIN = {"d_model": 32, "num_heads": 2, "num_layers": 1, "mlp_dim": 64,
-            "learning_rate": 5e-3, "batch_size": 128, "steps": 300, "labels": 96,
-            "label_sets": 3, "epochs": 10, "fine_tune_batch": 32, "test": 1000}
-# Over pretraining seeds the reference's fine-tuned classifier leads by 7 to 13 points (at 150
-# steps the lead fell to 4.7 points at the grader's seed, and the check cost the same CPU
-# time: its tracing, not its steps, dominates).
-GAIN_MARGIN = 0.03        # fine-tuned accuracy at least 3 points above scratch's
-PRETRAINED_MARGIN = 0.1   # and within 10 points of the reference's fine-tuned accuracy
+            "pretrain_learning_rate": 1e-2, "batch_size": 256, "steps": 100,
+            "learning_rate": 1e-2, "labels": 192, "epochs": 10, "fine_tune_batch": 48,
+            "test": 1000}
+# Over 8 seeds the reference's fine-tuned classifier leads by 12 to 23 points (fine-tuned 87 to
+# 93 %). One label set of 192 sentences leads by more, and more steadily, than the mean over
+# three sets of 96 (7 to 13 points at three times the pretraining steps): from scratch the
+# grammar stays out of reach either way, and one set needs one fit per classifier. A correct
+# mask_tokens that draws its randomness in another order masks other positions, and moves
+# more over the same 8 seeds: fine-tuned 82 to 94 % (up to 8 points below the reference's),
+# leads of 9 to 29 points.
+GAIN_MARGIN = 0.04         # fine-tuned accuracy at least 4 points above scratch's
+PRETRAINED_MARGIN = 0.15   # and within 15 points of the reference's fine-tuned accuracy
 
 
 def reset_optimizer(optimizer):
     """Adam's moments and step count back to zero (its learning rate kept), so one compiled
-    classifier trains every run: one trace instead of one per run."""
+    classifier trains both runs: one trace instead of one per run."""
     for variable in optimizer.variables:
         if "learning_rate" not in variable.name:
             variable.assign(np.zeros(variable.shape, variable.dtype))
@@ -323,19 +339,20 @@ def reset_optimizer(optimizer):
             "train on masked_lm_loss, copy the encoder (transfer_encoder), fine-tune")
 def pretraining_beats_scratch(lab, rng):
     """A MaskedLanguageModel pretrained for the budget below on your masking and loss; its
-    encoder fine-tuned on 96 labelled sentences (grammatical or not), against the same
-    classifier from the same initial weights trained from scratch on the same labels, three
-    times on three label sets: the mean held-out accuracy (1 000 sentences) at least 3
-    points above scratch's, and within 10 points of the reference's."""
+    encoder fine-tuned on 192 labelled sentences (grammatical or not), against the same
+    classifier from the same initial weights trained from scratch on the same labels: the
+    held-out accuracy (1 000 sentences) at least 4 points above scratch's, and within 15
+    points of the reference's."""
     import keras
     ed, budget = lab.encoder_decoder, PRETRAIN
-    sentences, _ = number_pairs(rng.integers(0, 1000, size=budget["steps"] * budget[
-        "batch_size"]), 4, 4)
+    every_number, _ = number_pairs(np.arange(1000), 4, 4)
+    sentences = every_number[rng.integers(0, 1000, size=budget["steps"] * budget["batch_size"])]
     inputs, labels = ed.mask_tokens(sentences, np.random.default_rng(int(rng.integers(1 << 30))))
     sizes = {name: budget[name] for name in ("d_model", "num_heads", "num_layers", "mlp_dim")}
     pretrained = ed.MaskedLanguageModel(4, **sizes)
-    pretrained.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]),
+    pretrained.compile(optimizer=keras.optimizers.Adam(budget["pretrain_learning_rate"]),
                        loss=ed.masked_lm_loss)
+    build_optimizer(pretrained)
     mlm = pretrained.fit(inputs, labels, batch_size=budget["batch_size"], epochs=1,
                          shuffle=False, verbose=0).history["loss"]
     x_test, y_test = corrupted_sentences(rng, budget["test"])
@@ -343,23 +360,21 @@ def pretraining_beats_scratch(lab, rng):
     optimizer = keras.optimizers.Adam(budget["learning_rate"])
     classifier.compile(optimizer=optimizer,
                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    build_optimizer(classifier)
     initial = classifier.get_weights()
-    accuracy = {"fine_tuned": [], "scratch": []}
-    for _ in range(budget["label_sets"]):
-        x, y = corrupted_sentences(rng, budget["labels"])
-        order = np.concatenate([rng.permutation(len(x)) for _ in range(budget["epochs"])])
-        for name in accuracy:
-            classifier.set_weights(initial)
-            if name == "fine_tuned":
-                ed.transfer_encoder(pretrained, classifier)
-            reset_optimizer(optimizer)
-            classifier.fit(x[order], y[order], batch_size=budget["fine_tune_batch"], epochs=1,
-                           shuffle=False, verbose=0)
-            hits = np.argmax(np.asarray(classifier(x_test)), -1) == y_test
-            accuracy[name].append(float(hits.mean()))
-    fine_tuned, scratch = (float(np.mean(accuracy[n])) for n in ("fine_tuned", "scratch"))
-    return {"mlm_loss": float(mlm[-1]), "fine_tuned": fine_tuned, "scratch": scratch,
-            "gain": fine_tuned - scratch}
+    x, y = corrupted_sentences(rng, budget["labels"])
+    order = np.concatenate([rng.permutation(len(x)) for _ in range(budget["epochs"])])
+    accuracy = {}
+    for name in ("fine_tuned", "scratch"):
+        classifier.set_weights(initial)
+        if name == "fine_tuned":
+            ed.transfer_encoder(pretrained, classifier)
+        reset_optimizer(optimizer)
+        classifier.fit(x[order], y[order], batch_size=budget["fine_tune_batch"], epochs=1,
+                       shuffle=False, verbose=0)
+        accuracy[name] = float(np.mean(np.argmax(np.asarray(classifier(x_test)), -1) == y_test))
+    return {"mlm_loss": float(mlm[-1]), **accuracy,
+            "gain": accuracy["fine_tuned"] - accuracy["scratch"]}
 
 
 @pretraining_beats_scratch.verdict
