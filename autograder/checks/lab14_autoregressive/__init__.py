@@ -16,7 +16,8 @@ prefixes order the handout's table): NADE's logits against an O(D^2 H) brute for
 autoregressive property by perturbation, normalisation by enumeration, its sampler replayed;
 the gated PixelCNN's receptive field by gradients against the geometry and a plain masked
 stack built from Keras layers, a gated layer on stand-ins, the label's role, class sampling,
-training of both models relative to the reference.
+training of the conditional model relative to the reference (its true labels against wrong
+ones).
 probes.py: the helpers those files share.
 hidden.py: the same on fresh sizes, orders, kernels and dilations, a categorical sampler
 check, and a MADE with a random order trained against the reference; hidden_nade_gated.py: NADE

@@ -222,45 +222,48 @@ def _(student, _reference):
 
 
 @check(points=3, uses=GATED, timeout=40, task="the whole `gated_pixelcnn.GatedPixelCNN`",
-       hint="GatedPixelCNN(filters=8, num_layers=2), unconditional and with num_classes=10, "
-            "trained by fit() must reach the reference's held-out bits per dimension within "
-            "0.04, and the label must help")
+       hint="GatedPixelCNN(filters=8, num_layers=2, num_classes=10) trained by fit() must reach "
+            "the reference's held-out bits per dimension within 0.05, and the true labels must "
+            "help")
 def gated_trains(lab, rng):
-    """The unconditional and the conditional model (filters 8, 2 layers), 3 epochs each on
-    binarised digits: held-out bits per dimension within 0.04 of the reference's, and the
-    conditional model at least half the reference's gain below the unconditional one."""
+    """The conditional model (filters 8, 2 layers, 10 classes), 3 epochs on binarised digits:
+    held-out bits per dimension within 0.05 of the reference's, and at least 0.4 of the
+    reference's gain over the same model given wrong labels."""
     import keras
 
     from dlkit.data import load_digits
     budget = GATED_TRAIN
     (x, y), (x_test, y_test) = (load_digits(split, binarize=True) for split in ("train", "test"))
-    x, x_test = x.reshape(-1, 8, 8, 1), x_test.reshape(-1, 8, 8, 1)
-    out = {}
-    for name, classes in (("unconditional", 0), ("conditional", 10)):
-        model = lab.gated_pixelcnn.GatedPixelCNN((8, 8, 1), budget["filters"],
-                                                 budget["num_layers"], num_classes=classes)
-        model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]))
-        train = {"image": x, "label": y} if classes else x
-        test = {"image": x_test, "label": y_test} if classes else x_test
-        before = bits_per_dim_np(model(test), x_test)
-        model.fit(train, batch_size=budget["batch_size"], epochs=budget["epochs"],
-                  shuffle=True, verbose=0)
-        out[name] = {"before": before, "after": bits_per_dim_np(model(test), x_test)}
-    return out
+    # Whole batches only: a smaller last batch would trace the step a second time.
+    whole = len(x) // budget["batch_size"] * budget["batch_size"]
+    x, y, x_test = x[:whole].reshape(-1, 8, 8, 1), y[:whole], x_test.reshape(-1, 8, 8, 1)
+    # Every test label moved to another class: what the label is worth, without training a
+    # second (unconditional) model.
+    wrong = (y_test + np.random.default_rng(0).integers(1, 10, len(y_test))) % 10
+    model = lab.gated_pixelcnn.GatedPixelCNN((8, 8, 1), budget["filters"], budget["num_layers"],
+                                             num_classes=10)
+    model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]))
+    model.optimizer.build(model.trainable_variables)  # built in the step, it traces twice
+    before = bits_per_dim_np(model({"image": x_test, "label": y_test}), x_test)
+    model.fit({"image": x, "label": y}, batch_size=budget["batch_size"],
+              epochs=budget["epochs"], shuffle=True, verbose=0)
+    return {"before": before,
+            "after": bits_per_dim_np(model({"image": x_test, "label": y_test}), x_test),
+            "wrong_labels": bits_per_dim_np(model({"image": x_test, "label": wrong}), x_test)}
 
 
 @gated_trains.verdict
 def _(student, reference):
-    judge_training(student["unconditional"], reference["unconditional"], "gated PixelCNN")
-    judge_training(student["conditional"], reference["conditional"],
-                   "class-conditional gated PixelCNN")
-    gain = student["unconditional"]["after"] - student["conditional"]["after"]
-    reference_gain = reference["unconditional"]["after"] - reference["conditional"]["after"]
-    expect_true(gain >= 0.5 * reference_gain,
-                f"the label helps too little: the conditional model reaches "
-                f"{student['conditional']['after']:.3f} bits per dimension, the unconditional "
-                f"one {student['unconditional']['after']:.3f} (the reference gains "
-                f"{reference_gain:.3f} bits): is the label's embedding added in every layer?")
+    # Over seeds 0-11 the reference reaches 0.505-0.546 bits, and the true labels gain
+    # 0.054-0.102 bits over wrong ones.
+    judge_training(student, reference, "class-conditional gated PixelCNN", margin=0.05)
+    gain = student["wrong_labels"] - student["after"]
+    reference_gain = reference["wrong_labels"] - reference["after"]
+    expect_true(gain >= 0.4 * reference_gain,
+                f"the label helps too little: with the true labels the trained model reaches "
+                f"{student['after']:.3f} bits per dimension, with wrong ones "
+                f"{student['wrong_labels']:.3f} (the reference gains {reference_gain:.3f} "
+                "bits): is the label's embedding added in every layer?")
 
 
 @check(points=1, uses=GATED, reference=False, task="the `gated_pixelcnn.py` models (`.keras`)",
