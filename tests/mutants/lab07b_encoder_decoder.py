@@ -78,7 +78,7 @@ MUTANTS = [
     Mutant("decode_reads_no_memory", M,
            "            hidden = block(hidden, memory, source_mask)\n",
            "            hidden = block(hidden, tf.zeros_like(memory), source_mask)\n",
-           breaks=("model_ignores_padding",), says="does not read the source"),
+           breaks=("model_ignores_padding", "translation_trains"), says="does not read the source"),
     Mutant("encoder_without_positions", M,
            "hidden = self.token_embedding(tokens) + positions[None]",
            "hidden = self.token_embedding(tokens)",
@@ -120,6 +120,12 @@ MUTANTS = [
            "chosen = (rng.random(tokens.shape) < rate) & (tokens != PAD)",
            "chosen = rng.random(tokens.shape) < rate",
            breaks=("mask_tokens_statistics",), says="PAD"),
+    # The PAD test inverted: only padding is ever chosen, so pretraining learns no grammar and
+    # the fine-tuned classifier gains next to nothing over training from scratch.
+    Mutant("only_padding_chosen", M,
+           "chosen = (rng.random(tokens.shape) < rate) & (tokens != PAD)",
+           "chosen = (rng.random(tokens.shape) < rate) & (tokens == PAD)",
+           breaks=("mask_tokens_statistics", "pretraining_beats_scratch")),
     # 90 % MASK: the random-word share overwrites part of the masks, nothing stays unchanged.
     Mutant("every_chosen_position_masked_first", M,
            "inputs[chosen & (action < 0.8)] = MASK",

@@ -105,7 +105,7 @@ MUTANTS += [
     Mutant("label_ignored", GATED,
            "        if label is not None and self.num_classes:",
            "        if False:",
-           breaks=("gated_layer", "conditional_logits"), says="embedding"),
+           breaks=("gated_layer", "conditional_logits", "gated_trains"), says="embedding"),
     # The residual in the first layer too, where h = x: a shape error with C_in != filters,
     # and each pixel passed on to its own logit.
     Mutant("residual_in_the_first_layer", GATED,
