@@ -381,6 +381,9 @@ def unet_probe(lab, rng, budget):
     model = lab.networks.build_unet(size=budget["size"], channels=1,
                                     base_filters=budget["base_filters"], depth=budget["depth"])
     lab.networks.compile_unet(model, budget["learning_rate"])
+    # The optimizer built before fit: one built inside the first traced step makes fit
+    # trace the step twice, and a trace costs more than the whole training.
+    model.optimizer.build(model.trainable_variables)
     model.fit(train["images"], train["masks"], batch_size=budget["batch_size"],
               epochs=budget["epochs"], shuffle=True, verbose=0)
     logits = np.asarray(model(test["images"], training=False))  # no predict(): one trace less
