@@ -245,17 +245,18 @@ def sliced_w1(x, y, n_directions=64):
                           for a in angles]))
 
 
-def train_toy_wgan(lab, rng, name, steps, snapshots=3, **wgan_args):
-    """Train a WGAN of probe networks on a 2-D toy set for `steps` generator steps (the
-    critic learns 5x faster than the generator); samples on fixed noise at the last
-    `snapshots` tenths of the budget (the verdict takes their median distance)."""
+def train_toy_wgan(lab, rng, name, steps, snapshots=3, depth=3, generator_learning_rate=2e-4,
+                   **wgan_args):
+    """Train a WGAN of probe networks (`depth` hidden layers of 64) on a 2-D toy set for
+    `steps` generator steps (the critic's learning rate is 1e-3); samples on fixed noise at
+    the last `snapshots` tenths of the budget (the verdict takes their median distance)."""
     import keras
 
     from dlkit.data import sample_toy2d, toy2d_dataset
     seed = int(rng.integers(1 << 30))
-    generator, critic = probe_networks(hidden_units=64, depth=3)
+    generator, critic = probe_networks(hidden_units=64, depth=depth)
     model = compiled_wgan(lab, generator, critic, latent_dim=2, learning_rate=1e-3,
-                          generator_learning_rate=2e-4,
+                          generator_learning_rate=generator_learning_rate,
                           compile_args={"steps_per_execution": 20}, **wgan_args)
     z = tensor(rng.normal(size=(1000, 2)))
     before = generator(z).numpy()
@@ -279,7 +280,7 @@ def trained_distance(output):
                             for samples in output["after"]]))
 
 
-def judge_training(student, reference, data_name):
+def judge_training(student, reference, data_name, improve_to=0.6):
     for key in ("before", "after"):
         expect_finite(student[key], f"generator samples {key} training")
     # WGANs oscillate on these sets: over seeds, a correct step lands anywhere from about
@@ -287,4 +288,4 @@ def judge_training(student, reference, data_name):
     judge_relative_training(trained_distance(student), initial_distance(student),
                             trained_distance(reference),
                             f"the sliced W1 between generated samples and held-out "
-                            f"{data_name} data", improve_to=0.6, factor=2.0, slack=0.3)
+                            f"{data_name} data", improve_to=improve_to, factor=2.0, slack=0.3)

@@ -70,7 +70,10 @@ def _(student, reference):
                 f"reaches {want:.3g} (allowed: ±{margin:.2g})")
 
 
-TRAIN_STEPS = 400
+# Two hidden layers and a generator learning rate of 4e-4: half the steps (and a smaller
+# graph to trace) reach what three layers at 2e-4 reached in 400.
+# Over seeds 0-9 the reference falls to 21-57 % of its start; the mistakes stay above 75 %.
+TRAIN_STEPS, TRAIN_DEPTH, TRAIN_GENERATOR_RATE, TRAIN_IMPROVE_TO = 250, 2, 4e-4, 0.7
 
 
 @check(points=3, uses=MODEL, timeout=60, task="your WGAN-GP, trained on moons",
@@ -78,12 +81,14 @@ TRAIN_STEPS = 400
             "critic's and generator's losses, the penalty, and n_critic critic steps per "
             "generator step in train_step")
 def wgan_gp_learns_moons(lab, rng):
-    """400 generator steps of fit (n_critic=5, gp_weight=10) on "moons": the sliced W1 of
-    generated samples to held-out data falls to 60 % of its start or below and stays
+    """250 generator steps of fit (n_critic=5, gp_weight=10) on "moons": the sliced W1 of
+    generated samples to held-out data falls to 70 % of its start or below and stays
     within max(2 x reference, reference + 0.3)."""
-    return train_toy_wgan(lab, rng, "moons", TRAIN_STEPS, n_critic=5, gp_weight=10.0)
+    return train_toy_wgan(lab, rng, "moons", TRAIN_STEPS, depth=TRAIN_DEPTH,
+                          generator_learning_rate=TRAIN_GENERATOR_RATE, n_critic=5,
+                          gp_weight=10.0)
 
 
 @wgan_gp_learns_moons.verdict
 def _(student, reference):
-    judge_training(student, reference, "moons")
+    judge_training(student, reference, "moons", improve_to=TRAIN_IMPROVE_TO)
