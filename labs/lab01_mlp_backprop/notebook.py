@@ -205,6 +205,7 @@ t_train = np.linspace(-2, 2, 256, dtype=np.float32)[:, None]
 curve = keras.Sequential([keras.Input((1,)), mlp.Linear(16, "relu"), mlp.Linear(16, "relu"),
                           mlp.Linear(1)])
 curve.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+curve.optimizer.build(curve.trainable_variables)  # avoids tracing train_step twice
 
 
 def curve_regions(model):

@@ -172,6 +172,7 @@ language_model = keras.Sequential([
 language_model.compile(optimizer=keras.optimizers.Adam(0.01),
                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                        steps_per_execution=1 if QUICK else 16)
+language_model.optimizer.build(language_model.trainable_variables)
 history = language_model.fit(inputs, next_chars, batch_size=32, epochs=1 if QUICK else 30,
                              validation_data=None if QUICK else (valid_inputs, valid_next),
                              verbose=0,

@@ -122,6 +122,7 @@ save_image_grid(np.stack([paths, in_order]) / paths.max(), out / "made_paths.png
 reset_keras(0)
 made_model = made.MADE(64, (128,))
 made_model.compile(optimizer=keras.optimizers.Adam(1e-2))
+made_model.optimizer.build(made_model.trainable_variables)  # avoids tracing train_step twice
 curves, done = {}, 0
 for stop in (1, 2) if QUICK else (8, 40):
     history = made_model.fit(x_train, validation_data=held_out(x_test), batch_size=64,
@@ -162,6 +163,7 @@ save_image_grid(samples.reshape(-1, 8, 8), out / "made_samples.png", title="MADE
 reset_keras(0)
 shuffled = made.MADE(64, (128,), order=np.random.default_rng(1).permutation(64))
 shuffled.compile(optimizer=keras.optimizers.Adam(1e-2))
+shuffled.optimizer.build(shuffled.trainable_variables)  # avoids tracing train_step twice
 shuffled.fit(x_train, batch_size=64, epochs=epochs(40), verbose=0)
 print(f"MADE, raster order: {test_bits(made_model, x_test):.3f}; random order: "
       f"{test_bits(shuffled, x_test):.3f} bits per dimension")
@@ -194,6 +196,7 @@ def sample_pixelcnn(model, n, seed=0):
 reset_keras(0)
 pixel_model = pixelcnn.PixelCNN((8, 8, 1), filters=16 if QUICK else 32, num_blocks=2)
 pixel_model.compile(optimizer=keras.optimizers.Adam(2e-2 if QUICK else 5e-3))
+pixel_model.optimizer.build(pixel_model.trainable_variables)  # avoids tracing train_step twice
 history = pixel_model.fit(
     images_train, validation_data=held_out(images_test), batch_size=64, epochs=epochs(25),
     verbose=0,
@@ -251,6 +254,7 @@ wave_model = wavenet.WaveNet(levels, filters=32,
                              dilation_rates=(1, 2) if QUICK else (1, 2, 4, 8))
 print("receptive field:", wave_model.receptive_field, "steps")
 wave_model.compile(optimizer=keras.optimizers.Adam(3e-3))
+wave_model.optimizer.build(wave_model.trainable_variables)  # avoids tracing train_step twice
 history = wave_model.fit(train_sequences, validation_data=held_out(test_sequences),
                          batch_size=64, epochs=epochs(30), verbose=0)
 save_loss_curves({k: v for k, v in history.history.items() if "bits" in k},
@@ -279,6 +283,7 @@ save_sequences(wave_samples[:6], out / "wavenet_samples.png", "WaveNet samples")
 reset_keras(0)
 nade_model = nade.NADE(64, 64)
 nade_model.compile(optimizer=keras.optimizers.Adam(1e-2))
+nade_model.optimizer.build(nade_model.trainable_variables)  # avoids tracing train_step twice
 history = nade_model.fit(x_train, validation_data=held_out(x_test), batch_size=64,
                          epochs=epochs(30), verbose=0)
 save_loss_curves({k: v for k, v in history.history.items() if "bits" in k},
@@ -333,6 +338,7 @@ for classes in (10,) if QUICK else (0, 10):   # quick mode: only the conditional
     model = gated_pixelcnn.GatedPixelCNN((8, 8, 1), filters=8 if QUICK else 32,
                                          num_layers=2 if QUICK else 4, num_classes=classes)
     model.compile(optimizer=keras.optimizers.Adam(5e-3))
+    model.optimizer.build(model.trainable_variables)  # avoids tracing train_step twice
     train = {"image": images, "label": y_train} if classes else images
     test = {"image": test_images, "label": y_test} if classes else test_images
     model.fit(train, batch_size=64, epochs=epochs(20), verbose=0)

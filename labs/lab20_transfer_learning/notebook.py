@@ -68,6 +68,7 @@ pretrain = keras.Sequential([backbone, keras.layers.Dense(10)])
 pretrain.compile(optimizer=keras.optimizers.Adam(3e-3),
                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                  metrics=["accuracy"])
+pretrain.optimizer.build(pretrain.trainable_variables)  # avoids tracing train_step twice
 history = pretrain.fit(task["source_x"], task["source_y"], batch_size=64, epochs=PRETRAIN_EPOCHS,
                        verbose=0, callbacks=tensorboard_callbacks(out / "tb_pretrain"))
 save_loss_curves(history, out / "pretrain_loss.png", title="pretraining on clean digits")
@@ -94,6 +95,7 @@ def transfer_run(fine_tune, from_scratch=False):
     rate = 1e-2 if from_scratch else transfer.transfer_learning_rate(1e-2, fine_tune=fine_tune)
     model.compile(optimizer=keras.optimizers.Adam(rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.optimizer.build(model.trainable_variables)  # avoids tracing train_step twice
     model.fit(task["few_x"], task["few_y"], batch_size=len(task["few_x"]),
               epochs=TRANSFER_EPOCHS, verbose=0)
     return transfer.target_accuracy(model, task["test_x"], task["test_y"])
@@ -154,6 +156,7 @@ def adapt(name, lambda_max, mmd_weight=0.0):
     reset_keras(2)
     model = transfer.DANN(10, lambda_=0.0, mmd_weight=mmd_weight)
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    model.optimizer.build(model.trainable_variables)  # avoids tracing train_step twice
     data = (tf.data.Dataset.from_tensor_slices((pairs_x, pairs_y))
             .shuffle(len(pairs_x), seed=2).repeat().batch(64))
     epochs = 2 if QUICK else 10   # the lambda ramp runs over all DANN_STEPS steps, as in the check

@@ -138,6 +138,7 @@ resnet = networks.small_resnet((SIZE, SIZE, 1), num_classes=3, widths=(16, 32),
 resnet.compile(optimizer=keras.optimizers.Adam(3e-3),
                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                metrics=["accuracy"], run_eagerly=QUICK)
+resnet.optimizer.build(resnet.trainable_variables)  # avoids tracing train_step twice
 history = resnet.fit(train["images"], train["labels"], batch_size=64,
                      epochs=1 if QUICK else 12, verbose=0,
                      validation_split=0.0 if QUICK else 0.1,

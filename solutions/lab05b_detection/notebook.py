@@ -104,6 +104,7 @@ def grid_loss(y_true, y_pred):
 reset_keras(0)
 detector = detection.build_grid_detector(SIZE, 1, S, B, C)
 detector.compile(optimizer=keras.optimizers.Adam(3e-3), loss=grid_loss, run_eagerly=QUICK)
+detector.optimizer.build(detector.trainable_variables)  # avoids tracing train_step twice
 history = detector.fit(train["images"], targets, batch_size=32, epochs=1 if QUICK else 30,
                        verbose=0, callbacks=tensorboard_callbacks(out / "tensorboard" / "detector"))
 grid = np.asarray(detector(test["images"], training=False))

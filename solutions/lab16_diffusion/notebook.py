@@ -114,6 +114,7 @@ model = DiffusionModel(MLPDenoiser(hidden_units=128, depth=3), num_steps=T, sche
                        ema_decay=0.995)
 # Quick mode runs one step per execution: the multi-step loop traces train_step twice.
 model.compile(optimizer=keras.optimizers.Adam(2e-3), steps_per_execution=1 if QUICK else 50)
+model.optimizer.build(model.trainable_variables)  # avoids tracing train_step twice
 started = time.perf_counter()
 history = model.fit(toy2d_dataset("moons", 8192, batch_size=256, repeat=True),
                     epochs=10, steps_per_epoch=steps // 10, verbose=0,
@@ -193,6 +194,7 @@ conditional = DiffusionModel(MLPDenoiser(hidden_units=128, depth=3, num_classes=
                              ema_decay=0.995)
 conditional.compile(optimizer=keras.optimizers.Adam(2e-3),
                     steps_per_execution=1 if QUICK else 50)
+conditional.optimizer.build(conditional.trainable_variables)  # avoids tracing train_step twice
 dataset = tf.data.Dataset.from_tensor_slices((x_labelled, y_labelled))
 dataset = dataset.shuffle(8192, seed=0).repeat().batch(256)
 conditional.fit(dataset, epochs=1, steps_per_epoch=50 if QUICK else 4000, verbose=0)
@@ -244,6 +246,7 @@ digit_model = DiffusionModel(UNetDenoiser(image_shape=(8, 8, 1), base_filters=16
                              data_dim=64, num_steps=T_DIGITS, schedule="linear", ema_decay=0.995)
 digit_model.compile(optimizer=keras.optimizers.Adam(2e-3),
                     steps_per_execution=1 if QUICK else 10)
+digit_model.optimizer.build(digit_model.trainable_variables)  # avoids tracing train_step twice
 digit_data = (tf.data.Dataset.from_tensor_slices(x_digits).shuffle(len(x_digits), seed=0)
               .repeat().batch(128))
 start = time.time()
@@ -288,6 +291,7 @@ classifier_model = keras.Model(inputs, classifier(*inputs))
 classifier_model.compile(optimizer=keras.optimizers.Adam(2e-3),
                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                          metrics=["accuracy"])
+classifier_model.optimizer.build(classifier_model.trainable_variables)
 classifier_model.fit((x_noisy, t_noisy), y_noisy, batch_size=256, epochs=1 if QUICK else 6,
                      verbose=0)
 for t in (0, T_DIGITS // 2, T_DIGITS - 1):

@@ -98,6 +98,7 @@ second = np.array([pair_rng.choice(np.flatnonzero((train["labels"] == train["lab
 siamese = fewshot.SiameseNetwork(fewshot.glyph_encoder())
 siamese.compile(keras.optimizers.Adam(1e-3),
                 loss=lambda y, d: fewshot.contrastive_loss(d, y, margin=1.0))
+siamese.optimizer.build(siamese.trainable_variables)  # avoids tracing train_step twice
 start = time.time()
 history = siamese.fit((train["images"][first], train["images"][second]), same.astype("float32"),
                       batch_size=64, epochs=1 if QUICK else 5, verbose=0,

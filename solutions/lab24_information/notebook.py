@@ -108,6 +108,7 @@ x, y = correlated_gaussians(batch * steps, dim, rho, seed=24)
 x_test, y_test = correlated_gaussians(2048, dim, rho, seed=25)
 model = information.InfoNCEEstimator(dim, hidden_units=(64,), embed_dim=16)
 model.compile(optimizer=keras.optimizers.Adam(3e-3))
+model.optimizer.build(model.trainable_variables)  # avoids tracing train_step twice
 history = model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False,
                     callbacks=tensorboard_callbacks(out / "infonce"))
 save_loss_curves({"mi": history.history["mi"]}, out / "infonce_training.png",
@@ -133,6 +134,7 @@ for rho_k in rhos:
     xs, ys = correlated_gaussians(small * (20 if QUICK else 600), dim, rho_k, seed=1)
     estimator = information.InfoNCEEstimator(dim, hidden_units=(64,), embed_dim=16)
     estimator.compile(optimizer=keras.optimizers.Adam(3e-3))
+    estimator.optimizer.build(estimator.trainable_variables)  # avoids tracing train_step twice
     estimator.fit(xs, ys, batch_size=small, epochs=1, verbose=0, shuffle=False)
     xt, yt = correlated_gaussians(1024, dim, rho_k, seed=2)
     found.append(estimator.estimate(xt, yt, small))
@@ -162,6 +164,7 @@ mine_steps = 30 if QUICK else 600
 xm, ym = correlated_gaussians(batch * mine_steps, dim, 0.8, seed=24)
 mine = variational.MINEEstimator(dim, hidden_units=(64,))
 mine.compile(optimizer=keras.optimizers.Adam(3e-3))
+mine.optimizer.build(mine.trainable_variables)  # avoids tracing train_step twice
 mine_history = mine.fit(xm, ym, batch_size=batch, epochs=1, verbose=0, shuffle=False)
 save_loss_curves({"mi (DV, batch)": mine_history.history["mi"],
                   "running mean of exp(T)": mine_history.history["running_mean"]},
@@ -183,6 +186,7 @@ for beta in betas:
     reset_keras(24)
     vib = variational.VIBClassifier(latent_dim=4, hidden_units=(32,), beta=beta, seed=24)
     vib.compile(optimizer=keras.optimizers.Adam(1e-2))
+    vib.optimizer.build(vib.trainable_variables)  # avoids tracing train_step twice
     vib.fit(xd, yd, batch_size=64, epochs=1 if QUICK else 20, verbose=0, shuffle=False)
     accuracy = float(np.mean(np.argmax(vib(xe).numpy(), 1) == ye))
     points.append((float(np.mean(variational.rate(vib.encode(xe), 4))), accuracy))
@@ -209,6 +213,7 @@ xbt, _ = load_digits("test", flatten=True, binarize=True)
 reset_keras(24)
 vae = variational.BitsBackVAE(latent_dim=4, hidden_units=(64,), seed=24)
 vae.compile(optimizer=keras.optimizers.Adam(1e-2 if QUICK else 3e-3))
+vae.optimizer.build(vae.trainable_variables)  # avoids tracing train_step twice
 vae.fit(xb, batch_size=64, epochs=1 if QUICK else 60, verbose=0, shuffle=False)
 rates, distortion = (t.numpy() for t in vae.elbo_terms(xbt))
 elbo_bits = variational.bits_per_dim(float(np.mean(rates + distortion)), 64)

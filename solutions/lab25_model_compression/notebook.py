@@ -75,6 +75,7 @@ reset_keras(0)
 teacher = compression.make_mlp((128,), name="teacher")
 teacher.compile(keras.optimizers.Adam(3e-3),
                 keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+teacher.optimizer.build(teacher.trainable_variables)  # avoids tracing train_step twice
 teacher.fit(batches(), steps_per_epoch=TEACHER_STEPS, epochs=1, verbose=0)
 print("teacher", accuracy(teacher))
 pick = np.random.default_rng(0)
@@ -85,6 +86,7 @@ for name, alpha in (("alone", 1.0), ("distilled", 0.1)):
     model = compression.Distiller(compression.make_mlp((32,), name="student"), teacher,
                                   temperature=4.0, alpha=alpha)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.optimizer.build(model.trainable_variables)  # avoids tracing train_step twice
     model.fit(tf.data.Dataset.from_tensors((x[few], y[few])).repeat(),
               steps_per_epoch=STUDENT_STEPS, epochs=1, verbose=0,
               callbacks=tensorboard_callbacks(out / f"tb_{name}"))
@@ -104,6 +106,7 @@ def prune_run(initial=None, mask=None, seed=1):
         compression.rewind_to_initial(kernels, initial, mask)
     model.compile(keras.optimizers.Adam(3e-3),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.optimizer.build(model.trainable_variables)  # avoids tracing train_step twice
     schedule = ((lambda t: 0.9) if mask is not None else
                 (lambda t: compression.polynomial_sparsity(t, 0.0, 0.9, 0, PRUNE_STEPS // 2)))
     pruning = compression.MagnitudePruning(kernels, schedule)
@@ -167,6 +170,7 @@ for name in ("float", "QAT"):
     model = qat.make_qat_mlp((16,)) if name == "QAT" else float_mlp()
     model.compile(keras.optimizers.Adam(1e-2),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.optimizer.build(model.trainable_variables)  # avoids tracing train_step twice
     model.fit(batches(), steps_per_epoch=QAT_STEPS, epochs=1, verbose=0)
     plain = float_mlp()
     for target, layer in zip(plain.layers, model.layers):
@@ -197,6 +201,7 @@ reset_keras(0)
 dense = compression.make_mlp((128,), name="float_teacher")
 dense.compile(keras.optimizers.Adam(3e-3),
               keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+dense.optimizer.build(dense.trainable_variables)  # avoids tracing train_step twice
 dense.fit(batches(), steps_per_epoch=TEACHER_STEPS, epochs=1, verbose=0)
 ranks = [4, 32] if QUICK else [2, 4, 8, 16, 32, 64]  # each rank: one more model to predict with
 accuracies, sizes = [], []
