@@ -8,6 +8,6 @@ CLAIMS = [
     Claim("classifier_trains", "first_loss", "logs about the first epoch's loss (1.60)",
           at_least=1.59, at_most=1.615),
     Claim("segmenter_trains", "mean_iou",
-          "400 clouds of 48 points, Adam 3e-3, 6 epochs of batches of 32 | part mean IoU 0.50",
-          at_least=0.49, at_most=0.51),
+          "416 clouds of 48 points, Adam 3e-3, 6 epochs of batches of 32 | part mean IoU 0.49",
+          at_least=0.485, at_most=0.505),
 ]

@@ -8,7 +8,10 @@ same way.
   accuracy under the student's own FGSM and PGD (the reference measured with its own, as in
   the public check: this file ships to students and holds no attack).
 """
-from autograder.checks.lab04_regularization.probes import lab_attacks, train_step_returns_logs
+from autograder.checks.lab04_regularization.probes_robustness import (
+    lab_attacks,
+    train_step_returns_logs,
+)
 from autograder.gpu import gpu_check
 from autograder.verdicts import expect_at_least
 

@@ -5,16 +5,18 @@ import numpy as np
 
 from autograder.api import check
 from autograder.checks.lab04_regularization.probes import (
-    ADVERSARIAL_TRAINING,
     adamw_probe,
     attack_result,
     early_stopping_probe,
     judge_adamw,
-    judge_adversarial_training,
     judge_attack,
     judge_early_stopping,
     judge_shift,
     other_range_problem,
+)
+from autograder.checks.lab04_regularization.probes_robustness import (
+    ADVERSARIAL_TRAINING,
+    judge_adversarial_training,
     robustness_probe,
 )
 from autograder.verdicts import expect_close, expect_true

@@ -13,17 +13,19 @@ import numpy as np
 
 from autograder.api import CheckFailed, check
 from autograder.checks.lab04_regularization.probes import (
-    ADVERSARIAL_TRAINING,
-    MEASURING_PGD_STEPS,
     accuracy,
     attack_data,
     attack_result,
-    judge_adversarial_training,
     judge_attack,
-    lab_attacks,
     mean_loss,
     other_range_problem,
     probe_classifier,
+)
+from autograder.checks.lab04_regularization.probes_robustness import (
+    ADVERSARIAL_TRAINING,
+    MEASURING_PGD_STEPS,
+    judge_adversarial_training,
+    lab_attacks,
     robustness_probe,
 )
 from autograder.verdicts import expect_close, expect_true

@@ -5,7 +5,7 @@ import functools
 
 from autograder import readiness
 from autograder.check_helpers import largest_change, snapshot
-from autograder.checks.lab04_regularization.probes import train_step_returns_logs
+from autograder.checks.lab04_regularization.probes_robustness import train_step_returns_logs
 from autograder.verdicts import expect_true
 
 

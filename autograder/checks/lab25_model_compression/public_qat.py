@@ -289,8 +289,8 @@ def qat_training(lab, rng, config):
     test_x, test_y = load_digits("test", flatten=True)
     hidden, seed = config["hidden"], config["seed"]
 
-    def accuracy(model):
-        return float((np.asarray(model.predict(test_x, verbose=0)).argmax(1) == test_y).mean())
+    def accuracy(model):   # an eager call: predict would trace a function for each model
+        return float((np.asarray(model(test_x)).argmax(1) == test_y).mean())
 
     def float_mlp():
         return keras.Sequential([keras.Input((64,)), keras.layers.Dense(hidden, activation="relu"),
@@ -300,8 +300,10 @@ def qat_training(lab, rng, config):
     for name in ("float", "qat"):
         reset_keras(seed)
         model = lab.qat.make_qat_mlp((hidden,)) if name == "qat" else float_mlp()
-        model.compile(keras.optimizers.Adam(1e-2),
-                      keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        # Adam's slots built before fit: created inside its first trace, they trace it again.
+        optimizer = keras.optimizers.Adam(1e-2)
+        optimizer.build(model.trainable_variables)
+        model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         model.fit(tf.data.Dataset.from_tensor_slices((x, y)).shuffle(2000, seed=seed).repeat()
                   .batch(128), steps_per_epoch=config["steps"], epochs=1, verbose=0)
         out[name] = accuracy(model)
