@@ -8,6 +8,7 @@ from autograder.checks.lab10_autoencoders.probes import (
     LINEAR,
     MODELS,
     PCA,
+    build_for_fit,
     construct,
     correlated_data,
     digits,
@@ -131,6 +132,7 @@ def linear_autoencoder_other_code_size(lab, rng):
         return {"error": error}
     model.compile(optimizer=keras.optimizers.Adam(LINEAR["learning_rate"]), loss="mse",
                   steps_per_execution=100)
+    build_for_fit(model, x_train[:1])  # one trace of train_step, not two
     model.fit(tf.data.Dataset.from_tensors((x_train, x_train)).repeat(),
               steps_per_epoch=LINEAR["steps"], epochs=1, verbose=0)
     x_hat = np.asarray(model(x_test), dtype=np.float64)

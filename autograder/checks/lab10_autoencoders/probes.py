@@ -237,6 +237,14 @@ def training_data(x, seed, batch_size, paired=True):
     return data.shuffle(len(x), seed=seed).repeat().batch(batch_size)
 
 
+def build_for_fit(model, inputs):
+    """Build the compiled model on a slice of its inputs, and its optimizer on its weights,
+    before fit: an optimizer first built inside the traced train step makes Keras trace that
+    step twice, and the tracing is much of these small probes' time."""
+    model(inputs)
+    model.optimizer.build(model.trainable_variables)
+
+
 def train_probe(lab, rng, make_model, budget, images=False):
     """Train a fresh autoencoder with compile(loss="mse") and fit on (x, x) for the budget.
 
@@ -250,6 +258,7 @@ def train_probe(lab, rng, make_model, budget, images=False):
     model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]), loss="mse",
                   steps_per_execution=100)
     before = mse(model(x_test), x_test)
+    model.optimizer.build(model.trainable_variables)  # one trace of train_step, not two
     model.fit(training_data(x_train, int(rng.integers(1 << 30)), budget["batch_size"]),
               steps_per_epoch=budget["steps"], epochs=1, verbose=0)
     return {"before": before, "after": mse(model(x_test), x_test),

@@ -17,6 +17,7 @@ from autograder.checks.lab10_autoencoders.probes import (
     DENSE,
     LINEAR,
     MODELS,
+    build_for_fit,
     construct,
     digits,
     judge_model,
@@ -85,6 +86,7 @@ def linear_autoencoder_recovers_pca(lab, rng):
         return {"error": error}
     model.compile(optimizer=keras.optimizers.Adam(LINEAR["learning_rate"]), loss="mse",
                   steps_per_execution=100)
+    build_for_fit(model, x_train[:1])  # one trace of train_step, not two
     full_batch = tf.data.Dataset.from_tensors((x_train, x_train)).repeat()
     model.fit(full_batch, steps_per_epoch=LINEAR["steps"], epochs=1, verbose=0)
     x_hat = np.asarray(model(x_test), dtype=np.float64)
