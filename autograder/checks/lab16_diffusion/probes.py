@@ -280,6 +280,9 @@ def build_diffusion(lab, rng, budget, network=None, num_classes=0):
         num_steps=budget["num_steps"], schedule="linear", num_classes=num_classes,
         label_dropout=budget.get("label_dropout", 0.1), ema_decay=budget["ema_decay"])
     model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]), steps_per_execution=50)
+    if model.trainable_variables:   # built by the constructor
+        # Adam's slots made now, not inside fit's first traced step: one trace of train_step
+        model.optimizer.build(model.trainable_variables)
     if num_classes:
         data = tf.data.Dataset.from_tensor_slices(
             toy2d_classification(budget["data"], 4096, seed=seed))
