@@ -3,10 +3,7 @@
 Independent references: scikit-learn's PCA (its noise_variance_, components_ and
 explained_variance_ are the PPCA maximum-likelihood solution, and its score_samples is the
 PPCA log-likelihood; it divides the covariance by N - 1, so it is fitted to the centred
-data scaled by sqrt((N - 1) / N), which has the lab's (1/N) covariance); for fit, judged in
-the grader, scikit-learn's own route without importing it (about a second of CPU in every
-grading): the singular value decomposition of the centred data, not the eigendecomposition
-of the covariance the lab computes; scipy's
+data scaled by sqrt((N - 1) / N), which has the lab's (1/N) covariance), scipy's
 multivariate_normal.logpdf, and the posterior mean by Gaussian conditioning,
 W^T C^-1 (x - mean), a different formula from the lab's M^-1 W^T (x - mean). W is compared
 column by column up to each column's sign. score_samples, transform and sample are judged
@@ -41,15 +38,6 @@ def _sklearn_ml(x, q):
     return PCA(q, svd_solver="full").fit(shrunk)
 
 
-def _svd_ml(x):
-    """The maximum-likelihood eigenvalues (decreasing, the covariance divided by N) and their
-    unit directions (columns), from the SVD of the centred data, as scikit-learn's PCA finds
-    them: (D,), (D, D)."""
-    x = np.asarray(x, np.float64)
-    _, singular, rows = np.linalg.svd(x - x.mean(axis=0), full_matrices=False)
-    return singular ** 2 / len(x), rows.T
-
-
 def _sklearn_weights(model):
     """W = components^T sqrt(explained_variance - noise_variance): (D, q)."""
     return model.components_.T * np.sqrt(model.explained_variance_ - model.noise_variance_)
@@ -77,11 +65,10 @@ def _attributes(model):
        hint="S = centred^T centred / N; eigh gives INCREASING eigenvalues: reverse them; "
             "sigma^2 = mean of the D - q smallest; W = U_q * sqrt(lambda_q - sigma^2)")
 def ppca_fit(lab, rng):
-    """`PPCA(2).fit(x)` on 40 correlated examples (D = 6, mean away from 0) against the
-    singular value decomposition of the centred data (scikit-learn's PCA's route): mean_,
-    noise_variance_ and each column of weights_ (up to its sign). The maximum-likelihood
-    covariance divides by N, so your sigma^2 and lambda_j are (N - 1)/N times those of
-    scikit-learn's `PCA`, which divides by N - 1."""
+    """`PPCA(2).fit(x)` on 40 correlated examples (D = 6, mean away from 0) against
+    scikit-learn's PCA: mean_, noise_variance_ and each column of weights_ (up to its sign).
+    scikit-learn divides by N - 1; the check rescales its values to the maximum-likelihood
+    1/N, so your sigma^2 and lambda_j are (N - 1)/N times those of `PCA` itself."""
     n, d = 40, 6
     mixing = np.linalg.qr(rng.normal(size=(d, d)))[0] * np.array([3.0, 2.0, 1.2, 0.8, 0.5, 0.3])
     x = rng.normal(size=(n, d)) @ mixing.T + rng.normal(size=d) * 2.0
@@ -98,12 +85,13 @@ def _(student, _reference):
     expect_true(student["returns_self"], "PPCA.fit(x) must return self")
     for key in ("mean", "weights", "noise_variance"):
         expect_true(student[key] is not None, f"PPCA.fit left {key}_ unset (None)")
-    eigenvalues, all_directions = _svd_ml(x)                # decreasing, dividing by N
+    sk = _sklearn_ml(x, q)
+    full = _sklearn_ml(x, d)
+    eigenvalues = full.explained_variance_                  # decreasing, dividing by N
     unbiased = eigenvalues * n / (n - 1)                    # dividing by N - 1
-    noise_variance = eigenvalues[q:].mean()
     expect_close(student["mean"], x.mean(axis=0), "PPCA(2).fit(x).mean_", rtol=1e-9, atol=1e-9)
     expect_close_naming(
-        np.asarray(student["noise_variance"], np.float64), noise_variance,
+        np.asarray(student["noise_variance"], np.float64), sk.noise_variance_,
         "PPCA(2).fit(x).noise_variance_ (sigma^2)", mistakes=(
             (unbiased[q:].mean(), "the covariance divided by N - 1; the maximum-likelihood S "
                                   "divides by N"),
@@ -122,15 +110,15 @@ def _(student, _reference):
         raise CheckFailed(f"PPCA(2).fit(x).weights_ has shape {weights.shape}: W is (D, q), "
                           "one column per latent dimension")
     expect_shape(weights, (d, q), "PPCA(2).fit(x).weights_")
-    directions = all_directions[:, :q]
-    expected = directions * np.sqrt(eigenvalues[:q] - noise_variance)
+    expected = _sklearn_weights(sk)
     # Each column up to its sign; every mistake is aligned the same way.
     signs = np.where(np.sum(weights * expected, axis=0) < 0, -1.0, 1.0)
-    smallest = all_directions[:, ::-1][:, :q]
+    directions = sk.components_.T
+    smallest = full.components_[::-1][:q].T
     mistakes = (
         (directions * np.sqrt(eigenvalues[:q]), "each column is sqrt(lambda_j) u_j: subtract "
                                                 "sigma^2 first, sqrt(lambda_j - sigma^2) u_j"),
-        (directions * (eigenvalues[:q] - noise_variance), "each column is "
+        (directions * (eigenvalues[:q] - sk.noise_variance_), "each column is "
          "(lambda_j - sigma^2) u_j: take the SQUARE ROOT, sqrt(lambda_j - sigma^2) u_j"),
         (directions * np.sqrt(unbiased[:q] - unbiased[q:].mean()), "the covariance divided "
          "by N - 1; the maximum-likelihood S divides by N"),
