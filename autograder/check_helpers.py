@@ -49,6 +49,16 @@ def assign_random_weights(model, rng, scale: float = 0.3) -> None:
         weight.assign(rng.normal(scale=scale, size=weight.shape).astype("float32"))
 
 
+def build_for_fit(model, inputs=None) -> None:
+    """Build the compiled model (on `inputs`, a slice of what it will be fit on, when its
+    weights are not made yet) and then its optimizer, before fit: an optimizer first built
+    inside the traced train step makes Keras trace that step twice, and the tracing, not the
+    steps, is most of a small probe's training time. The same updates either way."""
+    if inputs is not None:
+        model(inputs)
+    model.optimizer.build(model.trainable_variables)
+
+
 def snapshot(variables) -> list[np.ndarray]:
     """Copies of the variables' values, to compare with `largest_change` later."""
     return [np.array(v.numpy() if hasattr(v, "numpy") else v) for v in variables]

@@ -11,7 +11,7 @@ import numpy as np
 from scipy.special import log_softmax, softmax
 
 from autograder.api import CheckFailed
-from autograder.check_helpers import assign_random_weights, standing_in
+from autograder.check_helpers import assign_random_weights, build_for_fit, standing_in
 from autograder.checks.lab06_rnn.probes import (
     on_stand_in_shift,
     reversed_targets,
@@ -145,15 +145,6 @@ def judge_greedy(student, reference):
                                     reference["decoded"]):
         expect_equal(decoded, expected, f"greedy_decode(sources {tuple(reference['shape'])}, "
                      f"length={n}) of a Seq2Seq with fixed random weights")
-
-
-def build_for_fit(model, inputs):
-    """Build the compiled model on a slice of its inputs, and its optimizer on its weights,
-    before fit: an optimizer first built inside the traced train step makes Keras trace that
-    step twice, and the tracing, not the steps, is most of these small models' training
-    time."""
-    model(inputs)
-    model.optimizer.build(model.trainable_variables)
 
 
 def seq2seq_training_probe(lab, rng, budget):

@@ -7,7 +7,7 @@ import numpy as np
 from scipy.special import log_softmax
 
 from autograder.api import CheckFailed, check
-from autograder.check_helpers import assign_random_weights, scalar
+from autograder.check_helpers import assign_random_weights, build_for_fit, scalar
 from autograder.checks.lab07b_encoder_decoder.probes import (
     BOS,
     EOS,
@@ -251,13 +251,6 @@ TRANSLATION = {"d_model": 32, "num_heads": 2, "num_layers": 1, "mlp_dim": 64,
 TRANSLATION_MARGIN = 0.15   # exact match within 15 points of the reference's
 
 
-def build_optimizer(model):
-    """Build the compiled model's optimizer on its weights before fit: an optimizer first
-    built inside the traced train step makes Keras trace that step twice, and the tracing,
-    not the steps, is most of a small model's training time."""
-    model.optimizer.build(model.trainable_variables)
-
-
 def greedy_np(model, source, length):
     """The check's own greedy loop over the student's encode and decode."""
     memory, mask = model.encode(source)
@@ -291,7 +284,7 @@ def translation_trains(lab, rng):
     model.compile(optimizer=keras.optimizers.Lion(budget["learning_rate"]),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True,
                                                                   ignore_class=PAD))
-    build_optimizer(model)
+    build_for_fit(model)
     history = model.fit((sources, shifted(targets)), targets, batch_size=budget["batch_size"],
                         epochs=1, shuffle=False, verbose=0).history
     decoded = greedy_np(model, test_sources, 4)
@@ -352,7 +345,7 @@ def pretraining_beats_scratch(lab, rng):
     pretrained = ed.MaskedLanguageModel(4, **sizes)
     pretrained.compile(optimizer=keras.optimizers.Adam(budget["pretrain_learning_rate"]),
                        loss=ed.masked_lm_loss)
-    build_optimizer(pretrained)
+    build_for_fit(pretrained)
     mlm = pretrained.fit(inputs, labels, batch_size=budget["batch_size"], epochs=1,
                          shuffle=False, verbose=0).history["loss"]
     x_test, y_test = corrupted_sentences(rng, budget["test"])
@@ -360,7 +353,7 @@ def pretraining_beats_scratch(lab, rng):
     optimizer = keras.optimizers.Adam(budget["learning_rate"])
     classifier.compile(optimizer=optimizer,
                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    build_optimizer(classifier)
+    build_for_fit(classifier)
     initial = classifier.get_weights()
     x, y = corrupted_sentences(rng, budget["labels"])
     order = np.concatenate([rng.permutation(len(x)) for _ in range(budget["epochs"])])

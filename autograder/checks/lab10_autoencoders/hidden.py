@@ -3,12 +3,12 @@ solution, plus one invariant of PCA and the linear autoencoder at another code s
 import numpy as np
 
 from autograder.api import CheckFailed, check
+from autograder.check_helpers import build_for_fit
 from autograder.checks.lab10_autoencoders.probes import (
     ANGLE_MARGIN_DEGREES,
     LINEAR,
     MODELS,
     PCA,
-    build_for_fit,
     construct,
     correlated_data,
     digits,

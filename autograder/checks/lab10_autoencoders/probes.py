@@ -237,14 +237,6 @@ def training_data(x, seed, batch_size, paired=True):
     return data.shuffle(len(x), seed=seed).repeat().batch(batch_size)
 
 
-def build_for_fit(model, inputs):
-    """Build the compiled model on a slice of its inputs, and its optimizer on its weights,
-    before fit: an optimizer first built inside the traced train step makes Keras trace that
-    step twice, and the tracing is much of these small probes' time."""
-    model(inputs)
-    model.optimizer.build(model.trainable_variables)
-
-
 def train_probe(lab, rng, make_model, budget, images=False):
     """Train a fresh autoencoder with compile(loss="mse") and fit on (x, x) for the budget.
 

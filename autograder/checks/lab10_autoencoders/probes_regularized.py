@@ -59,7 +59,8 @@ def fit_digits(model, x, budget, seed, paired=True, **compile_options):
     """compile with Adam(budget's rate) and fit for the budget's steps on shuffled batches."""
     import keras
 
-    from autograder.checks.lab10_autoencoders.probes import build_for_fit, training_data
+    from autograder.check_helpers import build_for_fit
+    from autograder.checks.lab10_autoencoders.probes import training_data
     model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]),
                   steps_per_execution=budget["steps"], **compile_options)
     build_for_fit(model, x[:1])  # one trace of train_step, not two

@@ -11,13 +11,13 @@ MSEs. They never compare trained weights, which no two correct solutions share.
 import numpy as np
 
 from autograder.api import CheckFailed, check
+from autograder.check_helpers import build_for_fit
 from autograder.checks.lab10_autoencoders.probes import (
     ANGLE_MARGIN_DEGREES,
     CONV,
     DENSE,
     LINEAR,
     MODELS,
-    build_for_fit,
     construct,
     digits,
     judge_model,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograder.check_helpers import build_for_fit
 from autograder.checks.lab24_information.probes import flat
 from autograder.verdicts import expect_close, expect_close_naming, expect_true
 
@@ -84,13 +85,6 @@ def judge_mine(student, reference, budget):
                  "running_mean after fit", rtol=0.1, atol=0.05)
 
 
-def build_optimizer(model):
-    """Adam's slots built before fit (the models are built in __init__): an optimizer built
-    inside the first traced step makes Keras trace train_step twice, and the trace is most
-    of these runs' cost. The same updates either way."""
-    model.optimizer.build(model.trainable_variables)
-
-
 def vib_probe(lab, budget):
     import keras
 
@@ -104,7 +98,7 @@ def vib_probe(lab, budget):
             latent_dim=budget["latent_dim"], hidden_units=budget["hidden_units"], beta=beta,
             seed=budget["seed"])
         model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]))
-        build_optimizer(model)
+        build_for_fit(model)
         model.fit(x, labels, batch_size=budget["batch_size"], epochs=budget["epochs"],
                   verbose=0, shuffle=False)
         out[f"accuracy_{beta:g}"] = float(np.mean(np.argmax(model(xt).numpy(), 1) == labels_t))
@@ -141,7 +135,7 @@ def vae_probe(lab, budget):
     model = bn.BitsBackVAE(latent_dim=budget["latent_dim"],
                            hidden_units=budget["hidden_units"], seed=budget["seed"])
     model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]))
-    build_optimizer(model)
+    build_for_fit(model)
     model.fit(x, batch_size=budget["batch_size"], epochs=budget["epochs"], verbose=0,
               shuffle=False)
     rates, distortion = (t.numpy().astype(np.float64) for t in model.elbo_terms(xt))
