@@ -28,7 +28,11 @@ from autograder.verdicts import expect_true
 # a correct train_step trains like the reference up to float rounding.
 LOSS_MARGIN = 0.02
 ACCURACY_MARGIN = 0.05
-IOU_MARGIN = 0.08
+# The segmenter is the student's own model, so its first weights depend on the order its
+# layers are made in: at this budget the reference from ten weight draws on the same clouds
+# reaches a part mean IoU of 0.33 to 0.62 (0.49 at the check's seed), and a segmenter without
+# the global feature 0.11 to 0.14. Half the reference's IoU lies between the two.
+IOU_SHARE = 0.5
 
 
 # ---- Brute-force geometry (numpy and scipy, float64) -----------------------------------------
@@ -275,8 +279,9 @@ def segmenter_train_probe(lab, rng, budget):
 
 def judge_segmenter_training(student, reference):
     expect_true(np.isfinite(student["loss"]), "training the segmenter diverged (NaN loss)")
-    expect_true(student["mean_iou"] >= reference["mean_iou"] - IOU_MARGIN,
+    floor = IOU_SHARE * reference["mean_iou"]
+    expect_true(student["mean_iou"] >= floor,
                 f"the held-out part mean IoU after training is {student['mean_iou']:.3f}, the "
                 f"reference's {reference['mean_iou']:.3f} with the same budget (needs at least "
-                f"{reference['mean_iou'] - IOU_MARGIN:.3f}): each point's logits come from its own "
-                "local feature, then the cloud's global feature, the MAX over the points")
+                f"half of it, {floor:.3f}): each point's logits come from its own local "
+                "feature, then the cloud's global feature, the MAX over the points")
