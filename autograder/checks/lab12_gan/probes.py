@@ -31,29 +31,34 @@ SGD_RATE = 0.1
 
 # ------------------------------------------------------------------------------ networks
 
-def probe_networks(data_dim=2, latent_dim=2, hidden_units=64, batch_norm=False):
+def probe_networks(data_dim=2, latent_dim=2, hidden_units=64, batch_norm=False,
+                   compact=False):
     """The check's own networks for GAN checks, G: z -> x and D: x -> one logit, so that the
     model's checks do not depend on gan_networks.py (see _probe_mlp: a tapered MLP with a
     linear shortcut, ReLU in G, LeakyReLU(0.1) in D). batch_norm: a BatchNormalization
-    after each network's first layer (training-mode checks)."""
+    after each network's first layer (training-mode checks). compact: one hidden layer (the
+    training checks: tracing fit's step costs more than the steps, and
+    each layer adds to it)."""
     return (_probe_mlp([latent_dim], data_dim, hidden_units, batch_norm, "relu",
-                       "probe_generator"),
-            _probe_mlp([data_dim], 1, hidden_units, batch_norm, "leaky", "probe_discriminator"))
+                       "probe_generator", compact),
+            _probe_mlp([data_dim], 1, hidden_units, batch_norm, "leaky", "probe_discriminator",
+                       compact))
 
 
 def probe_conditional_networks(num_classes, data_dim=2, latent_dim=2, hidden_units=64,
-                               batch_norm=False):
+                               batch_norm=False, compact=False):
     """probe_networks with a second input, the one-hot label."""
     return (_probe_mlp([latent_dim, num_classes], data_dim, hidden_units, batch_norm, "relu",
-                       "probe_conditional_generator"),
+                       "probe_conditional_generator", compact),
             _probe_mlp([data_dim, num_classes], 1, hidden_units, batch_norm, "leaky",
-                       "probe_conditional_discriminator"))
+                       "probe_conditional_discriminator", compact))
 
 
-def _probe_mlp(input_sizes, output_size, hidden_units, batch_norm, activation, name):
+def _probe_mlp(input_sizes, output_size, hidden_units, batch_norm, activation, name,
+               compact=False):
     """Dense(hidden_units) and Dense(hidden_units // 2), each followed by the activation
     ("relu", or "leaky": LeakyReLU(0.1)), then a linear output plus a linear map of the
-    (joined) inputs."""
+    (joined) inputs. compact: without the second hidden layer."""
     import keras
     from keras import layers
 
@@ -66,7 +71,9 @@ def _probe_mlp(input_sizes, output_size, hidden_units, batch_norm, activation, n
     hidden = layers.Dense(hidden_units)(joined)
     if batch_norm:
         hidden = layers.BatchNormalization(momentum=0.5)(hidden)
-    hidden = activate(layers.Dense(hidden_units // 2)(activate(hidden)))
+    hidden = activate(hidden)
+    if not compact:
+        hidden = activate(layers.Dense(hidden_units // 2)(hidden))
     outputs = layers.Add()([layers.Dense(output_size)(hidden),
                             layers.Dense(output_size, use_bias=False)(joined)])
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name=name)
@@ -254,7 +261,7 @@ def gradient_of(loss_fn, *inputs):
 
 # ------------------------------------------------------------------------------ training
 
-def fit_toy_gan(lab, rng, name, steps, learning_rate=1e-3, num_samples=1000):
+def fit_toy_gan(lab, rng, name, steps, learning_rate=1e-3, num_samples=1000, compact=False):
     """Train a GAN of probe_networks on the 2-D toy set `name` for `steps` steps.
 
     Returns (seed of the data, generated samples on fixed noise before training, the same
@@ -264,9 +271,10 @@ def fit_toy_gan(lab, rng, name, steps, learning_rate=1e-3, num_samples=1000):
 
     from dlkit.data import toy2d_dataset
     seed = int(rng.integers(1 << 30))
-    generator, discriminator = probe_networks()
+    generator, discriminator = probe_networks(compact=compact)
+    # One execution per tenth of the budget: the tenths are when the samples are kept.
     gan = compiled_gan(lab, generator, discriminator, latent_dim=2, learning_rate=learning_rate,
-                       steps_per_execution=20)
+                       steps_per_execution=steps // 10)
     z = tensor(rng.normal(size=(num_samples, 2)))
     before = np.asarray(generator(z))
     samples = []
@@ -278,11 +286,12 @@ def fit_toy_gan(lab, rng, name, steps, learning_rate=1e-3, num_samples=1000):
     return seed, before, samples
 
 
-def train_toy_gan(lab, rng, name, steps, snapshots=3):
+def train_toy_gan(lab, rng, name, steps, learning_rate=1e-3, compact=False, snapshots=3):
     """Samples before training and at the last `snapshots` tenths of the budget, and
     held-out data, for the energy-distance verdict."""
     from dlkit.data import sample_toy2d
-    seed, before, samples = fit_toy_gan(lab, rng, name, steps)
+    seed, before, samples = fit_toy_gan(lab, rng, name, steps, learning_rate,
+                                         compact=compact)
     return {"before": before, "after": np.stack(samples[-snapshots:]),
             "heldout": sample_toy2d(name, 1000, seed=seed + 1)}
 

@@ -23,9 +23,11 @@ TRAINING = ("if training runs but the samples stay away from the data: check the
 
 @check(points=3, uses=MODEL, timeout=60, task="your GAN, trained on moons", hint=TRAINING)
 def gan_learns_moons(lab, rng):
-    """800 steps of fit on "moons": the energy distance of generated samples to held-out
+    """400 steps of fit on "moons": the energy distance of generated samples to held-out
     data at least halves and stays within max(3 x reference, reference + 0.1)."""
-    return train_toy_gan(lab, rng, "moons", steps=800)
+    # One hidden layer per network and 400 steps at Adam 2e-3 (not two and 800 at 1e-3):
+    # the trace and the steps cost less, and over seeds the reference lands as close.
+    return train_toy_gan(lab, rng, "moons", steps=400, learning_rate=2e-3, compact=True)
 
 
 @gan_learns_moons.verdict
