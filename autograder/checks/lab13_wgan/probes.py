@@ -257,7 +257,9 @@ def train_toy_wgan(lab, rng, name, steps, snapshots=3, depth=3, generator_learni
     generator, critic = probe_networks(hidden_units=64, depth=depth)
     model = compiled_wgan(lab, generator, critic, latent_dim=2, learning_rate=1e-3,
                           generator_learning_rate=generator_learning_rate,
-                          compile_args={"steps_per_execution": 20}, **wgan_args)
+                          # one execution per epoch: an execution always runs its
+                          # full count, so a count not dividing the epoch runs extra steps
+                          compile_args={"steps_per_execution": steps // 10}, **wgan_args)
     z = tensor(rng.normal(size=(1000, 2)))
     before = generator(z).numpy()
     samples = []

@@ -88,7 +88,7 @@ def critic(shape, source_shape=None, width=8, name="check_critic"):
     return keras.Model(inputs, layers.Conv2D(1, 3, padding="same")(x), name=name)
 
 
-def one_layer(shape, source_shape=None, stride=1):
+def one_layer(shape, source_shape=None, stride=1, name=None):
     """The smallest networks that train: one convolution (a translator with a sigmoid, or a
     patch critic of stride 2), so that tracing and saving the models costs little."""
     import keras
@@ -97,7 +97,7 @@ def one_layer(shape, source_shape=None, stride=1):
     x = keras.layers.Concatenate()(inputs) if source_shape else image
     if stride == 1:
         return keras.Model(inputs, keras.layers.Conv2D(shape[-1], 3, padding="same",
-                                                       activation="sigmoid")(x))
+                                                       activation="sigmoid")(x), name=name)
     return keras.Model(inputs, keras.layers.Conv2D(1, 4, strides=stride, padding="same")(x))
 
 

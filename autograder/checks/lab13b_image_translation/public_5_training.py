@@ -7,7 +7,12 @@ reference trained the same way."""
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.checks.lab13b_image_translation.probes import critic, run_step, translator
+from autograder.checks.lab13b_image_translation.probes import (
+    critic,
+    one_layer,
+    run_step,
+    translator,
+)
 from autograder.verdicts import expect_at_most, expect_true
 
 SHAPE = (16, 16, 3)
@@ -17,13 +22,17 @@ SHAPE = (16, 16, 3)
 # follows the reference's run up to float rounding; the margin covers the spread over seeds.
 PIX2PIX_RUN = {"steps": 100, "batch": 32, "learning_rate": 3e-3, "width": 8, "l1_weight": 100.0}
 PIX2PIX_MARGIN = 0.03
-# CycleGAN: 60 steps of 8 unpaired silhouettes and paintings. Over seeds 0-5 the reference's
-# test L1 (G's translations of held-out silhouettes against their paintings) ends at
-# 0.087-0.122 from 0.23-0.30 untrained (0.23 for the silhouettes themselves); with the two
-# domains swapped in train_step it ends at 0.23-0.25.
-CYCLEGAN_RUN = {"steps": 60, "batch": 8, "learning_rate": 5e-3, "width": 6, "pool_size": 50}
+# CycleGAN: 40 steps of 8 unpaired silhouettes and paintings, with one-convolution translators
+# (probes.one_layer: a 3x3 convolution reads a pixel's colour and whether it lies on the
+# border, all a silhouette-to-painting restyling needs at this budget, at half the tracing of
+# the two-scale translator). Over seeds 0-9 the reference's test L1 (G's translations of
+# held-out silhouettes against their paintings) ends at 0.133-0.148 (median 0.141), from
+# 0.18-0.32 untrained and 0.225-0.228 for the silhouettes themselves; with the two domains
+# swapped in train_step it ends at 0.241-0.246. An untrained one-convolution G can start
+# near the silhouettes' own L1, so the CycleGAN's progress is judged against that copy.
+CYCLEGAN_RUN = {"steps": 40, "batch": 8, "learning_rate": 5e-3, "pool_size": 50}
 CYCLEGAN_MARGIN = 0.04
-IMPROVE_TO = 0.75   # the test L1 must fall at least this far from its untrained value
+IMPROVE_TO = 0.75   # the test L1 must fall at least this far from its starting value
 
 
 def adam(learning_rate):
@@ -73,8 +82,11 @@ def pix2pix_learns_shapes(lab, rng):
             "sketches": float(np.mean(np.abs(test["sketches"] - test["paintings"])))}
 
 
-def judge_training(student, reference, model, names, margin, advice):
-    before, after, target = student["before"], student["after"], reference["after"]
+def judge_training(student, reference, model, names, margin, advice, start="before",
+                   started="untrained"):
+    """start: the output the test L1 must fall from (to IMPROVE_TO of it), what it measured
+    told by `started`."""
+    before, after, target = student[start], student["after"], reference["after"]
     if not np.isfinite(after):
         raise CheckFailed(f"after training, the {model}'s test L1 is {after}: training "
                           f"diverged; {advice}")
@@ -83,7 +95,7 @@ def judge_training(student, reference, model, names, margin, advice):
                 f"{list(names)} (the trackers' results)")
     try:
         expect_at_most(after, IMPROVE_TO * before, f"the {model}'s test L1 after training (it "
-                       f"was {before:.3f} untrained: training barely moved it)")
+                       f"is {before:.3f} {started}: training barely moved it)")
         expect_at_most(after, target + margin, f"the {model}'s test L1 after training (the "
                        f"reference reaches {target:.3f} with the same networks, data and "
                        "budget)")
@@ -101,19 +113,17 @@ def _(student, reference):
        hint=TRAINING_HINT)
 def cyclegan_learns_shapes(lab, rng):
     """CycleGAN (cycle_weight 10, identity_weight 5, pool_size 50) on the checks'
-    translators and critics, 60 steps of 8 unpaired silhouettes and paintings (Adam 5e-3,
-    β1 = 0.5): the test L1 between G's translations of 256 held-out silhouettes and their
-    paintings falls to 75 % of its untrained value and ends within 0.04 of the reference's;
-    fit logs the five losses."""
+    one-convolution translators and critics, 40 steps of 8 unpaired silhouettes and
+    paintings (Adam 5e-3, β1 = 0.5): the test L1 between G's translations of 256 held-out
+    silhouettes and their paintings falls to 75 % of the silhouettes' own L1 and ends within
+    0.04 of the reference's; fit logs the five losses."""
     from dlkit.data import arrays_dataset, make_translation_pairs, make_unpaired_translation
     run = CYCLEGAN_RUN
     seed = int(rng.integers(1 << 30))
     train, test = (make_unpaired_translation(1024, seed=seed),
                    make_translation_pairs(256, seed=seed + 1))
-    networks = [translator(SHAPE, run["width"], name="check_G"),
-                translator(SHAPE, run["width"], name="check_F"),
-                critic(SHAPE, width=run["width"], name="check_D_X"),
-                critic(SHAPE, width=run["width"], name="check_D_Y")]
+    networks = [one_layer(SHAPE, name="check_G"), one_layer(SHAPE, name="check_F"),
+                critic(SHAPE, width=6, name="check_D_X"), critic(SHAPE, width=6, name="check_D_Y")]
     model = lab.cyclegan.CycleGAN(*networks, pool_size=run["pool_size"], seed=seed % 1000)
     model.compile(g_optimizer=adam(run["learning_rate"]), d_optimizer=adam(run["learning_rate"]))
     before = test_l1(networks[0], test, "silhouettes")
@@ -129,4 +139,5 @@ def cyclegan_learns_shapes(lab, rng):
 def _(student, reference):
     judge_training(student, reference, "CycleGAN",
                    ("g_loss", "adversarial", "cycle", "identity", "d_loss"), CYCLEGAN_MARGIN,
-                   CYCLEGAN_ADVICE)
+                   CYCLEGAN_ADVICE, start="silhouettes",
+                   started="for the silhouettes themselves, G copying its input")
