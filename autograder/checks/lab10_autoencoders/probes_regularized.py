@@ -50,9 +50,17 @@ def stacks(input_dim, code_dim, hidden, code_activation):
 
 def plain_autoencoder(encoder, decoder):
     """The same stacks as one Keras model trained on the MSE alone: the baseline without a
-    penalty."""
+    penalty. Its compile builds the optimizer it is given: an optimizer first built inside
+    fit's traced step makes Keras trace that step twice (the same updates either way)."""
     import keras
-    return keras.Sequential([encoder, decoder], name="plain")
+
+    class Plain(keras.Sequential):
+        def compile(self, *args, **kwargs):
+            super().compile(*args, **kwargs)
+            if getattr(self, "optimizer", None) is not None:
+                self.optimizer.build(self.trainable_variables)
+
+    return Plain([encoder, decoder], name="plain")
 
 
 def fit_digits(model, x, budget, seed, paired=True, **compile_options):
