@@ -40,8 +40,11 @@ def _(student, reference):
 # least 1 % of the samples land on it.
 RING_STEPS, RING_LEARNING_RATE, RING_SAMPLES, RING_SNAPSHOTS = 800, 2e-3, 2000, 4
 # Over training seeds the reference covers 7-8 modes with 33-57 % high-quality samples
-# (medians of the last 4 tenths); a collapsed or unconverged GAN covers 0-5 with under 15 %.
-RING_MODE_MARGIN, RING_QUALITY_FRACTION = 2, 0.4
+# (medians of the last 4 tenths). A correct GAN that draws its noise in another order (another
+# stream) is a GAN at another seed: over 22 noise streams at the check's seed the reference
+# covered 5 to 8 modes with 16 to 40 % (8 with 35 % on its own stream). Collapsed GANs (fakes of
+# latent_dim rows in G's step, swapped labels) cover 0-2 modes with at most 5 %.
+RING_MODE_MARGIN, RING_QUALITY_FRACTION = 4, 0.25
 
 
 @check(points=2, uses=MODEL, timeout=60, task="your GAN, trained on the ring",
@@ -49,8 +52,8 @@ RING_MODE_MARGIN, RING_QUALITY_FRACTION = 2, 0.4
             "a whole batch of fresh noise (tf.shape(real)[0] fakes), each network is updated "
             "by its own optimizer, and the losses' labels are right")
 def gan_covers_the_ring(lab, rng):
-    """800 steps of fit on the ring of 8 Gaussians: at most 2 modes fewer covered than the
-    reference, and at least 40 % of its share of samples within 3 std of a mode."""
+    """800 steps of fit on the ring of 8 Gaussians: at most 4 modes fewer covered than the
+    reference, and at least a quarter of its share of samples within 3 std of a mode."""
     from dlkit.data import toy2d_mode_counts
     _, _, samples = fit_toy_gan(lab, rng, "ring", RING_STEPS, learning_rate=RING_LEARNING_RATE,
                                 num_samples=RING_SAMPLES)
