@@ -202,7 +202,7 @@ valid_nats = float(np.mean(keras.losses.sparse_categorical_crossentropy(
     valid_next, gru_model(valid_inputs), from_logits=True)))
 print(f"GRU model, validation: {char_lm.bits_per_character(valid_nats):.2f} bits per character")
 prompt = vocabulary.encode("The keeper ")[None]
-for temperature in (0.3, 1.5) if QUICK else (0.3, 0.7, 1.0, 1.5):
-    uniforms = np.random.default_rng(1).random((1, 30 if QUICK else 300))
+for temperature in (1.5,) if QUICK else (0.3, 0.7, 1.0, 1.5):
+    uniforms = np.random.default_rng(1).random((1, 10 if QUICK else 300))
     sampled = char_lm.generate(gru_model, prompt, uniforms.shape[1], temperature, uniforms)
     print(f"--- temperature {temperature}\nThe keeper {vocabulary.decode(sampled)}")

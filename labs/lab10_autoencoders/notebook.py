@@ -157,7 +157,7 @@ dense.compile(optimizer=keras.optimizers.Adam(1e-2 if QUICK else 3e-3), loss="ms
 dense.optimizer.build(dense.trainable_variables)  # avoids tracing train_step twice
 history = dense.fit(
     shuffled(x_train), steps_per_epoch=steps, epochs=epochs, verbose=0,
-    validation_data=(x_test, x_test),
+    validation_data=None if QUICK else (x_test, x_test),  # a smoke run skips the test trace
     callbacks=tensorboard_callbacks(
         out / "tb_dense", every_n_epochs=1 if QUICK else 2,
         sample_fn=lambda: np.asarray(dense(x_test[:16])).reshape(-1, 8, 8, 1)))
@@ -187,14 +187,16 @@ save_image_grid(np.concatenate([np.asarray(r).reshape(-1, 8, 8) for r in rows]),
 # linear projection.
 
 # %%
-reset_keras(0)
-dense2 = autoencoders.DenseAutoencoder(input_dim=64, code_dim=2, hidden_units=(128, 64))
-dense2.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse",
-               steps_per_execution=1 if QUICK else 100)
-dense2.optimizer.build(dense2.trainable_variables)  # avoids tracing train_step twice
-dense2.fit(shuffled(x_train), steps_per_epoch=20 if QUICK else 4000, epochs=1, verbose=0)
+if QUICK:  # a smoke run plots two code units of the dense AE above: no second model
+    dense2 = dense
+else:
+    reset_keras(0)
+    dense2 = autoencoders.DenseAutoencoder(input_dim=64, code_dim=2, hidden_units=(128, 64))
+    dense2.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse", steps_per_execution=100)
+    dense2.optimizer.build(dense2.trainable_variables)  # avoids tracing train_step twice
+    dense2.fit(shuffled(x_train), steps_per_epoch=4000, epochs=1, verbose=0)
 codes_pca = pca.PCA(2).fit(x_train).transform(x_test)
-codes_ae = np.asarray(dense2.encode(x_test))
+codes_ae = np.asarray(dense2.encode(x_test))[:, :2]
 save_scatter_2d({str(d): codes_pca[y_test == d] for d in range(10)}, out / "codes_pca.png",
                 title="PCA, 2 components")
 save_scatter_2d({str(d): codes_ae[y_test == d] for d in range(10)}, out / "codes_dense_ae.png",

@@ -98,8 +98,8 @@ def heldout_negative_elbo(model, x, draws=2 if QUICK else 16, seed=0):
 # %%
 model = vae.VAE(input_dim=64, latent_dim=2, hidden_units=(128,))
 model.compile(optimizer=keras.optimizers.Adam(3e-3))
-history = model.fit(
-    x_train, validation_data=(x_test,), batch_size=64, epochs=2 if QUICK else 80, verbose=0,
+history = model.fit(  # a smoke run validates the latent_dim=8 model below only
+    x_train, validation_data=None if QUICK else (x_test,), batch_size=64, epochs=2 if QUICK else 80, verbose=0,
     callbacks=tensorboard_callbacks(out / "tb_latent2", every_n_epochs=1 if QUICK else 10,
                                     sample_fn=lambda: images(model.sample(16, seed=0))))
 save_loss_curves(history, out / "loss_latent2.png", title="2-D VAE: negative ELBO and its terms")
@@ -208,7 +208,7 @@ save_traversals(model8, x_test[0], out / "latent_traversals_latent8.png",
 # posterior, on average: the price of the approximate posterior.
 
 # %%
-sample_counts = [1, 10] if QUICK else [1, 10, 100, 1000]
+sample_counts = [10] if QUICK else [1, 10, 100, 1000]
 print(f"held-out negative ELBO (16 draws): {heldout_negative_elbo(model8, x_test):.2f} nats")
 for count in sample_counts:
     estimate = np.mean(model8.log_likelihood_estimate(x_test, num_samples=count, seed=0))
@@ -224,7 +224,7 @@ for count in sample_counts:
 # decoder draws the average digit whatever z is.
 
 # %%
-betas = [0.5, 4.0] if QUICK else [0.5, 1.0, 4.0]
+betas = [4.0] if QUICK else [0.5, 1.0, 4.0]
 shown = originals[:8] if QUICK else originals
 beta_models = {}
 for beta in betas:
@@ -313,7 +313,7 @@ x_ppca_train = load_digits("train", flatten=True)[0]
 x_ppca_train = x_ppca_train + dequantize.uniform(0, 1 / 16, x_ppca_train.shape)
 x_ppca_test = load_digits("test", flatten=True)[0]
 x_ppca_test = x_ppca_test + dequantize.uniform(0, 1 / 16, x_ppca_test.shape)
-latent_sizes = [1, 5, 10, 30] if QUICK else [1, 2, 3, 5, 8, 10, 15, 20, 25, 30, 40, 50, 60]
+latent_sizes = [5, 30] if QUICK else [1, 2, 3, 5, 8, 10, 15, 20, 25, 30, 40, 50, 60]
 ppca_scores = {"all": {}, "150": {}}
 for q in latent_sizes:
     for name, train in (("all", x_ppca_train), ("150", x_ppca_train[:150])):

@@ -58,7 +58,8 @@ from unet import UNetDenoiser  # noqa: E402
 
 QUICK = os.environ.get("DLKIT_QUICK") == "1"
 T = 25 if QUICK else 50  # DDPM samples run T steps; the linear schedule needs T > 20
-N = 300 if QUICK else 1000  # samples per plot
+N = 100 if QUICK else 1000  # samples per plot
+DDIM_STEPS = 3 if QUICK else 10  # the DDIM run plotted against DDPM
 LIMITS = (-4, 4, -4, 4)
 reset_keras(0)
 
@@ -115,7 +116,7 @@ for name, schedule in schedules.items():
 
 # %%
 moons_dir = run_dir("lab16_diffusion", "moons")
-steps = 50 if QUICK else 4000
+steps = 10 if QUICK else 4000
 reset_keras(0)
 model = DiffusionModel(MLPDenoiser(hidden_units=128, depth=3), num_steps=T, schedule="linear",
                        ema_decay=0.995)
@@ -139,8 +140,8 @@ save_loss_curves(history, moons_dir / "loss.png", title="noise-prediction loss")
 
 # %%
 samples = {}
-runs = [("ddpm", T), ("ddim", 10)] if QUICK else [("ddpm", T), ("ddim", T), ("ddim", 10),
-                                                  ("ddim", 5)]
+runs = [("ddpm", T), ("ddim", DDIM_STEPS)] if QUICK else [("ddpm", T), ("ddim", T),
+                                                          ("ddim", DDIM_STEPS), ("ddim", 5)]
 for method, sample_steps in runs:
     started = time.perf_counter()
     x = model.sample(N, method=method, num_sample_steps=sample_steps, seed=3).numpy()
@@ -149,8 +150,8 @@ for method, sample_steps in runs:
           f"{energy_distance(x, heldout):.4f} ({time.perf_counter() - started:.2f} s)")
 save_scatter_2d({"data": heldout, "DDPM": samples[f"ddpm {T}"]}, moons_dir / "ddpm.png",
                 limits=LIMITS, title=f"DDPM, {T} steps")
-save_scatter_2d({"data": heldout, "DDIM 10 steps": samples["ddim 10"]}, moons_dir / "ddim.png",
-                limits=LIMITS, title="DDIM, 10 steps")
+save_scatter_2d({"data": heldout, f"DDIM {DDIM_STEPS} steps": samples[f"ddim {DDIM_STEPS}"]},
+                moons_dir / "ddim.png", limits=LIMITS, title=f"DDIM, {DDIM_STEPS} steps")
 
 online = tf.function(lambda x_t, t: model.predict_noise(x_t, t, use_ema=False))
 x_online = ddpm_sample(online, keras.random.normal((N, 2), seed=3), model.schedule, seed=4)
@@ -204,13 +205,14 @@ conditional.compile(optimizer=keras.optimizers.Adam(2e-3),
 conditional.optimizer.build(conditional.trainable_variables)  # avoids tracing train_step twice
 dataset = tf.data.Dataset.from_tensor_slices((x_labelled, y_labelled))
 dataset = dataset.shuffle(8192, seed=0).repeat().batch(256)
-conditional.fit(dataset, epochs=1, steps_per_epoch=50 if QUICK else 4000, verbose=0)
+conditional.fit(dataset, epochs=1, steps_per_epoch=10 if QUICK else 4000, verbose=0)
 
 x_test, y_test = toy2d_classification("pinwheel", 1000, seed=1)
 labels = np.arange(N) % 5
-for w in (0.0, 3.0) if QUICK else (0.0, 1.0, 3.0):
+# A smoke run samples without guidance here; the reloaded model below samples with it.
+for w in (0.0,) if QUICK else (0.0, 1.0, 3.0):
     x = conditional.sample(N, labels=labels, guidance_weight=w, method="ddim",
-                           num_sample_steps=10 if QUICK else T, seed=7).numpy()
+                           num_sample_steps=DDIM_STEPS if QUICK else T, seed=7).numpy()
     per_class = np.mean([energy_distance(x[labels == k], x_test[y_test == k]) for k in range(5)])
     spread = np.mean([x[labels == k].std(axis=0).mean() for k in range(5)])
     print(f"w = {w}: per-class energy distance {per_class:.4f}, mean per-class std {spread:.3f}")
@@ -227,8 +229,11 @@ for w in (0.0, 3.0) if QUICK else (0.0, 1.0, 3.0):
 path = cfg_dir / "conditional.keras"
 conditional.save(path)
 reloaded = keras.saving.load_model(path)
-again = reloaded.sample(8, labels=2, guidance_weight=1.0, method="ddim", seed=9).numpy()
-first = conditional.sample(8, labels=2, guidance_weight=1.0, method="ddim", seed=9).numpy()
+reload_steps = DDIM_STEPS if QUICK else None  # None: all T steps
+again = reloaded.sample(8, labels=2, guidance_weight=1.0, method="ddim",
+                        num_sample_steps=reload_steps, seed=9).numpy()
+first = conditional.sample(8, labels=2, guidance_weight=1.0, method="ddim",
+                           num_sample_steps=reload_steps, seed=9).numpy()
 print(f"reloaded from {path.name}: largest difference in the samples "
       f"{np.abs(again - first).max():.2g}")
 
@@ -270,7 +275,8 @@ save_image_grid((np.clip(digit_samples, -1, 1).reshape(-1, 8, 8) + 1) / 2,
 # A judge independent of the lab: logistic regression on the clean training digits.
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
-judge = LogisticRegression(max_iter=2000).fit(x_digits, y_digits)
+judged = slice(300) if QUICK else slice(None)  # a smoke run's judge needs fewer digits
+judge = LogisticRegression(max_iter=2000).fit(x_digits[judged], y_digits[judged])
 print(f"the judge's accuracy on the test digits: {judge.score(x_digits_test, y_digits_test):.3f}")
 counts = np.bincount(judge.predict(np.clip(digit_samples, -1, 1)), minlength=10)
 print(f"digits the judge sees in 64 unguided samples: {counts.tolist()}")
@@ -290,6 +296,8 @@ rng = np.random.default_rng(0)
 copies = 1 if QUICK else 40
 x_clean = np.tile(x_digits, (copies, 1))
 y_noisy = np.tile(y_digits, copies)
+if QUICK:  # a smoke run trains the classifier on one batch
+    x_clean, y_noisy = x_clean[:256], y_noisy[:256]
 t_noisy = rng.integers(0, T_DIGITS, size=len(x_clean)).astype("int32")
 x_noisy = q_sample(x_clean, t_noisy, rng.normal(size=x_clean.shape).astype("float32"),
                    digit_model.schedule.alpha_bars).numpy()
@@ -301,7 +309,7 @@ classifier_model.compile(optimizer=keras.optimizers.Adam(2e-3),
 classifier_model.optimizer.build(classifier_model.trainable_variables)
 classifier_model.fit((x_noisy, t_noisy), y_noisy, batch_size=256, epochs=1 if QUICK else 6,
                      verbose=0)
-for t in (0, T_DIGITS // 2, T_DIGITS - 1):
+for t in (T_DIGITS // 2,) if QUICK else (0, T_DIGITS // 2, T_DIGITS - 1):
     t_test = np.full(len(x_digits_test), t, dtype="int32")
     noisy_test = q_sample(x_digits_test, t_test, rng.normal(size=x_digits_test.shape)
                           .astype("float32"), digit_model.schedule.alpha_bars).numpy()
@@ -313,7 +321,7 @@ for t in (0, T_DIGITS // 2, T_DIGITS - 1):
 targets = np.arange(60) % 10
 x_T = keras.random.normal((60, 64), seed=12)
 ema_predict = tf.function(lambda x_t, t: digit_model.predict_noise(x_t, t))
-for w in (0.0, 3.0) if QUICK else (0.0, 1.0, 3.0, 10.0):
+for w in (3.0,) if QUICK else (0.0, 1.0, 3.0, 10.0):
     guided = classifier_guided_predictor(ema_predict, classifier, tf.constant(targets),
                                          digit_model.schedule.alpha_bars, w)
     x_guided = ddpm_sample(tf.function(guided), x_T, digit_model.schedule, seed=13).numpy()

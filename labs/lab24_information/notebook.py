@@ -108,7 +108,7 @@ plt.close(figure)
 
 # %%
 dim, rho, batch = 2, 0.8, 128
-steps = 30 if QUICK else 600
+steps = 10 if QUICK else 600
 truth = gaussian_mutual_information(dim, rho)
 x, y = correlated_gaussians(batch * steps, dim, rho, seed=24)
 x_test, y_test = correlated_gaussians(2048, dim, rho, seed=25)
@@ -132,7 +132,7 @@ print(f"InfoNCE {model.estimate(x_test, y_test, batch):.3f}, DV {dv:.3f}, "
 # log N. Here with N = 16, trained briefly for each ρ.
 
 # %%
-rhos = [0.5, 0.99] if QUICK else [0.3, 0.6, 0.8, 0.9, 0.95, 0.99, 0.999]
+rhos = [0.99] if QUICK else [0.3, 0.6, 0.8, 0.9, 0.95, 0.99, 0.999]
 small = 16
 found = []
 for rho_k in rhos:
@@ -166,7 +166,7 @@ import variational  # noqa: E402  (the second graded module)
 from dlkit.data import load_digits  # noqa: E402
 
 reset_keras(0)
-mine_steps = 30 if QUICK else 600
+mine_steps = 10 if QUICK else 600
 xm, ym = correlated_gaussians(batch * mine_steps, dim, 0.8, seed=24)
 mine = variational.MINEEstimator(dim, hidden_units=(64,))
 mine.compile(optimizer=keras.optimizers.Adam(3e-3))
@@ -186,7 +186,7 @@ print(f"MINE held-out DV {mine.estimate(x_test[:256], y_test[:256]):.3f}, "
 # %%
 xd, yd = load_digits("train", flatten=True)
 xe, ye = load_digits("test", flatten=True)
-betas = [1e-3, 1.0] if QUICK else [1e-4, 1e-3, 1e-2, 0.1, 0.3, 1.0, 3.0]
+betas = [1.0] if QUICK else [1e-4, 1e-3, 1e-2, 0.1, 0.3, 1.0, 3.0]
 points = []
 for beta in betas:
     reset_keras(24)
@@ -223,7 +223,7 @@ vae.optimizer.build(vae.trainable_variables)  # avoids tracing train_step twice
 vae.fit(xb, batch_size=64, epochs=1 if QUICK else 60, verbose=0, shuffle=False)
 rates, distortion = (t.numpy() for t in vae.elbo_terms(xbt))
 elbo_bits = variational.bits_per_dim(float(np.mean(rates + distortion)), 64)
-ks = [1, 4, 16] if QUICK else [1, 2, 4, 8, 16, 64, 256]
+ks = [4] if QUICK else [1, 2, 4, 8, 16, 64, 256]
 iwae_bits = [variational.bits_per_dim(-float(np.mean(variational.iwae_bound(
     vae.importance_log_weights(xbt, k)))), 64) for k in ks]
 print(f"-ELBO {elbo_bits:.4f} bits/dim = rate "
