@@ -9,7 +9,7 @@ build_keras_mlp. Each check judges one graded unit.
 import numpy as np
 
 from autograder.api import CheckFailed, check
-from autograder.check_helpers import assign_random_weights, scalar, standing_in
+from autograder.check_helpers import assign_random_weights, build_for_fit, scalar, standing_in
 from autograder.checks.lab01_mlp_backprop import probes
 from autograder.checks.lab01_mlp_backprop.probes import (
     expect_layer_grads,
@@ -247,11 +247,7 @@ def keras_mlp_training(lab, rng):
     with standing_in(lab.mlp, Linear=probes.linear_layer()):
         model = lab.mlp.build_keras_mlp(64, (KERAS_BUDGET["hidden"],), 10,
                                         learning_rate=KERAS_BUDGET["learning_rate"])
-    # The model built on one digit (a student's may have no keras.Input) and Adam on its
-    # weights before fit: built inside the first traced step, Adam's slots make TensorFlow
-    # trace train_step twice.
-    model(x[:1].astype("float32"))
-    model.optimizer.build(model.trainable_variables)
+    build_for_fit(model, x[:1].astype("float32"))  # a student's model may have no keras.Input
     model.fit(x.astype("float32"), y, epochs=KERAS_BUDGET["epochs"],
               batch_size=KERAS_BUDGET["batch_size"], verbose=0)
     logits = model.predict(x_test.astype("float32"), batch_size=512, verbose=0)

@@ -4,6 +4,7 @@ share of silent code units). Numpy only at module level."""
 import numpy as np
 
 from autograder.api import CheckFailed
+from autograder.check_helpers import build_for_fit
 from autograder.verdicts import expect_close_naming
 
 REGULARIZED = "regularized"
@@ -58,7 +59,7 @@ def plain_autoencoder(encoder, decoder):
         def compile(self, *args, **kwargs):
             super().compile(*args, **kwargs)
             if getattr(self, "optimizer", None) is not None:
-                self.optimizer.build(self.trainable_variables)
+                build_for_fit(self)
 
     return Plain([encoder, decoder], name="plain")
 
@@ -67,7 +68,6 @@ def fit_digits(model, x, budget, seed, paired=True, **compile_options):
     """compile with Adam(budget's rate) and fit for the budget's steps on shuffled batches."""
     import keras
 
-    from autograder.check_helpers import build_for_fit
     from autograder.checks.lab10_autoencoders.probes import training_data
     model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]),
                   steps_per_execution=budget["steps"], **compile_options)

@@ -13,6 +13,7 @@ import json
 import numpy as np
 
 from autograder.api import CheckFailed
+from autograder.check_helpers import build_for_fit
 from autograder.verdicts import expect_at_most, expect_close, expect_true
 
 LIKELIHOOD = "likelihood"
@@ -185,7 +186,7 @@ def train_probe(build_model, x_train, x_test, budget, whole_batches=False):
     import keras
     model = build_model()
     model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]))
-    model.optimizer.build(model.trainable_variables)  # built in the step, it traces twice
+    build_for_fit(model)
     if whole_batches:
         x_train = x_train[:len(x_train) // budget["batch_size"] * budget["batch_size"]]
     before = bits_per_dim_np(model(x_test), x_test)

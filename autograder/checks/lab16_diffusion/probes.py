@@ -20,7 +20,7 @@ import json
 import numpy as np
 
 from autograder.api import CheckFailed
-from autograder.check_helpers import judge_relative_training, standing_in, tensor
+from autograder.check_helpers import build_for_fit, judge_relative_training, standing_in, tensor
 from autograder.verdicts import expect_finite, expect_shape, expect_true
 
 FORWARD = ("forward_process",)
@@ -281,8 +281,7 @@ def build_diffusion(lab, rng, budget, network=None, num_classes=0):
         label_dropout=budget.get("label_dropout", 0.1), ema_decay=budget["ema_decay"])
     model.compile(optimizer=keras.optimizers.Adam(budget["learning_rate"]), steps_per_execution=50)
     if model.trainable_variables:   # built by the constructor
-        # Adam's slots made now, not inside fit's first traced step: one trace of train_step
-        model.optimizer.build(model.trainable_variables)
+        build_for_fit(model)
     if num_classes:
         data = tf.data.Dataset.from_tensor_slices(
             toy2d_classification(budget["data"], 4096, seed=seed))
